@@ -1,0 +1,60 @@
+// swift-tools-version:6.1
+// Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface) →
+// I/O edges (SimulationDriver, …) → executables. The pure core imports no Foundation; a test greps for it.
+import PackageDescription
+
+let package = Package(
+    name: "robotd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "robotd", targets: ["robotd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C edges
+        .systemLibrary(
+            name: "CLapack",
+            path: "Sources/CLapack",
+            pkgConfig: "lapacke",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSerialPort",
+            path: "Sources/CSerialPort",
+            pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(name: "CLinuxRT"),
+
+        // MARK: pure core
+        .target(name: "LinearAlgebra", dependencies: ["CLapack"]),
+        .target(name: "RigidBody", dependencies: ["LinearAlgebra"]),
+        .target(name: "RobotInterface"),
+
+        // MARK: I/O edges
+        .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
+
+        // MARK: executables
+        .executableTarget(
+            name: "robotd",
+            dependencies: [
+                "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: tests
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "RigidBodyTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .testTarget(name: "SimulationDriverTests", dependencies: ["SimulationDriver", "RigidBody", "RobotInterface"]),
+        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+    ]
+)

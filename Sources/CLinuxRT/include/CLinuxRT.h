@@ -1,0 +1,19 @@
+// Only what Swift cannot import from Glibc: the CPU_* macros and compile-time checks on C type
+// widths the Swift wrappers rely on. Everything else is called from Swift directly.
+#pragma once
+#define _GNU_SOURCE 1
+#include <sched.h>
+#include <stdint.h>
+#include <pthread.h>
+
+/// Clears `set`. The corresponding C macro is `CPU_ZERO`.
+void CLinuxRT_cpuZero(cpu_set_t *set);
+/// Adds `cpu` to `set`. The corresponding C macro is `CPU_SET`.
+void CLinuxRT_cpuSet(int cpu, cpu_set_t *set);
+/// Whether `cpu` is in `set`. The corresponding C macro is `CPU_ISSET`.
+int CLinuxRT_cpuIsSet(int cpu, const cpu_set_t *set);
+/// Number of CPUs in `set`. The corresponding C macro is `CPU_COUNT`.
+int CLinuxRT_cpuCount(const cpu_set_t *set);
+/// Pins the calling thread to one CPU; returns 0 or an errno value.
+/// The corresponding C function is `pthread_setaffinity_np`.
+int CLinuxRT_pinCurrentThread(int cpu);

@@ -1,0 +1,19 @@
+#include "CLinuxRT.h"
+#include <lapacke.h>
+
+// LinearAlgebra passes Int32 to LAPACKE; an ILP64 build (lapack_int = int64_t) must fail here,
+// not silently truncate dimensions.
+_Static_assert(sizeof(lapack_int) == 4, "robotd expects LP64 LAPACKE (32-bit lapack_int)");
+_Static_assert(sizeof(double) == 8, "robotd expects IEEE-754 binary64 doubles");
+
+void CLinuxRT_cpuZero(cpu_set_t *set) { CPU_ZERO(set); }
+void CLinuxRT_cpuSet(int cpu, cpu_set_t *set) { CPU_SET(cpu, set); }
+int CLinuxRT_cpuIsSet(int cpu, const cpu_set_t *set) { return CPU_ISSET(cpu, set); }
+int CLinuxRT_cpuCount(const cpu_set_t *set) { return CPU_COUNT(set); }
+
+int CLinuxRT_pinCurrentThread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what robotd needs on a fresh Debian machine. Idempotent: only missing packages are
+# installed. As root it runs apt-get itself; otherwise it prints the exact command to run.
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also the Python reference tools the test suite uses as oracles
+set -euo pipefail
+
+debs=(pkg-config libopenblas-dev liblapacke-dev libserialport-dev libsystemd-dev libsqlite3-dev python3 python3-pip)
+missing=()
+for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# python3/pip may come from elsewhere (pyenv): do not ask apt for them if they already work.
+if command -v python3 >/dev/null 2>&1; then
+    filtered=()
+    for p in "${missing[@]}"; do
+        case "$p" in
+            python3) ;;
+            python3-pip) python3 -m pip --version >/dev/null 2>&1 || filtered+=("$p") ;;
+            *) filtered+=("$p") ;;
+        esac
+    done
+    missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "setup: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        $cmd
+    else
+        echo "setup: missing Debian packages. Run as root:" >&2
+        echo "  apt-get update && $cmd" >&2
+        exit 1
+    fi
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    # Reference implementations used as test oracles: Pinocchio (rigid-body dynamics) and MuJoCo
+    # (the shipped URDFs must load in it).
+    if ! python3 -c "import pinocchio, mujoco, numpy" >/dev/null 2>&1; then
+        echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
+        pip_flags=(--quiet --disable-pip-version-check)
+        python3 -m pip install "${pip_flags[@]}" -r "$(dirname "$0")/requirements-test.txt" ||
+            python3 -m pip install "${pip_flags[@]}" --break-system-packages -r "$(dirname "$0")/requirements-test.txt"
+    fi
+fi
