@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // RealModule: sin/cos/exp for the pure core without importing Glibc or Foundation.
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: C edges
@@ -35,8 +37,14 @@ let package = Package(
         .target(name: "CLinuxRT"),
 
         // MARK: pure core
-        .target(name: "LinearAlgebra", dependencies: ["CLapack"]),
-        .target(name: "RigidBody", dependencies: ["LinearAlgebra"]),
+        .target(
+            name: "LinearAlgebra",
+            dependencies: ["CLapack", .product(name: "RealModule", package: "swift-numerics")]
+        ),
+        .target(
+            name: "RigidBody",
+            dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
+        ),
         .target(name: "RobotInterface"),
 
         // MARK: I/O edges
