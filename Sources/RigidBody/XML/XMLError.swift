@@ -1,0 +1,70 @@
+/// A syntax error in an XML document, with the 1-based line where it was found.
+///
+/// Equality compares codes only, so tests and callers can match on the kind of failure without
+/// depending on message wording.
+package struct XMLError: Error, Hashable, CustomStringConvertible {
+    /// The kind of syntax error.
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case emptyDocument
+            case unterminatedTag
+            case unterminatedComment
+            case unterminatedCDATA
+            case unterminatedAttributeValue
+            case unclosedElement
+            case mismatchedEndTag
+            case duplicateAttribute
+            case junkAfterRoot
+            case unknownEntity
+            case invalidCharacterReference
+            case syntax
+        }
+
+        private var base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The document holds no element (only whitespace, comments, declarations or nothing).
+        package static let emptyDocument = Code(.emptyDocument)
+        /// A start tag, end tag, processing instruction or DOCTYPE runs to the end of the input or
+        /// into another tag.
+        package static let unterminatedTag = Code(.unterminatedTag)
+        /// `<!--` without `-->`.
+        package static let unterminatedComment = Code(.unterminatedComment)
+        /// `<![CDATA[` without `]]>`.
+        package static let unterminatedCDATA = Code(.unterminatedCDATA)
+        /// A quoted attribute value without its closing quote.
+        package static let unterminatedAttributeValue = Code(.unterminatedAttributeValue)
+        /// The input ends while an element is still open.
+        package static let unclosedElement = Code(.unclosedElement)
+        /// An end tag whose name differs from the innermost open element.
+        package static let mismatchedEndTag = Code(.mismatchedEndTag)
+        /// The same attribute name twice in one start tag.
+        package static let duplicateAttribute = Code(.duplicateAttribute)
+        /// An element or non-whitespace text after the root element has closed.
+        package static let junkAfterRoot = Code(.junkAfterRoot)
+        /// An entity reference other than the five predefined ones, or a bare `&`.
+        package static let unknownEntity = Code(.unknownEntity)
+        /// `&#…;` that is malformed or names a code point XML does not allow.
+        package static let invalidCharacterReference = Code(.invalidCharacterReference)
+        /// Any other malformed construct (bad name, missing `=`, unquoted value, stray `<!`, …).
+        package static let syntax = Code(.syntax)
+
+        package var description: String { base.rawValue }
+    }
+
+    package var code: Code
+    /// 1-based line of the offending construct (for unterminated constructs, where it starts).
+    package var line: Int
+    package var message: String
+
+    package init(_ code: Code, line: Int, _ message: String) {
+        self.code = code
+        self.line = line
+        self.message = message
+    }
+
+    package var description: String { "line \(line): \(message)" }
+
+    package static func == (lhs: XMLError, rhs: XMLError) -> Bool { lhs.code == rhs.code }
+    package func hash(into hasher: inout Hasher) { hasher.combine(code) }
+}
