@@ -60,9 +60,14 @@ let package = Package(
         ),
 
         // MARK: tests
+        // Interposes malloc in the test executable to prove hot paths allocate nothing.
+        .target(name: "AllocationCounter", path: "Tests/Support/AllocationCounter"),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "RigidBodyTests", dependencies: ["RigidBody", "LinearAlgebra"]),
-        .testTarget(name: "SimulationDriverTests", dependencies: ["SimulationDriver", "RigidBody", "RobotInterface"]),
+        .testTarget(name: "RigidBodyTests", dependencies: ["RigidBody", "LinearAlgebra", "AllocationCounter"]),
+        .testTarget(
+            name: "SimulationDriverTests",
+            dependencies: ["SimulationDriver", "RigidBody", "RobotInterface", "AllocationCounter"]
+        ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
     ]
 )

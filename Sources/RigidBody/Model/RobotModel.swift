@@ -45,13 +45,13 @@ public struct RobotModel: Sendable {
     public let name: String
     /// Number of moving joints = nq = nv.
     public let dof: Int
-    public let joints: [Joint]
+    public private(set) var joints: [Joint]
     /// Every URDF link, in document order.
     public let frames: [Frame]
     /// Gravity acceleration in the base frame (m/s²).
     public let gravity: Vector3
     /// Total mass of the moving bodies and of the base (kg).
-    public let totalMass: Double
+    public private(set) var totalMass: Double
     /// Mass rigidly attached to the base (kg); it does not enter the dynamics.
     public let baseMass: Double
 
@@ -68,9 +68,9 @@ public struct RobotModel: Sendable {
     /// Motion subspace S_i in the joint frame: (axis, 0) revolute, (0, axis) prismatic.
     @usableFromInline let subspaces: [Motion]
     /// Body inertia of joint i (links merged across fixed joints), in joint i's frame.
-    @usableFromInline let inertias: [SpatialInertia]
-    @usableFromInline let dampings: [Double]
-    @usableFromInline let frictions: [Double]
+    @usableFromInline var inertias: [SpatialInertia]
+    @usableFromInline var dampings: [Double]
+    @usableFromInline var frictions: [Double]
 
     /// Builds the model from a parsed URDF.
     /// - Parameters:
@@ -181,7 +181,14 @@ public struct RobotModel: Sendable {
     /// Parses URDF text and builds the model.
     /// - Throws: `URDFError` naming the element, file and line.
     public init(urdfText: String, file: String? = nil, gravity: Vector3 = Vector3(0, 0, -9.81)) throws(URDFError) {
-        try self.init(urdf: URDFParser.parse(urdfText, file: file), gravity: gravity)
+        let description = try URDFParser.parse(urdfText, file: file)
+        do {
+            try self.init(urdf: description, gravity: gravity)
+        } catch {
+            var located = error
+            located.file = file
+            throw located
+        }
     }
 
     /// Scratch for every algorithm of this model, allocated once.
@@ -192,6 +199,33 @@ public struct RobotModel: Sendable {
 
     /// Index of the moving joint named `name`.
     public func jointIndex(named name: String) -> Int? { joints.firstIndex { $0.name == name } }
+
+    /// The same robot carrying an extra point mass `mass` (kg) at `offset` (m) in frame `frame`
+    /// (e.g. a payload in the gripper), for simulating a plant the nominal model does not know.
+    public func addingPayload(mass: Double, frame: Int, offset: Vector3 = .zero) -> RobotModel {
+        precondition(mass >= 0 && mass.isFinite, "payload mass must be finite and ≥ 0")
+        var copy = self
+        let f = frames[frame]
+        let point = SpatialInertia(mass: mass, centerOfMass: f.placement.act(point: offset), rotationalInertia: .zero)
+        if f.joint >= 0 { copy.inertias[f.joint] += point }
+        copy.totalMass += mass
+        return copy
+    }
+
+    /// The same robot with joint damping and Coulomb friction changed, e.g. to give a simulated
+    /// plant friction its nominal model lacks. Arrays have one entry per joint.
+    public func withJointDissipation(damping: [Double], friction: [Double]) -> RobotModel {
+        precondition(damping.count == dof && friction.count == dof, "one damping and one friction value per joint")
+        precondition((damping + friction).allSatisfy { $0 >= 0 && $0.isFinite }, "damping and friction must be finite and ≥ 0")
+        var copy = self
+        copy.dampings = damping
+        copy.frictions = friction
+        for i in 0 ..< dof {
+            copy.joints[i].damping = damping[i]
+            copy.joints[i].friction = friction[i]
+        }
+        return copy
+    }
 
     /// Body inertia of joint `i` in its frame (links merged across fixed joints).
     public func bodyInertia(_ i: Int) -> SpatialInertia { inertias[i] }

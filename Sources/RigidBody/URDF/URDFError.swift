@@ -30,6 +30,8 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
             case invalidLimits
             case invalidAxis
             case invalidDynamics
+            case noMovingJoint
+            case masslessJoint
         }
 
         private var base: Base
@@ -79,6 +81,12 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
         public static let invalidAxis = Code(.invalidAxis)
         /// Negative damping or friction.
         public static let invalidDynamics = Code(.invalidDynamics)
+
+        /// The tree has no revolute, continuous or prismatic joint (raised by `RobotModel`).
+        public static let noMovingJoint = Code(.noMovingJoint)
+        /// A moving joint carries no mass or inertia, so the mass matrix would be singular
+        /// (raised by `RobotModel`).
+        public static let masslessJoint = Code(.masslessJoint)
 
         public var description: String { base.rawValue }
     }

@@ -1,0 +1,250 @@
+import LinearAlgebra
+import RealModule
+import RigidBody
+import RobotInterface
+
+/// A simulated arm over the rigid-body dynamics: the default driver, deterministic for a seed.
+///
+/// Time is lock-step: each `write` holds its command for one control `period` (zero-order hold)
+/// and integrates the plant over it in `substeps` internal steps; `read` samples the state with
+/// seeded Gaussian noise. The plant can differ from the nominal model on purpose (a payload at
+/// the end effector, extra joint friction) so that learning has something to find.
+///
+/// Actuators: torque mode applies the command clamped to the effort limits; position mode runs
+/// a servo's internal PD at every substep, τ = clamp(K_p (q* − q) − K_d q̇ + τ_ff, ±τ_max); velocity
+/// mode τ = clamp(K_v (q̇* − q̇) + τ_ff, ±τ_max). Joints stop inelastically at their position limits.
+public struct SimulatedArm: RobotDriver, Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Control period: simulated time per `write` (s).
+        public var period: Double = 0.001
+        /// Integration steps per period.
+        public var substeps: Int = 4
+        public var method: IntegrationMethod = .semiImplicitEuler
+        /// Seed of the sensor noise.
+        public var seed: UInt64 = 1
+        /// Standard deviation of position noise (rad or m) and velocity noise (rad/s or m/s).
+        public var positionNoise: Double = 0
+        public var velocityNoise: Double = 0
+        /// Servo gains for position mode, per joint (N·m/rad and N·m·s/rad); empty = derived
+        /// from the joint's effort limit (K_p = τ_max / 0.1 rad, critically-damped-ish K_d = K_p / 20).
+        public var positionGain: [Double] = []
+        public var dampingGain: [Double] = []
+        /// Velocity-mode gain per joint (N·m·s/rad); empty = K_p / 10.
+        public var velocityGain: [Double] = []
+        /// Unmodelled payload at the end effector (kg) and its offset in that frame (m).
+        public var payloadMass: Double = 0
+        public var payloadOffset: Vector3 = .zero
+        /// Frame carrying the payload; nil = the last frame of the description.
+        public var payloadFrame: String? = nil
+        /// Joint friction (N·m) and damping (N·m·s/rad) added to the URDF's, per joint or empty.
+        public var extraFriction: [Double] = []
+        public var extraDamping: [Double] = []
+        /// Initial joint positions; empty = zero clamped into the limits.
+        public var initialPosition: [Double] = []
+
+        public init() {}
+    }
+
+    public let model: RobotModel
+    /// The simulated plant: `model` plus payload and extra dissipation.
+    public let plant: RobotModel
+    public let configuration: Configuration
+    public let description: DriverDescription
+
+    /// True state of the plant (no noise).
+    public private(set) var position: [Double]
+    public private(set) var velocity: [Double]
+    /// Effort applied at the last substep (N·m or N).
+    public private(set) var appliedEffort: [Double]
+    /// Simulated time since configure (s).
+    public private(set) var time: Double = 0
+
+    private var integrator: IntegratorWorkspace
+    private var tau: [Double]
+    private var command: JointCommand
+    private var kp: [Double], kd: [Double], kv: [Double]
+    private var rng: NoiseGenerator
+    private var configured = false
+    private var activeMode: CommandMode?
+
+    /// - Throws: `DriverError.invalidCommand` with a message when the configuration does not fit
+    ///   the model (wrong per-joint array length, non-positive period, unknown payload frame).
+    public init(model: RobotModel, configuration: Configuration = Configuration()) throws(DriverError) {
+        let n = model.dof
+        let c = configuration
+        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.extraFriction, c.extraDamping, c.initialPosition]
+        where !array.isEmpty && array.count != n {
+            throw DriverError(.dimensionMismatch, "per-joint simulation setting has the wrong number of entries")
+        }
+        guard c.period > 0, c.period.isFinite, c.substeps >= 1 else {
+            throw DriverError(.invalidCommand, "simulation period must be > 0 and substeps ≥ 1")
+        }
+        guard c.payloadMass >= 0, c.payloadMass.isFinite, c.positionNoise >= 0, c.velocityNoise >= 0 else {
+            throw DriverError(.invalidCommand, "payload mass and noise levels must be finite and ≥ 0")
+        }
+        var plant = model
+        if c.payloadMass > 0 {
+            let frameIndex: Int?
+            if let name = c.payloadFrame { frameIndex = model.frameIndex(named: name) } else { frameIndex = model.frames.indices.last }
+            guard let frame = frameIndex else { throw DriverError(.invalidCommand, "payload frame is not a link of the robot") }
+            plant = plant.addingPayload(mass: c.payloadMass, frame: frame, offset: c.payloadOffset)
+        }
+        if !c.extraFriction.isEmpty || !c.extraDamping.isEmpty {
+            let f = model.joints.indices.map { model.joints[$0].friction + (c.extraFriction.isEmpty ? 0 : c.extraFriction[$0]) }
+            let d = model.joints.indices.map { model.joints[$0].damping + (c.extraDamping.isEmpty ? 0 : c.extraDamping[$0]) }
+            plant = plant.withJointDissipation(damping: d, friction: f)
+        }
+        self.model = model
+        self.plant = plant
+        self.configuration = c
+        self.description = DriverDescription(
+            name: model.name, jointNames: model.joints.map(\.name), supportedModes: CommandMode.allCases
+        )
+        let effort = model.joints.map { $0.effortLimit.isFinite ? $0.effortLimit : 100 }
+        kp = c.positionGain.isEmpty ? effort.map { $0 / 0.1 } : c.positionGain
+        kd = c.dampingGain.isEmpty ? kp.map { $0 / 20 } : c.dampingGain
+        kv = c.velocityGain.isEmpty ? kp.map { $0 / 10 } : c.velocityGain
+        position = Array(repeating: 0, count: n)
+        velocity = Array(repeating: 0, count: n)
+        appliedEffort = Array(repeating: 0, count: n)
+        tau = Array(repeating: 0, count: n)
+        command = JointCommand(mode: .torque, dof: n)
+        integrator = plant.makeIntegratorWorkspace()
+        rng = NoiseGenerator(seed: c.seed)
+    }
+
+    public mutating func configure() throws(DriverError) {
+        let n = model.dof
+        for i in 0 ..< n {
+            let j = model.joints[i]
+            let q0 = configuration.initialPosition.isEmpty ? 0 : configuration.initialPosition[i]
+            position[i] = min(max(q0, j.lowerLimit), j.upperLimit)
+            velocity[i] = 0
+            appliedEffort[i] = 0
+        }
+        time = 0
+        rng = NoiseGenerator(seed: configuration.seed)
+        configured = true
+        activeMode = nil
+    }
+
+    public mutating func activate(mode: CommandMode) throws(DriverError) {
+        guard configured else { throw DriverError(.notConfigured, "activate before configure") }
+        activeMode = mode
+        command.mode = mode
+        // Entry holds the measured state: no jump.
+        for i in 0 ..< model.dof {
+            command.values[i] = mode == .position ? position[i] : 0
+            command.feedforwardEffort[i] = 0
+        }
+    }
+
+    public mutating func deactivate() {
+        activeMode = nil
+    }
+
+    public mutating func cleanup() {
+        activeMode = nil
+        configured = false
+    }
+
+    /// - Note: Real-time safe: no allocation, no locks.
+    public mutating func read(into state: inout JointState) throws(DriverError) {
+        guard configured else { throw DriverError(.notConfigured, "read before configure") }
+        guard state.dof == model.dof else { throw DriverError(.dimensionMismatch, "state buffer has the wrong number of joints") }
+        for i in 0 ..< model.dof {
+            state.position[i] = position[i] + configuration.positionNoise * rng.gaussian()
+            state.velocity[i] = velocity[i] + configuration.velocityNoise * rng.gaussian()
+            state.effort[i] = appliedEffort[i]
+        }
+        state.timestampNanoseconds = UInt64((time * 1e9).rounded())
+        state.isValid = true
+    }
+
+    /// Holds `command` for one period and integrates the plant over it. With the actuators
+    /// disabled (`deactivate`) the arm moves passively under gravity, damping and friction.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public mutating func write(_ command: JointCommand) throws(DriverError) {
+        guard configured else { throw DriverError(.notConfigured, "write before configure") }
+        guard let mode = activeMode else { throw DriverError(.notActive, "write while the actuators are disabled") }
+        guard command.mode == mode else { throw DriverError(.unsupportedMode, "command mode differs from the active mode") }
+        guard command.values.count == model.dof, command.feedforwardEffort.count == model.dof else {
+            throw DriverError(.dimensionMismatch, "command has the wrong number of joints")
+        }
+        for i in 0 ..< model.dof where !command.values[i].isFinite || !command.feedforwardEffort[i].isFinite {
+            throw DriverError(.invalidCommand, "command value is NaN or infinite", joint: i)
+        }
+        for i in 0 ..< model.dof {
+            self.command.values[i] = command.values[i]
+            self.command.feedforwardEffort[i] = command.feedforwardEffort[i]
+        }
+        advance(actuated: true)
+    }
+
+    /// Advances one period with the actuators off (torque-free), e.g. while the loop is idle.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public mutating func advancePassive() {
+        advance(actuated: false)
+    }
+
+    private mutating func advance(actuated: Bool) {
+        let n = model.dof
+        let dt = configuration.period / Double(configuration.substeps)
+        for _ in 0 ..< configuration.substeps {
+            for i in 0 ..< n {
+                let limit = model.joints[i].effortLimit
+                var t: Double
+                switch (actuated ? activeMode : nil) {
+                case .torque?: t = command.values[i]
+                case .position?: t = kp[i] * (command.values[i] - position[i]) - kd[i] * velocity[i] + command.feedforwardEffort[i]
+                case .velocity?: t = kv[i] * (command.values[i] - velocity[i]) + command.feedforwardEffort[i]
+                case nil: t = 0
+                }
+                t = min(max(t, -limit), limit)
+                tau[i] = t
+                appliedEffort[i] = t
+            }
+            plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method)
+            for i in 0 ..< n {
+                let j = model.joints[i]
+                if position[i] < j.lowerLimit {
+                    position[i] = j.lowerLimit
+                    if velocity[i] < 0 { velocity[i] = 0 }
+                } else if position[i] > j.upperLimit {
+                    position[i] = j.upperLimit
+                    if velocity[i] > 0 { velocity[i] = 0 }
+                }
+            }
+        }
+        time += configuration.period
+    }
+}
+
+/// Seeded Gaussian noise: SplitMix64 uniforms through Box–Muller.
+struct NoiseGenerator: Sendable {
+    private var state: UInt64
+    private var spare: Double?
+
+    init(seed: UInt64) { state = seed }
+
+    private mutating func nextUniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        // 53 random bits into (0, 1]: never 0, so log is finite.
+        return (Double(z >> 11) + 1) * 0x1p-53
+    }
+
+    mutating func gaussian() -> Double {
+        if let s = spare {
+            spare = nil
+            return s
+        }
+        let r = (-2 * Double.log(nextUniform())).squareRoot()
+        let theta = 2 * Double.pi * nextUniform()
+        spare = r * Double.sin(theta)
+        return r * Double.cos(theta)
+    }
+}

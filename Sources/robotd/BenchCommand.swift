@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import RigidBody
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that print JSON.",
+        subcommands: [Dynamics.self]
+    )
+
+    struct Dynamics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Nanoseconds per call of the rigid-body algorithms (median over batches).",
+            discussion: """
+                Each algorithm runs in batches of --calls calls over a fixed set of random states; \
+                the reported figure is the median over --batches batches of (batch time / calls), \
+                single-threaded, after a warm-up.
+                """
+        )
+
+        @Option(help: "Path to the robot's URDF.") var urdf: String
+        @Option(help: "Calls per timed batch.") var calls = 2000
+        @Option(help: "Timed batches (the median is reported).") var batches = 101
+        @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+        func validate() throws {
+            guard calls > 0, batches > 0 else { throw ValidationError("--calls and --batches must be positive") }
+        }
+
+        func run() throws {
+            Startup.configureMath()
+            let model = try RobotLoading.load(urdfPath: urdf)
+            let results = DynamicsBenchmark(model: model, calls: calls, batches: batches).run()
+            try JSONOutput.print([
+                "robot": model.name,
+                "dof": model.dof,
+                "ns_per_call": results,
+                "calls_per_batch": calls,
+                "batches": batches,
+            ] as [String: Any])
+        }
+    }
+}
+
+/// Times each algorithm on a fixed ring of random states so that branch predictors and caches
+/// see realistic, varying inputs.
+struct DynamicsBenchmark {
+    let model: RobotModel
+    let calls: Int
+    let batches: Int
+
+    func run() -> [String: Double] {
+        let n = model.dof
+        var rng = SystemRandomNumberGenerator()
+        let states = (0 ..< 16).map { _ in
+            (q: (0 ..< n).map { _ in Double.random(in: -1.5 ... 1.5, using: &rng) },
+             v: (0 ..< n).map { _ in Double.random(in: -1 ... 1, using: &rng) },
+             tau: (0 ..< n).map { _ in Double.random(in: -5 ... 5, using: &rng) })
+        }
+        var ws = model.makeWorkspace()
+        var jacobian = [Double](repeating: 0, count: 6 * n)
+        let frame = model.frames.count - 1
+        var sink = 0.0
+
+        func measure(_ body: (Int) -> Void) -> Double {
+            for k in 0 ..< calls { body(k & 15) }
+            var perCall: [Double] = []
+            perCall.reserveCapacity(batches)
+            for _ in 0 ..< batches {
+                let t0 = monotonicNanoseconds()
+                for k in 0 ..< calls { body(k & 15) }
+                perCall.append(Double(monotonicNanoseconds() - t0) / Double(calls))
+            }
+            perCall.sort()
+            return perCall[perCall.count / 2]
+        }
+
+        var out: [String: Double] = [:]
+        out["fk"] = measure { s in
+            model.forwardKinematics(&ws, q: states[s].q)
+            sink += ws.poses[n - 1].translation.x
+        }
+        out["jacobian"] = measure { s in
+            model.forwardKinematics(&ws, q: states[s].q)
+            model.frameJacobian(ws, frame: frame, into: &jacobian)
+            sink += jacobian[0]
+        }
+        out["rnea"] = measure { s in
+            model.rnea(&ws, q: states[s].q, v: states[s].v, a: states[s].tau)
+            sink += ws.tau[0]
+        }
+        out["crba"] = measure { s in
+            model.crba(&ws, q: states[s].q)
+            sink += ws.massMatrix[0]
+        }
+        out["aba"] = measure { s in
+            model.aba(&ws, q: states[s].q, v: states[s].v, tau: states[s].tau)
+            sink += ws.ddq[0]
+        }
+        out["aba_derivatives"] = measure { s in
+            model.abaDerivatives(&ws, q: states[s].q, v: states[s].v, tau: states[s].tau)
+            sink += ws.ddqDq[0]
+        }
+        if sink.isNaN { print("", terminator: "") }
+        return out
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

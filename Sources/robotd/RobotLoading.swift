@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import RigidBody
+
+/// Reads and builds a robot model at the CLI edge; errors become clean CLI failures that name
+/// the file, line and element.
+enum RobotLoading {
+    static func load(urdfPath path: String) throws -> RobotModel {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CLIError("cannot read URDF \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try RobotModel(urdfText: text, file: path)
+        } catch {
+            throw CLIError("invalid URDF: \(error)")
+        }
+    }
+}
+
+/// A failure already explained by its message; printed to stderr with exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+extension CLIError: LocalizedError {
+    var errorDescription: String? { description }
+}
+
+/// Comma-separated numbers, e.g. `--q 0,0.5,-1`.
+struct NumberList: ExpressibleByArgument {
+    var values: [Double]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+        var values: [Double] = []
+        for p in parts {
+            guard let x = Double(p.trimmingCharacters(in: .whitespaces)), x.isFinite else { return nil }
+            values.append(x)
+        }
+        self.values = values
+    }
+}
+
+enum JSONOutput {
+    /// Key-sorted JSON of a Foundation property list (dictionaries, arrays, numbers): pretty by
+    /// default, one line per object with `lines` (JSON Lines).
+    static func print(_ object: Any, lines: Bool = false) throws {
+        let options: JSONSerialization.WritingOptions = lines ? [.sortedKeys] : [.prettyPrinted, .sortedKeys]
+        let data = try JSONSerialization.data(withJSONObject: object, options: options)
+        Swift.print(String(decoding: data, as: UTF8.self))
+    }
+}
