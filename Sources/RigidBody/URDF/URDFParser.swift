@@ -105,6 +105,14 @@ private struct URDFReader {
             }
             return
         }
+        // CAD exporters (onshape-to-robot) give dummy frames a token mass such as 1e-9 kg with a
+        // zero tensor; say how to fix that rather than quoting three zero eigenvalues.
+        guard components.contains(where: { $0 != 0 }) else {
+            throw failure(
+                .inertiaNotPositiveDefinite, owner, inertiaLine,
+                "mass \(mass) kg but a zero inertia tensor (a massless frame needs mass 0 or no <inertial>)"
+            )
+        }
 
         let moments = inertial.principalMoments
         let list = "\(moments.x), \(moments.y), \(moments.z) kg·m²"

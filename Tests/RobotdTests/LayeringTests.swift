@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// DESIGN.md §1 rule 1: the pure core imports no Foundation, NIO, Logging, Glibc or service
+/// machinery; time and I/O come in as parameters. The compiler cannot enforce this across
+/// targets that merely could link those modules, so this test reads the sources.
+@Suite struct LayeringTests {
+    static let pureCoreModules = [
+        "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Learning", "ControlProtocol",
+    ]
+
+    /// Matches `import Foundation`, `@preconcurrency import NIOCore`, `import struct Foundation.Date`, ….
+    /// `Foundation\w*` also covers FoundationEssentials, FoundationXML and FoundationNetworking.
+    /// `(?!\w)` rather than `\b`: Swift's `\b` uses Unicode word boundaries, under which
+    /// `Foundation.Date` is a single word.
+    static let forbiddenImport =
+        #"^\s*(@\w+\s+)*import\s+((typealias|struct|class|enum|protocol|let|var|func)\s+)?(Foundation\w*|NIO\w*|Logging|Glibc|ServiceLifecycle)(?!\w)"#
+
+    static var repositoryRoot: URL {
+        URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    @Test func pureCoreImportsNoIOModules() throws {
+        let regex = try Regex(Self.forbiddenImport).anchorsMatchLineEndings()
+        let fileManager = FileManager.default
+        var scanned = 0
+        for module in Self.pureCoreModules {
+            let directory = Self.repositoryRoot.appending(path: "Sources/\(module)")
+            guard let enumerator = fileManager.enumerator(at: directory, includingPropertiesForKeys: nil) else { continue }
+            for case let file as URL in enumerator where file.pathExtension == "swift" {
+                scanned += 1
+                let text = try String(contentsOf: file, encoding: .utf8)
+                for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+                where line.firstMatch(of: regex) != nil {
+                    let relative = file.path(percentEncoded: false).replacingOccurrences(
+                        of: Self.repositoryRoot.path(percentEncoded: false), with: ""
+                    )
+                    Issue.record("\(relative):\(index + 1): pure-core module imports I/O: \(line.trimmingCharacters(in: .whitespaces))")
+                }
+            }
+        }
+        #expect(scanned > 0, "no Swift files found under \(Self.repositoryRoot.path(percentEncoded: false))Sources")
+    }
+
+    @Test(arguments: [
+        ("import Foundation", true),
+        ("  import FoundationEssentials", true),
+        ("@preconcurrency import NIOCore", true),
+        ("import struct Foundation.Date", true),
+        ("import Glibc", true),
+        ("import Logging", true),
+        ("import ServiceLifecycle", true),
+        ("import LinearAlgebra", false),
+        ("import RealModule", false),
+        ("import NIOLikeButNot", true),
+        ("import LoggingExtras", false),
+        ("// import Foundation", false),
+    ])
+    func forbiddenImportPatternMatches(_ line: String, _ forbidden: Bool) throws {
+        let regex = try Regex(Self.forbiddenImport)
+        #expect((line.firstMatch(of: regex) != nil) == forbidden)
+    }
+}
