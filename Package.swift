@@ -46,6 +46,7 @@ let package = Package(
             dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
         ),
         .target(name: "RobotInterface"),
+        .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -67,6 +68,10 @@ let package = Package(
         .testTarget(
             name: "SimulationDriverTests",
             dependencies: ["SimulationDriver", "RigidBody", "RobotInterface", "AllocationCounter"]
+        ),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: ["Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
     ]
