@@ -47,6 +47,7 @@ let package = Package(
         ),
         .target(name: "RobotInterface"),
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
+        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -72,6 +73,10 @@ let package = Package(
         .testTarget(
             name: "ControlTests",
             dependencies: ["Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
+        ),
+        .testTarget(
+            name: "ControlRuntimeTests",
+            dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
     ]
