@@ -1,5 +1,5 @@
 /// The daemon's operating modes (DESIGN.md §3).
-public enum Mode: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+public enum Mode: UInt8, Sendable, BitwiseCopyable, CaseIterable, CustomStringConvertible {
     /// Actuators off.
     case idle
     /// Holding a pose (the measured pose on entry, or the end of a move).
@@ -37,7 +37,7 @@ public enum Mode: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// Why the loop faulted.
-public enum FaultReason: UInt8, Sendable, CustomStringConvertible {
+public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertible {
     case nonFiniteState
     case nonFiniteCommand
     case driverRead

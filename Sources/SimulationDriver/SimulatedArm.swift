@@ -5,9 +5,11 @@ import RobotInterface
 
 /// A simulated arm over the rigid-body dynamics: the default driver, deterministic for a seed.
 ///
-/// Time is lock-step: each `write` holds its command for one control `period` (zero-order hold)
-/// and integrates the plant over it in `substeps` internal steps; `read` samples the state with
-/// seeded Gaussian noise. The plant can differ from the nominal model on purpose (a payload at
+/// Time is lock-step: every `read` after the first advances the plant by one control `period`
+/// (in `substeps` internal steps) under the last written command, held constant (zero-order
+/// hold), then samples the state with seeded Gaussian noise. A loop that reads, computes and
+/// writes once per period therefore sees exactly the timing of a real fixed-rate arm; with the
+/// actuators off (before `activate`, after `deactivate`) the arm moves passively. The plant can differ from the nominal model on purpose (a payload at
 /// the end effector, extra joint friction) so that learning has something to find.
 ///
 /// Actuators: torque mode applies the command clamped to the effort limits; position mode runs
@@ -65,6 +67,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
     private var kp: [Double], kd: [Double], kv: [Double]
     private var rng: NoiseGenerator
     private var configured = false
+    private var hasSampled = false
     private var activeMode: CommandMode?
 
     /// - Throws: `DriverError.invalidCommand` with a message when the configuration does not fit
@@ -125,6 +128,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         time = 0
         rng = NoiseGenerator(seed: configuration.seed)
         configured = true
+        hasSampled = false
         activeMode = nil
     }
 
@@ -152,6 +156,8 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public mutating func read(into state: inout JointState) throws(DriverError) {
         guard configured else { throw DriverError(.notConfigured, "read before configure") }
         guard state.dof == model.dof else { throw DriverError(.dimensionMismatch, "state buffer has the wrong number of joints") }
+        if hasSampled { advance(actuated: activeMode != nil) }
+        hasSampled = true
         for i in 0 ..< model.dof {
             state.position[i] = position[i] + configuration.positionNoise * rng.gaussian()
             state.velocity[i] = velocity[i] + configuration.velocityNoise * rng.gaussian()
@@ -161,8 +167,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         state.isValid = true
     }
 
-    /// Holds `command` for one period and integrates the plant over it. With the actuators
-    /// disabled (`deactivate`) the arm moves passively under gravity, damping and friction.
+    /// Latches `command`; it acts from the next `read` on, for one period per read.
     /// - Note: Real-time safe: no allocation, no locks.
     public mutating func write(_ command: JointCommand) throws(DriverError) {
         guard configured else { throw DriverError(.notConfigured, "write before configure") }
@@ -178,13 +183,6 @@ public struct SimulatedArm: RobotDriver, Sendable {
             self.command.values[i] = command.values[i]
             self.command.feedforwardEffort[i] = command.feedforwardEffort[i]
         }
-        advance(actuated: true)
-    }
-
-    /// Advances one period with the actuators off (torque-free), e.g. while the loop is idle.
-    /// - Note: Real-time safe: no allocation, no locks.
-    public mutating func advancePassive() {
-        advance(actuated: false)
     }
 
     private mutating func advance(actuated: Bool) {

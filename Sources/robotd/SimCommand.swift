@@ -84,7 +84,6 @@ struct SimCommand: ParsableCommand {
             if k == steps { break }
             switch mode {
             case .passive:
-                arm.advancePassive()
                 continue
             case .gravity:
                 model.bias(&ws, q: state.position, v: zero)

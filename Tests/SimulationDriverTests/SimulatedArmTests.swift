@@ -48,7 +48,8 @@ import Testing
     @Test func uncompensatedArmFalls() throws {
         let model = try Self.sim6()
         var arm = try Self.arm(model)
-        for _ in 0 ..< 200 { arm.advancePassive() }
+        var state = JointState(dof: model.dof)
+        for _ in 0 ..< 200 { try arm.read(into: &state) }
         #expect(maxAbs(arm.velocity) > 0.1)
     }
 
@@ -141,8 +142,9 @@ import Testing
         try arm.activate(mode: .torque)
         var cmd = JointCommand(mode: .torque, dof: model.dof)
         cmd.values = model.joints.map { 10 * $0.effortLimit }
-        try arm.write(cmd)
         var state = JointState(dof: model.dof)
+        try arm.read(into: &state)
+        try arm.write(cmd)
         try arm.read(into: &state)
         #expect(state.effort == model.joints.map(\.effortLimit))
     }
@@ -153,7 +155,11 @@ import Testing
         try arm.activate(mode: .torque)
         var cmd = JointCommand(mode: .torque, dof: model.dof)
         cmd.values = model.joints.map(\.effortLimit)
-        for _ in 0 ..< 5000 { try arm.write(cmd) }
+        var state = JointState(dof: model.dof)
+        for _ in 0 ..< 5000 {
+            try arm.write(cmd)
+            try arm.read(into: &state)
+        }
         for i in 0 ..< model.dof {
             #expect(arm.position[i] <= model.joints[i].upperLimit + 1e-12)
         }

@@ -1,0 +1,335 @@
+import Control
+import RigidBody
+import RobotInterface
+import Synchronization
+
+/// One tick of the control thread, and everything it owns (DESIGN.md §2):
+///   drain commands → driver.read → safety checks → active controller → limiter → driver.write
+///   → record the transition (flight recorder, rings) → publish telemetry.
+///
+/// Generic over the driver so that the tick calls it without existential boxing. The class is
+/// created and started on the main thread, then used only by the control thread; other threads
+/// reach it through `commands`, `results`, `telemetry`, the transition rings and the flight
+/// recorder, which are built for that.
+public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Tick period (s).
+        public var period: Double = 0.001
+        /// Mode the driver is activated in for moving modes.
+        public var commandMode: CommandMode = .torque
+        /// Consecutive overrunning ticks before the loop faults.
+        public var overrunFaultThreshold: Int = 10
+        /// Joint speed bound for timing moves without an explicit duration (rad/s).
+        public var moveMaxVelocity: [Double] = []
+        /// Frame reported as the end effector.
+        public var endEffectorFrame: Int = 0
+        /// Ticks kept by the flight recorder.
+        public var flightRecorderTicks: Int = 5000
+        /// Mode entered by `start()`: `.idle` or `.hold`.
+        public var initialMode: Mode = .hold
+
+        public init() {}
+    }
+
+    public let model: RobotModel
+    public let configuration: Configuration
+    public let commands = LoopCommandQueue()
+    /// Answers to `commands`, in order.
+    public let results = SPSCRing<LoopCommandResult>(capacity: 64, initial: LoopCommandResult(id: 0, accepted: false, mode: .idle))
+    public let telemetry = SeqLock(TelemetrySnapshot())
+    public let flightRecorder: FlightRecorder
+    /// Every transition, for a consumer (learner or recorder); `nil` when nobody listens.
+    public let transitions: SPSCRing<Transition>?
+
+    private var driver: Driver
+    private var machine = ModeStateMachine()
+    private var controller: JointPDController
+    private var limiter: CommandLimiter
+    private var trajectory: MinimumJerkTrajectory
+    private var state: JointState
+    private var command: JointCommand
+    private var holdTarget: [Double]
+    private var desiredPosition: [Double]
+    private var desiredVelocity: [Double]
+    private var desiredAcceleration: [Double]
+    private var moveTarget: [Double]
+    private var moveStart: Double = 0
+    private var actuatorsOn = false
+    private var tickCount: UInt64 = 0
+    private var consecutiveOverruns = 0
+    private var overruns: UInt64 = 0
+    private var limitedLastTick = false
+    private var workspace: RobotWorkspace
+
+    /// - Warning: Not real-time safe (allocates everything the tick will use).
+    public init(model: RobotModel, driver: consuming Driver, controller: JointPDController, limits: JointLimits,
+                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil) {
+        precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
+        precondition(limits.dof == model.dof, "one limit per joint")
+        let n = model.dof
+        self.model = model
+        self.configuration = configuration
+        self.driver = driver
+        self.controller = controller
+        limiter = CommandLimiter(limits: limits)
+        trajectory = MinimumJerkTrajectory(dof: n)
+        state = JointState(dof: n)
+        command = JointCommand(mode: configuration.commandMode, dof: n)
+        holdTarget = Array(repeating: 0, count: n)
+        desiredPosition = Array(repeating: 0, count: n)
+        desiredVelocity = Array(repeating: 0, count: n)
+        desiredAcceleration = Array(repeating: 0, count: n)
+        moveTarget = Array(repeating: 0, count: n)
+        flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
+        transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
+        workspace = model.makeWorkspace()
+    }
+
+    /// Current mode (control thread; other threads read `telemetry`).
+    public var mode: Mode { machine.mode }
+
+    /// Configures the driver, takes a first sample and enters the initial mode.
+    /// - Throws: the driver's error when it cannot be configured or activated.
+    /// - Warning: Not real-time safe. Call before the control thread starts ticking.
+    public func start() throws(DriverError) {
+        try driver.configure()
+        try driver.read(into: &state)
+        publish(time: 0)
+        if configuration.initialMode != .idle {
+            perform(machine.on(.request(configuration.initialMode)), time: 0)
+        }
+    }
+
+    /// One control period. `overran` says whether the previous tick finished after this tick's
+    /// deadline (the runner measures it).
+    /// - Note: Real-time safe: no allocation, no locks, no syscalls other than the driver's
+    ///   (mode changes that power the actuators call `driver.activate`, once per change).
+    public func tick(time: Double, overran: Bool) {
+        tickCount &+= 1
+        if overran {
+            overruns &+= 1
+            consecutiveOverruns += 1
+            if consecutiveOverruns >= configuration.overrunFaultThreshold {
+                perform(machine.on(.fault(.deadlineMisses)), time: time)
+            }
+        } else {
+            consecutiveOverruns = 0
+        }
+        while let c = commands.receive() { handle(c, time: time) }
+
+        do {
+            try driver.read(into: &state)
+        } catch {
+            perform(machine.on(.fault(.driverRead)), time: time)
+            publish(time: time)
+            return
+        }
+        guard state.isFinite else {
+            perform(machine.on(.fault(.nonFiniteState)), time: time)
+            publish(time: time)
+            return
+        }
+
+        if actuatorsOn {
+            computeCommand(time: time)
+            limitedLastTick = limiter.limit(&command, state: state, dt: configuration.period) > 0
+            if !commandIsFinite() {
+                perform(machine.on(.fault(.nonFiniteCommand)), time: time)
+                if actuatorsOn {
+                    // The fault holds the last measured pose: recompute a finite command.
+                    computeCommand(time: time)
+                    limiter.limit(&command, state: state, dt: configuration.period)
+                }
+            }
+            if actuatorsOn {
+                do {
+                    try driver.write(command)
+                } catch {
+                    perform(machine.on(.fault(.driverWrite)), time: time)
+                }
+            }
+        }
+        record(time: time, overran: overran)
+        publish(time: time)
+    }
+
+    /// Brings the arm to rest and turns the actuators off: holds the measured pose for
+    /// `holdTicks` ticks, then deactivates the driver.
+    /// - Warning: Not real-time safe; call from the control thread's exit path or after it stopped.
+    public func shutdown(holdTicks: Int = 0, time: Double) {
+        if actuatorsOn, machine.mode != .hold, machine.mode != .faulted, machine.mode != .estop {
+            perform(machine.on(.request(.hold)), time: time)
+        }
+        for k in 0 ..< holdTicks where actuatorsOn {
+            tick(time: time + Double(k + 1) * configuration.period, overran: false)
+        }
+        driver.deactivate()
+        driver.cleanup()
+        actuatorsOn = false
+    }
+
+    // MARK: - Tick parts
+
+    private func handle(_ c: LoopCommand, time: Double) {
+        let actions: ModeActions
+        switch c.kind {
+        case .setMode: actions = machine.on(.request(c.mode))
+        case .estop: actions = machine.on(.estop)
+        case .reset: actions = machine.on(.reset)
+        case .move:
+            guard targetIsValid(c) else {
+                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode))
+                return
+            }
+            actions = machine.on(.move)
+            if !actions.contains(.rejected) {
+                for i in 0 ..< model.dof { moveTarget[i] = c.target[i] }
+                moveStart = time
+                moveDuration = c.duration
+            }
+        }
+        perform(actions, time: time)
+        _ = results.push(LoopCommandResult(id: c.id, accepted: !actions.contains(.rejected), mode: machine.mode))
+    }
+
+    private var moveDuration = 0.0
+
+    private func targetIsValid(_ c: LoopCommand) -> Bool {
+        guard c.duration.isFinite else { return false }
+        for i in 0 ..< model.dof {
+            let x = c.target[i]
+            if !x.isFinite || x < limiter.limits.lower[i] || x > limiter.limits.upper[i] { return false }
+        }
+        return true
+    }
+
+    private func perform(_ actions: ModeActions, time: Double) {
+        if actions.contains(.disableActuators) {
+            driver.deactivate()
+            actuatorsOn = false
+        }
+        if actions.contains(.reactivateDriver) {
+            driver.cleanup()
+            do {
+                try driver.configure()
+            } catch {
+                _ = machine.on(.fault(.driverActivation))
+                return
+            }
+        }
+        if actions.contains(.enableActuators), !actuatorsOn {
+            do {
+                try driver.activate(mode: configuration.commandMode)
+                actuatorsOn = true
+                command.mode = configuration.commandMode
+            } catch {
+                _ = machine.on(.fault(.driverActivation))
+                flightRecorder.freeze()
+                return
+            }
+        }
+        if actions.contains(.holdMeasured) {
+            for i in 0 ..< model.dof { holdTarget[i] = state.position[i] }
+            limiter.reset(from: state)
+        }
+        if actions.contains(.holdGoal) {
+            for i in 0 ..< model.dof { holdTarget[i] = moveTarget[i] }
+        }
+        if actions.contains(.startMove) {
+            limiter.reset(from: state)
+            let duration = moveDuration > 0 ? moveDuration : MinimumJerkTrajectory.duration(
+                from: state.position, to: moveTarget,
+                maxVelocity: configuration.moveMaxVelocity.isEmpty ? limiter.limits.velocity : configuration.moveMaxVelocity
+            )
+            trajectory.set(start: state.position, goal: moveTarget, duration: duration)
+            moveStart = time
+        }
+        if actions.contains(.dumpFlightRecorder) {
+            flightRecorder.freeze()
+        }
+    }
+
+    private func computeCommand(time: Double) {
+        switch machine.mode {
+        case .move:
+            let t = time - moveStart
+            trajectory.sample(at: t, position: &desiredPosition, velocity: &desiredVelocity, acceleration: &desiredAcceleration)
+            if trajectory.isFinished(at: t) {
+                perform(machine.on(.moveFinished), time: time)
+            }
+        default:
+            for i in 0 ..< model.dof {
+                desiredPosition[i] = holdTarget[i]
+                desiredVelocity[i] = 0
+            }
+        }
+        controller.compute(&command, desiredPosition: desiredPosition, desiredVelocity: desiredVelocity, state: state)
+    }
+
+    private func commandIsFinite() -> Bool {
+        for i in 0 ..< model.dof where !command.values[i].isFinite || !command.feedforwardEffort[i].isFinite {
+            return false
+        }
+        return true
+    }
+
+    private func record(time: Double, overran: Bool) {
+        var t = Transition()
+        t.time = time
+        t.tick = tickCount
+        t.dof = UInt8(model.dof)
+        t.mode = machine.mode
+        t.flags = (limitedLastTick ? Transition.Flags.limited : 0) | (overran ? Transition.Flags.overrun : 0)
+        t.commandMode = actuatorsOn ? commandModeCode(command.mode) : 0
+        for i in 0 ..< model.dof {
+            t.position[i] = state.position[i]
+            t.velocity[i] = state.velocity[i]
+            t.effort[i] = state.effort[i]
+            t.command[i] = actuatorsOn ? command.values[i] : 0
+        }
+        flightRecorder.record(t)
+        transitions?.push(t)
+    }
+
+    private func commandModeCode(_ m: CommandMode) -> UInt8 {
+        switch m {
+        case .torque: 1
+        case .position: 2
+        case .velocity: 3
+        }
+    }
+
+    private func publish(time: Double) {
+        let finite = state.isFinite
+        if finite {
+            model.forwardKinematics(&workspace, q: state.position)
+        }
+        let pose = finite ? model.framePose(workspace, frame: configuration.endEffectorFrame) : .identity
+        let n = model.dof
+        let mode = machine.mode
+        let fault = machine.lastFault
+        let tick = tickCount, overrunCount = overruns
+        telemetry.update { s in
+            s.tick = tick
+            s.time = time
+            s.mode = mode
+            s.hasFault = fault != nil
+            if let fault { s.fault = fault }
+            s.dof = UInt8(n)
+            s.overruns = overrunCount
+            for i in 0 ..< n {
+                s.position[i] = state.position[i]
+                s.velocity[i] = state.velocity[i]
+                s.effort[i] = state.effort[i]
+                s.command[i] = actuatorsOn ? command.values[i] : 0
+            }
+            s.endEffectorPosition[0] = pose.translation.x
+            s.endEffectorPosition[1] = pose.translation.y
+            s.endEffectorPosition[2] = pose.translation.z
+            let r = pose.rotation
+            s.endEffectorRotation[0] = r.m00; s.endEffectorRotation[1] = r.m01; s.endEffectorRotation[2] = r.m02
+            s.endEffectorRotation[3] = r.m10; s.endEffectorRotation[4] = r.m11; s.endEffectorRotation[5] = r.m12
+            s.endEffectorRotation[6] = r.m20; s.endEffectorRotation[7] = r.m21; s.endEffectorRotation[8] = r.m22
+        }
+    }
+}

@@ -1,0 +1,15 @@
+/// What the control thread reports about its own timing, published as one value (see
+/// `ControlLoopRunner`): wake-up latency (actual wake − deadline) and compute time per tick.
+public struct LoopStatistics: Sendable, BitwiseCopyable {
+    public var ticks: UInt64 = 0
+    /// Ticks that finished after the next deadline, plus periods skipped to catch up.
+    public var overruns: UInt64 = 0
+    /// Longest run of consecutive overrunning ticks.
+    public var worstOverrunStreak: UInt64 = 0
+    public var wakeLatency = LatencyHistogram()
+    public var computeTime = LatencyHistogram()
+    /// Transitions the rings refused because their consumer fell behind.
+    public var ringDrops: UInt64 = 0
+
+    public init() {}
+}

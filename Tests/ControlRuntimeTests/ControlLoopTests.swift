@@ -1,0 +1,196 @@
+import AllocationCounter
+import Control
+import ControlRuntime
+import Foundation
+import RigidBody
+import RobotInterface
+import SimulationDriver
+import Testing
+
+/// A driver whose failures are scripted, wrapping the simulated arm for the physics.
+struct ScriptedDriver: RobotDriver {
+    var arm: SimulatedArm
+    var failReadAt: Int? = nil
+    var failWriteAt: Int? = nil
+    var nanAt: Int? = nil
+    var reads = 0
+    var writes = 0
+    var activations = 0
+    var deactivations = 0
+    var isActive = false
+
+    var description: DriverDescription { arm.description }
+    mutating func configure() throws(DriverError) { try arm.configure() }
+    mutating func activate(mode: CommandMode) throws(DriverError) {
+        try arm.activate(mode: mode)
+        activations += 1
+        isActive = true
+    }
+    mutating func deactivate() {
+        arm.deactivate()
+        deactivations += 1
+        isActive = false
+    }
+    mutating func cleanup() { arm.cleanup() }
+    mutating func read(into state: inout JointState) throws(DriverError) {
+        reads += 1
+        if reads == failReadAt { throw DriverError(.communication, "scripted read failure") }
+        try arm.read(into: &state)
+        if reads == nanAt { state.position[2] = .nan }
+    }
+    mutating func write(_ command: JointCommand) throws(DriverError) {
+        writes += 1
+        if writes == failWriteAt { throw DriverError(.timeout, "scripted write failure") }
+        try arm.write(command)
+    }
+}
+
+@Suite struct ControlLoopTests {
+    static func sim6() throws -> RobotModel {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("hardware/robots/sim6/robot.urdf").path
+        return try RobotModel(urdfText: String(contentsOfFile: path, encoding: .utf8), file: path)
+    }
+
+    static func loop(_ edit: (inout ScriptedDriver) -> Void = { _ in }) throws -> (ControlLoop<ScriptedDriver>, RobotModel) {
+        let model = try sim6()
+        var sim = SimulatedArm.Configuration()
+        sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        var driver = ScriptedDriver(arm: try SimulatedArm(model: model, configuration: sim))
+        edit(&driver)
+        var config = ControlLoop<ScriptedDriver>.Configuration()
+        config.endEffectorFrame = model.frameIndex(named: "tool0") ?? 0
+        config.flightRecorderTicks = 500
+        let loop = ControlLoop(model: model, driver: driver, controller: JointPDController(model: model),
+                               limits: JointLimits(model: model), configuration: config, transitionRingCapacity: 4096)
+        try loop.start()
+        return (loop, model)
+    }
+
+    static func run(_ loop: ControlLoop<ScriptedDriver>, from start: inout Int, ticks: Int) {
+        for k in start ..< start + ticks { loop.tick(time: Double(k) * 0.001, overran: false) }
+        start += ticks
+    }
+
+    @Test func startsInHoldAndHoldsThePose() throws {
+        let (loop, _) = try Self.loop()
+        #expect(loop.mode == .hold)
+        let q0 = loop.telemetry.read()
+        var k = 1
+        Self.run(loop, from: &k, ticks: 1000)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .hold && s.tick == 1000)
+        for i in 0 ..< 6 { #expect(abs(s.position[i] - q0.position[i]) < 2e-3) }
+    }
+
+    @Test func moveCommandReachesTargetThenHolds() throws {
+        let (loop, _) = try Self.loop()
+        let target = [0.4, -0.9, 0.7, -0.2, 0.2, 0.3]
+        #expect(loop.commands.send(.move(id: 7, to: target, duration: 1.5)))
+        var k = 1
+        Self.run(loop, from: &k, ticks: 1)
+        #expect(loop.results.pop() == LoopCommandResult(id: 7, accepted: true, mode: .move))
+        Self.run(loop, from: &k, ticks: 2500)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .hold)
+        for i in 0 ..< 6 { #expect(abs(s.position[i] - target[i]) < 3e-3, "joint \(i): \(s.position[i])") }
+    }
+
+    @Test func outOfRangeMoveIsRefusedAndNothingMoves() throws {
+        let (loop, _) = try Self.loop()
+        #expect(loop.commands.send(.move(id: 1, to: [0, 0, 99, 0, 0, 0], duration: 1)))
+        var nan = LoopCommand.move(id: 2, to: [0, 0, 0, 0, 0, 0], duration: 1)
+        nan.target[1] = .nan
+        #expect(loop.commands.send(nan))
+        var k = 1
+        Self.run(loop, from: &k, ticks: 1)
+        #expect(loop.results.pop()?.accepted == false)
+        #expect(loop.results.pop()?.accepted == false)
+        #expect(loop.mode == .hold)
+    }
+
+    @Test func estopLatchesAndResetRecovers() throws {
+        let (loop, _) = try Self.loop()
+        var k = 1
+        _ = loop.commands.send(.move(id: 1, to: [0.5, -0.5, 0.5, 0, 0, 0], duration: 2))
+        Self.run(loop, from: &k, ticks: 300)
+        _ = loop.commands.send(LoopCommand(id: 2, kind: .estop))
+        _ = loop.commands.send(.move(id: 3, to: [0, 0, 0, 0, 0, 0], duration: 2))
+        Self.run(loop, from: &k, ticks: 1)
+        _ = loop.results.pop()
+        #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .estop))
+        #expect(loop.results.pop() == LoopCommandResult(id: 3, accepted: false, mode: .estop))
+        Self.run(loop, from: &k, ticks: 500)
+        let stopped = loop.telemetry.read()
+        #expect(stopped.mode == .estop)
+        for i in 0 ..< 6 { #expect(abs(stopped.velocity[i]) < 0.05, "the arm came to rest") }
+        _ = loop.commands.send(LoopCommand(id: 4, kind: .reset))
+        Self.run(loop, from: &k, ticks: 1)
+        #expect(loop.results.pop() == LoopCommandResult(id: 4, accepted: true, mode: .hold))
+    }
+
+    @Test func nonFiniteStateFaultsAndFreezesTheFlightRecorder() throws {
+        let (loop, _) = try Self.loop { $0.nanAt = 100 }
+        var k = 1
+        Self.run(loop, from: &k, ticks: 200)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .faulted && s.hasFault && s.fault == .nonFiniteState)
+        #expect(loop.flightRecorder.isFrozen && loop.flightRecorder.dumpGeneration == 1)
+        let ticks = loop.flightRecorder.frozenTicks()
+        #expect(ticks.count == 98, "ticks recorded before the fault (the first read is start())")
+        #expect(ticks.last.map { $0.tick } == 98)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
+        Self.run(loop, from: &k, ticks: 10)
+        #expect(loop.mode == .hold)
+    }
+
+    @Test func driverWriteFailureCutsTheActuators() throws {
+        let (loop, _) = try Self.loop { $0.failWriteAt = 50 }
+        var k = 1
+        Self.run(loop, from: &k, ticks: 100)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .faulted && s.fault == .driverWrite)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
+        Self.run(loop, from: &k, ticks: 5)
+        #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: true, mode: .hold))
+    }
+
+    @Test func consecutiveOverrunsFault() throws {
+        let (loop, _) = try Self.loop()
+        for k in 1 ... 9 { loop.tick(time: Double(k) * 0.001, overran: true) }
+        loop.tick(time: 0.010, overran: false)
+        #expect(loop.mode == .hold, "nine in a row is below the threshold of ten")
+        for k in 11 ... 20 { loop.tick(time: Double(k) * 0.001, overran: true) }
+        #expect(loop.mode == .faulted)
+        #expect(loop.telemetry.read().overruns == 19)
+    }
+
+    @Test func transitionsReachTheConsumerRing() throws {
+        let (loop, _) = try Self.loop()
+        var k = 1
+        Self.run(loop, from: &k, ticks: 100)
+        var count = 0, lastTick: UInt64 = 0
+        while let t = loop.transitions?.pop() {
+            count += 1
+            #expect(t.tick == lastTick + 1)
+            lastTick = t.tick
+        }
+        #expect(count == 100)
+    }
+
+    /// The tick allocates nothing — in hold, during a move, across mode changes.
+    @Test func tickDoesNotAllocate() throws {
+        let (loop, _) = try Self.loop()
+        var k = 1
+        Self.run(loop, from: &k, ticks: 10)
+        AllocationCounter_start()
+        Self.run(loop, from: &k, ticks: 500)
+        _ = loop.commands.send(.move(id: 1, to: [0.3, -1, 0.8, -0.3, 0.3, 0.2], duration: 0.3))
+        Self.run(loop, from: &k, ticks: 500)
+        _ = loop.commands.send(LoopCommand(id: 2, kind: .estop))
+        _ = loop.commands.send(LoopCommand(id: 3, kind: .reset))
+        Self.run(loop, from: &k, ticks: 100)
+        let count = AllocationCounter_stop()
+        #expect(count == 0, "\(count) allocations in 1100 ticks")
+    }
+}
