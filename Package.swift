@@ -64,7 +64,10 @@ let package = Package(
         // MARK: tests
         // Interposes malloc in the test executable to prove hot paths allocate nothing.
         .target(name: "AllocationCounter", path: "Tests/Support/AllocationCounter"),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(
+            name: "LinearAlgebraTests",
+            dependencies: ["LinearAlgebra", "AllocationCounter", .product(name: "RealModule", package: "swift-numerics")]
+        ),
         .testTarget(name: "RigidBodyTests", dependencies: ["RigidBody", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(
             name: "SimulationDriverTests",
