@@ -13,7 +13,8 @@ import RobotInterface
 /// the end effector, extra joint friction) so that learning has something to find.
 ///
 /// Actuators: torque mode applies the command clamped to the effort limits; position mode runs
-/// a servo's internal PD at every substep, τ = clamp(K_p (q* − q) − K_d q̇ + τ_ff, ±τ_max); velocity
+/// a servo's internal PD, τ = clamp(K_p (q* − q) − K_d q̇ + τ_ff, ±τ_max), with its damping
+/// integrated implicitly (a servo's loop is much faster than any simulation step); velocity
 /// mode τ = clamp(K_v (q̇* − q̇) + τ_ff, ±τ_max). Joints stop inelastically at their position limits.
 public struct SimulatedArm: RobotDriver, Sendable {
     public struct Configuration: Sendable, Equatable {
@@ -28,10 +29,12 @@ public struct SimulatedArm: RobotDriver, Sendable {
         public var positionNoise: Double = 0
         public var velocityNoise: Double = 0
         /// Servo gains for position mode, per joint (N·m/rad and N·m·s/rad); empty = derived
-        /// from the joint's effort limit (K_p = τ_max / 0.1 rad, critically-damped-ish K_d = K_p / 20).
+        /// from the joint's effort limit and inertia: K_p = τ_max / 0.1 rad (full torque at
+        /// 0.1 rad error) and critical damping K_d = 2 √(K_p M_ii) with M_ii the joint's diagonal
+        /// mass-matrix entry at the initial pose.
         public var positionGain: [Double] = []
         public var dampingGain: [Double] = []
-        /// Velocity-mode gain per joint (N·m·s/rad); empty = K_p / 10.
+        /// Velocity-mode gain per joint (N·m·s/rad); empty = K_d.
         public var velocityGain: [Double] = []
         /// Unmodelled payload at the end effector (kg) and its offset in that frame (m).
         public var payloadMass: Double = 0
@@ -63,6 +66,11 @@ public struct SimulatedArm: RobotDriver, Sendable {
 
     private var integrator: IntegratorWorkspace
     private var tau: [Double]
+    /// State at the start of a substep, to redo it when a servo saturates.
+    private var savedPosition: [Double]
+    private var savedVelocity: [Double]
+    /// Servo damping applied implicitly by the integrator this substep (N·m·s/rad).
+    private var servoDamping: [Double]
     private var command: JointCommand
     private var kp: [Double], kd: [Double], kv: [Double]
     private var rng: NoiseGenerator
@@ -105,12 +113,20 @@ public struct SimulatedArm: RobotDriver, Sendable {
         )
         let effort = model.joints.map { $0.effortLimit.isFinite ? $0.effortLimit : 100 }
         kp = c.positionGain.isEmpty ? effort.map { $0 / 0.1 } : c.positionGain
-        kd = c.dampingGain.isEmpty ? kp.map { $0 / 20 } : c.dampingGain
-        kv = c.velocityGain.isEmpty ? kp.map { $0 / 10 } : c.velocityGain
+        var ws = plant.makeWorkspace()
+        let q0 = c.initialPosition.isEmpty ? Array(repeating: 0, count: n) : c.initialPosition
+        plant.crba(&ws, q: q0)
+        let inertia = (0 ..< n).map { ws.massMatrix[$0 * n + $0] }
+        let kpForDamping = kp
+        kd = c.dampingGain.isEmpty ? (0 ..< n).map { 2 * (kpForDamping[$0] * inertia[$0]).squareRoot() } : c.dampingGain
+        kv = c.velocityGain.isEmpty ? kd : c.velocityGain
         position = Array(repeating: 0, count: n)
         velocity = Array(repeating: 0, count: n)
         appliedEffort = Array(repeating: 0, count: n)
         tau = Array(repeating: 0, count: n)
+        servoDamping = Array(repeating: 0, count: n)
+        savedPosition = Array(repeating: 0, count: n)
+        savedVelocity = Array(repeating: 0, count: n)
         command = JointCommand(mode: .torque, dof: n)
         integrator = plant.makeIntegratorWorkspace()
         rng = NoiseGenerator(seed: c.seed)
@@ -189,20 +205,53 @@ public struct SimulatedArm: RobotDriver, Sendable {
         let n = model.dof
         let dt = configuration.period / Double(configuration.substeps)
         for _ in 0 ..< configuration.substeps {
+            // The servo's PD runs faster than any substep, so its damping (and the stiffness
+            // acting over the step, K_p·dt) is integrated implicitly. Whether the motor saturates
+            // is decided on the velocity at the end of the step: a first pass assumes no
+            // saturation; joints whose torque would exceed ±τ_max are redone at ±τ_max. Deciding
+            // on the velocity at the start instead makes light links chatter at the limit.
+            var saturated = false
             for i in 0 ..< n {
-                let limit = model.joints[i].effortLimit
-                var t: Double
+                savedPosition[i] = position[i]
+                savedVelocity[i] = velocity[i]
+                var t: Double, implicit = 0.0
                 switch (actuated ? activeMode : nil) {
-                case .torque?: t = command.values[i]
-                case .position?: t = kp[i] * (command.values[i] - position[i]) - kd[i] * velocity[i] + command.feedforwardEffort[i]
-                case .velocity?: t = kv[i] * (command.values[i] - velocity[i]) + command.feedforwardEffort[i]
-                case nil: t = 0
+                case .torque?:
+                    t = command.values[i]
+                case .position?:
+                    t = kp[i] * (command.values[i] - position[i]) + command.feedforwardEffort[i]
+                    implicit = kd[i] + dt * kp[i]
+                case .velocity?:
+                    t = kv[i] * command.values[i] + command.feedforwardEffort[i]
+                    implicit = kv[i]
+                case nil:
+                    t = 0
                 }
-                t = min(max(t, -limit), limit)
+                let limit = model.joints[i].effortLimit
+                if implicit == 0, abs(t) > limit { t = t > 0 ? limit : -limit }
                 tau[i] = t
-                appliedEffort[i] = t
+                servoDamping[i] = implicit
             }
-            plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method)
+            plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method, extraDamping: servoDamping)
+            for i in 0 ..< n where servoDamping[i] > 0 {
+                let limit = model.joints[i].effortLimit
+                let applied = tau[i] - servoDamping[i] * velocity[i]
+                if abs(applied) > limit {
+                    tau[i] = applied > 0 ? limit : -limit
+                    servoDamping[i] = 0
+                    saturated = true
+                }
+            }
+            if saturated {
+                for i in 0 ..< n {
+                    position[i] = savedPosition[i]
+                    velocity[i] = savedVelocity[i]
+                }
+                plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method, extraDamping: servoDamping)
+            }
+            for i in 0 ..< n {
+                appliedEffort[i] = tau[i] - servoDamping[i] * velocity[i]
+            }
             for i in 0 ..< n {
                 let j = model.joints[i]
                 if position[i] < j.lowerLimit {

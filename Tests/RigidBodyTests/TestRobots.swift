@@ -55,7 +55,8 @@ enum TestRobots {
             name: "tool_joint", type: .fixed, parent: "link6", child: "tool",
             origin: URDFPose(xyz: Vector3(0, 0, 0.1), rpy: Vector3(0.3, 0, 0))
         ))
-        return URDFDescription(name: "random_chain", links: links, joints: joints)
+        // Armature on two joints exercises the rotor-inertia terms of RNEA, CRBA and ABA.
+        return URDFDescription(name: "random_chain", links: links, joints: joints, armature: ["joint2": 0.05, "joint5": 0.02])
     }
 
     /// A tree: a trunk joint with two 2-joint branches (joints on different branches must not

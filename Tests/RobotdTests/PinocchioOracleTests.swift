@@ -36,7 +36,8 @@ import Testing
             let tau = model.joints.map { j in Double.random(in: -1 ... 1, using: &rng) * min(j.effortLimit, 50) }
             states.append(["q": q, "v": v, "tau": tau])
         }
-        let request: [String: Any] = ["urdf": path, "frame": model.frames[frame].name, "states": states]
+        let request: [String: Any] = ["urdf": path, "frame": model.frames[frame].name, "states": states,
+                                      "armature": model.joints.map(\.armature)]
         let input = String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
         let result = try TestSupport.python("Tests/oracles/pinocchio_reference.py", [], stdin: input)
         try #require(result.status == 0, "pinocchio_reference.py failed: \(result.stderr)")

@@ -12,7 +12,7 @@ import Testing
         let ours = try #require(try TestSupport.json(run.stdout) as? [String: Any])
         #expect(ours["frame"] as? String == "tool0")
 
-        let request: [String: Any] = ["urdf": urdf, "frame": "tool0", "states": [["q": q, "v": v, "tau": tau]]]
+        let request: [String: Any] = ["urdf": urdf, "frame": "tool0", "states": [["q": q, "v": v, "tau": tau]], "armature": Array(repeating: 0.1, count: 6)]
         let ref = try TestSupport.python("Tests/oracles/pinocchio_reference.py", [], stdin: String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self))
         try #require(ref.status == 0, "pinocchio_reference.py failed: \(ref.stderr)")
         let theirs = try #require(((try TestSupport.json(ref.stdout) as? [String: Any])?["states"] as? [[String: Any]])?.first)

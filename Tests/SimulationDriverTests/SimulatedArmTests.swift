@@ -28,7 +28,7 @@ import Testing
     /// still: any drift would mean the simulator and the dynamics disagree.
     @Test func exactGravityCompensationHoldsStill() throws {
         let model = try Self.sim6()
-        var arm = try Self.arm(model) { $0.extraFriction = []; $0.method = .rk4 }
+        var arm = try Self.arm(model) { $0.extraFriction = [] }
         try arm.activate(mode: .torque)
         var ws = model.makeWorkspace()
         var state = JointState(dof: model.dof)
@@ -190,7 +190,7 @@ import Testing
         var arm = try Self.arm(model) { $0.positionNoise = 1e-3 }
         try arm.activate(mode: .position)
         var state = JointState(dof: model.dof)
-        let cmd = JointCommand(mode: .position, values: arm.position)
+        let cmd = JointCommand(mode: .position, values: arm.position.map { $0 }) // a copy: sharing the arm's buffer would make its first update copy
         try arm.read(into: &state)
         try arm.write(cmd)
         AllocationCounter_start()

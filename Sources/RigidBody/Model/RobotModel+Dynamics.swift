@@ -6,7 +6,7 @@ extension RobotModel {
     var baseAcceleration: Motion { Motion(angular: .zero, linear: -gravity) }
 
     /// Recursive Newton–Euler inverse dynamics, τ = M(q) a + C(q, v) v + g(q), into `ws.tau`.
-    /// Rigid-body terms only (no joint damping or friction).
+    /// Rigid-body terms plus joint armature (no joint damping or friction).
     ///
     ///   forward:  v_i = X_i v_λ + S_i v̇_i,  a_i = X_i a_λ + S_i a_i + v_i × S_i q̇_i,
     ///             f_i = I_i a_i + v_i ×* I_i v_i
@@ -51,7 +51,7 @@ extension RobotModel {
         }
         for i in stride(from: dof - 1, through: 0, by: -1) {
             let f = ws.forces[i]
-            ws.tau[i] = subspaces[i].dot(f)
+            ws.tau[i] = subspaces[i].dot(f) + armatures[i] * (a?[i] ?? 0)
             let p = parents[i]
             if p >= 0 { ws.forces[p] += ws.parentPoses[i].act(f) }
         }
@@ -83,7 +83,7 @@ extension RobotModel {
         for i in stride(from: n - 1, through: 0, by: -1) {
             let yc = ws.compositeInertias[i]
             var f = yc * subspaces[i]
-            ws.massMatrix[i * n + i] = subspaces[i].dot(f)
+            ws.massMatrix[i * n + i] = subspaces[i].dot(f) + armatures[i]
             var j = i
             while parents[j] >= 0 {
                 f = ws.parentPoses[j].act(f)
@@ -153,7 +153,7 @@ extension RobotModel {
             let s = subspaces[i]
             let ia = ws.articulatedInertias[i]
             let ui = ia * s
-            let di = s.dot(ui)
+            let di = s.dot(ui) + armatures[i]
             let uTau = tau[i] - s.dot(ws.biasForces[i])
             ws.u[i] = ui
             ws.d[i] = di

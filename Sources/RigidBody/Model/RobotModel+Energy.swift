@@ -1,7 +1,7 @@
 import LinearAlgebra
 
 extension RobotModel {
-    /// Kinetic energy T = ½ Σ v_iᵀ I_i v_i = ½ q̇ᵀ M q̇ (J) and potential energy
+    /// Kinetic energy T = ½ Σ v_iᵀ I_i v_i + ½ Σ armature_i q̇_i² = ½ q̇ᵀ M q̇ (J) and potential energy
     /// U = −Σ m_i g · c_i (J, zero at the base origin), c_i the world centre of mass of body i.
     /// Updates `ws.poses` and `ws.velocities`.
     /// - Note: Real-time safe: no allocation, no locks.
@@ -17,7 +17,7 @@ extension RobotModel {
             ws.poses[i] = p < 0 ? m : ws.poses[p] * m
             ws.velocities[i] = vi
             let y = inertias[i]
-            kinetic += 0.5 * vi.dot(y * vi)
+            kinetic += 0.5 * vi.dot(y * vi) + 0.5 * armatures[i] * v[i] * v[i]
             potential -= y.mass * gravity.dot(ws.poses[i].act(point: y.centerOfMass))
         }
         return (kinetic, potential)

@@ -32,6 +32,8 @@ public struct RobotModel: Sendable {
         public var damping: Double
         /// Coulomb friction (N·m or N).
         public var friction: Double
+        /// Reflected rotor inertia (kg·m² or kg), added to M's diagonal.
+        public var armature: Double
     }
 
     /// A named frame rigidly attached to a joint's body (or to the base when `joint` is −1).
@@ -71,6 +73,8 @@ public struct RobotModel: Sendable {
     @usableFromInline var inertias: [SpatialInertia]
     @usableFromInline var dampings: [Double]
     @usableFromInline var frictions: [Double]
+    /// Reflected rotor inertia per joint: M_ii += armature_i, τ_i += armature_i · q̈_i.
+    @usableFromInline var armatures: [Double]
 
     /// Builds the model from a parsed URDF.
     /// - Parameters:
@@ -129,7 +133,8 @@ public struct RobotModel: Sendable {
                     lowerLimit: uj.type == .continuous ? -.infinity : (lim?.lower ?? -.infinity),
                     upperLimit: uj.type == .continuous ? .infinity : (lim?.upper ?? .infinity),
                     velocityLimit: lim?.velocity ?? .infinity, effortLimit: lim?.effort ?? .infinity,
-                    damping: uj.dynamics.damping, friction: uj.dynamics.friction
+                    damping: uj.dynamics.damping, friction: uj.dynamics.friction,
+                    armature: urdf.armature[uj.name] ?? 0
                 ))
                 parents.append(body)
                 placements.append(origin)
@@ -152,7 +157,7 @@ public struct RobotModel: Sendable {
                 subtreeMass += inertias[k].mass
                 subtreeInertia += inertias[k].rotationalInertia.trace
             }
-            if subtreeMass <= 0 && (prismatic[i] || subtreeInertia <= 0) {
+            if subtreeMass <= 0 && (prismatic[i] || subtreeInertia <= 0) && (urdf.armature[joints[i].name] ?? 0) <= 0 {
                 let line = urdf.joints.first(where: { $0.name == joints[i].name })?.line ?? 0
                 throw URDFError(.masslessJoint, element: "joint \"\(joints[i].name)\"", line: line, message: "moves no mass or inertia (its mass matrix row would be zero)")
             }
@@ -176,6 +181,7 @@ public struct RobotModel: Sendable {
         self.inertias = inertias
         self.dampings = joints.map(\.damping)
         self.frictions = joints.map(\.friction)
+        self.armatures = joints.map(\.armature)
     }
 
     /// Parses URDF text and builds the model.

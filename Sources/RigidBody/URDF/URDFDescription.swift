@@ -15,11 +15,16 @@ public struct URDFDescription: Sendable, Equatable {
     public var links: [URDFLink]
     /// `<joint>` elements in document order.
     public var joints: [URDFJoint]
+    /// Reflected rotor inertia per moving joint (kg·m² or kg), from robotd's extension block
+    /// `<robotd><joint name="…" armature="…"/></robotd>`, which other URDF tools ignore. It adds
+    /// to the joint's diagonal of the mass matrix, like MuJoCo's and Pinocchio's `armature`.
+    public var armature: [String: Double]
 
-    public init(name: String, links: [URDFLink], joints: [URDFJoint]) {
+    public init(name: String, links: [URDFLink], joints: [URDFJoint], armature: [String: Double] = [:]) {
         self.name = name
         self.links = links
         self.joints = joints
+        self.armature = armature
     }
 }
 

@@ -32,6 +32,7 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
             case invalidDynamics
             case noMovingJoint
             case masslessJoint
+            case unknownJoint
         }
 
         private var base: Base
@@ -82,6 +83,8 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
         /// Negative damping or friction.
         public static let invalidDynamics = Code(.invalidDynamics)
 
+        /// robotd's `<robotd>` extension names a joint that does not move or does not exist.
+        public static let unknownJoint = Code(.unknownJoint)
         /// The tree has no revolute, continuous or prismatic joint (raised by `RobotModel`).
         public static let noMovingJoint = Code(.noMovingJoint)
         /// A moving joint carries no mass or inertia, so the mass matrix would be singular

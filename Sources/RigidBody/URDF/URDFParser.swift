@@ -52,17 +52,40 @@ private struct URDFReader {
         let name = try self.name(of: root)
         var links: [URDFLink] = []
         var joints: [URDFJoint] = []
+        var extensions: [XMLElement] = []
         for child in root.children {
             switch child.name {
             case "link": links.append(try link(child))
             case "joint": joints.append(try joint(child))
+            case "robotd": extensions.append(child)
             default: continue
             }
         }
-        let robot = URDFDescription(name: name, links: links, joints: joints)
+        var robot = URDFDescription(name: name, links: links, joints: joints)
         try checkNames(robot)
         try checkGraph(robot, owner: "robot \"\(name)\"", robotLine: root.line)
+        for element in extensions { try readExtension(element, into: &robot) }
         return robot
+    }
+
+    /// robotd's extension block, ignored by other URDF tools:
+    /// `<robotd><joint name="…" armature="kg·m²"/></robotd>`.
+    func readExtension(_ element: XMLElement, into robot: inout URDFDescription) throws(URDFError) {
+        for child in element.children {
+            guard child.name == "joint" else {
+                throw failure(.unsupportedElement, "robotd", child.line, "unknown element <\(child.name)> in <robotd> (expected <joint name=… armature=…/>)")
+            }
+            let jointName = try self.name(of: child)
+            let owner = "joint \"\(jointName)\""
+            guard robot.joints.contains(where: { $0.name == jointName && $0.type != .fixed }) else {
+                throw failure(.unknownJoint, owner, child.line, "<robotd> names a joint that is not a moving joint of the robot")
+            }
+            let armature = try number("armature", of: child, owner: owner)
+            guard armature >= 0 else {
+                throw failure(.invalidDynamics, owner, child.line, "armature \(armature) kg·m² is negative")
+            }
+            robot.armature[jointName] = armature
+        }
     }
 
     // MARK: links
