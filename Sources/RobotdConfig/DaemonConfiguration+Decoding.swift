@@ -39,10 +39,6 @@ extension DaemonConfiguration.Robot {
 }
 
 extension DaemonConfiguration.Driver {
-    private enum Kind: String, CaseIterable {
-        case simulation, dynamixel, feetech
-    }
-
     init(reading r: inout ConfigReader) throws(ConfigError) {
         let kind = try r.enumeration("kind", default: Kind.simulation)
         for other in Kind.allCases where other != kind && r.contains(other.rawValue) {

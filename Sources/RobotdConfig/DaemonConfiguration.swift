@@ -54,12 +54,22 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Feetech (STS/SCS) servos on a serial bus (`kind: feetech`). Not implemented yet.
         case feetech(SerialBus)
 
-        /// The YAML spelling of the kind: `simulation`, `dynamixel` or `feetech`.
-        public var kind: String {
+        /// Which driver, without its settings (`driver.kind`).
+        public enum Kind: String, Sendable, Equatable, CaseIterable {
+            /// The simulated arm.
+            case simulation
+            /// Dynamixel servo bus.
+            case dynamixel
+            /// Feetech servo bus.
+            case feetech
+        }
+
+        /// Which driver this is.
+        public var kind: Kind {
             switch self {
-            case .simulation: "simulation"
-            case .dynamixel: "dynamixel"
-            case .feetech: "feetech"
+            case .simulation: .simulation
+            case .dynamixel: .dynamixel
+            case .feetech: .feetech
             }
         }
     }
@@ -274,9 +284,22 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// The default: `info` to `auto`.
         public init() {}
 
-        /// Log levels, lowest first (the swift-log levels).
+        /// Log levels, lowest first; the swift-log `Logger.Level` names.
         public enum Level: String, Sendable, Equatable, CaseIterable {
-            case trace, debug, info, notice, warning, error, critical
+            /// Per-tick detail; never enable on a real arm at 1 kHz.
+            case trace
+            /// Developer detail.
+            case debug
+            /// Normal operation: start-up, mode changes, connections.
+            case info
+            /// Significant but expected events.
+            case notice
+            /// Degraded operation: missed deadlines, no RT priority.
+            case warning
+            /// A failed operation: faults, rejected commands.
+            case error
+            /// The daemon cannot continue.
+            case critical
         }
 
         /// Where log records go.

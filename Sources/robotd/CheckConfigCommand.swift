@@ -31,7 +31,7 @@ struct CheckConfigCommand: ParsableCommand {
     /// `sim6 (configs/../hardware/robots/sim6/robot.urdf), simulation driver, 1000 Hz loop (priority 80), log info to auto`.
     static func summary(_ config: DaemonConfiguration) -> String {
         let robot = config.robot.name.map { "\($0) (\(config.robot.urdf))" } ?? config.robot.urdf
-        var driver = "\(config.driver.kind) driver"
+        var driver = "\(config.driver.kind.rawValue) driver"
         switch config.driver {
         case .simulation: break
         case let .dynamixel(bus), let .feetech(bus):

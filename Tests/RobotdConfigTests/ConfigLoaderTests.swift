@@ -183,7 +183,7 @@ import Testing
             """
         let c = try ConfigLoader.parse(yaml, file: nil, baseDirectory: nil)
         #expect(c.driver == .feetech(.init(port: "/dev/ttyACM0", baud: 1_000_000, ids: [1, 2, 3, 4, 5, 6])))
-        #expect(c.driver.kind == "feetech")
+        #expect(c.driver.kind == .feetech)
 
         let dxl = try ConfigLoader.parse(
             "driver: {kind: dynamixel, dynamixel: {port: /dev/ttyUSB0, baud: 57600, ids: [7]}}", file: nil, baseDirectory: nil)
