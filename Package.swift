@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // RealModule: sin/cos/exp for the pure core without importing Glibc or Foundation.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        // Yams 5 composes nodes with line marks and leaves duplicate keys to us, so the config
+        // reader can name the key path of a duplicate (Yams 6 rejects them without one).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: C edges
@@ -51,12 +54,13 @@ let package = Package(
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
+        .target(name: "RobotdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
-                "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver",
+                "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,5 +86,6 @@ let package = Package(
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
     ]
 )

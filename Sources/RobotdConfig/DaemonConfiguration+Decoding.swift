@@ -1,0 +1,237 @@
+import Yams
+
+// The schema: one `init(reading:)` per section, in the order of `configs/README.md`. Each reads
+// its keys through `ConfigReader`, which records them, and ends with `finish()`, which rejects
+// the rest.
+
+extension DaemonConfiguration {
+    /// - Parameter baseDirectory: Directory relative `robot.urdf` paths resolve against.
+    init(reading r: inout ConfigReader, baseDirectory: String?) throws(ConfigError) {
+        self.init()
+        var robot = try r.section("robot")
+        self.robot = try Robot(reading: &robot, baseDirectory: baseDirectory)
+        var driver = try r.section("driver")
+        self.driver = try Driver(reading: &driver)
+        var loop = try r.section("loop")
+        self.loop = try Loop(reading: &loop)
+        var control = try r.section("control")
+        self.control = try Control(reading: &control)
+        var limits = try r.section("limits")
+        self.limits = try Limits(reading: &limits)
+        var socket = try r.section("socket")
+        self.socket = try Socket(reading: &socket)
+        dataDirectory = try r.string("data_directory", default: dataDirectory)
+        var logging = try r.section("logging")
+        self.logging = try Logging(reading: &logging)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Robot {
+    init(reading r: inout ConfigReader, baseDirectory: String?) throws(ConfigError) {
+        self.init()
+        if let path = try r.optionalString("urdf") {
+            urdf = ConfigLoader.resolve(path, against: baseDirectory)
+        }
+        name = try r.optionalString("name")
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Driver {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        let kind = try r.enumeration("kind", default: Kind.simulation)
+        for other in Kind.allCases where other != kind && r.contains(other.rawValue) {
+            throw r.error(
+                .invalidValue, other.rawValue, at: nil,
+                "settings for driver.kind \(other.rawValue), but driver.kind is \(kind.rawValue); remove them or change the kind")
+        }
+        var settings = try r.section(kind.rawValue)
+        switch kind {
+        case .simulation:
+            self = .simulation(try DaemonConfiguration.Simulation(reading: &settings))
+        case .dynamixel:
+            self = .dynamixel(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue))
+        case .feetech:
+            self = .feetech(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue))
+        }
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Simulation {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        substeps = try r.int("substeps", default: substeps, .closed(1, 100))
+        integrator = try r.enumeration("integrator", default: integrator)
+        seed = try r.uint64("seed", default: seed)
+        positionNoise = try r.double("position_noise", default: positionNoise, .atLeast(0), unit: "rad")
+        velocityNoise = try r.double("velocity_noise", default: velocityNoise, .atLeast(0), unit: "rad/s")
+        payloadMass = try r.double("payload_mass", default: payloadMass, .atLeast(0), unit: "kg")
+        payloadFrame = try r.optionalString("payload_frame")
+        if let offset = try r.optionalDoubleList("payload_offset", .any, unit: "m") {
+            guard offset.count == 3 else {
+                throw r.error(.invalidValue, "payload_offset", at: r.node("payload_offset"), "expected 3 values (x, y, z), found \(offset.count)")
+            }
+            payloadOffset = offset
+        }
+        extraFriction = try r.jointValues("extra_friction", default: extraFriction, .atLeast(0), unit: "N·m")
+        extraDamping = try r.jointValues("extra_damping", default: extraDamping, .atLeast(0), unit: "N·m·s/rad")
+        if let initial = try r.optionalDoubleList("initial_position", .any, unit: "rad") {
+            guard !initial.isEmpty else {
+                throw r.error(.invalidValue, "initial_position", at: r.node("initial_position"), "empty list; give one position per joint or remove the key")
+            }
+            initialPosition = initial
+        }
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.SerialBus {
+    init(reading r: inout ConfigReader, kind: String) throws(ConfigError) {
+        let reason = "when driver.kind is \(kind)"
+        let port = try r.requiredString("port", because: reason)
+        let baud = try r.int("baud", default: 1_000_000, .closed(1, 4_000_000), unit: "baud")
+        guard Self.standardBaudRates.contains(baud) else {
+            let rates = Self.standardBaudRates.map(String.init).joined(separator: ", ")
+            throw r.error(.invalidValue, "baud", at: r.node("baud"), "\(baud) is not a standard rate; use one of \(rates)")
+        }
+        guard let idNodes = try r.list("ids") else {
+            throw r.error(.missingKey, "ids", at: nil, "missing; required \(reason) (servo IDs in joint order)")
+        }
+        guard !idNodes.isEmpty else {
+            throw r.error(.invalidValue, "ids", at: r.node("ids"), "empty list; give the servo IDs in joint order")
+        }
+        var ids: [Int] = []
+        for (i, node) in idNodes.enumerated() {
+            let path = "\(r.keyPath("ids"))[\(i)]"
+            let id = try r.int(node, keyPath: path, .closed(0, 253), unit: "")
+            guard !ids.contains(id) else {
+                throw ConfigError(.invalidValue, keyPath: path, file: r.file, line: node.mark?.line, message: "servo ID \(id) appears twice")
+            }
+            ids.append(id)
+        }
+        self.init(port: port, baud: baud, ids: ids)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Loop {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        rateHz = try r.int("rate_hz", default: rateHz, .closed(1, 10_000), unit: "Hz")
+        rtPriority = try r.int("rt_priority", default: rtPriority, .closed(1, 99))
+        cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
+        lockMemory = try r.bool("lock_memory", default: lockMemory)
+        overrunFaultThreshold = try r.int("overrun_fault_threshold", default: overrunFaultThreshold, .closed(1, 1000), unit: "ticks")
+        catchUp = try r.enumeration("catch_up", default: catchUp)
+        flightRecorderSeconds = try r.double("flight_recorder_seconds", default: flightRecorderSeconds, .closed(0, 60), unit: "s")
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Control {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        var holdReader = try r.section("hold")
+        hold = try DaemonConfiguration.Gains(reading: &holdReader, default: hold)
+        var moveReader = try r.section("move")
+        move = try DaemonConfiguration.Gains(reading: &moveReader, default: move)
+        gravityCompensation = try r.bool("gravity_compensation", default: gravityCompensation)
+        maxMoveVelocity = try r.double("max_move_velocity", default: maxMoveVelocity, .above(0), unit: "rad/s")
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Gains {
+    init(reading r: inout ConfigReader, default value: Self) throws(ConfigError) {
+        let kp = try r.jointValues("kp", default: value.kp, .above(0), unit: "N·m/rad")
+        let kd = try r.jointValues("kd", default: value.kd, .atLeast(0), unit: "N·m·s/rad")
+        self.init(kp: kp, kd: kd)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Limits {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        velocityScale = try r.double("velocity_scale", default: velocityScale, .above(0, atMost: 1))
+        effortScale = try r.double("effort_scale", default: effortScale, .above(0, atMost: 1))
+        slewRate = try r.double("slew_rate", default: slewRate, .above(0), unit: "N·m/s")
+        var jointsReader = try r.section("joints")
+        for entry in jointsReader.takeAllEntries() {
+            var joint = try ConfigReader(
+                entry.value, path: jointsReader.keyPath(entry.key), file: r.file, line: entry.keyLine)
+            joints[entry.key] = try DaemonConfiguration.JointLimits(reading: &joint)
+        }
+        try jointsReader.finish()
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.JointLimits {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        lower = try r.optionalDouble("lower", .any, unit: "rad")
+        upper = try r.optionalDouble("upper", .any, unit: "rad")
+        velocity = try r.optionalDouble("velocity", .above(0), unit: "rad/s")
+        effort = try r.optionalDouble("effort", .above(0), unit: "N·m")
+        if let lower, let upper, lower >= upper {
+            throw r.error(.invalidValue, "upper", at: r.node("upper"), "upper limit \(upper) rad is not above lower limit \(lower) rad")
+        }
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Socket {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        path = try r.optionalString("path")
+        group = try r.optionalString("group")
+        if let node = r.node("mode") {
+            mode = try Self.mode(node, reader: r)
+        }
+        observers = try Self.peers("observers", reader: &r)
+        operators = try Self.peers("operators", reader: &r)
+        try r.finish()
+    }
+
+    /// chmod-style permission digits: `0660`, `"0660"`, `660` and `0o660` all mean rw-rw----.
+    private static func mode(_ node: Node, reader r: ConfigReader) throws(ConfigError) -> Int {
+        guard case let .scalar(scalar) = node else {
+            throw r.typeError(node, keyPath: r.keyPath("mode"), expected: "octal permission digits like \"0660\"")
+        }
+        var digits = Substring(scalar.string)
+        if digits.hasPrefix("0o") { digits = digits.dropFirst(2) }
+        guard !digits.isEmpty, digits.allSatisfy({ ("0" ... "7").contains($0) }), let value = Int(digits, radix: 8) else {
+            throw r.typeError(node, keyPath: r.keyPath("mode"), expected: "octal permission digits like \"0660\"")
+        }
+        guard value <= 0o777 else {
+            throw r.error(.outOfRange, "mode", at: node, "\(scalar.string) is out of range 0…0777 (permission bits only)")
+        }
+        return value
+    }
+
+    private static func peers(_ key: String, reader r: inout ConfigReader) throws(ConfigError) -> [String] {
+        let names = try r.stringList(key, default: [])
+        for (i, name) in names.enumerated() {
+            let user = name.hasPrefix("@") ? name.dropFirst() : Substring(name)
+            if user.isEmpty || user.contains(where: { $0.isWhitespace || $0 == ":" || $0 == "/" }) {
+                let node = try r.list(key)?[i]
+                throw ConfigError(
+                    .invalidValue, keyPath: "\(r.keyPath(key))[\(i)]", file: r.file, line: node?.mark?.line,
+                    message: "\(name.debugDescription) is not a user name or @group")
+            }
+        }
+        return names
+    }
+}
+
+extension DaemonConfiguration.Logging {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        level = try r.enumeration("level", default: level)
+        target = try r.enumeration("target", default: target)
+        try r.finish()
+    }
+}

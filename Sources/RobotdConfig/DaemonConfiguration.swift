@@ -1,0 +1,335 @@
+/// Everything robotd reads from its YAML configuration file, already validated.
+///
+/// Every field has a default, so an empty file is a valid configuration (the simulated arm).
+/// The YAML keys are the snake_case spellings of these names; `configs/README.md` documents each
+/// one with its unit, default and range. Units are SI: rad, rad/s, N·m, N·m·s/rad, kg, m, s, Hz.
+///
+/// Values a configuration cannot check alone (per-joint list lengths, joint and frame names) are
+/// checked against the robot description by whoever loads both.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// The robot description (`robot:`).
+    public var robot = Robot()
+    /// The hardware or simulation behind the control loop (`driver:`).
+    public var driver = Driver.simulation(Simulation())
+    /// The real-time control loop (`loop:`).
+    public var loop = Loop()
+    /// Built-in controllers (`control:`).
+    public var control = Control()
+    /// Command limiter settings on top of the robot description's limits (`limits:`).
+    public var limits = Limits()
+    /// The control socket (`socket:`).
+    public var socket = Socket()
+    /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
+    /// path resolves against the daemon's working directory.
+    public var dataDirectory = "./data"
+    /// Log verbosity and destination (`logging:`).
+    public var logging = Logging()
+
+    /// The default configuration: the simulated `sim6` arm at 1 kHz.
+    public init() {}
+
+    // MARK: robot
+
+    /// The robot description (`robot:`).
+    public struct Robot: Sendable, Equatable {
+        /// Path of the robot's URDF. A relative path written in a configuration file is resolved
+        /// against that file's directory by the loader; the default is relative to the working
+        /// directory (the repository root in development).
+        public var urdf = "hardware/robots/sim6/robot.urdf"
+        /// Display name for status and logs; nil = the URDF's robot name.
+        public var name: String? = nil
+
+        /// The default robot: `hardware/robots/sim6/robot.urdf`.
+        public init() {}
+    }
+
+    // MARK: driver
+
+    /// The hardware or simulation behind the control loop, with its settings (`driver:`).
+    public enum Driver: Sendable, Equatable {
+        /// The simulated arm: forward dynamics of the robot description (`kind: simulation`).
+        case simulation(Simulation)
+        /// Dynamixel servos on a serial bus (`kind: dynamixel`). Not implemented yet.
+        case dynamixel(SerialBus)
+        /// Feetech (STS/SCS) servos on a serial bus (`kind: feetech`). Not implemented yet.
+        case feetech(SerialBus)
+
+        /// Which driver, without its settings (`driver.kind`).
+        public enum Kind: String, Sendable, Equatable, CaseIterable {
+            /// The simulated arm.
+            case simulation
+            /// Dynamixel servo bus.
+            case dynamixel
+            /// Feetech servo bus.
+            case feetech
+        }
+
+        /// Which driver this is.
+        public var kind: Kind {
+            switch self {
+            case .simulation: .simulation
+            case .dynamixel: .dynamixel
+            case .feetech: .feetech
+            }
+        }
+    }
+
+    /// Settings of the simulated arm (`driver.simulation:`).
+    public struct Simulation: Sendable, Equatable {
+        /// Integration steps per control period, 1…100.
+        public var substeps = 4
+        /// Integration method of the forward dynamics.
+        public var integrator = Integrator.semiImplicitEuler
+        /// Seed of the sensor noise; the same seed replays the same run.
+        public var seed: UInt64 = 1
+        /// Standard deviation of the measured-position noise (rad), ≥ 0.
+        public var positionNoise = 0.0
+        /// Standard deviation of the measured-velocity noise (rad/s), ≥ 0.
+        public var velocityNoise = 0.0
+        /// Unmodelled payload mass at `payloadFrame` (kg), ≥ 0.
+        public var payloadMass = 0.0
+        /// Frame (URDF link) carrying the payload; nil = the last frame of the description.
+        public var payloadFrame: String? = nil
+        /// Offset of the payload's centre of mass in `payloadFrame` (m), x y z.
+        public var payloadOffset = [0.0, 0.0, 0.0]
+        /// Coulomb friction added to the URDF's (N·m), ≥ 0.
+        public var extraFriction = JointValues.uniform(0)
+        /// Viscous damping added to the URDF's (N·m·s/rad), ≥ 0.
+        public var extraDamping = JointValues.uniform(0)
+        /// Initial joint positions (rad), one per joint; nil = zero clamped into the limits.
+        public var initialPosition: [Double]? = nil
+
+        /// The default simulation: 4 semi-implicit Euler substeps, no noise, no payload.
+        public init() {}
+
+        /// Integration method of the simulated arm.
+        public enum Integrator: String, Sendable, Equatable, CaseIterable {
+            /// Semi-implicit (symplectic) Euler: cheap, energy-stable (`semi_implicit_euler`).
+            case semiImplicitEuler = "semi_implicit_euler"
+            /// Classical fourth-order Runge–Kutta (`rk4`).
+            case rk4 = "rk4"
+        }
+    }
+
+    /// Settings of a servo bus (`driver.dynamixel:` or `driver.feetech:`).
+    public struct SerialBus: Sendable, Equatable {
+        /// Standard serial rates the servo buses support (baud).
+        public static let standardBaudRates = [
+            9600, 19200, 38400, 57600, 115_200, 230_400, 250_000, 460_800, 500_000, 921_600,
+            1_000_000, 2_000_000, 3_000_000, 4_000_000,
+        ]
+
+        /// Serial device, e.g. `/dev/ttyUSB0` or `/dev/serial/by-id/…`. Required.
+        public var port: String
+        /// Line rate (baud), one of `standardBaudRates`.
+        public var baud = 1_000_000
+        /// Servo IDs in joint order (0…253). Required, non-empty, no repeats.
+        public var ids: [Int]
+
+        /// Creates bus settings.
+        ///
+        /// - Parameters:
+        ///   - port: Serial device path.
+        ///   - baud: Line rate (baud).
+        ///   - ids: Servo IDs in joint order.
+        public init(port: String, baud: Int = 1_000_000, ids: [Int]) {
+            self.port = port
+            self.baud = baud
+            self.ids = ids
+        }
+    }
+
+    // MARK: loop
+
+    /// The real-time control loop (`loop:`).
+    public struct Loop: Sendable, Equatable {
+        /// Tick rate (Hz), 1…10000.
+        public var rateHz = 1000
+        /// SCHED_FIFO priority of the control thread, 1…99; used when the process may set it.
+        public var rtPriority = 80
+        /// CPU the control thread is pinned to, ≥ 0; nil = no pinning.
+        public var cpuAffinity: Int? = nil
+        /// Lock all memory (`mlockall`) so the loop never page-faults.
+        public var lockMemory = true
+        /// Consecutive missed deadlines before the loop faults, 1…1000.
+        public var overrunFaultThreshold = 10
+        /// What the loop does after missing deadlines.
+        public var catchUp = CatchUp.skip
+        /// Length of the flight recorder dumped on a fault (s), 0…60; 0 disables it.
+        public var flightRecorderSeconds = 5.0
+
+        /// The default loop: 1 kHz, priority 80, memory locked.
+        public init() {}
+
+        /// The tick period (s), `1 / rateHz`.
+        public var period: Double { 1 / Double(rateHz) }
+
+        /// What the loop does after missing deadlines.
+        public enum CatchUp: String, Sendable, Equatable, CaseIterable {
+            /// Drop the missed periods and realign the next deadline to the period grid.
+            case skip
+            /// Run the missed ticks back to back until the loop is on time again.
+            case burst
+        }
+    }
+
+    // MARK: control
+
+    /// Built-in controllers (`control:`).
+    public struct Control: Sendable, Equatable {
+        /// PD gains of `hold` mode.
+        public var hold = Gains(kp: .uniform(50), kd: .uniform(5))
+        /// PD gains tracking joint moves.
+        public var move = Gains(kp: .uniform(100), kd: .uniform(10))
+        /// Add the model's gravity torque to the PD output.
+        public var gravityCompensation = true
+        /// Peak joint speed used to time joint moves (rad/s), > 0.
+        public var maxMoveVelocity = 0.5
+
+        /// The default controllers.
+        public init() {}
+    }
+
+    /// Joint-space PD gains.
+    public struct Gains: Sendable, Equatable {
+        /// Stiffness (N·m/rad), > 0.
+        public var kp: JointValues
+        /// Damping (N·m·s/rad), ≥ 0.
+        public var kd: JointValues
+
+        /// Creates gains.
+        ///
+        /// - Parameters:
+        ///   - kp: Stiffness (N·m/rad).
+        ///   - kd: Damping (N·m·s/rad).
+        public init(kp: JointValues, kd: JointValues) {
+            self.kp = kp
+            self.kd = kd
+        }
+    }
+
+    // MARK: limits
+
+    /// Command limiter settings on top of the robot description's limits (`limits:`).
+    public struct Limits: Sendable, Equatable {
+        /// Fraction of each joint's velocity limit the limiter allows, 0 < x ≤ 1.
+        public var velocityScale = 1.0
+        /// Fraction of each joint's effort limit the limiter allows, 0 < x ≤ 1.
+        public var effortScale = 1.0
+        /// Largest change of commanded effort (N·m/s), > 0.
+        public var slewRate = 1000.0
+        /// Per-joint overrides of the description's limits, by joint name.
+        public var joints: [String: JointLimits] = [:]
+
+        /// The default limits: the robot description's, unscaled.
+        public init() {}
+    }
+
+    /// Overrides of one joint's limits; nil keeps the robot description's value.
+    public struct JointLimits: Sendable, Equatable {
+        /// Lower position limit (rad).
+        public var lower: Double? = nil
+        /// Upper position limit (rad).
+        public var upper: Double? = nil
+        /// Velocity limit (rad/s), > 0.
+        public var velocity: Double? = nil
+        /// Effort limit (N·m), > 0.
+        public var effort: Double? = nil
+
+        /// Creates overrides.
+        ///
+        /// - Parameters:
+        ///   - lower: Lower position limit (rad).
+        ///   - upper: Upper position limit (rad).
+        ///   - velocity: Velocity limit (rad/s).
+        ///   - effort: Effort limit (N·m).
+        public init(lower: Double? = nil, upper: Double? = nil, velocity: Double? = nil, effort: Double? = nil) {
+            self.lower = lower
+            self.upper = upper
+            self.velocity = velocity
+            self.effort = effort
+        }
+    }
+
+    // MARK: socket
+
+    /// The control socket (`socket:`).
+    public struct Socket: Sendable, Equatable {
+        /// Socket path; nil = `$RUNTIME_DIRECTORY/robotd.sock` under systemd, else
+        /// `./run/robotd.sock` (the daemon resolves it). Relative paths resolve against the
+        /// working directory.
+        public var path: String? = nil
+        /// Group owning the socket file; nil = the daemon's group.
+        public var group: String? = nil
+        /// Permission bits of the socket file, e.g. `0o660`.
+        public var mode = 0o660
+        /// Peers allowed to read state and stream telemetry: user names, or `@group`.
+        public var observers: [String] = []
+        /// Peers allowed to command the arm (implies observer): user names, or `@group`.
+        public var operators: [String] = []
+
+        /// The default socket: daemon-chosen path, mode 0660, no extra peers.
+        public init() {}
+    }
+
+    // MARK: logging
+
+    /// Log verbosity and destination (`logging:`).
+    public struct Logging: Sendable, Equatable {
+        /// Lowest level written.
+        public var level = Level.info
+        /// Where log records go.
+        public var target = Target.auto
+
+        /// The default: `info` to `auto`.
+        public init() {}
+
+        /// Log levels, lowest first; the swift-log `Logger.Level` names.
+        public enum Level: String, Sendable, Equatable, CaseIterable {
+            /// Per-tick detail; never enable on a real arm at 1 kHz.
+            case trace
+            /// Developer detail.
+            case debug
+            /// Normal operation: start-up, mode changes, connections.
+            case info
+            /// Significant but expected events.
+            case notice
+            /// Degraded operation: missed deadlines, no RT priority.
+            case warning
+            /// A failed operation: faults, rejected commands.
+            case error
+            /// The daemon cannot continue.
+            case critical
+        }
+
+        /// Where log records go.
+        public enum Target: String, Sendable, Equatable, CaseIterable {
+            /// journald when stderr is connected to the journal (`JOURNAL_STREAM`), else stderr.
+            case auto
+            /// Plain lines on standard error.
+            case stderr
+            /// Structured records to journald.
+            case journald
+        }
+    }
+}
+
+/// A per-joint quantity written either as one number for every joint or as a list in joint
+/// order (`kp: 50` or `kp: [80, 80, 60, 30, 10, 10]`).
+public enum JointValues: Sendable, Equatable {
+    /// The same value for every joint.
+    case uniform(Double)
+    /// One value per joint, in the robot description's joint order.
+    case perJoint([Double])
+
+    /// The values for a robot with `count` joints, or nil when a list has another length.
+    ///
+    /// - Parameter count: Number of joints of the robot.
+    /// - Returns: `count` values.
+    public func values(count: Int) -> [Double]? {
+        switch self {
+        case let .uniform(x): Array(repeating: x, count: count)
+        case let .perJoint(xs): xs.count == count ? xs : nil
+        }
+    }
+}
