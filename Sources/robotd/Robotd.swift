@@ -7,7 +7,7 @@ struct Robotd: ParsableCommand {
         commandName: "robotd",
         abstract: "Robot-arm controller daemon: dynamics tools, benchmarks and the simulated arm.",
         version: RobotdVersion.string,
-        subcommands: [ModelCommand.self, BenchCommand.self, SimCommand.self]
+        subcommands: [ModelCommand.self, BenchCommand.self, SimCommand.self, CheckConfigCommand.self]
     )
 }
 
