@@ -16,6 +16,7 @@ let package = Package(
         // Yams 5 composes nodes with line marks and leaves duplicate keys to us, so the config
         // reader can name the key path of a duplicate (Yams 6 rejects them without one).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // MARK: C edges
@@ -55,12 +56,21 @@ let package = Package(
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "RobotdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "RobotDaemon",
+            dependencies: [
+                "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "Platform", "LinearAlgebra", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "RobotDaemon", "Platform", "ControlRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,5 +97,6 @@ let package = Package(
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
 )

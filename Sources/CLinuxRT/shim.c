@@ -1,5 +1,7 @@
 #include "CLinuxRT.h"
 #include <lapacke.h>
+#include <errno.h>
+#include <sys/prctl.h>
 
 // LinearAlgebra passes Int32 to LAPACKE; an ILP64 build (lapack_int = int64_t) must fail here,
 // not silently truncate dimensions.
@@ -16,4 +18,8 @@ int CLinuxRT_pinCurrentThread(int cpu) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int CLinuxRT_setTimerSlack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0) == 0 ? 0 : errno;
 }

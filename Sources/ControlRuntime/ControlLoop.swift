@@ -43,7 +43,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
 
     private var driver: Driver
     private var machine = ModeStateMachine()
-    private var controller: JointPDController
+    /// PD + gravity for `hold` (and the safe stops of `estop`/`faulted`), and for `move`.
+    private var holdController: JointPDController
+    private var moveController: JointPDController
     private var limiter: CommandLimiter
     private var trajectory: MinimumJerkTrajectory
     private var state: JointState
@@ -62,7 +64,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var workspace: RobotWorkspace
 
     /// - Warning: Not real-time safe (allocates everything the tick will use).
-    public init(model: RobotModel, driver: consuming Driver, controller: JointPDController, limits: JointLimits,
+    public init(model: RobotModel, driver: consuming Driver, holdController: JointPDController,
+                moveController: JointPDController? = nil, limits: JointLimits,
                 configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil) {
         precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
         precondition(limits.dof == model.dof, "one limit per joint")
@@ -70,7 +73,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         self.model = model
         self.configuration = configuration
         self.driver = driver
-        self.controller = controller
+        self.holdController = holdController
+        self.moveController = moveController ?? holdController
         limiter = CommandLimiter(limits: limits)
         trajectory = MinimumJerkTrajectory(dof: n)
         state = JointState(dof: n)
@@ -257,13 +261,14 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             if trajectory.isFinished(at: t) {
                 perform(machine.on(.moveFinished), time: time)
             }
+            moveController.compute(&command, desiredPosition: desiredPosition, desiredVelocity: desiredVelocity, state: state)
         default:
             for i in 0 ..< model.dof {
                 desiredPosition[i] = holdTarget[i]
                 desiredVelocity[i] = 0
             }
+            holdController.compute(&command, desiredPosition: desiredPosition, desiredVelocity: desiredVelocity, state: state)
         }
-        controller.compute(&command, desiredPosition: desiredPosition, desiredVelocity: desiredVelocity, state: state)
     }
 
     private func commandIsFinite() -> Bool {

@@ -61,7 +61,7 @@ struct ScriptedDriver: RobotDriver {
         var config = ControlLoop<ScriptedDriver>.Configuration()
         config.endEffectorFrame = model.frameIndex(named: "tool0") ?? 0
         config.flightRecorderTicks = 500
-        let loop = ControlLoop(model: model, driver: driver, controller: JointPDController(model: model),
+        let loop = ControlLoop(model: model, driver: driver, holdController: JointPDController(model: model),
                                limits: JointLimits(model: model), configuration: config, transitionRingCapacity: 4096)
         try loop.start()
         return (loop, model)

@@ -14,6 +14,9 @@ void CLinuxRT_cpuSet(int cpu, cpu_set_t *set);
 int CLinuxRT_cpuIsSet(int cpu, const cpu_set_t *set);
 /// Number of CPUs in `set`. The corresponding C macro is `CPU_COUNT`.
 int CLinuxRT_cpuCount(const cpu_set_t *set);
+/// Sets the calling thread's timer slack (ns); returns 0 or an errno value.
+/// The corresponding C call is `prctl(PR_SET_TIMERSLACK, ns)` (variadic, so not importable).
+int CLinuxRT_setTimerSlack(unsigned long nanoseconds);
 /// Pins the calling thread to one CPU; returns 0 or an errno value.
 /// The corresponding C function is `pthread_setaffinity_np`.
 int CLinuxRT_pinCurrentThread(int cpu);

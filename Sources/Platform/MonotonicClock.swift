@@ -1,0 +1,23 @@
+import Glibc
+
+/// CLOCK_MONOTONIC in nanoseconds, and absolute sleeps on it.
+public enum MonotonicClock {
+    /// Nanoseconds since an arbitrary fixed point (boot).
+    /// - Note: Real-time safe: no allocation, no locks (a vDSO call).
+    /// The corresponding C function is `clock_gettime(CLOCK_MONOTONIC, …)`.
+    @inline(__always)
+    public static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// Sleeps until the absolute time `deadline` (ns on `now()`'s clock); returns at once if it
+    /// has passed. Retries when a signal interrupts the sleep.
+    /// - Note: Real-time safe: no allocation, no locks.
+    /// The corresponding C function is `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, …)`.
+    public static func sleep(untilNanoseconds deadline: UInt64) {
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+    }
+}

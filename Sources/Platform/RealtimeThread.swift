@@ -1,0 +1,141 @@
+import CLinuxRT
+import Glibc
+
+/// A dedicated OS thread for the control loop (not a Swift task: the cooperative pool must
+/// never run the tick). On start it asks for SCHED_FIFO at `priority`, locks memory and pins
+/// itself to a CPU as configured; what the kernel refused is reported, not fatal: without
+/// CAP_SYS_NICE it runs SCHED_OTHER with 1 ns timer slack.
+public final class RealtimeThread: @unchecked Sendable {
+    public struct Options: Sendable, Equatable {
+        /// SCHED_FIFO priority 1…99; nil = stay SCHED_OTHER.
+        public var priority: Int32? = 80
+        /// CPU to pin the thread to.
+        public var cpu: Int? = nil
+        /// mlockall(MCL_CURRENT | MCL_FUTURE) so that page faults cannot stall the loop.
+        public var lockMemory = true
+        /// Thread name (≤ 15 bytes), shown by ps/top.
+        public var name = "robotd-control"
+
+        public init() {}
+    }
+
+    /// What the thread actually got.
+    public struct Achieved: Sendable, Equatable {
+        public enum Scheduler: Sendable, Equatable {
+            case fifo(priority: Int32)
+            case other
+        }
+        public var scheduler: Scheduler = .other
+        public var memoryLocked = false
+        public var cpu: Int? = nil
+        /// Human-readable reasons for anything not granted, for the caller to log.
+        public var warnings: [String] = []
+
+        public var schedulerName: String {
+            if case .fifo = scheduler { return "fifo" }
+            return "other"
+        }
+    }
+
+    private var thread: pthread_t?
+    private let body: @Sendable (Achieved) -> Void
+    private let options: Options
+    private let started = Semaphore()
+    private var achieved = Achieved()
+
+    private init(options: Options, body: @escaping @Sendable (Achieved) -> Void) {
+        self.options = options
+        self.body = body
+    }
+
+    /// Starts the thread; returns once it has applied its settings.
+    /// - Warning: Not real-time safe.
+    public static func start(options: Options, _ body: @escaping @Sendable (Achieved) -> Void) -> RealtimeThread {
+        let t = RealtimeThread(options: options, body: body)
+        let unmanaged = Unmanaged.passRetained(t)
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let me = Unmanaged<RealtimeThread>.fromOpaque(arg!).takeRetainedValue()
+            me.run()
+            return nil
+        }, unmanaged.toOpaque())
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        t.thread = tid
+        t.started.wait()
+        return t
+    }
+
+    /// What the thread got; valid once `start` returned.
+    public var result: Achieved { achieved }
+
+    /// Waits for the thread's body to return.
+    public func join() {
+        if let t = thread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+    }
+
+    private func run() {
+        var a = Achieved()
+        options.name.withCString { _ = pthread_setname_np(pthread_self(), $0) }
+        if let cpu = options.cpu {
+            let rc = CLinuxRT_pinCurrentThread(Int32(cpu))
+            if rc == 0 { a.cpu = cpu } else { a.warnings.append("CPU affinity \(cpu) refused: \(String(cString: strerror(rc)))") }
+        }
+        if options.lockMemory {
+            if mlockall(MCL_CURRENT | MCL_FUTURE) == 0 {
+                a.memoryLocked = true
+            } else {
+                let e = errno
+                a.warnings.append("mlockall failed: \(String(cString: strerror(e))) (raise LimitMEMLOCK or grant CAP_IPC_LOCK)")
+            }
+        }
+        if let priority = options.priority {
+            var param = sched_param(sched_priority: priority)
+            let rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
+            if rc == 0 {
+                a.scheduler = .fifo(priority: priority)
+            } else {
+                a.warnings.append("SCHED_FIFO priority \(priority) refused: \(String(cString: strerror(rc))); running SCHED_OTHER with 1 ns timer slack (raise LimitRTPRIO or grant CAP_SYS_NICE)")
+            }
+        }
+        if case .other = a.scheduler {
+            _ = CLinuxRT_setTimerSlack(1)
+        }
+        achieved = a
+        started.signal()
+        body(a)
+    }
+}
+
+/// A counting semaphore over a pthread mutex and condition (start-up hand-shakes only).
+final class Semaphore: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var count = 0
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func signal() {
+        pthread_mutex_lock(&mutex)
+        count += 1
+        pthread_cond_signal(&cond)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func wait() {
+        pthread_mutex_lock(&mutex)
+        while count == 0 { pthread_cond_wait(&cond, &mutex) }
+        count -= 1
+        pthread_mutex_unlock(&mutex)
+    }
+}

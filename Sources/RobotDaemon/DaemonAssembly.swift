@@ -1,0 +1,114 @@
+import Control
+import ControlRuntime
+import Foundation
+import LinearAlgebra
+import RigidBody
+import RobotInterface
+import RobotdConfig
+import SimulationDriver
+
+/// Builds the daemon's parts from a validated configuration: the robot model, the driver, the
+/// controllers, the limiter and the control loop. Everything that can be wrong with the
+/// combination of a config and a robot (a per-joint list of the wrong length, an unknown joint
+/// or frame) is reported here, before anything moves.
+public enum DaemonAssembly {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        init(_ d: String) { description = d }
+    }
+
+    public static func loadModel(_ config: DaemonConfiguration) throws -> RobotModel {
+        let path = config.robot.urdf
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Failure("robot.urdf: cannot read \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try RobotModel(urdfText: text, file: path)
+        } catch {
+            throw Failure("robot.urdf: \(error)")
+        }
+    }
+
+    static func perJoint(_ values: JointValues, _ key: String, _ model: RobotModel) throws -> [Double] {
+        guard let v = values.values(count: model.dof) else {
+            throw Failure("\(key): expected one value or \(model.dof) values (joints \(model.joints.map(\.name).joined(separator: ", ")))")
+        }
+        return v
+    }
+
+    /// The limiter's bounds: the URDF's, scaled, with per-joint overrides.
+    public static func limits(_ config: DaemonConfiguration, model: RobotModel) throws -> JointLimits {
+        var limits = JointLimits(model: model, velocityScale: config.limits.velocityScale,
+                                 effortScale: config.limits.effortScale, slewRate: config.limits.slewRate)
+        for (name, o) in config.limits.joints.sorted(by: { $0.key < $1.key }) {
+            guard let i = model.jointIndex(named: name) else {
+                throw Failure("limits.joints.\(name): the robot has no joint \"\(name)\" (joints: \(model.joints.map(\.name).joined(separator: ", ")))")
+            }
+            if let x = o.lower { limits.lower[i] = max(x, model.joints[i].lowerLimit) }
+            if let x = o.upper { limits.upper[i] = min(x, model.joints[i].upperLimit) }
+            if let x = o.velocity { limits.velocity[i] = min(x, model.joints[i].velocityLimit) }
+            if let x = o.effort { limits.effort[i] = min(x, model.joints[i].effortLimit) }
+        }
+        return limits
+    }
+
+    public static func simulatedArm(_ config: DaemonConfiguration, model: RobotModel) throws -> SimulatedArm {
+        guard case .simulation(let sim) = config.driver else {
+            throw Failure("driver.kind: \(config.driver.kind.rawValue) is not available yet; use simulation")
+        }
+        var c = SimulatedArm.Configuration()
+        c.period = config.loop.period
+        c.substeps = sim.substeps
+        c.method = sim.integrator == .rk4 ? .rk4 : .semiImplicitEuler
+        c.seed = sim.seed
+        c.positionNoise = sim.positionNoise
+        c.velocityNoise = sim.velocityNoise
+        c.payloadMass = sim.payloadMass
+        c.payloadFrame = sim.payloadFrame
+        c.payloadOffset = Vector3(sim.payloadOffset[0], sim.payloadOffset[1], sim.payloadOffset[2])
+        c.extraFriction = try perJoint(sim.extraFriction, "driver.simulation.extra_friction", model)
+        c.extraDamping = try perJoint(sim.extraDamping, "driver.simulation.extra_damping", model)
+        if let q0 = sim.initialPosition {
+            guard q0.count == model.dof else {
+                throw Failure("driver.simulation.initial_position: \(q0.count) values for \(model.dof) joints")
+            }
+            c.initialPosition = q0
+        }
+        if let frame = sim.payloadFrame, model.frameIndex(named: frame) == nil {
+            throw Failure("driver.simulation.payload_frame: no link named \"\(frame)\"")
+        }
+        do {
+            return try SimulatedArm(model: model, configuration: c)
+        } catch {
+            throw Failure("driver.simulation: \(error)")
+        }
+    }
+
+    /// The control loop over the simulated arm.
+    public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
+        let arm = try simulatedArm(config, model: model)
+        let hold = JointPDController(
+            model: model, kp: try perJoint(config.control.hold.kp, "control.hold.kp", model),
+            kd: try perJoint(config.control.hold.kd, "control.hold.kd", model),
+            gravityCompensation: config.control.gravityCompensation
+        )
+        let move = JointPDController(
+            model: model, kp: try perJoint(config.control.move.kp, "control.move.kp", model),
+            kd: try perJoint(config.control.move.kd, "control.move.kd", model),
+            gravityCompensation: config.control.gravityCompensation
+        )
+        var loopConfig = ControlLoop<SimulatedArm>.Configuration()
+        loopConfig.period = config.loop.period
+        loopConfig.commandMode = .torque
+        loopConfig.overrunFaultThreshold = config.loop.overrunFaultThreshold
+        loopConfig.moveMaxVelocity = Array(repeating: config.control.maxMoveVelocity, count: model.dof)
+        loopConfig.endEffectorFrame = model.frames.count - 1
+        loopConfig.flightRecorderTicks = max(1, Int(config.loop.flightRecorderSeconds * Double(config.loop.rateHz)))
+        loopConfig.initialMode = .hold
+        return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
+                           limits: try limits(config, model: model), configuration: loopConfig)
+    }
+}
