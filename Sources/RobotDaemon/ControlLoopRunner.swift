@@ -1,0 +1,92 @@
+import ControlRuntime
+import Platform
+import RobotInterface
+import Synchronization
+
+/// Runs a `ControlLoop` on a dedicated real-time thread at a fixed rate: absolute deadlines
+/// (`clock_nanosleep(TIMER_ABSTIME)`), overrun accounting with a catch-up policy, wake-up
+/// latency and compute-time histograms. Statistics are published to other threads every
+/// `publishEvery` ticks through a seqlock; the tick counter is an atomic the watchdog reads.
+public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
+    public let loop: ControlLoop<Driver>
+    public let periodNanoseconds: UInt64
+    public let catchUp: FixedRateSchedule.CatchUp
+    /// Ticks run after a stop request, holding the arm, before the driver is deactivated.
+    public let rampTicks: Int
+    public let publishEvery: UInt64
+    public let statistics = SeqLock(LoopStatistics())
+
+    private let stopRequested = Atomic<Bool>(false)
+    private let ticks = Atomic<UInt64>(0)
+    private var thread: RealtimeThread?
+
+    public init(loop: ControlLoop<Driver>, periodNanoseconds: UInt64, catchUp: FixedRateSchedule.CatchUp = .skip,
+                rampTicks: Int = 200, publishEvery: UInt64 = 50) {
+        self.loop = loop
+        self.periodNanoseconds = periodNanoseconds
+        self.catchUp = catchUp
+        self.rampTicks = rampTicks
+        self.publishEvery = max(1, publishEvery)
+    }
+
+    /// Ticks run so far (any thread).
+    public var tickCount: UInt64 { ticks.load(ordering: .relaxed) }
+
+    /// Starts the control thread; returns what the scheduler granted.
+    /// - Warning: Not real-time safe.
+    @discardableResult
+    public func start(options: RealtimeThread.Options) -> RealtimeThread.Achieved {
+        let t = RealtimeThread.start(options: options) { [self] _ in run() }
+        thread = t
+        return t.result
+    }
+
+    /// Asks the thread to bring the arm to `hold`, run `rampTicks` more ticks, deactivate the
+    /// driver and exit; `join()` waits for that.
+    public func requestStop() { stopRequested.store(true, ordering: .releasing) }
+
+    public func join() {
+        thread?.join()
+        thread = nil
+    }
+
+    private func run() {
+        let start = MonotonicClock.now() + periodNanoseconds
+        var schedule = FixedRateSchedule(periodNanoseconds: periodNanoseconds, start: start, catchUp: catchUp)
+        var stats = LoopStatistics()
+        var rampLeft = -1
+        var streak: UInt64 = 0
+        while true {
+            let deadline = schedule.deadline
+            MonotonicClock.sleep(untilNanoseconds: deadline)
+            let wake = MonotonicClock.now()
+            let time = Double(deadline &- start) * 1e-9
+            loop.tick(time: time, overran: schedule.lastOverran)
+            let end = MonotonicClock.now()
+            stats.ticks &+= 1
+            stats.wakeLatency.record(wake > deadline ? wake - deadline : 0)
+            stats.computeTime.record(end - wake)
+            _ = schedule.next(afterTickEndingAt: end)
+            if schedule.lastOverran {
+                streak += 1
+                stats.worstOverrunStreak = max(stats.worstOverrunStreak, streak)
+            } else {
+                streak = 0
+            }
+            stats.overruns = schedule.overruns
+            ticks.store(stats.ticks, ordering: .relaxed)
+            if stats.ticks % publishEvery == 0 { statistics.write(stats) }
+
+            if rampLeft < 0, stopRequested.load(ordering: .acquiring) {
+                _ = loop.commands.send(LoopCommand(id: .max, kind: .setMode, mode: .hold))
+                rampLeft = rampTicks
+            }
+            if rampLeft >= 0 {
+                if rampLeft == 0 { break }
+                rampLeft -= 1
+            }
+        }
+        statistics.write(stats)
+        loop.shutdown(time: Double(schedule.deadline &- start) * 1e-9)
+    }
+}
