@@ -39,6 +39,9 @@ let package = Package(
             providers: [.apt(["libsystemd-dev"])]
         ),
         .target(name: "CLinuxRT"),
+        // Interposes malloc (thread-local counts) in robotd and the test executables, so that
+        // "the tick allocates nothing" is measured in the daemon itself, not assumed.
+        .target(name: "AllocationCounter"),
 
         // MARK: pure core
         .target(
@@ -61,7 +64,7 @@ let package = Package(
             name: "RobotDaemon",
             dependencies: [
                 "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "Platform", "LinearAlgebra", .product(name: "Logging", package: "swift-log"),
+                "Platform", "LinearAlgebra", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -76,8 +79,6 @@ let package = Package(
         ),
 
         // MARK: tests
-        // Interposes malloc in the test executable to prove hot paths allocate nothing.
-        .target(name: "AllocationCounter", path: "Tests/Support/AllocationCounter"),
         .testTarget(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", "AllocationCounter", .product(name: "RealModule", package: "swift-numerics")]

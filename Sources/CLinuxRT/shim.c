@@ -23,3 +23,38 @@ int CLinuxRT_pinCurrentThread(int cpu) {
 int CLinuxRT_setTimerSlack(unsigned long nanoseconds) {
     return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0) == 0 ? 0 : errno;
 }
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile int signalPipe = -1;
+
+// Async-signal-safe: write(2) only, errno preserved.
+static void writeSignalToPipe(int signal) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signal;
+    if (signalPipe >= 0) (void)!write(signalPipe, &byte, 1);
+    errno = saved;
+}
+
+int CLinuxRT_routeSignalToPipe(int signal, int writeFd) {
+    signalPipe = writeFd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = writeSignalToPipe;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    return sigaction(signal, &action, NULL) == 0 ? 0 : errno;
+}
+
+int CLinuxRT_blockAsyncSignals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}

@@ -101,6 +101,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         publish(time: 0)
         if configuration.initialMode != .idle {
             perform(machine.on(.request(configuration.initialMode)), time: 0)
+            publish(time: 0)
         }
     }
 

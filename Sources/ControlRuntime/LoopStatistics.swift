@@ -8,6 +8,10 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     public var worstOverrunStreak: UInt64 = 0
     public var wakeLatency = LatencyHistogram()
     public var computeTime = LatencyHistogram()
+    /// Heap allocations made by the control thread while ticking (should stay 0), when the
+    /// runner can count them; ticks over which they were counted.
+    public var allocations: UInt64 = 0
+    public var allocationCountedTicks: UInt64 = 0
     /// Transitions the rings refused because their consumer fell behind.
     public var ringDrops: UInt64 = 0
 

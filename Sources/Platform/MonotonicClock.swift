@@ -12,6 +12,9 @@ public enum MonotonicClock {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
+    /// `now()` in seconds, for code that schedules in seconds (not the control tick).
+    public static func seconds() -> Double { Double(now()) * 1e-9 }
+
     /// Sleeps until the absolute time `deadline` (ns on `now()`'s clock); returns at once if it
     /// has passed. Retries when a signal interrupts the sleep.
     /// - Note: Real-time safe: no allocation, no locks.

@@ -78,6 +78,8 @@ public final class RealtimeThread: @unchecked Sendable {
 
     private func run() {
         var a = Achieved()
+        // Signals are for the signal watcher; a handler must never run on the control thread.
+        _ = CLinuxRT_blockAsyncSignals()
         options.name.withCString { _ = pthread_setname_np(pthread_self(), $0) }
         if let cpu = options.cpu {
             let rc = CLinuxRT_pinCurrentThread(Int32(cpu))

@@ -1,27 +1,36 @@
 import CLinuxRT
 import Glibc
 
-/// Delivers SIGTERM, SIGINT and SIGHUP to a handler on a dedicated thread. `install()` blocks
-/// these signals in the calling thread, so it must run in `main` before any other thread is
-/// created (threads inherit the mask): the kernel then queues them for `sigwait` instead of
-/// interrupting an arbitrary thread — least of all the control thread.
+/// Delivers SIGTERM, SIGINT and SIGHUP to a handler on a dedicated thread (self-pipe): a C
+/// handler writes the signal number to a pipe whichever thread the kernel interrupts, and the
+/// watcher thread reads it and calls `handler`. Blocking the signals with `sigwait` alone is not
+/// enough: OpenBLAS starts worker threads before `main`, with the signals unblocked, and a
+/// SIGTERM delivered to one of them would kill the process with the default action. The control
+/// thread blocks the signals itself (`RealtimeThread`), so it is never interrupted.
 public final class SignalWatcher: @unchecked Sendable {
     public static let watched: [Int32] = [SIGTERM, SIGINT, SIGHUP]
 
-    private var set = sigset_t()
-    private var thread: pthread_t?
+    private let readFd: Int32
+    private let writeFd: Int32
     private let handler: @Sendable (Int32) -> Void
 
-    private init(handler: @escaping @Sendable (Int32) -> Void) {
+    private init(readFd: Int32, writeFd: Int32, handler: @escaping @Sendable (Int32) -> Void) {
+        self.readFd = readFd
+        self.writeFd = writeFd
         self.handler = handler
-        sigemptyset(&set)
-        for s in Self.watched { sigaddset(&set, s) }
     }
 
-    /// Blocks the signals and starts the waiting thread; `handler` runs on that thread.
+    /// Routes the signals to the pipe and starts the waiting thread; `handler` runs on that
+    /// thread, once per signal received. Call once per process.
     public static func install(_ handler: @escaping @Sendable (Int32) -> Void) -> SignalWatcher {
-        let w = SignalWatcher(handler: handler)
-        pthread_sigmask(SIG_BLOCK, &w.set, nil)
+        var fds: [Int32] = [-1, -1]
+        precondition(pipe(&fds) == 0, "pipe failed: \(errno)")
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let w = SignalWatcher(readFd: fds[0], writeFd: fds[1], handler: handler)
+        for s in watched {
+            let rc = CLinuxRT_routeSignalToPipe(s, fds[1])
+            precondition(rc == 0, "sigaction(\(s)) failed: \(rc)")
+        }
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
             let me = Unmanaged<SignalWatcher>.fromOpaque(arg!).takeUnretainedValue()
@@ -29,16 +38,17 @@ public final class SignalWatcher: @unchecked Sendable {
             return nil
         }, Unmanaged.passRetained(w).toOpaque())
         precondition(rc == 0, "pthread_create failed: \(rc)")
-        w.thread = tid
+        pthread_detach(tid)
         return w
     }
 
     private func loop() {
         "robotd-signals".withCString { _ = pthread_setname_np(pthread_self(), $0) }
+        _ = CLinuxRT_blockAsyncSignals()
+        var byte: UInt8 = 0
         while true {
-            var signal: Int32 = 0
-            guard sigwait(&set, &signal) == 0 else { continue }
-            handler(signal)
+            let n = read(readFd, &byte, 1)
+            if n == 1 { handler(Int32(byte)) } else if n < 0, errno == EINTR { continue } else if n <= 0 { return }
         }
     }
 }

@@ -1,3 +1,4 @@
+import AllocationCounter
 import ControlRuntime
 import Platform
 import RobotInterface
@@ -7,6 +8,8 @@ import Synchronization
 /// (`clock_nanosleep(TIMER_ABSTIME)`), overrun accounting with a catch-up policy, wake-up
 /// latency and compute-time histograms. Statistics are published to other threads every
 /// `publishEvery` ticks through a seqlock; the tick counter is an atomic the watchdog reads.
+/// Heap allocations made by the thread while ticking are counted (AllocationCounter) and
+/// published with the statistics: the "allocates nothing" contract is measured, in production.
 public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
     public let loop: ControlLoop<Driver>
     public let periodNanoseconds: UInt64
@@ -56,6 +59,9 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
         var stats = LoopStatistics()
         var rampLeft = -1
         var streak: UInt64 = 0
+        // Everything the thread does from here until the stop request is the steady state;
+        // the shutdown path after it may allocate.
+        AllocationCounter_start()
         while true {
             let deadline = schedule.deadline
             MonotonicClock.sleep(untilNanoseconds: deadline)
@@ -74,6 +80,10 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
                 streak = 0
             }
             stats.overruns = schedule.overruns
+            if rampLeft < 0 {
+                stats.allocations = AllocationCounter_count()
+                stats.allocationCountedTicks = stats.ticks
+            }
             ticks.store(stats.ticks, ordering: .relaxed)
             if stats.ticks % publishEvery == 0 { statistics.write(stats) }
 
@@ -86,6 +96,7 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
                 rampLeft -= 1
             }
         }
+        _ = AllocationCounter_stop()
         statistics.write(stats)
         loop.shutdown(time: Double(schedule.deadline &- start) * 1e-9)
     }

@@ -5,9 +5,9 @@ import LinearAlgebra
 struct Robotd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "robotd",
-        abstract: "Robot-arm controller daemon: dynamics tools, benchmarks and the simulated arm.",
+        abstract: "Robot-arm controller daemon: the control loop, its configuration, dynamics tools and benchmarks.",
         version: RobotdVersion.string,
-        subcommands: [ModelCommand.self, BenchCommand.self, SimCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, ModelCommand.self, BenchCommand.self, SimCommand.self]
     )
 }
 

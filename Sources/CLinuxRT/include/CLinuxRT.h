@@ -20,3 +20,11 @@ int CLinuxRT_setTimerSlack(unsigned long nanoseconds);
 /// Pins the calling thread to one CPU; returns 0 or an errno value.
 /// The corresponding C function is `pthread_setaffinity_np`.
 int CLinuxRT_pinCurrentThread(int cpu);
+/// Routes `signal` to a pipe: installs a handler (SA_RESTART) that writes the signal number as
+/// one byte to `writeFd`, whichever thread the kernel picks (libraries such as OpenBLAS start
+/// threads before `main` that cannot be made to block it). Returns 0 or an errno value.
+/// The corresponding C function is `sigaction`.
+int CLinuxRT_routeSignalToPipe(int signal, int writeFd);
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1/2 in the calling thread so that the kernel
+/// never interrupts it to run a handler (the control thread). Returns 0 or an errno value.
+int CLinuxRT_blockAsyncSignals(void);

@@ -13,6 +13,7 @@ static __thread int counting __attribute__((tls_model("initial-exec")));
 
 void AllocationCounter_start(void) { count = 0; counting = 1; }
 uint64_t AllocationCounter_stop(void) { counting = 0; return count; }
+uint64_t AllocationCounter_count(void) { return count; }
 
 #define COUNT() do { if (counting) count++; } while (0)
 

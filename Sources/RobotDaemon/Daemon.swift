@@ -1,0 +1,148 @@
+import ControlRuntime
+import Foundation
+import LinearAlgebra
+import Logging
+import Platform
+import RobotdConfig
+import SimulationDriver
+import Synchronization
+
+/// `robotd run`: the daemon's life from configuration to exit (DESIGN.md §2).
+///
+/// Start-up order matters: signals are routed first (before any thread of ours exists), then
+/// logging, the configuration, the model and driver, the control thread; `READY=1` is sent only
+/// once the driver is active and the loop ticks. On SIGTERM/SIGINT: `STOPPING=1`, the loop ramps
+/// to `hold`, the driver is deactivated, a pending flight-recorder dump is written, the socket
+/// file is removed, and the process exits 0.
+public enum Daemon {
+    /// Process exit statuses (sysexits.h): systemd's `RestartPreventExitStatus=78` keeps a
+    /// broken configuration from restart-looping.
+    public enum ExitStatus: Int32 {
+        case ok = 0
+        case failure = 1
+        case config = 78
+    }
+
+    public struct Options: Sendable {
+        public var configPath: String
+        /// Stop by itself after this many seconds, as if sent SIGTERM (tests, demos); nil = run
+        /// until signalled.
+        public var stopAfter: Double?
+
+        public init(configPath: String, stopAfter: Double? = nil) {
+            self.configPath = configPath
+            self.stopAfter = stopAfter
+        }
+    }
+
+    /// Runs the daemon; returns the process exit status.
+    public static func run(_ options: Options) -> ExitStatus {
+        let stop = StopFlag()
+        _ = SignalWatcher.install { signal in
+            // SIGHUP would conventionally reload; a running arm keeps its configuration.
+            if signal == SIGHUP {
+                Logger(label: "robotd").notice("SIGHUP ignored: restart the service to apply a new configuration")
+            } else {
+                stop.request(signal)
+            }
+        }
+
+        let config: DaemonConfiguration
+        do {
+            config = try ConfigLoader.load(path: options.configPath)
+        } catch {
+            LoggingSetup.bootstrap(target: .auto, level: .info)
+            Logger(label: "robotd").critical("configuration rejected: \(error)")
+            return .config
+        }
+        LoggingSetup.bootstrap(target: LoggingSetup.Target(rawValue: config.logging.target.rawValue) ?? .auto,
+                               level: Logger.Level(rawValue: config.logging.level.rawValue) ?? .info)
+        var logger = Logger(label: "robotd")
+        logger[metadataKey: "config"] = "\(options.configPath)"
+        OpenBLAS.configureSingleThreaded()
+
+        let notifier = SystemdNotifier()
+        let loop: ControlLoop<SimulatedArm>
+        do {
+            loop = try DaemonAssembly.simulationLoop(config, model: try DaemonAssembly.loadModel(config))
+        } catch {
+            logger.critical("cannot assemble the daemon: \(error)")
+            return .config
+        }
+        do {
+            try loop.start()
+        } catch {
+            logger.critical("driver failed to start: \(error)")
+            return .failure
+        }
+
+        let runner = ControlLoopRunner(
+            loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
+            catchUp: config.loop.catchUp == .burst ? .burst : .skip,
+            rampTicks: config.loop.rateHz / 5
+        )
+        var rt = RealtimeThread.Options()
+        rt.priority = Int32(config.loop.rtPriority)
+        rt.cpu = config.loop.cpuAffinity
+        rt.lockMemory = config.loop.lockMemory
+        let achieved = runner.start(options: rt)
+        for warning in achieved.warnings { logger.warning("\(warning)") }
+        logger.info("control loop running", metadata: [
+            "robot": "\(config.robot.name ?? loop.model.name)", "dof": "\(loop.model.dof)",
+            "rate_hz": "\(config.loop.rateHz)", "scheduler": "\(achieved.schedulerName)",
+            "memory_locked": "\(achieved.memoryLocked)", "cpu": "\(achieved.cpu.map(String.init) ?? "any")",
+            "driver": "\(config.driver.kind.rawValue)",
+        ])
+
+        let supervisor = DaemonSupervisor(
+            source: .init(tickCount: { runner.tickCount }, telemetry: { loop.telemetry.read() },
+                          statistics: { runner.statistics.read() }, flightRecorder: loop.flightRecorder,
+                          jointNames: loop.model.joints.map(\.name)),
+            notifier: notifier, rateHz: config.loop.rateHz, dataDirectory: config.dataDirectory, logger: logger
+        )
+        notifier.ready(status: supervisor.statusLine())
+        if let period = supervisor.watchdogPeriod {
+            logger.info("feeding the systemd watchdog every \(period) s while the loop advances")
+        }
+
+        let started = MonotonicClock.seconds()
+        while !stop.isRequested {
+            let now = MonotonicClock.seconds()
+            if let limit = options.stopAfter, now - started >= limit { break }
+            supervisor.poll(now: now)
+            usleep(10_000)
+        }
+
+        let signal = stop.signal
+        logger.notice("stopping\(signal.map { " on signal \($0)" } ?? ""): ramping to hold, then deactivating the driver")
+        notifier.stopping()
+        runner.requestStop()
+        runner.join()
+        supervisor.dumpFlightRecorderIfFrozen(reason: "shutdown")
+        let s = runner.statistics.read()
+        logger.notice("stopped", metadata: [
+            "ticks": "\(s.ticks)", "overruns": "\(s.overruns)",
+            "wake_p99_us": "\(Double(s.wakeLatency.value(atQuantile: 0.99)) / 1000)",
+            "compute_p99_us": "\(Double(s.computeTime.value(atQuantile: 0.99)) / 1000)",
+            "allocations": "\(s.allocations)",
+        ])
+        return .ok
+    }
+}
+
+/// Set from the signal thread, read by the main loop.
+final class StopFlag: Sendable {
+    private let requested = Atomic<Bool>(false)
+    private let number = Atomic<Int32>(0)
+
+    func request(_ signal: Int32) {
+        number.store(signal, ordering: .relaxed)
+        requested.store(true, ordering: .releasing)
+    }
+
+    var isRequested: Bool { requested.load(ordering: .acquiring) }
+    var signal: Int32? {
+        let n = number.load(ordering: .relaxed)
+        return n == 0 ? nil : n
+    }
+}
