@@ -97,6 +97,13 @@ let package = Package(
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .testTarget(
+            name: "RobotDaemonTests",
+            dependencies: [
+                "RobotDaemon", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
+                "RobotdConfig", "Platform", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]

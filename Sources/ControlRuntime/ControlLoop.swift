@@ -126,12 +126,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             try driver.read(into: &state)
         } catch {
             perform(machine.on(.fault(.driverRead)), time: time)
-            publish(time: time)
+            finishTick(time: time, overran: overran)
             return
         }
         guard state.isFinite else {
             perform(machine.on(.fault(.nonFiniteState)), time: time)
-            publish(time: time)
+            finishTick(time: time, overran: overran)
             return
         }
 
@@ -154,7 +154,17 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 }
             }
         }
+        finishTick(time: time, overran: overran)
+    }
+
+    /// Records the tick (the faulting one too: its state is what the dump is for), freezes the
+    /// flight recorder if this tick faulted, and publishes telemetry.
+    private func finishTick(time: Double, overran: Bool) {
         record(time: time, overran: overran)
+        if freezePending {
+            freezePending = false
+            flightRecorder.freeze()
+        }
         publish(time: time)
     }
 
@@ -198,6 +208,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     }
 
     private var moveDuration = 0.0
+    /// A fault asked for a flight-recorder dump; frozen once this tick is recorded.
+    private var freezePending = false
 
     private func targetIsValid(_ c: LoopCommand) -> Bool {
         guard c.duration.isFinite else { return false }
@@ -219,6 +231,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 try driver.configure()
             } catch {
                 _ = machine.on(.fault(.driverActivation))
+                freezePending = true
                 return
             }
         }
@@ -229,7 +242,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 command.mode = configuration.commandMode
             } catch {
                 _ = machine.on(.fault(.driverActivation))
-                flightRecorder.freeze()
+                freezePending = true
                 return
             }
         }
@@ -250,7 +263,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             moveStart = time
         }
         if actions.contains(.dumpFlightRecorder) {
-            flightRecorder.freeze()
+            freezePending = true
         }
     }
 

@@ -1,9 +1,28 @@
 import CSystemd
 import Glibc
 
+/// Where service-manager notifications go: systemd (`SystemdNotifier`), or a recorder in tests.
+public protocol ServiceNotifier: Sendable {
+    /// Sends `state` (newline-separated `KEY=value` assignments); false when nobody listens.
+    @discardableResult func notify(_ state: String) -> Bool
+    /// The watchdog period the manager expects, or nil when it is off.
+    var watchdogInterval: Duration? { get }
+}
+
+extension ServiceNotifier {
+    /// `READY=1`: start-up finished (driver active, loop running).
+    @discardableResult public func ready(status: String) -> Bool { notify("READY=1\nSTATUS=\(status)") }
+    /// `STATUS=…`: one line for `systemctl status`.
+    @discardableResult public func status(_ text: String) -> Bool { notify("STATUS=\(text)") }
+    /// `WATCHDOG=1`: the service is alive. Send only when the control loop made progress.
+    @discardableResult public func watchdog() -> Bool { notify("WATCHDOG=1") }
+    /// `STOPPING=1`: shutdown began.
+    @discardableResult public func stopping() -> Bool { notify("STOPPING=1") }
+}
+
 /// The service manager's notification protocol (sd_notify). Every call is a no-op when the
 /// process was not started by systemd with `Type=notify` (no NOTIFY_SOCKET).
-public struct SystemdNotifier: Sendable {
+public struct SystemdNotifier: ServiceNotifier {
     public init() {}
 
     /// Whether NOTIFY_SOCKET is set (systemd listens).
@@ -17,15 +36,6 @@ public struct SystemdNotifier: Sendable {
         guard isEnabled else { return false }
         return sd_notify(0, state) > 0
     }
-
-    /// `READY=1`: start-up finished (driver active, loop running).
-    @discardableResult public func ready(status: String) -> Bool { notify("READY=1\nSTATUS=\(status)") }
-    /// `STATUS=…`: one line for `systemctl status`.
-    @discardableResult public func status(_ text: String) -> Bool { notify("STATUS=\(text)") }
-    /// `WATCHDOG=1`: the service is alive. Send only when the control loop made progress.
-    @discardableResult public func watchdog() -> Bool { notify("WATCHDOG=1") }
-    /// `STOPPING=1`: shutdown began.
-    @discardableResult public func stopping() -> Bool { notify("STOPPING=1") }
 
     /// The watchdog period systemd expects (WatchdogSec=), or nil when it is off. Feed at
     /// half of it.

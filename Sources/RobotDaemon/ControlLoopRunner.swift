@@ -18,6 +18,8 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
     public let rampTicks: Int
     public let publishEvery: UInt64
     public let statistics = SeqLock(LoopStatistics())
+    /// Ticks before allocation counting starts.
+    public static var warmUpTicks: UInt64 { 10 }
 
     private let stopRequested = Atomic<Bool>(false)
     private let ticks = Atomic<UInt64>(0)
@@ -59,10 +61,11 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
         var stats = LoopStatistics()
         var rampLeft = -1
         var streak: UInt64 = 0
-        // Everything the thread does from here until the stop request is the steady state;
-        // the shutdown path after it may allocate.
-        AllocationCounter_start()
+        // Allocations are counted from the end of the warm-up ticks until the stop request: the
+        // first ticks may allocate once (the Swift runtime instantiates generic metadata on first
+        // use), the steady state must not; the shutdown path after the stop request may.
         while true {
+            if stats.ticks == Self.warmUpTicks { AllocationCounter_start() }
             let deadline = schedule.deadline
             MonotonicClock.sleep(untilNanoseconds: deadline)
             let wake = MonotonicClock.now()
@@ -80,9 +83,9 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
                 streak = 0
             }
             stats.overruns = schedule.overruns
-            if rampLeft < 0 {
+            if rampLeft < 0, stats.ticks > Self.warmUpTicks {
                 stats.allocations = AllocationCounter_count()
-                stats.allocationCountedTicks = stats.ticks
+                stats.allocationCountedTicks = stats.ticks - Self.warmUpTicks
             }
             ticks.store(stats.ticks, ordering: .relaxed)
             if stats.ticks % publishEvery == 0 { statistics.write(stats) }

@@ -31,7 +31,7 @@ public final class DaemonSupervisor {
     }
 
     public let source: Source
-    public let notifier: SystemdNotifier
+    public let notifier: any ServiceNotifier
     public let rateHz: Int
     public let dataDirectory: String
     /// Seconds between watchdog checks: half of systemd's WatchdogSec, nil when it is off.
@@ -50,7 +50,7 @@ public final class DaemonSupervisor {
     private var lastMode: Mode?
     private var dumpedGeneration: UInt64 = 0
 
-    public init(source: Source, notifier: SystemdNotifier = SystemdNotifier(), rateHz: Int, dataDirectory: String,
+    public init(source: Source, notifier: any ServiceNotifier = SystemdNotifier(), rateHz: Int, dataDirectory: String,
                 statusPeriod: Double = 1, logger: Logger) {
         self.source = source
         self.notifier = notifier

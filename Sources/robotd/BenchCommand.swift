@@ -1,13 +1,53 @@
 import ArgumentParser
 import Foundation
+import Platform
 import RigidBody
+import RobotDaemon
+import RobotdConfig
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print JSON.",
-        subcommands: [Dynamics.self]
+        subcommands: [Dynamics.self, Loop.self]
     )
+
+    struct Loop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The daemon's control loop on the simulated arm: latency, compute time, overruns, allocations.",
+            discussion: """
+                Builds the loop from --config exactly as `robotd run` does (rate from --rate), runs it on \
+                its real-time thread for --seconds while commanding a joint move every second, and prints \
+                wake-up latency and compute-time quantiles (µs), overruns, the scheduler granted, and \
+                the heap allocations the control thread made while ticking (target: 0 per tick).
+                """)
+
+        @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
+        @Option(help: "Loop rate (Hz); default the configuration's.") var rate: Int?
+        @Option(help: "Seconds to run.") var seconds = 20.0
+        @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+        func validate() throws {
+            guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
+            if let r = rate, !(1 ... 10_000).contains(r) { throw ValidationError("--rate must be in 1…10000 Hz") }
+        }
+
+        func run() throws {
+            Startup.configureMath()
+            var c: DaemonConfiguration
+            do {
+                c = try ConfigLoader.load(path: config)
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(78)
+            }
+            if let rate { c.loop.rateHz = rate }
+            // A benchmark measures; it must not fault half-way because the machine is busy.
+            c.loop.overrunFaultThreshold = 1000
+            let report = try LoopBenchmark.run(config: c, seconds: seconds)
+            try JSONOutput.print(report.json)
+        }
+    }
 
     struct Dynamics: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -68,9 +108,9 @@ struct DynamicsBenchmark {
             var perCall: [Double] = []
             perCall.reserveCapacity(batches)
             for _ in 0 ..< batches {
-                let t0 = monotonicNanoseconds()
+                let t0 = MonotonicClock.now()
                 for k in 0 ..< calls { body(k & 15) }
-                perCall.append(Double(monotonicNanoseconds() - t0) / Double(calls))
+                perCall.append(Double(MonotonicClock.now() - t0) / Double(calls))
             }
             perCall.sort()
             return perCall[perCall.count / 2]
@@ -105,10 +145,4 @@ struct DynamicsBenchmark {
         if sink.isNaN { print("", terminator: "") }
         return out
     }
-}
-
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

@@ -137,8 +137,12 @@ struct ScriptedDriver: RobotDriver {
         #expect(s.mode == .faulted && s.hasFault && s.fault == .nonFiniteState)
         #expect(loop.flightRecorder.isFrozen && loop.flightRecorder.dumpGeneration == 1)
         let ticks = loop.flightRecorder.frozenTicks()
-        #expect(ticks.count == 98, "ticks recorded before the fault (the first read is start())")
-        #expect(ticks.last.map { $0.tick } == 98)
+        // Read 100 is tick 99's (start() made the first read); the faulting tick is recorded
+        // too, with the state that caused it.
+        #expect(ticks.count == 99)
+        #expect(ticks.last.map { $0.tick } == 99)
+        #expect(ticks.last.map { $0.mode } == .faulted && ticks.last.map { $0.position[2].isNaN } == true)
+        #expect(ticks.dropLast().allSatisfy { $0.mode == .hold && $0.position[2].isFinite })
         _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
         Self.run(loop, from: &k, ticks: 10)
         #expect(loop.mode == .hold)

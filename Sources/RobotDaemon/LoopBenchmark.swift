@@ -1,0 +1,115 @@
+import AllocationCounter
+import ControlRuntime
+import Foundation
+import Platform
+import RobotdConfig
+
+/// `robotd bench loop`: the daemon's control loop on the simulated arm, run for a while on its
+/// real-time thread, exactly as `robotd run` builds it, under a workload that exercises every
+/// path of the tick (hold, and a minimum-jerk move every second alternating between two poses).
+///
+/// Reported: wake-up latency (actual wake − absolute deadline) and compute time per tick as
+/// quantiles of the loop's own histograms, overruns, and heap allocations made by the control
+/// thread while ticking, counted by the interposed allocator — the proof of "0 per tick".
+public enum LoopBenchmark {
+    public struct Report: Sendable {
+        public var rateHz: Int
+        public var seconds: Double
+        public var statistics: LoopStatistics
+        public var achieved: RealtimeThread.Achieved
+        public var moves: Int
+        public var finalMode: Mode
+        /// Whether the interposed allocator counted a known allocation in this process (a zero
+        /// count means nothing unless the counter is shown to work).
+        public var counterVerified: Bool
+
+        /// The JSON object printed by the command (µs for times).
+        public var json: [String: Any] {
+            let s = statistics
+            func us(_ h: LatencyHistogram, _ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
+            return [
+                "rate_hz": rateHz,
+                "seconds": seconds,
+                "ticks": s.ticks,
+                "expected_ticks": Int(seconds * Double(rateHz)),
+                "overruns": s.overruns,
+                "worst_overrun_streak": s.worstOverrunStreak,
+                "wake_latency_us": [
+                    "p50": us(s.wakeLatency, 0.5), "p99": us(s.wakeLatency, 0.99),
+                    "p99_9": us(s.wakeLatency, 0.999), "max": Double(s.wakeLatency.max) / 1000,
+                    "mean": s.wakeLatency.mean / 1000,
+                ],
+                "compute_us": [
+                    "p50": us(s.computeTime, 0.5), "p99": us(s.computeTime, 0.99),
+                    "p99_9": us(s.computeTime, 0.999), "max": Double(s.computeTime.max) / 1000,
+                    "mean": s.computeTime.mean / 1000,
+                ],
+                "allocations": s.allocations,
+                "allocation_counter_verified": counterVerified,
+                "allocation_counted_ticks": s.allocationCountedTicks,
+                "allocations_per_tick": s.allocationCountedTicks == 0 ? 0 : Double(s.allocations) / Double(s.allocationCountedTicks),
+                "scheduler": achieved.schedulerName,
+                "rt_priority": { if case .fifo(let p) = achieved.scheduler { return Int(p) } else { return 0 } }(),
+                "memory_locked": achieved.memoryLocked,
+                "cpu": achieved.cpu ?? -1,
+                "warnings": achieved.warnings,
+                "moves": moves,
+                "final_mode": "\(finalMode)",
+            ]
+        }
+    }
+
+    /// Runs the loop of `config` for `seconds` (after its first tick), commanding a move every second.
+    public static func run(config: DaemonConfiguration, seconds: Double) throws -> Report {
+        let verified = allocationCounterWorks()
+        let model = try DaemonAssembly.loadModel(config)
+        let loop = try DaemonAssembly.simulationLoop(config, model: model)
+        try loop.start()
+        let runner = ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
+                                       catchUp: config.loop.catchUp == .burst ? .burst : .skip, rampTicks: 0)
+        var options = RealtimeThread.Options()
+        options.priority = Int32(config.loop.rtPriority)
+        options.cpu = config.loop.cpuAffinity
+        options.lockMemory = config.loop.lockMemory
+        let achieved = runner.start(options: options)
+
+        // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
+        let limits = try DaemonAssembly.limits(config, model: model)
+        let q0 = loop.telemetry.read()
+        let a = (0 ..< model.dof).map { q0.position[$0] }
+        let b = (0 ..< model.dof).map { i in
+            let mid = (limits.lower[i] + limits.upper[i]) / 2
+            let step = 0.3 * (mid >= a[i] ? 1.0 : -1.0)
+            return min(max(a[i] + step, limits.lower[i]), limits.upper[i])
+        }
+        let start = MonotonicClock.seconds()
+        var moves = 0
+        var nextMove = start
+        while MonotonicClock.seconds() - start < seconds {
+            let now = MonotonicClock.seconds()
+            if now >= nextMove {
+                _ = loop.commands.send(.move(id: UInt64(moves + 1), to: moves % 2 == 0 ? b : a, duration: 0.8))
+                moves += 1
+                nextMove += 1
+            }
+            usleep(5000)
+        }
+        runner.requestStop()
+        runner.join()
+        return Report(rateHz: config.loop.rateHz, seconds: seconds, statistics: runner.statistics.read(),
+                      achieved: achieved, moves: moves, finalMode: loop.telemetry.read().mode,
+                      counterVerified: verified)
+    }
+
+    /// Counts a heap allocation that cannot be optimised away.
+    public static func allocationCounterWorks() -> Bool {
+        AllocationCounter_start()
+        let buffer = [UInt8](repeating: 1, count: 64 + Int(MonotonicClock.now() & 1))
+        keep(buffer)
+        return AllocationCounter_stop() >= 1
+    }
+
+    /// Opaque to the optimiser, so the allocation above is not elided.
+    @inline(never) @_optimize(none)
+    static func keep(_ x: [UInt8]) {}
+}
