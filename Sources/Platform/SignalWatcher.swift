@@ -20,17 +20,24 @@ public final class SignalWatcher: @unchecked Sendable {
         self.handler = handler
     }
 
-    /// Routes the signals to the pipe and starts the waiting thread; `handler` runs on that
-    /// thread, once per signal received. Call once per process.
+    /// Routes the signals to the pipe, unblocks them in the calling thread and starts the
+    /// waiting thread; `handler` runs on that thread, once per signal received. Call once per
+    /// process, from `main`.
     public static func install(_ handler: @escaping @Sendable (Int32) -> Void) -> SignalWatcher {
         var fds: [Int32] = [-1, -1]
         precondition(pipe(&fds) == 0, "pipe failed: \(errno)")
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let w = SignalWatcher(readFd: fds[0], writeFd: fds[1], handler: handler)
+        var set = sigset_t()
+        sigemptyset(&set)
         for s in watched {
             let rc = CLinuxRT_routeSignalToPipe(s, fds[1])
             precondition(rc == 0, "sigaction(\(s)) failed: \(rc)")
+            sigaddset(&set, s)
         }
+        // A parent may have spawned us with the signals blocked (the mask is inherited across
+        // exec); they would then stay pending forever and SIGTERM would never stop the daemon.
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
             let me = Unmanaged<SignalWatcher>.fromOpaque(arg!).takeUnretainedValue()

@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET (never boot systemd).
+final class FakeNotifySocket {
+    let path: String
+    let directory: String
+    private let fd: Int32
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("robotd-notify-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/notify.sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
+    deinit {
+        close(fd)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The next notification, or nil after `timeout` seconds.
+    func receive(timeout: Double) -> String? {
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0 ..< n], as: UTF8.self) : nil
+    }
+
+    /// Notifications until one satisfies `stop` (included) or `timeout` seconds pass.
+    func receive(until stop: (String) -> Bool, timeout: Double) -> [String] {
+        let end = Date().addingTimeInterval(timeout)
+        var out: [String] = []
+        while Date() < end, let m = receive(timeout: max(0.01, end.timeIntervalSinceNow)) {
+            out.append(m)
+            if stop(m) { break }
+        }
+        return out
+    }
+}
+
+/// `robotd run` as a child process with its own environment; stderr is collected.
+final class DaemonProcess: @unchecked Sendable {
+    let process = Process()
+    private let errPipe = Pipe()
+    private let lock = NSLock()
+    private var errData = Data()
+    private var reader: Thread?
+
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: TestSupport.robotdPath)
+        process.arguments = arguments
+        process.currentDirectoryURL = TestSupport.repoRoot
+        var env = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM"] {
+            env[key] = nil
+        }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardError = errPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let handle = errPipe.fileHandleForReading
+        let t = Thread { [self] in
+            while true {
+                let d = handle.availableData
+                if d.isEmpty { break }
+                lock.lock(); errData.append(d); lock.unlock()
+            }
+        }
+        t.start()
+        reader = t
+    }
+
+    var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
+
+    func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    /// Waits for exit (killing the child after `timeout` s); returns the exit status.
+    func wait(timeout: Double = 15) -> Int32 {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < end { usleep(5000) }
+        if process.isRunning { process.terminate(); kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        while let r = reader, !r.isFinished { usleep(1000) }
+        return process.terminationStatus
+    }
+}
+
+/// The daemon as a real process: start-up notifications, the watchdog, signals, exit statuses.
+@Suite struct DaemonProcessTests {
+    /// A configuration for tests: the shipped sim6 arm, no RT privileges needed, tolerant of a
+    /// busy test machine (it must not fault on missed deadlines while tests run in parallel).
+    static func writeConfig(extra: String = "", in directory: String) throws -> String {
+        let yaml = """
+            robot: {urdf: \(TestSupport.urdfPath("sim6"))}
+            loop: {rate_hz: 500, lock_memory: false, overrun_fault_threshold: 1000}
+            data_directory: \(directory)/data
+            \(extra)
+            """
+        let path = directory + "/robotd.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func notifiesReadyFeedsTheWatchdogAndStopsCleanlyOnSIGTERM() throws {
+        let notify = try FakeNotifySocket()
+        let config = try Self.writeConfig(in: notify.directory)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config],
+                                       environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "300000"])
+        let startup = notify.receive(until: { $0.hasPrefix("READY=1") }, timeout: 20)
+        let ready = try #require(startup.last, "no READY=1; stderr:\n\(daemon.stderr)")
+        #expect(ready.hasPrefix("READY=1\nSTATUS=hold · 500 Hz"))
+
+        // WATCHDOG=1 every 150 ms while the loop runs; STATUS lines in between.
+        var watchdogs = 0, statuses: [String] = []
+        let end = Date().addingTimeInterval(1.2)
+        while Date() < end, let m = notify.receive(timeout: 1) {
+            if m == "WATCHDOG=1" { watchdogs += 1 } else if m.hasPrefix("STATUS=") { statuses.append(m) }
+        }
+        #expect(watchdogs >= 4, "\(watchdogs) WATCHDOG=1 in 1.2 s at WATCHDOG_USEC=300000")
+        #expect(statuses.contains { $0.contains("hold · 500 Hz") && $0.contains("ticks") })
+
+        daemon.signal(SIGTERM)
+        let stopping = notify.receive(until: { $0 == "STOPPING=1" }, timeout: 10)
+        #expect(stopping.last == "STOPPING=1")
+        #expect(daemon.wait() == 0)
+        let log = daemon.stderr
+        #expect(log.contains("stopping on signal 15"))
+        #expect(log.contains("stopped"))
+        #expect(!log.contains("faulted"), "\(log)")
+    }
+
+    @Test func sigintAlsoStopsWithStatusZeroAndWithoutSystemdNothingIsSent() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try Self.writeConfig(in: dir)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
+        #expect(Self.waitFor(seconds: 20) { daemon.stderr.contains("control loop running") }, "\(daemon.stderr)")
+        usleep(300_000)
+        daemon.signal(SIGINT)
+        #expect(daemon.wait() == 0)
+        #expect(daemon.stderr.contains("stopping on signal 2"))
+    }
+
+    /// SIGTERM in the middle of start-up or right after: never a crash, always exit 0 once
+    /// running. OpenBLAS starts threads before `main`; the signal must reach the watcher anyway.
+    @Test func repeatedSignalsDuringShutdownAreHarmless() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try Self.writeConfig(in: dir)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
+        #expect(Self.waitFor(seconds: 20) { daemon.stderr.contains("control loop running") })
+        for _ in 0 ..< 5 { daemon.signal(SIGTERM) }
+        daemon.signal(SIGHUP)
+        #expect(daemon.wait() == 0, "\(daemon.stderr)")
+    }
+
+    @Test func stopAfterRunsForTheGivenTime() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try Self.writeConfig(in: dir)
+        let started = Date()
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config, "--stop-after", "0.5"])
+        #expect(daemon.wait(timeout: 30) == 0)
+        #expect(Date().timeIntervalSince(started) >= 0.5)
+        #expect(daemon.stderr.contains("stopped"))
+    }
+
+    /// A broken configuration is rejected before anything moves, with exit status 78 (which the
+    /// service's RestartPreventExitStatus keeps from restart-looping) and an error naming the
+    /// file, line and key.
+    @Test func aBadConfigurationExits78NamingTheKeyAndLine() throws {
+        let notify = try FakeNotifySocket()
+        let path = notify.directory + "/bad.yaml"
+        try "loop:\n  rate_hz: 1000\n  rt_prio: 80\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", path], environment: ["NOTIFY_SOCKET": notify.path])
+        #expect(daemon.wait() == 78)
+        #expect(daemon.stderr.contains("bad.yaml:3"), "\(daemon.stderr)")
+        #expect(daemon.stderr.contains("loop.rt_prio"))
+        #expect(notify.receive(timeout: 0.2) == nil, "nothing may be announced for a rejected configuration")
+    }
+
+    @Test func aMissingRobotDescriptionExits78() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/robotd.yaml"
+        try "robot: {urdf: \(dir)/missing.urdf}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", path])
+        #expect(daemon.wait() == 78)
+        #expect(daemon.stderr.contains("robot.urdf") && daemon.stderr.contains("missing.urdf"))
+    }
+
+    static func temporaryDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("robotd-daemon-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func waitFor(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+}
+
+/// `robotd bench loop`: the JSON report, and the allocation proof it carries.
+@Suite struct LoopBenchmarkCLITests {
+    @Test func reportsLatencyOverrunsAndZeroAllocationsPerTick() throws {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "loop", "--rate", "500", "--seconds", "1.5", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        let ticks = try #require(json["ticks"] as? Int)
+        #expect(ticks > 300 && ticks <= 760)
+        #expect(json["rate_hz"] as? Int == 500)
+        for key in ["wake_latency_us", "compute_us"] {
+            let q = try #require(json[key] as? [String: Double])
+            #expect(Set(q.keys).isSuperset(of: ["p50", "p99", "p99_9", "max"]))
+            #expect(q["p50"]! <= q["p99"]! && q["p99"]! <= q["p99_9"]! && q["p99_9"]! <= q["max"]!)
+        }
+        #expect(json["allocation_counter_verified"] as? Bool == true)
+        #expect(json["moves"] as? Int ?? 0 >= 1)
+        #expect(["fifo", "other"].contains(json["scheduler"] as? String ?? ""))
+        if BuildConfiguration.isOptimized {
+            #expect(json["allocations"] as? Int == 0, "\(r.stdout)")
+            #expect(json["allocations_per_tick"] as? Double == 0)
+        }
+    }
+}
+
+enum BuildConfiguration {
+    static var isOptimized: Bool {
+        #if DEBUG
+        return false
+        #else
+        return true
+        #endif
+    }
+}
