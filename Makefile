@@ -13,9 +13,10 @@ setup-test:
 build: setup
 	$(SWIFT) build -c $(CONFIG) --product robotd
 
-# Until the daemon exists: a short simulated-arm rollout that prints the arm's state.
+# The daemon on the simulated arm, in the foreground, logging to stderr; Ctrl-C stops it
+# (ramp to hold, driver off, exit 0).
 run: build
-	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd sim --urdf hardware/robots/sim6/robot.urdf --seconds 2
+	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd run --config configs/sim.yaml
 
 # The suite runs optimised (what the daemon runs: allocation counts are only meaningful there)
 # with testable imports enabled.
@@ -27,6 +28,7 @@ test: setup-test
 
 bench: build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd bench dynamics --urdf hardware/robots/sim6/robot.urdf --json
+	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd bench loop --config configs/sim.yaml --rate 1000 --seconds 20 --json
 
 clean:
 	rm -rf .build
