@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "robotd", targets: ["robotd"]),
+        .executable(name: "robotctl", targets: ["robotctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,6 +79,12 @@ let package = Package(
             ]
         ),
 
+        // The client: plain sockets and JSON, no daemon code, so it stays small and starts fast.
+        .executableTarget(
+            name: "robotctl",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // MARK: tests
         .testTarget(
             name: "LinearAlgebraTests",
@@ -97,6 +104,7 @@ let package = Package(
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .testTarget(name: "RobotctlTests"),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [
