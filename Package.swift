@@ -18,6 +18,8 @@ let package = Package(
         // reader can name the key path of a duplicate (Yams 6 rejects them without one).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The control socket's event loop (issue 4 asks for SwiftNIO): NIOCore + NIOPosix only.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C edges
@@ -62,9 +64,17 @@ let package = Package(
         .target(name: "RobotdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
         .target(
+            name: "ControlServer",
+            dependencies: [
+                "ControlRuntime", "RobotdConfig", "Platform",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RobotDaemon",
             dependencies: [
-                "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "ControlServer", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 "Platform", "LinearAlgebra", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
             ]
         ),

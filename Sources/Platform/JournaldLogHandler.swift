@@ -1,6 +1,7 @@
 import CSystemd
 import Glibc
 import Logging
+import Synchronization
 
 /// A swift-log handler writing structured entries to the systemd journal with
 /// `sd_journal_sendv`: MESSAGE, PRIORITY (syslog level), SYSLOG_IDENTIFIER, CODE_FILE/LINE/FUNC,
@@ -108,16 +109,61 @@ public enum LoggingSetup {
             defer { pthread_mutex_unlock(&lock) }
             guard !done else { return }
             done = true
+            LogLevelControl.shared.level = level
             LoggingSystem.bootstrap { label in
                 if journal {
-                    var h = JournaldLogHandler(label: label)
-                    h.logLevel = level
-                    return h
+                    return DynamicLevelHandler(inner: JournaldLogHandler(label: label))
                 }
-                var h = StreamLogHandler.standardError(label: label)
-                h.logLevel = level
-                return h
+                return DynamicLevelHandler(inner: StreamLogHandler.standardError(label: label))
             }
         }
+    }
+}
+
+/// The process-wide log level, changeable at run time (`log.setLevel` on the control socket).
+/// Every handler bootstrapped by `LoggingSetup` reads it on each log call.
+public final class LogLevelControl: Sendable {
+    public static let shared = LogLevelControl()
+    public static let names = Logger.Level.allCases.map(\.rawValue)
+
+    private let raw = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
+
+    public init() {}
+
+    public var level: Logger.Level {
+        get { Logger.Level.allCases[raw.load(ordering: .relaxed)] }
+        set { raw.store(Logger.Level.allCases.firstIndex(of: newValue)!, ordering: .relaxed) }
+    }
+
+    /// Sets the level by name; returns the previous level's name, or nil for an unknown name.
+    public func set(_ name: String) -> String? {
+        guard let l = Logger.Level(rawValue: name) else { return nil }
+        let previous = level.rawValue
+        level = l
+        return previous
+    }
+}
+
+/// A handler whose level is `LogLevelControl.shared`'s.
+struct DynamicLevelHandler<Inner: LogHandler>: LogHandler {
+    var inner: Inner
+
+    var logLevel: Logger.Level {
+        get { LogLevelControl.shared.level }
+        set { LogLevelControl.shared.level = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        inner.log(event: event)
     }
 }

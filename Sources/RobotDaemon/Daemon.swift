@@ -1,5 +1,7 @@
 import ControlRuntime
+import ControlServer
 import Foundation
+import Control
 import LinearAlgebra
 import Logging
 import Platform
@@ -35,6 +37,20 @@ public enum Daemon {
         }
     }
 
+    /// The daemon's version, reported by `hello`.
+    public static let version = "0.1.0"
+
+    /// `socket.path`, else `$RUNTIME_DIRECTORY/robotd.sock` (systemd's RuntimeDirectory=), else
+    /// `./run/robotd.sock`.
+    public static func socketPath(_ config: DaemonConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let p = config.socket.path { return p }
+        // RUNTIME_DIRECTORY may list several directories separated by ':'.
+        if let dir = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first, !dir.isEmpty {
+            return "\(dir)/robotd.sock"
+        }
+        return "./run/robotd.sock"
+    }
+
     /// Runs the daemon; returns the process exit status.
     public static func run(_ options: Options) -> ExitStatus {
         let stop = StopFlag()
@@ -63,11 +79,31 @@ public enum Daemon {
 
         let notifier = SystemdNotifier()
         let loop: ControlLoop<SimulatedArm>
+        let limits: JointLimits
         do {
-            loop = try DaemonAssembly.simulationLoop(config, model: try DaemonAssembly.loadModel(config))
+            let model = try DaemonAssembly.loadModel(config)
+            loop = try DaemonAssembly.simulationLoop(config, model: model)
+            limits = try DaemonAssembly.limits(config, model: model)
         } catch {
             logger.critical("cannot assemble the daemon: \(error)")
             return .config
+        }
+
+        // The control socket is checked before anything moves: a directory others can write to
+        // is a refusal to start, not a warning.
+        let listenFDs = notifier.listenFileDescriptors()
+        let socketPath = socketPath(config)
+        if listenFDs.isEmpty {
+            do {
+                try SocketFile.prepare(path: socketPath)
+            } catch {
+                logger.critical("\(error)")
+                return .config
+            }
+        }
+        let policy = AccessPolicy(operators: config.socket.operators, observers: config.socket.observers)
+        for entry in policy.unknownEntries() {
+            logger.warning("socket: \(entry) names no user or group on this machine")
         }
         do {
             try loop.start()
@@ -94,10 +130,36 @@ public enum Daemon {
             "driver": "\(config.driver.kind.rawValue)",
         ])
 
+        let faults = FaultLog()
+        let server = ControlServer(
+            options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
+                           maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
+            access: LoopAccess(
+                telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
+                send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
+                configuration: config, configPath: options.configPath, startedAt: MonotonicClock.seconds()
+            ),
+            info: DaemonInfo(
+                version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
+                rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
+                endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
+                lowerLimits: limits.lower, upperLimits: limits.upper, modes: [.idle, .hold, .move, .estop]
+            ),
+            policy: policy, logger: logger
+        )
+        do {
+            try server.start(listenDescriptor: listenFDs.first)
+        } catch {
+            logger.critical("\(error)")
+            runner.requestStop()
+            runner.join()
+            return .config
+        }
+
         let supervisor = DaemonSupervisor(
             source: .init(tickCount: { runner.tickCount }, telemetry: { loop.telemetry.read() },
                           statistics: { runner.statistics.read() }, flightRecorder: loop.flightRecorder,
-                          jointNames: loop.model.joints.map(\.name)),
+                          jointNames: loop.model.joints.map(\.name), faults: faults),
             notifier: notifier, rateHz: config.loop.rateHz, dataDirectory: config.dataDirectory, logger: logger
         )
         notifier.ready(status: supervisor.statusLine())
@@ -116,6 +178,8 @@ public enum Daemon {
         let signal = stop.signal
         logger.notice("stopping\(signal.map { " on signal \($0)" } ?? ""): ramping to hold, then deactivating the driver")
         notifier.stopping()
+        // No new commands while the arm ramps to hold; the socket file goes with the server.
+        server.shutdown()
         runner.requestStop()
         runner.join()
         supervisor.dumpFlightRecorderIfFrozen(reason: "shutdown")

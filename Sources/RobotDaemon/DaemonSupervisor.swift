@@ -1,4 +1,5 @@
 import ControlRuntime
+import ControlServer
 import Foundation
 import Logging
 import Platform
@@ -19,9 +20,13 @@ public final class DaemonSupervisor {
         public var statistics: () -> LoopStatistics
         public var flightRecorder: FlightRecorder?
         public var jointNames: [String]
+        /// Where faults are recorded for `status` (nil: nowhere).
+        public var faults: FaultLog?
 
         public init(tickCount: @escaping () -> UInt64, telemetry: @escaping () -> TelemetrySnapshot,
-                    statistics: @escaping () -> LoopStatistics, flightRecorder: FlightRecorder?, jointNames: [String]) {
+                    statistics: @escaping () -> LoopStatistics, flightRecorder: FlightRecorder?, jointNames: [String],
+                    faults: FaultLog? = nil) {
+            self.faults = faults
             self.tickCount = tickCount
             self.telemetry = telemetry
             self.statistics = statistics
@@ -114,6 +119,7 @@ public final class DaemonSupervisor {
         let metadata: Logger.Metadata = ["mode": "\(t.mode)", "previous_mode": "\(old.map { "\($0)" } ?? "none")", "tick": "\(t.tick)"]
         switch t.mode {
         case .faulted:
+            source.faults?.append(reason: t.hasFault ? "\(t.fault)" : "unknown", tick: t.tick, loopTime: t.time)
             logger.error("control loop faulted: \(t.hasFault ? "\(t.fault)" : "unknown"); send reset to recover", metadata: metadata)
         case .estop:
             logger.warning("emergency stop latched; send reset to recover", metadata: metadata)
@@ -131,6 +137,7 @@ public final class DaemonSupervisor {
         do {
             let path = try FlightRecorderWriter.write(ticks, jointNames: source.jointNames, reason: reason, to: dataDirectory)
             lastDumpPath = path
+            source.faults?.attachFlightRecorder(path)
             logger.error("flight recorder written", metadata: ["path": "\(path)", "ticks": "\(ticks.count)", "reason": "\(reason)"])
         } catch {
             logger.error("flight recorder could not be written to \(dataDirectory): \(error)")

@@ -193,6 +193,9 @@ extension DaemonConfiguration.Socket {
         }
         observers = try Self.peers("observers", reader: &r)
         operators = try Self.peers("operators", reader: &r)
+        maxConnections = try r.int("max_connections", default: maxConnections, .closed(1, 1024))
+        maxRequestsPerSecond = try r.int("max_requests_per_second", default: maxRequestsPerSecond, .closed(1, 100_000), unit: "requests/s")
+        telemetryMaxHz = try r.int("telemetry_max_hz", default: telemetryMaxHz, .closed(1, 10_000), unit: "Hz")
         try r.finish()
     }
 

@@ -267,6 +267,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var observers: [String] = []
         /// Peers allowed to command the arm (implies observer): user names, or `@group`.
         public var operators: [String] = []
+        /// Simultaneous connections, 1…1024; more are refused with a busy error.
+        public var maxConnections = 64
+        /// Requests per second per connection (token bucket, burst of the same size), 1…100000.
+        public var maxRequestsPerSecond = 1000
+        /// Highest telemetry rate a subscriber may ask for (Hz), 1…10000; also capped by the loop rate.
+        public var telemetryMaxHz = 1000
 
         /// The default socket: daemon-chosen path, mode 0660, no extra peers.
         public init() {}

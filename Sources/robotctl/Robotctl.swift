@@ -1,6 +1,441 @@
 import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
 struct Robotctl: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "robotctl", abstract: "Control a running robotd.")
+    static let configuration = CommandConfiguration(
+        commandName: "robotctl",
+        abstract: "Control a running robotd over its Unix socket (JSON-RPC 2.0, docs/protocol.md).",
+        discussion: """
+            Every subcommand takes --socket PATH (default: $ROBOTD_SOCKET, else /run/robotd/robotd.sock \
+            if it exists, else ./run/robotd.sock), --json (print the raw result as pretty JSON with sorted \
+            keys) and --timeout SECONDS (connect and reply timeout, default 5).
+
+            Exit codes:
+              0   ok
+              1   call failed: a JSON-RPC error other than -32001, or no reply in time
+              64  usage error (bad arguments, unknown subcommand, unusable socket path)
+              69  robotd unreachable: no socket file, connection refused, connect
+                  timed out, or the connection closed before the reply
+              70  protocol error: robotd sent something that is not JSON-RPC 2.0
+              77  permission denied: EACCES on connect, or error -32001 (not permitted)
+
+            Shell completions: robotctl --generate-completion-script bash|zsh|fish
+            """,
+        subcommands: [
+            Status.self, Watch.self, Timing.self, Mode.self, Move.self, Estop.self, Reset.self,
+            Config.self, LogLevel.self, Hello.self, Call.self,
+        ]
+    )
+}
+
+// MARK: - shared options
+
+struct GlobalOptions: ParsableArguments {
+    static let defaultSystemSocket = "/run/robotd/robotd.sock"
+    static let defaultLocalSocket = "./run/robotd.sock"
+
+    @Option(
+        help: ArgumentHelp(
+            "robotd's control socket (default: $ROBOTD_SOCKET, else \(defaultSystemSocket) if it exists, else \(defaultLocalSocket)).",
+            valueName: "path"),
+        completion: .file())
+    var socket: String?
+
+    @Flag(help: "Print the raw JSON result (pretty, sorted keys) instead of a table.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Seconds to wait for the connection and for each reply.", valueName: "seconds"))
+    var timeout: Double = 5
+
+    func validate() throws {
+        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a number of seconds > 0.") }
+        if let socket, socket.isEmpty { throw ValidationError("--socket must not be empty.") }
+    }
+
+    /// The socket to use: --socket, $ROBOTD_SOCKET, the systemd path if it exists, the local default.
+    var socketPath: String {
+        if let socket { return socket }
+        if let env = ProcessInfo.processInfo.environment["ROBOTD_SOCKET"], !env.isEmpty { return env }
+        if FileManager.default.fileExists(atPath: Self.defaultSystemSocket) { return Self.defaultSystemSocket }
+        return Self.defaultLocalSocket
+    }
+
+    /// Connects, runs `body`, and turns a `ClientError` into its message on stderr and exit code.
+    func withClient<T>(_ body: (RPCClient) throws -> T) throws -> T {
+        do {
+            let client = try RPCClient(path: socketPath, timeout: timeout)
+            return try body(client)
+        } catch let error as ClientError {
+            Output.error(error.message)
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    /// Calls `method` and prints the result: raw JSON with --json, else `text(result)`.
+    func callAndPrint(_ method: String, _ params: Any? = nil, text: (Any) -> String) throws {
+        let result = try withClient { try $0.call(method, params) }
+        Output.line(json ? JSONText.pretty(result) : text(result))
+    }
+}
+
+enum Output {
+    static func line(_ text: String) {
+        print(text)
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func flush() {
+        fflush(nil)
+    }
+}
+
+// MARK: - commands
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the mode, loop counters, joint states, end effector and recent faults.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("status", text: Format.status)
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribe to telemetry and show it live (Ctrl-C to stop).",
+        discussion: """
+            On a terminal the view is redrawn in place. When stdout is not a terminal, one line per \
+            sample is printed: tick=N mode=M q=q1,q2,… (rad, 4 decimals). With --json each \
+            notification's params are printed as one JSON line.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("Samples per second to ask for (robotd clamps it to its limit).", valueName: "hz"))
+    var rate: Int = 10
+
+    @Option(help: ArgumentHelp("Stop after this many samples (default: run until Ctrl-C).", valueName: "n"))
+    var count: Int?
+
+    func validate() throws {
+        guard rate >= 1 else { throw ValidationError("--rate must be at least 1 Hz.") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1.") }
+    }
+
+    func run() throws {
+        let terminal = isatty(STDOUT_FILENO) == 1 && !options.json
+        // Ctrl-C is the normal way to stop watching: exit 0 (after a newline on a terminal).
+        if terminal {
+            signal(SIGINT) { _ in
+                _ = write(STDOUT_FILENO, "\n", 1)
+                _exit(0)
+            }
+        } else {
+            signal(SIGINT) { _ in _exit(0) }
+        }
+
+        try options.withClient { client in
+            var names: [String] = []
+            if terminal, let hello = try? client.call("hello") as? [String: Any] {
+                names = (hello["joint_names"] as? [Any])?.map { Format.text($0) } ?? []
+            }
+            let subscription = try client.call("telemetry.subscribe", ["rate_hz": rate])
+            let effectiveRate = Format.int((subscription as? [String: Any])?["rate_hz"]) ?? rate
+            // Allow a couple of sample periods on top of the reply timeout before giving up.
+            let wait = options.timeout + 2.0 / Double(max(effectiveRate, 1))
+
+            var samples = 0
+            if terminal { print("\u{1B}[2J", terminator: "") }
+            while count.map({ samples < $0 }) ?? true {
+                let (method, params) = try client.nextNotification(within: wait, waitingFor: "telemetry")
+                guard method == "telemetry" else { continue }
+                samples += 1
+                if options.json {
+                    Output.line(JSONText.compact(params ?? NSNull()))
+                } else if terminal {
+                    let lines = Format.telemetryView(params, names: names, rateHz: effectiveRate, samples: samples)
+                    print("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n\u{1B}[J",
+                          terminator: "")
+                } else {
+                    Output.line(Format.telemetryLine(params))
+                }
+                Output.flush()
+            }
+        }
+    }
+}
+
+struct Timing: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the control thread's wake latency and compute time percentiles, overruns and scheduler.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("timing", text: Format.timing)
+    }
+}
+
+struct Mode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the current mode, or switch to MODE (mode.set).",
+        discussion: "`robotctl hello` lists the modes this robotd accepts (idle, hold, …).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The mode to switch to, e.g. idle or hold. Omit it to print the current mode.")
+    var mode: String?
+
+    func run() throws {
+        if let mode {
+            try options.callAndPrint("mode.set", ["mode": mode]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            return
+        }
+        let status = try options.withClient { try $0.call("status") } as? [String: Any] ?? [:]
+        if options.json {
+            Output.line(JSONText.pretty(["mode": status["mode"] ?? NSNull(), "fault": status["fault"] ?? NSNull()]))
+        } else if let fault = status["fault"] as? String {
+            Output.line("\(Format.text(status["mode"])) (fault: \(fault))")
+        } else {
+            Output.line(Format.text(status["mode"]))
+        }
+    }
+}
+
+struct Move: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move the joints to a target (minimum-jerk in joint space, then hold).",
+        usage: """
+            robotctl move [<options>] -- <q1> <q2> … [--duration <seconds>]
+            robotctl move [<options>] <q1>,<q2>,… [--duration <seconds>]
+            """,
+        discussion: """
+            Give one target per joint in radians, either as separate numbers or as one comma-separated \
+            list. A negative number can look like an option, so the safe forms are `--` before separate \
+            numbers, or the comma form (options may still follow the numbers in both):
+              robotctl move -- 0 -1.2 1 0 0 0 --duration 2
+              robotctl move 0,-1.2,1,0,0,0 --duration 2
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp(
+        "Duration in seconds (> 0; default: robotd chooses it from control.max_move_velocity).",
+        valueName: "seconds"))
+    var duration: Double?
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Joint targets in rad.", valueName: "q"))
+    var targets: [String] = []
+
+    struct Target {
+        var q: [Double]
+        var duration: Double?
+        /// The global options, with any given after `--` applied.
+        var options: GlobalOptions
+
+        var params: [String: Any] {
+            var params: [String: Any] = ["q": q]
+            if let duration { params["duration"] = duration }
+            return params
+        }
+    }
+
+    /// Reads the captured words: numbers and comma-separated lists of numbers, plus the options
+    /// that land here when they follow `--` (--duration, --socket, --timeout, --json).
+    static func parse(_ words: [String], duration optionDuration: Double?, options: GlobalOptions) throws -> Target {
+        var q: [Double] = []
+        var duration = optionDuration
+        var options = options
+
+        var index = 0
+        /// The value of `--name value` or `--name=value` if `word` is that option, else nil.
+        func value(of name: String, _ word: String) throws -> String? {
+            if word == name {
+                guard index < words.count else { throw ValidationError("\(name) needs a value.") }
+                index += 1
+                return words[index - 1]
+            }
+            if word.hasPrefix(name + "=") { return String(word.dropFirst(name.count + 1)) }
+            return nil
+        }
+
+        while index < words.count {
+            let word = words[index]
+            index += 1
+            if word == "--" { continue }
+            if word == "--json" {
+                options.json = true
+                continue
+            }
+            if let text = try value(of: "--duration", word) {
+                guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--duration: '\(text)' is not a number of seconds.")
+                }
+                guard duration == nil else { throw ValidationError("--duration given more than once.") }
+                duration = seconds
+                continue
+            }
+            if let text = try value(of: "--timeout", word) {
+                guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--timeout: '\(text)' is not a number of seconds.")
+                }
+                options.timeout = seconds
+                try options.validate()
+                continue
+            }
+            if let path = try value(of: "--socket", word) {
+                options.socket = path
+                try options.validate()
+                continue
+            }
+            for piece in word.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = piece.trimmingCharacters(in: .whitespaces)
+                guard let value = Double(text), value.isFinite else {
+                    if word.hasPrefix("-"), Double(word) == nil, !word.contains(",") {
+                        throw ValidationError("Unexpected option '\(word)' among the joint targets.")
+                    }
+                    throw ValidationError("'\(text)' in '\(word)' is not a joint target in rad.")
+                }
+                q.append(value)
+            }
+        }
+        guard !q.isEmpty else {
+            throw ValidationError("Give the joint targets in rad, e.g. `robotctl move -- 0 -1.2 1 0 0 0` or `robotctl move 0,-1.2,1,0,0,0`.")
+        }
+        if let duration {
+            guard duration.isFinite, duration > 0 else { throw ValidationError("--duration must be > 0 seconds.") }
+        }
+        return Target(q: q, duration: duration, options: options)
+    }
+
+    func validate() throws {
+        _ = try Self.parse(targets, duration: duration, options: options)
+    }
+
+    func run() throws {
+        let target = try Self.parse(targets, duration: duration, options: options)
+        try target.options.callAndPrint("move", target.params) { result in
+            let r = result as? [String: Any] ?? [:]
+            let accepted = (r["accepted"] as? Bool).map { $0 ? "accepted" : "not accepted" } ?? "sent"
+            let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
+            return "move \(accepted): mode \(Format.text(r["mode"])), duration \(seconds)"
+        }
+    }
+}
+
+struct Estop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Latch the emergency stop: hold where it is and refuse motion until `reset`.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("estop") { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+    }
+}
+
+struct Reset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Leave faulted or estop for hold at the measured pose.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("reset") { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the effective configuration (config.get) as JSON.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("config.get", text: JSONText.pretty)
+    }
+}
+
+struct LogLevel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log-level",
+        abstract: "Set robotd's log level until it restarts (log.setLevel).")
+
+    enum Level: String, CaseIterable, ExpressibleByArgument {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "trace, debug, info, notice, warning, error or critical.")
+    var level: Level
+
+    func run() throws {
+        try options.callAndPrint("log.setLevel", ["level": level.rawValue]) { result in
+            let r = result as? [String: Any] ?? [:]
+            var text = "log level: \(Format.text(r["level"]))"
+            if let previous = r["previous"] as? String { text += " (was \(previous))" }
+            return text
+        }
+    }
+}
+
+struct Hello: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's version, protocol, robot, degrees of freedom and your role.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try options.callAndPrint("hello", text: Format.hello)
+    }
+}
+
+struct Call: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Call any method and print its result as JSON.",
+        discussion: """
+            Example: robotctl call log.setLevel '{"level": "debug"}'
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The method, e.g. status or telemetry.unsubscribe.")
+    var method: String
+
+    @Argument(help: ArgumentHelp("Params as a JSON object or array.", valueName: "params-json"))
+    var params: String?
+
+    static func parseParams(_ text: String?) throws -> Any? {
+        guard let text else { return nil }
+        guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+            throw ValidationError("params are not valid JSON: \(text)")
+        }
+        guard value is [String: Any] || value is [Any] else {
+            throw ValidationError("params must be a JSON object or array, not \(text)")
+        }
+        return value
+    }
+
+    func validate() throws {
+        guard !method.isEmpty else { throw ValidationError("The method name must not be empty.") }
+        _ = try Self.parseParams(params)
+    }
+
+    func run() throws {
+        let result = try options.withClient { try $0.call(method, Self.parseParams(params)) }
+        Output.line(JSONText.pretty(result))
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LinearAlgebra
+import RobotDaemon
 
 @main
 struct Robotd: ParsableCommand {
@@ -12,7 +13,7 @@ struct Robotd: ParsableCommand {
 }
 
 enum RobotdVersion {
-    static let string = "0.1.0"
+    static let string = Daemon.version
 }
 
 /// Start-up shared by every subcommand that does numerics.

@@ -1,0 +1,66 @@
+import RobotdConfig
+
+/// The effective configuration as JSON, keyed as in the YAML file (configs/README.md), for
+/// `config.get`.
+enum ConfigJSON {
+    static func encode(_ c: DaemonConfiguration) -> JSONValue {
+        func values(_ v: JointValues) -> JSONValue {
+            switch v {
+            case let .uniform(x): .number(x)
+            case let .perJoint(xs): JSONValue(xs)
+            }
+        }
+        func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+        func optional(_ x: Double?) -> JSONValue { x.map { .number($0) } ?? .null }
+
+        var driver: [String: JSONValue] = ["kind": .string(c.driver.kind.rawValue)]
+        switch c.driver {
+        case let .simulation(s):
+            driver["simulation"] = [
+                "substeps": JSONValue(s.substeps), "integrator": .string(s.integrator.rawValue), "seed": JSONValue(s.seed),
+                "position_noise": .number(s.positionNoise), "velocity_noise": .number(s.velocityNoise),
+                "payload_mass": .number(s.payloadMass), "payload_frame": optional(s.payloadFrame),
+                "payload_offset": JSONValue(s.payloadOffset), "extra_friction": values(s.extraFriction),
+                "extra_damping": values(s.extraDamping), "initial_position": s.initialPosition.map { JSONValue($0) } ?? .null,
+            ]
+        case let .dynamixel(bus), let .feetech(bus):
+            driver[c.driver.kind.rawValue] = [
+                "port": .string(bus.port), "baud": JSONValue(bus.baud), "ids": .array(bus.ids.map { JSONValue($0) }),
+            ]
+        }
+        var joints: [String: JSONValue] = [:]
+        for (name, o) in c.limits.joints {
+            joints[name] = ["lower": optional(o.lower), "upper": optional(o.upper), "velocity": optional(o.velocity), "effort": optional(o.effort)]
+        }
+        return [
+            "robot": ["urdf": .string(c.robot.urdf), "name": optional(c.robot.name)],
+            "driver": .object(driver),
+            "loop": [
+                "rate_hz": JSONValue(c.loop.rateHz), "rt_priority": JSONValue(c.loop.rtPriority),
+                "cpu_affinity": c.loop.cpuAffinity.map { JSONValue($0) } ?? .null, "lock_memory": .bool(c.loop.lockMemory),
+                "overrun_fault_threshold": JSONValue(c.loop.overrunFaultThreshold), "catch_up": .string(c.loop.catchUp.rawValue),
+                "flight_recorder_seconds": .number(c.loop.flightRecorderSeconds),
+            ],
+            "control": [
+                "hold": ["kp": values(c.control.hold.kp), "kd": values(c.control.hold.kd)],
+                "move": ["kp": values(c.control.move.kp), "kd": values(c.control.move.kd)],
+                "gravity_compensation": .bool(c.control.gravityCompensation),
+                "max_move_velocity": .number(c.control.maxMoveVelocity),
+            ],
+            "limits": [
+                "velocity_scale": .number(c.limits.velocityScale), "effort_scale": .number(c.limits.effortScale),
+                "slew_rate": .number(c.limits.slewRate), "joints": .object(joints),
+            ],
+            "socket": [
+                "path": optional(c.socket.path), "group": optional(c.socket.group),
+                "mode": .string("0" + String(c.socket.mode, radix: 8)),
+                "observers": JSONValue(c.socket.observers), "operators": JSONValue(c.socket.operators),
+                "max_connections": JSONValue(c.socket.maxConnections),
+                "max_requests_per_second": JSONValue(c.socket.maxRequestsPerSecond),
+                "telemetry_max_hz": JSONValue(c.socket.telemetryMaxHz),
+            ],
+            "data_directory": .string(c.dataDirectory),
+            "logging": ["level": .string(c.logging.level.rawValue), "target": .string(c.logging.target.rawValue)],
+        ]
+    }
+}

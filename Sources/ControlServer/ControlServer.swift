@@ -1,0 +1,438 @@
+import ControlRuntime
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Platform
+
+/// The control socket (docs/protocol.md): JSON-RPC 2.0 lines on a Unix stream socket, served by
+/// one SwiftNIO event-loop thread (all connection state lives on it, so nothing is locked).
+/// Never on the control thread's path: commands go through the loop's bounded queue, queries
+/// read seqlock snapshots, and a slow client loses telemetry samples, not the daemon's memory.
+public final class ControlServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var path: String
+        public var mode: Int
+        public var group: String?
+        public var maxConnections: Int
+        public var maxRequestsPerSecond: Int
+        /// Longest request line (bytes, without the newline).
+        public var maxLineLength = 64 * 1024
+
+        public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000) {
+            self.path = path
+            self.mode = mode
+            self.group = group
+            self.maxConnections = maxConnections
+            self.maxRequestsPerSecond = maxRequestsPerSecond
+        }
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+        init(_ d: String) { description = d }
+    }
+
+    public let options: Options
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let access: LoopAccess
+    private let info: DaemonInfo
+    private let policy: AccessPolicy
+    private let logger: Logger
+    private var channel: Channel?
+    /// Whether this process created the socket file (and so removes it).
+    private var ownsSocketFile = false
+
+    public init(options: Options, access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger) {
+        self.options = options
+        self.access = access
+        self.info = info
+        self.policy = policy
+        self.logger = logger
+    }
+
+    /// Serves on `listenDescriptor` (socket activation) or creates the socket file at
+    /// `options.path` after checking its directory. Returns once listening.
+    public func start(listenDescriptor: Int32? = nil) throws {
+        let eventLoop = group.next()
+        let state = try eventLoop.submit { [access, info, policy, logger, options] in
+            NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
+                                     eventLoop: eventLoop), eventLoop: eventLoop)
+        }.wait()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .childChannelInitializer { [options] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = ConnectionHandler(state: state.value)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: options.maxLineLength)))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        if let fd = listenDescriptor {
+            do {
+                channel = try bootstrap.withBoundSocket(fd).wait()
+            } catch {
+                throw StartError("socket activation: cannot listen on the passed descriptor \(fd): \(error)")
+            }
+            logger.info("control socket adopted from the service manager (socket activation)", metadata: ["fd": "\(fd)"])
+            return
+        }
+        try SocketFile.prepare(path: options.path)
+        do {
+            channel = try bootstrap.bind(unixDomainSocketPath: options.path).wait()
+        } catch {
+            throw StartError("socket.path: cannot listen on \(options.path): \(error)")
+        }
+        ownsSocketFile = true
+        try SocketFile.setPermissions(path: options.path, mode: options.mode, group: options.group)
+        logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
+    }
+
+    /// Closes the listening socket and every connection; removes the socket file if this
+    /// process created it (a socket passed by systemd stays: robotd.socket owns it).
+    public func shutdown() {
+        try? channel?.close().wait()
+        channel = nil
+        try? group.syncShutdownGracefully()
+        if ownsSocketFile {
+            unlink(options.path)
+            ownsSocketFile = false
+        }
+    }
+}
+
+/// Checks around the socket file: its directory must not be writable by others (someone could
+/// replace the socket), a stale file from a crashed daemon is removed, a live one is not.
+public enum SocketFile {
+    public static func prepare(path: String) throws {
+        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw ControlServer.StartError("socket.path: \(path) is longer than a Unix socket path may be (107 bytes)")
+        }
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            } catch {
+                throw ControlServer.StartError("socket.path: cannot create directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        var st = stat()
+        guard stat(directory, &st) == 0 else {
+            throw ControlServer.StartError("socket.path: cannot stat directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        if st.st_mode & S_IWOTH != 0 {
+            throw ControlServer.StartError(
+                "socket.path: refusing to start: directory \(directory) is writable by others (mode 0\(String(st.st_mode & 0o7777, radix: 8))); another user could replace the control socket. Use a private directory (e.g. chmod o-w \(directory)) or set socket.path")
+        }
+        var fst = stat()
+        guard lstat(path, &fst) == 0 else { return }
+        guard fst.st_mode & S_IFMT == S_IFSOCK else {
+            throw ControlServer.StartError("socket.path: \(path) exists and is not a socket; refusing to replace it")
+        }
+        if isListening(path) {
+            throw ControlServer.StartError("socket.path: another process (robotd already running?) listens on \(path)")
+        }
+        unlink(path)
+    }
+
+    static func isListening(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
+
+    static func setPermissions(path: String, mode: Int, group: String?) throws {
+        if let group {
+            guard let g = getgrnam(group) else {
+                throw ControlServer.StartError("socket.group: no group named \"\(group)\" on this machine")
+            }
+            guard chown(path, uid_t.max, g.pointee.gr_gid) == 0 else {
+                throw ControlServer.StartError("socket.group: cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw ControlServer.StartError("socket.mode: cannot chmod \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Everything connections share; lives on the server's event loop.
+final class ServerState {
+    let service: ControlService
+    let policy: AccessPolicy
+    let logger: Logger
+    let options: ControlServer.Options
+    var connections = 0
+
+    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop) {
+        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared)
+        self.policy = policy
+        self.logger = logger
+        self.options = options
+    }
+}
+
+/// `struct ucred` of <sys/socket.h> (pid_t, uid_t, gid_t), which Glibc hides behind _GNU_SOURCE.
+struct PeerCredentials: Sendable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
+/// One line of input: a request, or a line over the limit that was discarded as it arrived.
+enum Frame {
+    case line(ByteBuffer)
+    case tooLong(Int)
+}
+
+/// Splits the stream at `\n` (dropping a `\r` before it). A line longer than `maxLength` is
+/// never accumulated: its bytes are discarded as they come and one `.tooLong` is emitted at its end.
+struct LineFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = Frame
+    let maxLength: Int
+    private var discarding = false
+    private var discarded = 0
+
+    init(maxLength: Int) { self.maxLength = maxLength }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if discarding || buffer.readableBytes > maxLength {
+                discarded += buffer.readableBytes
+                discarding = true
+                buffer.moveReaderIndex(to: buffer.writerIndex)
+            }
+            return .needMoreData
+        }
+        let length = newline - buffer.readerIndex
+        if discarding || length > maxLength {
+            buffer.moveReaderIndex(forwardBy: length + 1)
+            let total = discarded + length
+            discarding = false
+            discarded = 0
+            context.fireChannelRead(NIOAny(Frame.tooLong(total)))
+            return .continue
+        }
+        var line = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.readableBytes > 0, line.getInteger(at: line.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+            line.moveWriterIndex(to: line.writerIndex - 1)
+        }
+        context.fireChannelRead(NIOAny(Frame.line(line)))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        // A partial last line (no newline before EOF) is not a request.
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        return .needMoreData
+    }
+}
+
+/// One client: requests in order (one in flight at a time), rate limit, telemetry stream.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    private let state: ServerState
+    private var context: ChannelHandlerContext?
+    private var connection: ControlService.Connection?
+    private var queue = CircularBuffer<Frame>()
+    private var inFlight = false
+    private var lineNumber = 0
+    private var tokens: Double
+    private var lastRefill = NIODeadline.now()
+    private var refused = false
+    private var readingPaused = false
+    private var telemetryTask: Scheduled<Void>?
+    private var telemetryGeneration = 0
+    private var dropped: UInt64 = 0
+    /// Lines queued while a request is in flight before reading from the socket pauses.
+    static let maxQueued = 64
+
+    init(state: ServerState) {
+        self.state = state
+        tokens = Double(state.options.maxRequestsPerSecond)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        state.connections += 1
+        if state.connections > state.options.maxConnections {
+            refused = true
+            state.logger.warning("control socket: connection refused, \(state.options.maxConnections) connections already open")
+            write(RPCResponse.error(id: nil, .busy("too many connections (socket.max_connections = \(state.options.maxConnections))", retryAfterMs: 1000)))
+            context.close(promise: nil)
+            return
+        }
+        guard let provider = context.channel as? SocketOptionProvider else {
+            identify(uid: uid_t.max, gid: gid_t.max, pid: 0)
+            return
+        }
+        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case let .success(cred): identify(uid: cred.uid, gid: cred.gid, pid: cred.pid)
+            case let .failure(error):
+                state.logger.warning("control socket: SO_PEERCRED failed (\(error)); treating the peer as unprivileged")
+                identify(uid: uid_t.max, gid: gid_t.max, pid: 0)
+            }
+        }
+    }
+
+    private func identify(uid: uid_t, gid: gid_t, pid: pid_t) {
+        let role = uid == uid_t.max ? Role.none : state.policy.role(uid: uid, gid: gid)
+        let c = ControlService.Connection(uid: uid, gid: gid, pid: pid, role: role)
+        c.onSubscriptionChange = { [weak self] c in self?.subscriptionChanged(c) }
+        connection = c
+        state.logger.debug("control socket: connection", metadata: ["uid": "\(uid)", "pid": "\(pid)", "role": "\(role)"])
+        processQueue()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.connections -= 1
+        telemetryTask?.cancel()
+        telemetryTask = nil
+        connection?.onSubscriptionChange = { _ in }
+        connection = nil
+        queue.removeAll()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
+        queue.append(unwrapInboundIn(data))
+        if queue.count >= Self.maxQueued { pauseReading() }
+        processQueue()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // A client that does not read its replies stops being read: memory stays bounded.
+        if context.channel.isWritable { resumeReadingIfIdle() } else { pauseReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        state.logger.debug("control socket: connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func pauseReading() {
+        guard !readingPaused, let context else { return }
+        readingPaused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
+    private func resumeReadingIfIdle() {
+        guard readingPaused, queue.count < Self.maxQueued / 2, let context, context.channel.isWritable else { return }
+        readingPaused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        context.read()
+    }
+
+    private func processQueue() {
+        while !inFlight, let connection, context != nil, let frame = queue.popFirst() {
+            handle(frame, connection: connection)
+        }
+        resumeReadingIfIdle()
+    }
+
+    private func handle(_ frame: Frame, connection: ControlService.Connection) {
+        lineNumber += 1
+        let line: ByteBuffer
+        switch frame {
+        case let .tooLong(n):
+            write(RPCResponse.error(id: nil, .invalidRequest("invalid request: line \(lineNumber) is \(n) bytes, over the \(state.options.maxLineLength)-byte limit; discarded")))
+            return
+        case let .line(l): line = l
+        }
+        if line.readableBytes == 0 || line.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+        switch RPCRequest.decode(line.readableBytesView, lineNumber: lineNumber) {
+        case let .failure(bad):
+            let (id, error) = (bad.id, bad.error)
+            write(RPCResponse.error(id: id, error))
+        case let .success(request):
+            if let wait = takeToken() {
+                if let id = request.id {
+                    write(RPCResponse.error(id: id, .busy("rate limit: \(state.options.maxRequestsPerSecond) requests/s per connection", retryAfterMs: wait)))
+                }
+                return
+            }
+            inFlight = true
+            state.service.call(request, connection: connection).assumeIsolated().whenComplete { [self] result in
+                inFlight = false
+                guard context != nil else { return }
+                switch result {
+                case let .success(value):
+                    if let id = request.id { write(RPCResponse.result(id: id, value)) }
+                case let .failure(error):
+                    let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
+                    if rpc.code == RPCError.notPermittedCode {
+                        state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
+                                             metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
+                    }
+                    if let id = request.id { write(RPCResponse.error(id: id, rpc)) }
+                }
+                processQueue()
+            }
+        }
+    }
+
+    /// Token bucket (rate = burst = max_requests_per_second). nil when a token was taken, else
+    /// the milliseconds until one is available.
+    private func takeToken() -> Int? {
+        let rate = Double(state.options.maxRequestsPerSecond)
+        let now = NIODeadline.now()
+        tokens = min(rate, tokens + Double((now - lastRefill).nanoseconds) * 1e-9 * rate)
+        lastRefill = now
+        if tokens >= 1 {
+            tokens -= 1
+            return nil
+        }
+        return max(1, Int(((1 - tokens) / rate * 1000).rounded(.up)))
+    }
+
+    private func write(_ line: String) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: line.utf8.count + 1)
+        buffer.writeString(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    // MARK: Telemetry
+
+    private func subscriptionChanged(_ c: ControlService.Connection) {
+        telemetryTask?.cancel()
+        telemetryTask = nil
+        telemetryGeneration += 1
+        guard let rate = c.subscriptionRate, let context else { return }
+        let period = TimeAmount.nanoseconds(Int64(1e9 / Double(rate)))
+        scheduleSample(at: .now() + period, period: period, subscription: c.subscriptionID,
+                       generation: telemetryGeneration, eventLoop: context.eventLoop)
+    }
+
+    private func scheduleSample(at deadline: NIODeadline, period: TimeAmount, subscription: Int, generation: Int, eventLoop: EventLoop) {
+        telemetryTask = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard generation == telemetryGeneration, let context else { return }
+            if context.channel.isWritable {
+                write(RPCResponse.notification(method: "telemetry", params: state.service.telemetrySample(subscription: subscription, dropped: dropped)))
+            } else {
+                dropped += 1
+            }
+            // Absolute schedule; a late wake-up skips to the next period instead of bursting.
+            var next = deadline + period
+            let now = NIODeadline.now()
+            if next < now { next = now + period }
+            scheduleSample(at: next, period: period, subscription: subscription, generation: generation, eventLoop: eventLoop)
+        }
+    }
+}

@@ -1,0 +1,391 @@
+import ControlRuntime
+import Foundation
+import NIOCore
+import Platform
+import RobotdConfig
+import Synchronization
+
+/// Static facts about the running daemon, for `hello`, `status` and parameter checks.
+public struct DaemonInfo: Sendable {
+    public var version: String
+    public var robot: String
+    public var jointNames: [String]
+    public var rateHz: Int
+    public var driver: String
+    public var endEffectorFrame: String
+    /// Limiter bounds, to name the joint of an out-of-range `move` target.
+    public var lowerLimits: [Double]
+    public var upperLimits: [Double]
+    public var modes: [Mode]
+    public var daemonUID: uid_t
+
+    public init(version: String, robot: String, jointNames: [String], rateHz: Int, driver: String, endEffectorFrame: String,
+                lowerLimits: [Double], upperLimits: [Double], modes: [Mode], daemonUID: uid_t = getuid()) {
+        self.version = version
+        self.robot = robot
+        self.jointNames = jointNames
+        self.rateHz = rateHz
+        self.driver = driver
+        self.endEffectorFrame = endEffectorFrame
+        self.lowerLimits = lowerLimits
+        self.upperLimits = upperLimits
+        self.modes = modes
+        self.daemonUID = daemonUID
+    }
+}
+
+/// Faults seen since start (most recent 16), written by the supervisor, read by `status`.
+public final class FaultLog: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var reason: String
+        public var tick: UInt64
+        public var loopTime: Double
+        public var flightRecorder: String?
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    public static let capacity = 16
+
+    public init() {}
+
+    public func append(reason: String, tick: UInt64, loopTime: Double) {
+        entries.withLock {
+            $0.append(Entry(reason: reason, tick: tick, loopTime: loopTime))
+            if $0.count > Self.capacity { $0.removeFirst($0.count - Self.capacity) }
+        }
+    }
+
+    /// Attaches the dump's path to the newest fault.
+    public func attachFlightRecorder(_ path: String) {
+        entries.withLock { e in
+            if !e.isEmpty, e[e.count - 1].flightRecorder == nil { e[e.count - 1].flightRecorder = path }
+        }
+    }
+
+    public var all: [Entry] { entries.withLock { $0 } }
+}
+
+/// What the server may touch of the control loop: readers of its seqlocks, the command queue
+/// and the results ring (whose single consumer is the server's event loop).
+public struct LoopAccess: @unchecked Sendable {
+    public var telemetry: () -> TelemetrySnapshot
+    public var statistics: () -> LoopStatistics
+    public var send: (LoopCommand) -> Bool
+    public var nextResult: () -> LoopCommandResult?
+    public var achieved: RealtimeThread.Achieved
+    public var faults: FaultLog
+    public var configuration: DaemonConfiguration
+    public var configPath: String
+    /// Monotonic seconds at start (for `uptime_s`).
+    public var startedAt: Double
+
+    public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
+                send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
+                achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
+                configPath: String, startedAt: Double) {
+        self.telemetry = telemetry
+        self.statistics = statistics
+        self.send = send
+        self.nextResult = nextResult
+        self.achieved = achieved
+        self.faults = faults
+        self.configuration = configuration
+        self.configPath = configPath
+        self.startedAt = startedAt
+    }
+}
+
+/// Sends commands to the control loop and matches its answers by id. Runs on one event loop:
+/// that loop is the results ring's only consumer, polling it while answers are outstanding.
+final class CommandBroker {
+    private let access: LoopAccess
+    private let eventLoop: EventLoop
+    private var pending: [UInt64: (deadline: NIODeadline, promise: EventLoopPromise<LoopCommandResult>)] = [:]
+    private var nextID: UInt64 = 1
+    private var polling = false
+    static let timeout = TimeAmount.seconds(1)
+
+    init(access: LoopAccess, eventLoop: EventLoop) {
+        self.access = access
+        self.eventLoop = eventLoop
+    }
+
+    /// The loop's answer, or `busy` when the queue is full or no answer came within 1 s.
+    func send(_ make: (UInt64) -> LoopCommand) -> EventLoopFuture<LoopCommandResult> {
+        eventLoop.preconditionInEventLoop()
+        let id = nextID
+        nextID += 1
+        guard access.send(make(id)) else {
+            return eventLoop.makeFailedFuture(RPCError.busy("the control loop's command queue is full; retry", retryAfterMs: 10))
+        }
+        let promise = eventLoop.makePromise(of: LoopCommandResult.self)
+        pending[id] = (.now() + Self.timeout, promise)
+        if !polling {
+            polling = true
+            schedulePoll()
+        }
+        return promise.futureResult
+    }
+
+    private func schedulePoll() {
+        eventLoop.assumeIsolated().scheduleTask(in: .microseconds(250)) { [self] in poll() }
+    }
+
+    private func poll() {
+        while let r = access.nextResult() {
+            if let p = pending.removeValue(forKey: r.id) { p.promise.succeed(r) }
+        }
+        let now = NIODeadline.now()
+        for (id, p) in pending where p.deadline < now {
+            pending[id] = nil
+            p.promise.fail(RPCError.busy("the control loop did not answer within 1 s"))
+        }
+        if pending.isEmpty { polling = false } else { schedulePoll() }
+    }
+}
+
+/// The protocol's methods (docs/protocol.md). Called on the server's event loop only.
+final class ControlService {
+    struct Method {
+        var role: Role
+        var handler: (ControlService, Params, Connection) throws(RPCError) -> EventLoopFuture<JSONValue>
+    }
+
+    /// Per-connection state the methods see.
+    final class Connection {
+        let uid: uid_t
+        let gid: gid_t
+        let pid: pid_t
+        let role: Role
+        var subscriptionRate: Int?
+        var subscriptionID = 0
+        /// Starts or changes the telemetry stream; nil stops it (set by the server).
+        var onSubscriptionChange: (Connection) -> Void = { _ in }
+
+        init(uid: uid_t, gid: gid_t, pid: pid_t, role: Role) {
+            self.uid = uid
+            self.gid = gid
+            self.pid = pid
+            self.role = role
+        }
+    }
+
+    let access: LoopAccess
+    let info: DaemonInfo
+    let broker: CommandBroker
+    let eventLoop: EventLoop
+    let logLevel: LogLevelControl
+    private var methods: [String: Method] = [:]
+    private var nextSubscription = 1
+
+    init(access: LoopAccess, info: DaemonInfo, eventLoop: EventLoop, logLevel: LogLevelControl) {
+        self.access = access
+        self.info = info
+        self.eventLoop = eventLoop
+        self.logLevel = logLevel
+        broker = CommandBroker(access: access, eventLoop: eventLoop)
+        registerBuiltins()
+    }
+
+    /// Adds a method. Later features register theirs the same way (`mpc.*`, `model.*`, …).
+    func register(_ name: String, role: Role, _ handler: @escaping (ControlService, Params, Connection) throws(RPCError) -> EventLoopFuture<JSONValue>) {
+        methods[name] = Method(role: role, handler: handler)
+    }
+
+    func register(_ name: String, role: Role, sync handler: @escaping (ControlService, Params, Connection) throws(RPCError) -> JSONValue) {
+        register(name, role: role) { (s, p, c) throws(RPCError) in s.eventLoop.makeSucceededFuture(try handler(s, p, c)) }
+    }
+
+    var methodNames: [String] { methods.keys.sorted() }
+
+    func requiredRole(_ method: String) -> Role? { methods[method]?.role }
+
+    func call(_ request: RPCRequest, connection: Connection) -> EventLoopFuture<JSONValue> {
+        guard let m = methods[request.method] else {
+            return eventLoop.makeFailedFuture(RPCError.methodNotFound(request.method))
+        }
+        guard connection.role >= m.role else {
+            return eventLoop.makeFailedFuture(RPCError.notPermitted(method: request.method, role: connection.role, required: m.role))
+        }
+        do {
+            return try m.handler(self, Params(request.params, method: request.method), connection)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    // MARK: - Methods
+
+    private func registerBuiltins() {
+        register("hello", role: .none, sync: { (s, p, c) throws(RPCError) in try p.allowOnly([]); return s.hello(c) })
+        register("status", role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.status() })
+        register("timing", role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.timing() })
+        register("config.get", role: .observer, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            var o = ConfigJSON.encode(s.access.configuration)
+            if case var .object(d) = o { d["config_file"] = .string(s.access.configPath); o = .object(d) }
+            return o
+        })
+        register("telemetry.subscribe", role: .observer, sync: { (s, p, c) throws(RPCError) in try s.subscribe(p, c) })
+        register("telemetry.unsubscribe", role: .observer, sync: { (_, p, c) throws(RPCError) in
+            try p.allowOnly([])
+            c.subscriptionRate = nil
+            c.onSubscriptionChange(c)
+            return ["subscribed": false]
+        })
+        register("log.setLevel", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly(["level"])
+            let name = try p.string("level")
+            guard let previous = s.logLevel.set(name) else {
+                throw .invalidParams("\"level\" must be one of \(LogLevelControl.names.joined(separator: ", ")), got \"\(name)\"")
+            }
+            return ["level": .string(name), "previous": .string(previous)]
+        })
+        register("mode.set", role: .operator) { (s, p, _) throws(RPCError) in
+            try p.allowOnly(["mode"])
+            let name = try p.string("mode")
+            guard let mode = Mode(name: name) else {
+                throw .invalidParams("unknown mode \"\(name)\" (modes: \(Mode.allCases.map(\.description).joined(separator: ", ")))")
+            }
+            guard s.info.modes.contains(mode), mode != .move, mode != .faulted else {
+                throw .wrongMode("mode \(name) is not available in this build (available: \(s.info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
+                                 mode: "\(s.access.telemetry().mode)")
+            }
+            return s.command { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
+        }
+        register("move", role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
+        register("estop", role: .operator) { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            return s.command { LoopCommand(id: $0, kind: .estop) }
+        }
+        register("reset", role: .operator) { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            return s.command { LoopCommand(id: $0, kind: .reset) }
+        }
+    }
+
+    /// Sends a command and turns the loop's answer into a result or a protocol error.
+    func command(extra: [String: JSONValue] = [:], _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
+        broker.send(make).assumeIsolated().flatMapThrowing { r in
+            if r.accepted {
+                var o = extra
+                o["mode"] = .string("\(r.mode)")
+                return .object(o)
+            }
+            let t = self.access.telemetry()
+            if r.mode == .faulted || r.mode == .estop {
+                let why = r.mode == .estop ? "estop" : (t.hasFault ? "\(t.fault)" : "fault")
+                throw RPCError.fault("refused: the arm is \(r.mode) (\(why)); send reset first", fault: why)
+            }
+            throw RPCError.wrongMode("refused by the control loop in mode \(r.mode)", mode: "\(r.mode)")
+        }.nonisolated()
+    }
+
+    func hello(_ c: Connection) -> JSONValue {
+        [
+            "protocol": 1, "daemon": "robotd", "version": .string(info.version), "robot": .string(info.robot),
+            "dof": .number(Double(info.jointNames.count)), "joint_names": JSONValue(info.jointNames),
+            "rate_hz": .number(Double(info.rateHz)), "driver": .string(info.driver),
+            "modes": JSONValue(info.modes.map(\.description)), "role": .string("\(c.role)"),
+            "uid": .number(Double(c.uid)), "methods": JSONValue(methodNames),
+            "telemetry_max_hz": .number(Double(telemetryMaxHz)),
+        ]
+    }
+
+    var telemetryMaxHz: Int { min(info.rateHz, access.configuration.socket.telemetryMaxHz) }
+
+    func status() -> JSONValue {
+        let t = access.telemetry()
+        let n = Int(t.dof)
+        func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
+        let r = t.endEffectorRotation
+        let faults: [JSONValue] = access.faults.all.map { f in
+            ["reason": .string(f.reason), "tick": JSONValue(f.tick), "loop_time_s": .number(f.loopTime),
+             "flight_recorder": f.flightRecorder.map { .string($0) } ?? .null]
+        }
+        return [
+            "mode": .string("\(t.mode)"),
+            "fault": t.mode == .faulted && t.hasFault ? .string("\(t.fault)") : .null,
+            "rate_hz": .number(Double(info.rateHz)),
+            "tick_count": JSONValue(t.tick),
+            "overruns": JSONValue(t.overruns),
+            "uptime_s": .number(MonotonicClock.seconds() - access.startedAt),
+            "loop_time_s": .number(t.time),
+            "joints": [
+                "names": JSONValue(Array(info.jointNames.prefix(n))), "q": vec(t.position), "v": vec(t.velocity),
+                "effort": vec(t.effort), "command": vec(t.command),
+            ],
+            "end_effector": [
+                "frame": .string(info.endEffectorFrame),
+                "position": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
+                "rotation": .array((0 ..< 3).map { i in .array((0 ..< 3).map { j in .number(r[3 * i + j]) }) }),
+            ],
+            "faults": .array(faults),
+        ]
+    }
+
+    func timing() -> JSONValue {
+        let s = access.statistics()
+        func q(_ h: LatencyHistogram) -> JSONValue {
+            func us(_ x: UInt64) -> JSONValue { .number(Double(x) / 1000) }
+            return ["p50": us(h.value(atQuantile: 0.5)), "p90": us(h.value(atQuantile: 0.9)), "p99": us(h.value(atQuantile: 0.99)),
+                    "p99_9": us(h.value(atQuantile: 0.999)), "max": us(h.total == 0 ? 0 : h.max), "mean": .number(h.mean / 1000)]
+        }
+        let a = access.achieved
+        var priority: JSONValue = .null
+        if case let .fifo(p) = a.scheduler { priority = .number(Double(p)) }
+        return [
+            "ticks": JSONValue(s.ticks), "overruns": JSONValue(s.overruns), "worst_overrun_streak": JSONValue(s.worstOverrunStreak),
+            "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "allocations": JSONValue(s.allocations),
+            "scheduler": .string(a.schedulerName), "rt_priority": priority, "memory_locked": .bool(a.memoryLocked),
+            "cpu": a.cpu.map { .number(Double($0)) } ?? .null,
+        ]
+    }
+
+    func move(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        try p.allowOnly(["q", "duration"])
+        let q = try p.numbers("q")
+        let n = info.jointNames.count
+        guard q.count == n else {
+            throw .invalidParams("\"q\" has \(q.count) values; the robot has \(n) joints (\(info.jointNames.joined(separator: ", ")))")
+        }
+        for i in 0 ..< n where q[i] < info.lowerLimits[i] || q[i] > info.upperLimits[i] {
+            throw .invalidParams("\"q\"[\(i)] = \(q[i]) rad is outside joint \(info.jointNames[i])'s limits [\(info.lowerLimits[i]), \(info.upperLimits[i])]")
+        }
+        let duration = try p.optionalNumber("duration")
+        if let d = duration, !(d > 0 && d <= 600) {
+            throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)")
+        }
+        return command(extra: ["accepted": true, "duration_s": duration.map { .number($0) } ?? .null]) {
+            .move(id: $0, to: q, duration: duration ?? 0)
+        }
+    }
+
+    func subscribe(_ p: Params, _ c: Connection) throws(RPCError) -> JSONValue {
+        try p.allowOnly(["rate_hz"])
+        let requested = try p.optionalNumber("rate_hz") ?? 100
+        guard requested >= 1 else { throw .invalidParams("\"rate_hz\" must be ≥ 1, got \(requested)") }
+        let rate = min(Int(requested.rounded()), telemetryMaxHz)
+        if c.subscriptionRate == nil {
+            c.subscriptionID = nextSubscription
+            nextSubscription += 1
+        }
+        c.subscriptionRate = rate
+        c.onSubscriptionChange(c)
+        return ["subscription": .number(Double(c.subscriptionID)), "rate_hz": .number(Double(rate))]
+    }
+
+    /// One telemetry notification's params.
+    func telemetrySample(subscription: Int, dropped: UInt64) -> JSONValue {
+        let t = access.telemetry()
+        let n = Int(t.dof)
+        func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
+        return [
+            "subscription": .number(Double(subscription)), "tick": JSONValue(t.tick), "loop_time_s": .number(t.time),
+            "mode": .string("\(t.mode)"), "q": vec(t.position), "v": vec(t.velocity), "effort": vec(t.effort),
+            "command": vec(t.command),
+            "end_effector": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
+            "dropped": JSONValue(dropped),
+        ]
+    }
+}

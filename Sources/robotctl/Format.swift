@@ -1,0 +1,231 @@
+import Foundation
+
+/// Text rendering of robotd's results: fixed decimals, aligned columns, `-` for missing values.
+enum Format {
+    // MARK: values
+
+    /// A JSON number as Double (not a Bool, which Foundation also bridges to NSNumber).
+    static func double(_ value: Any?) -> Double? {
+        guard let value, !(value is Bool), let number = value as? NSNumber else { return nil }
+        return number.doubleValue
+    }
+
+    static func int(_ value: Any?) -> Int? {
+        guard let x = double(value), x.isFinite, x.rounded() == x, abs(x) < 9e15 else { return nil }
+        return Int(x)
+    }
+
+    static func string(_ value: Any?) -> String? {
+        value as? String
+    }
+
+    static func doubles(_ value: Any?) -> [Double?] {
+        (value as? [Any])?.map { double($0) } ?? []
+    }
+
+    /// `x` with `decimals` fixed decimals, or `-` when missing.
+    static func fixed(_ x: Double?, _ decimals: Int) -> String {
+        guard let x else { return "-" }
+        guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+        let text = String(format: "%.\(decimals)f", x)
+        // Avoid "-0.0000" for values that round to zero.
+        if text.hasPrefix("-"), text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) { return String(text.dropFirst()) }
+        return text
+    }
+
+    /// Seconds for messages: no trailing zeros ("5", "0.5", "2.25").
+    static func seconds(_ x: Double) -> String {
+        if x.rounded() == x, abs(x) < 1e15 { return String(Int(x)) }
+        var text = fixed(x, 3)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
+    static func integer(_ value: Any?) -> String {
+        int(value).map(String.init) ?? (double(value).map { fixed($0, 3) } ?? "-")
+    }
+
+    static func bool(_ value: Any?) -> String {
+        guard let b = value as? Bool else { return "-" }
+        return b ? "yes" : "no"
+    }
+
+    static func text(_ value: Any?) -> String {
+        if let s = value as? String { return s }
+        if value == nil || value is NSNull { return "-" }
+        if let i = int(value) { return String(i) }
+        if let d = double(value) { return fixed(d, 3) }
+        return JSONText.compact(value!)
+    }
+
+    static func duration(_ seconds: Double?) -> String {
+        guard let s = seconds, s.isFinite, s >= 0 else { return "-" }
+        if s < 60 { return fixed(s, 1) + " s" }
+        let total = Int(s)
+        let (d, h, m, sec) = (total / 86400, total / 3600 % 24, total / 60 % 60, total % 60)
+        var parts: [String] = []
+        if d > 0 { parts.append("\(d)d") }
+        if d > 0 || h > 0 { parts.append("\(h)h") }
+        parts.append("\(m)m")
+        parts.append("\(sec)s")
+        return parts.joined(separator: " ") + " (" + fixed(s, 1) + " s)"
+    }
+
+    // MARK: layout
+
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return right ? fill + s : s + fill
+    }
+
+    /// Columns separated by two spaces; `right[i]` right-aligns column i (numbers).
+    static func table(_ header: [String], _ rows: [[String]], right: [Bool]) -> [String] {
+        let all = [header] + rows
+        let columns = all.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in all {
+            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+        }
+        return all.map { row in
+            var cells: [String] = []
+            for (i, cell) in row.enumerated() {
+                let alignRight = i < right.count && right[i]
+                let last = i == row.count - 1
+                cells.append(last && !alignRight ? cell : pad(cell, widths[i], right: alignRight))
+            }
+            return cells.joined(separator: "  ")
+        }
+    }
+
+    /// "key   value" lines with the values aligned.
+    static func keyValues(_ pairs: [(String, String)]) -> [String] {
+        let width = pairs.map(\.0.count).max() ?? 0
+        return pairs.map { pad($0.0, width) + "  " + $0.1 }
+    }
+
+    // MARK: results
+
+    static func status(_ result: Any) -> String {
+        let r = result as? [String: Any] ?? [:]
+        var mode = text(r["mode"])
+        if let fault = r["fault"] as? String { mode += " (fault: \(fault))" }
+        var lines = keyValues([
+            ("mode", mode),
+            ("rate", int(r["rate_hz"]).map { "\($0) Hz" } ?? "-"),
+            ("ticks", integer(r["tick_count"])),
+            ("overruns", integer(r["overruns"])),
+            ("uptime", duration(double(r["uptime_s"]))),
+        ])
+
+        lines.append("")
+        let joints = r["joints"] as? [String: Any] ?? [:]
+        lines += jointTable(names: (joints["names"] as? [Any])?.map { text($0) } ?? [],
+                            q: doubles(joints["q"]), v: doubles(joints["v"]),
+                            effort: doubles(joints["effort"]), command: doubles(joints["command"]))
+
+        lines.append("")
+        let ee = r["end_effector"] as? [String: Any] ?? [:]
+        let frame = (ee["frame"] as? String).map { " (\($0))" } ?? ""
+        lines.append("end effector\(frame) position [m]  \(xyz(doubles(ee["position"])))")
+
+        lines.append("")
+        let faults = r["faults"] as? [Any] ?? []
+        if faults.isEmpty {
+            lines.append("recent faults: none")
+        } else {
+            lines.append("recent faults (oldest first):")
+            let rows = faults.map { item -> [String] in
+                let f = item as? [String: Any] ?? [:]
+                return [integer(f["tick"]), fixed(double(f["loop_time_s"]), 3), text(f["reason"]), text(f["flight_recorder"])]
+            }
+            lines += table(["tick", "t [s]", "reason", "flight recorder"], rows, right: [true, true, false, false])
+                .map { "  " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func jointTable(names: [String], q: [Double?], v: [Double?], effort: [Double?], command: [Double?]) -> [String] {
+        let count = max(names.count, q.count, v.count, effort.count, command.count)
+        func at(_ a: [Double?], _ i: Int) -> Double? { i < a.count ? a[i] : nil }
+        let rows = (0..<count).map { i -> [String] in
+            [i < names.count ? names[i] : "joint \(i + 1)",
+             fixed(at(q, i), 4), fixed(at(v, i), 4), fixed(at(effort, i), 3), fixed(at(command, i), 3)]
+        }
+        return table(["joint", "q [rad]", "v [rad/s]", "effort [N·m]", "command"], rows,
+                     right: [false, true, true, true, true])
+    }
+
+    static func xyz(_ p: [Double?]) -> String {
+        guard p.count == 3 else { return p.isEmpty ? "-" : p.map { fixed($0, 4) }.joined(separator: " ") }
+        return "x \(fixed(p[0], 4))  y \(fixed(p[1], 4))  z \(fixed(p[2], 4))"
+    }
+
+    static func timing(_ result: Any) -> String {
+        let r = result as? [String: Any] ?? [:]
+        let keys = ["p50", "p90", "p99", "p99_9", "max", "mean"]
+        let header = ["[µs]", "p50", "p90", "p99", "p99.9", "max", "mean"]
+        let rows = [("wake latency", "wake_latency_us"), ("compute", "compute_us")].map { label, key -> [String] in
+            let stats = r[key] as? [String: Any] ?? [:]
+            return [label] + keys.map { fixed(double(stats[$0]), 1) }
+        }
+        var lines = table(header, rows, right: [false] + Array(repeating: true, count: keys.count))
+        lines.append("")
+        var scheduler = text(r["scheduler"])
+        if let priority = int(r["rt_priority"]) { scheduler += ", priority \(priority)" }
+        lines += keyValues([
+            ("ticks", integer(r["ticks"])),
+            ("overruns", integer(r["overruns"]) + "  (worst streak \(integer(r["worst_overrun_streak"])))"),
+            ("scheduler", scheduler),
+            ("memory locked", bool(r["memory_locked"])),
+            ("cpu", r["cpu"] is NSNull || r["cpu"] == nil ? "any" : text(r["cpu"])),
+            ("allocations", integer(r["allocations"])),
+        ])
+        return lines.joined(separator: "\n")
+    }
+
+    static func hello(_ result: Any) -> String {
+        let r = result as? [String: Any] ?? [:]
+        var role = text(r["role"])
+        if let uid = int(r["uid"]) { role += " (uid \(uid))" }
+        var pairs: [(String, String)] = [
+            ("daemon", "\(text(r["daemon"])) \(text(r["version"]))"),
+            ("protocol", text(r["protocol"])),
+            ("robot", text(r["robot"])),
+            ("dof", text(r["dof"])),
+            ("role", role),
+        ]
+        if r["driver"] != nil { pairs.append(("driver", text(r["driver"]))) }
+        if let rate = int(r["rate_hz"]) { pairs.append(("rate", "\(rate) Hz")) }
+        if let modes = r["modes"] as? [Any] { pairs.append(("modes", modes.map { text($0) }.joined(separator: ", "))) }
+        return keyValues(pairs).joined(separator: "\n")
+    }
+
+    // MARK: telemetry
+
+    /// One line per sample for pipes: `tick=… mode=… q=a,b,c` (q with 4 decimals).
+    static func telemetryLine(_ params: Any?) -> String {
+        let p = params as? [String: Any] ?? [:]
+        let q = doubles(p["q"]).map { fixed($0, 4) }.joined(separator: ",")
+        return "tick=\(integer(p["tick"])) mode=\(text(p["mode"])) q=\(q)"
+    }
+
+    /// The full-screen view for a terminal.
+    static func telemetryView(_ params: Any?, names: [String], rateHz: Int?, samples: Int) -> [String] {
+        let p = params as? [String: Any] ?? [:]
+        var lines = ["robotd telemetry" + (rateHz.map { " at \($0) Hz" } ?? "") + "  (Ctrl-C to stop)", ""]
+        lines += keyValues([
+            ("tick", integer(p["tick"])),
+            ("loop time", fixed(double(p["loop_time_s"]), 3) + " s"),
+            ("mode", text(p["mode"])),
+            ("dropped", integer(p["dropped"])),
+            ("samples", String(samples)),
+        ])
+        lines.append("")
+        lines += jointTable(names: names, q: doubles(p["q"]), v: doubles(p["v"]),
+                            effort: doubles(p["effort"]), command: doubles(p["command"]))
+        lines.append("")
+        lines.append("end effector [m]  \(xyz(doubles(p["end_effector"])))")
+        return lines
+    }
+}
