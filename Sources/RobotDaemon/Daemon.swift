@@ -51,6 +51,29 @@ public enum Daemon {
         return "./run/robotd.sock"
     }
 
+    /// The control socket server over a running loop (shared by `run` and `bench socket`).
+    public static func makeServer<Driver>(config: DaemonConfiguration, configPath: String, socketPath: String,
+                                          loop: ControlLoop<Driver>, runner: ControlLoopRunner<Driver>,
+                                          achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
+                                          policy: AccessPolicy, logger: Logger) -> ControlServer {
+        ControlServer(
+            options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
+                           maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
+            access: LoopAccess(
+                telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
+                send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
+                configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds()
+            ),
+            info: DaemonInfo(
+                version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
+                rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
+                endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
+                lowerLimits: limits.lower, upperLimits: limits.upper, modes: [.idle, .hold, .move, .estop]
+            ),
+            policy: policy, logger: logger
+        )
+    }
+
     /// Runs the daemon; returns the process exit status.
     public static func run(_ options: Options) -> ExitStatus {
         let stop = StopFlag()
@@ -131,22 +154,8 @@ public enum Daemon {
         ])
 
         let faults = FaultLog()
-        let server = ControlServer(
-            options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
-                           maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
-            access: LoopAccess(
-                telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
-                send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
-                configuration: config, configPath: options.configPath, startedAt: MonotonicClock.seconds()
-            ),
-            info: DaemonInfo(
-                version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
-                rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
-                endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
-                lowerLimits: limits.lower, upperLimits: limits.upper, modes: [.idle, .hold, .move, .estop]
-            ),
-            policy: policy, logger: logger
-        )
+        let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
+                                runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print JSON.",
-        subcommands: [Dynamics.self, Loop.self]
+        subcommands: [Dynamics.self, Loop.self, Socket.self]
     )
 
     struct Loop: ParsableCommand {
@@ -46,6 +46,55 @@ struct BenchCommand: ParsableCommand {
             c.loop.overrunFaultThreshold = 1000
             let report = try LoopBenchmark.run(config: c, seconds: seconds)
             try JSONOutput.print(report.json)
+        }
+    }
+
+    struct Socket: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load on the control socket: status round-trip time and throughput, loop overruns.",
+            discussion: """
+                Every client connects, subscribes to telemetry at --telemetry-hz and sends `status` at \
+                --request-hz (0: closed loop, as fast as replies come). Against --socket PATH (a running \
+                daemon), or else a daemon built in-process from --config on a private socket. Prints \
+                {"clients", "status_rtt_us": {"p50", "p90", "p99", "max"}, "requests_per_s", \
+                "overruns_during", …}; overruns are read from the daemon's `timing` before and after.
+                """)
+
+        @Option(help: "The YAML configuration for the in-process daemon.") var config = "configs/sim.yaml"
+        @Option(help: "Socket of a running daemon; default: start one in-process.") var socket: String?
+        @Option(help: "Concurrent clients.") var clients = 64
+        @Option(help: "Seconds of load.") var seconds = 10.0
+        @Option(help: "Telemetry rate per client (Hz); 0 = none.") var telemetryHz = 100
+        @Option(help: "status requests per second per client; 0 = closed loop.") var requestHz = 50.0
+        @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+        func validate() throws {
+            guard (1 ... 1000).contains(clients) else { throw ValidationError("--clients must be in 1…1000") }
+            guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
+            guard telemetryHz >= 0, requestHz >= 0 else { throw ValidationError("rates must be ≥ 0") }
+        }
+
+        func run() throws {
+            Startup.configureMath()
+            var settings = SocketBenchmark.Settings()
+            settings.clients = clients
+            settings.seconds = seconds
+            settings.telemetryHz = telemetryHz
+            settings.requestHz = requestHz
+            let report: [String: Any]
+            if let socket {
+                report = try SocketBenchmark.run(socket: socket, settings: settings)
+            } else {
+                let c: DaemonConfiguration
+                do {
+                    c = try ConfigLoader.load(path: config)
+                } catch {
+                    FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    throw ExitCode(78)
+                }
+                report = try SocketBenchmark.runInProcess(config: c, configPath: config, settings: settings)
+            }
+            try JSONOutput.print(report)
         }
     }
 
