@@ -115,6 +115,7 @@ let package = Package(
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
         .testTarget(name: "RobotctlTests"),
+        .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [

@@ -1,0 +1,120 @@
+@testable import ControlServer
+import Foundation
+import Testing
+
+/// The JSON parser against Foundation's (the oracle for valid documents), and its limits.
+@Suite struct JSONParserTests {
+    static let documents = [
+        #"{"a":1,"b":[true,false,null],"c":"x\"y\\z\n\u00e9\ud83d\ude00","d":-1.5e-3,"e":{}}"#,
+        #"[0, -0, 1e300, 123456789012, 0.1, [], [[]], "", "\/"]"#,
+        #"  {"jsonrpc": "2.0", "id": "abc", "method": "move", "params": {"q": [0, -1.2, 1, 0, 0, 0]}}  "#,
+    ]
+
+    @Test(arguments: documents)
+    func agreesWithFoundation(_ text: String) throws {
+        let ours = try JSONValue.parse(text)
+        let theirs = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        #expect(Self.equal(ours, theirs), "\(ours) vs \(theirs)")
+        // Printing and re-parsing is the identity.
+        #expect(try JSONValue.parse(ours.serialized) == ours)
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input"), ("{", "expected a string key"), ("[1,]", "unexpected character"),
+        ("{\"a\":1,\"a\":2}", "duplicate key"), ("01", "leading zero"), ("1e999", "out of range"),
+        ("\"\\ud800\"", "unpaired surrogate"), ("\"a\u{01}\"", "control character"), ("[1] x", "unexpected data"),
+        ("nul", "invalid literal"), ("\"\\q\"", "invalid escape"),
+    ])
+    func rejectsWithAReason(_ text: String, _ reason: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+        do { _ = try JSONValue.parse(text) } catch { #expect(error.reason.contains(reason), "\(error)") }
+    }
+
+    @Test func deepNestingIsRejectedNotFollowed() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        do {
+            _ = try JSONValue.parse(deep)
+            Issue.record("must reject")
+        } catch {
+            #expect(error.reason.contains("nesting deeper than 32"))
+        }
+        let ok = String(repeating: "[", count: 32) + String(repeating: "]", count: 32)
+        #expect((try? JSONValue.parse(ok)) != nil)
+    }
+
+    @Test func printsNumbersStringsAndSortedKeys() {
+        let v: JSONValue = ["b": 1, "a": [1.5, .number(.nan), "q\"\n\u{01}"], "c": .null]
+        #expect(v.serialized == #"{"a":[1.5,null,"q\"\n\u0001"],"b":1,"c":null}"#)
+    }
+
+    static func equal(_ a: JSONValue, _ b: Any) -> Bool {
+        switch a {
+        case .null: return b is NSNull
+        case let .bool(x): return (b as? Bool) == x
+        case let .number(x): return (b as? NSNumber).map { $0.doubleValue == x } ?? false
+        case let .string(s): return (b as? String) == s
+        case let .array(xs):
+            guard let ys = b as? [Any], xs.count == ys.count else { return false }
+            return zip(xs, ys).allSatisfy { equal($0, $1) }
+        case let .object(o):
+            guard let d = b as? [String: Any], d.count == o.count else { return false }
+            return o.allSatisfy { k, v in d[k].map { equal(v, $0) } ?? false }
+        }
+    }
+}
+
+@Suite struct RPCRequestTests {
+    func decode(_ s: String) -> Result<RPCRequest, RequestDecodeError> { RPCRequest.decode(Array(s.utf8), lineNumber: 7) }
+
+    @Test func decodesRequestsAndNotifications() throws {
+        let r = try decode(#"{"jsonrpc":"2.0","id":5,"method":"status"}"#).get()
+        #expect(r.id == 5 && r.method == "status" && r.params == .object([:]))
+        let n = try decode(#"{"jsonrpc":"2.0","method":"estop"}"#).get()
+        #expect(n.id == nil)
+    }
+
+    @Test(arguments: [
+        ("not json", -32700, nil as JSONValue?), ("[{}]", -32600, nil), ("3", -32600, nil),
+        (#"{"id":1,"method":"x"}"#, -32600, 1), (#"{"jsonrpc":"2.0","id":"a","method":7}"#, -32600, "a"),
+        (#"{"jsonrpc":"2.0","id":{},"method":"x"}"#, -32600, nil), (#"{"jsonrpc":"2.0","id":2,"method":"x","params":3}"#, -32600, 2),
+        (#"{"jsonrpc":"2.0","id":3,"method":"x","extra":1}"#, -32600, 3),
+    ])
+    func rejectsInvalidRequestsKeepingTheID(_ line: String, _ code: Int, _ id: JSONValue?) {
+        guard case let .failure(e) = decode(line) else { Issue.record("accepted \(line)"); return }
+        #expect(e.error.code == code)
+        #expect(e.id == id || (id == nil && (e.id == nil || e.id == .null)))
+    }
+
+    @Test func parseErrorsNameTheLine() {
+        guard case let .failure(e) = decode("{oops") else { Issue.record("accepted"); return }
+        #expect(e.error.data?["line"] == 7)
+    }
+
+    @Test func paramsErrorsNameTheParameter() throws {
+        let p = Params(["q": [1, "x"], "duration": "long"], method: "move")
+        #expect(throws: RPCError.self) { try p.numbers("q") }
+        do { _ = try p.numbers("q") } catch { #expect(error.message.contains("\"q\"[1] must be a number, got string")) }
+        do { _ = try p.optionalNumber("duration") } catch { #expect(error.message.contains("\"duration\" must be a number")) }
+        do { try p.allowOnly(["q"]) } catch { #expect(error.message.contains("unknown param \"duration\" for move")) }
+    }
+}
+
+/// Role resolution with the real user and group databases.
+@Suite struct AccessPolicyTests {
+    @Test func rootAndTheDaemonUserAreOperators() {
+        let p = AccessPolicy(daemonUID: 4242, operators: [], observers: [])
+        #expect(p.role(uid: 0, gid: 0) == .operator)
+        #expect(p.role(uid: 4242, gid: 4242) == .operator)
+        #expect(p.role(uid: 65534, gid: 65534) == .none)
+    }
+
+    @Test func namesAndGroupsGrantRoles() throws {
+        // `nobody` (65534) and group `nogroup` exist on Debian.
+        try #require(AccessPolicy.userName(65534) == "nobody")
+        let byName = AccessPolicy(daemonUID: 4242, operators: [], observers: ["nobody"])
+        #expect(byName.role(uid: 65534, gid: 65534) == .observer)
+        let byGroup = AccessPolicy(daemonUID: 4242, operators: ["@nogroup"], observers: [])
+        #expect(byGroup.role(uid: 65534, gid: 65534) == .operator)
+        #expect(AccessPolicy(daemonUID: 4242, operators: ["nobodyy", "@nosuchgroup"], observers: []).unknownEntries() == ["nobodyy", "@nosuchgroup"])
+    }
+}
