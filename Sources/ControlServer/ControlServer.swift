@@ -400,10 +400,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         return max(1, Int(((1 - tokens) / rate * 1000).rounded(.up)))
     }
 
-    private func write(_ line: String) {
+    private func write(_ line: [UInt8]) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: line.utf8.count + 1)
-        buffer.writeString(line)
+        var buffer = context.channel.allocator.buffer(capacity: line.count + 1)
+        buffer.writeBytes(line)
         buffer.writeInteger(UInt8(ascii: "\n"))
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }

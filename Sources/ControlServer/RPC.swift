@@ -116,17 +116,18 @@ public struct RPCRequest: Sendable, Equatable {
     }
 }
 
+/// Reply and notification lines (UTF-8, without the newline), keys sorted.
 enum RPCResponse {
-    static func result(id: JSONValue, _ result: JSONValue) -> String {
-        JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized
+    static func result(id: JSONValue, _ result: JSONValue) -> [UInt8] {
+        JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serializedBytes
     }
 
-    static func error(id: JSONValue?, _ error: RPCError) -> String {
-        JSONValue.object(["jsonrpc": "2.0", "id": id ?? .null, "error": error.json]).serialized
+    static func error(id: JSONValue?, _ error: RPCError) -> [UInt8] {
+        JSONValue.object(["jsonrpc": "2.0", "id": id ?? .null, "error": error.json]).serializedBytes
     }
 
-    static func notification(method: String, params: JSONValue) -> String {
-        JSONValue.object(["jsonrpc": "2.0", "method": .string(method), "params": params]).serialized
+    static func notification(method: String, params: JSONValue) -> [UInt8] {
+        JSONValue.object(["jsonrpc": "2.0", "method": .string(method), "params": params]).serializedBytes
     }
 }
 

@@ -41,6 +41,8 @@ public enum SocketBenchmark {
         var config = config
         config.loop.overrunFaultThreshold = 1000
         config.socket.maxConnections = max(config.socket.maxConnections, settings.clients + 4)
+        // The benchmark measures the server, not its rate limiter.
+        config.socket.maxRequestsPerSecond = 100_000
         let model = try DaemonAssembly.loadModel(config)
         let loop = try DaemonAssembly.simulationLoop(config, model: model)
         let limits = try DaemonAssembly.limits(config, model: model)

@@ -137,14 +137,13 @@ final class RPCClient {
             // A reply the daemon could not tie to a request (parse error, busy before close): only errors.
             guard hasError else { throw .protocolError("reply to \(method) has a null id but no error") }
         } else if let id {
-            guard let number = replyID as? NSNumber, !(replyID is Bool), number.doubleValue == Double(id) else {
+            guard let number = Format.double(replyID), number == Double(id) else {
                 throw .protocolError("reply id \(JSONText.compact(replyID)) does not match request id \(id) (\(method))")
             }
         }
         if hasError {
             guard let error = message["error"] as? [String: Any],
-                  let codeNumber = error["code"] as? NSNumber, !(error["code"] is Bool),
-                  let code = Int(exactly: codeNumber.doubleValue),
+                  let code = Format.int(error["code"]),
                   let text = error["message"] as? String
             else {
                 throw .protocolError("malformed error object in reply to \(method): \(excerpt(JSONText.compact(message["error"] ?? NSNull())))")

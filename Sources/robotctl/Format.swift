@@ -4,9 +4,18 @@ import Foundation
 enum Format {
     // MARK: values
 
-    /// A JSON number as Double (not a Bool, which Foundation also bridges to NSNumber).
+    /// Whether a JSONSerialization value is `true`/`false`. Foundation bridges booleans and numbers
+    /// both ways (`1 as? Bool` succeeds), so the boxed boolean's class is what tells them apart.
+    static func isBool(_ value: Any?) -> Bool {
+        guard let value else { return false }
+        return type(of: value as AnyObject) == booleanClass
+    }
+
+    private static let booleanClass: AnyClass = type(of: NSNumber(value: true) as AnyObject)
+
+    /// A JSON number as Double (not a boolean).
     static func double(_ value: Any?) -> Double? {
-        guard let value, !(value is Bool), let number = value as? NSNumber else { return nil }
+        guard let value, !isBool(value), let number = value as? NSNumber else { return nil }
         return number.doubleValue
     }
 
@@ -47,7 +56,7 @@ enum Format {
     }
 
     static func bool(_ value: Any?) -> String {
-        guard let b = value as? Bool else { return "-" }
+        guard isBool(value), let b = value as? Bool else { return "-" }
         return b ? "yes" : "no"
     }
 

@@ -145,6 +145,11 @@ struct Watch: ParsableCommand {
         } else {
             signal(SIGINT) { _ in _exit(0) }
         }
+        // A parent may have left SIGINT blocked (the mask survives exec); a handler alone would not see it.
+        var interrupt = sigset_t()
+        sigemptyset(&interrupt)
+        sigaddset(&interrupt, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &interrupt, nil)
 
         try options.withClient { client in
             var names: [String] = []
@@ -328,7 +333,7 @@ struct Move: ParsableCommand {
         let target = try Self.parse(targets, duration: duration, options: options)
         try target.options.callAndPrint("move", target.params) { result in
             let r = result as? [String: Any] ?? [:]
-            let accepted = (r["accepted"] as? Bool).map { $0 ? "accepted" : "not accepted" } ?? "sent"
+            let accepted = (Format.isBool(r["accepted"]) ? r["accepted"] as? Bool : nil).map { $0 ? "accepted" : "not accepted" } ?? "sent"
             let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
             return "move \(accepted): mode \(Format.text(r["mode"])), duration \(seconds)"
         }
