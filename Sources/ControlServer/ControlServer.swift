@@ -212,7 +212,9 @@ struct LineFrameDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let length = newline - buffer.readerIndex
-        if discarding || length > maxLength {
+        // The limit applies to the request, not to a CR of a CRLF ending.
+        let hasCR = length > 0 && buffer.getInteger(at: newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
+        if discarding || length - (hasCR ? 1 : 0) > maxLength {
             buffer.moveReaderIndex(forwardBy: length + 1)
             let total = discarded + length
             discarding = false

@@ -284,11 +284,11 @@ final class ControlService {
     func hello(_ c: Connection) -> JSONValue {
         [
             "protocol": 1, "daemon": "robotd", "version": .string(info.version), "robot": .string(info.robot),
-            "dof": .number(Double(info.jointNames.count)), "joint_names": JSONValue(info.jointNames),
-            "rate_hz": .number(Double(info.rateHz)), "driver": .string(info.driver),
+            "dof": JSONValue(info.jointNames.count), "joint_names": JSONValue(info.jointNames),
+            "rate_hz": JSONValue(info.rateHz), "driver": .string(info.driver),
             "modes": JSONValue(info.modes.map(\.description)), "role": .string("\(c.role)"),
-            "uid": .number(Double(c.uid)), "methods": JSONValue(methodNames),
-            "telemetry_max_hz": .number(Double(telemetryMaxHz)),
+            "uid": JSONValue(c.uid), "methods": JSONValue(methodNames),
+            "telemetry_max_hz": JSONValue(telemetryMaxHz),
         ]
     }
 
@@ -306,7 +306,7 @@ final class ControlService {
         return [
             "mode": .string("\(t.mode)"),
             "fault": t.mode == .faulted && t.hasFault ? .string("\(t.fault)") : .null,
-            "rate_hz": .number(Double(info.rateHz)),
+            "rate_hz": JSONValue(info.rateHz),
             "tick_count": JSONValue(t.tick),
             "overruns": JSONValue(t.overruns),
             "uptime_s": .number(MonotonicClock.seconds() - access.startedAt),
@@ -333,12 +333,12 @@ final class ControlService {
         }
         let a = access.achieved
         var priority: JSONValue = .null
-        if case let .fifo(p) = a.scheduler { priority = .number(Double(p)) }
+        if case let .fifo(p) = a.scheduler { priority = JSONValue(p) }
         return [
             "ticks": JSONValue(s.ticks), "overruns": JSONValue(s.overruns), "worst_overrun_streak": JSONValue(s.worstOverrunStreak),
             "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "allocations": JSONValue(s.allocations),
             "scheduler": .string(a.schedulerName), "rt_priority": priority, "memory_locked": .bool(a.memoryLocked),
-            "cpu": a.cpu.map { .number(Double($0)) } ?? .null,
+            "cpu": a.cpu.map { JSONValue($0) } ?? .null,
         ]
     }
 
@@ -372,7 +372,7 @@ final class ControlService {
         }
         c.subscriptionRate = rate
         c.onSubscriptionChange(c)
-        return ["subscription": .number(Double(c.subscriptionID)), "rate_hz": .number(Double(rate))]
+        return ["subscription": JSONValue(c.subscriptionID), "rate_hz": JSONValue(rate)]
     }
 
     /// One telemetry notification's params.
@@ -381,7 +381,7 @@ final class ControlService {
         let n = Int(t.dof)
         func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
         return [
-            "subscription": .number(Double(subscription)), "tick": JSONValue(t.tick), "loop_time_s": .number(t.time),
+            "subscription": JSONValue(subscription), "tick": JSONValue(t.tick), "loop_time_s": .number(t.time),
             "mode": .string("\(t.mode)"), "q": vec(t.position), "v": vec(t.velocity), "effort": vec(t.effort),
             "command": vec(t.command),
             "end_effector": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],

@@ -4,6 +4,8 @@ public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
+    /// An integer literal (kept exact: request ids above 2⁵³ must be echoed unchanged).
+    case integer(Int64)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -14,8 +16,11 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public var doubleValue: Double? {
-        if case let .number(x) = self { return x }
-        return nil
+        switch self {
+        case let .number(x): x
+        case let .integer(i): Double(i)
+        default: nil
+        }
     }
 
     public var stringValue: String? {
@@ -28,7 +33,7 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: "null"
         case .bool: "boolean"
-        case .number: "number"
+        case .number, .integer: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"
@@ -40,7 +45,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(integerLiteral value: Int) { self = .integer(Int64(value)) }
     public init(floatLiteral value: Double) { self = .number(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
@@ -49,8 +54,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
     public init(nilLiteral: ()) { self = .null }
 
-    public init(_ x: Int) { self = .number(Double(x)) }
-    public init(_ x: UInt64) { self = .number(Double(x)) }
+    public init<I: BinaryInteger>(_ x: I) { self = .integer(Int64(clamping: x)) }
     public init(_ x: Double) { self = .number(x) }
     public init(_ s: String) { self = .string(s) }
     public init(_ xs: [Double]) { self = .array(xs.map { .number($0) }) }
@@ -76,6 +80,7 @@ extension JSONValue {
         case .null: Self.append("null", to: &out)
         case let .bool(b): Self.append(b ? "true" : "false", to: &out)
         case let .number(x): Self.writeNumber(x, to: &out)
+        case let .integer(i): out.append(contentsOf: String(i).utf8)
         case let .string(s): Self.writeString(s, to: &out)
         case let .array(a):
             out.append(UInt8(ascii: "["))
@@ -197,7 +202,7 @@ struct JSONParser {
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0") ... UInt8(ascii: "9"): return .number(try number())
+        case UInt8(ascii: "-"), UInt8(ascii: "0") ... UInt8(ascii: "9"): return try number()
         default: throw error("unexpected character '\(Character(Unicode.Scalar(bytes[index])))'")
         }
     }
@@ -249,7 +254,8 @@ struct JSONParser {
         }
     }
 
-    mutating func number() throws(JSONParseError) -> Double {
+    /// An integer literal that fits Int64 stays exact; anything else becomes a Double.
+    mutating func number() throws(JSONParseError) -> JSONValue {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         func digits(_ p: inout JSONParser) -> Int {
@@ -258,20 +264,24 @@ struct JSONParser {
             return p.index - s
         }
         let intDigits = digits(&self)
+        var isInteger = true
         guard intDigits > 0 else { throw error("invalid number") }
         if intDigits > 1, bytes[index - intDigits] == UInt8(ascii: "0") { throw error("leading zero in number") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
             index += 1
             guard digits(&self) > 0 else { throw error("invalid number") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits(&self) > 0 else { throw error("invalid number") }
         }
         let text = String(decoding: bytes[start ..< index], as: UTF8.self)
+        if isInteger, let i = Int64(text) { return .integer(i) }
         guard let x = Double(text), x.isFinite else { throw JSONParseError(offset: start, reason: "number out of range") }
-        return x
+        return .number(x)
     }
 
     mutating func string() throws(JSONParseError) -> String {

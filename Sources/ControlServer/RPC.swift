@@ -34,14 +34,14 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
     }
     public static func wrongMode(_ m: String, mode: String) -> RPCError { .init(code: wrongModeCode, message: m, data: ["mode": .string(mode)]) }
     public static func busy(_ m: String, retryAfterMs: Int? = nil) -> RPCError {
-        .init(code: busyCode, message: m, data: retryAfterMs.map { ["retry_after_ms": .number(Double($0))] })
+        .init(code: busyCode, message: m, data: retryAfterMs.map { ["retry_after_ms": JSONValue($0)] })
     }
     public static func fault(_ m: String, fault: String) -> RPCError { .init(code: faultCode, message: m, data: ["fault": .string(fault)]) }
 
     public var description: String { "\(message) (\(code))" }
 
     var json: JSONValue {
-        var o: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
+        var o: [String: JSONValue] = ["code": JSONValue(code), "message": .string(message)]
         if let data { o["data"] = data }
         return .object(o)
     }
@@ -85,7 +85,7 @@ public struct RPCRequest: Sendable, Equatable {
         do {
             value = try JSONValue.parse(line)
         } catch {
-            return .failure(RequestDecodeError(id: nil, error: .parseError("parse error: \(error)", data: ["line": .number(Double(lineNumber))])))
+            return .failure(RequestDecodeError(id: nil, error: .parseError("parse error: \(error)", data: ["line": JSONValue(lineNumber)])))
         }
         guard case let .object(o) = value else {
             if case .array = value { return .failure(RequestDecodeError(id: nil, error: .invalidRequest("invalid request: batches are not supported; send one request per line"))) }
@@ -94,7 +94,7 @@ public struct RPCRequest: Sendable, Equatable {
         var id: JSONValue?
         if let raw = o["id"] {
             switch raw {
-            case .number, .string, .null: id = raw
+            case .number, .integer, .string, .null: id = raw
             default: return .failure(RequestDecodeError(id: nil, error: .invalidRequest("invalid request: id must be a number or a string")))
             }
         }
@@ -155,7 +155,7 @@ public struct Params {
 
     func optionalNumber(_ key: String) throws(RPCError) -> Double? {
         guard let v = value[key], v != .null else { return nil }
-        guard case let .number(x) = v else { throw .invalidParams("\"\(key)\" must be a number, got \(v.typeName)") }
+        guard let x = v.doubleValue else { throw .invalidParams("\"\(key)\" must be a number, got \(v.typeName)") }
         return x
     }
 
@@ -170,7 +170,7 @@ public struct Params {
         guard case let .array(a) = v else { throw .invalidParams("\"\(key)\" must be an array of numbers, got \(v.typeName)") }
         var out: [Double] = []
         for (i, x) in a.enumerated() {
-            guard case let .number(n) = x else { throw .invalidParams("\"\(key)\"[\(i)] must be a number, got \(x.typeName)") }
+            guard let n = x.doubleValue else { throw .invalidParams("\"\(key)\"[\(i)] must be a number, got \(x.typeName)") }
             out.append(n)
         }
         return out

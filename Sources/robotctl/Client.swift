@@ -11,8 +11,10 @@ import Darwin
 enum ClientError: Error {
     /// The socket path cannot be used at all (e.g. longer than `sun_path`). Exit 64.
     case usage(String)
-    /// Nothing answers at the path: missing file, refused, connect timeout, or the daemon hung up. Exit 69.
+    /// Nothing answers at the path: missing file, refused, connect timeout. Exit 69.
     case unreachable(path: String, reason: String)
+    /// Connected, but the daemon hung up (or the connection broke) before the reply. Exit 69.
+    case connectionLost(path: String, reason: String)
     /// EACCES/EPERM when connecting. Exit 77.
     case permissionDenied(path: String, reason: String)
     /// The daemon answered the request with a JSON-RPC error. Exit 77 for -32001, else 1.
@@ -27,7 +29,7 @@ enum ClientError: Error {
     var exitCode: Int32 {
         switch self {
         case .usage: return 64
-        case .unreachable: return 69
+        case .unreachable, .connectionLost: return 69
         case .permissionDenied: return 77
         case .rpc(_, let code, _, _): return code == ClientError.notPermittedCode ? 77 : 1
         case .timeout: return 1
@@ -42,6 +44,8 @@ enum ClientError: Error {
             return "robotctl: \(text)"
         case .unreachable(let path, let reason):
             return "robotctl: cannot connect to robotd at \(path): \(reason) (is robotd running? set --socket or ROBOTD_SOCKET)"
+        case .connectionLost(let path, let reason):
+            return "robotctl: lost the connection to robotd at \(path): \(reason)"
         case .permissionDenied(let path, let reason):
             return "robotctl: permission denied on \(path): \(reason) (ask for membership in the socket's group)"
         case .rpc(let method, let code, let message, let data):
@@ -225,7 +229,7 @@ final class RPCClient {
                 let code = errno
                 if code == EINTR { continue }
                 if code == EAGAIN || code == EWOULDBLOCK { throw .timeout(method: method, seconds: timeout) }
-                throw .unreachable(path: path, reason: "sending \(method): \(Self.errorText(code))")
+                throw .connectionLost(path: path, reason: "sending \(method): \(Self.errorText(code))")
             }
             offset += n
         }
@@ -267,7 +271,7 @@ final class RPCClient {
             if n > 0 {
                 buffer.append(contentsOf: chunk[..<n])
             } else if n == 0 {
-                throw .unreachable(path: path, reason: "robotd closed the connection before replying to \(method)")
+                throw .connectionLost(path: path, reason: "robotd closed it while waiting for \(method)")
             } else {
                 let code = errno
                 if code == EINTR { continue }
@@ -275,7 +279,7 @@ final class RPCClient {
                     if Self.now() >= deadline { throw .timeout(method: method, seconds: waited) }
                     continue
                 }
-                throw .unreachable(path: path, reason: "reading the reply to \(method): \(Self.errorText(code))")
+                throw .connectionLost(path: path, reason: "reading the reply to \(method): \(Self.errorText(code))")
             }
         }
     }

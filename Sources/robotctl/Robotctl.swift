@@ -94,8 +94,10 @@ enum Output {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
-    static func flush() {
-        fflush(nil)
+    /// Flushes stdout; false if writing failed (e.g. EPIPE when SIGPIPE is ignored and the reader left).
+    @discardableResult
+    static func flush() -> Bool {
+        fflush(nil) == 0
     }
 }
 
@@ -176,7 +178,12 @@ struct Watch: ParsableCommand {
                 } else {
                     Output.line(Format.telemetryLine(params))
                 }
-                Output.flush()
+                if !Output.flush() {
+                    // The reader went away (`robotctl watch | head -3` with SIGPIPE ignored): stop quietly.
+                    if errno == EPIPE { throw ExitCode.success }
+                    Output.error("robotctl: cannot write to stdout: \(RPCClient.errorText(errno))")
+                    throw ExitCode.failure
+                }
             }
         }
     }

@@ -42,6 +42,16 @@ import Testing
         #expect((try? JSONValue.parse(ok)) != nil)
     }
 
+    /// Integer literals stay exact (request ids are echoed verbatim), others are doubles.
+    @Test func integersAreKeptExact() throws {
+        #expect(try JSONValue.parse("9007199254740993") == .integer(9_007_199_254_740_993))
+        #expect(try JSONValue.parse("9007199254740993").serialized == "9007199254740993")
+        #expect(try JSONValue.parse("-0") == .integer(0))
+        #expect(try JSONValue.parse("1.0") == .number(1))
+        #expect(try JSONValue.parse("1e2") == .number(100))
+        #expect(try JSONValue.parse("99999999999999999999") == .number(1e20))
+    }
+
     @Test func printsNumbersStringsAndSortedKeys() {
         let v: JSONValue = ["b": 1, "a": [1.5, .number(.nan), "q\"\n\u{01}"], "c": .null]
         #expect(v.serialized == #"{"a":[1.5,null,"q\"\n\u0001"],"b":1,"c":null}"#)
@@ -52,6 +62,7 @@ import Testing
         case .null: return b is NSNull
         case let .bool(x): return (b as? Bool) == x
         case let .number(x): return (b as? NSNumber).map { $0.doubleValue == x } ?? false
+        case let .integer(i): return (b as? NSNumber).map { $0.int64Value == i && $0.doubleValue == Double(i) } ?? false
         case let .string(s): return (b as? String) == s
         case let .array(xs):
             guard let ys = b as? [Any], xs.count == ys.count else { return false }
