@@ -64,7 +64,7 @@ public struct JournaldLogHandler: LogHandler {
 
     /// The corresponding C function is `sd_journal_sendv`.
     static func send(_ fields: [String]) {
-        var cStrings = fields.map { strdup($0) }
+        let cStrings = fields.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
         var iov = cStrings.map { iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: strlen($0!)) }
         _ = sd_journal_sendv(&iov, Int32(iov.count))

@@ -4,7 +4,7 @@
 /// Failures are lifecycle events: a failed read or write throws `DriverError`, and the control
 /// loop moves to `faulted`, commands the safe value and deactivates the driver. A driver never
 /// crashes the process and never reports stale data as fresh.
-public protocol RobotDriver: ~Copyable {
+public protocol RobotDriver: ~Copyable, SendableMetatype {
     /// Joint names in command/state order, with the modes this driver accepts.
     var description: DriverDescription { get }
 
