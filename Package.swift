@@ -58,6 +58,7 @@ let package = Package(
         .target(name: "RobotInterface"),
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
+        .target(name: "Planning", dependencies: ["RigidBody", "LinearAlgebra"]),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -84,7 +85,7 @@ let package = Package(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Platform", "ControlRuntime",
+                "RobotDaemon", "Platform", "ControlRuntime", "Planning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,6 +117,7 @@ let package = Package(
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
         .testTarget(name: "RobotctlTests"),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [

@@ -6,7 +6,7 @@ import Testing
 /// targets that merely could link those modules, so this test reads the sources.
 @Suite struct LayeringTests {
     static let pureCoreModules = [
-        "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Learning", "ControlProtocol",
+        "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Planning", "Learning", "ControlProtocol",
     ]
 
     /// Matches `import Foundation`, `@preconcurrency import NIOCore`, `import struct Foundation.Date`, ….

@@ -1,0 +1,552 @@
+/// Box-constrained iterative LQR (DDP with Gauss–Newton dynamics), anytime and allocation-free
+/// after construction.
+///
+/// Each iteration: linearise the dynamics and expand the cost along the current trajectory;
+/// backward pass — for k = T−1 … 0,
+///   Q_x = l_x + f_xᵀV_x,  Q_u = l_u + f_uᵀV_x,  Q_xx = l_xx + f_xᵀV_xx f_x,
+///   Q_uu = l_uu + f_uᵀV_xx f_u + μI,  Q_ux = l_ux + f_uᵀV_xx f_x,
+/// the feedforward k = argmin ½δuᵀQ_uu δu + Q_uᵀδu over the control box (projected Newton, as in
+/// Tassa, Mansard & Todorov, "Control-limited differential dynamic programming", 2014) and the
+/// gain K = −Q_uu,ff⁻¹ Q_ux,f on the free controls (rows of clamped controls are zero); then
+///   V_x = Q_x + Kᵀ Q_uu k + Kᵀ Q_u + Q_uxᵀ k,  V_xx = Q_xx + Kᵀ Q_uu K + Kᵀ Q_ux + Q_uxᵀ K;
+/// forward pass — roll out u = ū + α k + K (x − x̄), clamped, for α = 1, ½, ¼, … and accept the
+/// first α whose actual decrease is at least 10⁻⁴ of the predicted α·ΔV₁ + α²·ΔV₂.
+/// μ follows the Levenberg–Marquardt schedule of Tassa et al. (geometric factor growing with
+/// repeated changes): divided after a step with α ≥ ½, multiplied after one with α ≤ 0.01, when
+/// Q_uu is not positive definite, or when no step is accepted.
+///
+/// Every outcome is a `Status`, never a throw; the trajectory held is always the best found.
+public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
+    public struct Options: Sendable {
+        public var maxIterations = 100
+        /// Converged when the predicted decrease of a full step falls below this.
+        public var tolerance = 1e-9
+        public var initialRegularization = 1e-6
+        public var minRegularization = 1e-9
+        public var maxRegularization = 1e10
+        /// Lower and upper control bounds (nu each); nil = unconstrained.
+        public var controlLower: [Double]? = nil
+        public var controlUpper: [Double]? = nil
+        public init() {}
+    }
+
+    public enum Status: String, Sendable, Equatable {
+        /// Predicted improvement below tolerance.
+        case converged
+        case maxIterations
+        /// Stopped at the wall-clock budget with the best plan so far.
+        case budgetExhausted
+        /// μ exceeded its maximum (no descent found).
+        case regularizationLimit
+        /// The initial rollout or linearisation produced non-finite values.
+        case invalidDynamics
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var status: Status
+        public var iterations: Int
+        public var cost: Double
+        public var initialCost: Double
+        /// Predicted decrease of a full step at the last backward pass.
+        public var expectedImprovement: Double
+        public var regularization: Double
+        public var nanoseconds: UInt64
+        /// Time spent linearising dynamics and cost.
+        public var derivativeNanoseconds: UInt64
+    }
+
+    public let dynamics: Dynamics
+    public var cost: Cost
+    public let horizon: Int
+    public let nx: Int
+    public let nu: Int
+    public var options: Options
+
+    private var dynamicsWorkspace: Dynamics.Workspace
+    private var costWorkspace: Cost.Workspace
+    private let buffer: UnsafeMutablePointer<Double>
+    private let bufferCount: Int
+    // Views into `buffer`.
+    private let x0, xs, us, xsNew, usNew, fx, fu, kff, gains: UnsafeMutablePointer<Double>
+    private let lx, lu, lxx, luu, lux: UnsafeMutablePointer<Double>
+    private let vx, vxx, qx, qu, qxx, quu, qux, vxxFx, vxxFu, factor, qpGrad, qpStep, qpTrial, lower, upper, dx: UnsafeMutablePointer<Double>
+    /// Q_uu and Q_ux without regularisation (the value-function update); `quu`/`qux` hold the
+    /// regularised ones the step is solved with.
+    private let quuTrue, quxTrue: UnsafeMutablePointer<Double>
+    private let free: UnsafeMutablePointer<Bool>
+    private var mu: Double
+    private var muFactor = 1.0
+    private var currentCost = Double.infinity
+    private var hasTrajectory = false
+
+    /// - Warning: Not real-time safe (allocates every buffer the iterations use).
+    public init(dynamics: Dynamics, cost: Cost, horizon: Int, options: Options = Options()) {
+        precondition(horizon >= 1, "horizon must be at least 1")
+        self.dynamics = dynamics
+        self.cost = cost
+        self.horizon = horizon
+        self.options = options
+        let nx = dynamics.stateDimension, nu = dynamics.controlDimension
+        self.nx = nx
+        self.nu = nu
+        let T = horizon
+        let sizes = [
+            nx, (T + 1) * nx, T * nu, (T + 1) * nx, T * nu, T * nx * nx, T * nx * nu, T * nu, T * nu * nx,
+            (T + 1) * nx, T * nu, (T + 1) * nx * nx, T * nu * nu, T * nu * nx,
+            nx, nx * nx, nx, nu, nx * nx, nu * nu, nu * nx, nx * nx, nx * nu, nu * nu, nu, nu, nu, nu, nu, nx,
+            nu * nu, nu * nx,
+        ]
+        let count = sizes.reduce(0, +)
+        let base = UnsafeMutablePointer<Double>.allocate(capacity: count)
+        base.initialize(repeating: 0, count: count)
+        bufferCount = count
+        buffer = base
+        var offsets: [Int] = []
+        var running = 0
+        for size in sizes {
+            offsets.append(running)
+            running += size
+        }
+        func next(_ k: Int) -> UnsafeMutablePointer<Double> { base + offsets[k] }
+        x0 = next(0); xs = next(1); us = next(2); xsNew = next(3); usNew = next(4); fx = next(5); fu = next(6)
+        kff = next(7); gains = next(8); lx = next(9); lu = next(10); lxx = next(11); luu = next(12); lux = next(13)
+        vx = next(14); vxx = next(15); qx = next(16); qu = next(17); qxx = next(18); quu = next(19); qux = next(20)
+        vxxFx = next(21); vxxFu = next(22); factor = next(23); qpGrad = next(24); qpStep = next(25); qpTrial = next(26)
+        lower = next(27); upper = next(28); dx = next(29); quuTrue = next(30); quxTrue = next(31)
+        free = .allocate(capacity: nu)
+        free.initialize(repeating: true, count: nu)
+        dynamicsWorkspace = dynamics.makeWorkspace()
+        costWorkspace = cost.makeWorkspace()
+        mu = options.initialRegularization
+    }
+
+    deinit {
+        buffer.deallocate()
+        free.deallocate()
+    }
+
+    // MARK: - Trajectory access
+
+    /// Sets the initial control guess (T·nu values, node-major); the states follow from the next
+    /// rollout from x0.
+    public func setControls(_ controls: [Double]) {
+        precondition(controls.count == horizon * nu, "controls: T·nu values")
+        for i in 0 ..< horizon * nu { us[i] = controls[i] }
+        hasTrajectory = false
+    }
+
+    /// Warm start for MPC: drops the first `steps` controls and repeats the last one at the end.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func shift(by steps: Int) {
+        guard steps > 0 else { return }
+        let s = min(steps, horizon)
+        for k in 0 ..< horizon {
+            let src = min(k + s, horizon - 1)
+            for i in 0 ..< nu { us[k * nu + i] = us[src * nu + i] }
+        }
+        hasTrajectory = false
+    }
+
+    /// State of node k (0 … T) into `out` (nx values).
+    public func state(_ k: Int, into out: UnsafeMutablePointer<Double>) {
+        for i in 0 ..< nx { out[i] = xs[k * nx + i] }
+    }
+
+    /// Control of node k (0 … T−1) into `out` (nu values).
+    public func control(_ k: Int, into out: UnsafeMutablePointer<Double>) {
+        for i in 0 ..< nu { out[i] = us[k * nu + i] }
+    }
+
+    /// Feedback gain of node k (nu × nx, row-major) into `out`.
+    public func gain(_ k: Int, into out: UnsafeMutablePointer<Double>) {
+        for i in 0 ..< nu * nx { out[i] = gains[k * nu * nx + i] }
+    }
+
+    public var states: [Double] { Array(UnsafeBufferPointer(start: xs, count: (horizon + 1) * nx)) }
+    public var controls: [Double] { Array(UnsafeBufferPointer(start: us, count: horizon * nu)) }
+    public var feedbackGains: [Double] { Array(UnsafeBufferPointer(start: gains, count: horizon * nu * nx)) }
+
+    // MARK: - Solve
+
+    /// Optimises from `initialState` until convergence, `options.maxIterations`, or the budget:
+    /// `now` is a monotonic clock (ns) and `budget` the wall-clock allowance (ns).
+    /// - Note: Real-time safe after the first call (no allocation); bounded by the budget.
+    public func solve(from initialState: UnsafePointer<Double>, maxIterations: Int? = nil, budget: UInt64? = nil,
+                      now: (() -> UInt64)? = nil) -> Result {
+        let start = now?() ?? 0
+        var derivativeTime: UInt64 = 0
+        for i in 0 ..< nx { x0[i] = initialState[i] }
+        for i in 0 ..< nu {
+            lower[i] = options.controlLower?[i] ?? -.infinity
+            upper[i] = options.controlUpper?[i] ?? .infinity
+            for k in 0 ..< horizon { us[k * nu + i] = min(max(us[k * nu + i], lower[i]), upper[i]) }
+        }
+        var result = Result(status: .maxIterations, iterations: 0, cost: 0, initialCost: 0, expectedImprovement: 0,
+                            regularization: mu, nanoseconds: 0, derivativeNanoseconds: 0)
+        guard let j0 = rollout(alpha: 0, feedback: false) else {
+            result.status = .invalidDynamics
+            result.cost = .infinity
+            return result
+        }
+        swapCandidate()
+        currentCost = j0
+        result.initialCost = j0
+        mu = max(mu, options.initialRegularization)
+        let iterations = maxIterations ?? options.maxIterations
+
+        var it = 0
+        while it < iterations {
+            if let budget, let now, now() &- start >= budget {
+                result.status = .budgetExhausted
+                break
+            }
+            let d0 = now?() ?? 0
+            guard linearizeAll() else {
+                result.status = .invalidDynamics
+                break
+            }
+            derivativeTime &+= (now?() ?? 0) &- d0
+            var dV1 = 0.0, dV2 = 0.0
+            var backwardOK = false
+            while !backwardOK {
+                if let (a, b) = backwardPass() {
+                    dV1 = a
+                    dV2 = b
+                    backwardOK = true
+                } else {
+                    increaseRegularization()
+                    if mu > options.maxRegularization { break }
+                }
+            }
+            if !backwardOK {
+                result.status = .regularizationLimit
+                break
+            }
+            it += 1
+            result.expectedImprovement = -(dV1 + dV2)
+            if -(dV1 + dV2) < options.tolerance {
+                result.status = .converged
+                decreaseRegularization()
+                break
+            }
+            var accepted = false
+            var alpha = 1.0
+            while alpha >= 1e-4 {
+                if let j = rollout(alpha: alpha, feedback: true) {
+                    let expected = -(alpha * dV1 + alpha * alpha * dV2)
+                    if currentCost - j > 1e-4 * expected || (expected <= 0 && j < currentCost) {
+                        swapCandidate()
+                        currentCost = j
+                        accepted = true
+                        break
+                    }
+                }
+                alpha *= 0.5
+            }
+            if accepted {
+                // As in Crocoddyl: a full-ish step means the model is trusted (less damping); a
+                // tiny one means it is not (more damping); in between μ stays.
+                if alpha >= 0.5 { decreaseRegularization() } else if alpha <= 0.01 { increaseRegularization() }
+            } else {
+                increaseRegularization()
+                if mu > options.maxRegularization {
+                    result.status = .regularizationLimit
+                    break
+                }
+            }
+        }
+        result.iterations = it
+        result.cost = currentCost
+        result.regularization = mu
+        result.nanoseconds = (now?() ?? 0) &- start
+        result.derivativeNanoseconds = derivativeTime
+        hasTrajectory = true
+        return result
+    }
+
+    /// The total cost of the current trajectory.
+    public var trajectoryCost: Double { currentCost }
+
+    // MARK: - Parts
+
+    private func increaseRegularization() {
+        muFactor = max(2, muFactor * 2)
+        mu = max(options.minRegularization, mu * muFactor)
+    }
+
+    private func decreaseRegularization() {
+        muFactor = min(1 / 2, muFactor / 2)
+        mu = mu * muFactor
+        if mu < options.minRegularization { mu = options.minRegularization }
+    }
+
+    /// Rolls out into xsNew/usNew: α = 0 and no feedback replays `us` open loop from x0.
+    /// Returns the cost, or nil when the dynamics fail.
+    private func rollout(alpha: Double, feedback: Bool) -> Double? {
+        for i in 0 ..< nx { xsNew[i] = x0[i] }
+        var total = 0.0
+        for k in 0 ..< horizon {
+            let x = xsNew + k * nx, u = usNew + k * nu
+            if feedback {
+                for i in 0 ..< nx { dx[i] = x[i] - xs[k * nx + i] }
+                for r in 0 ..< nu {
+                    var v = us[k * nu + r] + alpha * kff[k * nu + r]
+                    let g = gains + (k * nu + r) * nx
+                    for c in 0 ..< nx { v += g[c] * dx[c] }
+                    u[r] = min(max(v, lower[r]), upper[r])
+                }
+            } else {
+                for r in 0 ..< nu { u[r] = us[k * nu + r] }
+            }
+            total += cost.value(&costWorkspace, node: k, horizon: horizon, x: x, u: u)
+            guard dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx) else { return nil }
+        }
+        total += cost.value(&costWorkspace, node: horizon, horizon: horizon, x: xsNew + horizon * nx, u: nil)
+        return total.isFinite ? total : nil
+    }
+
+    private func swapCandidate() {
+        for i in 0 ..< (horizon + 1) * nx { xs[i] = xsNew[i] }
+        for i in 0 ..< horizon * nu { us[i] = usNew[i] }
+    }
+
+    private func linearizeAll() -> Bool {
+        let T = horizon
+        for i in 0 ..< (T + 1) * nx { lx[i] = 0 }
+        for i in 0 ..< T * nu { lu[i] = 0 }
+        for i in 0 ..< (T + 1) * nx * nx { lxx[i] = 0 }
+        for i in 0 ..< T * nu * nu { luu[i] = 0 }
+        for i in 0 ..< T * nu * nx { lux[i] = 0 }
+        for k in 0 ... T {
+            let x = xs + k * nx
+            if k < T {
+                guard dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
+                                         fx: fx + k * nx * nx, fu: fu + k * nx * nu) else { return false }
+            }
+            // The terminal node has no control: its u-derivatives go to scratch.
+            let d = k < T
+                ? CostDerivatives(lx: lx + k * nx, lu: lu + k * nu, lxx: lxx + k * nx * nx, luu: luu + k * nu * nu, lux: lux + k * nu * nx)
+                : CostDerivatives(lx: lx + k * nx, lu: qu, lxx: lxx + k * nx * nx, luu: quu, lux: qux)
+            _ = cost.derivatives(&costWorkspace, node: k, horizon: T, x: x, u: k < T ? us + k * nu : nil, into: d)
+        }
+        return true
+    }
+
+    /// Returns (ΔV₁, ΔV₂) — the predicted change is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu
+    /// (regularised) is not positive definite on the free controls.
+    private func backwardPass() -> (Double, Double)? {
+        let T = horizon
+        for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
+        for i in 0 ..< nx * nx { vxx[i] = lxx[T * nx * nx + i] }
+        var dV1 = 0.0, dV2 = 0.0
+        for k in stride(from: T - 1, through: 0, by: -1) {
+            let A = fx + k * nx * nx, B = fu + k * nx * nu
+            // vxxFx = Vxx·A (nx × nx), vxxFu = Vxx·B (nx × nu).
+            for r in 0 ..< nx {
+                for c in 0 ..< nx {
+                    var s = 0.0
+                    for m in 0 ..< nx { s += vxx[r * nx + m] * A[m * nx + c] }
+                    vxxFx[r * nx + c] = s
+                }
+                for c in 0 ..< nu {
+                    var s = 0.0
+                    for m in 0 ..< nx { s += vxx[r * nx + m] * B[m * nu + c] }
+                    vxxFu[r * nu + c] = s
+                }
+            }
+            for i in 0 ..< nx {
+                var s = lx[k * nx + i]
+                for m in 0 ..< nx { s += A[m * nx + i] * vx[m] }
+                qx[i] = s
+            }
+            for i in 0 ..< nu {
+                var s = lu[k * nu + i]
+                for m in 0 ..< nx { s += B[m * nu + i] * vx[m] }
+                qu[i] = s
+            }
+            for r in 0 ..< nx {
+                for c in r ..< nx {
+                    var s = lxx[k * nx * nx + r * nx + c]
+                    for m in 0 ..< nx { s += A[m * nx + r] * vxxFx[m * nx + c] }
+                    qxx[r * nx + c] = s
+                    qxx[c * nx + r] = s
+                }
+            }
+            // Regularisation on the state (Tassa, Erez & Todorov 2012): the step is solved with
+            // Q̃_uu = Q_uu + μ f_uᵀf_u and Q̃_ux = Q_ux + μ f_uᵀf_x, i.e. V_xx + μI, which damps
+            // the change of the next state rather than of the controls (better scaled when f_u
+            // spans orders of magnitude, as dt·M⁻¹ does).
+            for r in 0 ..< nu {
+                for c in r ..< nu {
+                    var s = luu[k * nu * nu + r * nu + c]
+                    var bb = 0.0
+                    for m in 0 ..< nx {
+                        s += B[m * nu + r] * vxxFu[m * nu + c]
+                        bb += B[m * nu + r] * B[m * nu + c]
+                    }
+                    quuTrue[r * nu + c] = s
+                    quuTrue[c * nu + r] = s
+                    quu[r * nu + c] = s + mu * bb
+                    quu[c * nu + r] = s + mu * bb
+                }
+                for c in 0 ..< nx {
+                    var s = lux[k * nu * nx + r * nx + c]
+                    var ba = 0.0
+                    for m in 0 ..< nx {
+                        s += B[m * nu + r] * vxxFx[m * nx + c]
+                        ba += B[m * nu + r] * A[m * nx + c]
+                    }
+                    quxTrue[r * nx + c] = s
+                    qux[r * nx + c] = s + mu * ba
+                }
+            }
+
+            let kk = kff + k * nu, K = gains + k * nu * nx
+            guard solveBoxQP(k: k, into: kk) else { return nil }
+            // K = −Q_uu,ff⁻¹ Q_ux,f on the free rows (factor holds the free block's Cholesky).
+            for c in 0 ..< nx {
+                for r in 0 ..< nu { qpTrial[r] = free[r] ? -qux[r * nx + c] : 0 }
+                choleskySolveFree(qpTrial)
+                for r in 0 ..< nu { K[r * nx + c] = free[r] ? qpTrial[r] : 0 }
+            }
+            // Predicted change and the value function (Tassa's form, valid with clamping).
+            for r in 0 ..< nu {
+                dV1 += kk[r] * qu[r]
+                var s = 0.0
+                for c in 0 ..< nu { s += quuTrue[r * nu + c] * kk[c] }
+                dV2 += 0.5 * kk[r] * s
+            }
+            // quuK = Q_uu·K (nu × nx) and quuk = Q_uu·k once, so the updates below are O(nx²·nu).
+            for r in 0 ..< nu {
+                var sk = 0.0
+                for c in 0 ..< nu { sk += quuTrue[r * nu + c] * kk[c] }
+                qpStep[r] = sk
+                for j in 0 ..< nx {
+                    var sK = 0.0
+                    for c in 0 ..< nu { sK += quuTrue[r * nu + c] * K[c * nx + j] }
+                    vxxFu[r * nx + j] = sK
+                }
+            }
+            for i in 0 ..< nx {
+                var s = qx[i]
+                for r in 0 ..< nu { s += K[r * nx + i] * (qpStep[r] + qu[r]) + quxTrue[r * nx + i] * kk[r] }
+                vx[i] = s
+            }
+            for i in 0 ..< nx {
+                for j in i ..< nx {
+                    var s = qxx[i * nx + j]
+                    for r in 0 ..< nu {
+                        s += K[r * nx + i] * (vxxFu[r * nx + j] + quxTrue[r * nx + j]) + quxTrue[r * nx + i] * K[r * nx + j]
+                    }
+                    vxx[i * nx + j] = s
+                    vxx[j * nx + i] = s
+                }
+            }
+        }
+        return (dV1, dV2)
+    }
+
+    /// min ½ δuᵀQ_uu δu + Q_uᵀ δu over lower − ū ≤ δu ≤ upper − ū, warm-started from the previous
+    /// feedforward, by projected Newton. Leaves the free set in `free` and the Cholesky factor of
+    /// the free block in `factor`. False when that block is not positive definite.
+    private func solveBoxQP(k: Int, into d: UnsafeMutablePointer<Double>) -> Bool {
+        let u = us + k * nu
+        var bounded = false
+        for i in 0 ..< nu where lower[i].isFinite || upper[i].isFinite { bounded = true }
+        if !bounded {
+            for i in 0 ..< nu { free[i] = true }
+            guard choleskyFree() else { return false }
+            for i in 0 ..< nu { d[i] = -qu[i] }
+            choleskySolveFree(d)
+            return true
+        }
+        for i in 0 ..< nu { d[i] = min(max(d[i], lower[i] - u[i]), upper[i] - u[i]) }
+        func value(_ x: UnsafeMutablePointer<Double>) -> Double {
+            var v = 0.0
+            for r in 0 ..< nu {
+                var s = 0.0
+                for c in 0 ..< nu { s += quu[r * nu + c] * x[c] }
+                v += x[r] * (0.5 * s + qu[r])
+            }
+            return v
+        }
+        var factored = false
+        for _ in 0 ..< 30 {
+            for r in 0 ..< nu {
+                var s = qu[r]
+                for c in 0 ..< nu { s += quu[r * nu + c] * d[c] }
+                qpGrad[r] = s
+            }
+            var anyFree = false
+            for i in 0 ..< nu {
+                let atLower = d[i] <= lower[i] - u[i] && qpGrad[i] > 0
+                let atUpper = d[i] >= upper[i] - u[i] && qpGrad[i] < 0
+                free[i] = !(atLower || atUpper)
+                anyFree = anyFree || free[i]
+            }
+            guard anyFree else { factored = false; break }
+            guard choleskyFree() else { return false }
+            factored = true
+            var gradNorm = 0.0
+            for i in 0 ..< nu where free[i] { gradNorm += qpGrad[i] * qpGrad[i] }
+            if gradNorm < 1e-20 { break }
+            // Newton step on the free set: δ_f = −H_ff⁻¹ g_f (clamped coordinates fixed).
+            for i in 0 ..< nu { qpStep[i] = free[i] ? -qpGrad[i] : 0 }
+            choleskySolveFree(qpStep)
+            let v0 = value(d)
+            var slope = 0.0
+            for i in 0 ..< nu { slope += qpGrad[i] * qpStep[i] }
+            var step = 1.0
+            var improved = false
+            while step > 1e-12 {
+                for i in 0 ..< nu { qpTrial[i] = min(max(d[i] + step * qpStep[i], lower[i] - u[i]), upper[i] - u[i]) }
+                if value(qpTrial) <= v0 + 1e-4 * step * slope { improved = true; break }
+                step *= 0.5
+            }
+            guard improved else { break }
+            var change = 0.0
+            for i in 0 ..< nu {
+                change = max(change, abs(qpTrial[i] - d[i]))
+                d[i] = qpTrial[i]
+            }
+            if change < 1e-14 { break }
+        }
+        if !factored {
+            // Every control clamped: no feedback on this node.
+            for i in 0 ..< nu { free[i] = false }
+        }
+        return true
+    }
+
+    /// Cholesky of Q_uu restricted to the free controls, into `factor` (lower triangle, nu × nu
+    /// indexing; clamped rows unused).
+    private func choleskyFree() -> Bool {
+        for i in 0 ..< nu where free[i] {
+            for j in 0 ... i where free[j] {
+                var s = quu[i * nu + j]
+                for m in 0 ..< j where free[m] { s -= factor[i * nu + m] * factor[j * nu + m] }
+                if i == j {
+                    guard s > 0, s.isFinite else { return false }
+                    factor[i * nu + i] = s.squareRoot()
+                } else {
+                    factor[i * nu + j] = s / factor[j * nu + j]
+                }
+            }
+        }
+        return true
+    }
+
+    /// b ← H_ff⁻¹ b on the free coordinates (clamped entries left as they are).
+    private func choleskySolveFree(_ b: UnsafeMutablePointer<Double>) {
+        for i in 0 ..< nu where free[i] {
+            var s = b[i]
+            for m in 0 ..< i where free[m] { s -= factor[i * nu + m] * b[m] }
+            b[i] = s / factor[i * nu + i]
+        }
+        for i in stride(from: nu - 1, through: 0, by: -1) where free[i] {
+            var s = b[i]
+            for m in (i + 1) ..< nu where free[m] { s -= factor[m * nu + i] * b[m] }
+            b[i] = s / factor[i * nu + i]
+        }
+    }
+}

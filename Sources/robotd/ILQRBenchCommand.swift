@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import Planning
+import Platform
+import RigidBody
+
+/// `robotd bench ilqr --problem PATH --json`: solves a reaching problem described in JSON (see
+/// hardware/robots/sim6/reach.json and the README) and reports cost, accuracy and time.
+struct ILQRBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ilqr",
+        abstract: "Solve a JSON reaching problem with iLQR: cost, iterations, solve time.",
+        discussion: """
+            Running node k < T costs dt·(½w_f‖p(q_k) − p*‖² + ½w_x‖x_k − x0‖² + ½w_u‖u_k‖²), the terminal \
+            node ½w_T‖p(q_T) − p*‖²; dynamics: ABA (with the URDF's armature, no damping or friction), \
+            semi-implicit Euler. init "zero" starts from u = 0 (rolled out from x0), "x0_gravity" from \
+            the gravity torque at q0. --mpc N re-solves N consecutive steps warm-started with 1 and 3 \
+            iterations and reports per-step times.
+            """
+    )
+
+    @Option(help: "The JSON problem file.") var problem: String
+    @Option(help: "Override the problem's horizon.") var horizon: Int?
+    @Option(name: .customLong("repeat"), help: "Override the problem's repeat count.") var repeatCount: Int?
+    @Option(help: "Also run N warm-started MPC steps.") var mpc: Int?
+    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+    struct Problem {
+        var urdf: String
+        var frame: String
+        var dt: Double
+        var horizon: Int
+        var q0: [Double]
+        var v0: [Double]
+        var target: [Double]
+        var weights: ReachCost.Weights
+        var torqueLimits: Bool
+        var maxIterations: Int
+        var tolerance: Double
+        var repeats: Int
+        var initZero: Bool
+    }
+
+    static func parse(_ path: String) throws -> Problem {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ValidationError("\(path): cannot read: \(error.localizedDescription)")
+        }
+        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("\(path): not a JSON object")
+        }
+        func value<T>(_ key: String, _ type: T.Type) throws -> T {
+            guard let v = o[key] as? T else { throw ValidationError("\(path): \"\(key)\" is missing or not a \(T.self)") }
+            return v
+        }
+        func numbers(_ key: String, count: Int?) throws -> [Double] {
+            guard let a = o[key] as? [NSNumber] else { throw ValidationError("\(path): \"\(key)\" must be an array of numbers") }
+            if let count, a.count != count { throw ValidationError("\(path): \"\(key)\" has \(a.count) values, expected \(count)") }
+            return a.map(\.doubleValue)
+        }
+        let w = try value("weights", [String: Any].self)
+        var weights = ReachCost.Weights()
+        func weight(_ key: String) throws -> Double {
+            guard let x = w[key] as? NSNumber else { throw ValidationError("\(path): \"weights.\(key)\" is missing or not a number") }
+            return x.doubleValue
+        }
+        weights.runningFrame = try weight("running_frame")
+        weights.runningState = try weight("running_state")
+        weights.runningControl = try weight("running_control")
+        weights.terminalFrame = try weight("terminal_frame")
+        let initName = (o["init"] as? String) ?? "zero"
+        guard ["zero", "x0_gravity"].contains(initName) else { throw ValidationError("\(path): \"init\" must be \"zero\" or \"x0_gravity\"") }
+        let q0 = try numbers("q0", count: nil)
+        return Problem(
+            urdf: try value("urdf", String.self), frame: try value("frame", String.self),
+            dt: try value("dt", NSNumber.self).doubleValue, horizon: try value("horizon", NSNumber.self).intValue,
+            q0: q0, v0: try numbers("v0", count: q0.count), target: try numbers("target", count: 3), weights: weights,
+            torqueLimits: (o["torque_limits"] as? Bool) ?? false, maxIterations: (o["max_iterations"] as? NSNumber)?.intValue ?? 200,
+            tolerance: (o["tolerance"] as? NSNumber)?.doubleValue ?? 1e-9, repeats: (o["repeat"] as? NSNumber)?.intValue ?? 1,
+            initZero: initName == "zero"
+        )
+    }
+
+    func run() throws {
+        Startup.configureMath()
+        var p = try Self.parse(problem)
+        if let horizon { p.horizon = horizon }
+        if let repeatCount { p.repeats = repeatCount }
+        guard p.horizon >= 1, p.dt > 0, p.repeats >= 1 else { throw ValidationError("horizon, dt and repeat must be positive") }
+        let model = try RobotLoading.load(urdfPath: p.urdf)
+        guard p.q0.count == model.dof else { throw ValidationError("q0 has \(p.q0.count) values; \(model.name) has \(model.dof) joints") }
+        guard let frame = model.frameIndex(named: p.frame) else { throw ValidationError("no frame named \"\(p.frame)\"") }
+        let x0 = p.q0 + p.v0
+        let target = Vector3(p.target[0], p.target[1], p.target[2])
+        let cost = ReachCost(model: model, frame: frame, dt: p.dt, weights: p.weights, target: target, stateReference: x0)
+        var options = ILQRSolver<RigidBodyDynamics, ReachCost>.Options()
+        options.maxIterations = p.maxIterations
+        options.tolerance = p.tolerance
+        if p.torqueLimits {
+            options.controlLower = model.joints.map { -$0.effortLimit }
+            options.controlUpper = model.joints.map { $0.effortLimit }
+        }
+        let solver = ILQRSolver(dynamics: RigidBodyDynamics(model: model, dt: p.dt), cost: cost, horizon: p.horizon, options: options)
+        var ws = model.makeWorkspace()
+        model.rnea(&ws, q: p.q0, v: Array(repeating: 0, count: model.dof), a: Array(repeating: 0, count: model.dof))
+        let initial = p.initZero ? Array(repeating: 0.0, count: p.horizon * model.dof) : (0 ..< p.horizon).flatMap { _ in ws.tau }
+
+        var times: [Double] = []
+        var last: ILQRSolver<RigidBodyDynamics, ReachCost>.Result?
+        for _ in 0 ..< p.repeats {
+            solver.setControls(initial)
+            let r = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, now: MonotonicClock.now) }
+            times.append(Double(r.nanoseconds) / 1e6)
+            last = r
+        }
+        let r = last!
+        let xs = solver.states
+        let n = model.dof, nx = 2 * n
+        model.forwardKinematics(&ws, q: Array(xs[(p.horizon * nx) ..< (p.horizon * nx + n)]))
+        let e = model.framePose(ws, frame: frame).translation - target
+        let sorted = times.sorted()
+        var out: [String: Any] = [
+            "robot": model.name, "horizon": p.horizon, "iterations": r.iterations, "converged": r.status == .converged,
+            "status": r.status.rawValue, "final_cost": r.cost, "initial_cost": r.initialCost, "ee_error_m": e.dot(e).squareRoot(),
+            "solve_ms": ["median": sorted[sorted.count / 2], "min": sorted.first!, "max": sorted.last!],
+            "ms_per_iteration": sorted[sorted.count / 2] / Double(max(1, r.iterations)),
+            "derivatives_ms": Double(r.derivativeNanoseconds) / 1e6, "u0": Array(solver.controls.prefix(n)),
+            "repeat": p.repeats,
+        ]
+        if let steps = mpc {
+            out["mpc"] = [
+                "steps": steps,
+                "iterations_1": mpcRun(solver: solver, model: model, x0: x0, initial: initial, steps: steps, iterations: 1),
+                "iterations_3": mpcRun(solver: solver, model: model, x0: x0, initial: initial, steps: steps, iterations: 3),
+            ]
+        }
+        try JSONOutput.print(out)
+    }
+
+    /// Receding horizon on the model itself: solve, apply u₀ for one dt, shift, re-solve.
+    func mpcRun(solver: ILQRSolver<RigidBodyDynamics, ReachCost>, model: RobotModel, x0: [Double], initial: [Double],
+                steps: Int, iterations: Int) -> [String: Any] {
+        solver.setControls(initial)
+        var x = x0
+        _ = x.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!) }
+        let dynamics = solver.dynamics
+        var dws = dynamics.makeWorkspace()
+        var u = [Double](repeating: 0, count: model.dof), next = [Double](repeating: 0, count: x.count)
+        var times: [Double] = []
+        var costs: [Double] = []
+        for _ in 0 ..< steps {
+            u.withUnsafeMutableBufferPointer { solver.control(0, into: $0.baseAddress!) }
+            _ = dynamics.step(&dws, x: x, u: u, next: &next)
+            x = next
+            solver.shift(by: 1)
+            let r = x.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: iterations, now: MonotonicClock.now) }
+            times.append(Double(r.nanoseconds) / 1e6)
+            costs.append(r.cost)
+        }
+        let s = times.sorted()
+        func q(_ p: Double) -> Double { s[min(s.count - 1, Int((p * Double(s.count)).rounded(.up)) - 1)] }
+        return ["step_ms": ["p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": s.last!], "final_cost": costs.last ?? 0]
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+
+/// `robotd bench ilqr` against Crocoddyl's FDDP (Tests/oracles/crocoddyl_reach.py) on the same
+/// problem: the same dynamics (ABA with armature, semi-implicit Euler), the same cost, so both
+/// must reach the same optimal cost.
+@Suite struct ILQRCrocoddylTests {
+    static func ours(_ problem: String, _ extra: [String]) throws -> [String: Any] {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "ilqr", "--problem", problem, "--repeat", "1", "--json"] + extra)
+        try #require(r.status == 0, "\(r.stderr)")
+        return try #require(try TestSupport.json(r.stdout) as? [String: Any])
+    }
+
+    static func crocoddyl(_ problem: String, _ extra: [String]) throws -> [String: Any] {
+        let r = try TestSupport.python("Tests/oracles/crocoddyl_reach.py", [problem, "--repeat", "1"] + extra)
+        try #require(r.status == 0, "crocoddyl oracle failed (run scripts/setup.sh --test): \(r.stderr)")
+        return try #require(try TestSupport.json(r.stdout) as? [String: Any])
+    }
+
+    @Test(arguments: [("zero", 50), ("x0_gravity", 50), ("x0_gravity", 100)])
+    func reachesCrocoddylsOptimalCost(initialGuess: String, horizon: Int) throws {
+        let source = TestSupport.repoRoot.appendingPathComponent("hardware/robots/sim6/reach.json")
+        var problem = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any])
+        problem["init"] = initialGuess
+        problem["horizon"] = horizon
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reach-\(getpid())-\(initialGuess)-\(horizon).json").path
+        try JSONSerialization.data(withJSONObject: problem).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let a = try Self.ours(path, []), b = try Self.crocoddyl(path, [])
+        let ca = try #require(a["final_cost"] as? Double), cb = try #require(b["final_cost"] as? Double)
+        #expect(a["converged"] as? Bool == true, "\(a)")
+        #expect(abs(ca - cb) <= 1e-6 * cb, "iLQR \(ca) vs Crocoddyl \(cb)")
+        #expect((a["ee_error_m"] as? Double ?? 1) < 1e-4)
+    }
+}
