@@ -76,7 +76,7 @@ let package = Package(
             name: "RobotDaemon",
             dependencies: [
                 "ControlServer", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "Platform", "LinearAlgebra", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
+                "Platform", "LinearAlgebra", "AllocationCounter", "Planning", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

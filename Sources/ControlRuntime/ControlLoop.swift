@@ -27,6 +27,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         public var flightRecorderTicks: Int = 5000
         /// Mode entered by `start()`: `.idle` or `.hold`.
         public var initialMode: Mode = .hold
+        /// In `mpc`, the newest plan is used while t − t0 ≤ this (s); older → `hold`.
+        public var planValidity: Double = 0.1
 
         public init() {}
     }
@@ -40,6 +42,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     public let flightRecorder: FlightRecorder
     /// Every transition, for a consumer (learner or recorder); `nil` when nobody listens.
     public let transitions: SPSCRing<Transition>?
+    /// The planner's plans for `mpc`; nil when this loop has no planner (mpc unavailable).
+    public let plans: PlanSlot?
 
     private var driver: Driver
     private var machine = ModeStateMachine()
@@ -66,7 +70,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// - Warning: Not real-time safe (allocates everything the tick will use).
     public init(model: RobotModel, driver: consuming Driver, holdController: JointPDController,
                 moveController: JointPDController? = nil, limits: JointLimits,
-                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil) {
+                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil, plans: PlanSlot? = nil) {
         precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
         precondition(limits.dof == model.dof, "one limit per joint")
         let n = model.dof
@@ -87,6 +91,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
         workspace = model.makeWorkspace()
+        self.plans = plans
+        if let plans {
+            precondition(plans.dof == n, "plan slot for \(plans.dof) joints, robot has \(n)")
+            machine.availableModes.insert(.mpc)
+        }
+        planState = Array(repeating: 0, count: 2 * n)
     }
 
     /// Current mode (control thread; other threads read `telemetry`).
@@ -188,7 +198,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private func handle(_ c: LoopCommand, time: Double) {
         let actions: ModeActions
         switch c.kind {
-        case .setMode: actions = machine.on(.request(c.mode))
+        case .setMode:
+            if c.mode == .mpc, !hasFreshPlan(time: time) {
+                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode))
+                return
+            }
+            actions = machine.on(.request(c.mode))
         case .estop: actions = machine.on(.estop)
         case .reset: actions = machine.on(.reset)
         case .move:
@@ -208,6 +223,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     }
 
     private var moveDuration = 0.0
+    /// (q, v) for the plan's feedback law.
+    private var planState: [Double]
     /// A fault asked for a flight-recorder dump; frozen once this tick is recorded.
     private var freezePending = false
 
@@ -267,7 +284,38 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
+    private func hasFreshPlan(time: Double) -> Bool {
+        guard let p = plans?.newest() else { return false }
+        return time - p.t0 <= configuration.planValidity && time < p.t0 + p.duration
+    }
+
+    /// The plan's control law at `time`; false when no valid plan covers it.
+    private func planControl(time: Double) -> Bool {
+        guard let plans else { return false }
+        let n = model.dof
+        for i in 0 ..< n {
+            planState[i] = state.position[i]
+            planState[n + i] = state.velocity[i]
+        }
+        return planState.withUnsafeBufferPointer { x in
+            command.values.withUnsafeMutableBufferPointer { u in
+                // A read that raced a publish is retried once on the newer buffer.
+                var t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!)
+                if t0 == nil { t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) }
+                guard let t0 else { return false }
+                return time - t0 <= configuration.planValidity
+            }
+        }
+    }
+
     private func computeCommand(time: Double) {
+        if machine.mode == .mpc {
+            if planControl(time: time) {
+                for i in 0 ..< model.dof { command.feedforwardEffort[i] = 0 }
+                return
+            }
+            perform(machine.on(.planExpired), time: time)
+        }
         switch machine.mode {
         case .move:
             let t = time - moveStart

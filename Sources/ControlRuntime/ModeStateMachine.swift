@@ -65,6 +65,8 @@ public enum ModeEvent: Sendable, Equatable {
     case move
     /// The current move reached its end.
     case moveFinished
+    /// `mpc` has no valid plan any more (planner late or gone): fall back to `hold`.
+    case planExpired
     case estop
     case reset
     case fault(FaultReason)
@@ -147,6 +149,12 @@ public struct ModeStateMachine: Sendable, Equatable {
             mode = .hold
             return .holdGoal
         case (_, .moveFinished):
+            return []
+
+        case (.mpc, .planExpired):
+            mode = .hold
+            return .holdMeasured
+        case (_, .planExpired):
             return []
 
         case (_, .move):

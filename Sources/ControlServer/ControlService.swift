@@ -65,6 +65,16 @@ public final class FaultLog: Sendable {
     public var all: [Entry] { entries.withLock { $0 } }
 }
 
+/// The MPC planner as the socket sees it (implemented by the daemon's planner).
+public protocol TargetPlanner: AnyObject, Sendable {
+    /// Sets a target: `position` (m, base frame) with optional `orientation` (w, x, y, z), or
+    /// `joints` (rad); `duration` (s) spreads the approach. Throws a message naming the problem.
+    func setTarget(position: [Double]?, orientation: [Double]?, joints: [Double]?, duration: Double?) throws
+    func clearTarget()
+    /// Planner state for `status` (`loopTime` = the loop's current time, for plan ages).
+    func statusJSON(loopTime: Double) -> JSONValue
+}
+
 /// What the server may touch of the control loop: readers of its seqlocks, the command queue
 /// and the results ring (whose single consumer is the server's event loop).
 public struct LoopAccess: @unchecked Sendable {
@@ -78,11 +88,14 @@ public struct LoopAccess: @unchecked Sendable {
     public var configPath: String
     /// Monotonic seconds at start (for `uptime_s`).
     public var startedAt: Double
+    /// The MPC planner, when the daemon runs one.
+    public var planner: TargetPlanner?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
-                configPath: String, startedAt: Double) {
+                configPath: String, startedAt: Double, planner: TargetPlanner? = nil) {
+        self.planner = planner
         self.telemetry = telemetry
         self.statistics = statistics
         self.send = send
@@ -251,9 +264,17 @@ final class ControlService {
                 throw .wrongMode("mode \(name) is not available in this build (available: \(s.info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                                  mode: "\(s.access.telemetry().mode)")
             }
-            return s.command { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
+            let refusal = mode == .mpc ? "no valid plan to follow: set a target with target.set first" : nil
+            return s.command(refusal: refusal) { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
         }
         register("move", role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
+        register("target.set", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.setTarget(p) })
+        register("target.clear", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            guard let planner = s.access.planner else { throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false)", mode: "\(s.access.telemetry().mode)") }
+            planner.clearTarget()
+            return ["target": .null]
+        })
         register("estop", role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return s.command { LoopCommand(id: $0, kind: .estop) }
@@ -265,7 +286,7 @@ final class ControlService {
     }
 
     /// Sends a command and turns the loop's answer into a result or a protocol error.
-    func command(extra: [String: JSONValue] = [:], _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
+    func command(extra: [String: JSONValue] = [:], refusal: String? = nil, _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
         broker.send(make).assumeIsolated().flatMapThrowing { r in
             if r.accepted {
                 var o = extra
@@ -277,7 +298,7 @@ final class ControlService {
                 let why = r.mode == .estop ? "estop" : (t.hasFault ? "\(t.fault)" : "fault")
                 throw RPCError.fault("refused: the arm is \(r.mode) (\(why)); send reset first", fault: why)
             }
-            throw RPCError.wrongMode("refused by the control loop in mode \(r.mode)", mode: "\(r.mode)")
+            throw RPCError.wrongMode(refusal ?? "refused by the control loop in mode \(r.mode)", mode: "\(r.mode)")
         }.nonisolated()
     }
 
@@ -321,7 +342,38 @@ final class ControlService {
                 "rotation": .array((0 ..< 3).map { i in .array((0 ..< 3).map { j in .number(r[3 * i + j]) }) }),
             ],
             "faults": .array(faults),
+            "mpc": access.planner?.statusJSON(loopTime: t.time) ?? .null,
         ]
+    }
+
+    func setTarget(_ p: Params) throws(RPCError) -> JSONValue {
+        try p.allowOnly(["position", "orientation", "q", "duration"])
+        guard let planner = access.planner else {
+            throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false)", mode: "\(access.telemetry().mode)")
+        }
+        let hasPosition = p.value["position"] != nil, hasJoints = p.value["q"] != nil
+        guard hasPosition != hasJoints else { throw .invalidParams("give exactly one of \"position\" ([x, y, z] in m) and \"q\" (joint positions)") }
+        var position: [Double]?, orientation: [Double]?, joints: [Double]?
+        if hasPosition {
+            position = try p.numbers("position")
+            guard position!.count == 3 else { throw .invalidParams("\"position\" must have 3 values [x, y, z] (m), got \(position!.count)") }
+            if p.value["orientation"] != nil {
+                orientation = try p.numbers("orientation")
+                guard orientation!.count == 4 else { throw .invalidParams("\"orientation\" must be a quaternion [w, x, y, z], got \(orientation!.count) values") }
+            }
+        } else {
+            joints = try p.numbers("q")
+            if p.value["orientation"] != nil { throw .invalidParams("\"orientation\" applies to position targets only") }
+        }
+        let duration = try p.optionalNumber("duration")
+        if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
+        do {
+            try planner.setTarget(position: position, orientation: orientation, joints: joints, duration: duration)
+        } catch {
+            throw .invalidParams("\(error)")
+        }
+        return ["accepted": true, "mode": .string("\(access.telemetry().mode)"),
+                "hint": access.telemetry().mode == .mpc ? .null : "send mode.set {\"mode\": \"mpc\"} to follow the plan"]
     }
 
     func timing() -> JSONValue {
@@ -339,6 +391,7 @@ final class ControlService {
             "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "allocations": JSONValue(s.allocations),
             "scheduler": .string(a.schedulerName), "rt_priority": priority, "memory_locked": .bool(a.memoryLocked),
             "cpu": a.cpu.map { JSONValue($0) } ?? .null,
+            "mpc": access.planner?.statusJSON(loopTime: access.telemetry().time) ?? .null,
         ]
     }
 

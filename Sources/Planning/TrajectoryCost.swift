@@ -33,7 +33,7 @@ public protocol TrajectoryCost: Sendable {
 /// Reaching with a frame of a rigid-body arm, x = (q, v), u = τ:
 ///
 ///   running node k < T:  dt·( ½w_f‖p(q) − p*‖² + ½w_o‖r_o(q)‖² + ½w_x‖x − x_ref‖² + ½w_u‖u‖² + ½w_b‖b(q)‖² )
-///   terminal node T:         ½W_f‖p(q) − p*‖² + ½W_o‖r_o(q)‖² + ½W_x‖x − x_ref‖² + ½w_b‖b(q)‖²
+///   terminal node T:         ½W_f‖p(q) − p*‖² + ½W_o‖r_o(q)‖² + ½W_x‖x − x_ref‖² + ½W_v‖v‖² + ½w_b‖b(q)‖²
 ///
 /// p(q) is the frame's position in the base frame; r_o = ½ Σᵢ R(q)eᵢ × R*eᵢ is the orientation
 /// error (the rotation vector of R*Rᵀ for small errors, exact zero at R = R*); b(q) is how far each
@@ -49,6 +49,8 @@ public struct ReachCost: TrajectoryCost {
         public var terminalFrame = 1e3
         public var terminalOrientation = 0.0
         public var terminalState = 0.0
+        /// ½W_v‖v_T‖² at the terminal node: arrive at rest.
+        public var terminalVelocity = 0.0
         public var limitBarrier = 0.0
         public init() {}
     }
@@ -186,6 +188,17 @@ public struct ReachCost: TrajectoryCost {
                 if let d {
                     d.lx[i] += w * e
                     d.lxx[i * nx + i] += w
+                }
+            }
+        }
+
+        if terminal, weights.terminalVelocity > 0 {
+            let c = weights.terminalVelocity
+            for i in n ..< nx {
+                total += 0.5 * c * x[i] * x[i]
+                if let d {
+                    d.lx[i] += c * x[i]
+                    d.lxx[i * nx + i] += c
                 }
             }
         }

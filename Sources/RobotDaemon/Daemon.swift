@@ -55,20 +55,21 @@ public enum Daemon {
     public static func makeServer<Driver>(config: DaemonConfiguration, configPath: String, socketPath: String,
                                           loop: ControlLoop<Driver>, runner: ControlLoopRunner<Driver>,
                                           achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
-                                          policy: AccessPolicy, logger: Logger) -> ControlServer {
+                                          policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
             access: LoopAccess(
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
-                configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds()
+                configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
                 rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
                 endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
-                lowerLimits: limits.lower, upperLimits: limits.upper, modes: [.idle, .hold, .move, .estop]
+                lowerLimits: limits.lower, upperLimits: limits.upper,
+                modes: planner == nil ? [.idle, .hold, .move, .estop] : [.idle, .hold, .move, .mpc, .estop]
             ),
             policy: policy, logger: logger
         )
@@ -103,10 +104,12 @@ public enum Daemon {
         let notifier = SystemdNotifier()
         let loop: ControlLoop<SimulatedArm>
         let limits: JointLimits
+        let planner: MPCPlanner?
         do {
             let model = try DaemonAssembly.loadModel(config)
             loop = try DaemonAssembly.simulationLoop(config, model: model)
             limits = try DaemonAssembly.limits(config, model: model)
+            planner = try DaemonAssembly.planner(config, loop: loop, limits: limits)
         } catch {
             logger.critical("cannot assemble the daemon: \(error)")
             return .config
@@ -154,12 +157,15 @@ public enum Daemon {
         ])
 
         let faults = FaultLog()
+        planner?.start()
         let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
-                                runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger)
+                                runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger,
+                                planner: planner)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {
             logger.critical("\(error)")
+            planner?.stop()
             runner.requestStop()
             runner.join()
             return .config
@@ -189,6 +195,7 @@ public enum Daemon {
         notifier.stopping()
         // No new commands while the arm ramps to hold; the socket file goes with the server.
         server.shutdown()
+        planner?.stop()
         runner.requestStop()
         runner.join()
         supervisor.dumpFlightRecorderIfFrozen(reason: "shutdown")

@@ -87,7 +87,8 @@ public enum DaemonAssembly {
         }
     }
 
-    /// The control loop over the simulated arm.
+    /// The control loop over the simulated arm (with a plan slot for the MPC planner when
+    /// `mpc.enabled`).
     public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
         let arm = try simulatedArm(config, model: model)
         let hold = JointPDController(
@@ -108,7 +109,24 @@ public enum DaemonAssembly {
         loopConfig.endEffectorFrame = model.frames.count - 1
         loopConfig.flightRecorderTicks = max(1, Int(config.loop.flightRecorderSeconds * Double(config.loop.rateHz)))
         loopConfig.initialMode = .hold
+        loopConfig.planValidity = config.mpc.planValidity
+        if let name = config.mpc.frame {
+            guard let f = model.frameIndex(named: name) else { throw Failure("mpc.frame: the robot has no link \"\(name)\"") }
+            loopConfig.endEffectorFrame = f
+        }
+        let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
         return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
-                           limits: try limits(config, model: model), configuration: loopConfig)
+                           limits: try limits(config, model: model), configuration: loopConfig, plans: plans)
+    }
+
+    /// The MPC planner over a loop built by `simulationLoop` (nil when `mpc.enabled` is false).
+    public static func planner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, limits: JointLimits) throws -> MPCPlanner? {
+        guard config.mpc.enabled, let plans = loop.plans else { return nil }
+        do {
+            return try MPCPlanner(model: loop.model, configuration: config.mpc, effortLimits: limits.effort, plans: plans,
+                                  telemetry: { loop.telemetry.read() })
+        } catch {
+            throw Failure("\(error)")
+        }
     }
 }

@@ -18,6 +18,8 @@ extension DaemonConfiguration {
         self.control = try Control(reading: &control)
         var limits = try r.section("limits")
         self.limits = try Limits(reading: &limits)
+        var mpc = try r.section("mpc")
+        self.mpc = try MPC(reading: &mpc)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -148,6 +150,35 @@ extension DaemonConfiguration.Gains {
         let kp = try r.jointValues("kp", default: value.kp, .above(0), unit: "N·m/rad")
         let kd = try r.jointValues("kd", default: value.kd, .atLeast(0), unit: "N·m·s/rad")
         self.init(kp: kp, kd: kd)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.MPC {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        enabled = try r.bool("enabled", default: enabled)
+        rateHz = try r.int("rate_hz", default: rateHz, .closed(1, 1000), unit: "Hz")
+        horizon = try r.int("horizon", default: horizon, .closed(2, 200))
+        dt = try r.double("dt", default: dt, .closed(0.001, 0.1), unit: "s")
+        iterations = try r.int("iterations", default: iterations, .closed(1, 50))
+        budget = try r.double("budget", default: budget, .closed(0.0005, 1), unit: "s")
+        planValidity = try r.double("plan_validity", default: planValidity, .closed(0.005, 1), unit: "s")
+        frame = try r.optionalString("frame")
+        var w = try r.section("weights")
+        var weights = Weights()
+        weights.runningFrame = try w.double("running_frame", default: weights.runningFrame, .atLeast(0))
+        weights.runningState = try w.double("running_state", default: weights.runningState, .atLeast(0))
+        weights.runningControl = try w.double("running_control", default: weights.runningControl, .above(0))
+        weights.terminalFrame = try w.double("terminal_frame", default: weights.terminalFrame, .atLeast(0))
+        weights.runningOrientation = try w.double("running_orientation", default: weights.runningOrientation, .atLeast(0))
+        weights.terminalOrientation = try w.double("terminal_orientation", default: weights.terminalOrientation, .atLeast(0))
+        weights.terminalVelocity = try w.double("terminal_velocity", default: weights.terminalVelocity, .atLeast(0))
+        weights.runningJoint = try w.double("running_joint", default: weights.runningJoint, .atLeast(0))
+        weights.terminalJoint = try w.double("terminal_joint", default: weights.terminalJoint, .atLeast(0))
+        weights.jointLimitBarrier = try w.double("joint_limit_barrier", default: weights.jointLimitBarrier, .atLeast(0))
+        try w.finish()
+        self.weights = weights
         try r.finish()
     }
 }

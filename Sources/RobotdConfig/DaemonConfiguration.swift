@@ -17,6 +17,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var control = Control()
     /// Command limiter settings on top of the robot description's limits (`limits:`).
     public var limits = Limits()
+    /// Model-predictive control (`mpc:`).
+    public var mpc = MPC()
     /// The control socket (`socket:`).
     public var socket = Socket()
     /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
@@ -205,6 +207,59 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public init(kp: JointValues, kd: JointValues) {
             self.kp = kp
             self.kd = kd
+        }
+    }
+
+    // MARK: mpc
+
+    /// Model-predictive control: a planner thread solving iLQR over the robot description's
+    /// dynamics, whose plans the tick follows in `mpc` mode (`mpc:`).
+    public struct MPC: Sendable, Equatable {
+        /// Run the planner (and offer the `mpc` mode).
+        public var enabled = true
+        /// Re-planning rate (Hz), 1…1000.
+        public var rateHz = 100
+        /// Nodes of the plan, 2…200.
+        public var horizon = 50
+        /// Time between nodes (s), 0.001…0.1.
+        public var dt = 0.01
+        /// iLQR iterations per re-plan, 1…50.
+        public var iterations = 3
+        /// Wall-clock budget of one re-plan (s), 0.0005…1.
+        public var budget = 0.008
+        /// How long the tick follows a plan after its start before falling back to `hold` (s), 0.005…1.
+        public var planValidity = 0.1
+        /// End-effector frame (URDF link); nil = the last link.
+        public var frame: String? = nil
+        /// Cost weights.
+        public var weights = Weights()
+
+        /// The default planner: 100 Hz, 50 nodes of 10 ms, 3 iterations within 8 ms.
+        public init() {}
+
+        /// Cost weights of the planner (see docs/mpc.md for the cost).
+        public struct Weights: Sendable, Equatable {
+            /// ½w‖p − p*‖² per second of the horizon.
+            public var runningFrame = 1.0
+            /// ½w‖x − (q_now, 0)‖² per second: damping of the motion.
+            public var runningState = 1e-3
+            /// ½w‖τ‖² per second.
+            public var runningControl = 1e-5
+            /// ½W‖p − p*‖² at the end of the horizon.
+            public var terminalFrame = 1e3
+            /// Orientation terms, used when a target has an orientation.
+            public var runningOrientation = 0.1
+            public var terminalOrientation = 100.0
+            /// ½W‖v‖² at the end of the horizon: arrive at rest.
+            public var terminalVelocity = 1.0
+            /// Joint targets: ½w‖q − q*‖² per second and ½W‖q − q*‖² at the end.
+            public var runningJoint = 1.0
+            public var terminalJoint = 1e3
+            /// Quadratic barrier in the last 0.05 rad before a joint limit.
+            public var jointLimitBarrier = 100.0
+
+            /// The default weights.
+            public init() {}
         }
     }
 

@@ -247,6 +247,7 @@ enum Dense {
         weights.runningOrientation = 0.7
         weights.terminalOrientation = 30
         weights.terminalState = 0.2
+        weights.terminalVelocity = 3
         weights.limitBarrier = 50
         var cost = ReachCost(model: model, frame: frame, dt: 0.01, weights: weights, target: Vector3(0.4, 0.2, 0.3),
                              stateReference: [0, -1, 1, 0, 0.3, 0, 0, 0, 0, 0, 0, 0])

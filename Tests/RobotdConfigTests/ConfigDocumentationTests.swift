@@ -18,6 +18,8 @@ import Testing
         ("control.hold", "control: {hold: {__probe: 1}}"),
         ("control.move", "control: {move: {__probe: 1}}"),
         ("limits", "limits: {__probe: 1}"),
+        ("mpc", "mpc: {__probe: 1}"),
+        ("mpc.weights", "mpc: {weights: {__probe: 1}}"),
         ("limits.joints.<joint>", "limits: {joints: {elbow: {__probe: 1}}}"),
         ("socket", "socket: {__probe: 1}"),
         ("logging", "logging: {__probe: 1}"),

@@ -1,0 +1,126 @@
+import Synchronization
+
+/// A planner's output for the control tick (DESIGN.md §2): from loop time `t0`, nodes every
+/// `dt` seconds with reference states x_ref[k] = (q, v) (k = 0 … count), feedforward controls
+/// u_ff[k] and feedback gains K[k] (k = 0 … count−1, nu × nx row-major). The tick applies
+///   u(t) = u_ff[k] + K[k] (x − x_ref(t)),  k = ⌊(t − t0)/dt⌋,
+/// with x_ref linearly interpolated inside the interval (the plan's controls are held over it).
+///
+/// Published through a double-buffered slot: the planner writes the buffer the tick is not
+/// reading and then flips an index; each buffer carries a sequence number so that a read that
+/// raced a write is detected and discarded instead of mixing two plans.
+public final class PlanSlot: @unchecked Sendable {
+    public let dof: Int
+    public let capacity: Int
+
+    final class Buffer {
+        let sequence = Atomic<UInt64>(0)
+        var t0 = 0.0
+        var dt = 0.01
+        var count = 0
+        var id: UInt64 = 0
+        let xRef: UnsafeMutablePointer<Double>
+        let uff: UnsafeMutablePointer<Double>
+        let gains: UnsafeMutablePointer<Double>
+
+        init(dof: Int, capacity: Int) {
+            let nx = 2 * dof
+            xRef = .allocate(capacity: (capacity + 1) * nx)
+            xRef.initialize(repeating: 0, count: (capacity + 1) * nx)
+            uff = .allocate(capacity: capacity * dof)
+            uff.initialize(repeating: 0, count: capacity * dof)
+            gains = .allocate(capacity: capacity * dof * nx)
+            gains.initialize(repeating: 0, count: capacity * dof * nx)
+        }
+
+        deinit {
+            xRef.deallocate()
+            uff.deallocate()
+            gains.deallocate()
+        }
+    }
+
+    private let buffers: [Buffer]
+    private let latest = Atomic<Int>(-1)
+    private var nextID: UInt64 = 0
+
+    /// - Warning: Not real-time safe (allocates both buffers).
+    public init(dof: Int, capacity: Int) {
+        precondition(dof >= 1 && capacity >= 1, "a plan has at least one joint and one node")
+        self.dof = dof
+        self.capacity = capacity
+        buffers = [Buffer(dof: dof, capacity: capacity), Buffer(dof: dof, capacity: capacity)]
+    }
+
+    /// Planner side (one thread): fills the free buffer through `fill` and publishes it.
+    /// `fill` receives (xRef, uff, gains) to write `count` nodes into.
+    /// - Returns: the plan's id.
+    @discardableResult
+    public func publish(t0: Double, dt: Double, count: Int,
+                        fill: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> UInt64 {
+        precondition(count >= 1 && count <= capacity, "plan length \(count) outside 1…\(capacity)")
+        let current = latest.load(ordering: .acquiring)
+        let b = buffers[current == 0 ? 1 : 0]
+        let s = b.sequence.load(ordering: .relaxed)
+        b.sequence.store(s &+ 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        nextID &+= 1
+        b.t0 = t0
+        b.dt = dt
+        b.count = count
+        b.id = nextID
+        fill(b.xRef, b.uff, b.gains)
+        b.sequence.store(s &+ 2, ordering: .releasing)
+        latest.store(current == 0 ? 1 : 0, ordering: .releasing)
+        return nextID
+    }
+
+    /// Withdraws the plan (the tick sees none).
+    public func clear() { latest.store(-1, ordering: .releasing) }
+
+    /// Tick side: the control at loop time `t` for measured state `x` (nx values) into `u`
+    /// (dof values).
+    /// - Returns: the plan's t0 when a plan covered `t`; nil when there is none, `t` is past its
+    ///   last node, or the read raced a publish (the caller keeps its previous command).
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func control(at t: Double, state x: UnsafePointer<Double>, into u: UnsafeMutablePointer<Double>) -> Double? {
+        let index = latest.load(ordering: .acquiring)
+        guard index >= 0 else { return nil }
+        let b = buffers[index]
+        let s1 = b.sequence.load(ordering: .acquiring)
+        guard s1 & 1 == 0 else { return nil }
+        let t0 = b.t0, dt = b.dt, count = b.count
+        let position = (t - t0) / dt
+        guard position >= 0, position < Double(count) else {
+            return nil
+        }
+        let k = min(Int(position), count - 1)
+        let w = position - Double(k)
+        let n = dof, nx = 2 * dof
+        let x0 = b.xRef + k * nx, x1 = b.xRef + (k + 1) * nx
+        let g = b.gains + k * n * nx
+        for r in 0 ..< n {
+            var v = b.uff[k * n + r]
+            for c in 0 ..< nx {
+                let ref = x0[c] + w * (x1[c] - x0[c])
+                v += g[r * nx + c] * (x[c] - ref)
+            }
+            u[r] = v
+        }
+        atomicMemoryFence(ordering: .acquiring)
+        guard b.sequence.load(ordering: .relaxed) == s1 else { return nil }
+        return t0
+    }
+
+    /// The newest plan's start time and length (s), for status; nil without a plan.
+    public func newest() -> (t0: Double, duration: Double, id: UInt64)? {
+        let index = latest.load(ordering: .acquiring)
+        guard index >= 0 else { return nil }
+        let b = buffers[index]
+        let s1 = b.sequence.load(ordering: .acquiring)
+        let r = (b.t0, Double(b.count) * b.dt, b.id)
+        atomicMemoryFence(ordering: .acquiring)
+        guard s1 & 1 == 0, b.sequence.load(ordering: .relaxed) == s1 else { return nil }
+        return r
+    }
+}

@@ -1,0 +1,386 @@
+import ControlRuntime
+import ControlServer
+import Foundation
+import LinearAlgebra
+import Planning
+import Platform
+import RigidBody
+import RobotdConfig
+import Synchronization
+
+/// The MPC planner thread (DESIGN.md §2): at `mpc.rate_hz` it reads the loop's newest state,
+/// re-solves iLQR warm-started from its previous plan (shifted by the time elapsed), and
+/// publishes the plan to the tick through a `PlanSlot`. It plans whenever a target is set, in
+/// any mode, so that switching to `mpc` starts from a fresh plan.
+public final class MPCPlanner: @unchecked Sendable {
+    /// What a person asks the arm to reach.
+    public enum Target: Sendable, Equatable {
+        /// End-effector position (m, base frame) and optional orientation (unit quaternion w x y z).
+        case pose(position: Vector3, orientation: [Double]?)
+        /// Joint positions (rad).
+        case joints([Double])
+    }
+
+    /// Planner figures for `status`/`timing`.
+    public struct Statistics: Sendable {
+        public var solves: UInt64 = 0
+        public var lastSolveMs = 0.0
+        public var maxSolveMs = 0.0
+        public var lastIterations = 0
+        public var lastCost = 0.0
+        public var lastStatus = "none"
+        /// Distance (m) from the plan's final end-effector position to the target (pose targets).
+        public var predictedTerminalError = 0.0
+        public var target: Target?
+        public var planT0 = 0.0
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let model: RobotModel
+    public let configuration: DaemonConfiguration.MPC
+    public let plans: PlanSlot
+    public let frame: Int
+    /// Reach radius: the largest distance from the first joint's axis origin to the frame.
+    public let reach: Double
+    public let base: Vector3
+    private let telemetry: () -> TelemetrySnapshot
+    private let solver: ILQRSolver<RigidBodyDynamics, ReachCost>
+    private let shared = Mutex<(target: Target?, duration: Double?, setAt: Double, startPosition: Vector3?, startJoints: [Double]?, stats: Statistics)>(
+        (nil, nil, 0, nil, nil, Statistics()))
+    /// Integral of the steady-state error (offset-free MPC): the planner aims at target + bias,
+    /// where the bias integrates (target − measured) near the target. It absorbs what the model
+    /// lacks — friction, unmodelled payload — that would otherwise leave a constant offset
+    /// (the receding horizon keeps "arriving at the end of the horizon").
+    private var positionBias = Vector3.zero
+    private var jointBias: [Double] = []
+    private var biasTarget: Target?
+    /// Integral gain (1/s), the radius inside which it integrates (m or rad), and its clamp.
+    static let biasGain = 3.0, biasZone = 0.05, biasLimit = 0.05
+    private let stopFlag = Atomic<Bool>(false)
+    private var thread: Thread?
+    private let done = Atomic<Bool>(false)
+
+    /// Plan capacity a loop's `PlanSlot` needs for `configuration`.
+    public static func makePlanSlot(dof: Int, configuration: DaemonConfiguration.MPC) -> PlanSlot {
+        PlanSlot(dof: dof, capacity: configuration.horizon)
+    }
+
+    /// - Parameter plans: the slot the control loop reads (from `makePlanSlot`).
+    public init(model: RobotModel, configuration: DaemonConfiguration.MPC, effortLimits: [Double], plans: PlanSlot,
+                telemetry: @escaping () -> TelemetrySnapshot) throws {
+        self.model = model
+        self.configuration = configuration
+        self.telemetry = telemetry
+        if let name = configuration.frame {
+            guard let f = model.frameIndex(named: name) else { throw Failure(description: "mpc.frame: no link named \"\(name)\"") }
+            frame = f
+        } else {
+            frame = model.frames.count - 1
+        }
+        precondition(plans.dof == model.dof && plans.capacity >= configuration.horizon, "plan slot too small")
+        self.plans = plans
+        let w = configuration.weights
+        var weights = ReachCost.Weights()
+        weights.runningFrame = w.runningFrame
+        weights.runningState = w.runningState
+        weights.runningControl = w.runningControl
+        weights.terminalFrame = w.terminalFrame
+        weights.terminalVelocity = w.terminalVelocity
+        weights.limitBarrier = w.jointLimitBarrier
+        let n = model.dof
+        var ws = model.makeWorkspace()
+        let q0 = Array(repeating: 0.0, count: n)
+        model.forwardKinematics(&ws, q: q0)
+        let cost = ReachCost(model: model, frame: frame, dt: configuration.dt, weights: weights,
+                             target: model.framePose(ws, frame: frame).translation, stateReference: Array(repeating: 0, count: 2 * n))
+        var options = ILQRSolver<RigidBodyDynamics, ReachCost>.Options()
+        options.controlLower = effortLimits.map { -$0 }
+        options.controlUpper = effortLimits
+        solver = ILQRSolver(dynamics: RigidBodyDynamics(model: model, dt: configuration.dt), cost: cost,
+                            horizon: configuration.horizon, options: options)
+        (base, reach) = Self.workspaceSphere(model: model, frame: frame)
+    }
+
+    /// The sphere holding every reachable frame position: centred on the first joint's origin,
+    /// radius the largest distance seen over a deterministic sweep of 4096 configurations
+    /// (plus 2 %). Targets outside are refused rather than chased.
+    static func workspaceSphere(model: RobotModel, frame: Int) -> (Vector3, Double) {
+        var ws = model.makeWorkspace()
+        let n = model.dof
+        var q = Array(repeating: 0.0, count: n)
+        model.forwardKinematics(&ws, q: q)
+        // The first joint's body frame (its origin lies on the first joint's axis).
+        let first = model.frames.firstIndex { $0.joint == 0 } ?? 0
+        let base = model.framePose(ws, frame: first).translation
+        var rng = SplitMix(seed: 7)
+        var best = 0.0
+        for _ in 0 ..< 4096 {
+            for i in 0 ..< n {
+                let j = model.joints[i]
+                let lo = j.lowerLimit.isFinite ? j.lowerLimit : -Double.pi, hi = j.upperLimit.isFinite ? j.upperLimit : Double.pi
+                q[i] = lo + (hi - lo) * rng.nextUnit()
+            }
+            model.forwardKinematics(&ws, q: q)
+            let d = model.framePose(ws, frame: frame).translation - base
+            best = max(best, d.dot(d).squareRoot())
+        }
+        return (base, best * 1.02)
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func nextUnit() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return Double(z >> 11) / Double(1 << 53)
+        }
+    }
+
+    /// Validates and sets the target; the next re-plan uses it.
+    /// - Throws: a message naming what is wrong (dimension, limits, outside the workspace).
+    public func setTarget(_ target: Target, duration: Double?) throws {
+        let t = telemetry()
+        var startPosition: Vector3?
+        var startJoints: [Double]?
+        switch target {
+        case let .pose(p, orientation):
+            let d = p - base
+            let distance = d.dot(d).squareRoot()
+            guard distance <= reach else {
+                throw Failure(description: "target (\(p.x), \(p.y), \(p.z)) is outside the workspace: \(String(format: "%.3f", distance)) m from the base, reach \(String(format: "%.3f", reach)) m")
+            }
+            if let o = orientation {
+                let norm = o.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                guard o.count == 4, abs(norm - 1) < 1e-3 else {
+                    throw Failure(description: "orientation must be a unit quaternion [w, x, y, z] (norm \(norm))")
+                }
+            }
+            var ws = model.makeWorkspace()
+            model.forwardKinematics(&ws, q: (0 ..< model.dof).map { t.position[$0] })
+            startPosition = model.framePose(ws, frame: frame).translation
+        case let .joints(q):
+            guard q.count == model.dof else { throw Failure(description: "q has \(q.count) values; the robot has \(model.dof) joints") }
+            for i in 0 ..< model.dof where q[i] < model.joints[i].lowerLimit || q[i] > model.joints[i].upperLimit {
+                throw Failure(description: "q[\(i)] = \(q[i]) is outside joint \(model.joints[i].name)'s limits")
+            }
+            startJoints = (0 ..< model.dof).map { t.position[$0] }
+        }
+        shared.withLock {
+            $0.target = target
+            $0.duration = duration
+            $0.setAt = t.time
+            $0.startPosition = startPosition
+            $0.startJoints = startJoints
+            $0.stats.target = target
+        }
+    }
+
+    public func clearTarget() {
+        shared.withLock {
+            $0.target = nil
+            $0.stats.target = nil
+        }
+        plans.clear()
+    }
+
+    public var statistics: Statistics { shared.withLock { $0.stats } }
+
+    public func start() {
+        let t = Thread { [self] in run() }
+        t.name = "robotd-mpc"
+        t.stackSize = 1 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Stops the thread (fault injection in tests, and shutdown); plans stop being published.
+    public func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        while thread != nil, !done.load(ordering: .acquiring) { usleep(1000) }
+    }
+
+    private func run() {
+        defer { done.store(true, ordering: .releasing) }
+        let period = 1.0 / Double(configuration.rateHz)
+        var next = MonotonicClock.seconds()
+        var lastT0: Double?
+        let n = model.dof
+        var x = [Double](repeating: 0, count: 2 * n)
+        while !stopFlag.load(ordering: .acquiring) {
+            next += period
+            let now = MonotonicClock.seconds()
+            if next < now { next = now }
+            replan(x: &x, lastT0: &lastT0)
+            let sleep = next - MonotonicClock.seconds()
+            if sleep > 0 { usleep(useconds_t(sleep * 1e6)) }
+        }
+    }
+
+    /// The quaternion (w, x, y, z) as a rotation matrix.
+    static func rotation(_ q: [Double]) -> Matrix3 {
+        let (w, x, y, z) = (q[0], q[1], q[2], q[3])
+        return Matrix3(1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                       2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                       2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y))
+    }
+
+    private func replan(x: inout [Double], lastT0: inout Double?) {
+        let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
+        guard let target else {
+            lastT0 = nil
+            return
+        }
+        let t = telemetry()
+        let n = model.dof
+        for i in 0 ..< n {
+            x[i] = t.position[i]
+            x[n + i] = t.velocity[i]
+        }
+        // With a duration, the reference slides from the start to the target along a
+        // minimum-jerk profile, evaluated at the end of the horizon.
+        var s = 1.0
+        if let duration, duration > 0 {
+            let tau = min(1, max(0, (t.time + Double(configuration.horizon) * configuration.dt - setAt) / duration))
+            s = tau * tau * tau * (10 - 15 * tau + 6 * tau * tau)
+        }
+        let w = configuration.weights
+        if biasTarget != target {
+            biasTarget = target
+            positionBias = .zero
+            jointBias = Array(repeating: 0, count: n)
+        }
+        let period = 1.0 / Double(configuration.rateHz)
+        switch target {
+        case let .pose(p, orientation):
+            let start = startPosition ?? p
+            if s >= 1 {
+                var ws = model.makeWorkspace()
+                model.forwardKinematics(&ws, q: Array(x[0 ..< n]))
+                let e = p - model.framePose(ws, frame: frame).translation
+                if e.dot(e).squareRoot() < Self.biasZone {
+                    positionBias += (Self.biasGain * period) * e
+                    let norm = positionBias.dot(positionBias).squareRoot()
+                    if norm > Self.biasLimit { positionBias = (Self.biasLimit / norm) * positionBias }
+                }
+            }
+            solver.cost.target = start + s * (p - start) + positionBias
+            solver.cost.weights.runningFrame = w.runningFrame
+            solver.cost.weights.terminalFrame = w.terminalFrame
+            if let orientation {
+                solver.cost.targetRotation = Self.rotation(orientation)
+                solver.cost.weights.runningOrientation = w.runningOrientation
+                solver.cost.weights.terminalOrientation = w.terminalOrientation
+            } else {
+                solver.cost.weights.runningOrientation = 0
+                solver.cost.weights.terminalOrientation = 0
+            }
+            for i in 0 ..< n {
+                solver.cost.stateReference[i] = x[i]
+                solver.cost.stateReference[n + i] = 0
+                solver.cost.stateScale[i] = 1
+            }
+            solver.cost.weights.runningState = w.runningState
+            solver.cost.weights.terminalState = 0
+        case let .joints(q):
+            let start = startJoints ?? q
+            solver.cost.weights.runningFrame = 0
+            solver.cost.weights.terminalFrame = 0
+            solver.cost.weights.runningOrientation = 0
+            solver.cost.weights.terminalOrientation = 0
+            for i in 0 ..< n {
+                if s >= 1, abs(q[i] - x[i]) < Self.biasZone {
+                    jointBias[i] = min(max(jointBias[i] + Self.biasGain * period * (q[i] - x[i]), -Self.biasLimit), Self.biasLimit)
+                }
+                solver.cost.stateReference[i] = start[i] + s * (q[i] - start[i]) + jointBias[i]
+                solver.cost.stateReference[n + i] = 0
+            }
+            // Running: joint tracking (positions) plus motion damping (velocities).
+            solver.cost.weights.runningState = w.runningJoint
+            for i in 0 ..< n {
+                solver.cost.stateScale[i] = 1
+                solver.cost.stateScale[n + i] = w.runningState / max(w.runningJoint, 1e-12)
+            }
+            solver.cost.weights.terminalState = w.terminalJoint
+        }
+
+        if let last = lastT0 {
+            solver.shift(by: Int(((t.time - last) / configuration.dt).rounded(.down)))
+        } else {
+            // Cold start: hold the current pose (gravity torques) as the initial guess.
+            var ws = model.makeWorkspace()
+            let q = Array(x[0 ..< n])
+            model.rnea(&ws, q: q, v: Array(repeating: 0, count: n), a: Array(repeating: 0, count: n))
+            solver.setControls((0 ..< configuration.horizon).flatMap { _ in ws.tau })
+        }
+        let result = x.withUnsafeBufferPointer {
+            solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
+                         budget: UInt64(configuration.budget * 1e9), now: MonotonicClock.now)
+        }
+        guard result.status != .invalidDynamics else { return }
+        let T = configuration.horizon, nx = 2 * n
+        plans.publish(t0: t.time, dt: configuration.dt, count: T) { xRef, uff, gains in
+            for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
+            for k in 0 ..< T {
+                solver.control(k, into: uff + k * n)
+                solver.gain(k, into: gains + k * n * nx)
+            }
+        }
+        lastT0 = t.time
+        var terminalError = 0.0
+        if case let .pose(p, _) = target {
+            var ws = model.makeWorkspace()
+            var qT = [Double](repeating: 0, count: nx)
+            qT.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
+            model.forwardKinematics(&ws, q: Array(qT[0 ..< n]))
+            let e = model.framePose(ws, frame: frame).translation - p
+            terminalError = e.dot(e).squareRoot()
+        }
+        let ms = Double(result.nanoseconds) / 1e6
+        shared.withLock {
+            $0.stats.solves += 1
+            $0.stats.lastSolveMs = ms
+            $0.stats.maxSolveMs = max($0.stats.maxSolveMs, ms)
+            $0.stats.lastIterations = result.iterations
+            $0.stats.lastCost = result.cost
+            $0.stats.lastStatus = result.status.rawValue
+            $0.stats.predictedTerminalError = terminalError
+            $0.stats.planT0 = t.time
+        }
+    }
+}
+
+extension MPCPlanner: TargetPlanner {
+    public func setTarget(position: [Double]?, orientation: [Double]?, joints: [Double]?, duration: Double?) throws {
+        if let p = position {
+            try setTarget(.pose(position: Vector3(p[0], p[1], p[2]), orientation: orientation), duration: duration)
+        } else if let q = joints {
+            try setTarget(.joints(q), duration: duration)
+        }
+    }
+
+    public func statusJSON(loopTime: Double) -> JSONValue {
+        let s = statistics
+        var target: JSONValue = .null
+        switch s.target {
+        case let .pose(p, o)?:
+            target = ["position": JSONValue([p.x, p.y, p.z]), "orientation": o.map { JSONValue($0) } ?? .null]
+        case let .joints(q)?:
+            target = ["q": JSONValue(q)]
+        case nil: break
+        }
+        return [
+            "target": target, "solves": JSONValue(s.solves), "solve_ms": .number(s.lastSolveMs), "max_solve_ms": .number(s.maxSolveMs),
+            "iterations": JSONValue(s.lastIterations), "cost": .number(s.lastCost), "status": .string(s.lastStatus),
+            "plan_age_ms": s.solves == 0 || s.target == nil ? .null : .number((loopTime - s.planT0) * 1000),
+            "predicted_error_m": .number(s.predictedTerminalError), "reach_m": .number(reach),
+            "rate_hz": JSONValue(configuration.rateHz), "horizon": JSONValue(configuration.horizon), "dt": .number(configuration.dt),
+        ]
+    }
+}
