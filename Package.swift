@@ -122,7 +122,7 @@ let package = Package(
             name: "RobotDaemonTests",
             dependencies: [
                 "RobotDaemon", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
-                "RobotdConfig", "Platform", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
+                "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),

@@ -29,7 +29,7 @@ struct Robotctl: ParsableCommand {
             Shell completions: robotctl --generate-completion-script bash|zsh|fish
             """,
         subcommands: [
-            Status.self, Watch.self, Timing.self, Mode.self, Move.self, Estop.self, Reset.self,
+            Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self,
         ]
     )
@@ -343,6 +343,82 @@ struct Move: ParsableCommand {
             let accepted = (Format.isBool(r["accepted"]) ? r["accepted"] as? Bool : nil).map { $0 ? "accepted" : "not accepted" } ?? "sent"
             let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
             return "move \(accepted): mode \(Format.text(r["mode"])), duration \(seconds)"
+        }
+    }
+}
+
+struct TargetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "target",
+        abstract: "Set the MPC target: an end-effector position (m) or joint positions (rad).",
+        usage: """
+            robotctl target [--go] [--orientation w,x,y,z] [--duration S] X,Y,Z
+            robotctl target [--go] --joints [--duration S] Q1,Q2,…
+            robotctl target --clear
+            """,
+        discussion: """
+            The planner re-plans towards the target at mpc.rate_hz; the arm follows it in mode mpc \
+            (--go switches to it once the target is accepted). Positions are in the base frame; a target \
+            outside the arm's reach is refused. With --duration the approach is spread over that time.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Also switch to mode mpc.") var go = false
+    @Flag(help: "The numbers are joint positions (rad), not a position.") var joints = false
+    @Flag(help: "Withdraw the target (the plan stops; mpc falls back to hold).") var clear = false
+    @Option(help: ArgumentHelp("Orientation as a unit quaternion w,x,y,z.", valueName: "w,x,y,z")) var orientation: String?
+    @Option(help: ArgumentHelp("Seconds to spread the approach over.", valueName: "seconds")) var duration: Double?
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("X,Y,Z in m (or joint positions with --joints).", valueName: "numbers"))
+    var numbers: [String] = []
+
+    func params() throws -> [String: Any] {
+        let parsed = try Move.parse(numbers, duration: duration, options: options)
+        var p: [String: Any] = [:]
+        if joints {
+            p["q"] = parsed.q
+        } else {
+            guard parsed.q.count == 3 else { throw ValidationError("A position target is X,Y,Z (3 numbers, m); use --joints for joint positions.") }
+            p["position"] = parsed.q
+            if let orientation {
+                let w = orientation.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard w.count == 4 else { throw ValidationError("--orientation is a quaternion w,x,y,z (4 numbers).") }
+                p["orientation"] = w
+            }
+        }
+        if let d = parsed.duration { p["duration"] = d }
+        return p
+    }
+
+    func validate() throws {
+        if clear {
+            guard numbers.isEmpty, !go else { throw ValidationError("--clear takes no target and no --go.") }
+            return
+        }
+        if orientation != nil, joints { throw ValidationError("--orientation applies to position targets only.") }
+        _ = try params()
+    }
+
+    func run() throws {
+        if clear {
+            try options.callAndPrint("target.clear") { _ in "target cleared" }
+            return
+        }
+        let p = try params()
+        try options.callAndPrint("target.set", p) { result in
+            let r = result as? [String: Any] ?? [:]
+            return "target accepted (mode \(Format.text(r["mode"])))"
+        }
+        if go {
+            // The planner needs one re-plan before the loop accepts mpc: retry briefly, quietly.
+            for _ in 0 ..< 20 {
+                if let client = try? RPCClient(path: options.socketPath, timeout: options.timeout),
+                   let result = try? client.call("mode.set", ["mode": "mpc"]) {
+                    Output.line(options.json ? JSONText.pretty(result) : "mode: \(Format.text((result as? [String: Any])?["mode"]))")
+                    return
+                }
+                usleep(50_000)
+            }
+            try options.callAndPrint("mode.set", ["mode": "mpc"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
         }
     }
 }
