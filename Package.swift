@@ -58,7 +58,10 @@ let package = Package(
         .target(name: "RobotInterface"),
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
-        .target(name: "Planning", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .target(
+            name: "Planning",
+            dependencies: ["RigidBody", "LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
+        ),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
