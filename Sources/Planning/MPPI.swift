@@ -45,7 +45,7 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     private let xs: UnsafeMutablePointer<Double>
     private let costs: UnsafeMutablePointer<Double>
     private let x0: UnsafeMutablePointer<Double>
-    private var rng: UInt64
+    private var rng: SplitMix64
 
     /// - Warning: Not real-time safe (allocates the sample buffers).
     public init(dynamics: Dynamics, cost: Cost, horizon: Int, options: Options = Options()) {
@@ -70,7 +70,7 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         x0.initialize(repeating: 0, count: nx)
         dynamicsWorkspace = dynamics.makeWorkspace()
         costWorkspace = cost.makeWorkspace()
-        rng = options.seed
+        rng = SplitMix64(seed: options.seed)
     }
 
     deinit {
@@ -98,20 +98,10 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
 
     public var controls: [Double] { Array(UnsafeBufferPointer(start: us, count: horizon * nu)) }
 
-    // SplitMix64 and Box–Muller: deterministic, allocation-free.
-    @inline(__always)
-    private func uniform() -> Double {
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Double(z >> 11) + 0.5) / Double(1 << 53)
-    }
-
+    /// Box–Muller over the seeded generator.
     @inline(__always)
     private func gaussian() -> Double {
-        let u1 = uniform(), u2 = uniform()
+        let u1 = rng.nextOpenUnit(), u2 = rng.nextOpenUnit()
         return (-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2)
     }
 
@@ -178,4 +168,26 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         }
         return Result(cost: rolloutCost(us), initialCost: initial, iterations: iterations, effectiveSamples: ess)
     }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, allocation-free, the same
+/// sequence on every platform.
+public struct SplitMix64: Sendable {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Uniform in (0, 1): safe for log.
+    public mutating func nextOpenUnit() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
 }

@@ -115,7 +115,7 @@ public final class MPCPlanner: @unchecked Sendable {
         // The first joint's body frame (its origin lies on the first joint's axis).
         let first = model.frames.firstIndex { $0.joint == 0 } ?? 0
         let base = model.framePose(ws, frame: first).translation
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var best = 0.0
         for _ in 0 ..< 4096 {
             for i in 0 ..< n {
@@ -128,19 +128,6 @@ public final class MPCPlanner: @unchecked Sendable {
             best = max(best, d.dot(d).squareRoot())
         }
         return (base, best * 1.02)
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func nextUnit() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Double(z >> 11) / Double(1 << 53)
-        }
     }
 
     /// Validates and sets the target; the next re-plan uses it.
