@@ -297,6 +297,23 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             planState[i] = state.position[i]
             planState[n + i] = state.velocity[i]
         }
+        if command.mode == .position {
+            // Position servos get the plan's positions as goals and its torques as feedforward.
+            // planState is scratch here: positions in the first half, torques in the second.
+            let fresh = planState.withUnsafeMutableBufferPointer { b in
+                let q = b.baseAddress!, tau = b.baseAddress! + n
+                var t0 = plans.reference(at: time, position: q, effort: tau)
+                if t0 == nil { t0 = plans.reference(at: time, position: q, effort: tau) }
+                guard let t0 else { return false }
+                return time - t0 <= configuration.planValidity
+            }
+            guard fresh else { return false }
+            for i in 0 ..< n {
+                command.values[i] = planState[i]
+                command.feedforwardEffort[i] = planState[n + i]
+            }
+            return true
+        }
         return planState.withUnsafeBufferPointer { x in
             command.values.withUnsafeMutableBufferPointer { u in
                 // A read that raced a publish is retried once on the newer buffer.
@@ -311,7 +328,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private func computeCommand(time: Double) {
         if machine.mode == .mpc {
             if planControl(time: time) {
-                for i in 0 ..< model.dof { command.feedforwardEffort[i] = 0 }
+                if command.mode != .position {
+                    for i in 0 ..< model.dof { command.feedforwardEffort[i] = 0 }
+                }
                 return
             }
             perform(machine.on(.planExpired), time: time)

@@ -112,6 +112,32 @@ public final class PlanSlot: @unchecked Sendable {
         return t0
     }
 
+    /// Position-servo form of the plan at loop time `t`: the reference positions q_ref(t) into
+    /// `position` and the feedforward torques u_ff[k] into `effort` (dof values each), for drivers
+    /// whose servos close the position loop themselves. Same return as `control`.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func reference(at t: Double, position: UnsafeMutablePointer<Double>, effort: UnsafeMutablePointer<Double>) -> Double? {
+        let index = latest.load(ordering: .acquiring)
+        guard index >= 0 else { return nil }
+        let b = buffers[index]
+        let s1 = b.sequence.load(ordering: .acquiring)
+        guard s1 & 1 == 0 else { return nil }
+        let t0 = b.t0, dt = b.dt, count = b.count
+        let p = (t - t0) / dt
+        guard p >= 0, p < Double(count) else { return nil }
+        let k = min(Int(p), count - 1)
+        let w = p - Double(k)
+        let n = dof, nx = 2 * dof
+        for i in 0 ..< n {
+            let a = b.xRef[k * nx + i], c = b.xRef[(k + 1) * nx + i]
+            position[i] = a + w * (c - a)
+            effort[i] = b.uff[k * n + i]
+        }
+        atomicMemoryFence(ordering: .acquiring)
+        guard b.sequence.load(ordering: .relaxed) == s1 else { return nil }
+        return t0
+    }
+
     /// The newest plan's start time and length (s), for status; nil without a plan.
     public func newest() -> (t0: Double, duration: Double, id: UInt64)? {
         let index = latest.load(ordering: .acquiring)

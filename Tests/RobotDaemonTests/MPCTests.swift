@@ -34,13 +34,14 @@ import Testing
 }
 
 @Suite struct MPCModeTests {
-    static func loop(validity: Double = 0.05) throws -> (ControlLoop<SimulatedArm>, PlanSlot, RobotModel) {
+    static func loop(validity: Double = 0.05, mode: CommandMode = .torque) throws -> (ControlLoop<SimulatedArm>, PlanSlot, RobotModel) {
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
         let plans = PlanSlot(dof: 6, capacity: 50)
         var config = ControlLoop<SimulatedArm>.Configuration()
         config.planValidity = validity
+        config.commandMode = mode
         config.overrunFaultThreshold = 100_000
         let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
                                holdController: JointPDController(model: model), limits: JointLimits(model: model),
@@ -83,6 +84,35 @@ import Testing
         let heldAt = Double(k) * 0.001
         #expect(loop.telemetry.read().mode == .hold)
         #expect(heldAt - t0 > 0.2 && heldAt - t0 <= 0.2 + 0.0015, "held \(heldAt - t0) s after the plan's start")
+    }
+}
+
+extension MPCModeTests {
+    /// A position-servo driver gets the plan's interpolated positions as goals and its torques as
+    /// feedforward (the servo closes the loop; K is not applied).
+    @Test func positionServosFollowThePlansPositions() throws {
+        let (loop, plans, _) = try Self.loop(validity: 0.5, mode: .position)
+        var k = 0
+        func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
+        tick(5)
+        let t0 = Double(k) * 0.001
+        let q0 = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        // A ramp of +0.001 rad per 10 ms node on every joint, with 2 N·m of feedforward.
+        plans.publish(t0: t0, dt: 0.01, count: 50) { xRef, uff, gains in
+            for n in 0 ... 50 { for i in 0 ..< 6 { xRef[n * 12 + i] = q0[i] + 0.001 * Double(n); xRef[n * 12 + 6 + i] = 0.1 } }
+            for n in 0 ..< 50 * 6 { uff[n] = 2 }
+            for n in 0 ..< 50 * 72 { gains[n] = 1000 }   // must be ignored in position mode
+        }
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
+        tick(1)
+        #expect(loop.results.pop()?.accepted == true)
+        tick(200)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .mpc)
+        // At t = t0 + 0.201 s: node 20, w = 0.1 → q_ref = q0 + 0.0201; the limiter's velocity
+        // limit (URDF, ≥ 3 rad/s) does not bind for this slow ramp.
+        let elapsed = Double(k) * 0.001 - t0
+        for i in 0 ..< 6 { #expect(abs(s.command[i] - (q0[i] + 0.1 * elapsed)) < 1e-9, "joint \(i): \(s.command[i])") }
     }
 }
 
