@@ -73,6 +73,11 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// Q_uu and Q_ux without regularisation (the value-function update); `quu`/`qux` hold the
     /// regularised ones the step is solved with.
     private let quuTrue, quxTrue: UnsafeMutablePointer<Double>
+    /// Defects of a multiple-shooting iterate (FDDP, Mastalli et al. 2020): gaps[0] = x0 − x₀,
+    /// gaps[k+1] = f(x_k, u_k) − x_{k+1}. Zero for a rolled-out (feasible) trajectory.
+    private let gaps, vnext, zs, zsNext: UnsafeMutablePointer<Double>
+    private var statesGiven = false
+    private var feasible = true
     private let free: UnsafeMutablePointer<Bool>
     private var mu: Double
     private var muFactor = 1.0
@@ -94,7 +99,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             nx, (T + 1) * nx, T * nu, (T + 1) * nx, T * nu, T * nx * nx, T * nx * nu, T * nu, T * nu * nx,
             (T + 1) * nx, T * nu, (T + 1) * nx * nx, T * nu * nu, T * nu * nx,
             nx, nx * nx, nx, nu, nx * nx, nu * nu, nu * nx, nx * nx, nx * nu, nu * nu, nu, nu, nu, nu, nu, nx,
-            nu * nu, nu * nx,
+            nu * nu, nu * nx, (T + 1) * nx, nx, nx, nx,
         ]
         let count = sizes.reduce(0, +)
         let base = UnsafeMutablePointer<Double>.allocate(capacity: count)
@@ -113,6 +118,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         vx = next(14); vxx = next(15); qx = next(16); qu = next(17); qxx = next(18); quu = next(19); qux = next(20)
         vxxFx = next(21); vxxFu = next(22); factor = next(23); qpGrad = next(24); qpStep = next(25); qpTrial = next(26)
         lower = next(27); upper = next(28); dx = next(29); quuTrue = next(30); quxTrue = next(31)
+        gaps = next(32); vnext = next(33); zs = next(34); zsNext = next(35)
         free = .allocate(capacity: nu)
         free.initialize(repeating: true, count: nu)
         dynamicsWorkspace = dynamics.makeWorkspace()
@@ -133,6 +139,17 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         precondition(controls.count == horizon * nu, "controls: T·nu values")
         for i in 0 ..< horizon * nu { us[i] = controls[i] }
         hasTrajectory = false
+        statesGiven = false
+    }
+
+    /// Sets an initial state guess ((T+1)·nx values) that need not be dynamically consistent
+    /// (nor start at x0): the solver then starts infeasible and closes the gaps as it goes, as
+    /// FDDP does — which keeps a poor guess (say, all zeros) from being rolled out into a
+    /// trajectory far from anything useful.
+    public func setStates(_ states: [Double]) {
+        precondition(states.count == (horizon + 1) * nx, "states: (T+1)·nx values")
+        for i in 0 ..< (horizon + 1) * nx { xs[i] = states[i] }
+        statesGiven = true
     }
 
     /// Warm start for MPC: drops the first `steps` controls and repeats the last one at the end.
@@ -183,12 +200,22 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         }
         var result = Result(status: .maxIterations, iterations: 0, cost: 0, initialCost: 0, expectedImprovement: 0,
                             regularization: mu, nanoseconds: 0, derivativeNanoseconds: 0)
-        guard let j0 = rollout(alpha: 0, feedback: false) else {
-            result.status = .invalidDynamics
-            result.cost = .infinity
-            return result
+        let j0: Double
+        if statesGiven {
+            statesGiven = false
+            j0 = evaluate()
+            feasible = false
+        } else {
+            guard let j = rollout(alpha: 0, feedback: false) else {
+                result.status = .invalidDynamics
+                result.cost = .infinity
+                return result
+            }
+            swapCandidate()
+            j0 = j
+            feasible = true
+            for i in 0 ..< (horizon + 1) * nx { gaps[i] = 0 }
         }
-        swapCandidate()
         currentCost = j0
         result.initialCost = j0
         mu = max(mu, options.initialRegularization)
@@ -209,9 +236,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             var dV1 = 0.0, dV2 = 0.0
             var backwardOK = false
             while !backwardOK {
-                if let (a, b) = backwardPass() {
-                    dV1 = a
-                    dV2 = b
+                if backwardPass() != nil {
+                    (dV1, dV2) = expectedChange()
                     backwardOK = true
                 } else {
                     increaseRegularization()
@@ -224,7 +250,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             }
             it += 1
             result.expectedImprovement = -(dV1 + dV2)
-            if -(dV1 + dV2) < options.tolerance {
+            if -(dV1 + dV2) < options.tolerance, feasible {
                 result.status = .converged
                 decreaseRegularization()
                 break
@@ -238,6 +264,11 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                         swapCandidate()
                         currentCost = j
                         accepted = true
+                        // A step of α closes that fraction of every gap.
+                        if !feasible {
+                            for i in 0 ..< (horizon + 1) * nx { gaps[i] *= 1 - alpha }
+                            feasible = alpha == 1
+                        }
                         break
                     }
                 }
@@ -283,7 +314,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// Rolls out into xsNew/usNew: α = 0 and no feedback replays `us` open loop from x0.
     /// Returns the cost, or nil when the dynamics fail.
     private func rollout(alpha: Double, feedback: Bool) -> Double? {
-        for i in 0 ..< nx { xsNew[i] = x0[i] }
+        // x̂₀ = x0 − (1−α)·gap₀ and x̂_{k+1} = f(x̂_k, û_k) − (1−α)·gap_{k+1}: a step of α closes
+        // that fraction of each gap (none are open for a feasible iterate).
+        let open = feedback && !feasible ? 1 - alpha : 0
+        for i in 0 ..< nx { xsNew[i] = x0[i] - open * gaps[i] }
         var total = 0.0
         for k in 0 ..< horizon {
             let x = xsNew + k * nx, u = usNew + k * nu
@@ -300,9 +334,67 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             }
             total += cost.value(&costWorkspace, node: k, horizon: horizon, x: x, u: u)
             guard dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx) else { return nil }
+            if open != 0 {
+                for i in 0 ..< nx { xsNew[(k + 1) * nx + i] -= open * gaps[(k + 1) * nx + i] }
+            }
         }
         total += cost.value(&costWorkspace, node: horizon, horizon: horizon, x: xsNew + horizon * nx, u: nil)
         return total.isFinite ? total : nil
+    }
+
+    /// The cost of the current (possibly infeasible) iterate as it stands.
+    private func evaluate() -> Double {
+        var total = 0.0
+        for k in 0 ..< horizon { total += cost.value(&costWorkspace, node: k, horizon: horizon, x: xs + k * nx, u: us + k * nu) }
+        return total + cost.value(&costWorkspace, node: horizon, horizon: horizon, x: xs + horizon * nx, u: nil)
+    }
+
+    /// Predicted change of the cost along the new policy, α·d₁ + α²·d₂, from the quadratic model
+    /// rolled out linearly: z₀ = gap₀, z_{k+1} = A z_k + B δu_k + gap_{k+1}, δu_k = k_k + K_k z_k,
+    /// d₁ = Σ l_xᵀz + l_uᵀδu, d₂ = ½ Σ (zᵀl_xx z + 2δuᵀl_ux z + δuᵀl_uu δu). Exact for the model,
+    /// with or without gaps (δx = α z since the policy is linear). Returns (d₁, d₂).
+    private func expectedChange() -> (Double, Double) {
+        var d1 = 0.0, d2 = 0.0
+        for i in 0 ..< nx { zs[i] = feasible ? 0 : gaps[i] }
+        for k in 0 ..< horizon {
+            let K = gains + k * nu * nx, kk = kff + k * nu
+            for r in 0 ..< nu {
+                var v = kk[r]
+                for c in 0 ..< nx { v += K[r * nx + c] * zs[c] }
+                qpTrial[r] = v
+            }
+            let Lx = lx + k * nx, Lu = lu + k * nu, Lxx = lxx + k * nx * nx, Luu = luu + k * nu * nu, Lux = lux + k * nu * nx
+            for i in 0 ..< nx {
+                d1 += Lx[i] * zs[i]
+                var s = 0.0
+                for j in 0 ..< nx { s += Lxx[i * nx + j] * zs[j] }
+                d2 += 0.5 * zs[i] * s
+            }
+            for r in 0 ..< nu {
+                d1 += Lu[r] * qpTrial[r]
+                var s = 0.0
+                for c in 0 ..< nu { s += Luu[r * nu + c] * qpTrial[c] }
+                var t = 0.0
+                for c in 0 ..< nx { t += Lux[r * nx + c] * zs[c] }
+                d2 += qpTrial[r] * (0.5 * s + t)
+            }
+            let A = fx + k * nx * nx, B = fu + k * nx * nu
+            for i in 0 ..< nx {
+                var s = feasible ? 0 : gaps[(k + 1) * nx + i]
+                for j in 0 ..< nx { s += A[i * nx + j] * zs[j] }
+                for r in 0 ..< nu { s += B[i * nu + r] * qpTrial[r] }
+                zsNext[i] = s
+            }
+            for i in 0 ..< nx { zs[i] = zsNext[i] }
+        }
+        let Lx = lx + horizon * nx, Lxx = lxx + horizon * nx * nx
+        for i in 0 ..< nx {
+            d1 += Lx[i] * zs[i]
+            var s = 0.0
+            for j in 0 ..< nx { s += Lxx[i * nx + j] * zs[j] }
+            d2 += 0.5 * zs[i] * s
+        }
+        return (d1, d2)
     }
 
     private func swapCandidate() {
@@ -312,6 +404,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
 
     private func linearizeAll() -> Bool {
         let T = horizon
+        if !feasible { for i in 0 ..< nx { gaps[i] = x0[i] - xs[i] } }
         for i in 0 ..< (T + 1) * nx { lx[i] = 0 }
         for i in 0 ..< T * nu { lu[i] = 0 }
         for i in 0 ..< (T + 1) * nx * nx { lxx[i] = 0 }
@@ -322,6 +415,9 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             if k < T {
                 guard dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
                                          fx: fx + k * nx * nx, fu: fu + k * nx * nu) else { return false }
+                if !feasible {
+                    for i in 0 ..< nx { gaps[(k + 1) * nx + i] = xsNew[(k + 1) * nx + i] - xs[(k + 1) * nx + i] }
+                }
             }
             // The terminal node has no control: its u-derivatives go to scratch.
             let d = k < T
@@ -354,14 +450,20 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                     vxxFu[r * nu + c] = s
                 }
             }
+            // v' = V_x + V_xx·gap_{k+1}: the next value's gradient where the linearised step lands.
+            for i in 0 ..< nx {
+                var s = vx[i]
+                if !feasible { for m in 0 ..< nx { s += vxx[i * nx + m] * gaps[(k + 1) * nx + m] } }
+                vnext[i] = s
+            }
             for i in 0 ..< nx {
                 var s = lx[k * nx + i]
-                for m in 0 ..< nx { s += A[m * nx + i] * vx[m] }
+                for m in 0 ..< nx { s += A[m * nx + i] * vnext[m] }
                 qx[i] = s
             }
             for i in 0 ..< nu {
                 var s = lu[k * nu + i]
-                for m in 0 ..< nx { s += B[m * nu + i] * vx[m] }
+                for m in 0 ..< nx { s += B[m * nu + i] * vnext[m] }
                 qu[i] = s
             }
             for r in 0 ..< nx {

@@ -14,8 +14,9 @@ struct ILQRBench: ParsableCommand {
         discussion: """
             Running node k < T costs dt·(½w_f‖p(q_k) − p*‖² + ½w_x‖x_k − x0‖² + ½w_u‖u_k‖²), the terminal \
             node ½w_T‖p(q_T) − p*‖²; dynamics: ABA (with the URDF's armature, no damping or friction), \
-            semi-implicit Euler. init "zero" starts from u = 0 (rolled out from x0), "x0_gravity" from \
-            the gravity torque at q0. --mpc N re-solves N consecutive steps warm-started with 1 and 3 \
+            semi-implicit Euler. init "zero" starts from xs = 0, us = 0 (an infeasible iterate whose \
+            gaps the solver closes, as FDDP does), "x0_gravity" from xs = x0, us = gravity torque at q0 \
+            (rolled out). --mpc N re-solves N consecutive steps warm-started with 1 and 3 \
             iterations and reports per-step times.
             """
     )
@@ -110,6 +111,9 @@ struct ILQRBench: ParsableCommand {
         var last: ILQRSolver<RigidBodyDynamics, ReachCost>.Result?
         for _ in 0 ..< p.repeats {
             solver.setControls(initial)
+            // "zero" is the all-zero iterate, states included (infeasible; the gaps close as the
+            // solver goes), as Crocoddyl's FDDP starts from it.
+            if p.initZero { solver.setStates(Array(repeating: 0, count: (p.horizon + 1) * 2 * model.dof)) }
             let r = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, now: MonotonicClock.now) }
             times.append(Double(r.nanoseconds) / 1e6)
             last = r

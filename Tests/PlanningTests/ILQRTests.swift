@@ -146,6 +146,40 @@ enum Dense {
         #expect(abs(second.cost - optimal) <= 1e-10 * optimal)
     }
 
+    /// An infeasible start (states that are not a rollout, not even from x0) is closed by the
+    /// solver as FDDP does, and lands on the same optimum; the result is dynamically consistent.
+    @Test func anInfeasibleStartClosesItsGapsAndReachesTheOptimum() throws {
+        let n = 4, m = 2, T = 30
+        let A = [1, 0.1, 0, 0, 0, 1, 0.05, 0, 0, 0, 1, 0.1, 0.02, 0, 0, 0.98]
+        let B = [0, 0, 0.1, 0, 0, 0.05, 0.3, 0.1]
+        let dynamics = LinearDynamics(A: A, B: B, n: n, m: m)
+        let cost = QuadraticCost(q: [1.0, 0.5, 2, 0.1], r: [0.3, 0.7], qf: [10.0, 5, 8, 1])
+        var options = ILQRSolver<LinearDynamics, QuadraticCost>.Options()
+        options.initialRegularization = 0
+        options.minRegularization = 0
+        let x0 = [1.0, -0.5, 0.3, 2]
+        let reference = ILQRSolver(dynamics: dynamics, cost: cost, horizon: T, options: options)
+        let optimal = x0.withUnsafeBufferPointer { reference.solve(from: $0.baseAddress!) }.cost
+        let solver = ILQRSolver(dynamics: dynamics, cost: cost, horizon: T, options: options)
+        solver.setControls(Array(repeating: 0.3, count: T * m))
+        solver.setStates((0 ..< (T + 1) * n).map { Double(($0 * 7) % 11) / 5 - 1 })
+        let r = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!) }
+        #expect(r.status == .converged)
+        #expect(abs(r.cost - optimal) <= 1e-9 * optimal, "\(r.cost) vs \(optimal)")
+        let xs = solver.states, us = solver.controls
+        #expect(Array(xs[0 ..< n]) == x0)
+        var ws: Void = ()
+        var next = [Double](repeating: 0, count: n)
+        for k in 0 ..< T {
+            _ = Array(xs[(k * n) ..< (k * n + n)]).withUnsafeBufferPointer { x in
+                Array(us[(k * m) ..< (k * m + m)]).withUnsafeBufferPointer { u in
+                    next.withUnsafeMutableBufferPointer { dynamics.step(&ws, x: x.baseAddress!, u: u.baseAddress!, next: $0.baseAddress!) }
+                }
+            }
+            for i in 0 ..< n { #expect(abs(next[i] - xs[(k + 1) * n + i]) < 1e-12, "gap at node \(k + 1)") }
+        }
+    }
+
     /// With a control box, the solution respects it, costs more than the unconstrained optimum,
     /// and no feasible perturbation of a single control lowers the cost (first-order optimality).
     @Test func boxLimitsAreRespectedAndOptimal() throws {

@@ -17,7 +17,7 @@ import Testing
         return try #require(try TestSupport.json(r.stdout) as? [String: Any])
     }
 
-    @Test(arguments: [("zero", 50), ("x0_gravity", 50), ("x0_gravity", 100)])
+    @Test(arguments: [("zero", 50), ("x0_gravity", 50), ("zero", 100), ("x0_gravity", 100)])
     func reachesCrocoddylsOptimalCost(initialGuess: String, horizon: Int) throws {
         let source = TestSupport.repoRoot.appendingPathComponent("hardware/robots/sim6/reach.json")
         var problem = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any])
@@ -31,5 +31,8 @@ import Testing
         #expect(a["converged"] as? Bool == true, "\(a)")
         #expect(abs(ca - cb) <= 1e-6 * cb, "iLQR \(ca) vs Crocoddyl \(cb)")
         #expect((a["ee_error_m"] as? Double ?? 1) < 1e-4)
+        // From the same start the two take the same path: the same number of iterations, ±1.
+        let ia = try #require(a["iterations"] as? Int), ib = try #require(b["iterations_run"] as? Int)
+        #expect(abs(ia - ib) <= 1, "iLQR \(ia) iterations vs Crocoddyl \(ib)")
     }
 }
