@@ -437,17 +437,17 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         var dV1 = 0.0, dV2 = 0.0
         for k in stride(from: T - 1, through: 0, by: -1) {
             let A = fx + k * nx * nx, B = fu + k * nx * nu
-            // vxxFx = Vxx·A (nx × nx), vxxFu = Vxx·B (nx × nu).
+            // vxxFx = Vxx·A (nx × nx), vxxFu = Vxx·B (nx × nu). Loops ordered so the innermost
+            // runs along contiguous rows (row-major axpy form), which the compiler vectorises.
             for r in 0 ..< nx {
-                for c in 0 ..< nx {
-                    var s = 0.0
-                    for m in 0 ..< nx { s += vxx[r * nx + m] * A[m * nx + c] }
-                    vxxFx[r * nx + c] = s
-                }
-                for c in 0 ..< nu {
-                    var s = 0.0
-                    for m in 0 ..< nx { s += vxx[r * nx + m] * B[m * nu + c] }
-                    vxxFu[r * nu + c] = s
+                let outA = vxxFx + r * nx, outB = vxxFu + r * nu
+                for c in 0 ..< nx { outA[c] = 0 }
+                for c in 0 ..< nu { outB[c] = 0 }
+                for m in 0 ..< nx {
+                    let v = vxx[r * nx + m]
+                    let rowA = A + m * nx, rowB = B + m * nu
+                    for c in 0 ..< nx { outA[c] += v * rowA[c] }
+                    for c in 0 ..< nu { outB[c] += v * rowB[c] }
                 }
             }
             // v' = V_x + V_xx·gap_{k+1}: the next value's gradient where the linearised step lands.
@@ -466,12 +466,22 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 for m in 0 ..< nx { s += B[m * nu + i] * vnext[m] }
                 qu[i] = s
             }
+            // Q_xx = l_xx + Aᵀ(V_xx A), accumulated row by row (axpy over contiguous rows).
+            for i in 0 ..< nx * nx { qxx[i] = lxx[k * nx * nx + i] }
+            for m in 0 ..< nx {
+                let rowA = A + m * nx, rowV = vxxFx + m * nx
+                for r in 0 ..< nx {
+                    let a = rowA[r]
+                    if a == 0 { continue }
+                    let out = qxx + r * nx
+                    for c in 0 ..< nx { out[c] += a * rowV[c] }
+                }
+            }
             for r in 0 ..< nx {
-                for c in r ..< nx {
-                    var s = lxx[k * nx * nx + r * nx + c]
-                    for m in 0 ..< nx { s += A[m * nx + r] * vxxFx[m * nx + c] }
-                    qxx[r * nx + c] = s
-                    qxx[c * nx + r] = s
+                for c in (r + 1) ..< nx {
+                    let sym = 0.5 * (qxx[r * nx + c] + qxx[c * nx + r])
+                    qxx[r * nx + c] = sym
+                    qxx[c * nx + r] = sym
                 }
             }
             // Regularisation on the state (Tassa, Erez & Todorov 2012): the step is solved with
