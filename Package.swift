@@ -59,6 +59,10 @@ let package = Package(
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
         .target(
+            name: "Learning",
+            dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
+        ),
+        .target(
             name: "Planning",
             dependencies: ["RigidBody", "LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
         ),
@@ -66,6 +70,7 @@ let package = Package(
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "RobotdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ControlServer",
@@ -88,7 +93,7 @@ let package = Package(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Platform", "ControlRuntime", "Planning",
+                "RobotDaemon", "Platform", "ControlRuntime", "Planning", "Learning", "ModelFiles", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -120,6 +125,7 @@ let package = Package(
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
         .testTarget(name: "RobotctlTests"),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "ModelFiles", "AllocationCounter"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(
             name: "RobotDaemonTests",

@@ -43,9 +43,9 @@ fi
 
 if [ "${1:-}" = "--test" ]; then
     # Reference implementations used as test oracles: Pinocchio (rigid-body dynamics), MuJoCo
-    # (the shipped URDFs must load in it) and Crocoddyl (optimal control). Crocoddyl 3.2.1 only
+    # (the shipped URDFs must load in it), Crocoddyl (optimal control) and safetensors (model files). Crocoddyl 3.2.1 only
     # works with Pinocchio 4.0.0 (4.1.0 imports but computes garbage), hence the version check.
-    if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
+    if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl, safetensors; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
         echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
         pip_flags=(--quiet --disable-pip-version-check)
         python3 -m pip install "${pip_flags[@]}" -r "$(dirname "$0")/requirements-test.txt" ||

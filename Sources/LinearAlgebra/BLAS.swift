@@ -133,3 +133,26 @@ public enum BLAS {
         x.withUnsafeMutableBufferPointer { cblas_dscal(n, alpha, $0.baseAddress, 1) }
     }
 }
+
+/// Single-precision BLAS on raw row-major buffers, for neural networks (weights in PyTorch's
+/// `nn.Linear` layout: out × in, row-major).
+public enum SBLAS {
+    /// C (m × n) ← α op(A) op(B) + β C, all row-major; op(A) is m × k, op(B) k × n.
+    /// - Note: Real-time safe: no allocation, no locks.
+    /// The corresponding C function is `cblas_sgemm`.
+    public static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, transA: Bool = false,
+                            b: UnsafePointer<Float>, transB: Bool = false, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    BLAS.int32(m), BLAS.int32(n), BLAS.int32(k), alpha, a, BLAS.int32(transA ? m : k),
+                    b, BLAS.int32(transB ? k : n), beta, c, BLAS.int32(n))
+    }
+
+    /// y (m) ← α A x + β y with A m × n row-major (or Aᵀ x when `transpose`, then y has n entries).
+    /// - Note: Real-time safe: no allocation, no locks.
+    /// The corresponding C function is `cblas_sgemv`.
+    public static func gemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, transpose: Bool = false,
+                            x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, BLAS.int32(m), BLAS.int32(n), alpha, a,
+                    BLAS.int32(n), x, 1, beta, y, 1)
+    }
+}

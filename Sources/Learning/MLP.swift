@@ -1,0 +1,179 @@
+import LinearAlgebra
+import RealModule
+
+/// Elementwise nonlinearities between the linear layers.
+public enum Activation: String, Sendable, CaseIterable {
+    case relu
+    case silu
+    case tanh
+    case identity
+
+    @inline(__always)
+    func apply(_ x: Float) -> Float {
+        switch self {
+        case .relu: max(0, x)
+        case .silu: x / (1 + Float.exp(-x))
+        case .tanh: Float.tanh(x)
+        case .identity: x
+        }
+    }
+
+    /// dσ/dx at pre-activation x.
+    @inline(__always)
+    func derivative(_ x: Float) -> Float {
+        switch self {
+        case .relu:
+            return x > 0 ? 1 : 0
+        case .silu:
+            let s = 1 / (1 + Float.exp(-x))
+            return s * (1 + x * (1 - s))
+        case .tanh:
+            let t = Float.tanh(x)
+            return 1 - t * t
+        case .identity:
+            return 1
+        }
+    }
+}
+
+/// A multilayer perceptron y = W_L σ(… σ(W_1 x + b_1) …) + b_L in Float32, with PyTorch's
+/// `nn.Sequential(Linear, act, Linear, act, …, Linear)` layout: layer ℓ's weight is out × in,
+/// row-major (`2ℓ.weight`), its bias `2ℓ.bias`. Optional input and output normalisers:
+/// x̃ = (x − μ_in)/σ_in fed to the network, y = μ_out + σ_out·ỹ returned.
+public struct MLP: Sendable, Equatable {
+    /// Layer widths, input first: [in, h₁, …, out].
+    public let widths: [Int]
+    public let activation: Activation
+    /// Per layer: weights (out × in) and biases (out).
+    public var weights: [[Float]]
+    public var biases: [[Float]]
+    public var inputMean: [Float]
+    public var inputScale: [Float]
+    public var outputMean: [Float]
+    public var outputScale: [Float]
+
+    public var inputSize: Int { widths.first! }
+    public var outputSize: Int { widths.last! }
+    public var layerCount: Int { widths.count - 1 }
+    public var parameterCount: Int { (0 ..< layerCount).reduce(0) { $0 + widths[$1 + 1] * (widths[$1] + 1) } }
+
+    /// Weights drawn as PyTorch's default `nn.Linear` init (uniform ±1/√fan_in), seeded.
+    public init(widths: [Int], activation: Activation, seed: UInt64 = 1) {
+        precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 }, "an MLP has an input and an output width")
+        self.widths = widths
+        self.activation = activation
+        var state = seed
+        func uniform() -> Float {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
+        }
+        var w: [[Float]] = [], b: [[Float]] = []
+        for l in 0 ..< widths.count - 1 {
+            let bound = 1 / Float(widths[l]).squareRoot()
+            w.append((0 ..< widths[l] * widths[l + 1]).map { _ in bound * uniform() })
+            b.append((0 ..< widths[l + 1]).map { _ in bound * uniform() })
+        }
+        weights = w
+        biases = b
+        inputMean = Array(repeating: 0, count: widths.first!)
+        inputScale = Array(repeating: 1, count: widths.first!)
+        outputMean = Array(repeating: 0, count: widths.last!)
+        outputScale = Array(repeating: 1, count: widths.last!)
+    }
+
+    /// An MLP from given parameters; returns nil when shapes disagree with `widths`.
+    public init?(widths: [Int], activation: Activation, weights: [[Float]], biases: [[Float]]) {
+        guard widths.count >= 2, weights.count == widths.count - 1, biases.count == widths.count - 1 else { return nil }
+        for l in 0 ..< widths.count - 1 {
+            guard weights[l].count == widths[l] * widths[l + 1], biases[l].count == widths[l + 1] else { return nil }
+        }
+        self.widths = widths
+        self.activation = activation
+        self.weights = weights
+        self.biases = biases
+        inputMean = Array(repeating: 0, count: widths.first!)
+        inputScale = Array(repeating: 1, count: widths.first!)
+        outputMean = Array(repeating: 0, count: widths.last!)
+        outputScale = Array(repeating: 1, count: widths.last!)
+    }
+
+    public func makeWorkspace() -> MLPWorkspace { MLPWorkspace(widths: widths) }
+
+    /// y = f(x) for one input, with the normalisers.
+    /// - Note: Real-time safe: no allocation, no locks (after `makeWorkspace`).
+    public func forward(_ ws: inout MLPWorkspace, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let a = ws.a, b = ws.b
+        for i in 0 ..< inputSize { a[i] = (input[i] - inputMean[i]) / inputScale[i] }
+        var src = a, dst = b
+        for l in 0 ..< layerCount {
+            let nIn = widths[l], nOut = widths[l + 1]
+            weights[l].withUnsafeBufferPointer { w in
+                biases[l].withUnsafeBufferPointer { bias in
+                    for j in 0 ..< nOut { dst[j] = bias[j] }
+                    SBLAS.gemv(m: nOut, n: nIn, a: w.baseAddress!, x: src, beta: 1, y: dst)
+                }
+            }
+            if l < layerCount - 1 {
+                for j in 0 ..< nOut { dst[j] = activation.apply(dst[j]) }
+            }
+            swap(&src, &dst)
+        }
+        for i in 0 ..< outputSize { output[i] = outputMean[i] + outputScale[i] * src[i] }
+    }
+
+    /// ∂y/∂x (out × in, row-major) at `input`, through the normalisers.
+    /// - Warning: Not real-time safe (allocates per-layer scratch).
+    public func jacobian(at input: [Float]) -> [Float] {
+        // Forward keeping pre-activations.
+        var h = (0 ..< inputSize).map { (input[$0] - inputMean[$0]) / inputScale[$0] }
+        var pre: [[Float]] = []
+        for l in 0 ..< layerCount {
+            let nIn = widths[l], nOut = widths[l + 1]
+            var z = biases[l]
+            for j in 0 ..< nOut { for i in 0 ..< nIn { z[j] += weights[l][j * nIn + i] * h[i] } }
+            pre.append(z)
+            h = l < layerCount - 1 ? z.map { activation.apply($0) } : z
+        }
+        // J = diag(σ_out) W_L D_{L−1} W_{L−1} … D_1 W_1 diag(1/σ_in), built from the input side.
+        var J = [Float](repeating: 0, count: widths[1] * inputSize)
+        for j in 0 ..< widths[1] { for i in 0 ..< inputSize { J[j * inputSize + i] = weights[0][j * inputSize + i] / inputScale[i] } }
+        for l in 1 ..< layerCount {
+            let nIn = widths[l], nOut = widths[l + 1]
+            for r in 0 ..< nIn {
+                let d = activation.derivative(pre[l - 1][r])
+                for c in 0 ..< inputSize { J[r * inputSize + c] *= d }
+            }
+            var next = [Float](repeating: 0, count: nOut * inputSize)
+            for r in 0 ..< nOut {
+                for m in 0 ..< nIn {
+                    let w = weights[l][r * nIn + m]
+                    if w == 0 { continue }
+                    for c in 0 ..< inputSize { next[r * inputSize + c] += w * J[m * inputSize + c] }
+                }
+            }
+            J = next
+        }
+        for r in 0 ..< outputSize { for c in 0 ..< inputSize { J[r * inputSize + c] *= outputScale[r] } }
+        return J
+    }
+}
+
+/// Two ping-pong activation buffers as wide as the widest layer.
+public struct MLPWorkspace: @unchecked Sendable {
+    let a: UnsafeMutablePointer<Float>
+    let b: UnsafeMutablePointer<Float>
+    let storage: ManagedBuffer<Int, Float>
+
+    init(widths: [Int]) {
+        let w = widths.max()!
+        storage = ManagedBuffer<Int, Float>.create(minimumCapacity: 2 * w) { _ in 2 * w }
+        let base = storage.withUnsafeMutablePointerToElements { $0 }
+        base.initialize(repeating: 0, count: 2 * w)
+        a = base
+        b = base + w
+    }
+}

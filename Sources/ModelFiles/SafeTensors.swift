@@ -1,0 +1,268 @@
+import Foundation
+import Learning
+
+/// The safetensors format (https://github.com/huggingface/safetensors), byte-compatible with
+/// Python's `safetensors` package:
+///
+///   8 bytes   N, the header length, unsigned little-endian
+///   N bytes   UTF-8 JSON: {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, …,
+///                          "__metadata__": {"<key>": "<string>", …}}  (padded with spaces)
+///   rest      the tensors' bytes, little-endian, row-major, at [begin, end) of this buffer
+///
+/// Reading checks everything a corrupt or hostile file can get wrong and says which tensor and
+/// what: header length, JSON, dtypes, shapes, offsets inside the buffer and matching the shape.
+public enum SafeTensors {
+    public enum DType: String, Sendable, CaseIterable {
+        case f32 = "F32"
+        case f64 = "F64"
+        case f16 = "F16"
+        case bf16 = "BF16"
+        case i64 = "I64"
+        case i32 = "I32"
+        case i16 = "I16"
+        case i8 = "I8"
+        case u8 = "U8"
+        case bool = "BOOL"
+
+        public var size: Int {
+            switch self {
+            case .f64, .i64: 8
+            case .f32, .i32: 4
+            case .f16, .bf16, .i16: 2
+            case .i8, .u8, .bool: 1
+            }
+        }
+    }
+
+    public struct Tensor: Sendable, Equatable {
+        public var dtype: DType
+        public var shape: [Int]
+        public var bytes: [UInt8]
+
+        public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+
+        public init(_ values: [Float], shape: [Int]) {
+            dtype = .f32
+            self.shape = shape
+            bytes = values.withUnsafeBytes { Array($0) }   // little-endian on every platform robotd runs on
+        }
+
+        public var elementCount: Int { shape.reduce(1, *) }
+
+        /// The values as Float32 (F32 as is, F64 narrowed); nil for other dtypes.
+        public var floats: [Float]? {
+            switch dtype {
+            case .f32:
+                return bytes.withUnsafeBytes { raw in (0 ..< elementCount).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+            case .f64:
+                return bytes.withUnsafeBytes { raw in (0 ..< elementCount).map { Float(raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) } }
+            default:
+                return nil
+            }
+        }
+    }
+
+    public struct File: Sendable, Equatable {
+        public var tensors: [String: Tensor]
+        public var metadata: [String: String]
+
+        public init(tensors: [String: Tensor], metadata: [String: String] = [:]) {
+            self.tensors = tensors
+            self.metadata = metadata
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public var description: String
+        init(_ path: String, _ d: String) { description = "\(path): \(d)" }
+    }
+
+    /// Largest header accepted (the format's own limit is 100 MB).
+    static let maxHeader = 100_000_000
+
+    public static func read(path: String) throws(Failure) -> File {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw Failure(path, "cannot read: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
+        return try decode(Array(data), name: path)
+    }
+
+    public static func decode(_ bytes: [UInt8], name: String) throws(Failure) -> File {
+        guard bytes.count >= 8 else { throw Failure(name, "not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length") }
+        var n: UInt64 = 0
+        for i in 0 ..< 8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(maxHeader), 8 + Int(n) <= bytes.count else {
+            throw Failure(name, "not a safetensors file: header length \(n) does not fit in \(bytes.count) bytes")
+        }
+        let headerBytes = bytes[8 ..< 8 + Int(n)]
+        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let header = json as? [String: Any] else {
+            throw Failure(name, "the header is not a JSON object")
+        }
+        let buffer = bytes[(8 + Int(n))...]
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        var ranges: [(Int, Int, String)] = []
+        for (key, value) in header {
+            if key == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw Failure(name, "__metadata__ must be an object of strings") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw Failure(name, "__metadata__.\(k) must be a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any] else { throw Failure(name, "tensor \"\(key)\": not an object") }
+            guard let dtypeName = entry["dtype"] as? String, let dtype = DType(rawValue: dtypeName) else {
+                throw Failure(name, "tensor \"\(key)\": unknown dtype \(String(describing: entry["dtype"] ?? "none"))")
+            }
+            guard let shapeAny = entry["shape"] as? [Any], let shape = shapeAny.map({ ($0 as? NSNumber)?.intValue ?? -1 }) as [Int]?,
+                  shape.allSatisfy({ $0 >= 0 })
+            else { throw Failure(name, "tensor \"\(key)\": shape must be a list of non-negative integers") }
+            guard let offsets = entry["data_offsets"] as? [NSNumber], offsets.count == 2 else {
+                throw Failure(name, "tensor \"\(key)\": data_offsets must be [begin, end]")
+            }
+            let begin = offsets[0].intValue, end = offsets[1].intValue
+            guard begin >= 0, end >= begin, end <= buffer.count else {
+                throw Failure(name, "tensor \"\(key)\": data_offsets [\(begin), \(end)] outside the \(buffer.count)-byte data buffer")
+            }
+            let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue } * dtype.size
+            guard end - begin == expected else {
+                throw Failure(name, "tensor \"\(key)\": \(end - begin) bytes for shape \(shape) of \(dtype.rawValue) (expected \(expected))")
+            }
+            ranges.append((begin, end, key))
+            let start = buffer.startIndex + begin
+            tensors[key] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start ..< start + (end - begin)]))
+        }
+        ranges.sort { $0.0 < $1.0 }
+        for i in 1 ..< max(1, ranges.count) where ranges[i].0 < ranges[i - 1].1 {
+            throw Failure(name, "tensors \"\(ranges[i - 1].2)\" and \"\(ranges[i].2)\" overlap")
+        }
+        return File(tensors: tensors, metadata: metadata)
+    }
+
+    /// Serialises like Python's `safetensors`: tensors sorted by name, laid out in that order,
+    /// header padded with spaces to a multiple of 8 bytes.
+    public static func encode(_ file: File) -> [UInt8] {
+        var entries: [String] = []
+        var offset = 0
+        let names = file.tensors.keys.sorted()
+        func quote(_ s: String) -> String {
+            let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
+            return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
+        }
+        if !file.metadata.isEmpty {
+            let m = file.metadata.keys.sorted().map { "\(quote($0)):\(quote(file.metadata[$0]!))" }.joined(separator: ",")
+            entries.append("\"__metadata__\":{\(m)}")
+        }
+        for name in names {
+            let t = file.tensors[name]!
+            entries.append("\(quote(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
+            offset += t.bytes.count
+        }
+        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + header.count + offset)
+        let n = UInt64(header.count)
+        for i in 0 ..< 8 { out.append(UInt8((n >> (8 * UInt64(i))) & 0xFF)) }
+        out += header
+        for name in names { out += file.tensors[name]!.bytes }
+        return out
+    }
+
+    public static func write(_ file: File, to path: String) throws(Failure) {
+        do {
+            try Data(encode(file)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw Failure(path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// MLPs in safetensors, as PyTorch saves an `nn.Sequential(Linear, act, …, Linear)`'s
+/// `state_dict`: the Linear layers are `<i>.weight` (out × in) and `<i>.bias` for their indices i
+/// in the Sequential (0, 2, 4, … with one activation between), in order. `__metadata__` carries
+/// `activation` (relu, silu, tanh; default relu), `robot`, `architecture` (e.g. "12-256-256-6"),
+/// `provenance`, and the normalisers `input_mean`, `input_std`, `output_mean`, `output_std` as JSON
+/// number lists (absent = identity). See docs/models.md.
+public enum MLPFile {
+    public static func load(path: String) throws(SafeTensors.Failure) -> (MLP, [String: String]) {
+        let file = try SafeTensors.read(path: path)
+        return try mlp(from: file, name: path)
+    }
+
+    public static func mlp(from file: SafeTensors.File, name: String) throws(SafeTensors.Failure) -> (MLP, [String: String]) {
+        let layers = file.tensors.keys.compactMap { key -> Int? in
+            guard key.hasSuffix(".weight"), let i = Int(key.dropLast(".weight".count)) else { return nil }
+            return i
+        }.sorted()
+        guard !layers.isEmpty else {
+            throw SafeTensors.Failure(name, "no Linear layers: expected tensors named \"0.weight\", \"0.bias\", \"2.weight\", … (nn.Sequential state_dict); found \(file.tensors.keys.sorted().joined(separator: ", "))")
+        }
+        var widths: [Int] = []
+        var weights: [[Float]] = [], biases: [[Float]] = []
+        for (n, i) in layers.enumerated() {
+            guard let w = file.tensors["\(i).weight"], w.shape.count == 2 else {
+                throw SafeTensors.Failure(name, "\"\(i).weight\" must be a 2-D (out × in) tensor")
+            }
+            guard let b = file.tensors["\(i).bias"], b.shape == [w.shape[0]] else {
+                throw SafeTensors.Failure(name, "\"\(i).bias\" must exist with shape [\(w.shape[0])]")
+            }
+            guard let wf = w.floats, let bf = b.floats else {
+                throw SafeTensors.Failure(name, "layer \(i): dtype \(w.dtype.rawValue) is not F32 or F64")
+            }
+            if n == 0 { widths.append(w.shape[1]) } else if w.shape[1] != widths.last! {
+                throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(widths.last!)")
+            }
+            widths.append(w.shape[0])
+            weights.append(wf)
+            biases.append(bf)
+        }
+        let activationName = file.metadata["activation"] ?? "relu"
+        guard let activation = Activation(rawValue: activationName) else {
+            throw SafeTensors.Failure(name, "__metadata__.activation \"\(activationName)\" is not one of relu, silu, tanh")
+        }
+        guard var mlp = MLP(widths: widths, activation: activation, weights: weights, biases: biases) else {
+            throw SafeTensors.Failure(name, "inconsistent layer shapes")
+        }
+        func vector(_ key: String, count: Int) throws(SafeTensors.Failure) -> [Float]? {
+            guard let text = file.metadata[key] else { return nil }
+            guard let any = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [NSNumber], any.count == count else {
+                throw SafeTensors.Failure(name, "__metadata__.\(key) must be a JSON list of \(count) numbers")
+            }
+            return any.map(\.floatValue)
+        }
+        if let v = try vector("input_mean", count: mlp.inputSize) { mlp.inputMean = v }
+        if let v = try vector("input_std", count: mlp.inputSize) { mlp.inputScale = v }
+        if let v = try vector("output_mean", count: mlp.outputSize) { mlp.outputMean = v }
+        if let v = try vector("output_std", count: mlp.outputSize) { mlp.outputScale = v }
+        guard mlp.inputScale.allSatisfy({ $0 > 0 && $0.isFinite }), mlp.outputScale.allSatisfy({ $0.isFinite }) else {
+            throw SafeTensors.Failure(name, "normaliser standard deviations must be positive and finite")
+        }
+        return (mlp, file.metadata)
+    }
+
+    public static func file(for mlp: MLP, metadata: [String: String] = [:]) -> SafeTensors.File {
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        for l in 0 ..< mlp.layerCount {
+            tensors["\(2 * l).weight"] = SafeTensors.Tensor(mlp.weights[l], shape: [mlp.widths[l + 1], mlp.widths[l]])
+            tensors["\(2 * l).bias"] = SafeTensors.Tensor(mlp.biases[l], shape: [mlp.widths[l + 1]])
+        }
+        func list(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
+        var m = metadata
+        m["activation"] = mlp.activation.rawValue
+        m["architecture"] = mlp.widths.map(String.init).joined(separator: "-")
+        m["input_mean"] = list(mlp.inputMean)
+        m["input_std"] = list(mlp.inputScale)
+        m["output_mean"] = list(mlp.outputMean)
+        m["output_std"] = list(mlp.outputScale)
+        return SafeTensors.File(tensors: tensors, metadata: m)
+    }
+}
