@@ -36,3 +36,18 @@ import Testing
         #expect(abs(ia - ib) <= 1, "iLQR \(ia) iterations vs Crocoddyl \(ib)")
     }
 }
+
+/// `robotd bench policy`: the JSON report and its allocation proof.
+@Suite struct PolicyBenchCLITests {
+    @Test func reportsLatencyAndZeroAllocations() throws {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "policy", "--calls", "2000", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        #expect(json["widths"] as? [Int] == [12, 256, 256, 6])
+        #expect(json["parameters"] as? Int == 12 * 256 + 256 + 256 * 256 + 256 + 256 * 6 + 6)
+        let q = try #require(json["forward_us"] as? [String: Double])
+        #expect(q["p50"]! > 0 && q["p50"]! <= q["p99"]! && q["p99"]! <= q["max"]!)
+        #expect(json["allocation_counter_verified"] as? Bool == true)
+        if BuildConfiguration.isOptimized { #expect(json["allocations_per_call"] as? Double == 0) }
+    }
+}
