@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(name: "RobotInterface"),
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
+        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface", "Learning"]),
         .target(
             name: "Learning",
             dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "ControlServer",
             dependencies: [
-                "ControlRuntime", "RobotdConfig", "Platform",
+                "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -122,7 +122,7 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra"]),
+        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ModelFiles"]),
         .testTarget(name: "RobotctlTests"),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "ModelFiles", "AllocationCounter"]),
@@ -131,7 +131,7 @@ let package = Package(
             name: "RobotDaemonTests",
             dependencies: [
                 "RobotDaemon", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
-                "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", .product(name: "Logging", package: "swift-log"),
+                "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),

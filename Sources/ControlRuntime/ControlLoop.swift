@@ -44,6 +44,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     public let transitions: SPSCRing<Transition>?
     /// The planner's plans for `mpc`; nil when this loop has no planner (mpc unavailable).
     public let plans: PlanSlot?
+    /// Learned policies for `policy`; nil when the mode is not offered.
+    public let policies: PolicySlot?
 
     private var driver: Driver
     private var machine = ModeStateMachine()
@@ -70,7 +72,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// - Warning: Not real-time safe (allocates everything the tick will use).
     public init(model: RobotModel, driver: consuming Driver, holdController: JointPDController,
                 moveController: JointPDController? = nil, limits: JointLimits,
-                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil, plans: PlanSlot? = nil) {
+                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil, plans: PlanSlot? = nil,
+                policies: PolicySlot? = nil) {
         precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
         precondition(limits.dof == model.dof, "one limit per joint")
         let n = model.dof
@@ -97,6 +100,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             machine.availableModes.insert(.mpc)
         }
         planState = Array(repeating: 0, count: 2 * n)
+        self.policies = policies
+        if let policies {
+            precondition(policies.dof == n, "policy slot for \(policies.dof) joints, robot has \(n)")
+            machine.availableModes.insert(.policy)
+        }
     }
 
     /// Current mode (control thread; other threads read `telemetry`).
@@ -199,7 +207,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let actions: ModeActions
         switch c.kind {
         case .setMode:
-            if c.mode == .mpc, !hasFreshPlan(time: time) {
+            if (c.mode == .mpc && !hasFreshPlan(time: time)) || (c.mode == .policy && policies?.hasPolicy != true) {
                 _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode))
                 return
             }
@@ -326,6 +334,22 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     }
 
     private func computeCommand(time: Double) {
+        if machine.mode == .policy, let policies {
+            let ok = state.position.withUnsafeBufferPointer { q in
+                state.velocity.withUnsafeBufferPointer { v in
+                    planState.withUnsafeMutableBufferPointer { out in
+                        policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, into: out.baseAddress!)
+                    }
+                }
+            }
+            if ok {
+                for i in 0 ..< model.dof {
+                    command.values[i] = planState[i]
+                    command.feedforwardEffort[i] = 0
+                }
+                return
+            }
+        }
         if machine.mode == .mpc {
             if planControl(time: time) {
                 if command.mode != .position {

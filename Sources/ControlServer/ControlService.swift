@@ -1,4 +1,6 @@
 import ControlRuntime
+import Learning
+import ModelFiles
 import Foundation
 import NIOCore
 import Platform
@@ -90,12 +92,15 @@ public struct LoopAccess: @unchecked Sendable {
     public var startedAt: Double
     /// The MPC planner, when the daemon runs one.
     public var planner: TargetPlanner?
+    /// Where `policy.load` puts policies, when the loop offers `policy`.
+    public var policies: PolicySlot?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
-                configPath: String, startedAt: Double, planner: TargetPlanner? = nil) {
+                configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil) {
         self.planner = planner
+        self.policies = policies
         self.telemetry = telemetry
         self.statistics = statistics
         self.send = send
@@ -264,7 +269,8 @@ final class ControlService {
                 throw .wrongMode("mode \(name) is not available in this build (available: \(s.info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                                  mode: "\(s.access.telemetry().mode)")
             }
-            let refusal = mode == .mpc ? "no valid plan to follow: set a target with target.set first" : nil
+            let refusal = mode == .mpc ? "no valid plan to follow: set a target with target.set first"
+                : mode == .policy ? "no policy loaded: send policy.load first" : nil
             return s.command(refusal: refusal) { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
         }
         register("move", role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
@@ -275,6 +281,7 @@ final class ControlService {
             planner.clearTarget()
             return ["target": .null]
         })
+        register("policy.load", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.loadPolicy(p) })
         register("estop", role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return s.command { LoopCommand(id: $0, kind: .estop) }
@@ -343,7 +350,35 @@ final class ControlService {
             ],
             "faults": .array(faults),
             "mpc": access.planner?.statusJSON(loopTime: t.time) ?? .null,
+            "policy": access.policies.map { p in p.installedName.map { .string($0) } ?? .null } ?? .null,
         ]
+    }
+
+    /// Loads a safetensors MLP policy, checks it against this robot and hands it to the loop
+    /// (adopted between ticks). Nothing changes when the file is refused.
+    func loadPolicy(_ p: Params) throws(RPCError) -> JSONValue {
+        try p.allowOnly(["path"])
+        let path = try p.string("path")
+        guard let slot = access.policies else { throw .wrongMode("this daemon offers no policy mode", mode: "\(access.telemetry().mode)") }
+        let mlp: MLP, metadata: [String: String]
+        do {
+            (mlp, metadata) = try MLPFile.load(path: path)
+        } catch {
+            throw .invalidParams("\(error)")
+        }
+        let n = info.jointNames.count
+        guard mlp.inputSize == slot.observationSize else {
+            throw .invalidParams("\(path): the policy takes \(mlp.inputSize) inputs; observations here are (q, v) = \(slot.observationSize) values")
+        }
+        guard mlp.outputSize == n else {
+            throw .invalidParams("\(path): the policy gives \(mlp.outputSize) actions; \(info.robot) has \(n) joints")
+        }
+        if let robot = metadata["robot"], robot != info.robot {
+            throw .invalidParams("\(path): the policy is for robot \"\(robot)\", this daemon runs \"\(info.robot)\"")
+        }
+        slot.install(PolicyBox(mlp: mlp, name: path))
+        return ["loaded": .string(path), "widths": .array(mlp.widths.map { JSONValue($0) }), "activation": .string(mlp.activation.rawValue),
+                "robot": metadata["robot"].map { .string($0) } ?? .null, "provenance": metadata["provenance"].map { .string($0) } ?? .null]
     }
 
     func setTarget(_ p: Params) throws(RPCError) -> JSONValue {

@@ -62,14 +62,15 @@ public enum Daemon {
             access: LoopAccess(
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
-                configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner
+                configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
+                policies: loop.policies
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
                 rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
                 endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
                 lowerLimits: limits.lower, upperLimits: limits.upper,
-                modes: planner == nil ? [.idle, .hold, .move, .estop] : [.idle, .hold, .move, .mpc, .estop]
+                modes: [.idle, .hold, .move] + (planner == nil ? [] : [.mpc]) + (loop.policies == nil ? [] : [.policy]) + [.estop]
             ),
             policy: policy, logger: logger
         )

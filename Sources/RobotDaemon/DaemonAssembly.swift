@@ -116,7 +116,8 @@ public enum DaemonAssembly {
         }
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
         return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
-                           limits: try limits(config, model: model), configuration: loopConfig, plans: plans)
+                           limits: try limits(config, model: model), configuration: loopConfig, plans: plans,
+                           policies: PolicySlot(dof: model.dof))
     }
 
     /// The MPC planner over a loop built by `simulationLoop` (nil when `mpc.enabled` is false).

@@ -2,6 +2,8 @@ import Control
 import ControlRuntime
 import Foundation
 import LinearAlgebra
+import Learning
+import AllocationCounter
 import Platform
 import RigidBody
 import RobotDaemon
@@ -193,5 +195,60 @@ extension MPCModeTests {
         }
         #expect(throws: MPCPlanner.Failure.self) { try planner.setTarget(.joints([0, 0, 9, 0, 0, 0]), duration: nil) }
         #expect(planner.statistics.target == nil)
+    }
+}
+
+@Suite struct PolicyModeTests {
+    /// A linear "network" τ = W [q; v] + b: the loop's command in `policy` is exactly that
+    /// (through a limiter that does not bind), a newly installed policy takes over between ticks,
+    /// and ticking — swaps included — allocates nothing.
+    @Test func runsThePolicyAndSwapsBetweenTicks() throws {
+        let model = try Fixtures.sim6()
+        var sim = SimulatedArm.Configuration()
+        sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        let slot = PolicySlot(dof: 6)
+        var config = ControlLoop<SimulatedArm>.Configuration()
+        config.overrunFaultThreshold = 100_000
+        let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
+                               holdController: JointPDController(model: model),
+                               limits: JointLimits(model: model, slewRate: 1e9), configuration: config, policies: slot)
+        try loop.start()
+        var k = 0
+        func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
+        tick(5)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
+        tick(1)
+        #expect(loop.results.pop()?.accepted == false, "no policy loaded yet")
+
+        func linear(_ scale: Float, bias: Float) -> MLP {
+            var w = [Float](repeating: 0, count: 6 * 12)
+            for i in 0 ..< 6 { w[i * 12 + i] = scale; w[i * 12 + 6 + i] = -0.5 }
+            return MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [[Float](repeating: bias, count: 6)])!
+        }
+        slot.install(PolicyBox(mlp: linear(2, bias: 1), name: "a"))
+        _ = loop.commands.send(LoopCommand(id: 2, kind: .setMode, mode: .policy))
+        tick(1)
+        #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .policy))
+        func check(scale: Double, bias: Double) {
+            let s = loop.telemetry.read()
+            for i in 0 ..< 6 {
+                let expected = Double(Float(scale) * Float(s.position[i]) - 0.5 * Float(s.velocity[i]) + Float(bias))
+                #expect(abs(s.command[i] - expected) < 1e-4, "joint \(i): \(s.command[i]) vs \(expected)")
+            }
+        }
+        tick(1)
+        check(scale: 2, bias: 1)
+        let second = PolicyBox(mlp: linear(-1, bias: 0.5), name: "b")
+        slot.install(second)
+        AllocationCounter_start()
+        tick(1)   // adopts the new policy
+        var allocations = AllocationCounter_stop()
+        check(scale: -1, bias: 0.5)
+        AllocationCounter_start()
+        tick(50)
+        allocations += AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations") }
+        #expect(slot.installedName == "b")
+        slot.collect()
     }
 }

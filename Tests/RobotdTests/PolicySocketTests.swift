@@ -1,0 +1,58 @@
+import Foundation
+import Learning
+import ModelFiles
+import Testing
+
+/// `policy.load` on a real daemon: refused files leave it running and unchanged; a good policy
+/// is loaded and `policy` mode runs it.
+@Suite struct PolicySocketTests {
+    @Test func loadsGoodPoliciesAndRefusesBadOnes() throws {
+        let dir = try DaemonProcessTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = dir + "/s.sock"
+        let config = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(socket)}", in: dir)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait() } }
+        #expect(DaemonProcessTests.waitFor(seconds: 30) { daemon.stderr.contains("control socket listening") }, "\(daemon.stderr)")
+        let c = try SocketRPCClient(path: socket, timeout: 10)
+        #expect((try c.result("hello")["modes"] as? [String])?.contains("policy") == true)
+        let early = try c.call("mode.set", ["mode": "policy"])
+        #expect(SocketReply.code(early) == -32002 && SocketReply.message(early).contains("policy.load"))
+
+        func write(_ mlp: MLP, robot: String?, name: String) throws -> String {
+            let path = dir + "/" + name
+            try SafeTensors.write(MLPFile.file(for: mlp, metadata: robot.map { ["robot": $0] } ?? [:]), to: path)
+            return path
+        }
+        // A small policy that outputs zero torque offsets around a constant (finite, bounded).
+        var good = MLP(widths: [12, 16, 6], activation: .tanh, seed: 2)
+        good.outputScale = [Float](repeating: 0.01, count: 6)
+        let refusals: [(String, String)] = [
+            (try write(MLP(widths: [10, 16, 6], activation: .relu), robot: "sim6", name: "in.safetensors"), "takes 10 inputs"),
+            (try write(MLP(widths: [12, 16, 7], activation: .relu), robot: "sim6", name: "out.safetensors"), "gives 7 actions"),
+            (try write(good, robot: "koch", name: "robot.safetensors"), "for robot \"koch\""),
+            (dir + "/missing.safetensors", "cannot read"),
+        ]
+        let corrupt = dir + "/corrupt.safetensors"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: corrupt))
+        for (path, reason) in refusals + [(corrupt, "not a safetensors file")] {
+            let r = try c.call("policy.load", ["path": path])
+            #expect(SocketReply.code(r) == -32602, "\(path): \(r)")
+            #expect(SocketReply.message(r).contains(reason), "\(SocketReply.message(r)) lacks \(reason)")
+        }
+        #expect(try c.result("status")["policy"] is NSNull)
+
+        let path = try write(good, robot: "sim6", name: "good.safetensors")
+        let loaded = try c.result("policy.load", ["path": path])
+        #expect(loaded["widths"] as? [Int] == [12, 16, 6])
+        #expect(try c.result("mode.set", ["mode": "policy"])["mode"] as? String == "policy")
+        usleep(100_000)
+        let status = try c.result("status")
+        #expect(status["mode"] as? String == "policy")
+        #expect(status["policy"] as? String == path)
+        #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
+        c.close()
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+    }
+}
