@@ -51,3 +51,17 @@ import Testing
         if BuildConfiguration.isOptimized { #expect(json["allocations_per_call"] as? Double == 0) }
     }
 }
+
+/// `robotd bench train`: the JSON report of the ensemble's training throughput.
+@Suite struct TrainBenchCLITests {
+    @Test func reportsThroughputForOneAndTwoThreads() throws {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "train", "--samples", "1024", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        let throughput = try #require(json["member_samples_per_s"] as? [String: Double])
+        #expect((throughput["threads_1"] ?? 0) > 0 && (throughput["threads_2"] ?? 0) > 0)
+        let p = try #require(json["ensemble_predict_us"] as? [String: Double])
+        #expect(p["p50"]! > 0 && p["p50"]! <= p["p99"]!)
+        #expect(json["widths"] as? [Int] == [18, 200, 200, 200, 12])
+    }
+}

@@ -1,0 +1,277 @@
+import LinearAlgebra
+import RealModule
+
+/// Mini-batch training of an `MLP` on mean squared error, batched through sgemm:
+///
+///   forward   Z_ℓ = H_{ℓ−1} W_ℓᵀ + 1 b_ℓᵀ,  H_ℓ = σ(Z_ℓ)  (the last layer linear), H₀ = X̃ (B × in)
+///   loss      L = 1/(B·out) Σ (Ŷ − Ỹ)²  on normalised targets Ỹ = (Y − μ_out)/σ_out
+///   backward  G_L = 2/(B·out) (Ŷ − Ỹ);  ∂L/∂W_ℓ = G_ℓᵀ H_{ℓ−1},  ∂L/∂b_ℓ = 1ᵀG_ℓ,
+///             G_{ℓ−1} = (G_ℓ W_ℓ) ⊙ σ'(Z_{ℓ−1})
+///   update    AdamW (decoupled weight decay) after clipping the global gradient norm.
+///
+/// All buffers are allocated once for the batch size; a step allocates nothing.
+public final class MLPTrainer {
+    public struct Options: Sendable {
+        public var batchSize = 256
+        public var learningRate: Float = 1e-3
+        public var beta1: Float = 0.9
+        public var beta2: Float = 0.999
+        public var epsilon: Float = 1e-8
+        public var weightDecay: Float = 1e-4
+        /// Global gradient-norm clip; 0 = none.
+        public var clipNorm: Float = 10
+        public init() {}
+    }
+
+    public private(set) var mlp: MLP
+    public let options: Options
+    private var step = 0
+    private let widths: [Int]
+    // Per layer: pre-activations Z (B × out), activations H (B × out), gradients.
+    private var z: [UnsafeMutablePointer<Float>] = []
+    private var h: [UnsafeMutablePointer<Float>] = []
+    private var g: [UnsafeMutablePointer<Float>] = []
+    private var input: UnsafeMutablePointer<Float>
+    private var target: UnsafeMutablePointer<Float>
+    private var gradW: [UnsafeMutablePointer<Float>] = []
+    private var gradB: [UnsafeMutablePointer<Float>] = []
+    private var m1W: [UnsafeMutablePointer<Float>] = [], m2W: [UnsafeMutablePointer<Float>] = []
+    private var m1B: [UnsafeMutablePointer<Float>] = [], m2B: [UnsafeMutablePointer<Float>] = []
+    private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
+
+    /// - Warning: Not real-time safe (allocates the batch buffers).
+    public init(mlp: MLP, options: Options = Options()) {
+        self.mlp = mlp
+        self.options = options
+        widths = mlp.widths
+        let B = options.batchSize
+        func make(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            p.initialize(repeating: 0, count: max(1, n))
+            return p
+        }
+        input = make(B * widths[0])
+        target = make(B * widths.last!)
+        var all: [(UnsafeMutablePointer<Float>, Int)] = [(input, 0), (target, 0)]
+        for l in 0 ..< widths.count - 1 {
+            let nIn = widths[l], nOut = widths[l + 1]
+            for (list, size) in [(0, B * nOut), (1, B * nOut), (2, B * nOut)] {
+                let p = make(size)
+                all.append((p, 0))
+                switch list {
+                case 0: z.append(p)
+                case 1: h.append(p)
+                default: g.append(p)
+                }
+            }
+            for k in 0 ..< 3 {
+                let pw = make(nIn * nOut), pb = make(nOut)
+                all.append((pw, 0)); all.append((pb, 0))
+                switch k {
+                case 0: gradW.append(pw); gradB.append(pb)
+                case 1: m1W.append(pw); m1B.append(pb)
+                default: m2W.append(pw); m2B.append(pb)
+                }
+            }
+        }
+        allocations = all
+    }
+
+    deinit { for (p, _) in allocations { p.deallocate() } }
+
+    /// Fits the input and output normalisers to data (row-major samples) — mean and standard
+    /// deviation per feature, with a floor so constant features do not divide by zero.
+    public func fitNormalisers(inputs: [Float], outputs: [Float], count: Int) {
+        func stats(_ x: [Float], _ d: Int) -> ([Float], [Float]) {
+            var mean = [Float](repeating: 0, count: d), varsum = [Float](repeating: 0, count: d)
+            for s in 0 ..< count { for i in 0 ..< d { mean[i] += x[s * d + i] } }
+            for i in 0 ..< d { mean[i] /= Float(count) }
+            for s in 0 ..< count { for i in 0 ..< d { let e = x[s * d + i] - mean[i]; varsum[i] += e * e } }
+            return (mean, varsum.map { max(($0 / Float(max(1, count - 1))).squareRoot(), 1e-6) })
+        }
+        (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0])
+        (mlp.outputMean, mlp.outputScale) = stats(outputs, widths.last!)
+    }
+
+    /// One optimisation step on the samples `indices` (≤ batch size) of row-major `inputs` and
+    /// `outputs`; returns the batch loss (normalised MSE) before the step.
+    /// - Note: Allocates nothing.
+    @discardableResult
+    public func step(inputs: UnsafePointer<Float>, outputs: UnsafePointer<Float>, indices: UnsafeBufferPointer<Int>) -> Float {
+        let B = indices.count
+        precondition(B >= 1 && B <= options.batchSize, "batch of 1…\(options.batchSize) samples")
+        let nIn0 = widths[0], nOutL = widths.last!, L = widths.count - 1
+        for (r, s) in indices.enumerated() {
+            for i in 0 ..< nIn0 { input[r * nIn0 + i] = (inputs[s * nIn0 + i] - mlp.inputMean[i]) / mlp.inputScale[i] }
+            for i in 0 ..< nOutL { target[r * nOutL + i] = (outputs[s * nOutL + i] - mlp.outputMean[i]) / mlp.outputScale[i] }
+        }
+        // Forward.
+        for l in 0 ..< L {
+            let nIn = widths[l], nOut = widths[l + 1]
+            let src = l == 0 ? UnsafePointer(input) : UnsafePointer(h[l - 1])
+            mlp.biases[l].withUnsafeBufferPointer { b in
+                for r in 0 ..< B { (z[l] + r * nOut).update(from: b.baseAddress!, count: nOut) }
+            }
+            mlp.weights[l].withUnsafeBufferPointer { w in
+                SBLAS.gemm(m: B, n: nOut, k: nIn, a: src, b: w.baseAddress!, transB: true, beta: 1, c: z[l])
+            }
+            let act = mlp.activation, zl = z[l], hl = h[l]
+            if l < L - 1 { for i in 0 ..< B * nOut { hl[i] = act.apply(zl[i]) } } else { hl.update(from: zl, count: B * nOut) }
+        }
+        // Loss and its gradient.
+        var loss: Float = 0
+        let out = h[L - 1], gL = g[L - 1]
+        let scale = 2 / Float(B * nOutL)
+        for i in 0 ..< B * nOutL {
+            let e = out[i] - target[i]
+            loss += e * e
+            gL[i] = scale * e
+        }
+        loss /= Float(B * nOutL)
+        // Backward.
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let nIn = widths[l], nOut = widths[l + 1]
+            let src = l == 0 ? UnsafePointer(input) : UnsafePointer(h[l - 1])
+            SBLAS.gemm(m: nOut, n: nIn, k: B, a: g[l], transA: true, b: src, c: gradW[l])
+            let gb = gradB[l], gl = g[l]
+            for j in 0 ..< nOut { gb[j] = 0 }
+            for r in 0 ..< B { for j in 0 ..< nOut { gb[j] += gl[r * nOut + j] } }
+            if l > 0 {
+                let prev = g[l - 1], zp = z[l - 1], act = mlp.activation
+                mlp.weights[l].withUnsafeBufferPointer { w in
+                    SBLAS.gemm(m: B, n: nIn, k: nOut, a: g[l], b: w.baseAddress!, c: prev)
+                }
+                for i in 0 ..< B * nIn { prev[i] *= act.derivative(zp[i]) }
+            }
+        }
+        // Clip and AdamW.
+        var norm2: Float = 0
+        for l in 0 ..< L {
+            let nIn = widths[l], nOut = widths[l + 1]
+            for i in 0 ..< nIn * nOut { norm2 += gradW[l][i] * gradW[l][i] }
+            for i in 0 ..< nOut { norm2 += gradB[l][i] * gradB[l][i] }
+        }
+        let clip: Float = options.clipNorm > 0 && norm2.squareRoot() > options.clipNorm ? options.clipNorm / norm2.squareRoot() : 1
+        step += 1
+        let b1 = options.beta1, b2 = options.beta2
+        let c1 = 1 - Float.pow(b1, Float(step)), c2 = 1 - Float.pow(b2, Float(step))
+        let lr = options.learningRate, eps = options.epsilon, wd = options.weightDecay
+        for l in 0 ..< L {
+            let nIn = widths[l], nOut = widths[l + 1]
+            let gw = gradW[l], m1 = m1W[l], m2 = m2W[l], gbv = gradB[l], mb1 = m1B[l], mb2 = m2B[l]
+            mlp.weights[l].withUnsafeMutableBufferPointer { w in
+                for i in 0 ..< nIn * nOut {
+                    let gi = clip * gw[i]
+                    m1[i] = b1 * m1[i] + (1 - b1) * gi
+                    m2[i] = b2 * m2[i] + (1 - b2) * gi * gi
+                    w[i] -= lr * ((m1[i] / c1) / ((m2[i] / c2).squareRoot() + eps) + wd * w[i])
+                }
+            }
+            mlp.biases[l].withUnsafeMutableBufferPointer { b in
+                for i in 0 ..< nOut {
+                    let gi = clip * gbv[i]
+                    mb1[i] = b1 * mb1[i] + (1 - b1) * gi
+                    mb2[i] = b2 * mb2[i] + (1 - b2) * gi * gi
+                    b[i] -= lr * (mb1[i] / c1) / ((mb2[i] / c2).squareRoot() + eps)
+                }
+            }
+        }
+        return loss
+    }
+
+    /// ∂L/∂W of the last `step` (before the update), for gradient checks.
+    func lastWeightGradient(layer: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: gradW[layer], count: widths[layer] * widths[layer + 1]))
+    }
+}
+
+/// K MLPs trained on bootstrap resamples of the same data (PETS-style, MSE heads): the mean is
+/// the prediction, the spread across members (epistemic disagreement) says where the data ran
+/// out.
+public final class MLPEnsemble {
+    public private(set) var members: [MLPTrainer]
+    private var workspaces: [MLPWorkspace]
+    private let scratch: UnsafeMutablePointer<Float>
+    private var rng: UInt64
+
+    public init(widths: [Int], activation: Activation, members count: Int = 5, options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
+        precondition(count >= 1, "at least one member")
+        members = (0 ..< count).map { MLPTrainer(mlp: MLP(widths: widths, activation: activation, seed: seed &+ UInt64($0) &* 7919), options: options) }
+        workspaces = members.map { $0.mlp.makeWorkspace() }
+        scratch = .allocate(capacity: count * widths.last!)
+        rng = seed
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// `epochs` passes over `count` samples: each member draws its own bootstrap resample
+    /// (sampling with replacement) and trains on it in mini-batches. Returns the mean final batch loss.
+    /// - Warning: Not real-time safe.
+    @discardableResult
+    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int) -> Float {
+        for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count) }
+        let last = train(members: Array(members.indices), inputs: inputs, outputs: outputs, count: count, epochs: epochs, seed: rng)
+        workspaces = members.map { $0.mlp.makeWorkspace() }
+        return last / Float(members.count)
+    }
+
+    /// Trains only `members` (indices), with their own bootstrap draws from `seed`; callers may
+    /// run disjoint member sets on different threads (normalisers must already be fitted).
+    /// Returns the sum of their final batch losses.
+    /// - Warning: Not real-time safe.
+    public func train(members chosen: [Int], inputs: [Float], outputs: [Float], count: Int, epochs: Int, seed: UInt64) -> Float {
+        var state = seed &+ UInt64(chosen.first ?? 0) &* 0x9E37_79B9
+        func draw(_ n: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(n))
+        }
+        var last: Float = 0
+        let B = members[0].options.batchSize
+        var batch = [Int](repeating: 0, count: B)
+        inputs.withUnsafeBufferPointer { x in
+            outputs.withUnsafeBufferPointer { y in
+                for m in chosen.map({ members[$0] }) {
+                    var loss: Float = 0
+                    for _ in 0 ..< epochs {
+                        var done = 0
+                        while done < count {
+                            let n = min(B, count - done)
+                            for i in 0 ..< n { batch[i] = draw(count) }
+                            loss = batch.withUnsafeBufferPointer { m.step(inputs: x.baseAddress!, outputs: y.baseAddress!, indices: UnsafeBufferPointer(rebasing: $0[0 ..< n])) }
+                            done += n
+                        }
+                    }
+                    last += loss
+                }
+            }
+        }
+        return last
+    }
+
+    /// Fits every member's normalisers to the data. - Warning: Not real-time safe.
+    public func fitNormalisers(inputs: [Float], outputs: [Float], count: Int) {
+        for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count) }
+    }
+
+    /// Rebuilds the prediction workspaces after training. - Warning: Not real-time safe.
+    public func prepareForPrediction() { workspaces = members.map { $0.mlp.makeWorkspace() } }
+
+    /// Mean over members into `mean`, and the members' variance (disagreement) into `variance`.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+        let d = members[0].mlp.outputSize, k = members.count
+        for (i, m) in members.enumerated() { m.mlp.forward(&workspaces[i], input: input, output: scratch + i * d) }
+        for j in 0 ..< d {
+            var s: Float = 0
+            for i in 0 ..< k { s += scratch[i * d + j] }
+            let mu = s / Float(k)
+            var v: Float = 0
+            for i in 0 ..< k { let e = scratch[i * d + j] - mu; v += e * e }
+            mean[j] = mu
+            variance[j] = v / Float(k)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Learning
+import Platform
+
+/// `robotd bench train --json`: training throughput of the dynamics ensemble and its
+/// single-input prediction latency.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Ensemble training throughput (member-samples/s, 1 and 2 threads) and prediction latency.",
+        discussion: """
+            5 members of 18 → 200 → 200 → 200 → 12 (SiLU), batch 256, AdamW, on 20 000 synthetic \
+            transitions; one epoch per member and thread setting. With 2 threads the members are \
+            split between two threads (OpenBLAS single-threaded in each).
+            """
+    )
+
+    @Option(help: "Transitions in the data set.") var samples = 20_000
+    @Option(help: "Ensemble members.") var members = 5
+    @Option(help: "Epochs per measurement.") var epochs = 1
+    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+    final class Box: @unchecked Sendable {
+        let ensemble: MLPEnsemble
+        init(_ e: MLPEnsemble) { ensemble = e }
+    }
+
+    func run() throws {
+        Startup.configureMath()
+        let widths = [18, 200, 200, 200, 12]
+        var inputs = [Float](repeating: 0, count: samples * 18), outputs = [Float](repeating: 0, count: samples * 12)
+        var state: UInt64 = 42
+        func uniform() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        for s in 0 ..< samples {
+            for i in 0 ..< 18 { inputs[s * 18 + i] = uniform() }
+            for o in 0 ..< 12 { outputs[s * 12 + o] = sin(inputs[s * 18 + o]) + 0.1 * inputs[s * 18 + (o + 6) % 18] }
+        }
+        var results: [String: Double] = [:]
+        for threads in [1, 2] {
+            let box = Box(MLPEnsemble(widths: widths, activation: .silu, members: members))
+            box.ensemble.fitNormalisers(inputs: inputs, outputs: outputs, count: samples)
+            let groups = (0 ..< threads).map { t in Array(stride(from: t, to: members, by: threads)) }
+            let t0 = MonotonicClock.seconds()
+            let done = DispatchGroup()
+            for group in groups {
+                done.enter()
+                Thread { [inputs, outputs, samples, epochs] in
+                    _ = box.ensemble.train(members: group, inputs: inputs, outputs: outputs, count: samples, epochs: epochs, seed: 1)
+                    done.leave()
+                }.start()
+            }
+            done.wait()
+            let seconds = MonotonicClock.seconds() - t0
+            results["threads_\(threads)"] = Double(members * samples * epochs) / seconds
+        }
+        let ensemble = MLPEnsemble(widths: widths, activation: .silu, members: members)
+        ensemble.prepareForPrediction()
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: 18)
+        let mean = UnsafeMutablePointer<Float>.allocate(capacity: 12), variance = UnsafeMutablePointer<Float>.allocate(capacity: 12)
+        defer { x.deallocate(); mean.deallocate(); variance.deallocate() }
+        for i in 0 ..< 18 { x[i] = 0.1 * Float(i % 5) }
+        for _ in 0 ..< 200 { ensemble.predict(x, mean: mean, variance: variance) }
+        var times: [UInt64] = []
+        for k in 0 ..< 5000 {
+            x[k % 18] += 1e-6
+            let t0 = MonotonicClock.now()
+            ensemble.predict(x, mean: mean, variance: variance)
+            times.append(MonotonicClock.now() - t0)
+        }
+        times.sort()
+        try JSONOutput.print([
+            "members": members, "widths": widths, "batch": 256, "samples": samples, "epochs": epochs,
+            "member_samples_per_s": results,
+            "ensemble_predict_us": ["p50": Double(times[times.count / 2]) / 1000, "p99": Double(times[times.count * 99 / 100]) / 1000],
+        ] as [String: Any])
+    }
+}
