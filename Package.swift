@@ -64,7 +64,7 @@ let package = Package(
         ),
         .target(
             name: "Planning",
-            dependencies: ["RigidBody", "LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["RigidBody", "LinearAlgebra", "Learning", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
         // MARK: I/O edges
@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "RobotctlTests"),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "ModelFiles", "AllocationCounter"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "AllocationCounter"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter"]),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [

@@ -177,3 +177,90 @@ public struct MLPWorkspace: @unchecked Sendable {
         b = base + w
     }
 }
+
+/// Scratch for `MLP.jacobian(_:input:into:)`: per-layer pre-activations and two Jacobian
+/// buffers (widest layer × inputs).
+public struct MLPJacobianWorkspace: @unchecked Sendable {
+    let pre: [UnsafeMutablePointer<Float>]
+    let h: UnsafeMutablePointer<Float>
+    let j0: UnsafeMutablePointer<Float>
+    let j1: UnsafeMutablePointer<Float>
+    private let owner: Owner
+
+    final class Owner {
+        var pointers: [UnsafeMutablePointer<Float>] = []
+        deinit { for p in pointers { p.deallocate() } }
+    }
+
+    public init(widths: [Int]) {
+        let owner = Owner()
+        func make(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            owner.pointers.append(p)
+            return p
+        }
+        let w = widths.max()!
+        pre = widths.dropFirst().map { make($0) }
+        h = make(2 * w)
+        j0 = make(w * widths[0])
+        j1 = make(w * widths[0])
+        self.owner = owner
+    }
+}
+
+extension MLP {
+    public func makeJacobianWorkspace() -> MLPJacobianWorkspace { MLPJacobianWorkspace(widths: widths) }
+
+    /// y = f(x) into `output` and ∂y/∂x (out × in, row-major) into `jacobian`, through the
+    /// normalisers: forward keeping pre-activations, then J_ℓ = W_ℓ·diag(σ'(z_{ℓ−1}))·J_{ℓ−1}
+    /// from the input side (J₀ = diag(1/σ_in)).
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func jacobian(_ ws: inout MLPJacobianWorkspace, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                         jacobian out: UnsafeMutablePointer<Float>) {
+        let nIn0 = inputSize
+        let w = widths.max()!
+        var src = ws.h, dst = ws.h + w
+        for i in 0 ..< nIn0 { src[i] = (input[i] - inputMean[i]) / inputScale[i] }
+        for l in 0 ..< layerCount {
+            let nIn = widths[l], nOut = widths[l + 1]
+            weights[l].withUnsafeBufferPointer { wt in
+                biases[l].withUnsafeBufferPointer { b in
+                    for j in 0 ..< nOut { dst[j] = b[j] }
+                    SBLAS.gemv(m: nOut, n: nIn, a: wt.baseAddress!, x: src, beta: 1, y: dst)
+                }
+            }
+            ws.pre[l].update(from: dst, count: nOut)
+            if l < layerCount - 1 { for j in 0 ..< nOut { dst[j] = activation.apply(dst[j]) } }
+            swap(&src, &dst)
+        }
+        for i in 0 ..< outputSize { output[i] = outputMean[i] + outputScale[i] * src[i] }
+
+        var jPrev = ws.j0, jNext = ws.j1
+        for r in 0 ..< widths[1] {
+            for c in 0 ..< nIn0 { jPrev[r * nIn0 + c] = weights[0][r * nIn0 + c] / inputScale[c] }
+        }
+        for l in 1 ..< layerCount {
+            let nIn = widths[l], nOut = widths[l + 1]
+            for r in 0 ..< nIn {
+                let d = activation.derivative(ws.pre[l - 1][r])
+                for c in 0 ..< nIn0 { jPrev[r * nIn0 + c] *= d }
+            }
+            // J_next = W_ℓ J_prev in axpy form (OpenBLAS's sgemm may allocate scratch for small
+            // shapes; these products are small and must not allocate).
+            for r in 0 ..< nOut { for c in 0 ..< nIn0 { jNext[r * nIn0 + c] = 0 } }
+            weights[l].withUnsafeBufferPointer { wt in
+                for r in 0 ..< nOut {
+                    let row = jNext + r * nIn0
+                    for m in 0 ..< nIn {
+                        let a = wt[r * nIn + m]
+                        let src = jPrev + m * nIn0
+                        for c in 0 ..< nIn0 { row[c] += a * src[c] }
+                    }
+                }
+            }
+            swap(&jPrev, &jNext)
+        }
+        for r in 0 ..< outputSize { for c in 0 ..< nIn0 { out[r * nIn0 + c] = outputScale[r] * jPrev[r * nIn0 + c] } }
+    }
+}
