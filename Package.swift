@@ -84,7 +84,8 @@ let package = Package(
             name: "RobotDaemon",
             dependencies: [
                 "ControlServer", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "Platform", "LinearAlgebra", "AllocationCounter", "Planning", .product(name: "Logging", package: "swift-log"),
+                "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

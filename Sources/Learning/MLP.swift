@@ -62,15 +62,8 @@ public struct MLP: Sendable, Equatable {
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 }, "an MLP has an input and an output width")
         self.widths = widths
         self.activation = activation
-        var state = seed
-        func uniform() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
-        }
+        var rng = SplitMix64(seed: seed)
+        func uniform() -> Float { Float(rng.nextUnit()) * 2 - 1 }
         var w: [[Float]] = [], b: [[Float]] = []
         for l in 0 ..< widths.count - 1 {
             let bound = 1 / Float(widths[l]).squareRoot()

@@ -220,14 +220,8 @@ public final class MLPEnsemble {
     /// Returns the sum of their final batch losses.
     /// - Warning: Not real-time safe.
     public func train(members chosen: [Int], inputs: [Float], outputs: [Float], count: Int, epochs: Int, seed: UInt64) -> Float {
-        var state = seed &+ UInt64(chosen.first ?? 0) &* 0x9E37_79B9
-        func draw(_ n: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(n))
-        }
+        var rng = SplitMix64(seed: seed &+ UInt64(chosen.first ?? 0) &* 0x9E37_79B9)
+        func draw(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         var last: Float = 0
         let B = members[0].options.batchSize
         var batch = [Int](repeating: 0, count: B)

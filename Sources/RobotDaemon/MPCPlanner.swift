@@ -1,6 +1,7 @@
 import ControlRuntime
 import ControlServer
 import Foundation
+import Learning
 import LinearAlgebra
 import Planning
 import Platform
