@@ -29,7 +29,7 @@ struct Robotctl: ParsableCommand {
             Shell completions: robotctl --generate-completion-script bash|zsh|fish
             """,
         subcommands: [
-            Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, Estop.self, Reset.self,
+            Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, PolicyCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self,
         ]
     )
@@ -419,6 +419,33 @@ struct TargetCommand: ParsableCommand {
                 usleep(50_000)
             }
             try options.callAndPrint("mode.set", ["mode": "mpc"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        }
+    }
+}
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Load a learned policy (safetensors MLP, docs/models.md) and optionally run it.",
+        discussion: """
+            The daemon reads the file itself (give a path it can read) and checks its shape and robot \
+            before anything changes; --go then switches to mode policy.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Also switch to mode policy.") var go = false
+    @Argument(help: ArgumentHelp("The policy file (.safetensors).", valueName: "path"), completion: .file(extensions: ["safetensors"]))
+    var path: String
+
+    func run() throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        try options.callAndPrint("policy.load", ["path": absolute]) { result in
+            let r = result as? [String: Any] ?? [:]
+            let widths = (r["widths"] as? [Any])?.map { Format.text($0) }.joined(separator: "-") ?? "?"
+            return "policy loaded: \(Format.text(r["loaded"])) (\(widths), \(Format.text(r["activation"])))"
+        }
+        if go {
+            try options.callAndPrint("mode.set", ["mode": "policy"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
         }
     }
 }

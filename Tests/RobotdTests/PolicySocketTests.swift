@@ -56,3 +56,21 @@ import Testing
         #expect(daemon.wait() == 0)
     }
 }
+
+extension RobotctlDaemonTests {
+    @Test func loadsAndRunsAPolicy() throws {
+        let daemon = try SocketTestDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        var mlp = MLP(widths: [12, 16, 6], activation: .tanh, seed: 2)
+        mlp.outputScale = [Float](repeating: 0.01, count: 6)
+        let path = daemon.directory + "/p.safetensors"
+        try SafeTensors.write(MLPFile.file(for: mlp, metadata: ["robot": "sim6"]), to: path)
+        let ok = try Self.robotctl(["policy", "--go", path], socket: daemon.socketPath)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("policy loaded: \(path) (12-16-6, tanh)") && ok.stdout.contains("mode: policy"), "\(ok.stdout)")
+        let missing = try Self.robotctl(["policy", daemon.directory + "/none.safetensors"], socket: daemon.socketPath)
+        #expect(missing.status == 1 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
+        #expect(daemon.stop() == 0)
+    }
+}
