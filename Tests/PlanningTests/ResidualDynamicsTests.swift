@@ -56,7 +56,7 @@ import Testing
         #expect(worst < 2e-4, "max |analytic − FD| = \(worst)")
     }
 
-    /// iLQR plans through the learned model.
+    /// iLQR plans through the learned model, and its warm-started re-solves allocate nothing.
     @Test func iLQRPlansWithTheLearnedModel() throws {
         let (base, x0, _, _) = try ILQRReachTests.reachSolver(horizon: 30)
         var m = MLP(widths: [18, 32, 12], activation: .silu, seed: 5)
@@ -66,6 +66,15 @@ import Testing
         solver.setControls(base.controls)
         let r = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: 30) }
         #expect(r.cost < 0.1 * r.initialCost, "\(r)")
+        if PlanningBuild.isOptimized {
+            AllocationCounter_start()
+            for _ in 0 ..< 3 {
+                solver.shift(by: 1)
+                _ = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: 2) }
+            }
+            let n = AllocationCounter_stop()
+            #expect(n == 0, "\(n) allocations in 3 warm-started solves")
+        }
     }
 
     /// The learned model's step and linearisation allocate nothing.
