@@ -20,8 +20,34 @@ public final class MLPTrainer {
         public var weightDecay: Float = 1e-4
         /// Global gradient-norm clip; 0 = none.
         public var clipNorm: Float = 10
+        /// Probabilistic head (PETS): the network's 2d outputs are a mean and a bounded log-variance
+        /// per target, trained on the Gaussian negative log-likelihood instead of MSE.
+        public var gaussianHead = false
         public init() {}
     }
+
+    /// Bounds of the head's log-variance (normalised units), applied smoothly as in PETS:
+    /// l = min + softplus(max − softplus(max − s) − min).
+    public static let maxLogVariance: Float = 0.5
+    public static let minLogVariance: Float = -10
+
+    @inline(__always)
+    static func softplus(_ x: Float) -> Float { x > 20 ? x : Float.log(1 + Float.exp(x)) }
+    @inline(__always)
+    static func sigmoid(_ x: Float) -> Float { 1 / (1 + Float.exp(-x)) }
+
+    /// The bounded log-variance of raw head output `s`, and dl/ds.
+    @inline(__always)
+    public static func boundedLogVariance(_ s: Float) -> (Float, Float) {
+        let l1 = maxLogVariance - softplus(maxLogVariance - s)
+        let l = minLogVariance + softplus(l1 - minLogVariance)
+        return (l, sigmoid(l1 - minLogVariance) * sigmoid(maxLogVariance - s))
+    }
+
+    /// Per-target normaliser of a probabilistic head (the MLP's own output normaliser then
+    /// covers the mean half and leaves the log-variance half as is).
+    public private(set) var targetMean: [Float] = []
+    public private(set) var targetScale: [Float] = []
 
     public private(set) var mlp: MLP
     public let options: Options
@@ -90,7 +116,16 @@ public final class MLPTrainer {
             return (mean, varsum.map { max(($0 / Float(max(1, count - 1))).squareRoot(), 1e-6) })
         }
         (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0])
-        (mlp.outputMean, mlp.outputScale) = stats(outputs, widths.last!)
+        if options.gaussianHead {
+            let d = widths.last! / 2
+            (targetMean, targetScale) = stats(outputs, d)
+            mlp.outputMean = targetMean + [Float](repeating: 0, count: d)
+            mlp.outputScale = targetScale + [Float](repeating: 1, count: d)
+        } else {
+            (mlp.outputMean, mlp.outputScale) = stats(outputs, widths.last!)
+            targetMean = mlp.outputMean
+            targetScale = mlp.outputScale
+        }
     }
 
     /// One optimisation step on the samples `indices` (≤ batch size) of row-major `inputs` and
@@ -101,9 +136,14 @@ public final class MLPTrainer {
         let B = indices.count
         precondition(B >= 1 && B <= options.batchSize, "batch of 1…\(options.batchSize) samples")
         let nIn0 = widths[0], nOutL = widths.last!, L = widths.count - 1
+        let d = options.gaussianHead ? nOutL / 2 : nOutL
+        if targetMean.count != d {
+            targetMean = Array(mlp.outputMean.prefix(d))
+            targetScale = Array(mlp.outputScale.prefix(d))
+        }
         for (r, s) in indices.enumerated() {
             for i in 0 ..< nIn0 { input[r * nIn0 + i] = (inputs[s * nIn0 + i] - mlp.inputMean[i]) / mlp.inputScale[i] }
-            for i in 0 ..< nOutL { target[r * nOutL + i] = (outputs[s * nOutL + i] - mlp.outputMean[i]) / mlp.outputScale[i] }
+            for i in 0 ..< d { target[r * d + i] = (outputs[s * d + i] - targetMean[i]) / targetScale[i] }
         }
         // Forward.
         for l in 0 ..< L {
@@ -121,13 +161,30 @@ public final class MLPTrainer {
         // Loss and its gradient.
         var loss: Float = 0
         let out = h[L - 1], gL = g[L - 1]
-        let scale = 2 / Float(B * nOutL)
-        for i in 0 ..< B * nOutL {
-            let e = out[i] - target[i]
-            loss += e * e
-            gL[i] = scale * e
+        if options.gaussianHead {
+            // L = 1/(B·d) Σ ½((μ − y)² e^{−l} + l): ∂L/∂μ = (μ − y) e^{−l}/(B·d),
+            // ∂L/∂l = ½(1 − (μ − y)² e^{−l})/(B·d), then through the bounds to the raw output.
+            let n = Float(B * d)
+            for r in 0 ..< B {
+                for j in 0 ..< d {
+                    let mu = out[r * nOutL + j], raw = out[r * nOutL + d + j]
+                    let (l, dl) = Self.boundedLogVariance(raw)
+                    let e = mu - target[r * d + j], inv = Float.exp(-l)
+                    loss += 0.5 * (e * e * inv + l)
+                    gL[r * nOutL + j] = e * inv / n
+                    gL[r * nOutL + d + j] = 0.5 * (1 - e * e * inv) * dl / n
+                }
+            }
+            loss /= n
+        } else {
+            let scale = 2 / Float(B * nOutL)
+            for i in 0 ..< B * nOutL {
+                let e = out[i] - target[i]
+                loss += e * e
+                gL[i] = scale * e
+            }
+            loss /= Float(B * nOutL)
         }
-        loss /= Float(B * nOutL)
         // Backward.
         for l in stride(from: L - 1, through: 0, by: -1) {
             let nIn = widths[l], nOut = widths[l + 1]
@@ -252,6 +309,30 @@ public final class MLPEnsemble {
 
     /// Rebuilds the prediction workspaces after training. - Warning: Not real-time safe.
     public func prepareForPrediction() { workspaces = members.map { $0.mlp.makeWorkspace() } }
+
+    /// For probabilistic-head members: the mean over members of their means, the mean of their
+    /// predicted (aleatoric) variances, and the variance of their means (epistemic disagreement),
+    /// all in target units (d values each).
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func predictGaussian(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                                aleatoric: UnsafeMutablePointer<Float>, epistemic: UnsafeMutablePointer<Float>) {
+        let out = members[0].mlp.outputSize, d = out / 2, k = members.count
+        for (i, m) in members.enumerated() { m.mlp.forward(&workspaces[i], input: input, output: scratch + i * out) }
+        for j in 0 ..< d {
+            var s: Float = 0, a: Float = 0
+            for i in 0 ..< k {
+                s += scratch[i * out + j]
+                let scale = members[i].targetScale.isEmpty ? 1 : members[i].targetScale[j]
+                a += Float.exp(MLPTrainer.boundedLogVariance(scratch[i * out + d + j]).0) * scale * scale
+            }
+            let mu = s / Float(k)
+            var v: Float = 0
+            for i in 0 ..< k { let e = scratch[i * out + j] - mu; v += e * e }
+            mean[j] = mu
+            aleatoric[j] = a / Float(k)
+            epistemic[j] = v / Float(k)
+        }
+    }
 
     /// Mean over members into `mean`, and the members' variance (disagreement) into `variance`.
     /// - Note: Real-time safe: no allocation, no locks.

@@ -79,3 +79,43 @@ import Testing
 import Foundation
 func Foundation_tanh(_ x: Double) -> Double { tanh(x) }
 func Foundation_sin(_ x: Double) -> Double { sin(x) }
+
+@Suite struct GaussianHeadTests {
+    /// y = x + ε with σ(x) = 0.05 + 0.2|x|: the probabilistic head learns the noise level (the
+    /// aleatoric part) — small near 0, large at the edges — while the mean stays on y = x.
+    @Test func learnsHeteroscedasticNoise() {
+        var rng = SplitMix64(seed: 9)
+        func gaussian() -> Float {
+            let u1 = rng.nextOpenUnit(), u2 = rng.nextOpenUnit()
+            return Float((-2 * Foundation_log(u1)).squareRoot() * Foundation_cos(2 * Double.pi * u2))
+        }
+        let count = 4096
+        var inputs = [Float](), outputs = [Float]()
+        for _ in 0 ..< count {
+            let x = Float(rng.nextUnit()) * 2 - 1
+            inputs.append(x)
+            outputs.append(x + (0.05 + 0.2 * abs(x)) * gaussian())
+        }
+        var options = MLPTrainer.Options()
+        options.batchSize = 128
+        options.learningRate = 2e-3
+        options.gaussianHead = true
+        let ensemble = MLPEnsemble(widths: [1, 32, 32, 2], activation: .silu, members: 3, options: options, seed: 4)
+        ensemble.train(inputs: inputs, outputs: outputs, count: count, epochs: 80)
+        var mean: Float = 0, aleatoric: Float = 0, epistemic: Float = 0
+        // (At the kink x = 0 a smooth network averages over both sides; check where σ is smooth.)
+        var learned: [Float] = []
+        for (x, sigma) in [(Float(0.3), Float(0.05 + 0.06)), (-0.3, 0.05 + 0.06), (0.9, 0.05 + 0.18), (-0.9, 0.05 + 0.18)] {
+            ensemble.predictGaussian([x], mean: &mean, aleatoric: &aleatoric, epistemic: &epistemic)
+            #expect(abs(mean - x) < 0.05, "mean at \(x): \(mean)")
+            let s = aleatoric.squareRoot()
+            #expect(abs(s - sigma) < 0.35 * sigma, "noise σ at \(x): learned \(s), true \(sigma)")
+            #expect(epistemic < aleatoric, "on the data, the members agree more than the noise")
+            learned.append(s)
+        }
+        #expect(learned[2] > 1.5 * learned[0] && learned[3] > 1.5 * learned[1], "σ grows with |x|: \(learned)")
+    }
+}
+
+func Foundation_log(_ x: Double) -> Double { log(x) }
+func Foundation_cos(_ x: Double) -> Double { cos(x) }
