@@ -1,0 +1,198 @@
+import ControlRuntime
+import Learning
+import Planning
+import RigidBody
+
+/// The data side of online (DAgger-style) model learning: the arm's own transitions become
+/// samples of the planner's step, a bounded replay buffer aggregates them, candidate ensembles
+/// are trained on all but the most recent data and validated on it, and a candidate replaces the
+/// current model only if it predicts the held-out steps better. Versions are kept for rollback.
+///
+/// A sample: x = (q, v) at tick t, ū = the mean torque commanded over the next k ticks
+/// (k = planner dt / loop period), x⁺ = (q, v) k ticks later; its target is the residual
+/// x⁺ − f_nom(x, ū) of the rigid-body step the planner uses, its input (x, ū).
+/// - Warning: Not real-time safe: runs on the learner thread.
+public final class ResidualLearner {
+    public struct Options: Sendable {
+        /// Planner step (s): samples span this much time.
+        public var dt = 0.01
+        /// Control-loop period (s).
+        public var loopPeriod = 0.001
+        public var replayCapacity = 50_000
+        /// Most recent fraction of the buffer held out for validation.
+        public var validationFraction = 0.2
+        public var members = 5
+        public var hidden = [64, 64]
+        public var epochs = 30
+        public var trainer = MLPTrainer.Options()
+        public init() {}
+    }
+
+    public struct Candidate {
+        public var members: [MLP]
+        /// Mean squared error of the predicted next state on the held-out samples.
+        public var validationError: Double
+        public var samples: Int
+
+        public init(members: [MLP], validationError: Double = .nan, samples: Int = 0) {
+            self.members = members
+            self.validationError = validationError
+            self.samples = samples
+        }
+    }
+
+    public let model: RobotModel
+    public let options: Options
+    public let nominal: RigidBodyDynamics
+    private var nominalWorkspace: RigidBodyDynamics.Workspace
+    private var window: [Transition] = []
+    private var inputs: [Float] = []
+    private var targets: [Float] = []
+    private var head = 0
+    public private(set) var sampleCount = 0
+    public private(set) var samplesSeen = 0
+    /// Published versions, oldest first; version 0 (the nominal model alone) is implicit.
+    public private(set) var versions: [[MLP]] = []
+
+    public init(model: RobotModel, options: Options = Options()) {
+        self.model = model
+        self.options = options
+        nominal = RigidBodyDynamics(model: model, dt: options.dt)
+        nominalWorkspace = nominal.makeWorkspace()
+    }
+
+    var n: Int { model.dof }
+    var stride: Int { max(1, Int((options.dt / options.loopPeriod).rounded())) }
+
+    /// The current model version (0 = nominal only) and its members.
+    public var version: Int { versions.count }
+    public var current: [MLP]? { versions.last }
+
+    /// Adds one tick. Samples form from runs of consecutive actuated torque-mode ticks.
+    public func ingest(_ t: Transition) {
+        let consecutive = window.last.map { t.tick == $0.tick + 1 } ?? true
+        guard consecutive, t.commandMode == 1, t.mode.isActuated else {
+            window.removeAll(keepingCapacity: true)
+            if t.commandMode == 1, t.mode.isActuated { window.append(t) }
+            return
+        }
+        window.append(t)
+        guard window.count == stride + 1 else { return }
+        var x = [Double](repeating: 0, count: 2 * n), u = [Double](repeating: 0, count: n), xNext = x
+        let first = window[0], last = window[stride]
+        for i in 0 ..< n {
+            x[i] = first.position[i]
+            x[n + i] = first.velocity[i]
+            xNext[i] = last.position[i]
+            xNext[n + i] = last.velocity[i]
+            var s = 0.0
+            for k in 0 ..< stride { s += window[k].command[i] }
+            u[i] = s / Double(stride)
+        }
+        var predicted = [Double](repeating: 0, count: 2 * n)
+        guard nominal.step(&nominalWorkspace, x: x, u: u, next: &predicted) else {
+            window.removeAll(keepingCapacity: true)
+            return
+        }
+        add(input: (x + u).map { Float($0) }, target: (0 ..< 2 * n).map { Float(xNext[$0] - predicted[$0]) })
+        // Non-overlapping samples: the window restarts at the last tick.
+        window.removeAll(keepingCapacity: true)
+        window.append(last)
+    }
+
+    private func add(input: [Float], target: [Float]) {
+        let di = 3 * n, dt = 2 * n
+        if sampleCount < options.replayCapacity {
+            inputs += input
+            targets += target
+            sampleCount += 1
+        } else {
+            for i in 0 ..< di { inputs[head * di + i] = input[i] }
+            for i in 0 ..< dt { targets[head * dt + i] = target[i] }
+            head = (head + 1) % options.replayCapacity
+        }
+        samplesSeen += 1
+    }
+
+    /// Samples in chronological order (the replay buffer unrolled).
+    private func ordered() -> (inputs: [Float], targets: [Float]) {
+        guard sampleCount == options.replayCapacity, head != 0 else { return (inputs, targets) }
+        let di = 3 * n, dt = 2 * n
+        return (Array(inputs[(head * di)...] + inputs[..<(head * di)]), Array(targets[(head * dt)...] + targets[..<(head * dt)]))
+    }
+
+    /// Mean squared next-state error of `members` (nil = nominal only) on samples [from, to).
+    func error(of members: [MLP]?, inputs: [Float], targets: [Float], from: Int, to: Int) -> Double {
+        guard to > from else { return .infinity }
+        let di = 3 * n, dt = 2 * n
+        var workspaces = members?.map { $0.makeWorkspace() } ?? []
+        var out = [Float](repeating: 0, count: dt)
+        var total = 0.0
+        for s in from ..< to {
+            var mean = [Double](repeating: 0, count: dt)
+            if let members {
+                for (m, mlp) in members.enumerated() {
+                    inputs.withUnsafeBufferPointer { mlp.forward(&workspaces[m], input: $0.baseAddress! + s * di, output: &out) }
+                    for i in 0 ..< dt { mean[i] += Double(out[i]) / Double(members.count) }
+                }
+            }
+            for i in 0 ..< dt {
+                let e = Double(targets[s * dt + i]) - mean[i]
+                total += e * e
+            }
+        }
+        return total / Double((to - from) * dt)
+    }
+
+    /// Trains a candidate on all but the newest `validationFraction` of the buffer and reports
+    /// its error on those; nil with too few samples.
+    public func trainCandidate(seed: UInt64 = 1) -> Candidate? {
+        let total = sampleCount
+        let held = Int(Double(total) * options.validationFraction)
+        let train = total - held
+        guard train >= 64, held >= 16 else { return nil }
+        let (x, y) = ordered()
+        let di = 3 * n, dt = 2 * n
+        let ensemble = MLPEnsemble(widths: [di] + options.hidden + [dt], activation: .silu, members: options.members,
+                                   options: options.trainer, seed: seed)
+        ensemble.train(inputs: Array(x[..<(train * di)]), outputs: Array(y[..<(train * dt)]), count: train, epochs: options.epochs)
+        let members = ensemble.members.map(\.mlp)
+        return Candidate(members: members, validationError: error(of: members, inputs: x, targets: y, from: train, to: total), samples: train)
+    }
+
+    /// The error of `members` (nil: the current model) on the held-out newest samples.
+    public func validationError(of members: [MLP]? = nil, current useCurrent: Bool = true) -> Double {
+        let total = sampleCount
+        let held = Int(Double(total) * options.validationFraction)
+        let (x, y) = ordered()
+        return error(of: useCurrent ? current : members, inputs: x, targets: y, from: total - held, to: total)
+    }
+
+    /// The current model's error on the held-out samples.
+    public func currentValidationError() -> Double { validationError() }
+
+    /// Publishes `candidate` as the next version if, evaluated now on the held-out samples, it
+    /// predicts better than the current model.
+    @discardableResult
+    public func publishIfBetter(_ candidate: Candidate) -> Bool {
+        guard validationError(of: candidate.members, current: false) < currentValidationError() else { return false }
+        versions.append(candidate.members)
+        return true
+    }
+
+    /// Returns to the previous version (the nominal model after the first); false at version 0.
+    @discardableResult
+    public func rollback() -> Bool {
+        guard !versions.isEmpty else { return false }
+        versions.removeLast()
+        return true
+    }
+
+    /// Forgets every learned version (the data stays).
+    public func reset() { versions.removeAll() }
+
+    /// The planner's dynamics for the current version.
+    public func dynamics() -> ResidualDynamics<RigidBodyDynamics>? {
+        current.map { ResidualDynamics(nominal: nominal, members: $0) }
+    }
+}
