@@ -58,3 +58,11 @@ int CLinuxRT_blockAsyncSignals(void) {
     sigaddset(&set, SIGUSR2);
     return pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+int CLinuxRT_setCurrentThreadNice(int nice) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : errno;
+}

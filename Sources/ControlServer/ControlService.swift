@@ -77,6 +77,17 @@ public protocol TargetPlanner: AnyObject, Sendable {
     func statusJSON(loopTime: Double) -> JSONValue
 }
 
+/// The learned-model side of the daemon (`model.*`), implemented by its learner thread.
+public protocol ModelControl: AnyObject, Sendable {
+    /// Starts a training round now (asynchronously).
+    func train()
+    /// Back to the previous model version (asynchronously).
+    func rollback()
+    /// Back to the rigid-body model alone (asynchronously).
+    func resetModel()
+    func statusJSON() -> JSONValue
+}
+
 /// What the server may touch of the control loop: readers of its seqlocks, the command queue
 /// and the results ring (whose single consumer is the server's event loop).
 public struct LoopAccess: @unchecked Sendable {
@@ -94,11 +105,15 @@ public struct LoopAccess: @unchecked Sendable {
     public var planner: TargetPlanner?
     /// Where `policy.load` puts policies, when the loop offers `policy`.
     public var policies: PolicySlot?
+    /// The learner, when `learning.enabled`.
+    public var models: ModelControl?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
-                configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil) {
+                configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
+                models: ModelControl? = nil) {
+        self.models = models
         self.planner = planner
         self.policies = policies
         self.telemetry = telemetry
@@ -282,6 +297,25 @@ final class ControlService {
             return ["target": .null]
         })
         register("policy.load", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.loadPolicy(p) })
+        register("model.status", role: .observer, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            return try s.learner().statusJSON()
+        })
+        register("model.train", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            try s.learner().train()
+            return ["requested": true]
+        })
+        register("model.rollback", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            try s.learner().rollback()
+            return ["requested": true]
+        })
+        register("model.reset", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly([])
+            try s.learner().resetModel()
+            return ["requested": true]
+        })
         register("estop", role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return s.command { LoopCommand(id: $0, kind: .estop) }
@@ -352,6 +386,13 @@ final class ControlService {
             "mpc": access.planner?.statusJSON(loopTime: t.time) ?? .null,
             "policy": access.policies.map { p in p.installedName.map { .string($0) } ?? .null } ?? .null,
         ]
+    }
+
+    func learner() throws(RPCError) -> ModelControl {
+        guard let m = access.models else {
+            throw .wrongMode("learning is off (learning.enabled in the configuration)", mode: "\(access.telemetry().mode)")
+        }
+        return m
     }
 
     /// Loads a safetensors MLP policy, checks it against this robot and hands it to the loop

@@ -141,3 +141,10 @@ final class Semaphore: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 }
+
+extension RealtimeThread {
+    /// Lowers the calling thread's priority to `nice` (0…19) for background work such as
+    /// training. Returns whether the kernel accepted it.
+    @discardableResult
+    public static func setCurrentThreadNice(_ nice: Int32) -> Bool { CLinuxRT_setCurrentThreadNice(nice) == 0 }
+}

@@ -55,7 +55,8 @@ public enum Daemon {
     public static func makeServer<Driver>(config: DaemonConfiguration, configPath: String, socketPath: String,
                                           loop: ControlLoop<Driver>, runner: ControlLoopRunner<Driver>,
                                           achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
-                                          policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil) -> ControlServer {
+                                          policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil,
+                                          models: LearnerService? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
@@ -63,7 +64,7 @@ public enum Daemon {
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
-                policies: loop.policies
+                policies: loop.policies, models: models
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -159,13 +160,19 @@ public enum Daemon {
 
         let faults = FaultLog()
         planner?.start()
+        let learnerService = DaemonAssembly.learner(config, loop: loop, planner: planner, logger: logger)
+        learnerService?.start()
+        if config.learning.enabled, learnerService == nil {
+            logger.warning("learning.enabled needs mpc.enabled; learning stays off")
+        }
         let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
                                 runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger,
-                                planner: planner)
+                                planner: planner, models: learnerService)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {
             logger.critical("\(error)")
+            learnerService?.stop()
             planner?.stop()
             runner.requestStop()
             runner.join()
@@ -196,6 +203,7 @@ public enum Daemon {
         notifier.stopping()
         // No new commands while the arm ramps to hold; the socket file goes with the server.
         server.shutdown()
+        learnerService?.stop()
         planner?.stop()
         runner.requestStop()
         runner.join()

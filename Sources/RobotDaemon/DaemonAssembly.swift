@@ -1,6 +1,7 @@
 import Control
 import ControlRuntime
 import Foundation
+import Logging
 import LinearAlgebra
 import RigidBody
 import RobotInterface
@@ -116,8 +117,25 @@ public enum DaemonAssembly {
         }
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
         return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
-                           limits: try limits(config, model: model), configuration: loopConfig, plans: plans,
+                           limits: try limits(config, model: model), configuration: loopConfig,
+                           transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
                            policies: PolicySlot(dof: model.dof))
+    }
+
+    /// The learner thread over a loop and planner (nil when `learning.enabled` is false).
+    public static func learner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, planner: MPCPlanner?,
+                                       logger: Logger) -> LearnerService? {
+        guard config.learning.enabled, let planner, let ring = loop.transitions else { return nil }
+        var o = ResidualLearner.Options()
+        o.dt = config.mpc.dt
+        o.loopPeriod = config.loop.period
+        o.replayCapacity = config.learning.replayCapacity
+        o.validationFraction = config.learning.validationFraction
+        o.members = config.learning.members
+        o.hidden = config.learning.hidden
+        o.epochs = config.learning.epochs
+        return LearnerService(learner: ResidualLearner(model: loop.model, options: o), ring: ring, planner: planner,
+                              configuration: config.learning, logger: logger)
     }
 
     /// The MPC planner over a loop built by `simulationLoop` (nil when `mpc.enabled` is false).

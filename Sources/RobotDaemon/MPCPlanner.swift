@@ -48,7 +48,9 @@ public final class MPCPlanner: @unchecked Sendable {
     public let reach: Double
     public let base: Vector3
     private let telemetry: () -> TelemetrySnapshot
-    private let solver: ILQRSolver<RigidBodyDynamics, ReachCost>
+    private let solver: ILQRSolver<SwitchableDynamics, ReachCost>
+    /// A learned model waiting to be installed by the planner thread (nil members = nominal).
+    private let pendingModel = Mutex<(members: [MLP]?, version: Int)?>(nil)
     private let shared = Mutex<(target: Target?, duration: Double?, setAt: Double, startPosition: Vector3?, startJoints: [Double]?, stats: Statistics)>(
         (nil, nil, 0, nil, nil, Statistics()))
     /// Integral of the steady-state error (offset-free MPC): the planner aims at target + bias,
@@ -97,10 +99,10 @@ public final class MPCPlanner: @unchecked Sendable {
         model.forwardKinematics(&ws, q: q0)
         let cost = ReachCost(model: model, frame: frame, dt: configuration.dt, weights: weights,
                              target: model.framePose(ws, frame: frame).translation, stateReference: Array(repeating: 0, count: 2 * n))
-        var options = ILQRSolver<RigidBodyDynamics, ReachCost>.Options()
+        var options = ILQRSolver<SwitchableDynamics, ReachCost>.Options()
         options.controlLower = effortLimits.map { -$0 }
         options.controlUpper = effortLimits
-        solver = ILQRSolver(dynamics: RigidBodyDynamics(model: model, dt: configuration.dt), cost: cost,
+        solver = ILQRSolver(dynamics: SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt)), cost: cost,
                             horizon: configuration.horizon, options: options)
         (base, reach) = Self.workspaceSphere(model: model, frame: frame)
     }
@@ -219,7 +221,22 @@ public final class MPCPlanner: @unchecked Sendable {
                        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y))
     }
 
+    /// Hands the planner a learned residual model (nil = back to the rigid-body model alone);
+    /// installed between two re-plans. The members must take (x, u) and give Δx at `mpc.dt`.
+    public func setLearnedModel(_ members: [MLP]?, version: Int) {
+        pendingModel.withLock { $0 = (members, version) }
+    }
+
+    /// The model version the planner currently plans with (0 = rigid body only).
+    public var modelVersion: Int { modelVersionValue.load(ordering: .relaxed) }
+    private let modelVersionValue = Atomic<Int>(0)
+
     private func replan(x: inout [Double], lastT0: inout Double?) {
+        if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
+            let nominal = solver.dynamics.nominal
+            solver.dynamics.box.install(pending.members.map { ResidualDynamics(nominal: nominal, members: $0) }, version: pending.version)
+            modelVersionValue.store(pending.version, ordering: .relaxed)
+        }
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
         guard let target else {
             lastT0 = nil

@@ -20,6 +20,8 @@ extension DaemonConfiguration {
         self.limits = try Limits(reading: &limits)
         var mpc = try r.section("mpc")
         self.mpc = try MPC(reading: &mpc)
+        var learning = try r.section("learning")
+        self.learning = try Learning(reading: &learning)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -179,6 +181,26 @@ extension DaemonConfiguration.MPC {
         weights.jointLimitBarrier = try w.double("joint_limit_barrier", default: weights.jointLimitBarrier, .atLeast(0))
         try w.finish()
         self.weights = weights
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Learning {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        enabled = try r.bool("enabled", default: enabled)
+        interval = try r.double("interval", default: interval, .closed(1, 3600), unit: "s")
+        minNewSamples = try r.int("min_new_samples", default: minNewSamples, .closed(1, 1_000_000))
+        replayCapacity = try r.int("replay_capacity", default: replayCapacity, .closed(1000, 10_000_000))
+        members = try r.int("members", default: members, .closed(1, 16))
+        if let list = try r.optionalDoubleList("hidden", .closed(1, 1024)) {
+            guard !list.isEmpty, list.allSatisfy({ $0 == $0.rounded() }) else {
+                throw ConfigError(.invalidValue, keyPath: r.keyPath("hidden"), file: r.file, line: nil, message: "a non-empty list of integer widths")
+            }
+            hidden = list.map { Int($0) }
+        }
+        epochs = try r.int("epochs", default: epochs, .closed(1, 1000))
+        validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
         try r.finish()
     }
 }

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var limits = Limits()
     /// Model-predictive control (`mpc:`).
     public var mpc = MPC()
+    /// Online learning of the dynamics (`learning:`).
+    public var learning = Learning()
     /// The control socket (`socket:`).
     public var socket = Socket()
     /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
@@ -261,6 +263,33 @@ public struct DaemonConfiguration: Sendable, Equatable {
             /// The default weights.
             public init() {}
         }
+    }
+
+    // MARK: learning
+
+    /// Online, DAgger-style learning of a residual dynamics model for the MPC planner
+    /// (`learning:`): the loop's transitions feed a replay buffer, a background thread retrains an
+    /// ensemble and publishes it to the planner when it predicts held-out recent data better.
+    public struct Learning: Sendable, Equatable {
+        /// Run the learner (needs `mpc.enabled`).
+        public var enabled = false
+        /// Seconds between training rounds, 1…3600.
+        public var interval = 10.0
+        /// New samples needed before a round, 1…1000000.
+        public var minNewSamples = 500
+        /// Samples kept (the oldest are dropped), 1000…10000000.
+        public var replayCapacity = 50_000
+        /// Ensemble members, 1…16.
+        public var members = 5
+        /// Hidden layer widths, each 1…1024.
+        public var hidden = [64, 64]
+        /// Passes over the data per round, 1…1000.
+        public var epochs = 30
+        /// Newest fraction of the data held out for validation, 0.05…0.5.
+        public var validationFraction = 0.2
+
+        /// Learning off.
+        public init() {}
     }
 
     // MARK: limits

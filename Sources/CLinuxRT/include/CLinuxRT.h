@@ -28,3 +28,6 @@ int CLinuxRT_routeSignalToPipe(int signal, int writeFd);
 /// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1/2 in the calling thread so that the kernel
 /// never interrupts it to run a handler (the control thread). Returns 0 or an errno value.
 int CLinuxRT_blockAsyncSignals(void);
+/// Sets the calling thread's nice value (background work); returns 0 or an errno value.
+/// The corresponding C call is `setpriority(PRIO_PROCESS, gettid(), nice)`.
+int CLinuxRT_setCurrentThreadNice(int nice);

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// Online learning in the daemon: transitions flow to the learner, a round trains and publishes
+/// a residual model the planner adopts, rollback and reset go back, and `model.*` answers.
+@Suite struct LearningSocketTests {
+    @Test func learnsOnTheArmAndVersionsTheModel() throws {
+        let dir = try DaemonProcessTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = dir + "/s.sock"
+        let config = try DaemonProcessTests.writeConfig(
+            extra: """
+                socket: {path: \(socket)}
+                driver: {kind: simulation, simulation: {initial_position: [0, -1.2, 1.0, -0.5, 0.4, 0.1], payload_mass: 1.0}}
+                learning: {enabled: true, interval: 3600, min_new_samples: 100, members: 2, hidden: [32, 32], epochs: 20}
+                """, in: dir)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait() } }
+        #expect(DaemonProcessTests.waitFor(seconds: 30) { daemon.stderr.contains("control socket listening") }, "\(daemon.stderr)")
+        let c = try SocketRPCClient(path: socket, timeout: 10)
+        #expect((try c.result("hello")["methods"] as? [String]).map { Set($0).isSuperset(of: ["model.status", "model.train", "model.rollback", "model.reset"]) } == true)
+        #expect(try c.result("model.status")["version"] as? Int == 0)
+
+        // Excite the arm: joint moves back and forth for ~3 s (the data the model learns from).
+        let poses = [[0.3, -1.0, 0.8, -0.3, 0.6, 0.3], [-0.2, -1.4, 1.2, -0.7, 0.2, -0.1]]
+        for k in 0 ..< 6 {
+            _ = try c.call("move", ["q": poses[k % 2], "duration": 0.5])
+            usleep(550_000)
+        }
+        let before = try c.result("model.status")
+        #expect((before["samples"] as? Int ?? 0) >= 200, "\(before)")
+        #expect(try c.result("model.train")["requested"] as? Bool == true)
+        var status: [String: Any] = [:]
+        for _ in 0 ..< 300 {
+            usleep(100_000)
+            status = try c.result("model.status")
+            if (status["rounds"] as? Int ?? 0) >= 1 { break }
+        }
+        #expect(status["rounds"] as? Int == 1, "\(status)")
+        let learned = SocketReply.number(status["validation_mse"]) ?? .infinity
+        let nominal = SocketReply.number(status["nominal_mse"]) ?? 0
+        #expect(learned < nominal, "the payload makes the rigid-body model wrong; the learned one must beat it: \(status)")
+        #expect(status["version"] as? Int == 1, "\(status)")
+        // The planner adopts a model between re-plans, which happen only with a target set.
+        #expect(try c.result("target.set", ["position": [0.52, 0.38, 0.31]])["accepted"] as? Bool == true)
+        #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["planner_version"] as? Int) == 1 })
+
+        #expect(try c.result("model.rollback")["requested"] as? Bool == true)
+        #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 0 })
+        #expect(try c.result("model.reset")["requested"] as? Bool == true)
+        c.close()
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        #expect(daemon.stderr.contains("learned model published"))
+    }
+}
