@@ -29,7 +29,7 @@ struct Robotctl: ParsableCommand {
             Shell completions: robotctl --generate-completion-script bash|zsh|fish
             """,
         subcommands: [
-            Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, PolicyCommand.self, Estop.self, Reset.self,
+            Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, PolicyCommand.self, ModelCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self,
         ]
     )
@@ -446,6 +446,37 @@ struct PolicyCommand: ParsableCommand {
         }
         if go {
             try options.callAndPrint("mode.set", ["mode": "policy"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        }
+    }
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "The learned dynamics model: status, train now, rollback, reset (learning.enabled).")
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case status, train, rollback, reset
+    }
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "status (default), train, rollback or reset.") var action: Action = .status
+
+    func run() throws {
+        switch action {
+        case .status:
+            try options.callAndPrint("model.status") { result in
+                let r = result as? [String: Any] ?? [:]
+                return [
+                    "version          \(Format.text(r["version"])) (planner uses \(Format.text(r["planner_version"])))",
+                    "samples          \(Format.text(r["samples"])) (seen \(Format.text(r["samples_seen"])))",
+                    "rounds           \(Format.text(r["rounds"]))",
+                    "validation mse   \(Format.text(r["validation_mse"])) (rigid body \(Format.text(r["nominal_mse"])))",
+                    "last outcome     \(Format.text(r["last_outcome"]))",
+                ].joined(separator: "\n")
+            }
+        case .train, .rollback, .reset:
+            try options.callAndPrint("model.\(action.rawValue)") { _ in "\(action.rawValue) requested (see robotctl model status)" }
         }
     }
 }

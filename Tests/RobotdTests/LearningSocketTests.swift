@@ -45,6 +45,8 @@ import Testing
         #expect(try c.result("target.set", ["position": [0.52, 0.38, 0.31]])["accepted"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["planner_version"] as? Int) == 1 })
 
+        let table = try RobotctlDaemonTests.robotctl(["model"], socket: socket)
+        #expect(table.status == 0 && table.stdout.contains("version          1 (planner uses 1)"), "\(table.stdout)\(table.stderr)")
         #expect(try c.result("model.rollback")["requested"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 0 })
         #expect(try c.result("model.reset")["requested"] as? Bool == true)
