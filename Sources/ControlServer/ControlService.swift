@@ -86,6 +86,10 @@ public protocol ModelControl: AnyObject, Sendable {
     /// Back to the rigid-body model alone (asynchronously).
     func resetModel()
     func statusJSON() -> JSONValue
+    /// Writes the published model to `path`; throws a message naming the problem.
+    func save(path: String) throws -> JSONValue
+    /// Reads, checks and queues the model in `path` as the next version.
+    func load(path: String) throws -> JSONValue
 }
 
 /// What the server may touch of the control loop: readers of its seqlocks, the command queue
@@ -310,6 +314,16 @@ final class ControlService {
             try p.allowOnly([])
             try s.learner().rollback()
             return ["requested": true]
+        })
+        register("model.save", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly(["path"])
+            let path = try p.string("path")
+            do { return try s.learner().save(path: path) } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
+        })
+        register("model.load", role: .operator, sync: { (s, p, _) throws(RPCError) in
+            try p.allowOnly(["path"])
+            let path = try p.string("path")
+            do { return try s.learner().load(path: path) } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
         })
         register("model.reset", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])

@@ -266,3 +266,40 @@ public enum MLPFile {
         return SafeTensors.File(tensors: tensors, metadata: m)
     }
 }
+
+/// Ensembles in one safetensors file: member k's layers are `m<k>.<i>.weight` / `m<k>.<i>.bias`
+/// (each member an nn.Sequential as in `MLPFile`), its metadata keys `m<k>.activation`,
+/// `m<k>.input_mean`, …; file-wide keys (`robot`, `kind`, `dt`, `provenance`, `members`) are unprefixed.
+public enum EnsembleFile {
+    public static func file(members: [MLP], metadata: [String: String] = [:]) -> SafeTensors.File {
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        var meta = metadata
+        meta["members"] = "\(members.count)"
+        for (k, mlp) in members.enumerated() {
+            let f = MLPFile.file(for: mlp)
+            for (name, t) in f.tensors { tensors["m\(k).\(name)"] = t }
+            for (key, value) in f.metadata { meta["m\(k).\(key)"] = value }
+        }
+        return SafeTensors.File(tensors: tensors, metadata: meta)
+    }
+
+    public static func load(path: String) throws(SafeTensors.Failure) -> ([MLP], [String: String]) {
+        let file = try SafeTensors.read(path: path)
+        guard let countText = file.metadata["members"], let count = Int(countText), count >= 1, count <= 64 else {
+            throw SafeTensors.Failure(path, "not an ensemble file: __metadata__.members must give the member count (1…64)")
+        }
+        var members: [MLP] = []
+        for k in 0 ..< count {
+            let prefix = "m\(k)."
+            var sub = SafeTensors.File(tensors: [:], metadata: [:])
+            for (name, t) in file.tensors where name.hasPrefix(prefix) { sub.tensors[String(name.dropFirst(prefix.count))] = t }
+            for (key, v) in file.metadata where key.hasPrefix(prefix) { sub.metadata[String(key.dropFirst(prefix.count))] = v }
+            guard !sub.tensors.isEmpty else { throw SafeTensors.Failure(path, "member \(k) has no tensors (expected \"\(prefix)0.weight\", …)") }
+            members.append(try MLPFile.mlp(from: sub, name: "\(path) (member \(k))").0)
+        }
+        guard members.allSatisfy({ $0.widths == members[0].widths }) else {
+            throw SafeTensors.Failure(path, "members have different architectures")
+        }
+        return (members, file.metadata.filter { !$0.key.hasPrefix("m") || Int($0.key.dropFirst().prefix { $0 != "." }) == nil })
+    }
+}

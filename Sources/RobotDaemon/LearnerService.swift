@@ -3,6 +3,7 @@ import ControlServer
 import Foundation
 import Learning
 import Logging
+import ModelFiles
 import Platform
 import RobotdConfig
 import Synchronization
@@ -23,7 +24,12 @@ public final class LearnerService: @unchecked Sendable {
     private let state = Mutex<Status>(Status())
     private var thread: Thread?
 
-    enum Request { case rollback, reset }
+    enum Request {
+        case rollback, reset
+        case adopt([MLP], String)
+    }
+    /// The published members (immutable values), for saving without touching the learner.
+    private let published = Mutex<[MLP]?>(nil)
 
     public struct Status: Sendable {
         public var version = 0
@@ -82,6 +88,9 @@ public final class LearnerService: @unchecked Sendable {
                 case .reset:
                     learner.reset()
                     publish(outcome: "reset to the rigid-body model")
+                case let .adopt(members, path):
+                    learner.adopt(members)
+                    publish(outcome: "loaded \(path)")
                 }
             }
             let now = MonotonicClock.seconds()
@@ -127,6 +136,7 @@ public final class LearnerService: @unchecked Sendable {
 
     private func publish(outcome: String) {
         planner.setLearnedModel(learner.current, version: learner.version)
+        published.withLock { $0 = learner.current }
         state.withLock {
             $0.version = learner.version
             $0.lastOutcome = outcome
@@ -139,6 +149,44 @@ extension LearnerService: ModelControl {
     public func rollback() { enqueue(.rollback) }
     public func resetModel() { enqueue(.reset) }
 
+    /// Writes the published model; throws a message when there is none or the write fails.
+    public func save(path: String) throws -> JSONValue {
+        guard let members = published.withLock({ $0 }) else { throw LearnerError("no learned model to save (version 0 is the rigid-body model)") }
+        let n = learner.model.dof
+        do {
+            try SafeTensors.write(EnsembleFile.file(members: members, metadata: [
+                "robot": learner.model.name, "kind": "residual_dynamics", "dt": "\(learner.options.dt)",
+                "inputs": "q(\(n)),v(\(n)),u(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(status.version)",
+                "provenance": "robotd online learner",
+            ]), to: path)
+        } catch {
+            throw LearnerError(error.description)
+        }
+        return ["saved": .string(path), "members": JSONValue(members.count), "version": JSONValue(status.version)]
+    }
+
+    /// Reads and checks a model file and queues it as the next version.
+    public func load(path: String) throws -> JSONValue {
+        let members: [MLP], meta: [String: String]
+        do {
+            (members, meta) = try EnsembleFile.load(path: path)
+        } catch {
+            throw LearnerError(error.description)
+        }
+        let n = learner.model.dof
+        guard members[0].inputSize == 3 * n, members[0].outputSize == 2 * n else {
+            throw LearnerError("\(path): the model maps \(members[0].inputSize) → \(members[0].outputSize); a residual model for \(n) joints maps \(3 * n) → \(2 * n)")
+        }
+        if let robot = meta["robot"], robot != learner.model.name {
+            throw LearnerError("\(path): the model is for robot \"\(robot)\", this daemon runs \"\(learner.model.name)\"")
+        }
+        if let dt = meta["dt"].flatMap(Double.init), abs(dt - learner.options.dt) > 1e-12 {
+            throw LearnerError("\(path): the model predicts steps of \(dt) s; the planner steps \(learner.options.dt) s")
+        }
+        enqueue(.adopt(members, path))
+        return ["loaded": .string(path), "members": JSONValue(members.count)]
+    }
+
     public func statusJSON() -> JSONValue {
         let s = status
         func number(_ x: Double?) -> JSONValue { x.map { .number($0) } ?? .null }
@@ -150,4 +198,9 @@ extension LearnerService: ModelControl {
             "last_outcome": .string(s.lastOutcome),
         ]
     }
+}
+
+public struct LearnerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
 }

@@ -188,6 +188,9 @@ public final class ResidualLearner {
         return true
     }
 
+    /// Adopts `members` (loaded from a file) as the next version, without validation.
+    public func adopt(_ members: [MLP]) { versions.append(members) }
+
     /// Forgets every learned version (the data stays).
     public func reset() { versions.removeAll() }
 
