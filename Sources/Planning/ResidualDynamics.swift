@@ -79,6 +79,29 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         return true
     }
 
+    /// Epistemic disagreement at (x, u): the variance of the members' predicted residuals,
+    /// averaged over the state (units of the state squared). 0 for a single member.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func disagreement(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>) -> Double {
+        guard members.count > 1 else { return 0 }
+        load(ws, x: x, u: u)
+        let nx = stateDimension, nu = controlDimension, k = members.count
+        // The members' outputs side by side in the Jacobian scratch (nx·(nx+nu) ≥ k·nx for the
+        // ensemble sizes the configuration allows), then a two-pass variance per output.
+        precondition(k * nx <= nx * (nx + nu), "too many members for the scratch buffer")
+        for m in members.indices { members[m].forward(&ws.forward[m], input: ws.input, output: ws.jac + m * nx) }
+        var total = 0.0
+        for i in 0 ..< nx {
+            var mean = 0.0
+            for m in 0 ..< k { mean += Double(ws.jac[m * nx + i]) }
+            mean /= Double(k)
+            var v = 0.0
+            for m in 0 ..< k { let e = Double(ws.jac[m * nx + i]) - mean; v += e * e }
+            total += v / Double(k)
+        }
+        return total / Double(nx)
+    }
+
     public func linearize(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>, next: UnsafeMutablePointer<Double>,
                           fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) -> Bool {
         guard nominal.linearize(&ws.nominal, x: x, u: u, next: next, fx: fx, fu: fu) else { return false }

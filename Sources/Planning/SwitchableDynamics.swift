@@ -13,6 +13,12 @@ public struct SwitchableDynamics: DynamicsModel {
 
         public init() {}
 
+        /// The learned model's disagreement at (x, u); 0 without one.
+        public func disagreement(x: UnsafePointer<Double>, u: UnsafePointer<Double>) -> Double {
+            guard let learned, workspace != nil else { return 0 }
+            return learned.disagreement(&workspace!, x: x, u: u)
+        }
+
         /// - Warning: Not real-time safe (allocates the model's workspace).
         public func install(_ model: ResidualDynamics<RigidBodyDynamics>?, version: Int) {
             learned = model

@@ -126,6 +126,7 @@ public enum DaemonAssembly {
     public static func learner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, planner: MPCPlanner?,
                                        logger: Logger) -> LearnerService? {
         guard config.learning.enabled, let planner, let ring = loop.transitions else { return nil }
+        planner.maxDisagreement = config.learning.maxDisagreement
         var o = ResidualLearner.Options()
         o.dt = config.mpc.dt
         o.loopPeriod = config.loop.period

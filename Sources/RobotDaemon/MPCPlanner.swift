@@ -34,7 +34,18 @@ public final class MPCPlanner: @unchecked Sendable {
         public var predictedTerminalError = 0.0
         public var target: Target?
         public var planT0 = 0.0
+        /// Largest ensemble disagreement along the newest plan (0 with the rigid-body model).
+        public var disagreement = 0.0
+        /// Plans withdrawn because the disagreement exceeded the limit.
+        public var uncertainPlans: UInt64 = 0
     }
+
+    /// Disagreement above which plans are withdrawn (`learning.max_disagreement`; 0 = none).
+    public var maxDisagreement: Double {
+        get { maxDisagreementValue.withLock { $0 } }
+        set { maxDisagreementValue.withLock { $0 = newValue } }
+    }
+    private let maxDisagreementValue = Mutex<Double>(0)
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -330,6 +341,28 @@ public final class MPCPlanner: @unchecked Sendable {
         }
         guard result.status != .invalidDynamics else { return }
         let T = configuration.horizon, nx = 2 * n
+        // Epistemic uncertainty along the plan: where the learned model's members disagree, its
+        // predictions are not to be trusted; beyond the limit the plan is withdrawn (→ hold).
+        var disagreement = 0.0
+        if solver.dynamics.box.learned != nil {
+            var xk = [Double](repeating: 0, count: nx), uk = [Double](repeating: 0, count: n)
+            for k in 0 ..< T {
+                xk.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
+                uk.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
+                disagreement = max(disagreement, solver.dynamics.box.disagreement(x: xk, u: uk))
+            }
+        }
+        let limit = maxDisagreement
+        if limit > 0, disagreement > limit {
+            plans.clear()
+            shared.withLock {
+                $0.stats.disagreement = disagreement
+                $0.stats.uncertainPlans += 1
+                $0.stats.lastStatus = "uncertain"
+            }
+            lastT0 = nil
+            return
+        }
         plans.publish(t0: t.time, dt: configuration.dt, count: T) { xRef, uff, gains in
             for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
             for k in 0 ..< T {
@@ -357,6 +390,7 @@ public final class MPCPlanner: @unchecked Sendable {
             $0.stats.lastStatus = result.status.rawValue
             $0.stats.predictedTerminalError = terminalError
             $0.stats.planT0 = t.time
+            $0.stats.disagreement = disagreement
         }
     }
 }
@@ -386,6 +420,7 @@ extension MPCPlanner: TargetPlanner {
             "plan_age_ms": s.solves == 0 || s.target == nil ? .null : .number((loopTime - s.planT0) * 1000),
             "predicted_error_m": .number(s.predictedTerminalError), "reach_m": .number(reach),
             "rate_hz": JSONValue(configuration.rateHz), "horizon": JSONValue(configuration.horizon), "dt": .number(configuration.dt),
+            "model_version": JSONValue(modelVersion), "disagreement": .number(s.disagreement), "uncertain_plans": JSONValue(s.uncertainPlans),
         ]
     }
 }

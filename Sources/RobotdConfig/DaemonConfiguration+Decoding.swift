@@ -201,6 +201,7 @@ extension DaemonConfiguration.Learning {
         }
         epochs = try r.int("epochs", default: epochs, .closed(1, 1000))
         validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
+        maxDisagreement = try r.double("max_disagreement", default: maxDisagreement, .atLeast(0))
         try r.finish()
     }
 }

@@ -287,6 +287,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var epochs = 30
         /// Newest fraction of the data held out for validation, 0.05…0.5.
         public var validationFraction = 0.2
+        /// Largest ensemble disagreement along a plan (mean residual variance, state units²) the
+        /// planner accepts; above it the plan is withdrawn and the arm holds. 0 = no limit.
+        public var maxDisagreement = 0.0
 
         /// Learning off.
         public init() {}

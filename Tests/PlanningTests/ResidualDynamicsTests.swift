@@ -3,6 +3,7 @@ import Learning
 @testable import Planning
 import RigidBody
 import Testing
+import Foundation
 
 @Suite struct ResidualDynamicsTests {
     /// sim6 with two random residual networks: the step is nominal + mean residual, and the
@@ -100,5 +101,29 @@ import Testing
         }
         let n = AllocationCounter_stop()
         #expect(n == 0, "\(n) allocations")
+    }
+}
+
+extension ResidualDynamicsTests {
+    /// Identical members agree (0); different members disagree, by exactly the variance of their
+    /// outputs averaged over the state.
+    @Test func disagreementIsTheMembersVariance() throws {
+        let model = try PlanningDerivativeTests.sim6()
+        let nominal = RigidBodyDynamics(model: model, dt: 0.01)
+        let a = MLP(widths: [18, 8, 12], activation: .tanh, seed: 1), b = MLP(widths: [18, 8, 12], activation: .tanh, seed: 2)
+        let x = [0.1, -1.1, 0.9, -0.4, 0.5, 0.2, 0.3, -0.2, 0.5, 0.1, -0.3, 0.4], u = [1.0, -20, 5, 0.5, -0.2, 0.1]
+        let same = ResidualDynamics(nominal: nominal, members: [a, a])
+        var ws = same.makeWorkspace()
+        #expect(same.disagreement(&ws, x: x, u: u) == 0)
+        let pair = ResidualDynamics(nominal: nominal, members: [a, b])
+        var pws = pair.makeWorkspace()
+        var input = (x + u).map { Float($0) }
+        var ya = [Float](repeating: 0, count: 12), yb = ya
+        var wa = a.makeWorkspace(), wb = b.makeWorkspace()
+        a.forward(&wa, input: &input, output: &ya)
+        b.forward(&wb, input: &input, output: &yb)
+        let expected = (0 ..< 12).reduce(0.0) { $0 + pow(Double(ya[$1] - yb[$1]) / 2, 2) } / 12
+        // Float32 networks: BLAS may round differently for differently aligned buffers.
+        #expect(abs(pair.disagreement(&pws, x: x, u: u) - expected) <= 1e-6 * expected)
     }
 }

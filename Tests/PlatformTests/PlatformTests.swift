@@ -48,9 +48,12 @@ import Testing
             MonotonicClock.sleep(untilNanoseconds: deadline)
             #expect(MonotonicClock.now() >= deadline)
         }
+        // A past deadline returns without sleeping. (A deadline taken as relative would sleep for
+        // the machine's uptime; the bound is loose because a loaded CI machine may preempt the
+        // thread for milliseconds — latency is measured by `robotd bench loop`, not here.)
         let t0 = MonotonicClock.now()
         MonotonicClock.sleep(untilNanoseconds: t0 - 1_000)
-        #expect(MonotonicClock.now() - t0 < 1_000_000, "a past deadline returns at once")
+        #expect(MonotonicClock.now() - t0 < 100_000_000, "a past deadline returns at once")
     }
 }
 
