@@ -236,8 +236,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             var dV1 = 0.0, dV2 = 0.0
             var backwardOK = false
             while !backwardOK {
-                if backwardPass() != nil {
-                    (dV1, dV2) = expectedChange()
+                if let change = backwardPass() {
+                    // A feasible iterate's prediction falls out of the backward pass; with open
+                    // gaps it needs the linearised policy rollout.
+                    (dV1, dV2) = feasible ? change : expectedChange()
                     backwardOK = true
                 } else {
                     increaseRegularization()
@@ -428,8 +430,9 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         return true
     }
 
-    /// Returns (ΔV₁, ΔV₂) — the predicted change is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu
-    /// (regularised) is not positive definite on the free controls.
+    /// Returns (ΔV₁, ΔV₂) = (Σ kᵀQ_u, ½ Σ kᵀQ_uu k) — for a feasible iterate the predicted change
+    /// is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu (regularised) is not positive definite on the
+    /// free controls.
     private func backwardPass() -> (Double, Double)? {
         let T = horizon
         for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
@@ -521,18 +524,14 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 choleskySolveFree(qpTrial)
                 for r in 0 ..< nu { K[r * nx + c] = free[r] ? qpTrial[r] : 0 }
             }
-            // Predicted change and the value function (Tassa's form, valid with clamping).
-            for r in 0 ..< nu {
-                dV1 += kk[r] * qu[r]
-                var s = 0.0
-                for c in 0 ..< nu { s += quuTrue[r * nu + c] * kk[c] }
-                dV2 += 0.5 * kk[r] * s
-            }
-            // quuK = Q_uu·K (nu × nx) and quuk = Q_uu·k once, so the updates below are O(nx²·nu).
+            // quuK = Q_uu·K (nu × nx) and quuk = Q_uu·k once: they serve the predicted change and
+            // the value-function update (Tassa's form, valid with clamping), O(nx²·nu).
             for r in 0 ..< nu {
                 var sk = 0.0
                 for c in 0 ..< nu { sk += quuTrue[r * nu + c] * kk[c] }
                 qpStep[r] = sk
+                dV1 += kk[r] * qu[r]
+                dV2 += 0.5 * kk[r] * sk
                 for j in 0 ..< nx {
                     var sK = 0.0
                     for c in 0 ..< nu { sK += quuTrue[r * nu + c] * K[c * nx + j] }
