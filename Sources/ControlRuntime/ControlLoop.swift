@@ -207,8 +207,10 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let actions: ModeActions
         switch c.kind {
         case .setMode:
-            if (c.mode == .mpc && !hasFreshPlan(time: time)) || (c.mode == .policy && policies?.hasPolicy != true) {
-                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode))
+            let missing: RejectReason = c.mode == .mpc && !hasFreshPlan(time: time) ? .noPlan
+                : c.mode == .policy && policies?.hasPolicy != true ? .noPolicy : .none
+            if missing != .none {
+                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode, reason: missing))
                 return
             }
             actions = machine.on(.request(c.mode))
@@ -216,7 +218,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         case .reset: actions = machine.on(.reset)
         case .move:
             guard targetIsValid(c) else {
-                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode))
+                _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode, reason: .invalidTarget))
                 return
             }
             actions = machine.on(.move)
@@ -227,7 +229,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             }
         }
         perform(actions, time: time)
-        _ = results.push(LoopCommandResult(id: c.id, accepted: !actions.contains(.rejected), mode: machine.mode))
+        let refused = actions.contains(.rejected)
+        _ = results.push(LoopCommandResult(id: c.id, accepted: !refused, mode: machine.mode, reason: refused ? .refusedInMode : .none))
     }
 
     private var moveDuration = 0.0

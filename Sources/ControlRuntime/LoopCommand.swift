@@ -35,17 +35,33 @@ public struct LoopCommand: Sendable, BitwiseCopyable {
     }
 }
 
+/// Why the control thread refused a command.
+public enum RejectReason: UInt8, Sendable, BitwiseCopyable {
+    case none
+    /// The mode state machine refused the transition from the current mode.
+    case refusedInMode
+    /// `mpc` without a plan covering now.
+    case noPlan
+    /// `policy` without a loaded policy.
+    case noPolicy
+    /// A move target that is not finite or outside the limits.
+    case invalidTarget
+}
+
 /// The control thread's answer to a `LoopCommand`.
 public struct LoopCommandResult: Sendable, BitwiseCopyable, Equatable {
     public var id: UInt64
     public var accepted: Bool
     /// Mode after the command.
     public var mode: Mode
+    /// Why it was refused (`none` when accepted).
+    public var reason: RejectReason
 
-    public init(id: UInt64, accepted: Bool, mode: Mode) {
+    public init(id: UInt64, accepted: Bool, mode: Mode, reason: RejectReason = .none) {
         self.id = id
         self.accepted = accepted
         self.mode = mode
+        self.reason = reason
     }
 }
 

@@ -288,9 +288,7 @@ final class ControlService {
                 throw .wrongMode("mode \(name) is not available in this build (available: \(s.info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                                  mode: "\(s.access.telemetry().mode)")
             }
-            let refusal = mode == .mpc ? "no valid plan to follow: set a target with target.set first"
-                : mode == .policy ? "no policy loaded: send policy.load first" : nil
-            return s.command(refusal: refusal) { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
+            return s.command { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
         }
         register("move", role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
         register("target.set", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.setTarget(p) })
@@ -341,7 +339,7 @@ final class ControlService {
     }
 
     /// Sends a command and turns the loop's answer into a result or a protocol error.
-    func command(extra: [String: JSONValue] = [:], refusal: String? = nil, _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
+    func command(extra: [String: JSONValue] = [:], _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
         broker.send(make).assumeIsolated().flatMapThrowing { r in
             if r.accepted {
                 var o = extra
@@ -353,7 +351,13 @@ final class ControlService {
                 let why = r.mode == .estop ? "estop" : (t.hasFault ? "\(t.fault)" : "fault")
                 throw RPCError.fault("refused: the arm is \(r.mode) (\(why)); send reset first", fault: why)
             }
-            throw RPCError.wrongMode(refusal ?? "refused by the control loop in mode \(r.mode)", mode: "\(r.mode)")
+            let message = switch r.reason {
+            case .noPlan: "no valid plan to follow: set a target with target.set first"
+            case .noPolicy: "no policy loaded: send policy.load first"
+            case .invalidTarget: "the control loop refused the target (outside the limits)"
+            case .refusedInMode, .none: "refused by the control loop in mode \(r.mode)"
+            }
+            throw RPCError.wrongMode(message, mode: "\(r.mode)")
         }.nonisolated()
     }
 

@@ -140,16 +140,8 @@ public enum Daemon {
             return .failure
         }
 
-        let runner = ControlLoopRunner(
-            loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
-            catchUp: config.loop.catchUp == .burst ? .burst : .skip,
-            rampTicks: config.loop.rateHz / 5
-        )
-        var rt = RealtimeThread.Options()
-        rt.priority = Int32(config.loop.rtPriority)
-        rt.cpu = config.loop.cpuAffinity
-        rt.lockMemory = config.loop.lockMemory
-        let achieved = runner.start(options: rt)
+        let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: config.loop.rateHz / 5)
+        let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
         for warning in achieved.warnings { logger.warning("\(warning)") }
         logger.info("control loop running", metadata: [
             "robot": "\(config.robot.name ?? loop.model.name)", "dof": "\(loop.model.dof)",

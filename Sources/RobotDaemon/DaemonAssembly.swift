@@ -3,6 +3,7 @@ import ControlRuntime
 import Foundation
 import Logging
 import LinearAlgebra
+import Platform
 import RigidBody
 import RobotInterface
 import RobotdConfig
@@ -120,6 +121,21 @@ public enum DaemonAssembly {
                            limits: try limits(config, model: model), configuration: loopConfig,
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
                            policies: PolicySlot(dof: model.dof))
+    }
+
+    /// The runner for a loop at `loop.rate_hz` with the configured catch-up policy.
+    public static func runner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, rampTicks: Int) -> ControlLoopRunner<Driver> {
+        ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
+                          catchUp: config.loop.catchUp == .burst ? .burst : .skip, rampTicks: rampTicks)
+    }
+
+    /// The control thread's scheduling requests (`loop.rt_priority`, `cpu_affinity`, `lock_memory`).
+    public static func threadOptions(_ config: DaemonConfiguration) -> RealtimeThread.Options {
+        var o = RealtimeThread.Options()
+        o.priority = Int32(config.loop.rtPriority)
+        o.cpu = config.loop.cpuAffinity
+        o.lockMemory = config.loop.lockMemory
+        return o
     }
 
     /// The learner thread over a loop and planner (nil when `learning.enabled` is false).

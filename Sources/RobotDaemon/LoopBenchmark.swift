@@ -65,13 +65,8 @@ public enum LoopBenchmark {
         let model = try DaemonAssembly.loadModel(config)
         let loop = try DaemonAssembly.simulationLoop(config, model: model)
         try loop.start()
-        let runner = ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
-                                       catchUp: config.loop.catchUp == .burst ? .burst : .skip, rampTicks: 0)
-        var options = RealtimeThread.Options()
-        options.priority = Int32(config.loop.rtPriority)
-        options.cpu = config.loop.cpuAffinity
-        options.lockMemory = config.loop.lockMemory
-        let achieved = runner.start(options: options)
+        let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
+        let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
 
         // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
         let limits = try DaemonAssembly.limits(config, model: model)

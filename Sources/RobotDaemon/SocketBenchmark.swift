@@ -47,12 +47,8 @@ public enum SocketBenchmark {
         let loop = try DaemonAssembly.simulationLoop(config, model: model)
         let limits = try DaemonAssembly.limits(config, model: model)
         try loop.start()
-        let runner = ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()), rampTicks: 0)
-        var options = RealtimeThread.Options()
-        options.priority = Int32(config.loop.rtPriority)
-        options.cpu = config.loop.cpuAffinity
-        options.lockMemory = config.loop.lockMemory
-        let achieved = runner.start(options: options)
+        let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
+        let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
         let dir = "/tmp/robotd-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -104,8 +104,8 @@ struct ScriptedDriver: RobotDriver {
         #expect(loop.commands.send(nan))
         var k = 1
         Self.run(loop, from: &k, ticks: 1)
-        #expect(loop.results.pop()?.accepted == false)
-        #expect(loop.results.pop()?.accepted == false)
+        #expect(loop.results.pop()?.reason == .invalidTarget)
+        #expect(loop.results.pop()?.reason == .invalidTarget)
         #expect(loop.mode == .hold)
     }
 
@@ -119,7 +119,7 @@ struct ScriptedDriver: RobotDriver {
         Self.run(loop, from: &k, ticks: 1)
         _ = loop.results.pop()
         #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .estop))
-        #expect(loop.results.pop() == LoopCommandResult(id: 3, accepted: false, mode: .estop))
+        #expect(loop.results.pop() == LoopCommandResult(id: 3, accepted: false, mode: .estop, reason: .refusedInMode))
         Self.run(loop, from: &k, ticks: 500)
         let stopped = loop.telemetry.read()
         #expect(stopped.mode == .estop)

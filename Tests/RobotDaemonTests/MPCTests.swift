@@ -59,7 +59,7 @@ import Testing
         tick(10)
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
         tick(1)
-        #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: false, mode: .hold))
+        #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: false, mode: .hold, reason: .noPlan))
 
         // A plan holding the current pose: gravity torques, no feedback.
         var ws = model.makeWorkspace()
@@ -218,7 +218,7 @@ extension MPCModeTests {
         tick(5)
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         tick(1)
-        #expect(loop.results.pop()?.accepted == false, "no policy loaded yet")
+        #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: false, mode: .hold, reason: .noPolicy))
 
         func linear(_ scale: Float, bias: Float) -> MLP {
             var w = [Float](repeating: 0, count: 6 * 12)
