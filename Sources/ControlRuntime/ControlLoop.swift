@@ -313,9 +313,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             // planState is scratch here: positions in the first half, torques in the second.
             let fresh = planState.withUnsafeMutableBufferPointer { b in
                 let q = b.baseAddress!, tau = b.baseAddress! + n
-                var t0 = plans.reference(at: time, position: q, effort: tau)
-                if t0 == nil { t0 = plans.reference(at: time, position: q, effort: tau) }
-                guard let t0 else { return false }
+                guard let t0 = plans.reference(at: time, position: q, effort: tau) else { return false }
                 return time - t0 <= configuration.planValidity
             }
             guard fresh else { return false }
@@ -327,10 +325,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
         return planState.withUnsafeBufferPointer { x in
             command.values.withUnsafeMutableBufferPointer { u in
-                // A read that raced a publish is retried once on the newer buffer.
-                var t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!)
-                if t0 == nil { t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) }
-                guard let t0 else { return false }
+                guard let t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) else { return false }
                 return time - t0 <= configuration.planValidity
             }
         }

@@ -78,38 +78,44 @@ public final class PlanSlot: @unchecked Sendable {
     /// Withdraws the plan (the tick sees none).
     public func clear() { latest.store(-1, ordering: .releasing) }
 
+    /// Runs `body(plan, k, w)` for the newest plan's node k = ⌊(t − t0)/dt⌋ and interval fraction
+    /// w, under the sequence check; a read that raced a publish is retried once (on the buffer
+    /// just published). Returns the plan's t0, or nil (no plan, t outside it, or a second race:
+    /// the caller keeps its previous command).
+    /// - Note: Real-time safe: no allocation, no locks.
+    @inline(__always)
+    private func atNode(_ t: Double, _ body: (Buffer, Int, Double) -> Void) -> Double? {
+        for _ in 0 ..< 2 {
+            let index = latest.load(ordering: .acquiring)
+            guard index >= 0 else { return nil }
+            let b = buffers[index]
+            let s1 = b.sequence.load(ordering: .acquiring)
+            guard s1 & 1 == 0 else { continue }
+            let t0 = b.t0, count = b.count
+            let position = (t - t0) / b.dt
+            guard position >= 0, position < Double(count) else { return nil }
+            let k = min(Int(position), count - 1)
+            body(b, k, position - Double(k))
+            atomicMemoryFence(ordering: .acquiring)
+            if b.sequence.load(ordering: .relaxed) == s1 { return t0 }
+        }
+        return nil
+    }
+
     /// Tick side: the control at loop time `t` for measured state `x` (nx values) into `u`
-    /// (dof values).
-    /// - Returns: the plan's t0 when a plan covered `t`; nil when there is none, `t` is past its
-    ///   last node, or the read raced a publish (the caller keeps its previous command).
+    /// (dof values). Returns the plan's t0 when a plan covered `t` (see `atNode`).
     /// - Note: Real-time safe: no allocation, no locks.
     public func control(at t: Double, state x: UnsafePointer<Double>, into u: UnsafeMutablePointer<Double>) -> Double? {
-        let index = latest.load(ordering: .acquiring)
-        guard index >= 0 else { return nil }
-        let b = buffers[index]
-        let s1 = b.sequence.load(ordering: .acquiring)
-        guard s1 & 1 == 0 else { return nil }
-        let t0 = b.t0, dt = b.dt, count = b.count
-        let position = (t - t0) / dt
-        guard position >= 0, position < Double(count) else {
-            return nil
-        }
-        let k = min(Int(position), count - 1)
-        let w = position - Double(k)
         let n = dof, nx = 2 * dof
-        let x0 = b.xRef + k * nx, x1 = b.xRef + (k + 1) * nx
-        let g = b.gains + k * n * nx
-        for r in 0 ..< n {
-            var v = b.uff[k * n + r]
-            for c in 0 ..< nx {
-                let ref = x0[c] + w * (x1[c] - x0[c])
-                v += g[r * nx + c] * (x[c] - ref)
+        return atNode(t) { b, k, w in
+            let x0 = b.xRef + k * nx, x1 = b.xRef + (k + 1) * nx
+            let g = b.gains + k * n * nx
+            for r in 0 ..< n {
+                var v = b.uff[k * n + r]
+                for c in 0 ..< nx { v += g[r * nx + c] * (x[c] - (x0[c] + w * (x1[c] - x0[c]))) }
+                u[r] = v
             }
-            u[r] = v
         }
-        atomicMemoryFence(ordering: .acquiring)
-        guard b.sequence.load(ordering: .relaxed) == s1 else { return nil }
-        return t0
     }
 
     /// Position-servo form of the plan at loop time `t`: the reference positions q_ref(t) into
@@ -117,25 +123,14 @@ public final class PlanSlot: @unchecked Sendable {
     /// whose servos close the position loop themselves. Same return as `control`.
     /// - Note: Real-time safe: no allocation, no locks.
     public func reference(at t: Double, position: UnsafeMutablePointer<Double>, effort: UnsafeMutablePointer<Double>) -> Double? {
-        let index = latest.load(ordering: .acquiring)
-        guard index >= 0 else { return nil }
-        let b = buffers[index]
-        let s1 = b.sequence.load(ordering: .acquiring)
-        guard s1 & 1 == 0 else { return nil }
-        let t0 = b.t0, dt = b.dt, count = b.count
-        let p = (t - t0) / dt
-        guard p >= 0, p < Double(count) else { return nil }
-        let k = min(Int(p), count - 1)
-        let w = p - Double(k)
         let n = dof, nx = 2 * dof
-        for i in 0 ..< n {
-            let a = b.xRef[k * nx + i], c = b.xRef[(k + 1) * nx + i]
-            position[i] = a + w * (c - a)
-            effort[i] = b.uff[k * n + i]
+        return atNode(t) { b, k, w in
+            for i in 0 ..< n {
+                let a = b.xRef[k * nx + i], c = b.xRef[(k + 1) * nx + i]
+                position[i] = a + w * (c - a)
+                effort[i] = b.uff[k * n + i]
+            }
         }
-        atomicMemoryFence(ordering: .acquiring)
-        guard b.sequence.load(ordering: .relaxed) == s1 else { return nil }
-        return t0
     }
 
     /// The newest plan's start time and length (s), for status; nil without a plan.

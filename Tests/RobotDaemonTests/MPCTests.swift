@@ -76,8 +76,11 @@ import Testing
         tick(1)
         #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .mpc))
         // The limiter's slew rate (1000 N·m/s) takes the command from the measured effort to
-        // the plan's within a few dozen ticks.
+        // the plan's within a few dozen ticks. Ticks following a plan allocate nothing.
+        AllocationCounter_start()
         tick(60)
+        let allocations = AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations in 60 mpc ticks") }
         let s = loop.telemetry.read()
         #expect(s.mode == .mpc)
         for i in 0 ..< 6 { #expect(abs(s.command[i] - gravity[i]) < 1e-9, "joint \(i): \(s.command[i]) vs \(gravity[i]); \((0 ..< 6).map { s.command[$0] }) vs \(gravity)") }
@@ -108,7 +111,10 @@ extension MPCModeTests {
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
         tick(1)
         #expect(loop.results.pop()?.accepted == true)
+        AllocationCounter_start()
         tick(200)
+        let allocations = AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations in 200 position-mode mpc ticks") }
         let s = loop.telemetry.read()
         #expect(s.mode == .mpc)
         // At t = t0 + 0.201 s: node 20, w = 0.1 → q_ref = q0 + 0.0201; the limiter's velocity
