@@ -73,6 +73,11 @@ public final class MPCPlanner: @unchecked Sendable {
     private var biasTarget: Target?
     /// Integral gain (1/s), the radius inside which it integrates (m or rad), and its clamp.
     static let biasGain = 3.0, biasZone = 0.05, biasLimit = 0.05
+    // Planner-thread scratch, so a re-plan allocates only on a cold start.
+    private var fk: RobotWorkspace
+    private var qScratch: [Double]
+    private var stateScratch: [Double]
+    private var controlScratch: [Double]
     private let stopFlag = Atomic<Bool>(false)
     private var thread: Thread?
     private let done = Atomic<Bool>(false)
@@ -116,6 +121,10 @@ public final class MPCPlanner: @unchecked Sendable {
         solver = ILQRSolver(dynamics: SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt)), cost: cost,
                             horizon: configuration.horizon, options: options)
         (base, reach) = Self.workspaceSphere(model: model, frame: frame)
+        fk = model.makeWorkspace()
+        qScratch = Array(repeating: 0, count: n)
+        stateScratch = Array(repeating: 0, count: 2 * n)
+        controlScratch = Array(repeating: 0, count: n)
     }
 
     /// The sphere holding every reachable frame position: centred on the first joint's origin,
@@ -242,6 +251,14 @@ public final class MPCPlanner: @unchecked Sendable {
     public var modelVersion: Int { modelVersionValue.load(ordering: .relaxed) }
     private let modelVersionValue = Atomic<Int>(0)
 
+    /// The frame's position for the joint positions in the first dof entries of `x`.
+    /// Planner thread only.
+    private func framePosition(_ x: [Double]) -> Vector3 {
+        for i in 0 ..< model.dof { qScratch[i] = x[i] }
+        model.forwardKinematics(&fk, q: qScratch)
+        return model.framePose(fk, frame: frame).translation
+    }
+
     private func replan(x: inout [Double], lastT0: inout Double?) {
         if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
             let nominal = solver.dynamics.nominal
@@ -277,9 +294,7 @@ public final class MPCPlanner: @unchecked Sendable {
         case let .pose(p, orientation):
             let start = startPosition ?? p
             if s >= 1 {
-                var ws = model.makeWorkspace()
-                model.forwardKinematics(&ws, q: Array(x[0 ..< n]))
-                let e = p - model.framePose(ws, frame: frame).translation
+                let e = p - framePosition(x)
                 if e.dot(e).squareRoot() < Self.biasZone {
                     positionBias += (Self.biasGain * period) * e
                     let norm = positionBias.dot(positionBias).squareRoot()
@@ -330,10 +345,9 @@ public final class MPCPlanner: @unchecked Sendable {
             solver.shift(by: Int(((t.time - last) / configuration.dt).rounded(.down)))
         } else {
             // Cold start: hold the current pose (gravity torques) as the initial guess.
-            var ws = model.makeWorkspace()
-            let q = Array(x[0 ..< n])
-            model.rnea(&ws, q: q, v: Array(repeating: 0, count: n), a: Array(repeating: 0, count: n))
-            solver.setControls((0 ..< configuration.horizon).flatMap { _ in ws.tau })
+            for i in 0 ..< n { qScratch[i] = x[i]; controlScratch[i] = 0 }
+            model.rnea(&fk, q: qScratch, v: controlScratch, a: controlScratch)
+            solver.setControls((0 ..< configuration.horizon).flatMap { _ in fk.tau })
         }
         let result = x.withUnsafeBufferPointer {
             solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
@@ -345,11 +359,10 @@ public final class MPCPlanner: @unchecked Sendable {
         // predictions are not to be trusted; beyond the limit the plan is withdrawn (→ hold).
         var disagreement = 0.0
         if solver.dynamics.box.learned != nil {
-            var xk = [Double](repeating: 0, count: nx), uk = [Double](repeating: 0, count: n)
             for k in 0 ..< T {
-                xk.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
-                uk.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
-                disagreement = max(disagreement, solver.dynamics.box.disagreement(x: xk, u: uk))
+                stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
+                controlScratch.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
+                disagreement = max(disagreement, solver.dynamics.box.disagreement(x: stateScratch, u: controlScratch))
             }
         }
         let limit = maxDisagreement
@@ -373,11 +386,8 @@ public final class MPCPlanner: @unchecked Sendable {
         lastT0 = t.time
         var terminalError = 0.0
         if case let .pose(p, _) = target {
-            var ws = model.makeWorkspace()
-            var qT = [Double](repeating: 0, count: nx)
-            qT.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
-            model.forwardKinematics(&ws, q: Array(qT[0 ..< n]))
-            let e = model.framePose(ws, frame: frame).translation - p
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
+            let e = framePosition(stateScratch) - p
             terminalError = e.dot(e).squareRoot()
         }
         let ms = Double(result.nanoseconds) / 1e6
