@@ -201,13 +201,14 @@ final class SocketTestDaemon: @unchecked Sendable {
     let process: DaemonProcess
     private let ownsDirectory: Bool
 
-    /// `socketSettings` goes inside the config's `socket:` flow mapping after `path:`.
-    init(socketSettings: String = "", directory: String? = nil, socketPath: String? = nil) throws {
+    /// `socketSettings` goes inside the config's `socket:` flow mapping after `path:`; `sections`
+    /// is more YAML (other top-level sections, e.g. `driver:` or `learning:`).
+    init(socketSettings: String = "", sections: String = "", directory: String? = nil, socketPath: String? = nil) throws {
         ownsDirectory = directory == nil
         self.directory = try directory ?? SocketTempDirectory.make()
         self.socketPath = socketPath ?? self.directory + "/s.sock"
         let extra = socketSettings.isEmpty ? "" : ", " + socketSettings
-        configPath = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(self.socketPath)\(extra)}", in: self.directory)
+        configPath = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(self.socketPath)\(extra)}\n\(sections)", in: self.directory)
         process = try DaemonProcess(arguments: ["run", "--config", configPath])
     }
 

@@ -5,19 +5,14 @@ import Testing
 /// a residual model the planner adopts, rollback and reset go back, and `model.*` answers.
 @Suite struct LearningSocketTests {
     @Test func learnsOnTheArmAndVersionsTheModel() throws {
-        let dir = try DaemonProcessTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/s.sock"
-        let config = try DaemonProcessTests.writeConfig(
-            extra: """
-                socket: {path: \(socket)}
-                driver: {kind: simulation, simulation: {initial_position: [0, -1.2, 1.0, -0.5, 0.4, 0.1], payload_mass: 1.0}}
-                learning: {enabled: true, interval: 3600, min_new_samples: 100, members: 2, hidden: [32, 32], epochs: 20}
-                """, in: dir)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
-        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait() } }
-        #expect(DaemonProcessTests.waitFor(seconds: 30) { daemon.stderr.contains("control socket listening") }, "\(daemon.stderr)")
-        let c = try SocketRPCClient(path: socket, timeout: 10)
+        let daemon = try SocketTestDaemon(sections: """
+            driver: {kind: simulation, simulation: {initial_position: [0, -1.2, 1.0, -0.5, 0.4, 0.1], payload_mass: 1.0}}
+            learning: {enabled: true, interval: 3600, min_new_samples: 100, members: 2, hidden: [32, 32], epochs: 20}
+            """)
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let dir = daemon.directory, socket = daemon.socketPath
+        let c = try daemon.connect()
         #expect((try c.result("hello")["methods"] as? [String]).map { Set($0).isSuperset(of: ["model.status", "model.train", "model.rollback", "model.reset"]) } == true)
         #expect(try c.result("model.status")["version"] as? Int == 0)
 
@@ -66,8 +61,7 @@ import Testing
         #expect(SocketReply.code(bad) == -32602 && SocketReply.message(bad).contains("bad.safetensors"), "\(bad)")
         #expect(try c.result("model.status")["version"] as? Int == 1)
         c.close()
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait() == 0)
+        #expect(daemon.stop() == 0)
         #expect(daemon.stderr.contains("learned model published"))
     }
 }

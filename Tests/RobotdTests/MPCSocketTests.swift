@@ -5,18 +5,10 @@ import Testing
 /// the refusals.
 @Suite struct MPCSocketTests {
     @Test func aTargetSetOverTheSocketIsReachedInMPC() throws {
-        let dir = try DaemonProcessTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/s.sock"
-        let config = try DaemonProcessTests.writeConfig(
-            extra: """
-                socket: {path: \(socket)}
-                driver: {kind: simulation, simulation: {initial_position: [0, -1.2, 1.0, -0.5, 0.4, 0.1]}}
-                """, in: dir)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
-        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait() } }
-        #expect(DaemonProcessTests.waitFor(seconds: 30) { daemon.stderr.contains("control socket listening") }, "\(daemon.stderr)")
-        let c = try SocketRPCClient(path: socket, timeout: 10)
+        let daemon = try SocketTestDaemon(sections: "driver: {kind: simulation, simulation: {initial_position: [0, -1.2, 1.0, -0.5, 0.4, 0.1]}}")
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let c = try daemon.connect()
 
         let hello = try c.result("hello")
         #expect((hello["modes"] as? [String])?.contains("mpc") == true)
@@ -63,7 +55,6 @@ import Testing
         }
         #expect(mode == "hold")
         c.close()
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait() == 0)
+        #expect(daemon.stop() == 0)
     }
 }

@@ -7,14 +7,11 @@ import Testing
 /// is loaded and `policy` mode runs it.
 @Suite struct PolicySocketTests {
     @Test func loadsGoodPoliciesAndRefusesBadOnes() throws {
-        let dir = try DaemonProcessTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/s.sock"
-        let config = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(socket)}", in: dir)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", config])
-        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait() } }
-        #expect(DaemonProcessTests.waitFor(seconds: 30) { daemon.stderr.contains("control socket listening") }, "\(daemon.stderr)")
-        let c = try SocketRPCClient(path: socket, timeout: 10)
+        let daemon = try SocketTestDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let dir = daemon.directory
+        let c = try daemon.connect()
         #expect((try c.result("hello")["modes"] as? [String])?.contains("policy") == true)
         let early = try c.call("mode.set", ["mode": "policy"])
         #expect(SocketReply.code(early) == -32002 && SocketReply.message(early).contains("policy.load"))
@@ -52,8 +49,7 @@ import Testing
         #expect(status["policy"] as? String == path)
         #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
         c.close()
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait() == 0)
+        #expect(daemon.stop() == 0)
     }
 }
 
