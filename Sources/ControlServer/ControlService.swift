@@ -75,6 +75,10 @@ public protocol TargetPlanner: AnyObject, Sendable {
     func clearTarget()
     /// Planner state for `status` (`loopTime` = the loop's current time, for plan ages).
     func statusJSON(loopTime: Double) -> JSONValue
+    /// The learned model's largest ensemble disagreement along the newest plan (0 with the
+    /// rigid-body model), and the model version the planner uses — for every telemetry sample.
+    var planDisagreement: Double { get }
+    var modelVersion: Int { get }
 }
 
 /// The learned-model side of the daemon (`model.*`), implemented by its learner thread.
@@ -533,6 +537,8 @@ final class ControlService {
             "command": vec(t.command),
             "end_effector": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
             "dropped": JSONValue(dropped),
+            "disagreement": access.planner.map { .number($0.planDisagreement) } ?? .null,
+            "model_version": access.planner.map { JSONValue($0.modelVersion) } ?? .null,
         ]
     }
 }

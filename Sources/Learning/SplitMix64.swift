@@ -1,3 +1,4 @@
+import RealModule
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, allocation-free, the same
 /// sequence on every platform.
 public struct SplitMix64: Sendable {
@@ -18,4 +19,10 @@ public struct SplitMix64: Sendable {
 
     /// Uniform in (0, 1): safe for log.
     public mutating func nextOpenUnit() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+
+    /// A standard normal Float (Box–Muller on two open-interval uniforms).
+    public mutating func nextGaussian() -> Float {
+        let u1 = nextOpenUnit(), u2 = nextUnit()
+        return Float((-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2))
+    }
 }

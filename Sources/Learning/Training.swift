@@ -23,6 +23,16 @@ public final class MLPTrainer {
         /// Probabilistic head (PETS): the network's 2d outputs are a mean and a bounded log-variance
         /// per target, trained on the Gaussian negative log-likelihood instead of MSE.
         public var gaussianHead = false
+        /// Smallest input scale the normaliser fits (input units). Raise it when an input barely
+        /// varies in the data but may vary at prediction time (a joint that stood still): a
+        /// scale of 1e-6 would blow a small change up to a huge, untrained network input.
+        public var inputScaleFloor: Float = 1e-6
+        /// Standard deviation of Gaussian noise added to each normalised training input (0 =
+        /// none). Training on jittered inputs penalises the network's input Jacobian (Bishop
+        /// 1995: noise injection ≈ Tikhonov regularisation), so where the data is a thin manifold
+        /// — one trajectory, repeated — the network stays flat across it instead of taking
+        /// arbitrary slopes that a planner would exploit.
+        public var inputNoise: Float = 0
         public init() {}
     }
 
@@ -64,6 +74,7 @@ public final class MLPTrainer {
     private var m1W: [UnsafeMutablePointer<Float>] = [], m2W: [UnsafeMutablePointer<Float>] = []
     private var m1B: [UnsafeMutablePointer<Float>] = [], m2B: [UnsafeMutablePointer<Float>] = []
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
+    private var noise = SplitMix64(seed: 0x5EED)
 
     /// - Warning: Not real-time safe (allocates the batch buffers).
     public init(mlp: MLP, options: Options = Options()) {
@@ -108,14 +119,14 @@ public final class MLPTrainer {
     /// Fits the input and output normalisers to data (row-major samples) — mean and standard
     /// deviation per feature, with a floor so constant features do not divide by zero.
     public func fitNormalisers(inputs: [Float], outputs: [Float], count: Int) {
-        func stats(_ x: [Float], _ d: Int) -> ([Float], [Float]) {
+        func stats(_ x: [Float], _ d: Int, floor: Float = 1e-6) -> ([Float], [Float]) {
             var mean = [Float](repeating: 0, count: d), varsum = [Float](repeating: 0, count: d)
             for s in 0 ..< count { for i in 0 ..< d { mean[i] += x[s * d + i] } }
             for i in 0 ..< d { mean[i] /= Float(count) }
             for s in 0 ..< count { for i in 0 ..< d { let e = x[s * d + i] - mean[i]; varsum[i] += e * e } }
-            return (mean, varsum.map { max(($0 / Float(max(1, count - 1))).squareRoot(), 1e-6) })
+            return (mean, varsum.map { max(($0 / Float(max(1, count - 1))).squareRoot(), floor) })
         }
-        (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0])
+        (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0], floor: max(options.inputScaleFloor, 1e-6))
         if options.gaussianHead {
             let d = widths.last! / 2
             (targetMean, targetScale) = stats(outputs, d)
@@ -141,8 +152,10 @@ public final class MLPTrainer {
             targetMean = Array(mlp.outputMean.prefix(d))
             targetScale = Array(mlp.outputScale.prefix(d))
         }
+        let sigma = options.inputNoise
         for (r, s) in indices.enumerated() {
             for i in 0 ..< nIn0 { input[r * nIn0 + i] = (inputs[s * nIn0 + i] - mlp.inputMean[i]) / mlp.inputScale[i] }
+            if sigma > 0 { for i in 0 ..< nIn0 { input[r * nIn0 + i] += sigma * noise.nextGaussian() } }
             for i in 0 ..< d { target[r * d + i] = (outputs[s * d + i] - targetMean[i]) / targetScale[i] }
         }
         // Forward.
@@ -259,14 +272,25 @@ public final class MLPEnsemble {
         rng = seed
     }
 
+    /// Continues training from `members` (a warm start): their weights and normalisers are kept,
+    /// the optimiser's moments start from zero.
+    public init(continuing members: [MLP], options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
+        precondition(!members.isEmpty, "at least one member")
+        self.members = members.map { MLPTrainer(mlp: $0, options: options) }
+        workspaces = members.map { $0.makeWorkspace() }
+        scratch = .allocate(capacity: members.count * members[0].outputSize)
+        rng = seed
+    }
+
     deinit { scratch.deallocate() }
 
     /// `epochs` passes over `count` samples: each member draws its own bootstrap resample
     /// (sampling with replacement) and trains on it in mini-batches. Returns the mean final batch loss.
     /// - Warning: Not real-time safe.
     @discardableResult
-    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int) -> Float {
-        for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count) }
+    /// With `refitNormalisers` false (a warm start) the members' normalisers stay as they are.
+    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int, refitNormalisers: Bool = true) -> Float {
+        if refitNormalisers { for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count) } }
         let last = train(members: Array(members.indices), inputs: inputs, outputs: outputs, count: count, epochs: epochs, seed: rng)
         workspaces = members.map { $0.mlp.makeWorkspace() }
         return last / Float(members.count)

@@ -2,8 +2,9 @@ import Learning
 
 /// A nominal model corrected by a learned residual: x' = f_nom(x, u) + r̄(x, u), where r̄ is the
 /// mean over an ensemble of MLPs trained on (measured next state − nominal prediction) with input
-/// (x, u). Its Jacobians are the nominal ones plus the ensemble-mean network Jacobian, so iLQR
-/// plans with the learned model exactly as with the rigid-body one.
+/// (x, u) — or x alone (nx inputs), a state-only residual r̄(x). Its Jacobians are the nominal
+/// ones plus the ensemble-mean network Jacobian, so iLQR plans with the learned model exactly as
+/// with the rigid-body one.
 public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public let nominal: Nominal
     /// Ensemble members: (nx + nu) inputs, nx outputs each.
@@ -11,8 +12,9 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
 
     public init(nominal: Nominal, members: [MLP]) {
         let nx = nominal.stateDimension, nu = nominal.controlDimension
-        precondition(!members.isEmpty && members.allSatisfy { $0.inputSize == nx + nu && $0.outputSize == nx },
-                     "residual networks take (x, u) and give Δx")
+        precondition(!members.isEmpty && members.allSatisfy { $0.inputSize == members[0].inputSize && $0.outputSize == nx }
+                     && (members[0].inputSize == nx + nu || members[0].inputSize == nx),
+                     "residual networks take (x, u) or x and give Δx")
         self.nominal = nominal
         self.members = members
     }
@@ -20,6 +22,8 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public var stateDimension: Int { nominal.stateDimension }
     public var controlDimension: Int { nominal.controlDimension }
     public var dt: Double { nominal.dt }
+    /// Whether the members take u (nx + nu inputs) or only x.
+    public var takesControl: Bool { members[0].inputSize == stateDimension + controlDimension }
 
     /// A class, so that generic callers that copy the workspace value still mutate one set of
     /// buffers (no copy-on-write of the per-member arrays in the planning loop).
@@ -30,41 +34,42 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         let input: UnsafeMutablePointer<Float>
         let output: UnsafeMutablePointer<Float>
         let jac: UnsafeMutablePointer<Float>
+        /// Every member's output (K × nx) and Jacobian (K × nx × (nx + nu)), for the disagreement.
+        let memberOutputs: UnsafeMutablePointer<Float>
+        let memberJacobians: UnsafeMutablePointer<Float>
 
-        init(nominal: Nominal.Workspace, forward: [MLPWorkspace], jacobian: [MLPJacobianWorkspace], input: UnsafeMutablePointer<Float>,
-             output: UnsafeMutablePointer<Float>, jac: UnsafeMutablePointer<Float>) {
+        init(nominal: Nominal.Workspace, forward: [MLPWorkspace], jacobian: [MLPJacobianWorkspace], nx: Int, nu: Int) {
             self.nominal = nominal
             self.forward = forward
             self.jacobian = jacobian
-            self.input = input
-            self.output = output
-            self.jac = jac
+            let k = forward.count
+            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+                p.initialize(repeating: 0, count: count)
+                return p
+            }
+            input = buffer(nx + nu)
+            output = buffer(nx)
+            jac = buffer(nx * (nx + nu))
+            memberOutputs = buffer(k * nx)
+            memberJacobians = buffer(k * nx * (nx + nu))
         }
 
         deinit {
-            input.deallocate()
-            output.deallocate()
-            jac.deallocate()
+            for p in [input, output, jac, memberOutputs, memberJacobians] { p.deallocate() }
         }
     }
 
     public func makeWorkspace() -> Workspace {
-        let nx = stateDimension, nu = controlDimension
-        let input = UnsafeMutablePointer<Float>.allocate(capacity: nx + nu)
-        input.initialize(repeating: 0, count: nx + nu)
-        let output = UnsafeMutablePointer<Float>.allocate(capacity: nx)
-        output.initialize(repeating: 0, count: nx)
-        let jac = UnsafeMutablePointer<Float>.allocate(capacity: nx * (nx + nu))
-        jac.initialize(repeating: 0, count: nx * (nx + nu))
-        return Workspace(nominal: nominal.makeWorkspace(), forward: members.map { $0.makeWorkspace() },
-                         jacobian: members.map { $0.makeJacobianWorkspace() }, input: input, output: output, jac: jac)
+        Workspace(nominal: nominal.makeWorkspace(), forward: members.map { $0.makeWorkspace() },
+                  jacobian: members.map { $0.makeJacobianWorkspace() }, nx: stateDimension, nu: controlDimension)
     }
 
     @inline(__always)
     private func load(_ ws: Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>) {
         let nx = stateDimension, nu = controlDimension
         for i in 0 ..< nx { ws.input[i] = Float(x[i]) }
-        for i in 0 ..< nu { ws.input[nx + i] = Float(u[i]) }
+        if takesControl { for i in 0 ..< nu { ws.input[nx + i] = Float(u[i]) } }
     }
 
     public func step(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>, next: UnsafeMutablePointer<Double>) -> Bool {
@@ -85,34 +90,65 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public func disagreement(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>) -> Double {
         guard members.count > 1 else { return 0 }
         load(ws, x: x, u: u)
-        let nx = stateDimension, nu = controlDimension, k = members.count
-        // The members' outputs side by side in the Jacobian scratch (nx·(nx+nu) ≥ k·nx for the
-        // ensemble sizes the configuration allows), then a two-pass variance per output.
-        precondition(k * nx <= nx * (nx + nu), "too many members for the scratch buffer")
-        for m in members.indices { members[m].forward(&ws.forward[m], input: ws.input, output: ws.jac + m * nx) }
+        let nx = stateDimension
+        for m in members.indices { members[m].forward(&ws.forward[m], input: ws.input, output: ws.memberOutputs + m * nx) }
+        return memberVariance(ws)
+    }
+
+    /// D = (1/(K·nx)) Σ_m Σ_i (y_mi − ȳ_i)² over the outputs in `ws.memberOutputs`, and ȳ in `ws.output`.
+    @inline(__always)
+    private func memberVariance(_ ws: Workspace) -> Double {
+        let nx = stateDimension, k = members.count
         var total = 0.0
         for i in 0 ..< nx {
             var mean = 0.0
-            for m in 0 ..< k { mean += Double(ws.jac[m * nx + i]) }
+            for m in 0 ..< k { mean += Double(ws.memberOutputs[m * nx + i]) }
             mean /= Double(k)
-            var v = 0.0
-            for m in 0 ..< k { let e = Double(ws.jac[m * nx + i]) - mean; v += e * e }
-            total += v / Double(k)
+            ws.output[i] = Float(mean)
+            for m in 0 ..< k { let e = Double(ws.memberOutputs[m * nx + i]) - mean; total += e * e }
         }
-        return total / Double(nx)
+        return total / Double(k * nx)
+    }
+
+    /// The disagreement D at (x, u) and its gradient ∂D/∂(x, u) (nx + nu values; the u part is 0
+    /// for a state-only residual) into `gradient`:
+    /// ∇D = (2/(K·nx)) Σ_m Σ_i (y_mi − ȳ_i) ∇y_mi — the ∇ȳ term drops out because the deviations
+    /// sum to zero over the members.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func disagreementGradient(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>,
+                                     gradient: UnsafeMutablePointer<Double>) -> Double {
+        let nx = stateDimension, n = members[0].inputSize, k = members.count
+        for c in 0 ..< nx + controlDimension { gradient[c] = 0 }
+        guard k > 1 else { return 0 }
+        load(ws, x: x, u: u)
+        for m in members.indices {
+            members[m].jacobian(&ws.jacobian[m], input: ws.input, output: ws.memberOutputs + m * nx,
+                                jacobian: ws.memberJacobians + m * nx * n)
+        }
+        let d = memberVariance(ws)
+        let scale = 2 / Double(k * nx)
+        for m in 0 ..< k {
+            let jm = ws.memberJacobians + m * nx * n
+            for i in 0 ..< nx {
+                let e = scale * (Double(ws.memberOutputs[m * nx + i]) - Double(ws.output[i]))
+                for c in 0 ..< n { gradient[c] += e * Double(jm[i * n + c]) }
+            }
+        }
+        return d
     }
 
     public func linearize(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>, next: UnsafeMutablePointer<Double>,
                           fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) -> Bool {
         guard nominal.linearize(&ws.nominal, x: x, u: u, next: next, fx: fx, fu: fu) else { return false }
         load(ws, x: x, u: u)
-        let nx = stateDimension, nu = controlDimension, n = nx + nu, k = Double(members.count)
+        let nx = stateDimension, nu = controlDimension, n = members[0].inputSize, k = Double(members.count)
+        let control = takesControl
         for m in members.indices {
             members[m].jacobian(&ws.jacobian[m], input: ws.input, output: ws.output, jacobian: ws.jac)
             for r in 0 ..< nx {
                 next[r] += Double(ws.output[r]) / k
                 for c in 0 ..< nx { fx[r * nx + c] += Double(ws.jac[r * n + c]) / k }
-                for c in 0 ..< nu { fu[r * nu + c] += Double(ws.jac[r * n + nx + c]) / k }
+                if control { for c in 0 ..< nu { fu[r * nu + c] += Double(ws.jac[r * n + nx + c]) / k } }
             }
         }
         return true

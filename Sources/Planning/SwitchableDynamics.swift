@@ -19,6 +19,13 @@ public struct SwitchableDynamics: DynamicsModel {
             return learned.disagreement(&workspace!, x: x, u: u)
         }
 
+        /// The learned model's disagreement at (x, u) and its gradient (nx + nu values; untouched
+        /// and 0 returned without a model).
+        public func disagreementGradient(x: UnsafePointer<Double>, u: UnsafePointer<Double>, gradient: UnsafeMutablePointer<Double>) -> Double {
+            guard let learned, workspace != nil else { return 0 }
+            return learned.disagreementGradient(&workspace!, x: x, u: u, gradient: gradient)
+        }
+
         /// - Warning: Not real-time safe (allocates the model's workspace).
         public func install(_ model: ResidualDynamics<RigidBodyDynamics>?, version: Int) {
             learned = model

@@ -61,6 +61,9 @@ public struct ReachCost: TrajectoryCost {
     public var weights: Weights
     /// Target position p* (m, base frame).
     public var target: Vector3
+    /// Per-node targets p*_k for k = 0 … T (a moving reference, e.g. a tracked path); empty =
+    /// `target` at every node. Nodes past the end use the last entry.
+    public var frameTargets: [Vector3] = []
     /// Target orientation R* (used when an orientation weight is positive).
     public var targetRotation: Matrix3 = .identity
     /// Reference state x_ref (nx); the regularisation pulls towards it.
@@ -141,7 +144,7 @@ public struct ReachCost: TrajectoryCost {
             let pose = model.framePose(ws.rigid, frame: frame)
             if d != nil { model.frameJacobian(ws.rigid, frame: frame, into: &ws.jacobian) }
             if wf > 0 {
-                let e = pose.translation - target
+                let e = pose.translation - (frameTargets.isEmpty ? target : frameTargets[min(k, frameTargets.count - 1)])
                 total += 0.5 * s * wf * e.dot(e)
                 if let d {
                     // Rows 0…2 of the (6 × n, column-major) Jacobian are the linear velocity.

@@ -148,3 +148,26 @@ extension RealtimeThread {
     @discardableResult
     public static func setCurrentThreadNice(_ nice: Int32) -> Bool { CLinuxRT_setCurrentThreadNice(nice) == 0 }
 }
+
+extension RealtimeThread {
+    /// The CPUs the calling thread may run on (its affinity mask), ascending.
+    public static func currentThreadCPUs() -> [Int] {
+        var set = cpu_set_t()
+        guard pthread_getaffinity_np(pthread_self(), MemoryLayout<cpu_set_t>.size, &set) == 0 else { return [] }
+        return (0 ..< Int(CPU_SETSIZE)).filter { CLinuxRT_cpuIsSet(Int32($0), &set) != 0 }
+    }
+
+    /// Restricts the calling thread (and threads it starts later) to `cpus`. Returns nil, or
+    /// why the kernel refused.
+    public static func setCurrentThreadCPUs(_ cpus: [Int]) -> String? {
+        guard !cpus.isEmpty else { return "no CPU given" }
+        var set = cpu_set_t()
+        CLinuxRT_cpuZero(&set)
+        for c in cpus {
+            guard c >= 0, c < Int(CPU_SETSIZE) else { return "CPU \(c) is out of range" }
+            CLinuxRT_cpuSet(Int32(c), &set)
+        }
+        let rc = pthread_setaffinity_np(pthread_self(), MemoryLayout<cpu_set_t>.size, &set)
+        return rc == 0 ? nil : String(cString: strerror(rc))
+    }
+}

@@ -142,7 +142,9 @@ public enum DaemonAssembly {
     public static func learner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, planner: MPCPlanner?,
                                        logger: Logger) -> LearnerService? {
         guard config.learning.enabled, let planner, let ring = loop.transitions else { return nil }
-        planner.maxDisagreement = config.learning.maxDisagreement
+        planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: config.learning.maxDisagreement,
+                                                           softThreshold: config.learning.softDisagreement,
+                                                           weight: config.learning.disagreementWeight)
         var o = ResidualLearner.Options()
         o.dt = config.mpc.dt
         o.loopPeriod = config.loop.period
@@ -151,8 +153,11 @@ public enum DaemonAssembly {
         o.members = config.learning.members
         o.hidden = config.learning.hidden
         o.epochs = config.learning.epochs
+        o.warmStartEpochs = config.learning.warmStartEpochs
+        o.trainer.inputNoise = Float(config.learning.inputNoise)
+        o.controlInput = config.learning.controlInput
         return LearnerService(learner: ResidualLearner(model: loop.model, options: o), ring: ring, planner: planner,
-                              configuration: config.learning, logger: logger)
+                              configuration: config.learning, loopCPU: config.loop.cpuAffinity, logger: logger)
     }
 
     /// The MPC planner over a loop built by `simulationLoop` (nil when `mpc.enabled` is false).

@@ -23,6 +23,11 @@ public final class LearnerService: @unchecked Sendable {
     private let requests = Mutex<[Request]>([])
     private let state = Mutex<Status>(Status())
     private var thread: Thread?
+    /// The control thread's CPU (`loop.cpu_affinity`), which the learner keeps off.
+    private let loopCPU: Int?
+    // Owned by whoever drives `step` (the learner thread, or a benchmark in simulated time).
+    private var lastRound: Double?
+    private var seenAtLastRound = 0
 
     enum Request {
         case rollback, reset
@@ -41,11 +46,16 @@ public final class LearnerService: @unchecked Sendable {
         public var lastTrainingSeconds: Double?
         public var lastTrainedAt: Double?
         public var lastOutcome = "none"
+        public var lastWarmStarted = false
+        /// CPUs the learner thread runs on (empty until it starts, or when not pinned).
+        public var cpus: [Int] = []
+        public var cpuWarning: String?
     }
 
     public init(learner: ResidualLearner, ring: SPSCRing<Transition>, planner: MPCPlanner,
-                configuration: DaemonConfiguration.Learning, logger: Logger) {
+                configuration: DaemonConfiguration.Learning, loopCPU: Int? = nil, logger: Logger) {
         self.learner = learner
+        self.loopCPU = loopCPU
         self.ring = ring
         self.planner = planner
         self.configuration = configuration
@@ -70,49 +80,86 @@ public final class LearnerService: @unchecked Sendable {
     public func requestTraining() { trainNow.store(true, ordering: .releasing) }
     func enqueue(_ r: Request) { requests.withLock { $0.append(r) } }
 
+    /// The CPUs the learner runs on: `learning.cpu_affinity`, else every CPU the process may
+    /// use except the control thread's (nil = leave the mask alone: the loop is not pinned, or
+    /// no other CPU is left).
+    static func learnerCPUs(configured: Int?, loopCPU: Int?, allowed: [Int]) -> [Int]? {
+        if let configured { return [configured] }
+        guard let loopCPU else { return nil }
+        let others = allowed.filter { $0 != loopCPU }
+        return others.isEmpty ? nil : others
+    }
+
     private func run() {
         defer { finished.store(true, ordering: .releasing) }
-        // Background work: the lowest normal priority, so the scheduler prefers everyone else.
+        // Background work: the lowest normal priority, and off the control thread's CPU, so
+        // training never competes with the tick (threads it starts inherit both).
         RealtimeThread.setCurrentThreadNice(19)
-        var lastRound = MonotonicClock.seconds()
-        var seenAtLastRound = 0
+        var warning: String?
+        if let cpus = Self.learnerCPUs(configured: configuration.cpuAffinity, loopCPU: loopCPU, allowed: RealtimeThread.currentThreadCPUs()) {
+            if let refused = RealtimeThread.setCurrentThreadCPUs(cpus) {
+                warning = "learner CPU affinity \(cpus) refused: \(refused)"
+                logger.warning("\(warning!)")
+            }
+        } else if loopCPU != nil {
+            warning = "no CPU other than the control thread's: the learner shares it (at nice 19)"
+            logger.warning("\(warning!)")
+        }
+        let cpus = RealtimeThread.currentThreadCPUs()
+        state.withLock {
+            $0.cpus = cpus
+            $0.cpuWarning = warning
+        }
         while !stopFlag.load(ordering: .acquiring) {
-            var drained = 0
-            while let t = ring.pop() {
-                learner.ingest(t)
-                drained += 1
-            }
-            for r in requests.withLock({ q -> [Request] in defer { q.removeAll() }; return q }) {
-                switch r {
-                case .rollback: if learner.rollback() { publish(outcome: "rolled back") }
-                case .reset:
-                    learner.reset()
-                    publish(outcome: "reset to the rigid-body model")
-                case let .adopt(members, path):
-                    learner.adopt(members)
-                    publish(outcome: "loaded \(path)")
-                }
-            }
-            let now = MonotonicClock.seconds()
-            let fresh = learner.samplesSeen - seenAtLastRound
-            let due = now - lastRound >= configuration.interval && fresh >= configuration.minNewSamples
-            if due || trainNow.exchange(false, ordering: .acquiring) {
-                lastRound = now
-                seenAtLastRound = learner.samplesSeen
-                round()
-            }
-            state.withLock {
-                $0.samples = learner.sampleCount
-                $0.samplesSeen = learner.samplesSeen
-            }
+            let (drained, _) = step(now: MonotonicClock.seconds())
             if drained == 0 { usleep(5000) }
         }
+    }
+
+    /// One pass of the learner's work at time `now` (s, any monotonic clock): drain the loop's
+    /// transitions, apply queued requests, and train a round if one is due (every
+    /// `learning.interval` once `min_new_samples` arrived, or on request). The learner thread
+    /// calls it in wall time; a benchmark may drive it in simulated time instead of `start()`.
+    /// Returns the transitions drained and whether a round ran.
+    @discardableResult
+    public func step(now: Double) -> (drained: Int, trained: Bool) {
+        if lastRound == nil { lastRound = now }
+        var drained = 0
+        while let t = ring.pop() {
+            learner.ingest(t)
+            drained += 1
+        }
+        for r in requests.withLock({ q -> [Request] in defer { q.removeAll() }; return q }) {
+            switch r {
+            case .rollback: if learner.rollback() { publish(outcome: "rolled back") }
+            case .reset:
+                learner.reset()
+                publish(outcome: "reset to the rigid-body model")
+            case let .adopt(members, path):
+                learner.adopt(members)
+                publish(outcome: "loaded \(path)")
+            }
+        }
+        let fresh = learner.samplesSeen - seenAtLastRound
+        let due = now - lastRound! >= configuration.interval && fresh >= configuration.minNewSamples
+        var trained = false
+        if due || trainNow.exchange(false, ordering: .acquiring) {
+            lastRound = now
+            seenAtLastRound = learner.samplesSeen
+            round()
+            trained = true
+        }
+        state.withLock {
+            $0.samples = learner.sampleCount
+            $0.samplesSeen = learner.samplesSeen
+        }
+        return (drained, trained)
     }
 
     private func round() {
         let t0 = MonotonicClock.seconds()
         let nominal = learner.validationError(of: nil, current: false)
-        guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen)) else {
+        guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart) else {
             state.withLock { $0.lastOutcome = "too few samples (\(learner.sampleCount))" }
             return
         }
@@ -124,6 +171,7 @@ public final class LearnerService: @unchecked Sendable {
             $0.lastNominalError = nominal
             $0.lastTrainingSeconds = seconds
             $0.lastTrainedAt = Date().timeIntervalSince1970
+            $0.lastWarmStarted = candidate.warmStarted
         }
         if published {
             publish(outcome: "published")
@@ -156,7 +204,7 @@ extension LearnerService: ModelControl {
         do {
             try SafeTensors.write(EnsembleFile.file(members: members, metadata: [
                 "robot": learner.model.name, "kind": "residual_dynamics", "dt": "\(learner.options.dt)",
-                "inputs": "q(\(n)),v(\(n)),u(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(status.version)",
+                "inputs": members[0].inputSize == 3 * n ? "q(\(n)),v(\(n)),u(\(n))" : "q(\(n)),v(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(status.version)",
                 "provenance": "robotd online learner",
             ]), to: path)
         } catch {
@@ -174,8 +222,8 @@ extension LearnerService: ModelControl {
             throw LearnerError(error.description)
         }
         let n = learner.model.dof
-        guard members[0].inputSize == 3 * n, members[0].outputSize == 2 * n else {
-            throw LearnerError("\(path): the model maps \(members[0].inputSize) → \(members[0].outputSize); a residual model for \(n) joints maps \(3 * n) → \(2 * n)")
+        guard members[0].inputSize == 3 * n || members[0].inputSize == 2 * n, members[0].outputSize == 2 * n else {
+            throw LearnerError("\(path): the model maps \(members[0].inputSize) → \(members[0].outputSize); a residual model for \(n) joints maps \(2 * n) (q, v) or \(3 * n) (q, v, u) → \(2 * n)")
         }
         if let robot = meta["robot"], robot != learner.model.name {
             throw LearnerError("\(path): the model is for robot \"\(robot)\", this daemon runs \"\(learner.model.name)\"")
@@ -195,7 +243,8 @@ extension LearnerService: ModelControl {
             "samples_seen": JSONValue(s.samplesSeen), "rounds": JSONValue(s.rounds),
             "validation_mse": number(s.lastValidationError), "nominal_mse": number(s.lastNominalError),
             "last_training_s": number(s.lastTrainingSeconds), "last_trained_at": number(s.lastTrainedAt),
-            "last_outcome": .string(s.lastOutcome),
+            "last_outcome": .string(s.lastOutcome), "warm_started": .bool(s.lastWarmStarted),
+            "cpus": .array(s.cpus.map { JSONValue($0) }), "cpu_warning": s.cpuWarning.map { .string($0) } ?? .null,
         ]
     }
 }

@@ -20,6 +20,8 @@ public final class MPCPlanner: @unchecked Sendable {
         case pose(position: Vector3, orientation: [Double]?)
         /// Joint positions (rad).
         case joints([Double])
+        /// A closed end-effector path traversed repeatedly from the moment it is set.
+        case path(ReferencePath)
     }
 
     /// Planner figures for `status`/`timing`.
@@ -40,12 +42,25 @@ public final class MPCPlanner: @unchecked Sendable {
         public var uncertainPlans: UInt64 = 0
     }
 
-    /// Disagreement above which plans are withdrawn (`learning.max_disagreement`; 0 = none).
-    public var maxDisagreement: Double {
-        get { maxDisagreementValue.withLock { $0 } }
-        set { maxDisagreementValue.withLock { $0 = newValue } }
+    /// How the planner treats the learned model's epistemic uncertainty (`learning.*_disagreement`).
+    public struct UncertaintyPolicy: Sendable, Equatable {
+        /// Above this disagreement along a plan, the plan is withdrawn (→ hold); 0 = never.
+        public var hardLimit = 0.0
+        /// Above this, the cost penalises disagreement with `weight`; 0 = no penalty.
+        public var softThreshold = 0.0
+        public var weight = 0.0
+        public init(hardLimit: Double = 0, softThreshold: Double = 0, weight: Double = 0) {
+            self.hardLimit = hardLimit
+            self.softThreshold = softThreshold
+            self.weight = weight
+        }
     }
-    private let maxDisagreementValue = Mutex<Double>(0)
+
+    public var uncertainty: UncertaintyPolicy {
+        get { uncertaintyValue.withLock { $0 } }
+        set { uncertaintyValue.withLock { $0 = newValue } }
+    }
+    private let uncertaintyValue = Mutex(UncertaintyPolicy())
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -59,7 +74,7 @@ public final class MPCPlanner: @unchecked Sendable {
     public let reach: Double
     public let base: Vector3
     private let telemetry: () -> TelemetrySnapshot
-    private let solver: ILQRSolver<SwitchableDynamics, ReachCost>
+    private let solver: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>
     /// A learned model waiting to be installed by the planner thread (nil members = nominal).
     private let pendingModel = Mutex<(members: [MLP]?, version: Int)?>(nil)
     private let shared = Mutex<(target: Target?, duration: Double?, setAt: Double, startPosition: Vector3?, startJoints: [Double]?, stats: Statistics)>(
@@ -78,6 +93,9 @@ public final class MPCPlanner: @unchecked Sendable {
     private var qScratch: [Double]
     private var stateScratch: [Double]
     private var controlScratch: [Double]
+    private var pathTargets: [Vector3]
+    private var plannerState: [Double]
+    private var lastT0: Double?
     private let stopFlag = Atomic<Bool>(false)
     private var thread: Thread?
     private let done = Atomic<Bool>(false)
@@ -115,16 +133,19 @@ public final class MPCPlanner: @unchecked Sendable {
         model.forwardKinematics(&ws, q: q0)
         let cost = ReachCost(model: model, frame: frame, dt: configuration.dt, weights: weights,
                              target: model.framePose(ws, frame: frame).translation, stateReference: Array(repeating: 0, count: 2 * n))
-        var options = ILQRSolver<SwitchableDynamics, ReachCost>.Options()
+        var options = ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Options()
         options.controlLower = effortLimits.map { -$0 }
         options.controlUpper = effortLimits
-        solver = ILQRSolver(dynamics: SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt)), cost: cost,
+        let dynamics = SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt))
+        solver = ILQRSolver(dynamics: dynamics, cost: DisagreementPenalty(base: cost, dynamics: dynamics),
                             horizon: configuration.horizon, options: options)
         (base, reach) = Self.workspaceSphere(model: model, frame: frame)
         fk = model.makeWorkspace()
         qScratch = Array(repeating: 0, count: n)
         stateScratch = Array(repeating: 0, count: 2 * n)
         controlScratch = Array(repeating: 0, count: n)
+        pathTargets = Array(repeating: .zero, count: configuration.horizon + 1)
+        plannerState = Array(repeating: 0, count: 2 * n)
     }
 
     /// The sphere holding every reachable frame position: centred on the first joint's origin,
@@ -181,6 +202,14 @@ public final class MPCPlanner: @unchecked Sendable {
                 throw Failure(description: "q[\(i)] = \(q[i]) is outside joint \(model.joints[i].name)'s limits")
             }
             startJoints = (0 ..< model.dof).map { t.position[$0] }
+        case let .path(path):
+            for (i, p) in path.waypoints.enumerated() {
+                let d = p - base
+                let distance = d.dot(d).squareRoot()
+                guard distance <= reach else {
+                    throw Failure(description: "path waypoint \(i) (\(p.x), \(p.y), \(p.z)) is outside the workspace: \(String(format: "%.3f", distance)) m from the base, reach \(String(format: "%.3f", reach)) m")
+                }
+            }
         }
         shared.withLock {
             $0.target = target
@@ -220,18 +249,20 @@ public final class MPCPlanner: @unchecked Sendable {
         defer { done.store(true, ordering: .releasing) }
         let period = 1.0 / Double(configuration.rateHz)
         var next = MonotonicClock.seconds()
-        var lastT0: Double?
-        let n = model.dof
-        var x = [Double](repeating: 0, count: 2 * n)
         while !stopFlag.load(ordering: .acquiring) {
             next += period
             let now = MonotonicClock.seconds()
             if next < now { next = now }
-            replan(x: &x, lastT0: &lastT0)
+            replan()
             let sleep = next - MonotonicClock.seconds()
             if sleep > 0 { usleep(useconds_t(sleep * 1e6)) }
         }
     }
+
+    /// One re-plan from the loop's newest state, for a caller that drives the planner in its
+    /// own (e.g. simulated) time instead of `start()`: call it every 1/`mpc.rate_hz` of loop
+    /// time, from one thread, never together with `start()`.
+    public func replanNow() { replan() }
 
     /// The quaternion (w, x, y, z) as a rotation matrix.
     static func rotation(_ q: [Double]) -> Matrix3 {
@@ -259,7 +290,7 @@ public final class MPCPlanner: @unchecked Sendable {
         return model.framePose(fk, frame: frame).translation
     }
 
-    private func replan(x: inout [Double], lastT0: inout Double?) {
+    private func replan() {
         if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
             let nominal = solver.dynamics.nominal
             solver.dynamics.box.install(pending.members.map { ResidualDynamics(nominal: nominal, members: $0) }, version: pending.version)
@@ -273,9 +304,13 @@ public final class MPCPlanner: @unchecked Sendable {
         let t = telemetry()
         let n = model.dof
         for i in 0 ..< n {
-            x[i] = t.position[i]
-            x[n + i] = t.velocity[i]
+            plannerState[i] = t.position[i]
+            plannerState[n + i] = t.velocity[i]
         }
+        let x = plannerState
+        let policy = uncertainty
+        solver.cost.threshold = policy.softThreshold
+        solver.cost.weight = policy.weight
         // With a duration, the reference slides from the start to the target along a
         // minimum-jerk profile, evaluated at the end of the horizon.
         var s = 1.0
@@ -284,6 +319,8 @@ public final class MPCPlanner: @unchecked Sendable {
             s = tau * tau * tau * (10 - 15 * tau + 6 * tau * tau)
         }
         let w = configuration.weights
+        solver.cost.base.frameTargets.removeAll(keepingCapacity: true)
+        solver.cost.base.weights.terminalVelocity = w.terminalVelocity
         if biasTarget != target {
             biasTarget = target
             positionBias = .zero
@@ -301,44 +338,65 @@ public final class MPCPlanner: @unchecked Sendable {
                     if norm > Self.biasLimit { positionBias = (Self.biasLimit / norm) * positionBias }
                 }
             }
-            solver.cost.target = start + s * (p - start) + positionBias
-            solver.cost.weights.runningFrame = w.runningFrame
-            solver.cost.weights.terminalFrame = w.terminalFrame
+            solver.cost.base.target = start + s * (p - start) + positionBias
+            solver.cost.base.weights.runningFrame = w.runningFrame
+            solver.cost.base.weights.terminalFrame = w.terminalFrame
             if let orientation {
-                solver.cost.targetRotation = Self.rotation(orientation)
-                solver.cost.weights.runningOrientation = w.runningOrientation
-                solver.cost.weights.terminalOrientation = w.terminalOrientation
+                solver.cost.base.targetRotation = Self.rotation(orientation)
+                solver.cost.base.weights.runningOrientation = w.runningOrientation
+                solver.cost.base.weights.terminalOrientation = w.terminalOrientation
             } else {
-                solver.cost.weights.runningOrientation = 0
-                solver.cost.weights.terminalOrientation = 0
+                solver.cost.base.weights.runningOrientation = 0
+                solver.cost.base.weights.terminalOrientation = 0
             }
             for i in 0 ..< n {
-                solver.cost.stateReference[i] = x[i]
-                solver.cost.stateReference[n + i] = 0
-                solver.cost.stateScale[i] = 1
+                solver.cost.base.stateReference[i] = x[i]
+                solver.cost.base.stateReference[n + i] = 0
+                solver.cost.base.stateScale[i] = 1
+                solver.cost.base.stateScale[n + i] = 1
             }
-            solver.cost.weights.runningState = w.runningState
-            solver.cost.weights.terminalState = 0
+            solver.cost.base.weights.runningState = w.runningState
+            solver.cost.base.weights.terminalState = 0
         case let .joints(q):
             let start = startJoints ?? q
-            solver.cost.weights.runningFrame = 0
-            solver.cost.weights.terminalFrame = 0
-            solver.cost.weights.runningOrientation = 0
-            solver.cost.weights.terminalOrientation = 0
+            solver.cost.base.weights.runningFrame = 0
+            solver.cost.base.weights.terminalFrame = 0
+            solver.cost.base.weights.runningOrientation = 0
+            solver.cost.base.weights.terminalOrientation = 0
             for i in 0 ..< n {
                 if s >= 1, abs(q[i] - x[i]) < Self.biasZone {
                     jointBias[i] = min(max(jointBias[i] + Self.biasGain * period * (q[i] - x[i]), -Self.biasLimit), Self.biasLimit)
                 }
-                solver.cost.stateReference[i] = start[i] + s * (q[i] - start[i]) + jointBias[i]
-                solver.cost.stateReference[n + i] = 0
+                solver.cost.base.stateReference[i] = start[i] + s * (q[i] - start[i]) + jointBias[i]
+                solver.cost.base.stateReference[n + i] = 0
             }
             // Running: joint tracking (positions) plus motion damping (velocities).
-            solver.cost.weights.runningState = w.runningJoint
+            solver.cost.base.weights.runningState = w.runningJoint
             for i in 0 ..< n {
-                solver.cost.stateScale[i] = 1
-                solver.cost.stateScale[n + i] = w.runningState / max(w.runningJoint, 1e-12)
+                solver.cost.base.stateScale[i] = 1
+                solver.cost.base.stateScale[n + i] = w.runningState / max(w.runningJoint, 1e-12)
             }
-            solver.cost.weights.terminalState = w.terminalJoint
+            solver.cost.base.weights.terminalState = w.terminalJoint
+        case let .path(path):
+            // A moving reference: node k aims at where the path is k·dt from now. No integral
+            // action — a tracking lag is not the constant offset the bias is meant to absorb.
+            let phase = t.time - setAt
+            for k in 0 ... configuration.horizon { pathTargets[k] = path.position(at: phase + Double(k) * configuration.dt) }
+            solver.cost.base.frameTargets.append(contentsOf: pathTargets)
+            solver.cost.base.target = pathTargets[configuration.horizon]
+            solver.cost.base.weights.runningFrame = w.pathFrame
+            solver.cost.base.weights.terminalFrame = w.terminalFrame
+            solver.cost.base.weights.terminalVelocity = 0
+            solver.cost.base.weights.runningOrientation = 0
+            solver.cost.base.weights.terminalOrientation = 0
+            for i in 0 ..< n {
+                solver.cost.base.stateReference[i] = x[i]
+                solver.cost.base.stateReference[n + i] = 0
+                solver.cost.base.stateScale[i] = 1
+                solver.cost.base.stateScale[n + i] = 1
+            }
+            solver.cost.base.weights.runningState = w.runningState
+            solver.cost.base.weights.terminalState = 0
         }
 
         if let last = lastT0 {
@@ -365,7 +423,7 @@ public final class MPCPlanner: @unchecked Sendable {
                 disagreement = max(disagreement, solver.dynamics.box.disagreement(x: stateScratch, u: controlScratch))
             }
         }
-        let limit = maxDisagreement
+        let limit = policy.hardLimit
         if limit > 0, disagreement > limit {
             plans.clear()
             shared.withLock {
@@ -388,6 +446,10 @@ public final class MPCPlanner: @unchecked Sendable {
         if case let .pose(p, _) = target {
             stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
             let e = framePosition(stateScratch) - p
+            terminalError = e.dot(e).squareRoot()
+        } else if case .path = target {
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
+            let e = framePosition(stateScratch) - pathTargets[T]
             terminalError = e.dot(e).squareRoot()
         }
         let ms = Double(result.nanoseconds) / 1e6
@@ -414,6 +476,8 @@ extension MPCPlanner: TargetPlanner {
         }
     }
 
+    public var planDisagreement: Double { statistics.disagreement }
+
     public func statusJSON(loopTime: Double) -> JSONValue {
         let s = statistics
         var target: JSONValue = .null
@@ -422,6 +486,8 @@ extension MPCPlanner: TargetPlanner {
             target = ["position": JSONValue([p.x, p.y, p.z]), "orientation": o.map { JSONValue($0) } ?? .null]
         case let .joints(q)?:
             target = ["q": JSONValue(q)]
+        case let .path(path)?:
+            target = ["path": .array(path.waypoints.map { JSONValue([$0.x, $0.y, $0.z]) }), "period": .number(path.period)]
         case nil: break
         }
         return [

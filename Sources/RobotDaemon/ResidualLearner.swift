@@ -22,14 +22,29 @@ public final class ResidualLearner {
         /// Most recent fraction of the buffer held out for validation.
         public var validationFraction = 0.2
         public var members = 5
+        /// Whether the residual also takes the torque: r(x, ū) instead of r(x). A state-only
+        /// residual (gravity, friction and Coriolis errors of the payload and the joints) leaves
+        /// the torque's effect to the rigid-body model, which on-policy data — where the torque
+        /// is a function of the state — cannot teach a network anyway.
+        public var controlInput = false
         public var hidden = [64, 64]
         public var epochs = 30
-        public var trainer = MLPTrainer.Options()
+        /// Passes for a warm-started candidate.
+        public var warmStartEpochs = 10
+        public var trainer: MLPTrainer.Options = {
+            var o = MLPTrainer.Options()
+            // Inputs are (q rad, v rad/s, τ N·m): a joint that stood still in the data must not
+            // make small planned motions look like huge extrapolations.
+            o.inputScaleFloor = 0.05
+            return o
+        }()
         public init() {}
     }
 
     public struct Candidate {
         public var members: [MLP]
+        /// Whether it continued from the current version's weights.
+        public var warmStarted = false
         /// Mean squared error of the predicted next state on the held-out samples.
         public var validationError: Double
         public var samples: Int
@@ -62,6 +77,8 @@ public final class ResidualLearner {
     }
 
     var n: Int { model.dof }
+    /// Network inputs: (q, v) with `controlInput` false, (q, v, ū) with it true.
+    public var inputWidth: Int { options.controlInput ? 3 * n : 2 * n }
     var stride: Int { max(1, Int((options.dt / options.loopPeriod).rounded())) }
 
     /// The current model version (0 = nominal only) and its members.
@@ -94,14 +111,14 @@ public final class ResidualLearner {
             window.removeAll(keepingCapacity: true)
             return
         }
-        add(input: (x + u).map { Float($0) }, target: (0 ..< 2 * n).map { Float(xNext[$0] - predicted[$0]) })
+        add(input: (options.controlInput ? x + u : x).map { Float($0) }, target: (0 ..< 2 * n).map { Float(xNext[$0] - predicted[$0]) })
         // Non-overlapping samples: the window restarts at the last tick.
         window.removeAll(keepingCapacity: true)
         window.append(last)
     }
 
     private func add(input: [Float], target: [Float]) {
-        let di = 3 * n, dt = 2 * n
+        let di = inputWidth, dt = 2 * n
         if sampleCount < options.replayCapacity {
             inputs += input
             targets += target
@@ -117,14 +134,14 @@ public final class ResidualLearner {
     /// Samples in chronological order (the replay buffer unrolled).
     private func ordered() -> (inputs: [Float], targets: [Float]) {
         guard sampleCount == options.replayCapacity, head != 0 else { return (inputs, targets) }
-        let di = 3 * n, dt = 2 * n
+        let di = inputWidth, dt = 2 * n
         return (Array(inputs[(head * di)...] + inputs[..<(head * di)]), Array(targets[(head * dt)...] + targets[..<(head * dt)]))
     }
 
     /// Mean squared next-state error of `members` (nil = nominal only) on samples [from, to).
     func error(of members: [MLP]?, inputs: [Float], targets: [Float], from: Int, to: Int) -> Double {
         guard to > from else { return .infinity }
-        let di = 3 * n, dt = 2 * n
+        let di = inputWidth, dt = 2 * n
         var workspaces = members?.map { $0.makeWorkspace() } ?? []
         var out = [Float](repeating: 0, count: dt)
         var total = 0.0
@@ -146,18 +163,33 @@ public final class ResidualLearner {
 
     /// Trains a candidate on all but the newest `validationFraction` of the buffer and reports
     /// its error on those; nil with too few samples.
-    public func trainCandidate(seed: UInt64 = 1) -> Candidate? {
+    ///
+    /// With `warmStart` (and a current version of the same architecture) the candidate continues
+    /// from the current model's weights and normalisers for `warmStartEpochs` passes — the data
+    /// changed by a few thousand samples, not the function — instead of `epochs` passes from a
+    /// fresh initialisation.
+    public func trainCandidate(seed: UInt64 = 1, warmStart: Bool = false) -> Candidate? {
         let total = sampleCount
         let held = Int(Double(total) * options.validationFraction)
         let train = total - held
         guard train >= 64, held >= 16 else { return nil }
         let (x, y) = ordered()
-        let di = 3 * n, dt = 2 * n
-        let ensemble = MLPEnsemble(widths: [di] + options.hidden + [dt], activation: .silu, members: options.members,
-                                   options: options.trainer, seed: seed)
-        ensemble.train(inputs: Array(x[..<(train * di)]), outputs: Array(y[..<(train * dt)]), count: train, epochs: options.epochs)
+        let di = inputWidth, dt = 2 * n
+        let widths = [di] + options.hidden + [dt]
+        let ensemble: MLPEnsemble
+        var warm = false
+        if warmStart, let current, current.count == options.members, current.allSatisfy({ $0.widths == widths }) {
+            ensemble = MLPEnsemble(continuing: current, options: options.trainer, seed: seed)
+            warm = true
+        } else {
+            ensemble = MLPEnsemble(widths: widths, activation: .silu, members: options.members, options: options.trainer, seed: seed)
+        }
+        ensemble.train(inputs: Array(x[..<(train * di)]), outputs: Array(y[..<(train * dt)]), count: train,
+                       epochs: warm ? options.warmStartEpochs : options.epochs, refitNormalisers: !warm)
         let members = ensemble.members.map(\.mlp)
-        return Candidate(members: members, validationError: error(of: members, inputs: x, targets: y, from: train, to: total), samples: train)
+        var candidate = Candidate(members: members, validationError: error(of: members, inputs: x, targets: y, from: train, to: total), samples: train)
+        candidate.warmStarted = warm
+        return candidate
     }
 
     /// The error of `members` (nil: the current model) on the held-out newest samples.

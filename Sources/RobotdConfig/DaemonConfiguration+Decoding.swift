@@ -177,6 +177,7 @@ extension DaemonConfiguration.MPC {
         weights.terminalOrientation = try w.double("terminal_orientation", default: weights.terminalOrientation, .atLeast(0))
         weights.terminalVelocity = try w.double("terminal_velocity", default: weights.terminalVelocity, .atLeast(0))
         weights.runningJoint = try w.double("running_joint", default: weights.runningJoint, .atLeast(0))
+        weights.pathFrame = try w.double("path_frame", default: weights.pathFrame, .atLeast(0))
         weights.terminalJoint = try w.double("terminal_joint", default: weights.terminalJoint, .atLeast(0))
         weights.jointLimitBarrier = try w.double("joint_limit_barrier", default: weights.jointLimitBarrier, .atLeast(0))
         try w.finish()
@@ -202,6 +203,17 @@ extension DaemonConfiguration.Learning {
         epochs = try r.int("epochs", default: epochs, .closed(1, 1000))
         validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
         maxDisagreement = try r.double("max_disagreement", default: maxDisagreement, .atLeast(0))
+        softDisagreement = try r.double("soft_disagreement", default: softDisagreement, .atLeast(0))
+        if softDisagreement > 0, maxDisagreement > 0, softDisagreement >= maxDisagreement {
+            throw r.error(.invalidValue, "soft_disagreement", at: nil,
+                          "\(softDisagreement) must be below learning.max_disagreement (\(maxDisagreement)): the penalty acts before the hard limit")
+        }
+        disagreementWeight = try r.double("disagreement_weight", default: disagreementWeight, .atLeast(0))
+        cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
+        warmStart = try r.bool("warm_start", default: warmStart)
+        warmStartEpochs = try r.int("warm_start_epochs", default: warmStartEpochs, .closed(1, 1000))
+        inputNoise = try r.double("input_noise", default: inputNoise, .closed(0, 2))
+        controlInput = try r.bool("control_input", default: controlInput)
         try r.finish()
     }
 }

@@ -256,6 +256,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
             public var terminalVelocity = 1.0
             /// Joint targets: ½w‖q − q*‖² per second and ½W‖q − q*‖² at the end.
             public var runningJoint = 1.0
+            /// Path targets: ½w‖p − p*(t)‖² per second along a moving reference (1/(m²·s)).
+            public var pathFrame = 300.0
             public var terminalJoint = 1e3
             /// Quadratic barrier in the last 0.05 rad before a joint limit.
             public var jointLimitBarrier = 100.0
@@ -290,6 +292,23 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Largest ensemble disagreement along a plan (mean residual variance, state units²) the
         /// planner accepts; above it the plan is withdrawn and the arm holds. 0 = no limit.
         public var maxDisagreement = 0.0
+        /// Disagreement (state units²) above which the MPC cost penalises it, steering plans back
+        /// to where the model has data; 0 = no penalty. Below `maxDisagreement` when both are set.
+        public var softDisagreement = 0.0
+        /// Weight of that penalty (cost per second at twice the threshold is ½ of it), ≥ 0.
+        public var disagreementWeight = 10.0
+        /// CPU for the learner thread; nil = any CPU except `loop.cpu_affinity`'s.
+        public var cpuAffinity: Int?
+        /// Start each round's candidate from the current model's weights (fewer epochs) instead
+        /// of from a fresh initialisation.
+        public var warmStart = true
+        /// Passes over the data for a warm-started round, 1…1000.
+        public var warmStartEpochs = 10
+        /// Gaussian noise (in units of each input's standard deviation) added to training inputs,
+        /// 0…2: flattens the model across the thin band of states one task visits.
+        public var inputNoise = 0.1
+        /// Whether the residual model also takes the torque, r(q, v, τ), instead of r(q, v).
+        public var controlInput = false
 
         /// Learning off.
         public init() {}
