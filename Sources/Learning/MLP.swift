@@ -47,6 +47,9 @@ public struct MLP: Sendable, Equatable {
     /// Per layer: weights (out × in) and biases (out).
     public var weights: [[Float]]
     public var biases: [[Float]]
+    /// The input scale of an ignored input (finite, so files and PyTorch take it): any physical
+    /// value divided by it is 0 to Float32 precision.
+    public static let ignoredInputScale: Float = 1e30
     public var inputMean: [Float]
     public var inputScale: [Float]
     public var outputMean: [Float]

@@ -33,6 +33,11 @@ public final class MLPTrainer {
         /// — one trajectory, repeated — the network stays flat across it instead of taking
         /// arbitrary slopes that a planner would exploit.
         public var inputNoise: Float = 0
+        /// Inputs whose standard deviation in the data is below this (input units) are ignored:
+        /// their scale becomes `MLP.ignoredInputScale`, so they reach the network as 0 whatever
+        /// their value. A joint that never moved in the data says nothing about its effect, and a
+        /// network free to take any slope along it hands a planner an imaginary lever. 0 = off.
+        public var ignoreInputsBelow: Float = 0
         public init() {}
     }
 
@@ -126,7 +131,11 @@ public final class MLPTrainer {
             for s in 0 ..< count { for i in 0 ..< d { let e = x[s * d + i] - mean[i]; varsum[i] += e * e } }
             return (mean, varsum.map { max(($0 / Float(max(1, count - 1))).squareRoot(), floor) })
         }
-        (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0], floor: max(options.inputScaleFloor, 1e-6))
+        (mlp.inputMean, mlp.inputScale) = stats(inputs, widths[0], floor: 0)
+        for i in 0 ..< widths[0] {
+            let std = mlp.inputScale[i]
+            mlp.inputScale[i] = std < options.ignoreInputsBelow ? MLP.ignoredInputScale : max(std, options.inputScaleFloor, 1e-6)
+        }
         if options.gaussianHead {
             let d = widths.last! / 2
             (targetMean, targetScale) = stats(outputs, d)

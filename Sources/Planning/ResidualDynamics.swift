@@ -9,14 +9,29 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public let nominal: Nominal
     /// Ensemble members: (nx + nu) inputs, nx outputs each.
     public let members: [MLP]
+    /// Which of the network's derivatives enter fx, fu. The step always uses the full residual.
+    public enum Derivatives: String, Sendable, CaseIterable {
+        /// ∂r̄/∂(x, u): the exact derivative of the step.
+        case full
+        /// ∂r̄/∂q only (the first half of x). The rigid-body model's velocity and torque
+        /// derivatives stand: a learned Coulomb-friction residual is a smoothed step in v
+        /// whose slope at rest is large and says nothing a feedback gain should act on, while
+        /// the position derivative (a payload's gravity and inertia) is smooth and useful.
+        case position
+        /// None: the rigid-body derivatives with the learned rollouts.
+        case none
+    }
 
-    public init(nominal: Nominal, members: [MLP]) {
+    public let derivatives: Derivatives
+
+    public init(nominal: Nominal, members: [MLP], derivatives: Derivatives = .full) {
         let nx = nominal.stateDimension, nu = nominal.controlDimension
         precondition(!members.isEmpty && members.allSatisfy { $0.inputSize == members[0].inputSize && $0.outputSize == nx }
                      && (members[0].inputSize == nx + nu || members[0].inputSize == nx),
                      "residual networks take (x, u) or x and give Δx")
         self.nominal = nominal
         self.members = members
+        self.derivatives = derivatives
     }
 
     public var stateDimension: Int { nominal.stateDimension }
@@ -142,12 +157,20 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         guard nominal.linearize(&ws.nominal, x: x, u: u, next: next, fx: fx, fu: fu) else { return false }
         load(ws, x: x, u: u)
         let nx = stateDimension, nu = controlDimension, n = members[0].inputSize, k = Double(members.count)
-        let control = takesControl
+        if derivatives == .none {
+            for m in members.indices {
+                members[m].forward(&ws.forward[m], input: ws.input, output: ws.output)
+                for r in 0 ..< nx { next[r] += Double(ws.output[r]) / k }
+            }
+            return true
+        }
+        let control = takesControl && derivatives == .full
+        let columns = derivatives == .full ? nx : nx / 2
         for m in members.indices {
             members[m].jacobian(&ws.jacobian[m], input: ws.input, output: ws.output, jacobian: ws.jac)
             for r in 0 ..< nx {
                 next[r] += Double(ws.output[r]) / k
-                for c in 0 ..< nx { fx[r * nx + c] += Double(ws.jac[r * n + c]) / k }
+                for c in 0 ..< columns { fx[r * nx + c] += Double(ws.jac[r * n + c]) / k }
                 if control { for c in 0 ..< nu { fu[r * nu + c] += Double(ws.jac[r * n + nx + c]) / k } }
             }
         }

@@ -40,13 +40,16 @@ public enum AdaptBenchmark {
         public init() {}
     }
 
-    public struct Trial: Sendable {
+    public struct Trial: @unchecked Sendable {
         public var rms: [Double] = []
         /// The planner's model version at the end of each window.
         public var versions: [Int] = []
         /// The largest plan disagreement seen in each window.
         public var disagreement: [Double] = []
         public var rounds = 0
+        /// Each training round: simulated time, the candidate's and the rigid-body model's
+        /// validation MSE, and what became of it.
+        public var roundLog: [[String: Any]] = []
         public var trainingSeconds = 0.0
         public var solveMs = 0.0
         public var wallSeconds = 0.0
@@ -73,6 +76,7 @@ public enum AdaptBenchmark {
                 "model_version_per_window": learned.versions,
                 "max_disagreement_per_window": learned.disagreement,
                 "training_rounds": learned.rounds,
+                "rounds": learned.roundLog,
                 "training_s_total": learned.trainingSeconds,
                 "mean_solve_ms": ["learned": learned.solveMs, "nominal": nominal.solveMs],
                 "simulated_s": options.seconds,
@@ -159,7 +163,13 @@ public enum AdaptBenchmark {
             if k % ticksPerPlan == 0 {
                 if let learner {
                     let t = MonotonicClock.seconds()
-                    if learner.step(now: time).trained { trial.rounds += 1; trial.trainingSeconds += MonotonicClock.seconds() - t }
+                    if learner.step(now: time).trained {
+                        trial.rounds += 1
+                        trial.trainingSeconds += MonotonicClock.seconds() - t
+                        let st = learner.status
+                        trial.roundLog.append(["t_s": time, "validation_mse": st.lastValidationError ?? -1, "nominal_mse": st.lastNominalError ?? -1,
+                                               "outcome": st.lastOutcome, "version": st.version, "warm_started": st.lastWarmStarted])
+                    }
                 }
                 planner.replanNow()
                 let st = planner.statistics
@@ -171,7 +181,6 @@ public enum AdaptBenchmark {
             let s = loop.telemetry.read()
             guard s.mode == .mpc else { 
                 let st = planner.statistics
-                if let m = learner?.learner.current?.first { print("DEBUG inScale", m.inputScale, "outScale", m.outputScale, "outMean", m.outputMean, learner!.status) }
                 throw Failure(description: "bench adapt (\(learning ? "learned" : "nominal")): the arm left mpc for \(s.mode) at t = \(time) s (planner: \(st.lastStatus), model version \(planner.modelVersion), disagreement \(st.disagreement))")
             }
             let e = Vector3(s.endEffectorPosition[0], s.endEffectorPosition[1], s.endEffectorPosition[2]) - path.position(at: time - start)

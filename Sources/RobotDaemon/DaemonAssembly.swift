@@ -144,7 +144,8 @@ public enum DaemonAssembly {
         guard config.learning.enabled, let planner, let ring = loop.transitions else { return nil }
         planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: config.learning.maxDisagreement,
                                                            softThreshold: config.learning.softDisagreement,
-                                                           weight: config.learning.disagreementWeight)
+                                                           weight: config.learning.disagreementWeight,
+                                                           derivatives: .init(rawValue: config.learning.derivatives.rawValue) ?? .position)
         var o = ResidualLearner.Options()
         o.dt = config.mpc.dt
         o.loopPeriod = config.loop.period

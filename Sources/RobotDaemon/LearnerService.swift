@@ -83,7 +83,7 @@ public final class LearnerService: @unchecked Sendable {
     /// The CPUs the learner runs on: `learning.cpu_affinity`, else every CPU the process may
     /// use except the control thread's (nil = leave the mask alone: the loop is not pinned, or
     /// no other CPU is left).
-    static func learnerCPUs(configured: Int?, loopCPU: Int?, allowed: [Int]) -> [Int]? {
+    public static func learnerCPUs(configured: Int?, loopCPU: Int?, allowed: [Int]) -> [Int]? {
         if let configured { return [configured] }
         guard let loopCPU else { return nil }
         let others = allowed.filter { $0 != loopCPU }

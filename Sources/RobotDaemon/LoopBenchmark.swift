@@ -1,6 +1,7 @@
 import AllocationCounter
 import ControlRuntime
 import Foundation
+import Logging
 import Platform
 import RobotdConfig
 
@@ -22,6 +23,8 @@ public enum LoopBenchmark {
         /// Whether the interposed allocator counted a known allocation in this process (a zero
         /// count means nothing unless the counter is shown to work).
         public var counterVerified: Bool
+        /// With the learner training back to back on the other CPUs: its rounds, and where it ran.
+        public var learning: (rounds: Int, cpus: [Int])?
 
         /// The JSON object printed by the command (µs for times).
         public var json: [String: Any] {
@@ -55,18 +58,34 @@ public enum LoopBenchmark {
                 "warnings": achieved.warnings,
                 "moves": moves,
                 "final_mode": "\(finalMode)",
+                "learning": learning.map { ["training_rounds": $0.rounds, "learner_cpus": $0.cpus] as [String: Any] } ?? false,
             ]
         }
     }
 
     /// Runs the loop of `config` for `seconds` (after its first tick), commanding a move every second.
-    public static func run(config: DaemonConfiguration, seconds: Double) throws -> Report {
+    /// With `learning`, the daemon's learner thread runs beside it (nice 19, off the loop's CPU),
+    /// draining the loop's transitions and training one round after another — the worst case of
+    /// online learning for the control thread.
+    public static func run(config base: DaemonConfiguration, seconds: Double, learning: Bool = false) throws -> Report {
         let verified = allocationCounterWorks()
+        var config = base
+        config.learning.enabled = learning
+        if learning { config.mpc.enabled = true }
         let model = try DaemonAssembly.loadModel(config)
         let loop = try DaemonAssembly.simulationLoop(config, model: model)
         try loop.start()
+        var learner: LearnerService?
+        if learning {
+            let planner = try DaemonAssembly.planner(config, loop: loop, limits: try DaemonAssembly.limits(config, model: model))
+            var logger = Logger(label: "robotd.bench.loop")
+            logger.logLevel = .warning
+            learner = DaemonAssembly.learner(config, loop: loop, planner: planner, logger: logger)
+        }
         let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
         let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
+        learner?.start()
+        defer { learner?.stop() }
 
         // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
         let limits = try DaemonAssembly.limits(config, model: model)
@@ -87,13 +106,14 @@ public enum LoopBenchmark {
                 moves += 1
                 nextMove += 1
             }
+            learner?.requestTraining()
             usleep(5000)
         }
         runner.requestStop()
         runner.join()
         return Report(rateHz: config.loop.rateHz, seconds: seconds, statistics: runner.statistics.read(),
                       achieved: achieved, moves: moves, finalMode: loop.telemetry.read().mode,
-                      counterVerified: verified)
+                      counterVerified: verified, learning: learner.map { ($0.status.rounds, $0.status.cpus) })
     }
 
     /// Counts a heap allocation that cannot be optimised away.

@@ -49,10 +49,14 @@ public final class MPCPlanner: @unchecked Sendable {
         /// Above this, the cost penalises disagreement with `weight`; 0 = no penalty.
         public var softThreshold = 0.0
         public var weight = 0.0
-        public init(hardLimit: Double = 0, softThreshold: Double = 0, weight: Double = 0) {
+        /// Which of the learned model's derivatives the planner uses (`learning.derivatives`).
+        public var derivatives = ResidualDynamics<RigidBodyDynamics>.Derivatives.position
+        public init(hardLimit: Double = 0, softThreshold: Double = 0, weight: Double = 0,
+                    derivatives: ResidualDynamics<RigidBodyDynamics>.Derivatives = .position) {
             self.hardLimit = hardLimit
             self.softThreshold = softThreshold
             self.weight = weight
+            self.derivatives = derivatives
         }
     }
 
@@ -293,7 +297,8 @@ public final class MPCPlanner: @unchecked Sendable {
     private func replan() {
         if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
             let nominal = solver.dynamics.nominal
-            solver.dynamics.box.install(pending.members.map { ResidualDynamics(nominal: nominal, members: $0) }, version: pending.version)
+            let derivatives = uncertainty.derivatives
+            solver.dynamics.box.install(pending.members.map { ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives) }, version: pending.version)
             modelVersionValue.store(pending.version, ordering: .relaxed)
         }
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }

@@ -10,7 +10,8 @@ import RigidBody
 ///
 /// A sample: x = (q, v) at tick t, ū = the mean torque commanded over the next k ticks
 /// (k = planner dt / loop period), x⁺ = (q, v) k ticks later; its target is the residual
-/// x⁺ − f_nom(x, ū) of the rigid-body step the planner uses, its input (x, ū).
+/// x⁺ − f_nom(x, ū) of the rigid-body step the planner uses, its input x (or (x, ū) with
+/// `controlInput`).
 /// - Warning: Not real-time safe: runs on the learner thread.
 public final class ResidualLearner {
     public struct Options: Sendable {
@@ -36,6 +37,8 @@ public final class ResidualLearner {
             // Inputs are (q rad, v rad/s, τ N·m): a joint that stood still in the data must not
             // make small planned motions look like huge extrapolations.
             o.inputScaleFloor = 0.05
+            // A joint that stood still (σ below 1 mrad, 1 mrad/s or 1 mN·m) is ignored.
+            o.ignoreInputsBelow = 1e-3
             return o
         }()
         public init() {}
@@ -203,11 +206,15 @@ public final class ResidualLearner {
     /// The current model's error on the held-out samples.
     public func currentValidationError() -> Double { validationError() }
 
-    /// Publishes `candidate` as the next version if, evaluated now on the held-out samples, it
-    /// predicts better than the current model.
+    /// Publishes `candidate` as the next version if it has this learner's shape and, evaluated
+    /// now on the held-out samples, predicts better than the current model and than the
+    /// rigid-body model alone. (DAgger's newest data come from the current model's behaviour,
+    /// where that model may be at its worst: beating it alone is not enough.)
     @discardableResult
     public func publishIfBetter(_ candidate: Candidate) -> Bool {
-        guard validationError(of: candidate.members, current: false) < currentValidationError() else { return false }
+        guard candidate.members.allSatisfy({ $0.inputSize == inputWidth && $0.outputSize == 2 * n }) else { return false }
+        let error = validationError(of: candidate.members, current: false)
+        guard error < currentValidationError(), error < validationError(of: nil, current: false) else { return false }
         versions.append(candidate.members)
         return true
     }

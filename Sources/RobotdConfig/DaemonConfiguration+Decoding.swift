@@ -214,6 +214,7 @@ extension DaemonConfiguration.Learning {
         warmStartEpochs = try r.int("warm_start_epochs", default: warmStartEpochs, .closed(1, 1000))
         inputNoise = try r.double("input_noise", default: inputNoise, .closed(0, 2))
         controlInput = try r.bool("control_input", default: controlInput)
+        derivatives = try r.enumeration("derivatives", default: derivatives)
         try r.finish()
     }
 }

@@ -272,6 +272,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Online, DAgger-style learning of a residual dynamics model for the MPC planner
     /// (`learning:`): the loop's transitions feed a replay buffer, a background thread retrains an
     /// ensemble and publishes it to the planner when it predicts held-out recent data better.
+    public enum ResidualDerivatives: String, Sendable, Equatable, CaseIterable {
+        case full, position, none
+    }
+
     public struct Learning: Sendable, Equatable {
         /// Run the learner (needs `mpc.enabled`).
         public var enabled = false
@@ -309,6 +313,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var inputNoise = 0.1
         /// Whether the residual model also takes the torque, r(q, v, τ), instead of r(q, v).
         public var controlInput = false
+        /// Which derivatives of the learned residual the planner uses: `full` ∂r/∂(q, v, τ),
+        /// `position` ∂r/∂q only, `none`. The learned step itself is always used in full.
+        public var derivatives = ResidualDerivatives.position
 
         /// Learning off.
         public init() {}

@@ -19,16 +19,22 @@ struct BenchCommand: ParsableCommand {
                 Builds the loop from --config exactly as `robotd run` does (rate from --rate), runs it on \
                 its real-time thread for --seconds while commanding a joint move every second, and prints \
                 wake-up latency and compute-time quantiles (µs), overruns, the scheduler granted, and \
-                the heap allocations the control thread made while ticking (target: 0 per tick).
+                the heap allocations the control thread made while ticking (target: 0 per tick). \
+                With --learning the daemon's learner thread runs beside it (nice 19, off the loop's CPU; pin \
+                the loop with --cpu), training one round after another on the loop's transitions: compare \
+                the two runs for the cost of online learning to the control thread.
                 """)
 
         @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
         @Option(help: "Loop rate (Hz); default the configuration's.") var rate: Int?
         @Option(help: "Seconds to run.") var seconds = 20.0
+        @Option(help: "Pin the control thread to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
+        @Flag(help: "Also run the learner thread, training round after round (learning on).") var learning = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {
             guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
+            if let cpu, cpu < 0 { throw ValidationError("--cpu must be ≥ 0") }
             if let r = rate, !(1 ... 10_000).contains(r) { throw ValidationError("--rate must be in 1…10000 Hz") }
         }
 
@@ -42,9 +48,10 @@ struct BenchCommand: ParsableCommand {
                 throw ExitCode(78)
             }
             if let rate { c.loop.rateHz = rate }
+            if let cpu { c.loop.cpuAffinity = cpu }
             // A benchmark measures; it must not fault half-way because the machine is busy.
             c.loop.overrunFaultThreshold = 1000
-            let report = try LoopBenchmark.run(config: c, seconds: seconds)
+            let report = try LoopBenchmark.run(config: c, seconds: seconds, learning: learning)
             try JSONOutput.print(report.json)
         }
     }

@@ -127,3 +127,53 @@ extension ResidualDynamicsTests {
         #expect(abs(pair.disagreement(&pws, x: x, u: u) - expected) <= 1e-6 * expected)
     }
 }
+
+extension ResidualDynamicsTests {
+    /// A state-only residual r̄(x): with `.full` derivatives fx matches central differences of the
+    /// step and fu is the rigid-body model's; `.position` keeps the network's ∂/∂q columns and the
+    /// rigid-body ∂/∂v columns; `.none` is the rigid-body linearisation around the learned step.
+    @Test(arguments: [ResidualDynamics<RigidBodyDynamics>.Derivatives.full, .position, .none])
+    func stateOnlyResidualDerivatives(mode: ResidualDynamics<RigidBodyDynamics>.Derivatives) throws {
+        let model = try PlanningDerivativeTests.sim6()
+        let nominal = RigidBodyDynamics(model: model, dt: 0.01)
+        let members = (0 ..< 2).map { k -> MLP in
+            var m = MLP(widths: [12, 32, 12], activation: .tanh, seed: UInt64(31 + k))
+            m.outputScale = [Float](repeating: 0.01, count: 12)
+            m.inputScale = [Float](repeating: 2, count: 12)
+            return m
+        }
+        let dyn = ResidualDynamics(nominal: nominal, members: members, derivatives: mode)
+        #expect(!dyn.takesControl)
+        var ws = dyn.makeWorkspace(), nws = nominal.makeWorkspace()
+        let x = [0.1, -1.1, 0.9, -0.4, 0.5, 0.2, 0.3, -0.2, 0.5, 0.1, -0.3, 0.4]
+        let u = [1.0, -20, 5, 0.5, -0.2, 0.1]
+        var fx = [Double](repeating: 0, count: 144), fu = [Double](repeating: 0, count: 72), next = [Double](repeating: 0, count: 12)
+        var nfx = fx, nfu = fu, nnext = next
+        #expect(dyn.linearize(&ws, x: x, u: u, next: &next, fx: &fx, fu: &fu))
+        #expect(nominal.linearize(&nws, x: x, u: u, next: &nnext, fx: &nfx, fu: &nfu))
+        // The step is the learned one in every mode.
+        var stepped = [Double](repeating: 0, count: 12)
+        _ = dyn.step(&ws, x: x, u: u, next: &stepped)
+        for i in 0 ..< 12 { #expect(abs(next[i] - stepped[i]) < 1e-12) }
+        #expect(fu == nfu, "a state-only residual never changes fu")
+        let h = 1e-3
+        var worstQ = 0.0, worstV = 0.0
+        for c in 0 ..< 12 {
+            var xp = x, xm = x
+            xp[c] += h; xm[c] -= h
+            var a = [Double](repeating: 0, count: 12), b = a
+            _ = dyn.step(&ws, x: xp, u: u, next: &a)
+            _ = dyn.step(&ws, x: xm, u: u, next: &b)
+            for r in 0 ..< 12 {
+                let fd = (a[r] - b[r]) / (2 * h)
+                switch mode {
+                case .full: if c < 6 { worstQ = max(worstQ, abs(fd - fx[r * 12 + c])) } else { worstV = max(worstV, abs(fd - fx[r * 12 + c])) }
+                case .position:
+                    if c < 6 { worstQ = max(worstQ, abs(fd - fx[r * 12 + c])) } else { #expect(fx[r * 12 + c] == nfx[r * 12 + c]) }
+                case .none: #expect(fx[r * 12 + c] == nfx[r * 12 + c])
+                }
+            }
+        }
+        #expect(worstQ < 2e-4 && worstV < 2e-4, "max |analytic − FD|: q \(worstQ), v \(worstV)")
+    }
+}

@@ -2,6 +2,9 @@ import Control
 import ControlRuntime
 import Learning
 import LinearAlgebra
+import Logging
+import Platform
+import RobotdConfig
 import Planning
 import RigidBody
 import RobotDaemon
@@ -30,6 +33,9 @@ import Testing
         options.epochs = 40
         options.trainer.batchSize = 128
         options.trainer.learningRate = 2e-3
+        // Random PD moves accelerate hard: the payload's inertia shows in how the arm answers the
+        // torque, which only a residual that takes the torque can learn.
+        options.controlInput = true
         let learner = ResidualLearner(model: model, options: options)
         var rng = SplitMix64(seed: 5)
         var goal = sim.initialPosition
@@ -70,7 +76,49 @@ import Testing
         })
         #expect(!learner.publishIfBetter(worse))
         #expect(learner.version == 1)
+        // A candidate of another shape (state-only) is refused, not evaluated.
+        #expect(!learner.publishIfBetter(ResidualLearner.Candidate(members: [MLP(widths: [12, 8, 12], activation: .silu, seed: 1)])))
+
+        // A warm-started round continues from version 1 (its normalisers kept) with fewer
+        // passes, and is still far better than the nominal model.
+        let warm = try #require(learner.trainCandidate(seed: 3, warmStart: true))
+        #expect(warm.warmStarted)
+        #expect(warm.members[0].inputMean == (try #require(learner.current))[0].inputMean)
+        #expect(warm.validationError < 0.5 * nominalError, "warm-started \(warm.validationError) vs nominal \(nominalError)")
+
         #expect(learner.rollback() && learner.version == 0 && learner.dynamics() == nil)
         #expect(!learner.rollback())
+        // Without a current version there is nothing to continue from: a fresh start.
+        #expect(learner.trainCandidate(seed: 4, warmStart: true)?.warmStarted == false)
+    }
+}
+
+@Suite struct LearnerPlacementTests {
+    @Test func theLearnerAvoidsTheControlThreadsCPU() {
+        #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 1, allowed: [0, 1]) == [0])
+        #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 2, allowed: [0, 1, 2, 3]) == [0, 1, 3])
+        #expect(LearnerService.learnerCPUs(configured: 3, loopCPU: 2, allowed: [0, 1, 2, 3]) == [3])
+        // Nothing to avoid, or nowhere else to go: the mask stays as it is.
+        #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: nil, allowed: [0, 1]) == nil)
+        #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 0, allowed: [0]) == nil)
+    }
+
+    /// The learner thread of a daemon whose loop is pinned to the last CPU runs on the others
+    /// (read back from the kernel's affinity mask of the thread itself).
+    @Test func theLearnerThreadIsPinnedAwayFromTheLoop() throws {
+        let allowed = RealtimeThread.currentThreadCPUs()
+        try #require(allowed.count >= 2, "needs two CPUs")
+        var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
+        config.learning.enabled = true
+        config.loop.cpuAffinity = allowed.last!
+        let model = try DaemonAssembly.loadModel(config)
+        let loop = try DaemonAssembly.simulationLoop(config, model: model)
+        let planner = try #require(try DaemonAssembly.planner(config, loop: loop, limits: try DaemonAssembly.limits(config, model: model)))
+        let learner = try #require(DaemonAssembly.learner(config, loop: loop, planner: planner, logger: Logger(label: "test")))
+        learner.start()
+        defer { learner.stop() }
+        #expect(waitUntil(seconds: 5) { !learner.status.cpus.isEmpty })
+        #expect(learner.status.cpus == Array(allowed.dropLast()), "\(learner.status)")
+        #expect(learner.status.cpuWarning == nil)
     }
 }

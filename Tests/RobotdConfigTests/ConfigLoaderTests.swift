@@ -393,3 +393,32 @@ import Testing
         #expect(ConfigError(.syntax, keyPath: "", file: nil, line: 4, message: "m").description == "line 4: m")
     }
 }
+
+extension ConfigLoaderTests {
+    @Test func learningKeysDecode() throws {
+        let c = try ConfigLoader.parse("""
+            learning:
+              enabled: true
+              max_disagreement: 0.01
+              soft_disagreement: 0.001
+              disagreement_weight: 5
+              cpu_affinity: 0
+              warm_start: false
+              warm_start_epochs: 7
+              input_noise: 0.2
+              control_input: true
+              derivatives: full
+            """, file: "test.yaml", baseDirectory: nil)
+        let l = c.learning
+        #expect(l.enabled && l.maxDisagreement == 0.01 && l.softDisagreement == 0.001 && l.disagreementWeight == 5)
+        #expect(l.cpuAffinity == 0 && !l.warmStart && l.warmStartEpochs == 7 && l.inputNoise == 0.2 && l.controlInput)
+        #expect(l.derivatives == .full)
+        #expect(DaemonConfiguration.Learning().derivatives == .position)
+    }
+
+    @Test func theSoftDisagreementThresholdMustBeBelowTheHardOne() {
+        expectError("learning: {max_disagreement: 0.01, soft_disagreement: 0.02}", .invalidValue,
+                    keyPath: "learning.soft_disagreement", line: 1, messageContains: "below learning.max_disagreement")
+        expectError("learning:\n  derivatives: some\n", .invalidValue, keyPath: "learning.derivatives", line: 2, messageContains: "position")
+    }
+}

@@ -39,6 +39,21 @@ import Testing
         // The planner adopts a model between re-plans, which happen only with a target set.
         #expect(try c.result("target.set", ["position": [0.52, 0.38, 0.31]])["accepted"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["planner_version"] as? Int) == 1 })
+        // Every telemetry sample carries the planner's model version and the ensemble's
+        // disagreement along its newest plan (two members: they differ a little).
+        let t = try daemon.connect()
+        _ = try t.result("telemetry.subscribe", ["rate_hz": 50])
+        var sample: [String: Any] = [:]
+        let until = Date().addingTimeInterval(2)
+        while Date() < until, let m = try t.readObject(timeout: until.timeIntervalSinceNow) {
+            if let p = m["params"] as? [String: Any], p["model_version"] as? Int == 1 { sample = p; break }
+        }
+        #expect(sample["model_version"] as? Int == 1, "\(sample)")
+        let disagreement = SocketReply.number(sample["disagreement"]) ?? -1
+        #expect(disagreement > 0 && disagreement.isFinite, "\(sample)")
+        t.close()
+        // The learner thread reports where it runs (its affinity mask, read from the kernel).
+        #expect(((try c.result("model.status")["cpus"] as? [Int]) ?? []).isEmpty == false)
 
         let table = try RobotctlDaemonTests.robotctl(["model"], socket: socket)
         #expect(table.status == 0 && table.stdout.contains("version          1 (planner uses 1)"), "\(table.stdout)\(table.stderr)")
