@@ -236,6 +236,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var moveDuration = 0.0
     /// (q, v) for the plan's feedback law.
     private var planState: [Double]
+    private var eeScratch = [0.0, 0.0, 0.0]
     /// A fault asked for a flight-recorder dump; frozen once this tick is recorded.
     private var freezePending = false
 
@@ -333,10 +334,18 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
 
     private func computeCommand(time: Double) {
         if machine.mode == .policy, let policies {
+            // The end-effector position, for policies that observe it or an end-effector target.
+            model.forwardKinematics(&workspace, q: state.position)
+            let p = model.framePose(workspace, frame: configuration.endEffectorFrame).translation
+            eeScratch[0] = p.x
+            eeScratch[1] = p.y
+            eeScratch[2] = p.z
             let ok = state.position.withUnsafeBufferPointer { q in
                 state.velocity.withUnsafeBufferPointer { v in
-                    planState.withUnsafeMutableBufferPointer { out in
-                        policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, into: out.baseAddress!)
+                    eeScratch.withUnsafeBufferPointer { ee in
+                        planState.withUnsafeMutableBufferPointer { out in
+                            policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, ee: ee.baseAddress!, into: out.baseAddress!)
+                        }
                     }
                 }
             }

@@ -53,6 +53,14 @@ public struct LatencyHistogram: Sendable, BitwiseCopyable {
 
     public var mean: Double { total == 0 ? 0 : sum / Double(total) }
 
+    /// Samples recorded at or above `nanoseconds`, to bucket resolution (the bucket holding the
+    /// value counts whole). Differences of two readings count a time window's samples.
+    public func count(atLeast nanoseconds: UInt64) -> UInt64 {
+        var n: UInt64 = 0
+        for b in Self.bucket(nanoseconds) ..< Self.bucketCount { n &+= counts[b] }
+        return n
+    }
+
     /// The value at quantile `q` ∈ [0, 1]: the midpoint of the bucket holding the ⌈q·N⌉-th
     /// smallest sample, clamped to the observed min and max (so p100 is the exact maximum).
     public func value(atQuantile q: Double) -> UInt64 {

@@ -37,6 +37,17 @@ public final class SeqLock<Value: BitwiseCopyable>: @unchecked Sendable {
         sequence.store(s &+ 2, ordering: .releasing)
     }
 
+    /// Reader side, one attempt: a consistent copy, or nil when a write was in progress. For a
+    /// real-time reader whose writer runs at lower priority (it must never spin on it).
+    /// - Note: Real-time safe: no allocation, no locks, no waiting.
+    public func tryRead() -> Value? {
+        let s1 = sequence.load(ordering: .acquiring)
+        if s1 & 1 == 1 { return nil }
+        let value = storage.pointee
+        atomicMemoryFence(ordering: .acquiring)
+        return sequence.load(ordering: .relaxed) == s1 ? value : nil
+    }
+
     /// Reader side: a consistent copy of the newest value.
     public func read() -> Value {
         while true {

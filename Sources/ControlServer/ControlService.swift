@@ -298,8 +298,11 @@ final class ControlService {
         register("target.set", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.setTarget(p) })
         register("target.clear", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
-            guard let planner = s.access.planner else { throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false)", mode: "\(s.access.telemetry().mode)") }
-            planner.clearTarget()
+            guard s.access.planner != nil || s.access.policies != nil else {
+                throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false) and offers no policy mode", mode: "\(s.access.telemetry().mode)")
+            }
+            s.access.planner?.clearTarget()
+            s.access.policies?.setTarget(joints: nil, position: nil)
             return ["target": .null]
         })
         register("policy.load", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.loadPolicy(p) })
@@ -430,8 +433,15 @@ final class ControlService {
             throw .invalidParams("\(error)")
         }
         let n = info.jointNames.count
-        guard mlp.inputSize == slot.observationSize else {
-            throw .invalidParams("\(path): the policy takes \(mlp.inputSize) inputs; observations here are (q, v) = \(slot.observationSize) values")
+        let features: [PolicyFeature]
+        do {
+            features = try PolicyFeature.parse(metadata["observation"])
+        } catch {
+            throw .invalidParams("\(path): __metadata__ observation: \(error.description)")
+        }
+        let size = PolicyBox.observationSize(features, dof: n)
+        guard mlp.inputSize == size else {
+            throw .invalidParams("\(path): the policy takes \(mlp.inputSize) inputs; its observation (\(features.map(\.rawValue).joined(separator: ", "))) is \(size) values for \(n) joints")
         }
         guard mlp.outputSize == n else {
             throw .invalidParams("\(path): the policy gives \(mlp.outputSize) actions; \(info.robot) has \(n) joints")
@@ -439,15 +449,17 @@ final class ControlService {
         if let robot = metadata["robot"], robot != info.robot {
             throw .invalidParams("\(path): the policy is for robot \"\(robot)\", this daemon runs \"\(info.robot)\"")
         }
-        slot.install(PolicyBox(mlp: mlp, name: path))
+        slot.install(PolicyBox(mlp: mlp, name: path, features: features))
         return ["loaded": .string(path), "widths": .array(mlp.widths.map { JSONValue($0) }), "activation": .string(mlp.activation.rawValue),
+                "observation": JSONValue(features.map(\.rawValue)),
                 "robot": metadata["robot"].map { .string($0) } ?? .null, "provenance": metadata["provenance"].map { .string($0) } ?? .null]
     }
 
     func setTarget(_ p: Params) throws(RPCError) -> JSONValue {
         try p.allowOnly(["position", "orientation", "q", "duration"])
-        guard let planner = access.planner else {
-            throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false)", mode: "\(access.telemetry().mode)")
+        let planner = access.planner
+        guard planner != nil || access.policies != nil else {
+            throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false) and offers no policy mode", mode: "\(access.telemetry().mode)")
         }
         let hasPosition = p.value["position"] != nil, hasJoints = p.value["q"] != nil
         guard hasPosition != hasJoints else { throw .invalidParams("give exactly one of \"position\" ([x, y, z] in m) and \"q\" (joint positions)") }
@@ -465,13 +477,22 @@ final class ControlService {
         }
         let duration = try p.optionalNumber("duration")
         if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
+        if let joints, joints.count != info.jointNames.count {
+            throw .invalidParams("\"q\" has \(joints.count) values; \(info.robot) has \(info.jointNames.count) joints")
+        }
+        for x in (position ?? []) + (joints ?? []) where !x.isFinite { throw .invalidParams("target values must be finite numbers") }
         do {
-            try planner.setTarget(position: position, orientation: orientation, joints: joints, duration: duration)
+            // The planner validates (workspace, limits); a refused target reaches neither.
+            try planner?.setTarget(position: position, orientation: orientation, joints: joints, duration: duration)
         } catch {
             throw .invalidParams("\(error)")
         }
-        return ["accepted": true, "mode": .string("\(access.telemetry().mode)"),
-                "hint": access.telemetry().mode == .mpc ? .null : "send mode.set {\"mode\": \"mpc\"} to follow the plan"]
+        // Target-conditioned policies observe the same target.
+        access.policies?.setTarget(joints: joints, position: position)
+        let mode = access.telemetry().mode
+        return ["accepted": true, "mode": .string("\(mode)"),
+                "hint": mode == .mpc || mode == .policy ? .null
+                    : planner == nil ? "send mode.set {\"mode\": \"policy\"} to let a target-conditioned policy act" : "send mode.set {\"mode\": \"mpc\"} to follow the plan"]
     }
 
     func timing() -> JSONValue {

@@ -257,15 +257,73 @@ extension MPCModeTests {
         #expect(slot.installedName == "b")
         slot.collect()
     }
+
+    /// A target-conditioned policy, observation (target_q, q, target_position, ee_position):
+    /// a linear τ_i = 10 (q*_i − q_i) + (p*_i − p_i) (the second term on the first three joints)
+    /// commands exactly that; before any target the targets read as the measured q and
+    /// end-effector position (τ = 0); the targets come in between ticks without allocating.
+    @Test func feedsTargetsToTargetConditionedPolicies() throws {
+        let model = try Fixtures.sim6()
+        var sim = SimulatedArm.Configuration()
+        sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        let slot = PolicySlot(dof: 6)
+        var config = ControlLoop<SimulatedArm>.Configuration()
+        config.overrunFaultThreshold = 100_000
+        config.endEffectorFrame = model.frames.count - 1
+        let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
+                               holdController: JointPDController(model: model),
+                               limits: JointLimits(model: model, slewRate: 1e9), configuration: config, policies: slot)
+        try loop.start()
+        var k = 0
+        func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
+        let features = try PolicyFeature.parse("target_q, q,target_position,ee_position")
+        #expect(features == [.targetQ, .q, .targetPosition, .eePosition])
+        #expect(PolicyBox.observationSize(features, dof: 6) == 18)
+        var w = [Float](repeating: 0, count: 6 * 18)
+        for i in 0 ..< 6 { w[i * 18 + i] = 10; w[i * 18 + 6 + i] = -10 }
+        for i in 0 ..< 3 { w[i * 18 + 12 + i] = 1; w[i * 18 + 15 + i] = -1 }
+        let mlp = try #require(MLP(widths: [18, 6], activation: .identity, weights: [w], biases: [[Float](repeating: 0, count: 6)]))
+        slot.install(PolicyBox(mlp: mlp, name: "reach", features: features))
+        tick(2)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
+        tick(1)
+        #expect(loop.results.pop()?.accepted == true)
+        tick(1)
+        var s = loop.telemetry.read()
+        for i in 0 ..< 6 { #expect(abs(s.command[i]) < 1e-4, "no target: joint \(i) commands \(s.command[i])") }
+
+        let qStar = [0.05, -1.15, 1.05, -0.45, 0.45, 0.15], pStar = [0.3, 0.2, 0.5]
+        slot.setTarget(joints: qStar, position: pStar)
+        AllocationCounter_start()
+        tick(1)
+        let allocations = AllocationCounter_stop()
+        s = loop.telemetry.read()
+        for i in 0 ..< 6 {
+            var expected = 10 * (qStar[i] - s.position[i])
+            if i < 3 { expected += pStar[i] - s.endEffectorPosition[i] }
+            #expect(abs(s.command[i] - expected) < 1e-4, "joint \(i): \(s.command[i]) vs \(expected)")
+        }
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations") }
+        #expect(slot.currentTarget.hasJoints && slot.currentTarget.hasPosition)
+        #expect(throws: PolicyFeatureError.self) { try PolicyFeature.parse("q,v,velocity") }
+        #expect(throws: PolicyFeatureError.self) { try PolicyFeature.parse("q,q") }
+    }
 }
 
 @Suite(.serialized) struct HotSwapTests {
     /// The daemon's loop at 1 kHz on its real-time thread follows MPC plans while the planner is
     /// handed a new learned model every 50 ms (alternating two ensembles and the rigid-body
-    /// model) and a new policy is installed every 50 ms: no tick misses its deadline, the arm
-    /// never leaves `mpc`, and the control thread allocates nothing. The swaps happen on the
-    /// planner thread (between re-plans) and in the policy slot (between ticks); this test is
-    /// the evidence that neither reaches into the tick's time.
+    /// model) and a new policy is installed every 50 ms: the arm never leaves `mpc`, every
+    /// period gets its tick, no tick's own work (wake-up to command written) comes near the
+    /// 1 ms period, and the control thread allocates nothing. The swaps happen on the planner
+    /// thread (between re-plans) and in the policy slot (between ticks); this test is the
+    /// evidence that neither reaches into the tick's time.
+    ///
+    /// A deadline can still be missed when the kernel wakes the thread late — this shared,
+    /// non-PREEMPT_RT host stalls for milliseconds a few times a minute (README, "The control
+    /// loop"), and a stall of k ms skips k periods — which no swap can cause: the test requires
+    /// every tick's own work to stay under half the period, so any overrun in the window comes
+    /// from a late wake-up.
     @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func modelAndPolicySwapsNeverCostATick() throws {
         var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
@@ -327,7 +385,13 @@ extension MPCModeTests {
         let after = runner.statistics.read()
         #expect(swaps >= 50)
         #expect(after.ticks - before.ticks >= 2900, "\(after.ticks - before.ticks) ticks in 3 s")
-        #expect(after.overruns == before.overruns, "\(after.overruns - before.overruns) overruns during \(swaps) swaps")
+        // A tick overruns when wake-up latency + its work exceed the period; with the work under
+        // half a period, only a wake-up later than half a period (the kernel's doing) can.
+        let slowTicks = after.computeTime.count(atLeast: 500_000) - before.computeTime.count(atLeast: 500_000)
+        let lateWakeUps = after.wakeLatency.count(atLeast: 500_000) - before.wakeLatency.count(atLeast: 500_000)
+        let overruns = after.overruns - before.overruns
+        #expect(slowTicks == 0, "\(slowTicks) ticks computed for ≥ 0.5 ms during \(swaps) swaps")
+        #expect(overruns == 0 || lateWakeUps > 0, "\(overruns) overruns during \(swaps) swaps without a late wake-up")
         #expect(after.allocations == 0, "\(after.allocations) allocations on the control thread")
         #expect(loop.telemetry.read().mode == .mpc)
     }

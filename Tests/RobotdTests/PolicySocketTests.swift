@@ -16,9 +16,11 @@ import Testing
         let early = try c.call("mode.set", ["mode": "policy"])
         #expect(SocketReply.code(early) == -32002 && SocketReply.message(early).contains("policy.load"))
 
-        func write(_ mlp: MLP, robot: String?, name: String) throws -> String {
+        func write(_ mlp: MLP, robot: String?, name: String, observation: String? = nil) throws -> String {
             let path = dir + "/" + name
-            try SafeTensors.write(MLPFile.file(for: mlp, metadata: robot.map { ["robot": $0] } ?? [:]), to: path)
+            var metadata = robot.map { ["robot": $0] } ?? [:]
+            if let observation { metadata["observation"] = observation }
+            try SafeTensors.write(MLPFile.file(for: mlp, metadata: metadata), to: path)
             return path
         }
         // A small policy that outputs zero torque offsets around a constant (finite, bounded).
@@ -28,6 +30,9 @@ import Testing
             (try write(MLP(widths: [10, 16, 6], activation: .relu), robot: "sim6", name: "in.safetensors"), "takes 10 inputs"),
             (try write(MLP(widths: [12, 16, 7], activation: .relu), robot: "sim6", name: "out.safetensors"), "gives 7 actions"),
             (try write(good, robot: "koch", name: "robot.safetensors"), "for robot \"koch\""),
+            (try write(MLP(widths: [15, 16, 6], activation: .relu), robot: "sim6", name: "obs.safetensors", observation: "q,target_position,ee_position"),
+             "its observation (q, target_position, ee_position) is 12 values"),
+            (try write(good, robot: "sim6", name: "feature.safetensors", observation: "q,v,torque"), "unknown observation feature \"torque\""),
             (dir + "/missing.safetensors", "cannot read"),
         ]
         let corrupt = dir + "/corrupt.safetensors"
@@ -47,6 +52,18 @@ import Testing
         let status = try c.result("status")
         #expect(status["mode"] as? String == "policy")
         #expect(status["policy"] as? String == path)
+        #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
+
+        // A target-conditioned policy: observation (q, v, target_position); target.set feeds it.
+        var reach = MLP(widths: [15, 16, 6], activation: .tanh, seed: 3)
+        reach.outputScale = [Float](repeating: 0.01, count: 6)
+        let reachPath = try write(reach, robot: "sim6", name: "reach.safetensors", observation: "q,v,target_position")
+        #expect(try c.result("policy.load", ["path": reachPath])["observation"] as? [String] == ["q", "v", "target_position"])
+        #expect(try c.result("target.set", ["position": [0.5, 0.2, 0.4]])["accepted"] as? Bool == true)
+        #expect(try c.result("mode.set", ["mode": "policy"])["mode"] as? String == "policy")
+        usleep(100_000)
+        #expect(try c.result("status")["mode"] as? String == "policy")
+        #expect(try c.result("target.clear")["target"] is NSNull)
         #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
         c.close()
         #expect(daemon.stop() == 0)
