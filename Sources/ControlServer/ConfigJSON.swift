@@ -28,6 +28,7 @@ enum ConfigJSON {
                 "port": .string(bus.port), "baud": JSONValue(bus.baud), "ids": .array(bus.ids.map { JSONValue($0) }),
             ]
         }
+        let w = c.mpc.weights, l = c.learning
         var joints: [String: JSONValue] = [:]
         for (name, o) in c.limits.joints {
             joints[name] = ["lower": optional(o.lower), "upper": optional(o.upper), "velocity": optional(o.velocity), "effort": optional(o.effort)]
@@ -50,6 +51,29 @@ enum ConfigJSON {
             "limits": [
                 "velocity_scale": .number(c.limits.velocityScale), "effort_scale": .number(c.limits.effortScale),
                 "slew_rate": .number(c.limits.slewRate), "joints": .object(joints),
+            ],
+            "mpc": [
+                "enabled": .bool(c.mpc.enabled), "rate_hz": JSONValue(c.mpc.rateHz), "horizon": JSONValue(c.mpc.horizon),
+                "dt": .number(c.mpc.dt), "iterations": JSONValue(c.mpc.iterations), "budget": .number(c.mpc.budget),
+                "plan_validity": .number(c.mpc.planValidity), "frame": optional(c.mpc.frame),
+                "weights": [
+                    "running_frame": .number(w.runningFrame), "running_state": .number(w.runningState),
+                    "running_control": .number(w.runningControl), "terminal_frame": .number(w.terminalFrame),
+                    "running_orientation": .number(w.runningOrientation), "terminal_orientation": .number(w.terminalOrientation),
+                    "terminal_velocity": .number(w.terminalVelocity), "running_joint": .number(w.runningJoint),
+                    "terminal_joint": .number(w.terminalJoint), "path_frame": .number(w.pathFrame),
+                    "joint_limit_barrier": .number(w.jointLimitBarrier),
+                ],
+            ],
+            "learning": [
+                "enabled": .bool(l.enabled), "interval": .number(l.interval), "min_new_samples": JSONValue(l.minNewSamples),
+                "replay_capacity": JSONValue(l.replayCapacity), "members": JSONValue(l.members),
+                "hidden": .array(l.hidden.map { JSONValue($0) }), "epochs": JSONValue(l.epochs),
+                "validation_fraction": .number(l.validationFraction), "max_disagreement": .number(l.maxDisagreement),
+                "soft_disagreement": .number(l.softDisagreement), "disagreement_weight": .number(l.disagreementWeight),
+                "cpu_affinity": l.cpuAffinity.map { JSONValue($0) } ?? .null, "warm_start": .bool(l.warmStart),
+                "warm_start_epochs": JSONValue(l.warmStartEpochs), "input_noise": .number(l.inputNoise),
+                "control_input": .bool(l.controlInput), "derivatives": .string(l.derivatives.rawValue),
             ],
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),

@@ -294,6 +294,20 @@ public final class MPCPlanner: @unchecked Sendable {
         return model.framePose(fk, frame: frame).translation
     }
 
+    /// The state term of end-effector targets: ½w‖x − (q_now, 0)‖², motion damping that keeps
+    /// the redundant joints still (`mpc.weights.running_state`).
+    private func dampMotion(from x: [Double]) {
+        let n = model.dof
+        for i in 0 ..< n {
+            solver.cost.base.stateReference[i] = x[i]
+            solver.cost.base.stateReference[n + i] = 0
+            solver.cost.base.stateScale[i] = 1
+            solver.cost.base.stateScale[n + i] = 1
+        }
+        solver.cost.base.weights.runningState = configuration.weights.runningState
+        solver.cost.base.weights.terminalState = 0
+    }
+
     private func replan() {
         if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
             let nominal = solver.dynamics.nominal
@@ -354,14 +368,7 @@ public final class MPCPlanner: @unchecked Sendable {
                 solver.cost.base.weights.runningOrientation = 0
                 solver.cost.base.weights.terminalOrientation = 0
             }
-            for i in 0 ..< n {
-                solver.cost.base.stateReference[i] = x[i]
-                solver.cost.base.stateReference[n + i] = 0
-                solver.cost.base.stateScale[i] = 1
-                solver.cost.base.stateScale[n + i] = 1
-            }
-            solver.cost.base.weights.runningState = w.runningState
-            solver.cost.base.weights.terminalState = 0
+            dampMotion(from: x)
         case let .joints(q):
             let start = startJoints ?? q
             solver.cost.base.weights.runningFrame = 0
@@ -394,14 +401,7 @@ public final class MPCPlanner: @unchecked Sendable {
             solver.cost.base.weights.terminalVelocity = 0
             solver.cost.base.weights.runningOrientation = 0
             solver.cost.base.weights.terminalOrientation = 0
-            for i in 0 ..< n {
-                solver.cost.base.stateReference[i] = x[i]
-                solver.cost.base.stateReference[n + i] = 0
-                solver.cost.base.stateScale[i] = 1
-                solver.cost.base.stateScale[n + i] = 1
-            }
-            solver.cost.base.weights.runningState = w.runningState
-            solver.cost.base.weights.terminalState = 0
+            dampMotion(from: x)
         }
 
         if let last = lastT0 {

@@ -37,13 +37,7 @@ struct AdaptBench: ParsableCommand {
 
     func run() throws {
         Startup.configureMath()
-        let c: DaemonConfiguration
-        do {
-            c = try ConfigLoader.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        let c = try BenchConfiguration.load(config)
         var options = AdaptBenchmark.Options()
         options.seconds = seconds
         options.window = window

@@ -40,13 +40,7 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             Startup.configureMath()
-            var c: DaemonConfiguration
-            do {
-                c = try ConfigLoader.load(path: config)
-            } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
-                throw ExitCode(78)
-            }
+            var c = try BenchConfiguration.load(config)
             if let rate { c.loop.rateHz = rate }
             if let cpu { c.loop.cpuAffinity = cpu }
             // A benchmark measures; it must not fault half-way because the machine is busy.
@@ -92,13 +86,7 @@ struct BenchCommand: ParsableCommand {
             if let socket {
                 report = try SocketBenchmark.run(socket: socket, settings: settings)
             } else {
-                let c: DaemonConfiguration
-                do {
-                    c = try ConfigLoader.load(path: config)
-                } catch {
-                    FileHandle.standardError.write(Data("\(error)\n".utf8))
-                    throw ExitCode(78)
-                }
+                let c = try BenchConfiguration.load(config)
                 report = try SocketBenchmark.runInProcess(config: c, configPath: config, settings: settings)
             }
             try JSONOutput.print(report)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RigidBody
+import RobotdConfig
 
 /// Reads and builds a robot model at the CLI edge; errors become clean CLI failures that name
 /// the file, line and element.
@@ -16,6 +17,19 @@ enum RobotLoading {
             return try RobotModel(urdfText: text, file: path)
         } catch {
             throw CLIError("invalid URDF: \(error)")
+        }
+    }
+}
+
+/// Reads a daemon configuration for a benchmark; a rejected file is printed as the loader
+/// words it (`FILE:LINE: key: problem`) and exits 78 (EX_CONFIG), as `robotd run` does.
+enum BenchConfiguration {
+    static func load(_ path: String) throws -> DaemonConfiguration {
+        do {
+            return try ConfigLoader.load(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(78)
         }
     }
 }

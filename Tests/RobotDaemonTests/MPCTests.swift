@@ -125,15 +125,12 @@ extension MPCModeTests {
 }
 
 @Suite(.serialized) struct MPCClosedLoopTests {
-    /// The daemon's loop, runner and planner on the simulated sim6 at 1 kHz: a reach to a target
-    /// 0.3 m away (hardware/robots/sim6/reach.json's) ends within 2 mm in under 2 s without any
-    /// joint leaving its limits or any torque exceeding its effort limit; then the planner is
-    /// killed and the arm drops to `hold` within the plan validity.
-    @Test func reachesWithin2mmIn2sAndHoldsWhenThePlannerDies() throws {
+    /// The daemon's loop (sim6 from reach.json's start pose), limits, planner and a 1 kHz runner,
+    /// built from configs/sim.yaml as `robotd run` builds them; the loop is started, the runner not.
+    static func daemonParts() throws -> (DaemonConfiguration, ControlLoop<SimulatedArm>, JointLimits, MPCPlanner, ControlLoopRunner<SimulatedArm>) {
         var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
         config.loop.overrunFaultThreshold = 1000
         config.loop.lockMemory = false
-        config.loop.rtPriority = 1
         if case var .simulation(sim) = config.driver {
             sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
             config.driver = .simulation(sim)
@@ -143,7 +140,15 @@ extension MPCModeTests {
         let limits = try DaemonAssembly.limits(config, model: model)
         let planner = try #require(try DaemonAssembly.planner(config, loop: loop, limits: limits))
         try loop.start()
-        let runner = ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10)
+        return (config, loop, limits, planner, ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10))
+    }
+
+    /// The daemon's loop, runner and planner on the simulated sim6 at 1 kHz: a reach to a target
+    /// 0.3 m away (hardware/robots/sim6/reach.json's) ends within 2 mm in under 2 s without any
+    /// joint leaving its limits or any torque exceeding its effort limit; then the planner is
+    /// killed and the arm drops to `hold` within the plan validity.
+    @Test func reachesWithin2mmIn2sAndHoldsWhenThePlannerDies() throws {
+        let (config, loop, limits, planner, runner) = try Self.daemonParts()
         var options = RealtimeThread.Options()
         options.priority = nil
         options.lockMemory = false
@@ -205,20 +210,28 @@ extension MPCModeTests {
 }
 
 @Suite struct PolicyModeTests {
-    /// A linear "network" τ = W [q; v] + b: the loop's command in `policy` is exactly that
-    /// (through a limiter that does not bind), a newly installed policy takes over between ticks,
-    /// and ticking — swaps included — allocates nothing.
-    @Test func runsThePolicyAndSwapsBetweenTicks() throws {
+    /// sim6's loop with a policy slot, a limiter that does not bind (slew 1e9) and the
+    /// end-effector frame tool0, started in hold.
+    static func policyLoop() throws -> (ControlLoop<SimulatedArm>, PolicySlot) {
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
         let slot = PolicySlot(dof: 6)
         var config = ControlLoop<SimulatedArm>.Configuration()
         config.overrunFaultThreshold = 100_000
+        config.endEffectorFrame = model.frames.count - 1
         let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
                                holdController: JointPDController(model: model),
                                limits: JointLimits(model: model, slewRate: 1e9), configuration: config, policies: slot)
         try loop.start()
+        return (loop, slot)
+    }
+
+    /// A linear "network" τ = W [q; v] + b: the loop's command in `policy` is exactly that
+    /// (through a limiter that does not bind), a newly installed policy takes over between ticks,
+    /// and ticking — swaps included — allocates nothing.
+    @Test func runsThePolicyAndSwapsBetweenTicks() throws {
+        let (loop, slot) = try Self.policyLoop()
         var k = 0
         func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
         tick(5)
@@ -263,17 +276,7 @@ extension MPCModeTests {
     /// commands exactly that; before any target the targets read as the measured q and
     /// end-effector position (τ = 0); the targets come in between ticks without allocating.
     @Test func feedsTargetsToTargetConditionedPolicies() throws {
-        let model = try Fixtures.sim6()
-        var sim = SimulatedArm.Configuration()
-        sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-        let slot = PolicySlot(dof: 6)
-        var config = ControlLoop<SimulatedArm>.Configuration()
-        config.overrunFaultThreshold = 100_000
-        config.endEffectorFrame = model.frames.count - 1
-        let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
-                               holdController: JointPDController(model: model),
-                               limits: JointLimits(model: model, slewRate: 1e9), configuration: config, policies: slot)
-        try loop.start()
+        let (loop, slot) = try Self.policyLoop()
         var k = 0
         func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
         let features = try PolicyFeature.parse("target_q, q,target_position,ee_position")
@@ -326,19 +329,7 @@ extension MPCModeTests {
     /// from a late wake-up.
     @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func modelAndPolicySwapsNeverCostATick() throws {
-        var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
-        config.loop.overrunFaultThreshold = 1000
-        config.loop.lockMemory = false
-        if case var .simulation(sim) = config.driver {
-            sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-            config.driver = .simulation(sim)
-        }
-        let model = try DaemonAssembly.loadModel(config)
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
-        let limits = try DaemonAssembly.limits(config, model: model)
-        let planner = try #require(try DaemonAssembly.planner(config, loop: loop, limits: limits))
-        try loop.start()
-        let runner = ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10)
+        let (_, loop, _, planner, runner) = try MPCClosedLoopTests.daemonParts()
         var options = RealtimeThread.Options()
         options.priority = 80
         options.lockMemory = false

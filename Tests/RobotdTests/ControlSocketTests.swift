@@ -334,12 +334,14 @@ final class SocketTestDaemon: @unchecked Sendable {
 
         // config.get
         let config = try c.result("config.get")
-        for key in ["robot", "driver", "loop", "control", "limits", "socket", "data_directory", "logging", "config_file"] {
+        for key in ["robot", "driver", "loop", "control", "limits", "mpc", "learning", "socket", "data_directory", "logging", "config_file"] {
             #expect(config[key] != nil, "config.get lacks \(key)")
         }
         #expect((config["socket"] as? [String: Any])?["path"] as? String == daemon.socketPath)
         #expect(config["config_file"] as? String == daemon.configPath)
         #expect((config["loop"] as? [String: Any])?["rate_hz"] as? Int == 500)
+        #expect((config["mpc"] as? [String: Any])?["horizon"] as? Int == 50)
+        #expect((config["learning"] as? [String: Any])?["derivatives"] as? String == "none")
 
         // mode.set
         #expect(try c.result("mode.set", ["mode": "idle"])["mode"] as? String == "idle")
