@@ -145,7 +145,7 @@ public enum DaemonAssembly {
         planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: config.learning.maxDisagreement,
                                                            softThreshold: config.learning.softDisagreement,
                                                            weight: config.learning.disagreementWeight,
-                                                           derivatives: .init(rawValue: config.learning.derivatives.rawValue) ?? .position)
+                                                           derivatives: .init(rawValue: config.learning.derivatives.rawValue) ?? .none)
         var o = ResidualLearner.Options()
         o.dt = config.mpc.dt
         o.loopPeriod = config.loop.period

@@ -50,9 +50,9 @@ public final class MPCPlanner: @unchecked Sendable {
         public var softThreshold = 0.0
         public var weight = 0.0
         /// Which of the learned model's derivatives the planner uses (`learning.derivatives`).
-        public var derivatives = ResidualDynamics<RigidBodyDynamics>.Derivatives.position
+        public var derivatives = ResidualDynamics<RigidBodyDynamics>.Derivatives.none
         public init(hardLimit: Double = 0, softThreshold: Double = 0, weight: Double = 0,
-                    derivatives: ResidualDynamics<RigidBodyDynamics>.Derivatives = .position) {
+                    derivatives: ResidualDynamics<RigidBodyDynamics>.Derivatives = .none) {
             self.hardLimit = hardLimit
             self.softThreshold = softThreshold
             self.weight = weight

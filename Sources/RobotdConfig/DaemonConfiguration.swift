@@ -314,8 +314,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Whether the residual model also takes the torque, r(q, v, τ), instead of r(q, v).
         public var controlInput = false
         /// Which derivatives of the learned residual the planner uses: `full` ∂r/∂(q, v, τ),
-        /// `position` ∂r/∂q only, `none`. The learned step itself is always used in full.
-        public var derivatives = ResidualDerivatives.position
+        /// `position` ∂r/∂q only, `none` (the rigid-body derivatives around the learned rollout).
+        /// The learned step itself is always used in full.
+        public var derivatives = ResidualDerivatives.none
 
         /// Learning off.
         public init() {}

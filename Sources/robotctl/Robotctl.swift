@@ -473,6 +473,7 @@ struct ModelCommand: ParsableCommand {
                     "rounds           \(Format.text(r["rounds"]))",
                     "validation mse   \(Format.text(r["validation_mse"])) (rigid body \(Format.text(r["nominal_mse"])))",
                     "last outcome     \(Format.text(r["last_outcome"]))",
+                    "learner cpus     \(Format.text(r["cpus"]))",
                 ].joined(separator: "\n")
             }
         case .train, .rollback, .reset:

@@ -25,6 +25,7 @@ struct AdaptBench: ParsableCommand {
     @Option(help: "Window for the RMS (s).") var window = 10.0
     @Option(help: "Unmodelled payload (kg).") var payload = 1.0
     @Option(help: "Extra Coulomb friction per joint (N·m), comma-separated; default 1.5,1.5,1,0.3,0.3,0.3.") var friction: String?
+    @Option(help: "learning.derivatives for this run (full, position, none); default the configuration's.") var derivatives: String?
     @Option(help: "learning.soft_disagreement for this run (state units²); default the configuration's.") var softDisagreement: Double?
     @Option(help: "learning.disagreement_weight for this run; default the configuration's.") var disagreementWeight: Double?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
@@ -37,7 +38,13 @@ struct AdaptBench: ParsableCommand {
 
     func run() throws {
         Startup.configureMath()
-        let c = try BenchConfiguration.load(config)
+        var c = try BenchConfiguration.load(config)
+        if let derivatives {
+            guard let d = DaemonConfiguration.ResidualDerivatives(rawValue: derivatives) else {
+                throw ValidationError("--derivatives: full, position or none")
+            }
+            c.learning.derivatives = d
+        }
         var options = AdaptBenchmark.Options()
         options.seconds = seconds
         options.window = window

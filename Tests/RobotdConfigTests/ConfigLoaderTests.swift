@@ -413,7 +413,7 @@ extension ConfigLoaderTests {
         #expect(l.enabled && l.maxDisagreement == 0.01 && l.softDisagreement == 0.001 && l.disagreementWeight == 5)
         #expect(l.cpuAffinity == 0 && !l.warmStart && l.warmStartEpochs == 7 && l.inputNoise == 0.2 && l.controlInput)
         #expect(l.derivatives == .full)
-        #expect(DaemonConfiguration.Learning().derivatives == .position)
+        #expect(DaemonConfiguration.Learning().derivatives == .none)
     }
 
     @Test func theSoftDisagreementThresholdMustBeBelowTheHardOne() {
