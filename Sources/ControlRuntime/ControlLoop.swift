@@ -335,11 +335,13 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private func computeCommand(time: Double) {
         if machine.mode == .policy, let policies {
             // The end-effector position, for policies that observe it or an end-effector target.
-            model.forwardKinematics(&workspace, q: state.position)
-            let p = model.framePose(workspace, frame: configuration.endEffectorFrame).translation
-            eeScratch[0] = p.x
-            eeScratch[1] = p.y
-            eeScratch[2] = p.z
+            if policies.prepare() {
+                model.forwardKinematics(&workspace, q: state.position)
+                let p = model.framePose(workspace, frame: configuration.endEffectorFrame).translation
+                eeScratch[0] = p.x
+                eeScratch[1] = p.y
+                eeScratch[2] = p.z
+            }
             let ok = state.position.withUnsafeBufferPointer { q in
                 state.velocity.withUnsafeBufferPointer { v in
                     eeScratch.withUnsafeBufferPointer { ee in

@@ -62,6 +62,8 @@ public final class PolicyBox: @unchecked Sendable {
     public let mlp: MLP
     public let name: String
     public let features: [PolicyFeature]
+    /// Whether the observation needs the end-effector position (forward kinematics in the tick).
+    let needsEndEffector: Bool
     var workspace: MLPWorkspace
     let observation: UnsafeMutablePointer<Float>
     let action: UnsafeMutablePointer<Float>
@@ -71,6 +73,7 @@ public final class PolicyBox: @unchecked Sendable {
         self.mlp = mlp
         self.name = name
         self.features = features
+        needsEndEffector = features.contains(.targetPosition) || features.contains(.eePosition)
         workspace = mlp.makeWorkspace()
         observation = .allocate(capacity: mlp.inputSize)
         observation.initialize(repeating: 0, count: mlp.inputSize)
@@ -117,9 +120,6 @@ public final class PolicySlot: @unchecked Sendable {
             if let p { Unmanaged<PolicyBox>.fromOpaque(p).release() }
         }
     }
-
-    /// Observation size of the default features (q, v).
-    public var observationSize: Int { 2 * dof }
 
     /// Parks `box` for the tick. - Warning: Not real-time safe.
     public func install(_ box: PolicyBox) {
@@ -172,8 +172,18 @@ public final class PolicySlot: @unchecked Sendable {
 
     var hasPolicy: Bool { current != nil || pending.load(ordering: .acquiring) != nil }
 
+    /// Tick side, before `evaluate`: adopts a pending policy and says whether its observation
+    /// needs the end-effector position (so the tick computes it only then).
+    /// - Note: Real-time safe: no allocation, no locks.
+    func prepare() -> Bool {
+        adopt()
+        guard let p = current else { return false }
+        return Unmanaged<PolicyBox>.fromOpaque(p).takeUnretainedValue().needsEndEffector
+    }
+
     /// Runs the current policy on the measured state (q, v, end-effector position `ee`, 3
-    /// values) and the newest target; the action into `out` (dof values). False without one.
+    /// values, read only when `prepare` said so) and the newest target; the action into `out`
+    /// (dof values). False without one.
     /// - Note: Real-time safe: no allocation, no locks.
     func evaluate(q: UnsafePointer<Double>, v: UnsafePointer<Double>, ee: UnsafePointer<Double>,
                   into out: UnsafeMutablePointer<Double>) -> Bool {

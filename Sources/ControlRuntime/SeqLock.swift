@@ -2,7 +2,9 @@ import Synchronization
 
 /// Single-writer, many-reader publication of a trivially copyable value without locks: the
 /// writer makes the sequence odd, copies, makes it even; a reader copies between two equal even
-/// sequence reads and retries otherwise. The writer (the control thread) never waits.
+/// sequence reads and retries otherwise. The writer never waits. When the control thread
+/// writes (telemetry, statistics), readers retry; when it reads (policy targets), it uses
+/// `tryRead`, which never waits for a lower-priority writer.
 public final class SeqLock<Value: BitwiseCopyable>: @unchecked Sendable {
     private let sequence = Atomic<UInt64>(0)
     private let storage: UnsafeMutablePointer<Value>

@@ -481,6 +481,14 @@ final class ControlService {
             throw .invalidParams("\"q\" has \(joints.count) values; \(info.robot) has \(info.jointNames.count) joints")
         }
         for x in (position ?? []) + (joints ?? []) where !x.isFinite { throw .invalidParams("target values must be finite numbers") }
+        if let q = joints {
+            for i in 0 ..< q.count where q[i] < info.lowerLimits[i] || q[i] > info.upperLimits[i] {
+                throw .invalidParams("\"q\"[\(i)] = \(q[i]) rad is outside joint \(info.jointNames[i])'s limits [\(info.lowerLimits[i]), \(info.upperLimits[i])]")
+            }
+        }
+        if planner == nil, orientation != nil || duration != nil {
+            throw .invalidParams("\"orientation\" and \"duration\" shape MPC plans; this daemon runs no planner (mpc.enabled is false)")
+        }
         do {
             // The planner validates (workspace, limits); a refused target reaches neither.
             try planner?.setTarget(position: position, orientation: orientation, joints: joints, duration: duration)

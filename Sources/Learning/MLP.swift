@@ -97,6 +97,42 @@ public struct MLP: Sendable, Equatable {
         outputScale = Array(repeating: 1, count: widths.last!)
     }
 
+    /// Re-expresses the network for new normalisers without changing the function it computes.
+    /// With x̃ = (x − m)/s the old and x̂ = (x − m′)/s′ the new normalised input, x̃ = (s′x̂ + m′ − m)/s, so
+    ///
+    ///   W₀′[o, i] = W₀[o, i] s′ᵢ/sᵢ,   b₀′[o] = b₀[o] + Σᵢ W₀[o, i](m′ᵢ − mᵢ)/sᵢ
+    ///
+    /// and with y = μ + σ z the old and y = μ′ + σ′ z′ the new output map, z′ = (μ − μ′ + σ z)/σ′:
+    ///
+    ///   W_L′[o, :] = W_L[o, :] σₒ/σ′ₒ,   b_L′[o] = (b_L[o] σₒ + μₒ − μ′ₒ)/σ′ₒ.
+    ///
+    /// An input whose new scale is `ignoredInputScale` gets a zero column (its contribution is
+    /// frozen at its new mean, where the data says it sits).
+    public mutating func renormalise(inputMean m2: [Float], inputScale s2: [Float], outputMean mu2: [Float], outputScale sigma2: [Float]) {
+        precondition(m2.count == inputSize && s2.count == inputSize && mu2.count == outputSize && sigma2.count == outputSize,
+                     "one normaliser entry per input and per output")
+        let nIn = inputSize
+        for o in 0 ..< widths[1] {
+            var shift = 0.0
+            for i in 0 ..< nIn {
+                let w = weights[0][o * nIn + i]
+                shift += Double(w) * Double(m2[i] - inputMean[i]) / Double(inputScale[i])
+                weights[0][o * nIn + i] = s2[i] >= MLP.ignoredInputScale ? 0 : Float(Double(w) * Double(s2[i]) / Double(inputScale[i]))
+            }
+            biases[0][o] += Float(shift)
+        }
+        let L = layerCount - 1, nPrev = widths[L]
+        for o in 0 ..< outputSize {
+            let r = outputScale[o] / sigma2[o]
+            for j in 0 ..< nPrev { weights[L][o * nPrev + j] *= r }
+            biases[L][o] = (biases[L][o] * outputScale[o] + outputMean[o] - mu2[o]) / sigma2[o]
+        }
+        inputMean = m2
+        inputScale = s2
+        outputMean = mu2
+        outputScale = sigma2
+    }
+
     public func makeWorkspace() -> MLPWorkspace { MLPWorkspace(widths: widths) }
 
     /// y = f(x) for one input, with the normalisers.

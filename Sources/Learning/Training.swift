@@ -79,11 +79,13 @@ public final class MLPTrainer {
     private var m1W: [UnsafeMutablePointer<Float>] = [], m2W: [UnsafeMutablePointer<Float>] = []
     private var m1B: [UnsafeMutablePointer<Float>] = [], m2B: [UnsafeMutablePointer<Float>] = []
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
-    private var noise = SplitMix64(seed: 0x5EED)
+    /// Draws the input noise: each ensemble member its own sequence (diversity is the point).
+    private var noise: SplitMix64
 
     /// - Warning: Not real-time safe (allocates the batch buffers).
-    public init(mlp: MLP, options: Options = Options()) {
+    public init(mlp: MLP, options: Options = Options(), noiseSeed: UInt64 = 0x5EED) {
         self.mlp = mlp
+        noise = SplitMix64(seed: noiseSeed)
         self.options = options
         widths = mlp.widths
         let B = options.batchSize
@@ -123,7 +125,13 @@ public final class MLPTrainer {
 
     /// Fits the input and output normalisers to data (row-major samples) — mean and standard
     /// deviation per feature, with a floor so constant features do not divide by zero.
-    public func fitNormalisers(inputs: [Float], outputs: [Float], count: Int) {
+    ///
+    /// With `preservingFunction` (continuing from trained weights, MSE heads) the first and last
+    /// layers are re-expressed for the new normalisers so that the network computes the same
+    /// function as before (`MLP.renormalise`); inputs that become ignored drop out exactly at
+    /// their new mean. Otherwise the weights are left as they are.
+    public func fitNormalisers(inputs: [Float], outputs: [Float], count: Int, preservingFunction: Bool = false) {
+        let before = mlp
         func stats(_ x: [Float], _ d: Int, floor: Float = 1e-6) -> ([Float], [Float]) {
             var mean = [Float](repeating: 0, count: d), varsum = [Float](repeating: 0, count: d)
             for s in 0 ..< count { for i in 0 ..< d { mean[i] += x[s * d + i] } }
@@ -145,6 +153,12 @@ public final class MLPTrainer {
             (mlp.outputMean, mlp.outputScale) = stats(outputs, widths.last!)
             targetMean = mlp.outputMean
             targetScale = mlp.outputScale
+        }
+        if preservingFunction, !options.gaussianHead {
+            let fitted = mlp
+            mlp = before
+            mlp.renormalise(inputMean: fitted.inputMean, inputScale: fitted.inputScale,
+                            outputMean: fitted.outputMean, outputScale: fitted.outputScale)
         }
     }
 
@@ -275,7 +289,8 @@ public final class MLPEnsemble {
 
     public init(widths: [Int], activation: Activation, members count: Int = 5, options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
         precondition(count >= 1, "at least one member")
-        members = (0 ..< count).map { MLPTrainer(mlp: MLP(widths: widths, activation: activation, seed: seed &+ UInt64($0) &* 7919), options: options) }
+        members = (0 ..< count).map { MLPTrainer(mlp: MLP(widths: widths, activation: activation, seed: seed &+ UInt64($0) &* 7919), options: options,
+                                                 noiseSeed: seed &+ UInt64($0) &* 104_729) }
         workspaces = members.map { $0.mlp.makeWorkspace() }
         scratch = .allocate(capacity: count * widths.last!)
         rng = seed
@@ -285,7 +300,7 @@ public final class MLPEnsemble {
     /// the optimiser's moments start from zero.
     public init(continuing members: [MLP], options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
         precondition(!members.isEmpty, "at least one member")
-        self.members = members.map { MLPTrainer(mlp: $0, options: options) }
+        self.members = members.indices.map { MLPTrainer(mlp: members[$0], options: options, noiseSeed: seed &+ UInt64($0) &* 104_729) }
         workspaces = members.map { $0.makeWorkspace() }
         scratch = .allocate(capacity: members.count * members[0].outputSize)
         rng = seed
@@ -296,10 +311,11 @@ public final class MLPEnsemble {
     /// `epochs` passes over `count` samples: each member draws its own bootstrap resample
     /// (sampling with replacement) and trains on it in mini-batches. Returns the mean final batch loss.
     /// - Warning: Not real-time safe.
+    /// With `continuing` (a warm start) the normalisers are refitted to the data while the
+    /// members keep computing what they computed (`MLPTrainer.fitNormalisers(preservingFunction:)`).
     @discardableResult
-    /// With `refitNormalisers` false (a warm start) the members' normalisers stay as they are.
-    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int, refitNormalisers: Bool = true) -> Float {
-        if refitNormalisers { for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count) } }
+    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int, continuing: Bool = false) -> Float {
+        for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count, preservingFunction: continuing) }
         let last = train(members: Array(members.indices), inputs: inputs, outputs: outputs, count: count, epochs: epochs, seed: rng)
         workspaces = members.map { $0.mlp.makeWorkspace() }
         return last / Float(members.count)

@@ -7,7 +7,7 @@ import Learning
 /// with the rigid-body one.
 public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public let nominal: Nominal
-    /// Ensemble members: (nx + nu) inputs, nx outputs each.
+    /// Ensemble members: nx + nu inputs (x, u) or nx (x alone), nx outputs each.
     public let members: [MLP]
     /// Which of the network's derivatives enter fx, fu. The step always uses the full residual.
     public enum Derivatives: String, Sendable, CaseIterable {
@@ -52,6 +52,8 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         /// Every member's output (K × nx) and Jacobian (K × nx × (nx + nu)), for the disagreement.
         let memberOutputs: UnsafeMutablePointer<Float>
         let memberJacobians: UnsafeMutablePointer<Float>
+        /// The members' mean output (nx), in Double: the gradient's deviations must sum to zero.
+        let means: UnsafeMutablePointer<Double>
 
         init(nominal: Nominal.Workspace, forward: [MLPWorkspace], jacobian: [MLPJacobianWorkspace], nx: Int, nu: Int) {
             self.nominal = nominal
@@ -68,10 +70,13 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
             jac = buffer(nx * (nx + nu))
             memberOutputs = buffer(k * nx)
             memberJacobians = buffer(k * nx * (nx + nu))
+            means = .allocate(capacity: nx)
+            means.initialize(repeating: 0, count: nx)
         }
 
         deinit {
             for p in [input, output, jac, memberOutputs, memberJacobians] { p.deallocate() }
+            means.deallocate()
         }
     }
 
@@ -110,7 +115,7 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         return memberVariance(ws)
     }
 
-    /// D = (1/(K·nx)) Σ_m Σ_i (y_mi − ȳ_i)² over the outputs in `ws.memberOutputs`, and ȳ in `ws.output`.
+    /// D = (1/(K·nx)) Σ_m Σ_i (y_mi − ȳ_i)² over the outputs in `ws.memberOutputs`, and ȳ in `ws.means`.
     @inline(__always)
     private func memberVariance(_ ws: Workspace) -> Double {
         let nx = stateDimension, k = members.count
@@ -119,7 +124,7 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
             var mean = 0.0
             for m in 0 ..< k { mean += Double(ws.memberOutputs[m * nx + i]) }
             mean /= Double(k)
-            ws.output[i] = Float(mean)
+            ws.means[i] = mean
             for m in 0 ..< k { let e = Double(ws.memberOutputs[m * nx + i]) - mean; total += e * e }
         }
         return total / Double(k * nx)
@@ -145,7 +150,7 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         for m in 0 ..< k {
             let jm = ws.memberJacobians + m * nx * n
             for i in 0 ..< nx {
-                let e = scale * (Double(ws.memberOutputs[m * nx + i]) - Double(ws.output[i]))
+                let e = scale * (Double(ws.memberOutputs[m * nx + i]) - ws.means[i])
                 for c in 0 ..< n { gradient[c] += e * Double(jm[i * n + c]) }
             }
         }

@@ -222,8 +222,10 @@ extension LearnerService: ModelControl {
             throw LearnerError(error.description)
         }
         let n = learner.model.dof
-        guard members[0].inputSize == 3 * n || members[0].inputSize == 2 * n, members[0].outputSize == 2 * n else {
-            throw LearnerError("\(path): the model maps \(members[0].inputSize) → \(members[0].outputSize); a residual model for \(n) joints maps \(2 * n) (q, v) or \(3 * n) (q, v, u) → \(2 * n)")
+        let width = learner.inputWidth
+        guard members[0].inputSize == width, members[0].outputSize == 2 * n else {
+            let inputs = learner.options.controlInput ? "(q, v, u)" : "(q, v)"
+            throw LearnerError("\(path): the model maps \(members[0].inputSize) → \(members[0].outputSize); this daemon's residual model for \(n) joints maps \(inputs) = \(width) → \(2 * n) (learning.control_input: \(learner.options.controlInput))")
         }
         if let robot = meta["robot"], robot != learner.model.name {
             throw LearnerError("\(path): the model is for robot \"\(robot)\", this daemon runs \"\(learner.model.name)\"")

@@ -318,6 +318,8 @@ public final class MPCPlanner: @unchecked Sendable {
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
         guard let target else {
             lastT0 = nil
+            // No plan, nothing to disagree about (telemetry must not show an old plan's value).
+            shared.withLock { $0.stats.disagreement = 0 }
             return
         }
         let t = telemetry()
@@ -416,7 +418,13 @@ public final class MPCPlanner: @unchecked Sendable {
             solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
                          budget: UInt64(configuration.budget * 1e9), now: MonotonicClock.now)
         }
-        guard result.status != .invalidDynamics else { return }
+        guard result.status != .invalidDynamics else {
+            shared.withLock {
+                $0.stats.lastStatus = result.status.rawValue
+                $0.stats.disagreement = 0
+            }
+            return
+        }
         let T = configuration.horizon, nx = 2 * n
         // Epistemic uncertainty along the plan: where the learned model's members disagree, its
         // predictions are not to be trusted; beyond the limit the plan is withdrawn (→ hold).

@@ -145,6 +145,7 @@ public final class ResidualLearner {
     func error(of members: [MLP]?, inputs: [Float], targets: [Float], from: Int, to: Int) -> Double {
         guard to > from else { return .infinity }
         let di = inputWidth, dt = 2 * n
+        precondition(members?.allSatisfy { $0.inputSize == di && $0.outputSize == dt } ?? true, "members of this learner's shape")
         var workspaces = members?.map { $0.makeWorkspace() } ?? []
         var out = [Float](repeating: 0, count: dt)
         var total = 0.0
@@ -168,9 +169,11 @@ public final class ResidualLearner {
     /// its error on those; nil with too few samples.
     ///
     /// With `warmStart` (and a current version of the same architecture) the candidate continues
-    /// from the current model's weights and normalisers for `warmStartEpochs` passes — the data
-    /// changed by a few thousand samples, not the function — instead of `epochs` passes from a
-    /// fresh initialisation.
+    /// from the current model's function for `warmStartEpochs` passes — the data changed by a few
+    /// thousand samples, not the function — instead of `epochs` passes from a fresh
+    /// initialisation. Its normalisers are refitted to the buffer and its weights re-expressed
+    /// for them, so they follow the data as it moves (an input that stood still so far and
+    /// starts moving is taken up again).
     public func trainCandidate(seed: UInt64 = 1, warmStart: Bool = false) -> Candidate? {
         let total = sampleCount
         let held = Int(Double(total) * options.validationFraction)
@@ -188,7 +191,7 @@ public final class ResidualLearner {
             ensemble = MLPEnsemble(widths: widths, activation: .silu, members: options.members, options: options.trainer, seed: seed)
         }
         ensemble.train(inputs: Array(x[..<(train * di)]), outputs: Array(y[..<(train * dt)]), count: train,
-                       epochs: warm ? options.warmStartEpochs : options.epochs, refitNormalisers: !warm)
+                       epochs: warm ? options.warmStartEpochs : options.epochs, continuing: warm)
         let members = ensemble.members.map(\.mlp)
         var candidate = Candidate(members: members, validationError: error(of: members, inputs: x, targets: y, from: train, to: total), samples: train)
         candidate.warmStarted = warm
@@ -228,12 +231,16 @@ public final class ResidualLearner {
     }
 
     /// Adopts `members` (loaded from a file) as the next version, without validation.
-    public func adopt(_ members: [MLP]) { versions.append(members) }
+    public func adopt(_ members: [MLP]) {
+        precondition(members.allSatisfy { $0.inputSize == inputWidth && $0.outputSize == 2 * n }, "model shape checked by the caller")
+        versions.append(members)
+    }
 
     /// Forgets every learned version (the data stays).
     public func reset() { versions.removeAll() }
 
-    /// The planner's dynamics for the current version.
+    /// The current version as a dynamics model with every derivative (`.full`); the planner
+    /// builds its own with `learning.derivatives`.
     public func dynamics() -> ResidualDynamics<RigidBodyDynamics>? {
         current.map { ResidualDynamics(nominal: nominal, members: $0) }
     }

@@ -22,6 +22,10 @@ extension DaemonConfiguration {
         self.mpc = try MPC(reading: &mpc)
         var learning = try r.section("learning")
         self.learning = try Learning(reading: &learning)
+        if let cpu = self.learning.cpuAffinity, cpu == self.loop.cpuAffinity {
+            throw learning.error(.invalidValue, "cpu_affinity", at: nil,
+                                 "CPU \(cpu) is loop.cpu_affinity's: the learner must train away from the control thread")
+        }
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)

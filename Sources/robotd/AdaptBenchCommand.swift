@@ -34,6 +34,9 @@ struct AdaptBench: ParsableCommand {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
         guard window > 0, window <= seconds else { throw ValidationError("--window must be in (0, --seconds]") }
         guard payload >= 0, payload <= 10 else { throw ValidationError("--payload must be in [0, 10] kg") }
+        for (name, value) in [("--soft-disagreement", softDisagreement), ("--disagreement-weight", disagreementWeight)] {
+            if let value, !(value >= 0 && value.isFinite) { throw ValidationError("\(name) must be a finite number ≥ 0") }
+        }
     }
 
     func run() throws {
@@ -55,6 +58,9 @@ struct AdaptBench: ParsableCommand {
                 throw ValidationError("--friction: \(options.extraFriction.count) comma-separated values ≥ 0")
             }
             options.extraFriction = values
+        }
+        if let soft = softDisagreement, soft > 0, c.learning.maxDisagreement > 0, soft >= c.learning.maxDisagreement {
+            throw ValidationError("--soft-disagreement must be below learning.max_disagreement (\(c.learning.maxDisagreement))")
         }
         options.softDisagreement = softDisagreement
         options.disagreementWeight = disagreementWeight

@@ -153,3 +153,46 @@ enum LearningBuild {
         #endif
     }
 }
+
+@Suite struct RenormaliseTests {
+    static func output(_ m: MLP, _ x: [Float]) -> [Float] {
+        var ws = m.makeWorkspace()
+        var out = [Float](repeating: 0, count: m.outputSize)
+        x.withUnsafeBufferPointer { m.forward(&ws, input: $0.baseAddress!, output: &out) }
+        return out
+    }
+
+    /// New normalisers, same function: the re-expressed network gives the old outputs on random
+    /// inputs (one and several layers); an input that becomes ignored drops out exactly at its
+    /// new mean and the network no longer depends on it.
+    @Test(arguments: [[5, 4], [5, 16, 16, 4]])
+    func keepsTheFunction(widths: [Int]) {
+        var rng = SplitMix64(seed: 9)
+        func u(_ a: Double, _ b: Double) -> Float { Float(a + (b - a) * rng.nextUnit()) }
+        var m = MLP(widths: widths, activation: .silu, seed: 3)
+        m.inputMean = (0 ..< 5).map { _ in u(-1, 1) }
+        m.inputScale = (0 ..< 5).map { _ in u(0.2, 2) }
+        m.outputMean = (0 ..< 4).map { _ in u(-1, 1) }
+        m.outputScale = (0 ..< 4).map { _ in u(0.1, 3) }
+        var r = m
+        let m2 = (0 ..< 5).map { _ in u(-1, 1) }, s2 = (0 ..< 5).map { _ in u(0.2, 2) }
+        r.renormalise(inputMean: m2, inputScale: s2, outputMean: (0 ..< 4).map { _ in u(-1, 1) }, outputScale: (0 ..< 4).map { _ in u(0.1, 3) })
+        #expect(r.inputScale == s2)
+        for _ in 0 ..< 20 {
+            let x = (0 ..< 5).map { _ in u(-2, 2) }
+            let a = Self.output(m, x), b = Self.output(r, x)
+            for o in 0 ..< 4 { #expect(abs(a[o] - b[o]) <= 1e-4 * max(1, abs(a[o])), "\(a) vs \(b)") }
+        }
+        // Input 2 becomes ignored: at its new mean the function is unchanged; elsewhere constant.
+        var ignored = m
+        var s3 = m.inputScale
+        s3[2] = MLP.ignoredInputScale
+        ignored.renormalise(inputMean: m2, inputScale: s3, outputMean: m.outputMean, outputScale: m.outputScale)
+        var x = (0 ..< 5).map { _ in u(-2, 2) }
+        x[2] = m2[2]
+        let a = Self.output(m, x), b = Self.output(ignored, x)
+        for o in 0 ..< 4 { #expect(abs(a[o] - b[o]) <= 1e-4 * max(1, abs(a[o]))) }
+        x[2] += 1
+        #expect(Self.output(ignored, x) == b)
+    }
+}

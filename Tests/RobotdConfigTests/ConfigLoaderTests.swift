@@ -420,5 +420,7 @@ extension ConfigLoaderTests {
         expectError("learning: {max_disagreement: 0.01, soft_disagreement: 0.02}", .invalidValue,
                     keyPath: "learning.soft_disagreement", line: 1, messageContains: "below learning.max_disagreement")
         expectError("learning:\n  derivatives: some\n", .invalidValue, keyPath: "learning.derivatives", line: 2, messageContains: "position")
+        expectError("loop: {cpu_affinity: 1}\nlearning:\n  cpu_affinity: 1\n", .invalidValue, keyPath: "learning.cpu_affinity", line: 3,
+                    messageContains: "away from the control thread")
     }
 }
