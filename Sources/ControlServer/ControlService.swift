@@ -72,6 +72,9 @@ public protocol TargetPlanner: AnyObject, Sendable {
     /// Sets a target: `position` (m, base frame) with optional `orientation` (w, x, y, z), or
     /// `joints` (rad); `duration` (s) spreads the approach. Throws a message naming the problem.
     func setTarget(position: [Double]?, orientation: [Double]?, joints: [Double]?, duration: Double?) throws
+    /// Sets a closed end-effector path (waypoints in m, base frame) traversed once per `period`
+    /// seconds, again and again. Throws a message naming the problem.
+    func setPath(waypoints: [[Double]], period: Double) throws
     func clearTarget()
     /// Planner state for `status` (`loopTime` = the loop's current time, for plan ages).
     func statusJSON(loopTime: Double) -> JSONValue
@@ -455,9 +458,45 @@ final class ControlService {
                 "robot": metadata["robot"].map { .string($0) } ?? .null, "provenance": metadata["provenance"].map { .string($0) } ?? .null]
     }
 
+    /// `{"path": [[x, y, z], …], "period": s}`: the MPC planner tracks the closed path.
+    func setPath(_ p: Params) throws(RPCError) -> JSONValue {
+        guard let planner = access.planner else {
+            throw .wrongMode("path targets need the MPC planner (mpc.enabled is false)", mode: "\(access.telemetry().mode)")
+        }
+        for key in ["position", "orientation", "q", "duration"] where p.value[key] != nil {
+            throw .invalidParams("\"\(key)\" does not combine with \"path\"")
+        }
+        guard case let .array(items)? = p.value["path"] else { throw .invalidParams("\"path\" must be a list of [x, y, z] waypoints (m)") }
+        var waypoints: [[Double]] = []
+        for (i, item) in items.enumerated() {
+            let point: [Double]
+            if case let .array(xyz) = item, xyz.count == 3 { point = xyz.compactMap(\.doubleValue) } else { point = [] }
+            guard point.count == 3, point.allSatisfy(\.isFinite) else {
+                throw .invalidParams("\"path\"[\(i)] must be [x, y, z], three finite numbers (m)")
+            }
+            waypoints.append(point)
+        }
+        guard waypoints.count >= 3, waypoints.count <= 10_000 else {
+            throw .invalidParams("\"path\" needs 3 to 10000 waypoints, got \(waypoints.count)")
+        }
+        guard let period = try p.optionalNumber("period"), period >= 0.1, period <= 3600 else {
+            throw .invalidParams("\"period\" (s per lap) is required with a path, in [0.1, 3600]")
+        }
+        do {
+            try planner.setPath(waypoints: waypoints, period: period)
+        } catch {
+            throw .invalidParams("\(error)")
+        }
+        let mode = access.telemetry().mode
+        return ["accepted": true, "mode": .string("\(mode)"), "waypoints": JSONValue(waypoints.count),
+                "hint": mode == .mpc ? .null : "send mode.set {\"mode\": \"mpc\"} to follow the path"]
+    }
+
     func setTarget(_ p: Params) throws(RPCError) -> JSONValue {
-        try p.allowOnly(["position", "orientation", "q", "duration"])
+        try p.allowOnly(["position", "orientation", "q", "duration", "path", "period"])
         let planner = access.planner
+        if p.value["path"] != nil { return try setPath(p) }
+        if p.value["period"] != nil { throw .invalidParams("\"period\" belongs to a \"path\" target") }
         guard planner != nil || access.policies != nil else {
             throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false) and offers no policy mode", mode: "\(access.telemetry().mode)")
         }

@@ -491,6 +491,10 @@ extension MPCPlanner: TargetPlanner {
 
     public var planDisagreement: Double { statistics.disagreement }
 
+    public func setPath(waypoints: [[Double]], period: Double) throws {
+        try setTarget(.path(ReferencePath(waypoints: waypoints.map { Vector3($0[0], $0[1], $0[2]) }, period: period)), duration: nil)
+    }
+
     public func statusJSON(loopTime: Double) -> JSONValue {
         let s = statistics
         var target: JSONValue = .null
