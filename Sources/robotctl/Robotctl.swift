@@ -354,12 +354,15 @@ struct TargetCommand: ParsableCommand {
         usage: """
             robotctl target [--go] [--orientation w,x,y,z] [--duration S] X,Y,Z
             robotctl target [--go] --joints [--duration S] Q1,Q2,…
+            robotctl target [--go] --path FILE --period S
             robotctl target --clear
             """,
         discussion: """
             The planner re-plans towards the target at mpc.rate_hz; the arm follows it in mode mpc \
             (--go switches to it once the target is accepted). Positions are in the base frame; a target \
-            outside the arm's reach is refused. With --duration the approach is spread over that time.
+            outside the arm's reach is refused. With --duration the approach is spread over that time. \
+            --path FILE gives a closed end-effector path to trace once per --period seconds, again and \
+            again: one waypoint X,Y,Z (m) per line (blank lines and lines starting with # are skipped).
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -368,10 +371,41 @@ struct TargetCommand: ParsableCommand {
     @Flag(help: "Withdraw the target (the plan stops; mpc falls back to hold).") var clear = false
     @Option(help: ArgumentHelp("Orientation as a unit quaternion w,x,y,z.", valueName: "w,x,y,z")) var orientation: String?
     @Option(help: ArgumentHelp("Seconds to spread the approach over.", valueName: "seconds")) var duration: Double?
+    @Option(help: ArgumentHelp("A closed path: a file of X,Y,Z waypoints (m), one per line.", valueName: "file")) var path: String?
+    @Option(help: ArgumentHelp("Seconds per lap of --path.", valueName: "seconds")) var period: Double?
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("X,Y,Z in m (or joint positions with --joints).", valueName: "numbers"))
     var numbers: [String] = []
 
+    /// The waypoints of a path file: `X,Y,Z` per line; errors name the file and line.
+    static func waypoints(file: String) throws -> [[Double]] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ValidationError("--path: cannot read \(file): \(error.localizedDescription)")
+        }
+        var points: [[Double]] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let xyz = line.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard xyz.count == 3, xyz.allSatisfy({ $0?.isFinite == true }) else {
+                throw ValidationError("--path: \(file):\(i + 1): expected X,Y,Z (three numbers, m), got \"\(line)\"")
+            }
+            points.append(xyz.map { $0! })
+        }
+        return points
+    }
+
     func params() throws -> [String: Any] {
+        if let path {
+            guard numbers.isEmpty, !joints, orientation == nil, duration == nil else {
+                throw ValidationError("--path takes no numbers, --joints, --orientation or --duration.")
+            }
+            guard let period else { throw ValidationError("--path needs --period (seconds per lap).") }
+            return ["path": try Self.waypoints(file: path), "period": period]
+        }
+        if period != nil { throw ValidationError("--period applies to --path.") }
         let parsed = try Move.parse(numbers, duration: duration, options: options)
         var p: [String: Any] = [:]
         if joints {
@@ -391,7 +425,7 @@ struct TargetCommand: ParsableCommand {
 
     func validate() throws {
         if clear {
-            guard numbers.isEmpty, !go else { throw ValidationError("--clear takes no target and no --go.") }
+            guard numbers.isEmpty, !go, path == nil else { throw ValidationError("--clear takes no target and no --go.") }
             return
         }
         if orientation != nil, joints { throw ValidationError("--orientation applies to position targets only.") }

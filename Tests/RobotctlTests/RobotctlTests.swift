@@ -421,6 +421,24 @@ enum Sample {
         #expect(jsonEqual(try json(config.stdout), Sample.all["config.get"]))
     }
 
+    /// `target --path FILE --period S` sends the file's waypoints; a bad line is a usage error
+    /// naming the file and line, before anything is sent.
+    @Test func targetPathSendsTheWaypoints() throws {
+        let daemon = try FakeDaemon(results: Sample.all.merging(["target.set": ["accepted": true, "mode": "hold", "waypoints": 3]]) { a, _ in a })
+        defer { daemon.stop() }
+        let file = daemon.directory + "/circle.csv"
+        try "# x, y, z (m)\n0.5, 0.1, 0.4\n\n0.5,0.15,0.45\n0.5, 0.2, 0.4\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Robotctl.run(["target", "--path", file, "--period", "4", "--socket", daemon.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(jsonEqual(daemon.requests.first?["params"], ["path": [[0.5, 0.1, 0.4], [0.5, 0.15, 0.45], [0.5, 0.2, 0.4]], "period": 4]))
+        try "0.5, 0.1, 0.4\n0.5, 0.1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try Robotctl.run(["target", "--path", file, "--period", "4", "--socket", daemon.path])
+        #expect(bad.status == 64 && bad.stderr.contains("circle.csv:2"), "\(bad.stderr)")
+        let noPeriod = try Robotctl.run(["target", "--path", file, "--socket", daemon.path])
+        #expect(noPeriod.status == 64 && noPeriod.stderr.contains("--period"), "\(noPeriod.stderr)")
+        #expect(daemon.requests.count == 1)
+    }
+
     @Test func rawCall() throws {
         let daemon = try FakeDaemon(results: Sample.all)
         defer { daemon.stop() }
