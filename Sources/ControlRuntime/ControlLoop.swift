@@ -27,8 +27,6 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         public var flightRecorderTicks: Int = 5000
         /// Mode entered by `start()`: `.idle` or `.hold`.
         public var initialMode: Mode = .hold
-        /// In `mpc`, the newest plan is used while t − t0 ≤ this (s); older → `hold`.
-        public var planValidity: Double = 0.1
 
         public init() {}
     }
@@ -42,7 +40,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     public let flightRecorder: FlightRecorder
     /// Every transition, for a consumer (learner or recorder); `nil` when nobody listens.
     public let transitions: SPSCRing<Transition>?
-    /// The planner's plans for `mpc`; nil when this loop has no planner (mpc unavailable).
+    /// The planner's plans for `mpc` (their validity is the slot's); nil when this loop has no
+    /// planner (mpc unavailable).
     public let plans: PlanSlot?
     /// Learned policies for `policy`; nil when the mode is not offered.
     public let policies: PolicySlot?
@@ -207,7 +206,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let actions: ModeActions
         switch c.kind {
         case .setMode:
-            let missing: RejectReason = c.mode == .mpc && !hasFreshPlan(time: time) ? .noPlan
+            let missing: RejectReason = c.mode == .mpc && plans?.covers(time) != true ? .noPlan
                 : c.mode == .policy && policies?.hasPolicy != true ? .noPolicy : .none
             if missing != .none {
                 _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode, reason: missing))
@@ -296,11 +295,6 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
-    private func hasFreshPlan(time: Double) -> Bool {
-        guard let p = plans?.newest() else { return false }
-        return time - p.t0 <= configuration.planValidity && time < p.t0 + p.duration
-    }
-
     /// The plan's control law at `time`; false when no valid plan covers it.
     private func planControl(time: Double) -> Bool {
         guard let plans else { return false }
@@ -313,9 +307,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             // Position servos get the plan's positions as goals and its torques as feedforward.
             // planState is scratch here: positions in the first half, torques in the second.
             let fresh = planState.withUnsafeMutableBufferPointer { b in
-                let q = b.baseAddress!, tau = b.baseAddress! + n
-                guard let t0 = plans.reference(at: time, position: q, effort: tau) else { return false }
-                return time - t0 <= configuration.planValidity
+                plans.reference(at: time, position: b.baseAddress!, effort: b.baseAddress! + n) != nil
             }
             guard fresh else { return false }
             for i in 0 ..< n {
@@ -326,8 +318,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
         return planState.withUnsafeBufferPointer { x in
             command.values.withUnsafeMutableBufferPointer { u in
-                guard let t0 = plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) else { return false }
-                return time - t0 <= configuration.planValidity
+                plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) != nil
             }
         }
     }

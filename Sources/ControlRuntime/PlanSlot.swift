@@ -6,12 +6,17 @@ import Synchronization
 ///   u(t) = u_ff[k] + K[k] (x − x_ref(t)),  k = ⌊(t − t0)/dt⌋,
 /// with x_ref linearly interpolated inside the interval (the plan's controls are held over it).
 ///
+/// A plan is used only while t − t0 ≤ `validity`: an older one means the planner stalled or
+/// died, and the tick must fall back rather than follow a stale trajectory to its end.
+///
 /// Published through a double-buffered slot: the planner writes the buffer the tick is not
 /// reading and then flips an index; each buffer carries a sequence number so that a read that
 /// raced a write is detected and discarded instead of mixing two plans.
 public final class PlanSlot: @unchecked Sendable {
     public let dof: Int
     public let capacity: Int
+    /// Longest time after a plan's t0 that the tick follows it (s).
+    public let validity: Double
 
     final class Buffer {
         let sequence = Atomic<UInt64>(0)
@@ -45,10 +50,11 @@ public final class PlanSlot: @unchecked Sendable {
     private var nextID: UInt64 = 0
 
     /// - Warning: Not real-time safe (allocates both buffers).
-    public init(dof: Int, capacity: Int) {
-        precondition(dof >= 1 && capacity >= 1, "a plan has at least one joint and one node")
+    public init(dof: Int, capacity: Int, validity: Double = .infinity) {
+        precondition(dof >= 1 && capacity >= 1 && validity > 0, "a plan has at least one joint and one node, and a positive validity")
         self.dof = dof
         self.capacity = capacity
+        self.validity = validity
         buffers = [Buffer(dof: dof, capacity: capacity), Buffer(dof: dof, capacity: capacity)]
     }
 
@@ -80,8 +86,8 @@ public final class PlanSlot: @unchecked Sendable {
 
     /// Runs `body(plan, k, w)` for the newest plan's node k = ⌊(t − t0)/dt⌋ and interval fraction
     /// w, under the sequence check; a read that raced a publish is retried once (on the buffer
-    /// just published). Returns the plan's t0, or nil (no plan, t outside it, or a second race:
-    /// the caller keeps its previous command).
+    /// just published). Returns the plan's t0, or nil (no plan, t outside it or past its
+    /// validity, or a second race: the caller keeps its previous command).
     /// - Note: Real-time safe: no allocation, no locks.
     @inline(__always)
     private func atNode(_ t: Double, _ body: (Buffer, Int, Double) -> Void) -> Double? {
@@ -93,7 +99,7 @@ public final class PlanSlot: @unchecked Sendable {
             guard s1 & 1 == 0 else { continue }
             let t0 = b.t0, count = b.count
             let position = (t - t0) / b.dt
-            guard position >= 0, position < Double(count) else { return nil }
+            guard position >= 0, position < Double(count), t - t0 <= validity else { return nil }
             let k = min(Int(position), count - 1)
             body(b, k, position - Double(k))
             atomicMemoryFence(ordering: .acquiring)
@@ -132,6 +138,10 @@ public final class PlanSlot: @unchecked Sendable {
             }
         }
     }
+
+    /// Whether a valid plan covers loop time `t` (what `control` and `reference` would follow).
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func covers(_ t: Double) -> Bool { atNode(t) { _, _, _ in } != nil }
 
     /// The newest plan's start time and length (s), for status; nil without a plan.
     public func newest() -> (t0: Double, duration: Double, id: UInt64)? {

@@ -111,7 +111,6 @@ public enum DaemonAssembly {
         loopConfig.endEffectorFrame = model.frames.count - 1
         loopConfig.flightRecorderTicks = max(1, Int(config.loop.flightRecorderSeconds * Double(config.loop.rateHz)))
         loopConfig.initialMode = .hold
-        loopConfig.planValidity = config.mpc.planValidity
         if let name = config.mpc.frame {
             guard let f = model.frameIndex(named: name) else { throw Failure("mpc.frame: the robot has no link \"\(name)\"") }
             loopConfig.endEffectorFrame = f

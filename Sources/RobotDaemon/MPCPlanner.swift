@@ -106,7 +106,7 @@ public final class MPCPlanner: @unchecked Sendable {
 
     /// Plan capacity a loop's `PlanSlot` needs for `configuration`.
     public static func makePlanSlot(dof: Int, configuration: DaemonConfiguration.MPC) -> PlanSlot {
-        PlanSlot(dof: dof, capacity: configuration.horizon)
+        PlanSlot(dof: dof, capacity: configuration.horizon, validity: configuration.planValidity)
     }
 
     /// - Parameter plans: the slot the control loop reads (from `makePlanSlot`).

@@ -33,6 +33,20 @@ import Testing
         slot.clear()
         #expect(slot.control(at: 2.15, state: x, into: &u) == nil)
     }
+
+    /// A plan older than the slot's validity is not followed, although it still spans `t`.
+    @Test func aPlanIsFollowedOnlyWithinItsValidity() {
+        let slot = PlanSlot(dof: 1, capacity: 4, validity: 0.2)
+        slot.publish(t0: 2.0, dt: 0.1, count: 4) { xRef, uff, gains in
+            for k in 0 ... 4 { xRef[2 * k] = 0; xRef[2 * k + 1] = 0 }
+            for k in 0 ..< 4 { uff[k] = 1; gains[2 * k] = 0; gains[2 * k + 1] = 0 }
+        }
+        var u = [0.0], q = [0.0], tau = [0.0]
+        #expect(slot.covers(2.15) && slot.control(at: 2.15, state: [0, 0], into: &u) == 2.0)
+        #expect(!slot.covers(2.25) && slot.control(at: 2.25, state: [0, 0], into: &u) == nil)
+        #expect(slot.reference(at: 2.25, position: &q, effort: &tau) == nil)
+        #expect(!slot.covers(1.95))
+    }
 }
 
 @Suite struct MPCModeTests {
@@ -40,9 +54,8 @@ import Testing
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-        let plans = PlanSlot(dof: 6, capacity: 50)
+        let plans = PlanSlot(dof: 6, capacity: 50, validity: validity)
         var config = ControlLoop<SimulatedArm>.Configuration()
-        config.planValidity = validity
         config.commandMode = mode
         config.overrunFaultThreshold = 100_000
         let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
