@@ -138,7 +138,16 @@ public struct MLP: Sendable, Equatable {
     /// y = f(x) for one input, with the normalisers.
     /// - Note: Real-time safe: no allocation, no locks (after `makeWorkspace`).
     public func forward(_ ws: inout MLPWorkspace, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let a = ws.a, b = ws.b
+        propagate(input, ws.a, ws.b, output: output) { _, _, _ in }
+    }
+
+    /// The forward pass through the normalisers, ping-ponging between the scratch buffers `a`
+    /// and `b` (each as wide as the widest layer); `record(ℓ, z, n)` sees layer ℓ's n
+    /// pre-activations before the nonlinearity.
+    /// - Note: Real-time safe: no allocation, no locks.
+    @inline(__always)
+    private func propagate(_ input: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                           output: UnsafeMutablePointer<Float>, record: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         for i in 0 ..< inputSize { a[i] = (input[i] - inputMean[i]) / inputScale[i] }
         var src = a, dst = b
         for l in 0 ..< layerCount {
@@ -149,6 +158,7 @@ public struct MLP: Sendable, Equatable {
                     SBLAS.gemv(m: nOut, n: nIn, a: w.baseAddress!, x: src, beta: 1, y: dst)
                 }
             }
+            record(l, dst, nOut)
             if l < layerCount - 1 {
                 for j in 0 ..< nOut { dst[j] = activation.apply(dst[j]) }
             }
@@ -157,39 +167,13 @@ public struct MLP: Sendable, Equatable {
         for i in 0 ..< outputSize { output[i] = outputMean[i] + outputScale[i] * src[i] }
     }
 
-    /// ∂y/∂x (out × in, row-major) at `input`, through the normalisers.
-    /// - Warning: Not real-time safe (allocates per-layer scratch).
+    /// ∂y/∂x (out × in, row-major) at `input`, through the normalisers (the allocating form of
+    /// `jacobian(_:input:output:jacobian:)`).
+    /// - Warning: Not real-time safe (allocates a workspace and the result).
     public func jacobian(at input: [Float]) -> [Float] {
-        // Forward keeping pre-activations.
-        var h = (0 ..< inputSize).map { (input[$0] - inputMean[$0]) / inputScale[$0] }
-        var pre: [[Float]] = []
-        for l in 0 ..< layerCount {
-            let nIn = widths[l], nOut = widths[l + 1]
-            var z = biases[l]
-            for j in 0 ..< nOut { for i in 0 ..< nIn { z[j] += weights[l][j * nIn + i] * h[i] } }
-            pre.append(z)
-            h = l < layerCount - 1 ? z.map { activation.apply($0) } : z
-        }
-        // J = diag(σ_out) W_L D_{L−1} W_{L−1} … D_1 W_1 diag(1/σ_in), built from the input side.
-        var J = [Float](repeating: 0, count: widths[1] * inputSize)
-        for j in 0 ..< widths[1] { for i in 0 ..< inputSize { J[j * inputSize + i] = weights[0][j * inputSize + i] / inputScale[i] } }
-        for l in 1 ..< layerCount {
-            let nIn = widths[l], nOut = widths[l + 1]
-            for r in 0 ..< nIn {
-                let d = activation.derivative(pre[l - 1][r])
-                for c in 0 ..< inputSize { J[r * inputSize + c] *= d }
-            }
-            var next = [Float](repeating: 0, count: nOut * inputSize)
-            for r in 0 ..< nOut {
-                for m in 0 ..< nIn {
-                    let w = weights[l][r * nIn + m]
-                    if w == 0 { continue }
-                    for c in 0 ..< inputSize { next[r * inputSize + c] += w * J[m * inputSize + c] }
-                }
-            }
-            J = next
-        }
-        for r in 0 ..< outputSize { for c in 0 ..< inputSize { J[r * inputSize + c] *= outputScale[r] } }
+        var ws = makeJacobianWorkspace()
+        var y = [Float](repeating: 0, count: outputSize), J = [Float](repeating: 0, count: outputSize * inputSize)
+        input.withUnsafeBufferPointer { jacobian(&ws, input: $0.baseAddress!, output: &y, jacobian: &J) }
         return J
     }
 }
@@ -251,22 +235,8 @@ extension MLP {
     public func jacobian(_ ws: inout MLPJacobianWorkspace, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                          jacobian out: UnsafeMutablePointer<Float>) {
         let nIn0 = inputSize
-        let w = widths.max()!
-        var src = ws.h, dst = ws.h + w
-        for i in 0 ..< nIn0 { src[i] = (input[i] - inputMean[i]) / inputScale[i] }
-        for l in 0 ..< layerCount {
-            let nIn = widths[l], nOut = widths[l + 1]
-            weights[l].withUnsafeBufferPointer { wt in
-                biases[l].withUnsafeBufferPointer { b in
-                    for j in 0 ..< nOut { dst[j] = b[j] }
-                    SBLAS.gemv(m: nOut, n: nIn, a: wt.baseAddress!, x: src, beta: 1, y: dst)
-                }
-            }
-            ws.pre[l].update(from: dst, count: nOut)
-            if l < layerCount - 1 { for j in 0 ..< nOut { dst[j] = activation.apply(dst[j]) } }
-            swap(&src, &dst)
-        }
-        for i in 0 ..< outputSize { output[i] = outputMean[i] + outputScale[i] * src[i] }
+        let pre = ws.pre
+        propagate(input, ws.h, ws.h + widths.max()!, output: output) { l, z, n in pre[l].update(from: z, count: n) }
 
         var jPrev = ws.j0, jNext = ws.j1
         for r in 0 ..< widths[1] {
