@@ -20,9 +20,9 @@ public struct SplitMix64: Sendable {
     /// Uniform in (0, 1): safe for log.
     public mutating func nextOpenUnit() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
 
-    /// A standard normal Float (Box–Muller on two open-interval uniforms).
-    public mutating func nextGaussian() -> Float {
-        let u1 = nextOpenUnit(), u2 = nextUnit()
-        return Float((-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2))
+    /// A standard normal draw (Box–Muller on two open-interval uniforms).
+    public mutating func nextGaussian() -> Double {
+        let u1 = nextOpenUnit(), u2 = nextOpenUnit()
+        return (-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2)
     }
 }

@@ -178,7 +178,7 @@ public final class MLPTrainer {
         let sigma = options.inputNoise
         for (r, s) in indices.enumerated() {
             for i in 0 ..< nIn0 { input[r * nIn0 + i] = (inputs[s * nIn0 + i] - mlp.inputMean[i]) / mlp.inputScale[i] }
-            if sigma > 0 { for i in 0 ..< nIn0 { input[r * nIn0 + i] += sigma * noise.nextGaussian() } }
+            if sigma > 0 { for i in 0 ..< nIn0 { input[r * nIn0 + i] += sigma * Float(noise.nextGaussian()) } }
             for i in 0 ..< d { target[r * d + i] = (outputs[s * d + i] - targetMean[i]) / targetScale[i] }
         }
         // Forward.

@@ -24,9 +24,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var initialRegularization = 1e-6
         public var minRegularization = 1e-9
         public var maxRegularization = 1e10
-        /// Lower and upper control bounds (nu each); nil = unconstrained.
-        public var controlLower: [Double]? = nil
-        public var controlUpper: [Double]? = nil
+        /// Box bounds on the controls; unbounded by default.
+        public var bounds = ControlBounds()
         public init() {}
     }
 
@@ -194,8 +193,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         var derivativeTime: UInt64 = 0
         for i in 0 ..< nx { x0[i] = initialState[i] }
         for i in 0 ..< nu {
-            lower[i] = options.controlLower?[i] ?? -.infinity
-            upper[i] = options.controlUpper?[i] ?? .infinity
+            lower[i] = options.bounds.lower(i)
+            upper[i] = options.bounds.upper(i)
             for k in 0 ..< horizon { us[k * nu + i] = min(max(us[k * nu + i], lower[i]), upper[i]) }
         }
         var result = Result(status: .maxIterations, iterations: 0, cost: 0, initialCost: 0, expectedImprovement: 0,

@@ -17,8 +17,8 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var temperature = 1e-2
         /// Standard deviation of the control perturbation, per control (nu values), or one value.
         public var noise: [Double] = [1]
-        public var controlLower: [Double]? = nil
-        public var controlUpper: [Double]? = nil
+        /// Box bounds on the controls; unbounded by default.
+        public var bounds = ControlBounds()
         public var seed: UInt64 = 1
         public init() {}
     }
@@ -99,20 +99,11 @@ public final class MPPIPlanner<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
 
     public var controls: [Double] { Array(UnsafeBufferPointer(start: us, count: horizon * nu)) }
 
-    /// Box–Muller over the seeded generator.
     @inline(__always)
-    private func gaussian() -> Double {
-        let u1 = rng.nextOpenUnit(), u2 = rng.nextOpenUnit()
-        return (-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2)
-    }
+    private func gaussian() -> Double { rng.nextGaussian() }
 
     @inline(__always)
-    private func clamp(_ v: Double, _ i: Int) -> Double {
-        var x = v
-        if let lo = options.controlLower { x = max(x, lo[i]) }
-        if let hi = options.controlUpper { x = min(x, hi[i]) }
-        return x
-    }
+    private func clamp(_ v: Double, _ i: Int) -> Double { options.bounds.clamp(v, i) }
 
     /// Total cost of the controls in `u` from x0 (+∞ when the dynamics fail).
     private func rolloutCost(_ u: UnsafePointer<Double>) -> Double {

@@ -138,8 +138,7 @@ public final class MPCPlanner: @unchecked Sendable {
         let cost = ReachCost(model: model, frame: frame, dt: configuration.dt, weights: weights,
                              target: model.framePose(ws, frame: frame).translation, stateReference: Array(repeating: 0, count: 2 * n))
         var options = ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Options()
-        options.controlLower = effortLimits.map { -$0 }
-        options.controlUpper = effortLimits
+        options.bounds = .symmetric(effortLimits)
         let dynamics = SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt))
         solver = ILQRSolver(dynamics: dynamics, cost: DisagreementPenalty(base: cost, dynamics: dynamics),
                             horizon: configuration.horizon, options: options)

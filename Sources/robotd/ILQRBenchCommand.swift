@@ -99,8 +99,7 @@ struct ILQRBench: ParsableCommand {
         options.maxIterations = p.maxIterations
         options.tolerance = p.tolerance
         if p.torqueLimits {
-            options.controlLower = model.joints.map { -$0.effortLimit }
-            options.controlUpper = model.joints.map { $0.effortLimit }
+            options.bounds = .symmetric(model.joints.map(\.effortLimit))
         }
         let solver = ILQRSolver(dynamics: RigidBodyDynamics(model: model, dt: p.dt), cost: cost, horizon: p.horizon, options: options)
         var ws = model.makeWorkspace()

@@ -188,8 +188,7 @@ enum Dense {
         let B = [0, 0, 0.1, 0, 0, 0.05, 0.3, 0.1]
         let cost = QuadraticCost(q: [1.0, 0.5, 2, 0.1], r: [0.3, 0.7], qf: [10.0, 5, 8, 1])
         var options = ILQRSolver<LinearDynamics, QuadraticCost>.Options()
-        options.controlLower = [-0.5, -0.4]
-        options.controlUpper = [0.5, 0.3]
+        options.bounds = ControlBounds(lower: [-0.5, -0.4], upper: [0.5, 0.3])
         options.maxIterations = 200
         options.tolerance = 1e-14
         let dynamics = LinearDynamics(A: A, B: B, n: n, m: m)
@@ -202,8 +201,8 @@ enum Dense {
         var clampedCount = 0
         for k in 0 ..< T {
             for i in 0 ..< m {
-                #expect(us[k * m + i] >= options.controlLower![i] - 1e-12 && us[k * m + i] <= options.controlUpper![i] + 1e-12)
-                if abs(us[k * m + i] - options.controlLower![i]) < 1e-9 || abs(us[k * m + i] - options.controlUpper![i]) < 1e-9 { clampedCount += 1 }
+                #expect(us[k * m + i] >= options.bounds.lower(i) - 1e-12 && us[k * m + i] <= options.bounds.upper(i) + 1e-12)
+                if abs(us[k * m + i] - options.bounds.lower(i)) < 1e-9 || abs(us[k * m + i] - options.bounds.upper(i)) < 1e-9 { clampedCount += 1 }
             }
         }
         #expect(clampedCount > 0, "the box must be active for this test to mean anything")
@@ -223,7 +222,7 @@ enum Dense {
             for i in 0 ..< m {
                 for delta in [-1e-4, 1e-4] {
                     var u = us
-                    u[k * m + i] = min(max(u[k * m + i] + delta, options.controlLower![i]), options.controlUpper![i])
+                    u[k * m + i] = min(max(u[k * m + i] + delta, options.bounds.lower(i)), options.bounds.upper(i))
                     #expect(total(u) >= best - 1e-12, "perturbing u[\(k)][\(i)] by \(delta) lowers the cost")
                 }
             }

@@ -71,8 +71,7 @@ struct KinkedCost: TrajectoryCost {
         options.samples = 128
         options.temperature = 0.5
         options.noise = [1.0, 0.5]
-        options.controlLower = [-1, -0.5]
-        options.controlUpper = [1, 0.5]
+        options.bounds = ControlBounds(lower: [-1, -0.5], upper: [1, 0.5])
         let p = MPPIPlanner(dynamics: dynamics, cost: KinkedCost(), horizon: 30, options: options)
         let r = Self.x0.withUnsafeBufferPointer { p.solve(from: $0.baseAddress!, iterations: 40) }
         #expect(r.cost < 0.5 * r.initialCost, "\(r)")
