@@ -106,6 +106,7 @@ let package = Package(
         ),
 
         // MARK: tests
+        .target(name: "BuildInfo", path: "Tests/BuildInfo"),
         .testTarget(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", "AllocationCounter", .product(name: "RealModule", package: "swift-numerics")]
@@ -121,18 +122,18 @@ let package = Package(
         ),
         .testTarget(
             name: "ControlRuntimeTests",
-            dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
+            dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ModelFiles"]),
+        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
         .testTarget(name: "RobotctlTests"),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
-        .testTarget(name: "LearningTests", dependencies: ["Learning", "ModelFiles", "AllocationCounter"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "ModelFiles", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo"]),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [
                 "RobotDaemon", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
-                "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", .product(name: "Logging", package: "swift-log"),
+                "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),

@@ -5,6 +5,7 @@ import Foundation
 import RigidBody
 import RobotInterface
 import SimulationDriver
+import BuildInfo
 import Testing
 
 /// A driver whose failures are scripted, wrapping the simulated arm for the physics.
@@ -202,12 +203,3 @@ struct ScriptedDriver: RobotDriver {
     }
 }
 
-enum BuildConfiguration {
-    static var isOptimized: Bool {
-        #if DEBUG
-        return false
-        #else
-        return true
-        #endif
-    }
-}

@@ -2,6 +2,7 @@ import AllocationCounter
 import Foundation
 @testable import Learning
 import ModelFiles
+import BuildInfo
 import Testing
 
 enum LearningSupport {
@@ -51,7 +52,7 @@ enum LearningSupport {
         }
     }
 
-    @Test(.enabled(if: LearningBuild.isOptimized, "needs an optimised build (make test)"))
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func forwardAllocatesNothing() {
         let mlp = MLP(widths: [12, 256, 256, 6], activation: .relu)
         var ws = mlp.makeWorkspace()
@@ -144,15 +145,6 @@ enum LearningSupport {
     }
 }
 
-enum LearningBuild {
-    static var isOptimized: Bool {
-        #if DEBUG
-        return false
-        #else
-        return true
-        #endif
-    }
-}
 
 @Suite struct RenormaliseTests {
     static func output(_ m: MLP, _ x: [Float]) -> [Float] {

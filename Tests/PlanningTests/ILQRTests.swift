@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 @testable import Planning
 import RigidBody
+import BuildInfo
 import Testing
 
 /// x' = A x + B u (row-major A: n × n, B: n × m).
@@ -364,7 +365,7 @@ enum Dense {
     }
 
     /// After the first solve, warm-started re-solves (as in MPC) allocate nothing.
-    @Test(.enabled(if: PlanningBuild.isOptimized, "needs an optimised build (make test)"))
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func resolvesAllocateNothing() throws {
         let (solver, x0, _, _) = try Self.reachSolver()
         _ = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: 3) }
@@ -378,12 +379,3 @@ enum Dense {
     }
 }
 
-enum PlanningBuild {
-    static var isOptimized: Bool {
-        #if DEBUG
-        return false
-        #else
-        return true
-        #endif
-    }
-}

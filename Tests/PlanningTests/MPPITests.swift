@@ -1,5 +1,6 @@
 import AllocationCounter
 @testable import Planning
+import BuildInfo
 import Testing
 
 /// A cost with kinks and a step, and no derivatives at all: only sampling planners can use it.
@@ -82,7 +83,7 @@ struct KinkedCost: TrajectoryCost {
         }
     }
 
-    @Test(.enabled(if: PlanningBuild.isOptimized, "needs an optimised build (make test)"))
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func iterationsAllocateNothing() {
         let dynamics = LinearDynamics(A: Self.A, B: Self.B, n: 4, m: 2)
         let p = MPPIPlanner(dynamics: dynamics, cost: KinkedCost(), horizon: 20)

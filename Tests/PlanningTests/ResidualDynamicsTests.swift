@@ -2,6 +2,7 @@ import AllocationCounter
 import Learning
 @testable import Planning
 import RigidBody
+import BuildInfo
 import Testing
 import Foundation
 
@@ -67,7 +68,7 @@ import Foundation
         solver.setControls(base.controls)
         let r = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: 30) }
         #expect(r.cost < 0.1 * r.initialCost, "\(r)")
-        if PlanningBuild.isOptimized {
+        if BuildConfiguration.isOptimized {
             AllocationCounter_start()
             for _ in 0 ..< 3 {
                 solver.shift(by: 1)
@@ -79,7 +80,7 @@ import Foundation
     }
 
     /// The learned model's step and linearisation allocate nothing.
-    @Test(.enabled(if: PlanningBuild.isOptimized, "needs an optimised build (make test)"))
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
     func stepAndLinearizeAllocateNothing() throws {
         let model = try PlanningDerivativeTests.sim6()
         let dyn = ResidualDynamics(nominal: RigidBodyDynamics(model: model, dt: 0.01),

@@ -10,6 +10,7 @@ import RobotDaemon
 import RobotInterface
 import RobotdConfig
 import SimulationDriver
+import BuildInfo
 import Testing
 
 @Suite struct PlanSlotTests {

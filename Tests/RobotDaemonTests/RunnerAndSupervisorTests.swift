@@ -10,6 +10,7 @@ import RobotInterface
 import RobotdConfig
 import SimulationDriver
 import Synchronization
+import BuildInfo
 import Testing
 
 /// What a probed driver did, readable after the loop consumed the driver. Appending a literal
@@ -313,12 +314,3 @@ final class RecordingNotifier: ServiceNotifier, @unchecked Sendable {
     }
 }
 
-enum BuildConfiguration {
-    static var isOptimized: Bool {
-        #if DEBUG
-        return false
-        #else
-        return true
-        #endif
-    }
-}

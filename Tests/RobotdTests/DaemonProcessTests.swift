@@ -1,4 +1,5 @@
 import Foundation
+import BuildInfo
 import Testing
 
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET (never boot systemd).
@@ -244,12 +245,3 @@ final class DaemonProcess: @unchecked Sendable {
     }
 }
 
-enum BuildConfiguration {
-    static var isOptimized: Bool {
-        #if DEBUG
-        return false
-        #else
-        return true
-        #endif
-    }
-}

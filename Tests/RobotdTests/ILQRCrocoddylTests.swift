@@ -1,4 +1,5 @@
 import Foundation
+import BuildInfo
 import Testing
 
 /// `robotd bench ilqr` against Crocoddyl's FDDP (Tests/oracles/crocoddyl_reach.py) on the same
