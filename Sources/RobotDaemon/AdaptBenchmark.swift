@@ -115,19 +115,13 @@ public enum AdaptBenchmark {
         if let x = options.disagreementWeight { config.learning.disagreementWeight = x }
         if let x = options.hidden { config.learning.hidden = x }
         config.loop.overrunFaultThreshold = 1_000_000
-        let model = try DaemonAssembly.loadModel(config)
-        guard options.initialPosition.count == model.dof, options.extraFriction.count == model.dof else {
-            throw Failure(description: "bench adapt: initial position and friction need \(model.dof) values for \(model.name)")
-        }
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
-        try loop.start()
-        let limits = try DaemonAssembly.limits(config, model: model)
-        guard let planner = try DaemonAssembly.planner(config, loop: loop, limits: limits) else {
-            throw Failure(description: "bench adapt: no planner")
-        }
         var logger = Logger(label: "robotd.bench.adapt")
         logger.logLevel = .warning
-        let learner = learning ? DaemonAssembly.learner(config, loop: loop, planner: planner, logger: logger) : nil
+        // The arm's initial position and friction lists are checked against the robot here.
+        let parts = try DaemonAssembly.parts(config, logger: logger)
+        let (loop, learner) = (parts.loop, parts.learner)
+        guard let planner = parts.planner else { throw Failure(description: "bench adapt: no planner") }
+        try loop.start()
 
         let period = config.loop.period
         let ticksPerPlan = max(1, Int((1 / Double(config.mpc.rateHz) / period).rounded()))

@@ -104,18 +104,14 @@ public enum Daemon {
         OpenBLAS.configureSingleThreaded()
 
         let notifier = SystemdNotifier()
-        let loop: ControlLoop<SimulatedArm>
-        let limits: JointLimits
-        let planner: MPCPlanner?
+        let parts: DaemonAssembly.Parts
         do {
-            let model = try DaemonAssembly.loadModel(config)
-            loop = try DaemonAssembly.simulationLoop(config, model: model)
-            limits = try DaemonAssembly.limits(config, model: model)
-            planner = try DaemonAssembly.planner(config, loop: loop, limits: limits)
+            parts = try DaemonAssembly.parts(config, logger: logger)
         } catch {
             logger.critical("cannot assemble the daemon: \(error)")
             return .config
         }
+        let (loop, limits, planner, learnerService) = (parts.loop, parts.limits, parts.planner, parts.learner)
 
         // The control socket is checked before anything moves: a directory others can write to
         // is a refusal to start, not a warning.
@@ -152,7 +148,6 @@ public enum Daemon {
 
         let faults = FaultLog()
         planner?.start()
-        let learnerService = DaemonAssembly.learner(config, loop: loop, planner: planner, logger: logger)
         learnerService?.start()
         if config.learning.enabled, learnerService == nil {
             logger.warning("learning.enabled needs mpc.enabled; learning stays off")

@@ -122,6 +122,26 @@ public enum DaemonAssembly {
                            policies: PolicySlot(dof: model.dof))
     }
 
+    /// What `robotd run` builds before anything starts: the loop over the simulated arm, the
+    /// limiter's bounds, the MPC planner (when `mpc.enabled`) and the learner thread (when
+    /// `learning.enabled` and there is a planner). Nothing is started.
+    public struct Parts {
+        public let loop: ControlLoop<SimulatedArm>
+        public let limits: JointLimits
+        public let planner: MPCPlanner?
+        public let learner: LearnerService?
+        public var model: RobotModel { loop.model }
+    }
+
+    /// Builds the daemon's parts from `config` (see `Parts`); errors name the key at fault.
+    public static func parts(_ config: DaemonConfiguration, logger: Logger) throws -> Parts {
+        let model = try loadModel(config)
+        let loop = try simulationLoop(config, model: model)
+        let limits = try limits(config, model: model)
+        let planner = try planner(config, loop: loop, limits: limits)
+        return Parts(loop: loop, limits: limits, planner: planner, learner: learner(config, loop: loop, planner: planner, logger: logger))
+    }
+
     /// The runner for a loop at `loop.rate_hz` with the configured catch-up policy.
     public static func runner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, rampTicks: Int) -> ControlLoopRunner<Driver> {
         ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),

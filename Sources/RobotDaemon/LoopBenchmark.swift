@@ -72,23 +72,17 @@ public enum LoopBenchmark {
         var config = base
         config.learning.enabled = learning
         if learning { config.mpc.enabled = true }
-        let model = try DaemonAssembly.loadModel(config)
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
+        var logger = Logger(label: "robotd.bench.loop")
+        logger.logLevel = .warning
+        let parts = try DaemonAssembly.parts(config, logger: logger)
+        let (loop, limits, learner, model) = (parts.loop, parts.limits, parts.learner, parts.model)
         try loop.start()
-        var learner: LearnerService?
-        if learning {
-            let planner = try DaemonAssembly.planner(config, loop: loop, limits: try DaemonAssembly.limits(config, model: model))
-            var logger = Logger(label: "robotd.bench.loop")
-            logger.logLevel = .warning
-            learner = DaemonAssembly.learner(config, loop: loop, planner: planner, logger: logger)
-        }
         let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
         let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
         learner?.start()
         defer { learner?.stop() }
 
         // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
-        let limits = try DaemonAssembly.limits(config, model: model)
         let q0 = loop.telemetry.read()
         let a = (0 ..< model.dof).map { q0.position[$0] }
         let b = (0 ..< model.dof).map { i in

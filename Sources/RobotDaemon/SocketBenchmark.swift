@@ -43,9 +43,10 @@ public enum SocketBenchmark {
         config.socket.maxConnections = max(config.socket.maxConnections, settings.clients + 4)
         // The benchmark measures the server, not its rate limiter.
         config.socket.maxRequestsPerSecond = 100_000
-        let model = try DaemonAssembly.loadModel(config)
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
-        let limits = try DaemonAssembly.limits(config, model: model)
+        var logger = Logger(label: "robotd-bench")
+        logger.logLevel = .warning
+        let parts = try DaemonAssembly.parts(config, logger: logger)
+        let (loop, limits) = (parts.loop, parts.limits)
         try loop.start()
         let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
         let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
@@ -53,8 +54,6 @@ public enum SocketBenchmark {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/robotd.sock"
-        var logger = Logger(label: "robotd-bench")
-        logger.logLevel = .warning
         let server = Daemon.makeServer(config: config, configPath: configPath, socketPath: path, loop: loop, runner: runner,
                                        achieved: achieved, limits: limits, faults: FaultLog(),
                                        policy: AccessPolicy(operators: [], observers: []), logger: logger)

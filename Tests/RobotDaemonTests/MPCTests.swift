@@ -3,6 +3,7 @@ import ControlRuntime
 import Foundation
 import LinearAlgebra
 import Learning
+import Logging
 import AllocationCounter
 import Platform
 import RigidBody
@@ -149,12 +150,10 @@ extension MPCModeTests {
             sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
             config.driver = .simulation(sim)
         }
-        let model = try DaemonAssembly.loadModel(config)
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
-        let limits = try DaemonAssembly.limits(config, model: model)
-        let planner = try #require(try DaemonAssembly.planner(config, loop: loop, limits: limits))
-        try loop.start()
-        return (config, loop, limits, planner, ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10))
+        let parts = try DaemonAssembly.parts(config, logger: Logger(label: "test"))
+        let planner = try #require(parts.planner)
+        try parts.loop.start()
+        return (config, parts.loop, parts.limits, planner, ControlLoopRunner(loop: parts.loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10))
     }
 
     /// The daemon's loop, runner and planner on the simulated sim6 at 1 kHz: a reach to a target

@@ -110,10 +110,7 @@ import Testing
         var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
         config.learning.enabled = true
         config.loop.cpuAffinity = allowed.last!
-        let model = try DaemonAssembly.loadModel(config)
-        let loop = try DaemonAssembly.simulationLoop(config, model: model)
-        let planner = try #require(try DaemonAssembly.planner(config, loop: loop, limits: try DaemonAssembly.limits(config, model: model)))
-        let learner = try #require(DaemonAssembly.learner(config, loop: loop, planner: planner, logger: Logger(label: "test")))
+        let learner = try #require(try DaemonAssembly.parts(config, logger: Logger(label: "test")).learner)
         learner.start()
         defer { learner.stop() }
         #expect(waitUntil(seconds: 5) { !learner.status.cpus.isEmpty })
