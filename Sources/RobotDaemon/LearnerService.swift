@@ -158,25 +158,24 @@ public final class LearnerService: @unchecked Sendable {
 
     private func round() {
         let t0 = MonotonicClock.seconds()
-        let nominal = learner.validationError(of: nil, current: false)
         guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart) else {
             state.withLock { $0.lastOutcome = "too few samples (\(learner.sampleCount))" }
             return
         }
-        let published = learner.publishIfBetter(candidate)
+        let comparison = learner.publishIfBetter(candidate)
         let seconds = MonotonicClock.seconds() - t0
         state.withLock {
             $0.rounds += 1
-            $0.lastValidationError = candidate.validationError
-            $0.lastNominalError = nominal
+            $0.lastValidationError = comparison.candidate
+            $0.lastNominalError = comparison.nominal
             $0.lastTrainingSeconds = seconds
             $0.lastTrainedAt = Date().timeIntervalSince1970
             $0.lastWarmStarted = candidate.warmStarted
         }
-        if published {
+        if comparison.published {
             publish(outcome: "published")
-            logger.info("learned model published", metadata: ["version": "\(learner.version)", "validation_mse": "\(candidate.validationError)",
-                                                               "nominal_mse": "\(nominal)", "seconds": "\(seconds)"])
+            logger.info("learned model published", metadata: ["version": "\(learner.version)", "validation_mse": "\(comparison.candidate)",
+                                                               "nominal_mse": "\(comparison.nominal)", "seconds": "\(seconds)"])
         } else {
             state.withLock { $0.lastOutcome = "kept version \(learner.version): the candidate was not better" }
         }

@@ -51,6 +51,9 @@ public final class ResidualLearner {
         /// Mean squared error of the predicted next state on the held-out samples.
         public var validationError: Double
         public var samples: Int
+        /// `samplesSeen` when `validationError` was measured: while it is unchanged the held-out
+        /// samples are the same and the error need not be measured again.
+        var measuredAt: Int?
 
         public init(members: [MLP], validationError: Double = .nan, samples: Int = 0) {
             self.members = members
@@ -148,9 +151,10 @@ public final class ResidualLearner {
         precondition(members?.allSatisfy { $0.inputSize == di && $0.outputSize == dt } ?? true, "members of this learner's shape")
         var workspaces = members?.map { $0.makeWorkspace() } ?? []
         var out = [Float](repeating: 0, count: dt)
+        var mean = [Double](repeating: 0, count: dt)
         var total = 0.0
         for s in from ..< to {
-            var mean = [Double](repeating: 0, count: dt)
+            for i in 0 ..< dt { mean[i] = 0 }
             if let members {
                 for (m, mlp) in members.enumerated() {
                     inputs.withUnsafeBufferPointer { mlp.forward(&workspaces[m], input: $0.baseAddress! + s * di, output: &out) }
@@ -195,31 +199,48 @@ public final class ResidualLearner {
         let members = ensemble.members.map(\.mlp)
         var candidate = Candidate(members: members, validationError: error(of: members, inputs: x, targets: y, from: train, to: total), samples: train)
         candidate.warmStarted = warm
+        candidate.measuredAt = samplesSeen
         return candidate
     }
 
-    /// The error of `members` (nil: the current model) on the held-out newest samples.
-    public func validationError(of members: [MLP]? = nil, current useCurrent: Bool = true) -> Double {
+    /// The errors of several models (nil: the rigid-body model alone) on the held-out newest
+    /// samples, from one unrolling of the buffer.
+    func validationErrors(of models: [[MLP]?]) -> [Double] {
         let total = sampleCount
         let held = Int(Double(total) * options.validationFraction)
         let (x, y) = ordered()
-        return error(of: useCurrent ? current : members, inputs: x, targets: y, from: total - held, to: total)
+        return models.map { error(of: $0, inputs: x, targets: y, from: total - held, to: total) }
     }
 
+    /// The error of `members` (nil: the rigid-body model alone) on the held-out newest samples.
+    public func validationError(of members: [MLP]?) -> Double { validationErrors(of: [members])[0] }
+
     /// The current model's error on the held-out samples.
-    public func currentValidationError() -> Double { validationError() }
+    public func currentValidationError() -> Double { validationError(of: current) }
+
+    /// What `publishIfBetter` compared (held-out mean squared errors) and decided.
+    public struct Comparison: Sendable {
+        public var candidate: Double
+        public var current: Double
+        public var nominal: Double
+        public var published: Bool
+    }
 
     /// Publishes `candidate` as the next version if it has this learner's shape and, evaluated
     /// now on the held-out samples, predicts better than the current model and than the
     /// rigid-body model alone. (DAgger's newest data come from the current model's behaviour,
     /// where that model may be at its worst: beating it alone is not enough.)
     @discardableResult
-    public func publishIfBetter(_ candidate: Candidate) -> Bool {
-        guard candidate.members.allSatisfy({ $0.inputSize == inputWidth && $0.outputSize == 2 * n }) else { return false }
-        let error = validationError(of: candidate.members, current: false)
-        guard error < currentValidationError(), error < validationError(of: nil, current: false) else { return false }
-        versions.append(candidate.members)
-        return true
+    public func publishIfBetter(_ candidate: Candidate) -> Comparison {
+        guard candidate.members.allSatisfy({ $0.inputSize == inputWidth && $0.outputSize == 2 * n }) else {
+            return Comparison(candidate: .nan, current: .nan, nominal: .nan, published: false)
+        }
+        let fresh = candidate.measuredAt == samplesSeen
+        let e = validationErrors(of: fresh ? [current, nil] : [current, nil, candidate.members])
+        let candidateError = fresh ? candidate.validationError : e[2]
+        let published = candidateError < e[0] && candidateError < e[1]
+        if published { versions.append(candidate.members) }
+        return Comparison(candidate: candidateError, current: e[0], nominal: e[1], published: published)
     }
 
     /// Returns to the previous version (the nominal model after the first); false at version 0.

@@ -64,7 +64,8 @@ import Testing
         let nominalError = learner.currentValidationError()
         let candidate = try #require(learner.trainCandidate(seed: 2))
         #expect(candidate.validationError < 0.5 * nominalError, "learned \(candidate.validationError) vs nominal \(nominalError)")
-        #expect(learner.publishIfBetter(candidate))
+        let comparison = learner.publishIfBetter(candidate)
+        #expect(comparison.published && comparison.candidate == candidate.validationError && comparison.nominal == nominalError)
         #expect(learner.version == 1)
         #expect(learner.dynamics() != nil)
 
@@ -74,10 +75,10 @@ import Testing
             m.outputScale = [Float](repeating: 1, count: 12)
             return m
         })
-        #expect(!learner.publishIfBetter(worse))
+        #expect(!learner.publishIfBetter(worse).published)
         #expect(learner.version == 1)
         // A candidate of another shape (state-only) is refused, not evaluated.
-        #expect(!learner.publishIfBetter(ResidualLearner.Candidate(members: [MLP(widths: [12, 8, 12], activation: .silu, seed: 1)])))
+        #expect(!learner.publishIfBetter(ResidualLearner.Candidate(members: [MLP(widths: [12, 8, 12], activation: .silu, seed: 1)])).published)
 
         // A warm-started round continues from version 1 with fewer passes, and is still far
         // better than the nominal model.
