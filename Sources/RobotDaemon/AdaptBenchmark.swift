@@ -36,7 +36,6 @@ public enum AdaptBenchmark {
         /// Overrides of the configuration's learning section (nil = the configuration's).
         public var softDisagreement: Double?
         public var disagreementWeight: Double?
-        public var hidden: [Int]?
         public init() {}
     }
 
@@ -113,7 +112,6 @@ public enum AdaptBenchmark {
         config.learning.enabled = learning
         if let x = options.softDisagreement { config.learning.softDisagreement = x }
         if let x = options.disagreementWeight { config.learning.disagreementWeight = x }
-        if let x = options.hidden { config.learning.hidden = x }
         config.loop.overrunFaultThreshold = 1_000_000
         var logger = Logger(label: "robotd.bench.adapt")
         logger.logLevel = .warning

@@ -220,19 +220,24 @@ public final class MPCPlanner: @unchecked Sendable {
             $0.setAt = t.time
             $0.startPosition = startPosition
             $0.startJoints = startJoints
-            $0.stats.target = target
         }
     }
 
     public func clearTarget() {
         shared.withLock {
             $0.target = nil
-            $0.stats.target = nil
         }
         plans.clear()
     }
 
-    public var statistics: Statistics { shared.withLock { $0.stats } }
+    /// The planner's figures, with the target it plans for now.
+    public var statistics: Statistics {
+        shared.withLock {
+            var s = $0.stats
+            s.target = $0.target
+            return s
+        }
+    }
 
     public func start() {
         let t = Thread { [self] in run() }
