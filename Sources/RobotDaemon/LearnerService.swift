@@ -17,12 +17,10 @@ public final class LearnerService: @unchecked Sendable {
     private let planner: MPCPlanner
     private let configuration: DaemonConfiguration.Learning
     private let logger: Logger
-    private let stopFlag = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
+    private let worker = WorkerThread()
     private let trainNow = Atomic<Bool>(false)
     private let requests = Mutex<[Request]>([])
     private let state = Mutex<Status>(Status())
-    private var thread: Thread?
     /// The control thread's CPU (`loop.cpu_affinity`), which the learner keeps off.
     private let loopCPU: Int?
     // Owned by whoever drives `step` (the learner thread, or a benchmark in simulated time).
@@ -64,18 +62,9 @@ public final class LearnerService: @unchecked Sendable {
 
     public var status: Status { state.withLock { $0 } }
 
-    public func start() {
-        let t = Thread { [self] in run() }
-        t.name = "robotd-learner"
-        t.stackSize = 1 << 21
-        thread = t
-        t.start()
-    }
+    public func start() { worker.start(name: "robotd-learner", stackSize: 1 << 21) { [self] in run() } }
 
-    public func stop() {
-        stopFlag.store(true, ordering: .releasing)
-        while thread != nil, !finished.load(ordering: .acquiring) { usleep(2000) }
-    }
+    public func stop() { worker.stop() }
 
     public func requestTraining() { trainNow.store(true, ordering: .releasing) }
     func enqueue(_ r: Request) { requests.withLock { $0.append(r) } }
@@ -91,7 +80,6 @@ public final class LearnerService: @unchecked Sendable {
     }
 
     private func run() {
-        defer { finished.store(true, ordering: .releasing) }
         // Background work: the lowest normal priority, and off the control thread's CPU, so
         // training never competes with the tick (threads it starts inherit both).
         RealtimeThread.setCurrentThreadNice(19)
@@ -110,7 +98,7 @@ public final class LearnerService: @unchecked Sendable {
             $0.cpus = cpus
             $0.cpuWarning = warning
         }
-        while !stopFlag.load(ordering: .acquiring) {
+        while !worker.isStopping {
             let (drained, _) = step(now: MonotonicClock.seconds())
             if drained == 0 { usleep(5000) }
         }

@@ -100,9 +100,7 @@ public final class MPCPlanner: @unchecked Sendable {
     private var pathTargets: [Vector3]
     private var plannerState: [Double]
     private var lastT0: Double?
-    private let stopFlag = Atomic<Bool>(false)
-    private var thread: Thread?
-    private let done = Atomic<Bool>(false)
+    private let worker = WorkerThread()
 
     /// Plan capacity a loop's `PlanSlot` needs for `configuration`.
     public static func makePlanSlot(dof: Int, configuration: DaemonConfiguration.MPC) -> PlanSlot {
@@ -239,25 +237,15 @@ public final class MPCPlanner: @unchecked Sendable {
         }
     }
 
-    public func start() {
-        let t = Thread { [self] in run() }
-        t.name = "robotd-mpc"
-        t.stackSize = 1 << 20
-        thread = t
-        t.start()
-    }
+    public func start() { worker.start(name: "robotd-mpc", stackSize: 1 << 20) { [self] in run() } }
 
     /// Stops the thread (fault injection in tests, and shutdown); plans stop being published.
-    public func stop() {
-        stopFlag.store(true, ordering: .releasing)
-        while thread != nil, !done.load(ordering: .acquiring) { usleep(1000) }
-    }
+    public func stop() { worker.stop() }
 
     private func run() {
-        defer { done.store(true, ordering: .releasing) }
         let period = 1.0 / Double(configuration.rateHz)
         var next = MonotonicClock.seconds()
-        while !stopFlag.load(ordering: .acquiring) {
+        while !worker.isStopping {
             next += period
             let now = MonotonicClock.seconds()
             if next < now { next = now }
