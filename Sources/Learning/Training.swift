@@ -185,14 +185,12 @@ public final class MLPTrainer {
         for l in 0 ..< L {
             let nIn = widths[l], nOut = widths[l + 1]
             let src = l == 0 ? UnsafePointer(input) : UnsafePointer(h[l - 1])
-            mlp.biases[l].withUnsafeBufferPointer { b in
+            mlp.withLayer(l) { w, b in
                 for r in 0 ..< B { (z[l] + r * nOut).update(from: b.baseAddress!, count: nOut) }
-            }
-            mlp.weights[l].withUnsafeBufferPointer { w in
                 SBLAS.gemm(m: B, n: nOut, k: nIn, a: src, b: w.baseAddress!, transB: true, beta: 1, c: z[l])
             }
             let act = mlp.activation, zl = z[l], hl = h[l]
-            if l < L - 1 { for i in 0 ..< B * nOut { hl[i] = act.apply(zl[i]) } } else { hl.update(from: zl, count: B * nOut) }
+            if l < L - 1 { act.apply(zl, into: hl, count: B * nOut) } else { hl.update(from: zl, count: B * nOut) }
         }
         // Loss and its gradient.
         var loss: Float = 0
@@ -231,10 +229,10 @@ public final class MLPTrainer {
             for r in 0 ..< B { for j in 0 ..< nOut { gb[j] += gl[r * nOut + j] } }
             if l > 0 {
                 let prev = g[l - 1], zp = z[l - 1], act = mlp.activation
-                mlp.weights[l].withUnsafeBufferPointer { w in
+                mlp.withLayer(l) { w, _ in
                     SBLAS.gemm(m: B, n: nIn, k: nOut, a: g[l], b: w.baseAddress!, c: prev)
                 }
-                for i in 0 ..< B * nIn { prev[i] *= act.derivative(zp[i]) }
+                act.multiplyDerivative(prev, at: zp, count: B * nIn)
             }
         }
         // Clip and AdamW.
@@ -252,15 +250,13 @@ public final class MLPTrainer {
         for l in 0 ..< L {
             let nIn = widths[l], nOut = widths[l + 1]
             let gw = gradW[l], m1 = m1W[l], m2 = m2W[l], gbv = gradB[l], mb1 = m1B[l], mb2 = m2B[l]
-            mlp.weights[l].withUnsafeMutableBufferPointer { w in
+            mlp.withMutableLayer(l) { w, b in
                 for i in 0 ..< nIn * nOut {
                     let gi = clip * gw[i]
                     m1[i] = b1 * m1[i] + (1 - b1) * gi
                     m2[i] = b2 * m2[i] + (1 - b2) * gi * gi
                     w[i] -= lr * ((m1[i] / c1) / ((m2[i] / c2).squareRoot() + eps) + wd * w[i])
                 }
-            }
-            mlp.biases[l].withUnsafeMutableBufferPointer { b in
                 for i in 0 ..< nOut {
                     let gi = clip * gbv[i]
                     mb1[i] = b1 * mb1[i] + (1 - b1) * gi
@@ -286,6 +282,10 @@ public final class MLPEnsemble {
     private var workspaces: [MLPWorkspace]
     private let scratch: UnsafeMutablePointer<Float>
     private var rng: UInt64
+    /// Members are evaluated in alternating order call to call: the members the previous call
+    /// touched last are still in this core's L2 (1 MB here, against 1.7 MB for 5 × 18→200³→12),
+    /// and a fixed cyclic order over more than the cache evicts each before its reuse.
+    private var descending = false
 
     public init(widths: [Int], activation: Activation, members count: Int = 5, options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
         precondition(count >= 1, "at least one member")
@@ -387,7 +387,11 @@ public final class MLPEnsemble {
     /// - Note: Real-time safe: no allocation, no locks.
     public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
         let d = members[0].mlp.outputSize, k = members.count
-        for (i, m) in members.enumerated() { m.mlp.forward(&workspaces[i], input: input, output: scratch + i * d) }
+        descending.toggle()
+        for n in 0 ..< k {
+            let i = descending ? k - 1 - n : n
+            members[i].mlp.forward(&workspaces[i], input: input, output: scratch + i * d)
+        }
         for j in 0 ..< d {
             var s: Float = 0
             for i in 0 ..< k { s += scratch[i * d + j] }

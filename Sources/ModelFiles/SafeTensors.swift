@@ -251,9 +251,10 @@ public enum MLPFile {
 
     public static func file(for mlp: MLP, metadata: [String: String] = [:]) -> SafeTensors.File {
         var tensors: [String: SafeTensors.Tensor] = [:]
+        let weights = mlp.weights, biases = mlp.biases
         for l in 0 ..< mlp.layerCount {
-            tensors["\(2 * l).weight"] = SafeTensors.Tensor(mlp.weights[l], shape: [mlp.widths[l + 1], mlp.widths[l]])
-            tensors["\(2 * l).bias"] = SafeTensors.Tensor(mlp.biases[l], shape: [mlp.widths[l + 1]])
+            tensors["\(2 * l).weight"] = SafeTensors.Tensor(weights[l], shape: [mlp.widths[l + 1], mlp.widths[l]])
+            tensors["\(2 * l).bias"] = SafeTensors.Tensor(biases[l], shape: [mlp.widths[l + 1]])
         }
         func list(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
         var m = metadata
