@@ -229,7 +229,7 @@ public struct MLP: Sendable, Equatable {
     @inline(__always)
     private func propagate(_ input: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
                            output: UnsafeMutablePointer<Float>, record: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
-        for i in 0 ..< inputSize { a[i] = (input[i] - inputMean[i]) / inputScale[i] }
+        normaliseInput(input, into: a)
         var src = a, dst = b
         for l in 0 ..< layerCount {
             let nIn = widths[l], nOut = widths[l + 1]
@@ -238,7 +238,25 @@ public struct MLP: Sendable, Equatable {
             if l < layerCount - 1 { activation.apply(dst, into: dst, count: nOut) }
             swap(&src, &dst)
         }
-        for i in 0 ..< outputSize { output[i] = outputMean[i] + outputScale[i] * src[i] }
+        denormaliseOutput(src, into: output)
+    }
+
+    /// x̃ = (x − μ_in)/σ_in. - Note: Real-time safe.
+    @inline(__always)
+    func normaliseInput(_ input: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>) {
+        for i in 0 ..< inputSize { x[i] = (input[i] - inputMean[i]) / inputScale[i] }
+    }
+
+    /// y = μ_out + σ_out·ỹ. - Note: Real-time safe.
+    @inline(__always)
+    func denormaliseOutput(_ z: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        for i in 0 ..< outputSize { y[i] = outputMean[i] + outputScale[i] * z[i] }
+    }
+
+    /// Layer ℓ's weights and biases in place, for code that keeps this MLP alive and only reads
+    /// (`SplitEnsemblePredictor`'s pointer tables: no reference counting on its hot path).
+    func layerPointers(_ l: Int) -> (weights: UnsafePointer<Float>, biases: UnsafePointer<Float>) {
+        (UnsafePointer(parameters.weights(l)), UnsafePointer(parameters.biases(l)))
     }
 
     /// ∂y/∂x (out × in, row-major) at `input`, through the normalisers (the allocating form of

@@ -21,3 +21,13 @@ void CVectorMath_siluGradient(const float *z, float *g, long n);
 /// streaming the weights from cache; four rows at a time share each load of x, which keeps the
 /// pass at the memory's speed. Real-time safe: no allocation, no locks.
 void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float *y, long rows, long cols);
+
+/// A spin-wait hint (x86 `pause`, Arm `yield`): lets the core idle between polls of a flag
+/// another core will set. Real-time safe.
+static inline void CVectorMath_spinHint(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}

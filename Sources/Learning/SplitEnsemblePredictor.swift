@@ -1,0 +1,202 @@
+import CVectorMath
+import Synchronization
+
+/// Single-input ensemble prediction on two cores: every layer of every member is split by rows,
+/// the calling thread computing the first part and a helper thread (`serve()`, run by whoever
+/// owns threads) the second, meeting after each layer.
+///
+/// Why: five 18 → 200 → 200 → 200 → 12 members are 1.7 MB of weights, more than one core's L2
+/// (1 MB on the machines this was measured on), so a one-core pass streams them from the shared
+/// L3 every call, at the L3's speed and at the mercy of whatever else uses it. Split by rows, each
+/// core touches the same 0.86 MB every call, which stays in its own L2.
+///
+/// The helper is optional at every call: a job it has not claimed by the time the caller has
+/// finished its own part of the first layer is taken back by the caller and finished alone, so a
+/// sleeping, busy or absent helper costs one single-core pass, never a wait. Once claimed, the
+/// two meet after each layer (spinning).
+///
+/// Results are bit-identical to `MLPEnsemble.predict` / `MLP.forward`: each output row is the
+/// same sum in the same order, whichever thread computes it.
+///
+/// Threading contract: one caller thread (`predict`) and one helper thread (`serve`).
+public final class SplitEnsemblePredictor: @unchecked Sendable {
+    public let members: [MLP]
+    private let layers: Int
+    /// Per layer, the first row of the helper's part: a multiple of 16 (a 64-byte line of
+    /// outputs) near the middle, so the two cores never write the same cache line; the whole
+    /// width (no helper part) for layers under 32 outputs.
+    private let split: UnsafeMutablePointer<Int>
+    /// Per member m, per layer ℓ (index m·(layers + 1) + ℓ): the input of layer ℓ (ℓ = 0: the
+    /// normalised input) up to ℓ = layers (the output), each on its own cache line.
+    private let activations: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let storage: UnsafeMutableRawPointer
+    private let scratch: UnsafeMutablePointer<Float>
+    /// Per member m and layer ℓ (index m·layers + ℓ): weights and biases, read in place from
+    /// `members` (kept alive here). Raw pointers because the helper thread must not touch
+    /// reference counts the caller thread touches too: the two cores would pass the counts'
+    /// cache lines back and forth on every layer.
+    private let weights: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let biases: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let widths: UnsafeMutablePointer<Int>
+    private let activation: Activation
+    private let memberCount: Int
+
+    /// The last job posted (caller) and the last job claimed (by the helper or, taking it back,
+    /// the caller): job g is the helper's to run only if it moves `claimed` from g − 1 to g.
+    private let posted = PaddedAtomic()
+    private let claimed = PaddedAtomic()
+    /// Each side's progress through job g: g·layers + ℓ + 1 once layer ℓ's part is written.
+    private let callerProgress = PaddedAtomic()
+    private let helperProgress = PaddedAtomic()
+    /// The caller's job counter and the last job the helper looked at, each written by one thread.
+    private let job = PaddedAtomic()
+    private let helperSeen = PaddedAtomic()
+    /// Jobs the helper took part in (for benchmarks and tests).
+    private let helped = PaddedAtomic()
+
+    /// - Warning: Not real-time safe (allocates).
+    public init(members: [MLP]) {
+        precondition(!members.isEmpty, "at least one member")
+        let widths = members[0].widths
+        precondition(members.allSatisfy { $0.widths == widths && $0.activation == members[0].activation },
+                     "members share one architecture")
+        self.members = members
+        layers = widths.count - 1
+        memberCount = members.count
+        activation = members[0].activation
+        self.widths = .allocate(capacity: widths.count)
+        self.widths.initialize(from: widths, count: widths.count)
+        weights = .allocate(capacity: members.count * layers)
+        biases = .allocate(capacity: members.count * layers)
+        for (m, mlp) in members.enumerated() {
+            for l in 0 ..< layers {
+                let (w, b) = mlp.layerPointers(l)
+                (weights + m * layers + l).initialize(to: w)
+                (biases + m * layers + l).initialize(to: b)
+            }
+        }
+        split = .allocate(capacity: layers)
+        // Layers narrower than two cache lines of outputs stay whole with the caller: split, the
+        // two cores would write one line.
+        for l in 0 ..< layers { (split + l).initialize(to: widths[l + 1] >= 32 ? (widths[l + 1] + 16) / 32 * 16 : widths[l + 1]) }
+        func line(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+        let perMember = widths.reduce(0) { $0 + line($1) }
+        let total = members.count * perMember + members.count * widths.last!
+        storage = UnsafeMutableRawPointer.allocate(byteCount: total * MemoryLayout<Float>.stride, alignment: 64)
+        let base = storage.bindMemory(to: Float.self, capacity: total)
+        base.initialize(repeating: 0, count: total)
+        var offset = 0
+        activations = .allocate(capacity: members.count * widths.count)
+        for m in members.indices {
+            for (l, w) in widths.enumerated() {
+                (activations + m * widths.count + l).initialize(to: base + offset)
+                offset += line(w)
+            }
+        }
+        scratch = base + offset
+    }
+
+    deinit {
+        storage.deallocate()
+        weights.deallocate()
+        biases.deallocate()
+        widths.deallocate()
+        split.deallocate()
+        activations.deallocate()
+    }
+
+    @inline(__always)
+    private func activation(member m: Int, layer l: Int) -> UnsafeMutablePointer<Float> { activations[m * (layers + 1) + l] }
+
+    /// Jobs so far in which the helper computed its part.
+    public var helpedCount: Int { helped.value.load(ordering: .relaxed) }
+
+    /// Mean over members into `mean`, the members' variance (disagreement) into `variance`, as
+    /// `MLPEnsemble.predict`.
+    /// - Note: Real-time safe: no allocation, no locks (spins only while a helper that has
+    ///   claimed the job finishes a layer).
+    public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+        for (m, mlp) in members.enumerated() { mlp.normaliseInput(input, into: activation(member: m, layer: 0)) }
+        let g = job.value.load(ordering: .relaxed) + 1
+        job.value.store(g, ordering: .relaxed)
+        posted.value.store(g, ordering: .releasing)
+        run(part: 0, layer: 0, job: g)
+        callerProgress.value.store(g * layers + 1, ordering: .releasing)
+        if claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged {
+            // Not claimed: the helper is away. Finish alone.
+            run(part: 1, layer: 0, job: g)
+            for l in 1 ..< layers {
+                run(part: 0, layer: l, job: g)
+                run(part: 1, layer: l, job: g)
+            }
+        } else {
+            for l in 1 ..< layers {
+                wait(for: helperProgress, toReach: g * layers + l)
+                run(part: 0, layer: l, job: g)
+                callerProgress.value.store(g * layers + l + 1, ordering: .releasing)
+            }
+            wait(for: helperProgress, toReach: g * layers + layers)
+        }
+        let d = members[0].outputSize, k = members.count
+        for (m, mlp) in members.enumerated() { mlp.denormaliseOutput(activation(member: m, layer: layers), into: scratch + m * d) }
+        for j in 0 ..< d {
+            var s: Float = 0
+            for i in 0 ..< k { s += scratch[i * d + j] }
+            let mu = s / Float(k)
+            var v: Float = 0
+            for i in 0 ..< k { let e = scratch[i * d + j] - mu; v += e * e }
+            mean[j] = mu
+            variance[j] = v / Float(k)
+        }
+    }
+
+    /// The helper's side: if a job is waiting and the caller has not taken it back, claims it,
+    /// computes its part of every layer and returns true; otherwise returns false at once (the
+    /// owner decides whether to poll again, yield or sleep).
+    /// - Note: Real-time safe: no allocation, no locks.
+    public func serve() -> Bool {
+        let g = posted.value.load(ordering: .acquiring)
+        guard g > helperSeen.value.load(ordering: .relaxed) else {
+            CVectorMath_spinHint()
+            return false
+        }
+        helperSeen.value.store(g, ordering: .relaxed)
+        guard claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged else { return false }
+        for l in 0 ..< layers {
+            if l > 0 { wait(for: callerProgress, toReach: g * layers + l) }
+            run(part: 1, layer: l, job: g)
+            helperProgress.value.store(g * layers + l + 1, ordering: .releasing)
+        }
+        helped.value.add(1, ordering: .relaxed)
+        return true
+    }
+
+    @inline(__always)
+    private func wait(for progress: PaddedAtomic, toReach value: Int) {
+        while progress.value.load(ordering: .acquiring) < value { CVectorMath_spinHint() }
+    }
+
+    /// Rows of layer ℓ in `part` (0: below the split, 1: from it) for every member: the same
+    /// sums, row by row, as `MLP.forward`.
+    @inline(__always)
+    private func run(part: Int, layer l: Int, job _: Int) {
+        let nIn = widths[l], lo = part == 0 ? 0 : split[l], hi = part == 0 ? split[l] : widths[l + 1]
+        guard hi > lo else { return }
+        let hidden = l < layers - 1
+        for m in 0 ..< memberCount {
+            let out = activation(member: m, layer: l + 1) + lo
+            CVectorMath_gemvBias(weights[m * layers + l] + lo * nIn, activation(member: m, layer: l), biases[m * layers + l] + lo, out, hi - lo, nIn)
+            if hidden { activation.apply(out, into: out, count: hi - lo) }
+        }
+    }
+}
+
+/// An atomic counter alone on its cache line (with 64 bytes of padding on each side, whatever
+/// the allocation's alignment): the two threads of a `SplitEnsemblePredictor` each poll what the
+/// other writes, and a counter sharing a line with anything else written would make every poll a
+/// transfer between cores. Stored properties of a class are laid out in declaration order.
+final class PaddedAtomic: Sendable {
+    private let before: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    let value = Atomic<Int>(0)
+    private let after: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+}

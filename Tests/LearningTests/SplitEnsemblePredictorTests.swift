@@ -1,0 +1,113 @@
+import AllocationCounter
+import BuildInfo
+import Foundation
+@testable import Learning
+import Synchronization
+import Testing
+
+/// Two-core ensemble prediction against the one-core `MLPEnsemble.predict`: the same sums row by
+/// row, so the results must be identical bit for bit, whether the helper takes part in every
+/// job, in some, or in none.
+@Suite struct SplitEnsemblePredictorTests {
+    static func members(_ widths: [Int], count: Int = 5) -> [MLP] {
+        (0 ..< count).map { k in
+            var m = MLP(widths: widths, activation: .silu, seed: 11 &+ UInt64(k))
+            m.inputMean = (0 ..< widths[0]).map { Float($0) * 0.01 }
+            m.inputScale = (0 ..< widths[0]).map { 0.5 + Float($0 % 3) }
+            m.outputMean = (0 ..< widths.last!).map { Float($0) * -0.02 }
+            m.outputScale = (0 ..< widths.last!).map { 0.1 + Float($0 % 4) }
+            return m
+        }
+    }
+
+    static func reference(_ members: [MLP]) -> MLPEnsemble {
+        let e = MLPEnsemble(continuing: members)
+        e.prepareForPrediction()
+        return e
+    }
+
+    /// Runs `serve()` on its own thread until stopped; `nap` makes it miss jobs now and then.
+    final class Helper: @unchecked Sendable {
+        let stop = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        init(_ predictor: SplitEnsemblePredictor, nap: Bool = false) {
+            Thread { [self] in
+                var n = 0
+                while !stop.load(ordering: .relaxed) {
+                    if predictor.serve() { n += 1 }
+                    if nap, n % 7 == 3 { usleep(50) }
+                }
+                done.signal()
+            }.start()
+        }
+        func finish() {
+            stop.store(true, ordering: .relaxed)
+            done.wait()
+        }
+    }
+
+    /// Predicts `calls` random inputs both ways (more, up to 20 times as many, until the helper
+    /// has taken part in `shared` jobs: other tests' threads may keep it off the CPU).
+    func compare(_ widths: [Int], calls: Int, helper: Bool, nap: Bool = false, shared: Int = 0) -> Int {
+        let members = Self.members(widths)
+        let reference = Self.reference(members), split = SplitEnsemblePredictor(members: members)
+        let h = helper ? Helper(split, nap: nap) : nil
+        let d = widths.last!
+        var rng = SplitMix64(seed: 3)
+        var x = [Float](repeating: 0, count: widths[0])
+        var m1 = [Float](repeating: 0, count: d), v1 = m1, m2 = m1, v2 = m1
+        var mismatches = 0
+        var n = 0
+        while n < calls || (split.helpedCount < shared && n < 20 * calls) {
+            n += 1
+            for i in x.indices { x[i] = Float(rng.nextUnit()) * 4 - 2 }
+            reference.predict(x, mean: &m1, variance: &v1)
+            split.predict(x, mean: &m2, variance: &v2)
+            if m1 != m2 || v1 != v2 { mismatches += 1 }
+        }
+        h?.finish()
+        #expect(mismatches == 0, "\(mismatches) of \(n) predictions differ from the one-core ensemble")
+        return split.helpedCount
+    }
+
+    @Test func sharedJobsAreIdentical() {
+        let helped = compare([18, 200, 200, 200, 12], calls: 2000, helper: true, shared: 500)
+        #expect(helped >= 500, "the helper took part in only \(helped) jobs")
+    }
+
+    @Test func withoutAHelperTheCallerFinishesAlone() {
+        #expect(compare([18, 200, 200, 200, 12], calls: 200, helper: false) == 0)
+    }
+
+    @Test func aHelperThatComesAndGoesNeverChangesAResult() {
+        let helped = compare([18, 200, 200, 200, 12], calls: 3000, helper: true, nap: true)
+        #expect(helped > 0)
+    }
+
+    /// Widths that are not multiples of the kernel's 4 rows or 8 columns, and layers too narrow
+    /// to split.
+    @Test func oddWidths() {
+        #expect(compare([7, 45, 33, 3], calls: 500, helper: true, shared: 100) >= 100)
+        // No layer wide enough to split: the helper has nothing to compute, the caller all.
+        #expect(compare([3, 17, 2], calls: 200, helper: true) >= 0)
+    }
+
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
+    func predictAllocatesNothing() {
+        let split = SplitEnsemblePredictor(members: Self.members([18, 200, 200, 200, 12]))
+        let helper = Helper(split)
+        let x = [Float](repeating: 0.3, count: 18)
+        var m = [Float](repeating: 0, count: 12), v = m
+        split.predict(x, mean: &m, variance: &v)
+        x.withUnsafeBufferPointer { xb in
+            m.withUnsafeMutableBufferPointer { mb in
+                v.withUnsafeMutableBufferPointer { vb in
+                    AllocationCounter_start()
+                    for _ in 0 ..< 200 { split.predict(xb.baseAddress!, mean: mb.baseAddress!, variance: vb.baseAddress!) }
+                    #expect(AllocationCounter_stop() == 0)
+                }
+            }
+        }
+        helper.finish()
+    }
+}
