@@ -11,14 +11,18 @@ struct TrainBench: ParsableCommand {
         commandName: "train",
         abstract: "Ensemble training throughput (member-samples/s, 1 and 2 threads) and prediction latency.",
         discussion: """
-            5 members of 18 → 200 → 200 → 200 → 12 (SiLU), batch 256, AdamW, on 20 000 synthetic \
+            5 members of 18 → 200 → 200 → 200 → 12 (SiLU; --widths for others), batch 256, AdamW, on 20 000 synthetic \
             transitions; one epoch per member and thread setting. With 2 threads the members are \
-            split between two threads (OpenBLAS single-threaded in each).
+            split between two threads (OpenBLAS single-threaded in each). Single-input prediction \
+            latency on one core (MLPEnsemble.predict) and, when the process may use two CPUs, on \
+            two (SplitEnsemblePredictor: the caller on the first CPU, a helper on the second).
             """
     )
 
     @Option(help: "Transitions in the data set.") var samples = 20_000
     @Option(help: "Ensemble members.") var members = 5
+    @Option(help: "Layer widths, input first (e.g. 12,64,64,12: the daemon's default residual ensemble).")
+    var widths = "18,200,200,200,12"
     @Option(help: "Epochs per measurement.") var epochs = 1
     @Flag(help: "Measure prediction on one core only (no split across two).") var singleCore = false
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
@@ -30,16 +34,21 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         Startup.configureMath()
-        let widths = [18, 200, 200, 200, 12]
-        var inputs = [Float](repeating: 0, count: samples * 18), outputs = [Float](repeating: 0, count: samples * 12)
+        let parts = self.widths.split(separator: ",", omittingEmptySubsequences: false)
+        let widths = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard widths.count >= 2, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--widths: expected positive integers separated by commas, input first, e.g. 18,200,200,200,12; got \"\(self.widths)\"")
+        }
+        let nIn = widths.first!, nOut = widths.last!
+        var inputs = [Float](repeating: 0, count: samples * nIn), outputs = [Float](repeating: 0, count: samples * nOut)
         var state: UInt64 = 42
         func uniform() -> Float {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float(state >> 40) / Float(1 << 24) * 2 - 1
         }
         for s in 0 ..< samples {
-            for i in 0 ..< 18 { inputs[s * 18 + i] = uniform() }
-            for o in 0 ..< 12 { outputs[s * 12 + o] = sin(inputs[s * 18 + o]) + 0.1 * inputs[s * 18 + (o + 6) % 18] }
+            for i in 0 ..< nIn { inputs[s * nIn + i] = uniform() }
+            for o in 0 ..< nOut { outputs[s * nOut + o] = sin(inputs[s * nIn + o % nIn]) + 0.1 * inputs[s * nIn + (o + 6) % nIn] }
         }
         var results: [String: Double] = [:]
         for threads in [1, 2] {
@@ -61,17 +70,17 @@ struct TrainBench: ParsableCommand {
         }
         let ensemble = MLPEnsemble(widths: widths, activation: .silu, members: members)
         ensemble.prepareForPrediction()
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: 18)
-        let mean = UnsafeMutablePointer<Float>.allocate(capacity: 12), variance = UnsafeMutablePointer<Float>.allocate(capacity: 12)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: nIn)
+        let mean = UnsafeMutablePointer<Float>.allocate(capacity: nOut), variance = UnsafeMutablePointer<Float>.allocate(capacity: nOut)
         defer { x.deallocate(); mean.deallocate(); variance.deallocate() }
-        for i in 0 ..< 18 { x[i] = 0.1 * Float(i % 5) }
+        for i in 0 ..< nIn { x[i] = 0.1 * Float(i % 5) }
         /// p50/p90/p99/max (µs) of 5000 timed calls after 500 untimed ones.
         func latency(_ predict: () -> Void) -> [String: Double] {
             for _ in 0 ..< 500 { predict() }
             var times: [UInt64] = []
             times.reserveCapacity(5000)
             for k in 0 ..< 5000 {
-                x[k % 18] += 1e-6
+                x[k % nIn] += 1e-6
                 let t0 = MonotonicClock.now()
                 predict()
                 times.append(MonotonicClock.now() - t0)
