@@ -96,3 +96,49 @@ void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float 
         y[r] = s0 + b[r];
     }
 }
+
+/// Rows [r0, m) of Y = W · diag(d) · X over the column vectors [c0, c0 + 8·chunks): four rows at
+/// a time, each W·d entry broadcast once and applied to every chunk (chunks is a constant at
+/// each call site, so the accumulators stay in registers).
+static inline __attribute__((always_inline)) void gemm_scaled_rows(const float *w, const float *d, const float *x, float *y,
+                                                                   long m, long k, long ld, long c0, const long chunks) {
+    long r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const float *w0 = w + r * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+        f32x8 a0[3] = {{0}}, a1[3] = {{0}}, a2[3] = {{0}}, a3[3] = {{0}};
+        for (long j = 0; j < k; j++) {
+            float dj = d[j], b0 = w0[j] * dj, b1 = w1[j] * dj, b2 = w2[j] * dj, b3 = w3[j] * dj;
+            const float *xj = x + j * ld + c0;
+            for (long h = 0; h < chunks; h++) {
+                f32x8 xv = *(const f32x8u *)(xj + 8 * h);
+                a0[h] += b0 * xv;
+                a1[h] += b1 * xv;
+                a2[h] += b2 * xv;
+                a3[h] += b3 * xv;
+            }
+        }
+        for (long h = 0; h < chunks; h++) {
+            *(f32x8u *)(y + r * ld + c0 + 8 * h) = a0[h];
+            *(f32x8u *)(y + (r + 1) * ld + c0 + 8 * h) = a1[h];
+            *(f32x8u *)(y + (r + 2) * ld + c0 + 8 * h) = a2[h];
+            *(f32x8u *)(y + (r + 3) * ld + c0 + 8 * h) = a3[h];
+        }
+    }
+    for (; r < m; r++) {
+        const float *w0 = w + r * k;
+        f32x8 a0[3] = {{0}};
+        for (long j = 0; j < k; j++) {
+            float b0 = w0[j] * d[j];
+            for (long h = 0; h < chunks; h++) a0[h] += b0 * *(const f32x8u *)(x + j * ld + c0 + 8 * h);
+        }
+        for (long h = 0; h < chunks; h++) *(f32x8u *)(y + r * ld + c0 + 8 * h) = a0[h];
+    }
+}
+
+VECTOR_CLONES
+void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
+    long c = 0;
+    for (; c + 24 <= ld; c += 24) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 3);
+    if (ld - c == 16) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 2);
+    else if (ld - c == 8) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 1);
+}

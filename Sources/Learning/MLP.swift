@@ -339,12 +339,14 @@ public struct MLPWorkspace: @unchecked Sendable {
 }
 
 /// Scratch for `MLP.jacobian(_:input:into:)`: per-layer pre-activations and two Jacobian
-/// buffers (widest layer × inputs).
+/// buffers (widest layer × `stride`, the inputs rounded up to whole 8-float vectors; the padding
+/// columns stay 0).
 public struct MLPJacobianWorkspace: @unchecked Sendable {
     let pre: [UnsafeMutablePointer<Float>]
     let h: UnsafeMutablePointer<Float>
     let j0: UnsafeMutablePointer<Float>
     let j1: UnsafeMutablePointer<Float>
+    let stride: Int
     private let owner: Owner
 
     final class Owner {
@@ -363,8 +365,9 @@ public struct MLPJacobianWorkspace: @unchecked Sendable {
         let w = widths.max()!
         pre = widths.dropFirst().map { make($0) }
         h = make(2 * w)
-        j0 = make(w * widths[0])
-        j1 = make(w * widths[0])
+        stride = (widths[0] + 7) / 8 * 8
+        j0 = make(w * stride)
+        j1 = make(w * stride)
         self.owner = owner
     }
 }
@@ -383,33 +386,21 @@ extension MLP {
         propagate(input, ws.h, ws.h + widths.max()!, output: output) { l, z, n in pre[l].update(from: z, count: n) }
 
         var jPrev = ws.j0, jNext = ws.j1
-        let w0 = parameters.weights(0)
+        // J₀ = W₀ diag(1/σ_in), the reciprocals in the forward pass's scratch (done with it).
+        let ld = ws.stride, w0 = parameters.weights(0), inverseScale = ws.h
+        inputScale.withUnsafeBufferPointer { for c in 0 ..< nIn0 { inverseScale[c] = 1 / $0[c] } }
         for r in 0 ..< widths[1] {
-            for c in 0 ..< nIn0 { jPrev[r * nIn0 + c] = w0[r * nIn0 + c] / inputScale[c] }
+            for c in 0 ..< nIn0 { jPrev[r * ld + c] = w0[r * nIn0 + c] * inverseScale[c] }
         }
         for l in 1 ..< layerCount {
-            let nIn = widths[l], nOut = widths[l + 1]
-            // σ′(z) per row into the forward pass's scratch (done with it by now).
-            let d = ws.h
+            // σ′(z) per row into the forward pass's scratch (done with it by now), then
+            // J_next = W_ℓ diag(σ′) J_prev.
+            let nIn = widths[l], d = ws.h
             for r in 0 ..< nIn { d[r] = 1 }
             activation.multiplyDerivative(d, at: ws.pre[l - 1], count: nIn)
-            for r in 0 ..< nIn {
-                for c in 0 ..< nIn0 { jPrev[r * nIn0 + c] *= d[r] }
-            }
-            // J_next = W_ℓ J_prev in axpy form (OpenBLAS's sgemm may allocate scratch for small
-            // shapes; these products are small and must not allocate).
-            for r in 0 ..< nOut { for c in 0 ..< nIn0 { jNext[r * nIn0 + c] = 0 } }
-            let wt = parameters.weights(l)
-            for r in 0 ..< nOut {
-                let row = jNext + r * nIn0
-                for m in 0 ..< nIn {
-                    let a = wt[r * nIn + m]
-                    let src = jPrev + m * nIn0
-                    for c in 0 ..< nIn0 { row[c] += a * src[c] }
-                }
-            }
+            CVectorMath_gemmScaledRows(parameters.weights(l), d, jPrev, jNext, widths[l + 1], nIn, ld)
             swap(&jPrev, &jNext)
         }
-        for r in 0 ..< outputSize { for c in 0 ..< nIn0 { out[r * nIn0 + c] = outputScale[r] * jPrev[r * nIn0 + c] } }
+        for r in 0 ..< outputSize { for c in 0 ..< nIn0 { out[r * nIn0 + c] = outputScale[r] * jPrev[r * ld + c] } }
     }
 }

@@ -102,6 +102,31 @@ import Testing
         }
     }
 
+    /// W · diag(d) · X for the Jacobian chain, with 1 to 5 column vectors (ld 8…40, covering the
+    /// 3-, 2- and 1-vector passes) and row counts with and without whole blocks of four, against
+    /// a double-precision product.
+    @Test(arguments: [(4, 3, 8), (7, 5, 16), (12, 64, 16), (64, 64, 24), (9, 13, 32), (5, 200, 40), (1, 1, 8)])
+    func scaledRowProductMatchesTheDoublePrecisionProduct(_ shape: (Int, Int, Int)) {
+        let (m, k, ld) = shape
+        var rng = SplitMix64(seed: UInt64(m * 7919 + k * 31 + ld))
+        let w = (0 ..< m * k).map { _ in Float(rng.nextUnit()) * 2 - 1 }
+        let d = (0 ..< k).map { _ in Float(rng.nextUnit()) * 1.2 }
+        let x = (0 ..< k * ld).map { _ in Float(rng.nextUnit()) * 2 - 1 }
+        var y = [Float](repeating: .nan, count: m * ld)
+        CVectorMath_gemmScaledRows(w, d, x, &y, m, k, ld)
+        for r in 0 ..< m {
+            for c in 0 ..< ld {
+                var s = 0.0, mag = 0.0
+                for j in 0 ..< k {
+                    let t = Double(w[r * k + j]) * Double(d[j]) * Double(x[j * ld + c])
+                    s += t
+                    mag += abs(t)
+                }
+                #expect(abs(Double(y[r * ld + c]) - s) <= Double(k + 2) * 1.2e-7 * mag, "\(m)×\(k)×\(ld) [\(r), \(c)]: \(y[r * ld + c]) vs \(s)")
+            }
+        }
+    }
+
     /// Every weight matrix and bias vector starts on a 64-byte line (the point of `Parameters`).
     @Test func parametersAreCacheLineAligned() {
         let mlp = MLP(widths: [18, 200, 200, 200, 12], activation: .silu)

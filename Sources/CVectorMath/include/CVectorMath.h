@@ -22,6 +22,13 @@ void CVectorMath_siluGradient(const float *z, float *g, long n);
 /// pass at the memory's speed. Real-time safe: no allocation, no locks.
 void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float *y, long rows, long cols);
 
+/// Y = W · diag(d) · X for the input Jacobian of an MLP (J_ℓ = W_ℓ diag(σ′(z_{ℓ−1})) J_{ℓ−1}):
+/// W is m × k row-major, d has k values, X is k × ld and Y m × ld, both row-major with `ld` a
+/// multiple of 8 (a Jacobian's columns padded to whole vectors). `y` overlaps none of the others.
+/// Why not `cblas_sgemm`: OpenBLAS may allocate scratch on these small shapes, and a planner
+/// linearising every node of every re-plan must not. Real-time safe.
+void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld);
+
 /// A spin-wait hint (x86 `pause`, Arm `yield`): lets the core idle between polls of a flag
 /// another core will set. Real-time safe.
 static inline void CVectorMath_spinHint(void) {
