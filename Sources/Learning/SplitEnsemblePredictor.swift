@@ -139,15 +139,7 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
         }
         let d = members[0].outputSize, k = members.count
         for (m, mlp) in members.enumerated() { mlp.denormaliseOutput(activation(member: m, layer: layers), into: scratch + m * d) }
-        for j in 0 ..< d {
-            var s: Float = 0
-            for i in 0 ..< k { s += scratch[i * d + j] }
-            let mu = s / Float(k)
-            var v: Float = 0
-            for i in 0 ..< k { let e = scratch[i * d + j] - mu; v += e * e }
-            mean[j] = mu
-            variance[j] = v / Float(k)
-        }
+        MLPEnsemble.meanAndVariance(of: scratch, members: k, outputs: d, mean: mean, variance: variance)
     }
 
     /// The helper's side: if a job is waiting and the caller has not taken it back, claims it,

@@ -383,6 +383,22 @@ public final class MLPEnsemble {
         }
     }
 
+    /// Per output j of k members' outputs (k × d, row-major): the mean and the population
+    /// variance over the members (the disagreement). - Note: Real-time safe.
+    @inline(__always)
+    static func meanAndVariance(of outputs: UnsafePointer<Float>, members k: Int, outputs d: Int,
+                                mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+        for j in 0 ..< d {
+            var s: Float = 0
+            for i in 0 ..< k { s += outputs[i * d + j] }
+            let mu = s / Float(k)
+            var v: Float = 0
+            for i in 0 ..< k { let e = outputs[i * d + j] - mu; v += e * e }
+            mean[j] = mu
+            variance[j] = v / Float(k)
+        }
+    }
+
     /// Mean over members into `mean`, and the members' variance (disagreement) into `variance`.
     /// - Note: Real-time safe: no allocation, no locks.
     public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
@@ -392,14 +408,6 @@ public final class MLPEnsemble {
             let i = descending ? k - 1 - n : n
             members[i].mlp.forward(&workspaces[i], input: input, output: scratch + i * d)
         }
-        for j in 0 ..< d {
-            var s: Float = 0
-            for i in 0 ..< k { s += scratch[i * d + j] }
-            let mu = s / Float(k)
-            var v: Float = 0
-            for i in 0 ..< k { let e = scratch[i * d + j] - mu; v += e * e }
-            mean[j] = mu
-            variance[j] = v / Float(k)
-        }
+        Self.meanAndVariance(of: scratch, members: k, outputs: d, mean: mean, variance: variance)
     }
 }
