@@ -54,8 +54,16 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     /// Jobs the helper took part in (for benchmarks and tests).
     private let helped = PaddedAtomic()
 
+    /// Whether the caller finishes a job alone when the helper has not claimed it by the end of
+    /// the caller's part of the first layer (always, outside tests: false makes the caller wait
+    /// for a helper, so tests can run the split path deterministically on a busy machine).
+    let takesBackUnclaimedJobs: Bool
+
     /// - Warning: Not real-time safe (allocates).
-    public init(members: [MLP]) {
+    public convenience init(members: [MLP]) { self.init(members: members, takesBackUnclaimedJobs: true) }
+
+    init(members: [MLP], takesBackUnclaimedJobs: Bool) {
+        self.takesBackUnclaimedJobs = takesBackUnclaimedJobs
         precondition(!members.isEmpty, "at least one member")
         let widths = members[0].widths
         precondition(members.allSatisfy { $0.widths == widths && $0.activation == members[0].activation },
@@ -122,7 +130,14 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
         posted.value.store(g, ordering: .releasing)
         run(part: 0, layer: 0, job: g)
         callerProgress.value.store(g * layers + 1, ordering: .releasing)
-        if claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged {
+        let alone: Bool
+        if takesBackUnclaimedJobs {
+            alone = claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged
+        } else {
+            while claimed.value.load(ordering: .acquiring) < g { CVectorMath_spinHint() }
+            alone = false
+        }
+        if alone {
             // Not claimed: the helper is away. Finish alone.
             run(part: 1, layer: 0, job: g)
             for l in 1 ..< layers {
