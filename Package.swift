@@ -42,7 +42,8 @@ let package = Package(
             providers: [.apt(["libsystemd-dev"])]
         ),
         .target(name: "CLinuxRT"),
-        // SiLU and its gradient, vectorised (one libm call per element was a quarter of a forward pass).
+        // Single-input inference kernels: SiLU and its gradient, W x + b, W diag(d) X (the input
+        // Jacobian), built for baseline x86-64 and AVX2+FMA, one set picked at load time.
         .target(name: "CVectorMath"),
         // Interposes malloc (thread-local counts) in robotd and the test executables, so that
         // "the tick allocates nothing" is measured in the daemon itself, not assumed.

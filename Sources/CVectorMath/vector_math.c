@@ -1,12 +1,18 @@
 #include "CVectorMath.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define VECTOR_CLONES
+#if defined(__linux__)
+#include <sys/mman.h>
 #endif
+
+// Each kernel's body is an always-inline function compiled twice: for baseline x86-64 and, in a
+// wrapper with target("avx2,fma"), for AVX2+FMA. `select_kernels` picks one set when the library
+// loads, from cpuid (`__builtin_cpu_supports`, known to every libgcc/compiler-rt; no ifunc, so
+// no dependence on the libgcc version or on IRELATIVE support). The two sets round differently
+// in the last bit (the AVX2 set fuses multiply-adds), so results are reproducible per machine
+// class, and both sets are tested through their explicit entry points.
+#define KERNEL static inline __attribute__((always_inline))
 
 /// Cephes expf: x = n·ln2 + r with n = round(x/ln2) (by adding and subtracting 1.5·2²³, so no
 /// floorf call and SSE2 vectorises it too), |r| ≤ ½ln2, ln2 split in two so n·C1 is exact,
@@ -15,7 +21,10 @@
 static inline float exp_clamped(float x) {
     x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
     const float shifter = 12582912.0f;
-    float n = (x * 1.44269504088896341f + shifter) - shifter;
+    // t's low mantissa bits hold n = round(x/ln2) (t = 1.5·2²³ + n): the integer comes from them,
+    // not from a float-to-int conversion (undefined for NaN in C).
+    float t = x * 1.44269504088896341f + shifter;
+    float n = t - shifter;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -24,14 +33,15 @@ static inline float exp_clamped(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float er = p * (r * r) + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    int32_t ni;
+    memcpy(&ni, &t, sizeof ni);
+    int32_t bits = (int32_t)((uint32_t)(ni - 0x4B400000 + 127) << 23);
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
     return er * two_n;
 }
 
-VECTOR_CLONES
-void CVectorMath_silu(const float *z, float *h, long n) {
+KERNEL void silu_kernel(const float *z, float *h, long n) {
     // Each h[i] depends on z[i] alone, so in place (h == z) is safe to vectorise.
 #pragma clang loop vectorize(assume_safety)
     for (long i = 0; i < n; i++) {
@@ -42,8 +52,7 @@ void CVectorMath_silu(const float *z, float *h, long n) {
     }
 }
 
-VECTOR_CLONES
-void CVectorMath_siluGradient(const float *restrict z, float *restrict g, long n) {
+KERNEL void silu_gradient_kernel(const float *restrict z, float *restrict g, long n) {
     for (long i = 0; i < n; i++) {
         float x = z[i];
         float s = 1.0f / (1.0f + exp_clamped(-x));
@@ -61,8 +70,7 @@ typedef float f32x8u __attribute__((vector_size(32), aligned(4)));
 // A macro, not a function: a function taking f32x8 would have a different ABI in each clone.
 #define LANE_SUM(v) ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
-VECTOR_CLONES
-void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float *y, long rows, long cols) {
+KERNEL void gemv_bias_kernel(const float *w, const float *x, const float *b, float *y, long rows, long cols) {
     const long blocks = cols / 8 * 8;
     long r = 0;
     for (; r + 4 <= rows; r += 4) {
@@ -135,10 +143,116 @@ static inline __attribute__((always_inline)) void gemm_scaled_rows(const float *
     }
 }
 
-VECTOR_CLONES
-void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
+KERNEL void gemm_scaled_rows_kernel(const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
     long c = 0;
     for (; c + 24 <= ld; c += 24) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 3);
-    if (ld - c == 16) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 2);
-    else if (ld - c == 8) gemm_scaled_rows(w, d, x, y, m, k, ld, c, 1);
+    if (ld - c >= 16) {
+        gemm_scaled_rows(w, d, x, y, m, k, ld, c, 2);
+        c += 16;
+    } else if (ld - c >= 8) {
+        gemm_scaled_rows(w, d, x, y, m, k, ld, c, 1);
+        c += 8;
+    }
+    // Columns past the last whole vector (ld not a multiple of 8): one at a time.
+    for (; c < ld; c++) {
+        for (long r = 0; r < m; r++) {
+            float s = 0;
+            for (long j = 0; j < k; j++) s += (w[r * k + j] * d[j]) * x[j * ld + c];
+            y[r * ld + c] = s;
+        }
+    }
 }
+
+// MARK: the two builds and the dispatch
+
+#define DEFINE_SET(suffix, attributes)                                                              \
+    attributes static void silu_##suffix(const float *z, float *h, long n) { silu_kernel(z, h, n); } \
+    attributes static void silu_gradient_##suffix(const float *z, float *g, long n) {                \
+        silu_gradient_kernel(z, g, n);                                                              \
+    }                                                                                               \
+    attributes static void gemv_bias_##suffix(const float *w, const float *x, const float *b, float *y, long rows, \
+                                              long cols) {                                          \
+        gemv_bias_kernel(w, x, b, y, rows, cols);                                                   \
+    }                                                                                               \
+    attributes static void gemm_scaled_rows_##suffix(const float *w, const float *d, const float *x, float *y, long m, \
+                                                     long k, long ld) {                             \
+        gemm_scaled_rows_kernel(w, d, x, y, m, k, ld);                                              \
+    }
+
+DEFINE_SET(baseline, )
+#if defined(__x86_64__)
+DEFINE_SET(avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+typedef struct {
+    void (*silu)(const float *, float *, long);
+    void (*silu_gradient)(const float *, float *, long);
+    void (*gemv_bias)(const float *, const float *, const float *, float *, long, long);
+    void (*gemm_scaled_rows)(const float *, const float *, const float *, float *, long, long, long);
+} KernelSet;
+
+static const KernelSet baseline_set = {silu_baseline, silu_gradient_baseline, gemv_bias_baseline, gemm_scaled_rows_baseline};
+#if defined(__x86_64__)
+static const KernelSet avx2_set = {silu_avx2, silu_gradient_avx2, gemv_bias_avx2, gemm_scaled_rows_avx2};
+#endif
+
+static int avx2_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/// Written once, before main (a constructor), read-only afterwards.
+static const KernelSet *selected = &baseline_set;
+
+__attribute__((constructor)) static void select_kernels(void) {
+#if defined(__x86_64__)
+    if (avx2_available()) selected = &avx2_set;
+#endif
+}
+
+static const KernelSet *set_for(int build) {
+#if defined(__x86_64__)
+    if (build == 1 && avx2_available()) return &avx2_set;
+#endif
+    return build == 0 ? &baseline_set : NULL;
+}
+
+void CVectorMath_silu(const float *z, float *h, long n) { selected->silu(z, h, n); }
+void CVectorMath_siluGradient(const float *z, float *g, long n) { selected->silu_gradient(z, g, n); }
+void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float *y, long rows, long cols) {
+    selected->gemv_bias(w, x, b, y, rows, cols);
+}
+void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
+    selected->gemm_scaled_rows(w, d, x, y, m, k, ld);
+}
+
+int CVectorMath_selectedBuild(void) { return selected == &baseline_set ? 0 : 1; }
+
+int CVectorMath_buildAvailable(int build) { return set_for(build) != NULL; }
+
+void CVectorMath_siluIn(int build, const float *z, float *h, long n) { set_for(build)->silu(z, h, n); }
+void CVectorMath_siluGradientIn(int build, const float *z, float *g, long n) { set_for(build)->silu_gradient(z, g, n); }
+void CVectorMath_gemvBiasIn(int build, const float *w, const float *x, const float *b, float *y, long rows, long cols) {
+    set_for(build)->gemv_bias(w, x, b, y, rows, cols);
+}
+void CVectorMath_gemmScaledRowsIn(int build, const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
+    set_for(build)->gemm_scaled_rows(w, d, x, y, m, k, ld);
+}
+
+void *CVectorMath_allocateLarge(unsigned long bytes) {
+    const unsigned long huge = 2ul << 20;
+    unsigned long size = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (size == 0 || posix_memalign(&p, huge, size) != 0) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    (void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+    memset(p, 0, size);
+    return p;
+}
+
+void CVectorMath_freeLarge(void *region) { free(region); }

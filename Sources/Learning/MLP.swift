@@ -253,11 +253,6 @@ public struct MLP: Sendable, Equatable {
         for i in 0 ..< outputSize { y[i] = outputMean[i] + outputScale[i] * z[i] }
     }
 
-    /// Layer ℓ's weights and biases in place, for code that keeps this MLP alive and only reads
-    /// (`SplitEnsemblePredictor`'s pointer tables: no reference counting on its hot path).
-    func layerPointers(_ l: Int) -> (weights: UnsafePointer<Float>, biases: UnsafePointer<Float>) {
-        (UnsafePointer(parameters.weights(l)), UnsafePointer(parameters.biases(l)))
-    }
 
     /// ∂y/∂x (out × in, row-major) at `input`, through the normalisers (the allocating form of
     /// `jacobian(_:input:output:jacobian:)`).
@@ -340,7 +335,7 @@ public struct MLPWorkspace: @unchecked Sendable {
 
 /// Scratch for `MLP.jacobian(_:input:into:)`: per-layer pre-activations and two Jacobian
 /// buffers (widest layer × `stride`, the inputs rounded up to whole 8-float vectors; the padding
-/// columns stay 0).
+/// columns carry their own products, 0 while the weights are finite, and are never read out).
 public struct MLPJacobianWorkspace: @unchecked Sendable {
     let pre: [UnsafeMutablePointer<Float>]
     let h: UnsafeMutablePointer<Float>

@@ -12,13 +12,17 @@ import Synchronization
 ///
 /// The helper is optional at every call: a job it has not claimed by the time the caller has
 /// finished its own part of the first layer is taken back by the caller and finished alone, so a
-/// sleeping, busy or absent helper costs one single-core pass, never a wait. Once claimed, the
-/// two meet after each layer (spinning).
+/// sleeping, busy or absent helper costs one single-core pass. Once claimed, the two meet after
+/// each layer, spinning: a helper descheduled after claiming stalls the caller until it runs
+/// again.
 ///
 /// Results are bit-identical to `MLPEnsemble.predict` / `MLP.forward`: each output row is the
 /// same sum in the same order, whichever thread computes it.
 ///
-/// Threading contract: one caller thread (`predict`) and one helper thread (`serve`).
+/// Threading contract: one caller thread (`predict`) and one helper thread (`serve`), on
+/// different CPUs, the helper at the caller's scheduling priority or above. Two threads sharing
+/// a CPU still compute correct results but wait for each other a time slice per layer, and a
+/// SCHED_FIFO caller spinning on the CPU its helper needs would never let it run.
 public final class SplitEnsemblePredictor: @unchecked Sendable {
     public let members: [MLP]
     private let layers: Int
@@ -31,12 +35,15 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     private let activations: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let storage: UnsafeMutableRawPointer
     private let scratch: UnsafeMutablePointer<Float>
-    /// Per member m and layer ℓ (index m·layers + ℓ): weights and biases, read in place from
-    /// `members` (kept alive here). Raw pointers because the helper thread must not touch
-    /// reference counts the caller thread touches too: the two cores would pass the counts'
-    /// cache lines back and forth on every layer.
+    /// Per part p, member m and layer ℓ (index (p·members + m)·layers + ℓ): that part's rows of
+    /// the layer's weights and biases, copied into `packed`. Each part's rows of every layer of
+    /// every member lie together in huge-page-backed memory, so each core's half is one
+    /// physically contiguous block, which its L2 holds evenly. Raw pointers because the helper
+    /// thread must not touch reference counts the caller touches too: the two cores would pass
+    /// the counts' cache lines back and forth on every layer.
     private let weights: UnsafeMutablePointer<UnsafePointer<Float>>
     private let biases: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let packed: UnsafeMutableRawPointer
     private let widths: UnsafeMutablePointer<Int>
     private let activation: Activation
     private let memberCount: Int
@@ -74,20 +81,45 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
         activation = members[0].activation
         self.widths = .allocate(capacity: widths.count)
         self.widths.initialize(from: widths, count: widths.count)
-        weights = .allocate(capacity: members.count * layers)
-        biases = .allocate(capacity: members.count * layers)
-        for (m, mlp) in members.enumerated() {
-            for l in 0 ..< layers {
-                let (w, b) = mlp.layerPointers(l)
-                (weights + m * layers + l).initialize(to: w)
-                (biases + m * layers + l).initialize(to: b)
-            }
-        }
-        split = .allocate(capacity: layers)
         // Layers narrower than two cache lines of outputs stay whole with the caller: split, the
         // two cores would write one line.
-        for l in 0 ..< layers { (split + l).initialize(to: widths[l + 1] >= 32 ? (widths[l + 1] + 16) / 32 * 16 : widths[l + 1]) }
+        let splitAt = (1 ... layers).map { widths[$0] >= 32 ? (widths[$0] + 16) / 32 * 16 : widths[$0] }
+        split = .allocate(capacity: layers)
+        split.initialize(from: splitAt, count: layers)
         func line(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+        func rows(_ part: Int, _ l: Int) -> Range<Int> { part == 0 ? 0 ..< splitAt[l] : splitAt[l] ..< widths[l + 1] }
+        // Part 0's blocks, then part 1's, each block on a cache line.
+        var floats = 0
+        for part in 0 ..< 2 {
+            for _ in members.indices {
+                for l in 0 ..< layers { floats += line(rows(part, l).count * widths[l]) + line(rows(part, l).count) }
+            }
+        }
+        guard let region = CVectorMath_allocateLarge(UInt(max(floats, 1) * MemoryLayout<Float>.stride)) else {
+            fatalError("SplitEnsemblePredictor: out of memory for \(floats) weights")
+        }
+        packed = region
+        let packedFloats = region.bindMemory(to: Float.self, capacity: max(floats, 1))
+        weights = .allocate(capacity: 2 * members.count * layers)
+        biases = .allocate(capacity: 2 * members.count * layers)
+        var at = 0
+        for part in 0 ..< 2 {
+            for (m, mlp) in members.enumerated() {
+                for l in 0 ..< layers {
+                    let r = rows(part, l), nIn = widths[l], index = (part * members.count + m) * layers + l
+                    let w = packedFloats + at
+                    at += line(r.count * nIn)
+                    let b = packedFloats + at
+                    at += line(r.count)
+                    mlp.withLayer(l) { sw, sb in
+                        w.update(from: sw.baseAddress! + r.lowerBound * nIn, count: r.count * nIn)
+                        b.update(from: sb.baseAddress! + r.lowerBound, count: r.count)
+                    }
+                    (weights + index).initialize(to: UnsafePointer(w))
+                    (biases + index).initialize(to: UnsafePointer(b))
+                }
+            }
+        }
         let perMember = widths.reduce(0) { $0 + line($1) }
         let total = members.count * perMember + members.count * widths.last!
         storage = UnsafeMutableRawPointer.allocate(byteCount: total * MemoryLayout<Float>.stride, alignment: 64)
@@ -106,6 +138,7 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
 
     deinit {
         storage.deallocate()
+        CVectorMath_freeLarge(packed)
         weights.deallocate()
         biases.deallocate()
         widths.deallocate()
@@ -121,8 +154,8 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
 
     /// Mean over members into `mean`, the members' variance (disagreement) into `variance`, as
     /// `MLPEnsemble.predict`.
-    /// - Note: Real-time safe: no allocation, no locks (spins only while a helper that has
-    ///   claimed the job finishes a layer).
+    /// - Note: No allocation, no locks; spins while a helper that has claimed the job finishes a
+    ///   layer (bounded only if the helper keeps its CPU: see the threading contract).
     public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
         for (m, mlp) in members.enumerated() { mlp.normaliseInput(input, into: activation(member: m, layer: 0)) }
         let g = job.value.load(ordering: .relaxed) + 1
@@ -191,8 +224,8 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
         guard hi > lo else { return }
         let hidden = l < layers - 1
         for m in 0 ..< memberCount {
-            let out = activation(member: m, layer: l + 1) + lo
-            CVectorMath_gemvBias(weights[m * layers + l] + lo * nIn, activation(member: m, layer: l), biases[m * layers + l] + lo, out, hi - lo, nIn)
+            let out = activation(member: m, layer: l + 1) + lo, index = (part * memberCount + m) * layers + l
+            CVectorMath_gemvBias(weights[index], activation(member: m, layer: l), biases[index], out, hi - lo, nIn)
             if hidden { activation.apply(out, into: out, count: hi - lo) }
         }
     }

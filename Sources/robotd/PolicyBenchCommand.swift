@@ -7,7 +7,8 @@ import Platform
 import RobotDaemon
 
 /// `robotd bench policy --json`: single-input forward time of a policy MLP as the tick runs it
-/// (Float32, sgemv per layer, preallocated workspace), and heap allocations per call.
+/// (Float32, `MLP.forward`: one CVectorMath W x + b per layer, preallocated workspace), and heap
+/// allocations per call.
 struct PolicyBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",

@@ -74,12 +74,13 @@ struct TrainBench: ParsableCommand {
         let mean = UnsafeMutablePointer<Float>.allocate(capacity: nOut), variance = UnsafeMutablePointer<Float>.allocate(capacity: nOut)
         defer { x.deallocate(); mean.deallocate(); variance.deallocate() }
         for i in 0 ..< nIn { x[i] = 0.1 * Float(i % 5) }
-        /// p50/p90/p99/max (µs) of 5000 timed calls after 500 untimed ones.
+        /// p50/p90/p99/max (µs) of `timed` calls after `warmUp` untimed ones.
+        let warmUp = 500, timed = 5000
         func latency(_ predict: () -> Void) -> [String: Double] {
-            for _ in 0 ..< 500 { predict() }
+            for _ in 0 ..< warmUp { predict() }
             var times: [UInt64] = []
-            times.reserveCapacity(5000)
-            for k in 0 ..< 5000 {
+            times.reserveCapacity(timed)
+            for k in 0 ..< timed {
                 x[k % nIn] += 1e-6
                 let t0 = MonotonicClock.now()
                 predict()
@@ -92,32 +93,35 @@ struct TrainBench: ParsableCommand {
         let cpus = RealtimeThread.currentThreadCPUs()
         let one = latency { ensemble.predict(x, mean: mean, variance: variance) }
         var two: [String: Double]? = nil
-        var helped = 0
+        var helped = 0, pinned = false
         if cpus.count >= 2, !singleCore {
             // Caller on the first allowed CPU, helper on the second, as `SplitEnsemblePredictor`
             // is meant to run: each core's half of the weights stays in its own L2.
             let split = SplitEnsemblePredictor(members: ensemble.members.map(\.mlp))
-            let stop = Atomic<Bool>(false), running = Atomic<Bool>(false)
+            let stop = Atomic<Bool>(false), running = Atomic<Int>(0)
             let helperCPU = cpus[1]
             let helper = Thread { [split] in
-                _ = RealtimeThread.setCurrentThreadCPUs([helperCPU])
-                running.store(true, ordering: .releasing)
+                // 1: pinned, 2: pinning refused (reported: the contract wants separate CPUs).
+                running.store(RealtimeThread.setCurrentThreadCPUs([helperCPU]) == nil ? 1 : 2, ordering: .releasing)
                 while !stop.load(ordering: .relaxed) { _ = split.serve() }
             }
             helper.start()
-            _ = RealtimeThread.setCurrentThreadCPUs([cpus[0]])
-            while !running.load(ordering: .acquiring) { sched_yield() }
+            let callerPinned = RealtimeThread.setCurrentThreadCPUs([cpus[0]]) == nil
+            while running.load(ordering: .acquiring) == 0 { sched_yield() }
+            pinned = callerPinned && running.load(ordering: .acquiring) == 1
             let before = split.helpedCount
             two = latency { split.predict(x, mean: mean, variance: variance) }
             helped = split.helpedCount - before
             stop.store(true, ordering: .relaxed)
             _ = RealtimeThread.setCurrentThreadCPUs(cpus)
         }
-        var predict: [String: Any] = (two ?? one).merging(["threads": two == nil ? 1 : 2]) { a, _ in a }
+        var predict: [String: Any] = two ?? one
+        predict["threads"] = two == nil ? 1 : 2
         predict["threads_1"] = one
         if let two {
             predict["threads_2"] = two
-            predict["helper_took_part"] = Double(helped) / 5500
+            predict["helper_took_part"] = Double(helped) / Double(warmUp + timed)
+            predict["pinned"] = pinned
         }
         try JSONOutput.print([
             "members": members, "widths": widths, "batch": 256, "samples": samples, "epochs": epochs,

@@ -8,14 +8,17 @@ import Testing
 /// Two-core ensemble prediction against the one-core `MLPEnsemble.predict`: the same sums row by
 /// row, so the results must be identical bit for bit, whether the helper takes part in every
 /// job, in some, or in none.
-@Suite struct SplitEnsemblePredictorTests {
+/// Serialized: each test's helper spins on a CPU, and on a 2-core machine several at once
+/// would mostly wait for each other.
+@Suite(.serialized) struct SplitEnsemblePredictorTests {
     static func members(_ widths: [Int], count: Int = 5) -> [MLP] {
         (0 ..< count).map { k in
             var m = MLP(widths: widths, activation: .silu, seed: 11 &+ UInt64(k))
-            m.inputMean = (0 ..< widths[0]).map { Float($0) * 0.01 }
-            m.inputScale = (0 ..< widths[0]).map { 0.5 + Float($0 % 3) }
-            m.outputMean = (0 ..< widths.last!).map { Float($0) * -0.02 }
-            m.outputScale = (0 ..< widths.last!).map { 0.1 + Float($0 % 4) }
+            // Every member its own normalisers (a mix-up between members would show).
+            m.inputMean = (0 ..< widths[0]).map { Float($0 + k) * 0.01 }
+            m.inputScale = (0 ..< widths[0]).map { 0.5 + Float(($0 + k) % 3) }
+            m.outputMean = (0 ..< widths.last!).map { Float($0 - k) * -0.02 }
+            m.outputScale = (0 ..< widths.last!).map { 0.1 + Float(($0 + k) % 4) }
             return m
         }
     }
@@ -32,10 +35,17 @@ import Testing
         let done = DispatchSemaphore(value: 0)
         init(_ predictor: SplitEnsemblePredictor, nap: Bool = false) {
             Thread { [self] in
-                var n = 0
+                var n = 0, idle = 0
                 while !stop.load(ordering: .relaxed) {
-                    if predictor.serve() { n += 1 }
-                    if nap, n % 7 == 3 { usleep(50) }
+                    if predictor.serve() {
+                        n += 1
+                        idle = 0
+                        if nap, n % 7 == 3 { usleep(50) }
+                    } else {
+                        // Polling without work for a while: let other tests' threads run.
+                        idle += 1
+                        if idle % 4096 == 0 { sched_yield() }
+                    }
                 }
                 done.signal()
             }.start()

@@ -1,7 +1,9 @@
 // Single-input inference kernels the Swift compiler does not vectorise: its SIMD types lower to scalar code
 // and calls (floorf, generic conversions) without -mavx2, and Float.exp is one libm call per
-// element. In C the loops vectorise, and on x86-64 `target_clones` picks the AVX2+FMA build at
-// load time on CPUs that have it (SSE2 otherwise), so the binary stays baseline x86-64.
+// element. In C the loops vectorise. Each kernel is built twice on x86-64, for baseline x86-64
+// and for AVX2+FMA; the library picks one set when it loads (cpuid), so the binary runs on any
+// x86-64 CPU and uses AVX2 where there is one. The sets differ in the last bit (FMA); results
+// are reproducible on one machine class, not across them.
 #pragma once
 
 /// h[i] = z[i] / (1 + e^(−z[i])) for i < n (SiLU). `h` is `z` (in place) or disjoint from it.
@@ -23,11 +25,32 @@ void CVectorMath_siluGradient(const float *z, float *g, long n);
 void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float *y, long rows, long cols);
 
 /// Y = W · diag(d) · X for the input Jacobian of an MLP (J_ℓ = W_ℓ diag(σ′(z_{ℓ−1})) J_{ℓ−1}):
-/// W is m × k row-major, d has k values, X is k × ld and Y m × ld, both row-major with `ld` a
-/// multiple of 8 (a Jacobian's columns padded to whole vectors). `y` overlaps none of the others.
+/// W is m × k row-major, d has k values, X is k × ld and Y m × ld, both row-major; `ld` a
+/// multiple of 8 (a Jacobian's columns padded to whole vectors) is the fast case, other columns
+/// go one at a time. `y` overlaps none of the others.
 /// Why not `cblas_sgemm`: OpenBLAS may allocate scratch on these small shapes, and a planner
 /// linearising every node of every re-plan must not. Real-time safe.
 void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld);
+
+/// `bytes` of zeroed memory on a 2 MB boundary, advised for transparent huge pages (Linux
+/// `MADV_HUGEPAGE`; ignored where unsupported): weights read every call then sit in physically
+/// contiguous memory, which a cache indexes evenly (4 kB pages land in cache sets at random, and
+/// a working set close to a cache's size then misses in the sets that drew too many pages).
+/// NULL if out of memory. Free with `CVectorMath_freeLarge`. Not real-time safe.
+void *CVectorMath_allocateLarge(unsigned long bytes);
+void CVectorMath_freeLarge(void *region);
+
+/// Which kernel set the dispatching functions above use: 0 baseline x86-64 (or the only build on
+/// other architectures), 1 AVX2+FMA.
+int CVectorMath_selectedBuild(void);
+/// Whether kernel set `build` (0 or 1) can run on this CPU.
+int CVectorMath_buildAvailable(int build);
+/// The kernels of set `build` explicitly (tests: both sets against the same oracles). `build`
+/// must be available.
+void CVectorMath_siluIn(int build, const float *z, float *h, long n);
+void CVectorMath_siluGradientIn(int build, const float *z, float *g, long n);
+void CVectorMath_gemvBiasIn(int build, const float *w, const float *x, const float *b, float *y, long rows, long cols);
+void CVectorMath_gemmScaledRowsIn(int build, const float *w, const float *d, const float *x, float *y, long m, long k, long ld);
 
 /// A spin-wait hint (x86 `pause`, Arm `yield`): lets the core idle between polls of a flag
 /// another core will set. Real-time safe.
