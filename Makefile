@@ -13,6 +13,11 @@ setup-test:
 build: setup
 	$(SWIFT) build -c $(CONFIG) --product robotd
 
+# OpenBLAS (pthread build) starts its worker pool when it loads, before robotd can ask for one
+# thread, and an idle worker spins a while on a core the loop or the planner needs; as in
+# systemd/robotd.service, no pool at all.
+export OPENBLAS_NUM_THREADS = 1
+
 # The daemon on the simulated arm, in the foreground, logging to stderr; Ctrl-C stops it
 # (ramp to hold, driver off, exit 0).
 run: build
