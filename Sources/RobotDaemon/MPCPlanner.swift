@@ -277,6 +277,8 @@ public final class MPCPlanner: @unchecked Sendable {
     /// The model version the planner currently plans with (0 = rigid body only).
     public var modelVersion: Int { modelVersionValue.load(ordering: .relaxed) }
     private let modelVersionValue = Atomic<Int>(0)
+    /// `stats.disagreement`'s bit pattern, stored with it, read without the lock (`planDisagreement`).
+    private let disagreementBits = Atomic<UInt64>(0)
 
     /// The frame's position for the joint positions in the first dof entries of `x`.
     /// Planner thread only.
@@ -312,6 +314,7 @@ public final class MPCPlanner: @unchecked Sendable {
             lastT0 = nil
             // No plan, nothing to disagree about (telemetry must not show an old plan's value).
             shared.withLock { $0.stats.disagreement = 0 }
+            disagreementBits.store(0, ordering: .relaxed)
             return
         }
         let t = telemetry()
@@ -415,6 +418,7 @@ public final class MPCPlanner: @unchecked Sendable {
                 $0.stats.lastStatus = result.status.rawValue
                 $0.stats.disagreement = 0
             }
+            disagreementBits.store(0, ordering: .relaxed)
             return
         }
         let T = configuration.horizon, nx = 2 * n
@@ -436,6 +440,7 @@ public final class MPCPlanner: @unchecked Sendable {
                 $0.stats.uncertainPlans += 1
                 $0.stats.lastStatus = "uncertain"
             }
+            disagreementBits.store(disagreement.bitPattern, ordering: .relaxed)
             lastT0 = nil
             return
         }
@@ -469,6 +474,7 @@ public final class MPCPlanner: @unchecked Sendable {
             $0.stats.planT0 = t.time
             $0.stats.disagreement = disagreement
         }
+        disagreementBits.store(disagreement.bitPattern, ordering: .relaxed)
     }
 }
 
@@ -481,7 +487,9 @@ extension MPCPlanner: TargetPlanner {
         }
     }
 
-    public var planDisagreement: Double { statistics.disagreement }
+    /// `statistics.disagreement` without the lock or the copy of the statistics (every telemetry
+    /// sample of every client reads it: 64 000 reads a second at 64 clients and 1 kHz).
+    public var planDisagreement: Double { Double(bitPattern: disagreementBits.load(ordering: .relaxed)) }
 
     public func setPath(waypoints: [[Double]], period: Double) throws {
         try setTarget(.path(ReferencePath(waypoints: waypoints.map { Vector3($0[0], $0[1], $0[2]) }, period: period)), duration: nil)
