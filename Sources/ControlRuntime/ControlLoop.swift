@@ -114,6 +114,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// - Warning: Not real-time safe. Call before the control thread starts ticking.
     public func start() throws(DriverError) {
         try driver.configure()
+        endEffectorIsCurrent = false
         try driver.read(into: &state)
         publish(time: 0)
         if configuration.initialMode != .idle {
@@ -139,6 +140,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
         while let c = commands.receive() { handle(c, time: time) }
 
+        endEffectorIsCurrent = false
         do {
             try driver.read(into: &state)
         } catch {
@@ -235,7 +237,10 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var moveDuration = 0.0
     /// (q, v) for the plan's feedback law.
     private var planState: [Double]
-    private var eeScratch = [0.0, 0.0, 0.0]
+    /// The end-effector pose of `state`, computed at most once per measurement (the policy and
+    /// telemetry both need it): `endEffectorIsCurrent` is cleared whenever `state` is read.
+    private var endEffector = Transform.identity
+    private var endEffectorIsCurrent = false
     /// A fault asked for a flight-recorder dump; frozen once this tick is recorded.
     private var freezePending = false
 
@@ -326,19 +331,15 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private func computeCommand(time: Double) {
         if machine.mode == .policy, let policies {
             // The end-effector position, for policies that observe it or an end-effector target.
+            var ee = SIMD3<Double>()
             if policies.prepare() {
-                model.forwardKinematics(&workspace, q: state.position)
-                let p = model.framePose(workspace, frame: configuration.endEffectorFrame).translation
-                eeScratch[0] = p.x
-                eeScratch[1] = p.y
-                eeScratch[2] = p.z
+                let p = measuredEndEffector().translation
+                ee = SIMD3(p.x, p.y, p.z)
             }
             let ok = state.position.withUnsafeBufferPointer { q in
                 state.velocity.withUnsafeBufferPointer { v in
-                    eeScratch.withUnsafeBufferPointer { ee in
-                        planState.withUnsafeMutableBufferPointer { out in
-                            policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, ee: ee.baseAddress!, into: out.baseAddress!)
-                        }
+                    planState.withUnsafeMutableBufferPointer { out in
+                        policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, ee: ee, into: out.baseAddress!)
                     }
                 }
             }
@@ -409,12 +410,19 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
-    private func publish(time: Double) {
-        let finite = state.isFinite
-        if finite {
+    /// Forward kinematics of the measured state, once per measurement.
+    /// - Note: Real-time safe: no allocation, no locks.
+    private func measuredEndEffector() -> Transform {
+        if !endEffectorIsCurrent {
             model.forwardKinematics(&workspace, q: state.position)
+            endEffector = model.framePose(workspace, frame: configuration.endEffectorFrame)
+            endEffectorIsCurrent = true
         }
-        let pose = finite ? model.framePose(workspace, frame: configuration.endEffectorFrame) : .identity
+        return endEffector
+    }
+
+    private func publish(time: Double) {
+        let pose = state.isFinite ? measuredEndEffector() : .identity
         let n = model.dof
         let mode = machine.mode
         let fault = machine.lastFault

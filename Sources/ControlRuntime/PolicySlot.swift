@@ -62,8 +62,13 @@ public final class PolicyBox: @unchecked Sendable {
     public let mlp: MLP
     public let name: String
     public let features: [PolicyFeature]
-    /// Whether the observation needs the end-effector position (forward kinematics in the tick).
+    /// `features` for the tick, without walking an Array there (`featureCount` entries).
+    let layout: InlineArray<5, PolicyFeature>
+    let featureCount: Int
+    /// Whether the observation needs the end-effector position (forward kinematics in the tick)
+    /// or the target (a seqlock read in the tick).
     let needsEndEffector: Bool
+    let needsTarget: Bool
     var workspace: MLPWorkspace
     let observation: UnsafeMutablePointer<Float>
     let action: UnsafeMutablePointer<Float>
@@ -72,8 +77,14 @@ public final class PolicyBox: @unchecked Sendable {
     public init(mlp: MLP, name: String, features: [PolicyFeature] = [.q, .v]) {
         self.mlp = mlp
         self.name = name
+        precondition(features.count <= PolicyFeature.allCases.count, "each feature at most once")
         self.features = features
+        var layout = InlineArray<5, PolicyFeature>(repeating: .q)
+        for (i, f) in features.enumerated() { layout[i] = f }
+        self.layout = layout
+        featureCount = features.count
         needsEndEffector = features.contains(.targetPosition) || features.contains(.eePosition)
+        needsTarget = features.contains(.targetPosition) || features.contains(.targetQ)
         workspace = mlp.makeWorkspace()
         observation = .allocate(capacity: mlp.inputSize)
         observation.initialize(repeating: 0, count: mlp.inputSize)
@@ -111,7 +122,7 @@ public final class PolicySlot: @unchecked Sendable {
     private var target = PolicyTarget()
 
     public init(dof: Int) {
-        precondition(dof <= 8, "up to 8 joints")
+        precondition(dof <= transitionMaxJoints, "up to \(transitionMaxJoints) joints")
         self.dof = dof
     }
 
@@ -172,8 +183,9 @@ public final class PolicySlot: @unchecked Sendable {
 
     var hasPolicy: Bool { current != nil || pending.load(ordering: .acquiring) != nil }
 
-    /// Tick side, before `evaluate`: adopts a pending policy and says whether its observation
-    /// needs the end-effector position (so the tick computes it only then).
+    /// Tick side, once per tick before `evaluate`: adopts a pending policy and says whether its
+    /// observation needs the end-effector position (so the tick computes it only then). The
+    /// policy it adopts is the one `evaluate` runs.
     /// - Note: Real-time safe: no allocation, no locks.
     func prepare() -> Bool {
         adopt()
@@ -181,18 +193,18 @@ public final class PolicySlot: @unchecked Sendable {
         return Unmanaged<PolicyBox>.fromOpaque(p).takeUnretainedValue().needsEndEffector
     }
 
-    /// Runs the current policy on the measured state (q, v, end-effector position `ee`, 3
-    /// values, read only when `prepare` said so) and the newest target; the action into `out`
-    /// (dof values). False without one.
+    /// Runs the policy `prepare` adopted on the measured state (q, v, end-effector position `ee`,
+    /// read only when `prepare` said so) and the newest target; the action into `out` (dof
+    /// values). False without one.
     /// - Note: Real-time safe: no allocation, no locks.
-    func evaluate(q: UnsafePointer<Double>, v: UnsafePointer<Double>, ee: UnsafePointer<Double>,
+    func evaluate(q: UnsafePointer<Double>, v: UnsafePointer<Double>, ee: SIMD3<Double>,
                   into out: UnsafeMutablePointer<Double>) -> Bool {
-        adopt()
         guard let p = current else { return false }
-        if let t = targets.tryRead() { target = t }
         let box = Unmanaged<PolicyBox>.fromOpaque(p).takeUnretainedValue()
+        if box.needsTarget, let t = targets.tryRead() { target = t }
         var o = 0
-        for f in box.features {
+        for k in 0 ..< box.featureCount {
+            let f = box.layout[k]
             switch f {
             case .q: for i in 0 ..< dof { box.observation[o + i] = Float(q[i]) }
             case .v: for i in 0 ..< dof { box.observation[o + i] = Float(v[i]) }
