@@ -60,11 +60,14 @@ public final class MPCPlanner: @unchecked Sendable {
         }
     }
 
-    public var uncertainty: UncertaintyPolicy {
-        get { uncertaintyValue.withLock { $0 } }
-        set { uncertaintyValue.withLock { $0 = newValue } }
+    /// Set before `start()` (the planner thread reads it without a lock); the soft penalty's
+    /// threshold and weight go into the cost once, here, not on every re-plan.
+    public var uncertainty = UncertaintyPolicy() {
+        didSet {
+            solver.cost.threshold = uncertainty.softThreshold
+            solver.cost.weight = uncertainty.weight
+        }
     }
-    private let uncertaintyValue = Mutex(UncertaintyPolicy())
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -230,11 +233,13 @@ public final class MPCPlanner: @unchecked Sendable {
 
     /// The planner's figures, with the target it plans for now.
     public var statistics: Statistics {
-        shared.withLock {
+        var s = shared.withLock {
             var s = $0.stats
             s.target = $0.target
             return s
         }
+        s.disagreement = planDisagreement
+        return s
     }
 
     public func start() { worker.start(name: "robotd-mpc", stackSize: 1 << 20) { [self] in run() } }
@@ -277,7 +282,8 @@ public final class MPCPlanner: @unchecked Sendable {
     /// The model version the planner currently plans with (0 = rigid body only).
     public var modelVersion: Int { modelVersionValue.load(ordering: .relaxed) }
     private let modelVersionValue = Atomic<Int>(0)
-    /// `stats.disagreement`'s bit pattern, stored with it, read without the lock (`planDisagreement`).
+    /// The newest plan's disagreement (bit pattern), read without the lock: `planDisagreement`,
+    /// and `statistics.disagreement` derives from it.
     private let disagreementBits = Atomic<UInt64>(0)
 
     /// The frame's position for the joint positions in the first dof entries of `x`.
@@ -313,7 +319,6 @@ public final class MPCPlanner: @unchecked Sendable {
         guard let target else {
             lastT0 = nil
             // No plan, nothing to disagree about (telemetry must not show an old plan's value).
-            shared.withLock { $0.stats.disagreement = 0 }
             disagreementBits.store(0, ordering: .relaxed)
             return
         }
@@ -324,9 +329,6 @@ public final class MPCPlanner: @unchecked Sendable {
             plannerState[n + i] = t.velocity[i]
         }
         let x = plannerState
-        let policy = uncertainty
-        solver.cost.threshold = policy.softThreshold
-        solver.cost.weight = policy.weight
         // With a duration, the reference slides from the start to the target along a
         // minimum-jerk profile, evaluated at the end of the horizon.
         var s = 1.0
@@ -416,7 +418,6 @@ public final class MPCPlanner: @unchecked Sendable {
         guard result.status != .invalidDynamics else {
             shared.withLock {
                 $0.stats.lastStatus = result.status.rawValue
-                $0.stats.disagreement = 0
             }
             disagreementBits.store(0, ordering: .relaxed)
             return
@@ -432,11 +433,10 @@ public final class MPCPlanner: @unchecked Sendable {
                 disagreement = max(disagreement, solver.dynamics.box.disagreement(x: stateScratch, u: controlScratch))
             }
         }
-        let limit = policy.hardLimit
+        let limit = uncertainty.hardLimit
         if limit > 0, disagreement > limit {
             plans.clear()
             shared.withLock {
-                $0.stats.disagreement = disagreement
                 $0.stats.uncertainPlans += 1
                 $0.stats.lastStatus = "uncertain"
             }
@@ -472,7 +472,6 @@ public final class MPCPlanner: @unchecked Sendable {
             $0.stats.lastStatus = result.status.rawValue
             $0.stats.predictedTerminalError = terminalError
             $0.stats.planT0 = t.time
-            $0.stats.disagreement = disagreement
         }
         disagreementBits.store(disagreement.bitPattern, ordering: .relaxed)
     }
