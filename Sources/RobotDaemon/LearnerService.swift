@@ -71,9 +71,11 @@ public final class LearnerService: @unchecked Sendable {
 
     /// The CPUs the learner runs on: `learning.cpu_affinity`, else every CPU the process may
     /// use except the control thread's (nil = leave the mask alone: the loop is not pinned, or
-    /// no other CPU is left).
+    /// no other CPU is left). Never the control thread's CPU, whichever way the two settings
+    /// were reached (the config file refuses equal ones; `bench loop --cpu` sets the loop's
+    /// after it is read).
     public static func learnerCPUs(configured: Int?, loopCPU: Int?, allowed: [Int]) -> [Int]? {
-        if let configured { return [configured] }
+        if let configured, configured != loopCPU { return [configured] }
         guard let loopCPU else { return nil }
         let others = allowed.filter { $0 != loopCPU }
         return others.isEmpty ? nil : others

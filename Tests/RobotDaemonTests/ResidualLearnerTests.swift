@@ -98,6 +98,8 @@ import Testing
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 1, allowed: [0, 1]) == [0])
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 2, allowed: [0, 1, 2, 3]) == [0, 1, 3])
         #expect(LearnerService.learnerCPUs(configured: 3, loopCPU: 2, allowed: [0, 1, 2, 3]) == [3])
+        // A configured CPU equal to the loop's is not taken (the loop's may be set after the file).
+        #expect(LearnerService.learnerCPUs(configured: 1, loopCPU: 1, allowed: [0, 1]) == [0])
         // Nothing to avoid, or nowhere else to go: the mask stays as it is.
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: nil, allowed: [0, 1]) == nil)
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 0, allowed: [0]) == nil)
