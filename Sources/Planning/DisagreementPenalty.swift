@@ -62,7 +62,9 @@ public struct DisagreementPenalty<Base: TrajectoryCost>: TrajectoryCost {
     public func derivatives(_ ws: inout Workspace, node k: Int, horizon: Int, x: UnsafePointer<Double>, u: UnsafePointer<Double>?,
                             into d: CostDerivatives) -> Double {
         var total = base.derivatives(&ws.base, node: k, horizon: horizon, x: x, u: u, into: d)
-        guard active, k < horizon, let u else { return total }
+        // Below the threshold (the usual case) the members' forward passes settle it; their
+        // Jacobians are worth computing only above it.
+        guard active, k < horizon, let u, box.disagreement(x: x, u: u) > threshold else { return total }
         let D = box.disagreementGradient(x: x, u: u, gradient: ws.gradient)
         let excess = D - threshold
         guard excess > 0 else { return total }

@@ -32,13 +32,14 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         self.nominal = nominal
         self.members = members
         self.derivatives = derivatives
+        takesControl = members[0].inputSize == nx + nu
     }
 
     public var stateDimension: Int { nominal.stateDimension }
     public var controlDimension: Int { nominal.controlDimension }
     public var dt: Double { nominal.dt }
     /// Whether the members take u (nx + nu inputs) or only x.
-    public var takesControl: Bool { members[0].inputSize == stateDimension + controlDimension }
+    public let takesControl: Bool
 
     /// A class, so that generic callers that copy the workspace value still mutate one set of
     /// buffers (no copy-on-write of the per-member arrays in the planning loop).
