@@ -53,11 +53,7 @@ public final class SeqLock<Value: BitwiseCopyable>: @unchecked Sendable {
     /// Reader side: a consistent copy of the newest value.
     public func read() -> Value {
         while true {
-            let s1 = sequence.load(ordering: .acquiring)
-            if s1 & 1 == 1 { continue }
-            let value = storage.pointee
-            atomicMemoryFence(ordering: .acquiring)
-            if sequence.load(ordering: .relaxed) == s1 { return value }
+            if let value = tryRead() { return value }
         }
     }
 }

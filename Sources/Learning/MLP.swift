@@ -1,5 +1,4 @@
 import CVectorMath
-import LinearAlgebra
 import RealModule
 
 /// Elementwise nonlinearities between the linear layers.

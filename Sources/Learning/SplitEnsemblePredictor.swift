@@ -55,9 +55,6 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     /// Each side's progress through job g: g·layers + ℓ + 1 once layer ℓ's part is written.
     private let callerProgress = PaddedAtomic()
     private let helperProgress = PaddedAtomic()
-    /// The caller's job counter and the last job the helper looked at, each written by one thread.
-    private let job = PaddedAtomic()
-    private let helperSeen = PaddedAtomic()
     /// Jobs the helper took part in (for benchmarks and tests).
     private let helped = PaddedAtomic()
 
@@ -158,10 +155,10 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     ///   layer (bounded only if the helper keeps its CPU: see the threading contract).
     public func predict(_ input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
         for (m, mlp) in members.enumerated() { mlp.normaliseInput(input, into: activation(member: m, layer: 0)) }
-        let g = job.value.load(ordering: .relaxed) + 1
-        job.value.store(g, ordering: .relaxed)
+        // The caller is `posted`'s only writer: its own last value is the last job.
+        let g = posted.value.load(ordering: .relaxed) + 1
         posted.value.store(g, ordering: .releasing)
-        run(part: 0, layer: 0, job: g)
+        run(part: 0, layer: 0)
         callerProgress.value.store(g * layers + 1, ordering: .releasing)
         let alone: Bool
         if takesBackUnclaimedJobs {
@@ -172,15 +169,15 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
         }
         if alone {
             // Not claimed: the helper is away. Finish alone.
-            run(part: 1, layer: 0, job: g)
+            run(part: 1, layer: 0)
             for l in 1 ..< layers {
-                run(part: 0, layer: l, job: g)
-                run(part: 1, layer: l, job: g)
+                run(part: 0, layer: l)
+                run(part: 1, layer: l)
             }
         } else {
             for l in 1 ..< layers {
                 wait(for: helperProgress, toReach: g * layers + l)
-                run(part: 0, layer: l, job: g)
+                run(part: 0, layer: l)
                 callerProgress.value.store(g * layers + l + 1, ordering: .releasing)
             }
             wait(for: helperProgress, toReach: g * layers + layers)
@@ -195,16 +192,16 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     /// owner decides whether to poll again, yield or sleep).
     /// - Note: Real-time safe: no allocation, no locks.
     public func serve() -> Bool {
+        // Job g waits exactly while `claimed` is g − 1 (neither side has taken it).
         let g = posted.value.load(ordering: .acquiring)
-        guard g > helperSeen.value.load(ordering: .relaxed) else {
+        guard claimed.value.load(ordering: .relaxed) == g - 1,
+              claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged else {
             CVectorMath_spinHint()
             return false
         }
-        helperSeen.value.store(g, ordering: .relaxed)
-        guard claimed.value.compareExchange(expected: g - 1, desired: g, ordering: .acquiringAndReleasing).exchanged else { return false }
         for l in 0 ..< layers {
             if l > 0 { wait(for: callerProgress, toReach: g * layers + l) }
-            run(part: 1, layer: l, job: g)
+            run(part: 1, layer: l)
             helperProgress.value.store(g * layers + l + 1, ordering: .releasing)
         }
         helped.value.add(1, ordering: .relaxed)
@@ -219,7 +216,7 @@ public final class SplitEnsemblePredictor: @unchecked Sendable {
     /// Rows of layer ℓ in `part` (0: below the split, 1: from it) for every member: the same
     /// sums, row by row, as `MLP.forward`.
     @inline(__always)
-    private func run(part: Int, layer l: Int, job _: Int) {
+    private func run(part: Int, layer l: Int) {
         let nIn = widths[l], lo = part == 0 ? 0 : split[l], hi = part == 0 ? split[l] : widths[l + 1]
         guard hi > lo else { return }
         let hidden = l < layers - 1

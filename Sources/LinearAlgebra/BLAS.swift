@@ -146,13 +146,4 @@ public enum SBLAS {
                     BLAS.int32(m), BLAS.int32(n), BLAS.int32(k), alpha, a, BLAS.int32(transA ? m : k),
                     b, BLAS.int32(transB ? k : n), beta, c, BLAS.int32(n))
     }
-
-    /// y (m) ← α A x + β y with A m × n row-major (or Aᵀ x when `transpose`, then y has n entries).
-    /// - Note: Real-time safe: no allocation, no locks.
-    /// The corresponding C function is `cblas_sgemv`.
-    public static func gemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, transpose: Bool = false,
-                            x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, BLAS.int32(m), BLAS.int32(n), alpha, a,
-                    BLAS.int32(n), x, 1, beta, y, 1)
-    }
 }
