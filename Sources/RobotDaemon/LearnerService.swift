@@ -235,6 +235,7 @@ extension LearnerService: ModelControl {
             "validation_mse": number(s.lastValidationError), "nominal_mse": number(s.lastNominalError),
             "last_training_s": number(s.lastTrainingSeconds), "last_trained_at": number(s.lastTrainedAt),
             "last_outcome": .string(s.lastOutcome), "warm_started": .bool(s.lastWarmStarted),
+            "disagreement": .number(planner.planDisagreement),
             "cpus": .array(s.cpus.map { JSONValue($0) }), "cpu_warning": s.cpuWarning.map { .string($0) } ?? .null,
         ]
     }

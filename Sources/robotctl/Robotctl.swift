@@ -487,14 +487,30 @@ struct PolicyCommand: ParsableCommand {
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "The learned dynamics model: status, train now, rollback, reset (learning.enabled).")
+        abstract: "The learned dynamics model: status, train now, rollback, reset, save or load a file (learning.enabled).",
+        discussion: """
+            save and load take a path the daemon itself writes or reads (made absolute here); load \
+            checks the file against the running robot and queues it as the next version.
+            """)
 
     enum Action: String, ExpressibleByArgument, CaseIterable {
-        case status, train, rollback, reset
+        case status, train, rollback, reset, save, load
     }
 
     @OptionGroup var options: GlobalOptions
-    @Argument(help: "status (default), train, rollback or reset.") var action: Action = .status
+    @Argument(help: "status (default), train, rollback, reset, save PATH or load PATH.") var action: Action = .status
+    @Argument(help: ArgumentHelp("The model file for save and load (.safetensors).", valueName: "path"),
+              completion: .file(extensions: ["safetensors"]))
+    var path: String?
+
+    func validate() throws {
+        switch action {
+        case .save, .load:
+            guard path != nil else { throw ValidationError("robotctl model \(action.rawValue): give the model file's path") }
+        default:
+            guard path == nil else { throw ValidationError("robotctl model \(action.rawValue) takes no path (only save and load do)") }
+        }
+    }
 
     func run() throws {
         switch action {
@@ -504,14 +520,24 @@ struct ModelCommand: ParsableCommand {
                 return [
                     "version          \(Format.text(r["version"])) (planner uses \(Format.text(r["planner_version"])))",
                     "samples          \(Format.text(r["samples"])) (seen \(Format.text(r["samples_seen"])))",
-                    "rounds           \(Format.text(r["rounds"]))",
+                    "rounds           \(Format.text(r["rounds"])) (last took \(Format.text(r["last_training_s"])) s)",
                     "validation mse   \(Format.text(r["validation_mse"])) (rigid body \(Format.text(r["nominal_mse"])))",
+                    "disagreement     \(Format.text(r["disagreement"])) (along the newest plan)",
                     "last outcome     \(Format.text(r["last_outcome"]))",
                     "learner cpus     \(Format.text(r["cpus"]))",
                 ].joined(separator: "\n")
             }
         case .train, .rollback, .reset:
             try options.callAndPrint("model.\(action.rawValue)") { _ in "\(action.rawValue) requested (see robotctl model status)" }
+        case .save, .load:
+            let given = path ?? ""
+            let absolute = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
+            try options.callAndPrint("model.\(action.rawValue)", ["path": absolute]) { result in
+                let r = result as? [String: Any] ?? [:]
+                return action == .save
+                    ? "saved version \(Format.text(r["version"])) (\(Format.text(r["members"])) members) to \(Format.text(r["saved"]))"
+                    : "loaded \(Format.text(r["loaded"])) (\(Format.text(r["members"])) members; the planner adopts it at its next re-plan)"
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Testing
 
 /// Online learning in the daemon: transitions flow to the learner, a round trains and publishes
@@ -40,13 +41,18 @@ import Testing
         #expect(try c.result("target.set", ["position": [0.52, 0.38, 0.31]])["accepted"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["planner_version"] as? Int) == 1 })
         // Every telemetry sample carries the planner's model version and the ensemble's
-        // disagreement along its newest plan (two members: they differ a little).
+        // disagreement along its newest plan (two members: they differ a little). The version
+        // is stored when the model is installed, the disagreement after the first plan with it:
+        // wait for a sample that has both.
         let t = try daemon.connect()
         _ = try t.result("telemetry.subscribe", ["rate_hz": 50])
         var sample: [String: Any] = [:]
-        let until = Date().addingTimeInterval(2)
+        let until = Date().addingTimeInterval(3)
         while Date() < until, let m = try t.readObject(timeout: until.timeIntervalSinceNow) {
-            if let p = m["params"] as? [String: Any], p["model_version"] as? Int == 1 { sample = p; break }
+            if let p = m["params"] as? [String: Any], p["model_version"] as? Int == 1, (SocketReply.number(p["disagreement"]) ?? 0) > 0 {
+                sample = p
+                break
+            }
         }
         #expect(sample["model_version"] as? Int == 1, "\(sample)")
         let disagreement = SocketReply.number(sample["disagreement"]) ?? -1
@@ -55,10 +61,47 @@ import Testing
         // The learner thread reports where it runs (its affinity mask, read from the kernel).
         #expect(((try c.result("model.status")["cpus"] as? [Int]) ?? []).isEmpty == false)
 
+        // model.status reports the same disagreement (the issue lists it there too).
+        #expect((SocketReply.number(try c.result("model.status")["disagreement"]) ?? 0) > 0)
         let table = try RobotctlDaemonTests.robotctl(["model"], socket: socket)
-        #expect(table.status == 0 && table.stdout.contains("version          1 (planner uses 1)"), "\(table.stdout)\(table.stderr)")
+        #expect(table.status == 0 && table.stdout.contains("version          1 (planner uses 1)") && table.stdout.contains("disagreement"),
+                "\(table.stdout)\(table.stderr)")
+        // robotctl saves and loads through the daemon (a path is required, and only there).
+        let rsave = try RobotctlDaemonTests.robotctl(["model", "save", dir + "/r.safetensors"], socket: socket)
+        #expect(rsave.status == 0 && rsave.stdout.contains("saved version 1 (2 members)"), "\(rsave.stdout)\(rsave.stderr)")
+        let rload = try RobotctlDaemonTests.robotctl(["model", "load", dir + "/r.safetensors"], socket: socket)
+        #expect(rload.status == 0 && rload.stdout.contains("loaded") && rload.stdout.contains("r.safetensors"), "\(rload.stdout)\(rload.stderr)")
+        #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 2 })
+        let noPath = try RobotctlDaemonTests.robotctl(["model", "save"], socket: socket)
+        #expect(noPath.status != 0 && noPath.stderr.contains("path"), "\(noPath.stderr)")
+        // Files for another robot, another planner step or another input width are refused
+        // with the reason, and the model in use stays.
+        let good = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/r.safetensors"))), name: "r.safetensors")
+        func refused(_ edit: (inout SafeTensors.File) -> Void, _ reason: String) throws {
+            var f = good
+            edit(&f)
+            let path = dir + "/edited.safetensors"
+            try Data(SafeTensors.encode(f)).write(to: URL(fileURLWithPath: path))
+            let r = try c.call("model.load", ["path": path])
+            #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains(reason), "\(reason): \(r)")
+        }
+        try refused({ $0.metadata["robot"] = "koch" }, "koch")
+        try refused({ $0.metadata["dt"] = "0.02" }, "0.02")
+        try refused({ f in
+            // Every member six inputs wider, (q, v, u) against this daemon's (q, v), with
+            // input normalisers to match (a well-formed file of the other kind).
+            for k in 0 ..< 2 {
+                let w = f.tensors["m\(k).0.weight"]!
+                let (rows, cols) = (w.shape[0], w.shape[1])
+                f.tensors["m\(k).0.weight"] = SafeTensors.Tensor(dtype: w.dtype, shape: [rows, cols + 6], bytes: Array(repeating: 0, count: rows * (cols + 6) * 4))
+                f.metadata["m\(k).input_mean"] = "[" + Array(repeating: "0", count: cols + 6).joined(separator: ",") + "]"
+                f.metadata["m\(k).input_std"] = "[" + Array(repeating: "1", count: cols + 6).joined(separator: ",") + "]"
+            }
+        }, "learning.control_input")
+        #expect(try c.result("model.status")["version"] as? Int == 2)
+        // Rollback returns to the previous version (2 → 1), reset to the rigid-body model.
         #expect(try c.result("model.rollback")["requested"] as? Bool == true)
-        #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 0 })
+        #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 1 })
         #expect(try c.result("model.reset")["requested"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 0 })
         // Nothing to save at version 0; after training again, save, reset, load it back.
