@@ -142,8 +142,12 @@ extension MPCModeTests {
 @Suite(.serialized) struct MPCClosedLoopTests {
     /// The daemon's loop (sim6 from reach.json's start pose), limits, planner and a 1 kHz runner,
     /// built from configs/sim.yaml as `robotd run` builds them; the loop is started, the runner not.
+    static func config() throws -> DaemonConfiguration {
+        try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
+    }
+
     static func daemonParts() throws -> (DaemonConfiguration, ControlLoop<SimulatedArm>, JointLimits, MPCPlanner, ControlLoopRunner<SimulatedArm>) {
-        var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/sim.yaml").path)
+        var config = try Self.config()
         config.loop.overrunFaultThreshold = 1000
         config.loop.lockMemory = false
         if case var .simulation(sim) = config.driver {
@@ -202,6 +206,46 @@ extension MPCModeTests {
         #expect(waitUntil(seconds: 2) { loop.telemetry.read().mode == .hold })
         let heldAt = loop.telemetry.read().time
         #expect(heldAt - killedAt <= config.mpc.planValidity + 0.02, "hold after \(heldAt - killedAt) s")
+    }
+
+    /// `learning.max_disagreement`: with a learned model whose members disagree above the hard
+    /// limit along the plan, the planner withdraws its plans (counted, status "uncertain"), and
+    /// the arm, in mpc on the rigid-body model's plans until then, falls back to hold within the
+    /// plan validity.
+    @Test func plansTheEnsembleDisagreesOnAreWithdrawnAndTheArmHolds() throws {
+        let (config, loop, _, planner, runner) = try Self.daemonParts()
+        planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: 1e-20)
+        var options = RealtimeThread.Options()
+        options.priority = nil
+        options.lockMemory = false
+        runner.start(options: options)
+        planner.start()
+        defer {
+            planner.stop()
+            runner.requestStop()
+            runner.join()
+        }
+        try planner.setTarget(.pose(position: Vector3(0.52, 0.38, 0.31), orientation: nil), duration: 1.5)
+        #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
+        #expect(waitUntil(seconds: 1) { loop.telemetry.read().mode == .mpc })
+        // The rigid-body model has no disagreement: nothing withdrawn so far.
+        #expect(planner.statistics.uncertainPlans == 0)
+        // Tiny residuals (the arm would move as before), but members that differ: any spread
+        // is above a 1e-20 limit.
+        let members = (0 ..< 3).map { k -> MLP in
+            var m = MLP(widths: [12, 32, 12], activation: .silu, seed: 40 &+ UInt64(k))
+            m.outputScale = [Float](repeating: 1e-6, count: 12)
+            return m
+        }
+        let installedAt = loop.telemetry.read().time
+        planner.setLearnedModel(members, version: 1)
+        #expect(waitUntil(seconds: 2) { loop.telemetry.read().mode == .hold }, "still \(loop.telemetry.read().mode)")
+        let s = planner.statistics
+        #expect(s.uncertainPlans >= 1 && s.lastStatus == "uncertain" && s.disagreement > 1e-20, "\(s)")
+        // Within the plan validity of the last plan made before the model (plus one re-plan
+        // period to adopt it and a tick).
+        #expect(loop.telemetry.read().time - installedAt <= config.mpc.planValidity + 1 / Double(config.mpc.rateHz) + 0.05)
     }
 
     @Test func targetsOutsideTheWorkspaceAreRefused() throws {
@@ -327,12 +371,13 @@ extension MPCModeTests {
 }
 
 @Suite(.serialized) struct HotSwapTests {
-    /// The daemon's loop at 1 kHz on its real-time thread follows MPC plans while the planner is
-    /// handed a new learned model every 50 ms (alternating two ensembles and the rigid-body
-    /// model) and a new policy is installed every 50 ms: the arm never leaves `mpc`, every
-    /// period gets its tick, no tick's own work (wake-up to command written) comes near the
-    /// 1 ms period, and the control thread allocates nothing. The swaps happen on the planner
-    /// thread (between re-plans) and in the policy slot (between ticks); this test is the
+    /// The daemon's loop at 1 kHz on its real-time thread follows MPC plans for 3 s while the
+    /// planner is handed a new learned model every 50 ms (alternating two ensembles and the
+    /// rigid-body model), then runs learned policies in `policy` mode for 2 s while a new one is
+    /// installed every 50 ms (the tick adopts each and evaluates it): the arm never leaves its
+    /// mode, every period gets its tick, no tick's own work (wake-up to command written) comes
+    /// near the 1 ms period, and the control thread allocates nothing. The swaps happen on the
+    /// planner thread (between re-plans) and in the policy slot (between ticks); this test is the
     /// evidence that neither reaches into the tick's time.
     ///
     /// A deadline can still be missed when the kernel wakes the thread late — this shared,
@@ -367,7 +412,26 @@ extension MPCModeTests {
             }
         }
         let models = [ensemble(1), ensemble(100)]
-        let policies = (0 ..< 2).map { k in PolicyBox(mlp: MLP(widths: [12, 32, 6], activation: .tanh, seed: UInt64(k)), name: "p\(k)") }
+        // Two policies the arm can run: linear [q; v] → τ, a PD law about `q0` with its gravity
+        // torque as the bias (gains 150 and 200 N·m/rad), so that in `policy` mode the arm stays
+        // put whichever is installed.
+        let model = try DaemonAssembly.loadModel(MPCClosedLoopTests.config())
+        func holdingPolicies(at q0: [Double]) -> [PolicyBox] {
+            var ws = model.makeWorkspace()
+            model.rnea(&ws, q: q0, v: Array(repeating: 0, count: 6), a: Array(repeating: 0, count: 6))
+            let gravity = ws.tau
+            return [150.0, 200.0].enumerated().map { k, kp -> PolicyBox in
+                var w = [Float](repeating: 0, count: 6 * 12)
+                for i in 0 ..< 6 {
+                    w[i * 12 + i] = Float(-kp)
+                    w[i * 12 + 6 + i] = Float(-2 * kp.squareRoot())
+                }
+                let b = (0 ..< 6).map { Float(gravity[$0] + kp * q0[$0]) }
+                return PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [b])!, name: "pd\(k)")
+            }
+        }
+        func measuredQ() -> [Double] { let t = loop.telemetry.read(); return (0 ..< 6).map { t.position[$0] } }
+        var policies = holdingPolicies(at: measuredQ())
 
         try planner.setTarget(.pose(position: Vector3(0.52, 0.38, 0.31), orientation: nil), duration: 1.5)
         #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
@@ -398,5 +462,36 @@ extension MPCModeTests {
         #expect(overruns == 0 || lateWakeUps > 0, "\(overruns) overruns during \(swaps) swaps without a late wake-up")
         #expect(after.allocations == 0, "\(after.allocations) allocations on the control thread")
         #expect(loop.telemetry.read().mode == .mpc)
+
+        // The same in `policy`: the tick adopts a new policy every 50 ms and runs it (policies
+        // that hold the pose the arm has reached).
+        let q0 = measuredQ()
+        policies = holdingPolicies(at: q0)
+        loop.policies?.install(policies[0])
+        _ = loop.commands.send(LoopCommand(id: 2, kind: .setMode, mode: .policy))
+        #expect(waitUntil(seconds: 1) { loop.telemetry.read().mode == .policy })
+        let beforePolicy = runner.statistics.read()
+        var policySwaps = 0
+        let policyStart = MonotonicClock.seconds()
+        while MonotonicClock.seconds() - policyStart < 2 {
+            loop.policies?.install(policies[policySwaps % 2])
+            policySwaps += 1
+            #expect(loop.telemetry.read().mode == .policy)
+            usleep(50_000)
+        }
+        usleep(20_000)
+        let afterPolicy = runner.statistics.read()
+        #expect(loop.policies?.installedName == policies[(policySwaps - 1) % 2].name)
+        #expect(afterPolicy.ticks - beforePolicy.ticks >= 1900, "\(afterPolicy.ticks - beforePolicy.ticks) ticks in 2 s")
+        let slowPolicyTicks = afterPolicy.computeTime.count(atLeast: 500_000) - beforePolicy.computeTime.count(atLeast: 500_000)
+        let policyLateWakeUps = afterPolicy.wakeLatency.count(atLeast: 500_000) - beforePolicy.wakeLatency.count(atLeast: 500_000)
+        let policyOverruns = afterPolicy.overruns - beforePolicy.overruns
+        #expect(slowPolicyTicks == 0, "\(slowPolicyTicks) ticks computed for ≥ 0.5 ms during \(policySwaps) policy swaps")
+        #expect(policyOverruns == 0 || policyLateWakeUps > 0, "\(policyOverruns) overruns during \(policySwaps) policy swaps without a late wake-up")
+        #expect(afterPolicy.allocations == 0, "\(afterPolicy.allocations) allocations on the control thread")
+        #expect(loop.telemetry.read().mode == .policy)
+        // The arm stayed where the PD laws hold it (within 5 cm of joint travel).
+        let q = measuredQ()
+        #expect((0 ..< 6).allSatisfy { abs(q[$0] - q0[$0]) < 0.05 }, "\(q) from \(q0)")
     }
 }
