@@ -45,7 +45,8 @@ public final class LearnerService: @unchecked Sendable {
         public var lastTrainedAt: Double?
         public var lastOutcome = "none"
         public var lastWarmStarted = false
-        /// CPUs the learner thread runs on (empty until it starts, or when not pinned).
+        /// CPUs the learner thread may run on, read back from the kernel when it starts (the
+        /// whole process mask when it is not pinned; empty before it starts).
         public var cpus: [Int] = []
         public var cpuWarning: String?
     }

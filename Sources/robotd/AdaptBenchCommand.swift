@@ -16,7 +16,7 @@ struct AdaptBench: ParsableCommand {
             daemon's online learner (the configuration's learning section) publishing residual \
             models. Prints {"window_s", "learned_rms_m": […], "nominal_rms_m": […], …}. Target: \
             the last window at most half the first, no window worse than the nominal model's \
-            ("target_met"). Deterministic; takes a few minutes of wall time.
+            ("target_met"). Deterministic; takes about 1.5 minutes of wall time.
             """
     )
 

@@ -62,6 +62,7 @@ import Testing
             + DaemonConfiguration.Loop.CatchUp.allCases.map(\.rawValue)
             + DaemonConfiguration.Logging.Level.allCases.map(\.rawValue)
             + DaemonConfiguration.Logging.Target.allCases.map(\.rawValue)
+            + DaemonConfiguration.ResidualDerivatives.allCases.map(\.rawValue)
         for choice in choices {
             #expect(readme.contains("`\(choice)`"), "configs/README.md lacks \(choice)")
         }
