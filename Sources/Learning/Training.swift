@@ -177,7 +177,7 @@ public final class MLPTrainer {
         }
         let sigma = options.inputNoise
         for (r, s) in indices.enumerated() {
-            for i in 0 ..< nIn0 { input[r * nIn0 + i] = (inputs[s * nIn0 + i] - mlp.inputMean[i]) / mlp.inputScale[i] }
+            mlp.normaliseInput(inputs + s * nIn0, into: input + r * nIn0)
             if sigma > 0 { for i in 0 ..< nIn0 { input[r * nIn0 + i] += sigma * Float(noise.nextGaussian()) } }
             for i in 0 ..< d { target[r * d + i] = (outputs[s * d + i] - targetMean[i]) / targetScale[i] }
         }

@@ -178,6 +178,15 @@ public final class MPCPlanner: @unchecked Sendable {
         return (base, best * 1.02)
     }
 
+    /// Throws when `p` lies outside the workspace sphere, naming `what` and the distances.
+    private func checkReachable(_ p: Vector3, what: String) throws {
+        let d = p - base
+        let distance = d.dot(d).squareRoot()
+        guard distance <= reach else {
+            throw Failure(description: "\(what) (\(p.x), \(p.y), \(p.z)) is outside the workspace: \(String(format: "%.3f", distance)) m from the base, reach \(String(format: "%.3f", reach)) m")
+        }
+    }
+
     /// Validates and sets the target; the next re-plan uses it.
     /// - Throws: a message naming what is wrong (dimension, limits, outside the workspace).
     public func setTarget(_ target: Target, duration: Double?) throws {
@@ -186,11 +195,7 @@ public final class MPCPlanner: @unchecked Sendable {
         var startJoints: [Double]?
         switch target {
         case let .pose(p, orientation):
-            let d = p - base
-            let distance = d.dot(d).squareRoot()
-            guard distance <= reach else {
-                throw Failure(description: "target (\(p.x), \(p.y), \(p.z)) is outside the workspace: \(String(format: "%.3f", distance)) m from the base, reach \(String(format: "%.3f", reach)) m")
-            }
+            try checkReachable(p, what: "target")
             if let o = orientation {
                 let norm = o.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 guard o.count == 4, abs(norm - 1) < 1e-3 else {
@@ -207,13 +212,7 @@ public final class MPCPlanner: @unchecked Sendable {
             }
             startJoints = (0 ..< model.dof).map { t.position[$0] }
         case let .path(path):
-            for (i, p) in path.waypoints.enumerated() {
-                let d = p - base
-                let distance = d.dot(d).squareRoot()
-                guard distance <= reach else {
-                    throw Failure(description: "path waypoint \(i) (\(p.x), \(p.y), \(p.z)) is outside the workspace: \(String(format: "%.3f", distance)) m from the base, reach \(String(format: "%.3f", reach)) m")
-                }
-            }
+            for (i, p) in path.waypoints.enumerated() { try checkReachable(p, what: "path waypoint \(i)") }
         }
         shared.withLock {
             $0.target = target

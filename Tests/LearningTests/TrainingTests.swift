@@ -85,10 +85,7 @@ func Foundation_sin(_ x: Double) -> Double { sin(x) }
     /// aleatoric part) — small near 0, large at the edges — while the mean stays on y = x.
     @Test func learnsHeteroscedasticNoise() {
         var rng = SplitMix64(seed: 9)
-        func gaussian() -> Float {
-            let u1 = rng.nextOpenUnit(), u2 = rng.nextOpenUnit()
-            return Float((-2 * Foundation_log(u1)).squareRoot() * Foundation_cos(2 * Double.pi * u2))
-        }
+        func gaussian() -> Float { Float(rng.nextGaussian()) }
         let count = 4096
         var inputs = [Float](), outputs = [Float]()
         for _ in 0 ..< count {
@@ -116,6 +113,3 @@ func Foundation_sin(_ x: Double) -> Double { sin(x) }
         #expect(learned[2] > 1.5 * learned[0] && learned[3] > 1.5 * learned[1], "σ grows with |x|: \(learned)")
     }
 }
-
-func Foundation_log(_ x: Double) -> Double { log(x) }
-func Foundation_cos(_ x: Double) -> Double { cos(x) }

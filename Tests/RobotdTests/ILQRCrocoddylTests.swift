@@ -76,7 +76,11 @@ import Testing
         #expect((p["threads_2"] != nil) == (threads == 2))
         let top = try #require(p[threads == 2 ? "threads_2" : "threads_1"] as? [String: Any])
         #expect(ordered(top) && p["p50"] as? Double == top["p50"] as? Double)
-        if threads == 2 { #expect(p["pinned"] as? Bool != nil) }
+        if threads == 2 {
+            #expect(p["pinned"] as? Bool != nil)
+            let share = try #require(p["helper_took_part"] as? Double)
+            #expect(share >= 0 && share <= 1, "helper_took_part \(share)")
+        }
         #expect(json["widths"] as? [Int] == [18, 200, 200, 200, 12])
     }
 
