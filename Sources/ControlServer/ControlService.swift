@@ -471,8 +471,8 @@ final class ControlService {
         for (i, item) in items.enumerated() {
             let point: [Double]
             if case let .array(xyz) = item, xyz.count == 3 { point = xyz.compactMap(\.doubleValue) } else { point = [] }
-            guard point.count == 3, point.allSatisfy(\.isFinite) else {
-                throw .invalidParams("\"path\"[\(i)] must be [x, y, z], three finite numbers (m)")
+            guard point.count == 3 else {
+                throw .invalidParams("\"path\"[\(i)] must be [x, y, z], three numbers (m)")
             }
             waypoints.append(point)
         }
@@ -511,20 +511,10 @@ final class ControlService {
                 guard orientation!.count == 4 else { throw .invalidParams("\"orientation\" must be a quaternion [w, x, y, z], got \(orientation!.count) values") }
             }
         } else {
-            joints = try p.numbers("q")
+            joints = try jointPositions(p)
             if p.value["orientation"] != nil { throw .invalidParams("\"orientation\" applies to position targets only") }
         }
-        let duration = try p.optionalNumber("duration")
-        if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
-        if let joints, joints.count != info.jointNames.count {
-            throw .invalidParams("\"q\" has \(joints.count) values; \(info.robot) has \(info.jointNames.count) joints")
-        }
-        for x in (position ?? []) + (joints ?? []) where !x.isFinite { throw .invalidParams("target values must be finite numbers") }
-        if let q = joints {
-            for i in 0 ..< q.count where q[i] < info.lowerLimits[i] || q[i] > info.upperLimits[i] {
-                throw .invalidParams("\"q\"[\(i)] = \(q[i]) rad is outside joint \(info.jointNames[i])'s limits [\(info.lowerLimits[i]), \(info.upperLimits[i])]")
-            }
-        }
+        let duration = try moveDuration(p)
         if planner == nil, orientation != nil || duration != nil {
             throw .invalidParams("\"orientation\" and \"duration\" shape MPC plans; this daemon runs no planner (mpc.enabled is false)")
         }
@@ -561,8 +551,9 @@ final class ControlService {
         ]
     }
 
-    func move(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
-        try p.allowOnly(["q", "duration"])
+    /// `"q"`: one position per joint, each within its limits (`move` and `target.set`; numbers
+    /// are finite already, the JSON parser refuses others).
+    func jointPositions(_ p: Params) throws(RPCError) -> [Double] {
         let q = try p.numbers("q")
         let n = info.jointNames.count
         guard q.count == n else {
@@ -571,10 +562,20 @@ final class ControlService {
         for i in 0 ..< n where q[i] < info.lowerLimits[i] || q[i] > info.upperLimits[i] {
             throw .invalidParams("\"q\"[\(i)] = \(q[i]) rad is outside joint \(info.jointNames[i])'s limits [\(info.lowerLimits[i]), \(info.upperLimits[i])]")
         }
+        return q
+    }
+
+    /// The optional `"duration"` of a move or target, in (0, 600] s.
+    func moveDuration(_ p: Params) throws(RPCError) -> Double? {
         let duration = try p.optionalNumber("duration")
-        if let d = duration, !(d > 0 && d <= 600) {
-            throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)")
-        }
+        if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
+        return duration
+    }
+
+    func move(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        try p.allowOnly(["q", "duration"])
+        let q = try jointPositions(p)
+        let duration = try moveDuration(p)
         return command(extra: ["accepted": true, "duration_s": duration.map { .number($0) } ?? .null]) {
             .move(id: $0, to: q, duration: duration ?? 0)
         }
