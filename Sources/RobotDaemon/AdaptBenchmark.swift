@@ -33,9 +33,6 @@ public enum AdaptBenchmark {
         public var radius = 0.08
         public var lap = 4.0
         public var initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-        /// Overrides of the configuration's learning section (nil = the configuration's).
-        public var softDisagreement: Double?
-        public var disagreementWeight: Double?
         public init() {}
     }
 
@@ -110,8 +107,6 @@ public enum AdaptBenchmark {
         config.mpc.enabled = true
         config.mpc.budget = 10          // iteration-bounded: the same plans on any machine
         config.learning.enabled = learning
-        if let x = options.softDisagreement { config.learning.softDisagreement = x }
-        if let x = options.disagreementWeight { config.learning.disagreementWeight = x }
         config.loop.overrunFaultThreshold = 1_000_000
         var logger = Logger(label: "robotd.bench.adapt")
         logger.logLevel = .warning

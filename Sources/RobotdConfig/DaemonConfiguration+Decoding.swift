@@ -208,10 +208,7 @@ extension DaemonConfiguration.Learning {
         validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
         maxDisagreement = try r.double("max_disagreement", default: maxDisagreement, .atLeast(0))
         softDisagreement = try r.double("soft_disagreement", default: softDisagreement, .atLeast(0))
-        if softDisagreement > 0, maxDisagreement > 0, softDisagreement >= maxDisagreement {
-            throw r.error(.invalidValue, "soft_disagreement", at: nil,
-                          "\(softDisagreement) must be below learning.max_disagreement (\(maxDisagreement)): the penalty acts before the hard limit")
-        }
+        if let problem = disagreementProblem { throw r.error(.invalidValue, "soft_disagreement", at: nil, problem) }
         disagreementWeight = try r.double("disagreement_weight", default: disagreementWeight, .atLeast(0))
         cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
         warmStart = try r.bool("warm_start", default: warmStart)

@@ -301,6 +301,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var softDisagreement = 0.0
         /// Weight of that penalty (cost per second at twice the threshold is ½ of it), ≥ 0.
         public var disagreementWeight = 10.0
+
+        /// What is wrong with the two disagreement thresholds together, or nil: the soft penalty
+        /// must act below the hard limit. The file's reader and command-line overrides both ask.
+        public var disagreementProblem: String? {
+            guard softDisagreement > 0, maxDisagreement > 0, softDisagreement >= maxDisagreement else { return nil }
+            return "\(softDisagreement) must be below learning.max_disagreement (\(maxDisagreement)): the penalty acts before the hard limit"
+        }
         /// CPU for the learner thread; nil = any CPU except `loop.cpu_affinity`'s.
         public var cpuAffinity: Int?
         /// Start each round's candidate from the current model's weights (fewer epochs) instead

@@ -24,8 +24,9 @@ struct AdaptBench: ParsableCommand {
     @Option(help: "Simulated seconds.") var seconds = 120.0
     @Option(help: "Window for the RMS (s).") var window = 10.0
     @Option(help: "Unmodelled payload (kg).") var payload = 1.0
-    @Option(help: "Extra Coulomb friction per joint (N·m), comma-separated; default 1.5,1.5,1,0.3,0.3,0.3.") var friction: String?
-    @Option(help: "learning.derivatives for this run (full, position, none); default the configuration's.") var derivatives: String?
+    @Option(help: "Extra Coulomb friction per joint (N·m), comma-separated; default 1.5,1.5,1,0.3,0.3,0.3.") var friction: NumberList?
+    @Option(help: "learning.derivatives for this run (full, position, none); default the configuration's.")
+    var derivatives: DaemonConfiguration.ResidualDerivatives?
     @Option(help: "learning.soft_disagreement for this run (state units²); default the configuration's.") var softDisagreement: Double?
     @Option(help: "learning.disagreement_weight for this run; default the configuration's.") var disagreementWeight: Double?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
@@ -37,34 +38,27 @@ struct AdaptBench: ParsableCommand {
         for (name, value) in [("--soft-disagreement", softDisagreement), ("--disagreement-weight", disagreementWeight)] {
             if let value, !(value >= 0 && value.isFinite) { throw ValidationError("\(name) must be a finite number ≥ 0") }
         }
+        if let friction, friction.values.count != 6 || !friction.values.allSatisfy({ $0 >= 0 }) {
+            throw ValidationError("--friction: 6 comma-separated values ≥ 0 (N·m, one per sim6 joint)")
+        }
     }
 
     func run() throws {
         Startup.configureMath()
         var c = try BenchConfiguration.load(config)
-        if let derivatives {
-            guard let d = DaemonConfiguration.ResidualDerivatives(rawValue: derivatives) else {
-                throw ValidationError("--derivatives: full, position or none")
-            }
-            c.learning.derivatives = d
-        }
+        // The overrides go into the configuration the run uses, as the file's values would.
+        if let derivatives { c.learning.derivatives = derivatives }
+        if let softDisagreement { c.learning.softDisagreement = softDisagreement }
+        if let disagreementWeight { c.learning.disagreementWeight = disagreementWeight }
+        if let problem = c.learning.disagreementProblem { throw ValidationError("--soft-disagreement: \(problem)") }
         var options = AdaptBenchmark.Options()
         options.seconds = seconds
         options.window = window
         options.payloadMass = payload
-        if let friction {
-            let values = friction.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard values.count == options.extraFriction.count, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-                throw ValidationError("--friction: \(options.extraFriction.count) comma-separated values ≥ 0")
-            }
-            options.extraFriction = values
-        }
-        if let soft = softDisagreement, soft > 0, c.learning.maxDisagreement > 0, soft >= c.learning.maxDisagreement {
-            throw ValidationError("--soft-disagreement must be below learning.max_disagreement (\(c.learning.maxDisagreement))")
-        }
-        options.softDisagreement = softDisagreement
-        options.disagreementWeight = disagreementWeight
+        if let friction { options.extraFriction = friction.values }
         let report = try AdaptBenchmark.run(config: c, options: options)
         try JSONOutput.print(report.json)
     }
 }
+
+extension DaemonConfiguration.ResidualDerivatives: ExpressibleByArgument {}
