@@ -55,6 +55,11 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         let memberJacobians: UnsafeMutablePointer<Float>
         /// The members' mean output (nx), in Double: the gradient's deviations must sum to zero.
         let means: UnsafeMutablePointer<Double>
+        /// The input `memberOutputs` holds every member's output for, when `outputsValid`: the
+        /// planner's cost asks for the disagreement at the (x, u) its rollout then steps from (or
+        /// the other way round), and the members' forward passes are the expensive part of both.
+        let cachedInput: UnsafeMutablePointer<Float>
+        var outputsValid = false
 
         init(nominal: Nominal.Workspace, forward: [MLPWorkspace], jacobian: [MLPJacobianWorkspace], nx: Int, nu: Int) {
             self.nominal = nominal
@@ -73,10 +78,11 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
             memberJacobians = buffer(k * nx * (nx + nu))
             means = .allocate(capacity: nx)
             means.initialize(repeating: 0, count: nx)
+            cachedInput = buffer(nx + nu)
         }
 
         deinit {
-            for p in [input, output, jac, memberOutputs, memberJacobians] { p.deallocate() }
+            for p in [input, output, jac, memberOutputs, memberJacobians, cachedInput] { p.deallocate() }
             means.deallocate()
         }
     }
@@ -93,15 +99,33 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         if takesControl { for i in 0 ..< nu { ws.input[nx + i] = Float(u[i]) } }
     }
 
+    /// Every member's output for `ws.input` into `ws.memberOutputs` (K × nx), unless they are
+    /// there already for this input.
+    /// - Note: Real-time safe: no allocation, no locks.
+    @inline(__always)
+    private func memberOutputs(_ ws: Workspace) {
+        let n = members[0].inputSize, nx = stateDimension
+        if ws.outputsValid, (0 ..< n).allSatisfy({ ws.cachedInput[$0] == ws.input[$0] }) { return }
+        for m in members.indices { members[m].forward(&ws.forward[m], input: ws.input, output: ws.memberOutputs + m * nx) }
+        ws.cachedInput.update(from: ws.input, count: n)
+        ws.outputsValid = true
+    }
+
+    /// next += the members' mean output (in member order, as one sum per member).
+    @inline(__always)
+    private func addMean(_ ws: Workspace, to next: UnsafeMutablePointer<Double>) {
+        let nx = stateDimension, k = Double(members.count)
+        for m in members.indices {
+            for i in 0 ..< nx { next[i] += Double(ws.memberOutputs[m * nx + i]) / k }
+        }
+    }
+
     public func step(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>, next: UnsafeMutablePointer<Double>) -> Bool {
         guard nominal.step(&ws.nominal, x: x, u: u, next: next) else { return false }
         load(ws, x: x, u: u)
-        let nx = stateDimension, k = Double(members.count)
-        for m in members.indices {
-            members[m].forward(&ws.forward[m], input: ws.input, output: ws.output)
-            for i in 0 ..< nx { next[i] += Double(ws.output[i]) / k }
-        }
-        for i in 0 ..< nx where !next[i].isFinite { return false }
+        memberOutputs(ws)
+        addMean(ws, to: next)
+        for i in 0 ..< stateDimension where !next[i].isFinite { return false }
         return true
     }
 
@@ -111,8 +135,7 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     public func disagreement(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>) -> Double {
         guard members.count > 1 else { return 0 }
         load(ws, x: x, u: u)
-        let nx = stateDimension
-        for m in members.indices { members[m].forward(&ws.forward[m], input: ws.input, output: ws.memberOutputs + m * nx) }
+        memberOutputs(ws)
         return memberVariance(ws)
     }
 
@@ -146,6 +169,8 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
             members[m].jacobian(&ws.jacobian[m], input: ws.input, output: ws.memberOutputs + m * nx,
                                 jacobian: ws.memberJacobians + m * nx * n)
         }
+        ws.cachedInput.update(from: ws.input, count: n)
+        ws.outputsValid = true
         let d = memberVariance(ws)
         let scale = 2 / Double(k * nx)
         for m in 0 ..< k {
@@ -164,10 +189,8 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         load(ws, x: x, u: u)
         let nx = stateDimension, nu = controlDimension, n = members[0].inputSize, k = Double(members.count)
         if derivatives == .none {
-            for m in members.indices {
-                members[m].forward(&ws.forward[m], input: ws.input, output: ws.output)
-                for r in 0 ..< nx { next[r] += Double(ws.output[r]) / k }
-            }
+            memberOutputs(ws)
+            addMean(ws, to: next)
             return true
         }
         let control = takesControl && derivatives == .full
