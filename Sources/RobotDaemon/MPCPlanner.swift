@@ -100,7 +100,6 @@ public final class MPCPlanner: @unchecked Sendable {
     private var qScratch: [Double]
     private var stateScratch: [Double]
     private var controlScratch: [Double]
-    private var pathTargets: [Vector3]
     private var plannerState: [Double]
     private var lastT0: Double?
     private let worker = WorkerThread()
@@ -143,12 +142,12 @@ public final class MPCPlanner: @unchecked Sendable {
         let dynamics = SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt))
         solver = ILQRSolver(dynamics: dynamics, cost: DisagreementPenalty(base: cost, dynamics: dynamics),
                             horizon: configuration.horizon, options: options)
+        solver.cost.base.frameTargets.reserveCapacity(configuration.horizon + 1)
         (base, reach) = Self.workspaceSphere(model: model, frame: frame)
         fk = model.makeWorkspace()
         qScratch = Array(repeating: 0, count: n)
         stateScratch = Array(repeating: 0, count: 2 * n)
         controlScratch = Array(repeating: 0, count: n)
-        pathTargets = Array(repeating: .zero, count: configuration.horizon + 1)
         plannerState = Array(repeating: 0, count: 2 * n)
     }
 
@@ -391,9 +390,9 @@ public final class MPCPlanner: @unchecked Sendable {
             // A moving reference: node k aims at where the path is k·dt from now. No integral
             // action — a tracking lag is not the constant offset the bias is meant to absorb.
             let phase = t.time - setAt
-            for k in 0 ... configuration.horizon { pathTargets[k] = path.position(at: phase + Double(k) * configuration.dt) }
-            solver.cost.base.frameTargets.append(contentsOf: pathTargets)
-            solver.cost.base.target = pathTargets[configuration.horizon]
+            for k in 0 ... configuration.horizon {
+                solver.cost.base.frameTargets.append(path.position(at: phase + Double(k) * configuration.dt))
+            }
             solver.cost.base.weights.runningFrame = w.pathFrame
             solver.cost.base.weights.terminalFrame = w.terminalFrame
             solver.cost.base.weights.terminalVelocity = 0
@@ -451,14 +450,18 @@ public final class MPCPlanner: @unchecked Sendable {
             }
         }
         lastT0 = t.time
+        // The plan's final end-effector position against where it should end: the pose target,
+        // or the path's point for node T.
+        var goal: Vector3?
+        switch target {
+        case let .pose(p, _): goal = p
+        case .path: goal = solver.cost.base.frameTargets[T]
+        case .joints: goal = nil
+        }
         var terminalError = 0.0
-        if case let .pose(p, _) = target {
+        if let goal {
             stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
-            let e = framePosition(stateScratch) - p
-            terminalError = e.dot(e).squareRoot()
-        } else if case .path = target {
-            stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
-            let e = framePosition(stateScratch) - pathTargets[T]
+            let e = framePosition(stateScratch) - goal
             terminalError = e.dot(e).squareRoot()
         }
         let ms = Double(result.nanoseconds) / 1e6
