@@ -287,13 +287,11 @@ public final class MLPEnsemble {
     /// and a fixed cyclic order over more than the cache evicts each before its reuse.
     private var descending = false
 
-    public init(widths: [Int], activation: Activation, members count: Int = 5, options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
+    /// Fresh members, each its own seeded PyTorch-style initialisation.
+    public convenience init(widths: [Int], activation: Activation, members count: Int = 5, options: MLPTrainer.Options = .init(), seed: UInt64 = 1) {
         precondition(count >= 1, "at least one member")
-        members = (0 ..< count).map { MLPTrainer(mlp: MLP(widths: widths, activation: activation, seed: seed &+ UInt64($0) &* 7919), options: options,
-                                                 noiseSeed: seed &+ UInt64($0) &* 104_729) }
-        workspaces = members.map { $0.mlp.makeWorkspace() }
-        scratch = .allocate(capacity: count * widths.last!)
-        rng = seed
+        self.init(continuing: (0 ..< count).map { MLP(widths: widths, activation: activation, seed: seed &+ UInt64($0) &* 7919) },
+                  options: options, seed: seed)
     }
 
     /// Continues training from `members` (a warm start): their weights and normalisers are kept,
