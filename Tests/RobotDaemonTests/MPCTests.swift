@@ -160,22 +160,29 @@ extension MPCModeTests {
         return (config, parts.loop, parts.limits, planner, ControlLoopRunner(loop: parts.loop, periodNanoseconds: 1_000_000, rampTicks: 10, publishEvery: 10))
     }
 
+    /// Starts the runner (normal scheduling, no memory locking) and the planner thread.
+    static func startThreads(_ runner: ControlLoopRunner<SimulatedArm>, _ planner: MPCPlanner) {
+        var options = RealtimeThread.Options()
+        options.priority = nil
+        options.lockMemory = false
+        runner.start(options: options)
+        planner.start()
+    }
+
+    static func stopThreads(_ runner: ControlLoopRunner<SimulatedArm>, _ planner: MPCPlanner) {
+        planner.stop()
+        runner.requestStop()
+        runner.join()
+    }
+
     /// The daemon's loop, runner and planner on the simulated sim6 at 1 kHz: a reach to a target
     /// 0.3 m away (hardware/robots/sim6/reach.json's) ends within 2 mm in under 2 s without any
     /// joint leaving its limits or any torque exceeding its effort limit; then the planner is
     /// killed and the arm drops to `hold` within the plan validity.
     @Test func reachesWithin2mmIn2sAndHoldsWhenThePlannerDies() throws {
         let (config, loop, limits, planner, runner) = try Self.daemonParts()
-        var options = RealtimeThread.Options()
-        options.priority = nil
-        options.lockMemory = false
-        runner.start(options: options)
-        planner.start()
-        defer {
-            planner.stop()
-            runner.requestStop()
-            runner.join()
-        }
+        Self.startThreads(runner, planner)
+        defer { Self.stopThreads(runner, planner) }
         let target = Vector3(0.52, 0.38, 0.31)
         try planner.setTarget(.pose(position: target, orientation: nil), duration: nil)
         #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
@@ -215,16 +222,8 @@ extension MPCModeTests {
     @Test func plansTheEnsembleDisagreesOnAreWithdrawnAndTheArmHolds() throws {
         let (config, loop, _, planner, runner) = try Self.daemonParts()
         planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: 1e-20)
-        var options = RealtimeThread.Options()
-        options.priority = nil
-        options.lockMemory = false
-        runner.start(options: options)
-        planner.start()
-        defer {
-            planner.stop()
-            runner.requestStop()
-            runner.join()
-        }
+        Self.startThreads(runner, planner)
+        defer { Self.stopThreads(runner, planner) }
         try planner.setTarget(.pose(position: Vector3(0.52, 0.38, 0.31), orientation: nil), duration: 1.5)
         #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
