@@ -8,10 +8,10 @@ import Testing
 enum LearningSupport {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func python(_ args: [String]) throws -> (Int32, String, String) {
+    static func python(_ args: [String], script: String = "Tests/oracles/safetensors_mlp.py") throws -> (Int32, String, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", repoRoot.appendingPathComponent("Tests/oracles/safetensors_mlp.py").path] + args
+        p.arguments = ["python3", repoRoot.appendingPathComponent(script).path] + args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -83,6 +83,38 @@ enum LearningSupport {
             mlp.forward(&ws, input: x.map { Float($0) }, output: &y)
             for i in 0 ..< 6 { #expect(abs(Double(y[i]) - expected[i]) <= 1e-4 * max(1, abs(expected[i])), "output \(i): \(y[i]) vs \(expected[i])") }
         }
+    }
+
+    /// A file written by `safetensors.torch.save_file` from a plain PyTorch `nn.Sequential`
+    /// (its `state_dict`, no conversion) loads and computes what PyTorch computes, for every
+    /// activation robotd offers.
+    @Test(arguments: [Activation.relu, .silu, .tanh])
+    func loadsATorchSavedSequentialAndAgreesWithTorch(_ activation: Activation) throws {
+        let path = LearningSupport.temporaryPath("torch-\(activation).safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, out, err) = try LearningSupport.python([activation.rawValue, path], script: "Tests/oracles/torch_mlp.py")
+        try #require(status == 0, "torch oracle failed (run scripts/setup.sh --test): \(err)")
+        let reference = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: [[Double]]])
+        let (mlp, metadata) = try MLPFile.load(path: path)
+        #expect(mlp.widths == [12, 32, 32, 6] && mlp.activation == activation && metadata["robot"] == "sim6")
+        var ws = mlp.makeWorkspace()
+        var y = [Float](repeating: 0, count: 6)
+        for (x, expected) in zip(reference["inputs"]!, reference["outputs"]!) {
+            mlp.forward(&ws, input: x.map { Float($0) }, output: &y)
+            for i in 0 ..< 6 { #expect(abs(Double(y[i]) - expected[i]) <= 1e-4 * max(1, abs(expected[i])), "\(activation) output \(i): \(y[i]) vs \(expected[i])") }
+        }
+    }
+
+    /// The shipped export example (scripts/export_policy.py) produces a policy file robotd takes:
+    /// its widths, activation, robot and observation metadata as documented.
+    @Test func theExportExampleWritesALoadablePolicy() throws {
+        let path = LearningSupport.temporaryPath("export.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, _, err) = try LearningSupport.python([path], script: "scripts/export_policy.py")
+        try #require(status == 0, "scripts/export_policy.py failed (run scripts/setup.sh --test): \(err)")
+        let (mlp, metadata) = try MLPFile.load(path: path)
+        #expect(mlp.widths == [12, 256, 256, 6] && mlp.activation == .relu)
+        #expect(metadata["robot"] == "sim6" && metadata["observation"] == "q,v")
     }
 
     /// What robotd writes, Python's `safetensors` reads back exactly; and robotd re-reads its own
