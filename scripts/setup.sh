@@ -42,13 +42,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
+    pip_install() {
+        python3 -m pip install --quiet --disable-pip-version-check "$@" ||
+            python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
+    }
     # Reference implementations used as test oracles: Pinocchio (rigid-body dynamics), MuJoCo
     # (the shipped URDFs must load in it), Crocoddyl (optimal control) and safetensors (model files). Crocoddyl 3.2.1 only
     # works with Pinocchio 4.0.0 (4.1.0 imports but computes garbage), hence the version check.
     if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl, safetensors; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
         echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
-        pip_flags=(--quiet --disable-pip-version-check)
-        python3 -m pip install "${pip_flags[@]}" -r "$(dirname "$0")/requirements-test.txt" ||
-            python3 -m pip install "${pip_flags[@]}" --break-system-packages -r "$(dirname "$0")/requirements-test.txt"
+        pip_install -r "$(dirname "$0")/requirements-test.txt"
+    fi
+    # PyTorch, CPU build (files saved by torch, scripts/export_policy.py): from the machine's wheel
+    # cache (PIP_FIND_LINKS) when it holds it, else from PyTorch's CPU index.
+    if ! python3 -c "import torch, safetensors.torch" >/dev/null 2>&1; then
+        echo "setup: installing PyTorch (CPU) for the model-file tests"
+        pip_install "torch==2.13.0+cpu" ||
+            pip_install --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple "torch==2.13.0+cpu"
     fi
 fi
