@@ -268,7 +268,7 @@ extension MPCModeTests {
 @Suite struct PolicyModeTests {
     /// sim6's loop with a policy slot, a limiter that does not bind (slew 1e9) and the
     /// end-effector frame tool0, started in hold.
-    static func policyLoop() throws -> (ControlLoop<SimulatedArm>, PolicySlot) {
+    static func policyLoop(commandMode: CommandMode = .torque) throws -> (ControlLoop<SimulatedArm>, PolicySlot) {
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
@@ -276,6 +276,7 @@ extension MPCModeTests {
         var config = ControlLoop<SimulatedArm>.Configuration()
         config.overrunFaultThreshold = 100_000
         config.endEffectorFrame = model.frames.count - 1
+        config.commandMode = commandMode
         let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
                                holdController: JointPDController(model: model),
                                limits: JointLimits(model: model, slewRate: 1e9), configuration: config, policies: slot)
@@ -331,6 +332,38 @@ extension MPCModeTests {
     /// a linear τ_i = 10 (q*_i − q_i) + (p*_i − p_i) (the second term on the first three joints)
     /// commands exactly that; before any target the targets read as the measured q and
     /// end-effector position (τ = 0); the targets come in between ticks without allocating.
+    /// With a position-servo or velocity driver the action is a position goal or a velocity per
+    /// joint: the command carries the policy's output in the driver's mode, with no torque
+    /// feedforward.
+    @Test(arguments: [CommandMode.position, .velocity])
+    func actionsAreInTheDriversCommandMode(_ mode: CommandMode) throws {
+        let (loop, slot) = try Self.policyLoop(commandMode: mode)
+        var k = 0
+        func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
+        tick(5)
+        // Position goals a little off the start pose, or small joint velocities: a constant
+        // output (bias only) per joint.
+        let start = loop.telemetry.read()
+        let action = (0 ..< 6).map { i in mode == .position ? start.position[i] + 0.01 * Double(i + 1) : 0.02 * Double(i + 1) }
+        slot.install(PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
+                                        biases: [action.map { Float($0) }])!, name: "\(mode)"))
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
+        // Entry goes through the limiter, which moves a position goal at most the joint's
+        // velocity limit × dt per tick: after 0.1 s every goal is reached.
+        tick(1)
+        let first = loop.telemetry.read()
+        if mode == .position {
+            #expect((0 ..< 6).contains { abs(first.command[$0] - action[$0]) > 1e-3 }, "the first tick's goals are rate-limited")
+        }
+        tick(100)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .policy)
+        for i in 0 ..< 6 {
+            #expect(abs(s.command[i] - Double(Float(action[i]))) < 1e-6, "\(mode) joint \(i): \(s.command[i]) vs \(action[i])")
+        }
+        slot.collect()
+    }
+
     @Test func feedsTargetsToTargetConditionedPolicies() throws {
         let (loop, slot) = try Self.policyLoop()
         var k = 0
