@@ -94,6 +94,29 @@ import Testing
 }
 
 @Suite struct LearnerPlacementTests {
+    /// The replay buffer is bounded: past `replay_capacity` samples the oldest are overwritten,
+    /// while the count of samples seen keeps growing.
+    @Test func theReplayBufferKeepsAtMostItsCapacity() throws {
+        let model = try Fixtures.sim6()
+        var options = ResidualLearner.Options()
+        options.replayCapacity = 100
+        let learner = ResidualLearner(model: model, options: options)
+        let ticksPerSample = Int((options.dt / options.loopPeriod).rounded())
+        let q0 = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        for tick in 0 ..< 350 * ticksPerSample {
+            var t = Transition()
+            t.tick = UInt64(tick)
+            t.dof = 6
+            t.mode = .hold
+            t.commandMode = 1
+            for i in 0 ..< 6 { t.position[i] = q0[i] }
+            learner.ingest(t)
+            #expect(learner.sampleCount <= 100)
+        }
+        #expect(learner.sampleCount == 100)
+        #expect(learner.samplesSeen >= 340, "\(learner.samplesSeen) samples seen")
+    }
+
     @Test func theLearnerAvoidsTheControlThreadsCPU() {
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 1, allowed: [0, 1]) == [0])
         #expect(LearnerService.learnerCPUs(configured: nil, loopCPU: 2, allowed: [0, 1, 2, 3]) == [0, 1, 3])
