@@ -53,11 +53,11 @@ if [ "${1:-}" = "--test" ]; then
         echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
         pip_install -r "$(dirname "$0")/requirements-test.txt"
     fi
-    # PyTorch, CPU build (files saved by torch, scripts/export_policy.py): from the machine's wheel
-    # cache (PIP_FIND_LINKS) when it holds it, else from PyTorch's CPU index.
+    # PyTorch (files saved by torch, scripts/export_policy.py), from the index and wheel cache
+    # pip is configured with: the CPU build where the configuration offers it, else PyPI's
+    # torch by name. No index is named here: a machine reaches only its configured registries.
     if ! python3 -c "import torch, safetensors.torch" >/dev/null 2>&1; then
-        echo "setup: installing PyTorch (CPU) for the model-file tests"
-        pip_install "torch==2.13.0+cpu" ||
-            pip_install --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple "torch==2.13.0+cpu"
+        echo "setup: installing PyTorch for the model-file tests"
+        pip_install "torch==2.13.0+cpu" || pip_install torch
     fi
 fi

@@ -7,7 +7,15 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     /// Longest run of consecutive overrunning ticks.
     public var worstOverrunStreak: UInt64 = 0
     public var wakeLatency = LatencyHistogram()
+    /// Wake-up to end of tick on the monotonic clock: includes any time the thread was not
+    /// running (preempted, or the VM stalled it).
     public var computeTime = LatencyHistogram()
+    /// The tick's own work on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID): what the code
+    /// controls, whatever the machine did meanwhile.
+    public var computeCPUTime = LatencyHistogram()
+    /// Ticks whose wall-clock compute time exceeded their CPU time by half a period or more:
+    /// the thread lost the CPU mid-tick (an overrun the tick's work did not cause).
+    public var preemptedTicks: UInt64 = 0
     /// Heap allocations made by the control thread while ticking (should stay 0), when the
     /// runner can count them; ticks over which they were counted.
     public var allocations: UInt64 = 0

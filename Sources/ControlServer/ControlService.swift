@@ -544,7 +544,8 @@ final class ControlService {
         if case let .fifo(p) = a.scheduler { priority = JSONValue(p) }
         return [
             "ticks": JSONValue(s.ticks), "overruns": JSONValue(s.overruns), "worst_overrun_streak": JSONValue(s.worstOverrunStreak),
-            "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "allocations": JSONValue(s.allocations),
+            "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "compute_cpu_us": q(s.computeCPUTime),
+            "preempted_ticks": JSONValue(s.preemptedTicks), "allocations": JSONValue(s.allocations),
             "scheduler": .string(a.schedulerName), "rt_priority": priority, "memory_locked": .bool(a.memoryLocked),
             "cpu": a.cpu.map { JSONValue($0) } ?? .null,
             "mpc": access.planner?.statusJSON(loopTime: access.telemetry().time) ?? .null,

@@ -69,12 +69,16 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
             let deadline = schedule.deadline
             MonotonicClock.sleep(untilNanoseconds: deadline)
             let wake = MonotonicClock.now()
+            let cpuStart = MonotonicClock.threadCPUTime()
             let time = Double(deadline &- start) * 1e-9
             loop.tick(time: time, overran: schedule.lastOverran)
             let end = MonotonicClock.now()
+            let cpu = MonotonicClock.threadCPUTime() &- cpuStart
             stats.ticks &+= 1
             stats.wakeLatency.record(wake > deadline ? wake - deadline : 0)
             stats.computeTime.record(end - wake)
+            stats.computeCPUTime.record(cpu)
+            if end - wake >= cpu &+ periodNanoseconds / 2 { stats.preemptedTicks &+= 1 }
             _ = schedule.next(afterTickEndingAt: end)
             if schedule.lastOverran {
                 streak += 1

@@ -47,6 +47,12 @@ public enum LoopBenchmark {
                     "p99_9": us(s.computeTime, 0.999), "max": Double(s.computeTime.max) / 1000,
                     "mean": s.computeTime.mean / 1000,
                 ],
+                "compute_cpu_us": [
+                    "p50": us(s.computeCPUTime, 0.5), "p99": us(s.computeCPUTime, 0.99),
+                    "p99_9": us(s.computeCPUTime, 0.999), "max": Double(s.computeCPUTime.max) / 1000,
+                    "mean": s.computeCPUTime.mean / 1000,
+                ],
+                "preempted_ticks": s.preemptedTicks,
                 "allocations": s.allocations,
                 "allocation_counter_verified": counterVerified,
                 "allocation_counted_ticks": s.allocationCountedTicks,

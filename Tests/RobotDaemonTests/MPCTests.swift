@@ -175,24 +175,40 @@ extension MPCModeTests {
         runner.join()
     }
 
-    /// The daemon's loop, runner and planner on the simulated sim6 at 1 kHz: a reach to a target
-    /// 0.3 m away (hardware/robots/sim6/reach.json's) ends within 2 mm in under 2 s without any
-    /// joint leaving its limits or any torque exceeding its effort limit; then the planner is
-    /// killed and the arm drops to `hold` within the plan validity.
+    /// The daemon's loop and planner on the simulated sim6 at 1 kHz, driven in simulated time
+    /// (a tick every 1 ms of loop time, a synchronous re-plan every 1/`mpc.rate_hz`): a reach to
+    /// a target 0.3 m away (hardware/robots/sim6/reach.json's) ends within 2 mm in under 2 s
+    /// without any joint leaving its limits or any torque exceeding its effort limit; then the
+    /// planner stops re-planning (it died) and the arm drops to `hold` once the last plan is
+    /// older than its validity. Simulated time makes this about the controller, not about how
+    /// often a shared VM stalls the test's threads (the daemon's threaded timing is measured by
+    /// `robotd bench loop` and `bench adapt`).
     @Test func reachesWithin2mmIn2sAndHoldsWhenThePlannerDies() throws {
-        let (config, loop, limits, planner, runner) = try Self.daemonParts()
-        Self.startThreads(runner, planner)
-        defer { Self.stopThreads(runner, planner) }
+        let (config, loop, limits, planner, _) = try Self.daemonParts()
+        let period = config.loop.period
+        let ticksPerPlan = max(1, Int((1 / Double(config.mpc.rateHz) / period).rounded()))
+        var k = 0
+        var time: Double { Double(k) * period }
+        func tick() {
+            k += 1
+            loop.tick(time: time, overran: false)
+        }
+        tick()
         let target = Vector3(0.52, 0.38, 0.31)
         try planner.setTarget(.pose(position: target, orientation: nil), duration: nil)
-        #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
+        planner.replanNow()
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
-        let start = loop.telemetry.read().time
+        tick()
+        #expect(loop.results.pop()?.accepted == true)
+        let start = time
         var reachedAt: Double?
         var worstJointMargin = Double.infinity, worstEffortMargin = Double.infinity
-        while reachedAt == nil {
+        while reachedAt == nil, time - start <= 3 {
+            if k % ticksPerPlan == 0 { planner.replanNow() }
+            tick()
             let s = loop.telemetry.read()
-            #expect(s.mode == .mpc || s.time - start < 0.05, "left mpc: \(s.mode)")
+            #expect(s.mode == .mpc, "left mpc at t = \(time - start) s: \(s.mode) (planner \(planner.statistics.lastStatus))")
+            if s.mode != .mpc { break }
             for i in 0 ..< 6 {
                 worstJointMargin = min(worstJointMargin, s.position[i] - limits.lower[i], limits.upper[i] - s.position[i])
                 worstEffortMargin = min(worstEffortMargin, limits.effort[i] - abs(s.command[i]))
@@ -200,19 +216,17 @@ extension MPCModeTests {
             let p = Vector3(s.endEffectorPosition[0], s.endEffectorPosition[1], s.endEffectorPosition[2])
             let e = p - target
             if e.dot(e).squareRoot() < 0.002 { reachedAt = s.time - start }
-            if s.time - start > 3 { break }
-            usleep(2000)
         }
         let t = try #require(reachedAt, "not within 2 mm after 3 s")
         #expect(t < 2.0, "reached 2 mm after \(t) s")
         #expect(worstJointMargin > 0 && worstEffortMargin >= 0)
 
-        // Fault injection: the planner thread dies; the last plan ages out → hold.
-        let killedAt = loop.telemetry.read().time
-        planner.stop()
-        #expect(waitUntil(seconds: 2) { loop.telemetry.read().mode == .hold })
-        let heldAt = loop.telemetry.read().time
-        #expect(heldAt - killedAt <= config.mpc.planValidity + 0.02, "hold after \(heldAt - killedAt) s")
+        // Fault injection: no more re-plans; the last plan ages out → hold, within its validity
+        // of the last plan's start (plus the tick that notices).
+        let lastPlanAt = planner.statistics.planT0
+        while loop.telemetry.read().mode == .mpc, time - lastPlanAt < 2 { tick() }
+        #expect(loop.telemetry.read().mode == .hold)
+        #expect(time - lastPlanAt <= config.mpc.planValidity + 2 * period, "hold \(time - lastPlanAt) s after the last plan")
     }
 
     /// `learning.max_disagreement`: with a learned model whose members disagree above the hard
@@ -483,18 +497,24 @@ extension MPCModeTests {
         #expect(waitUntil(seconds: 1) { planner.modelVersion == swaps })
         usleep(20_000)
         #expect(swaps >= 50)
-        // Over a window of `seconds` with `swaps` swaps: every period ticked, no tick's own work
-        // near the period, overruns only with late wake-ups, nothing allocated, the mode kept.
+        // Over a window of `seconds` with `swaps` swaps: every period ticked or was counted as
+        // skipped, no tick's own work near the period, overruns only when the thread was kept
+        // off the CPU, nothing allocated, the mode kept. The tick's work is measured on the
+        // thread's CPU clock: wall-clock compute time includes the stalls of this shared VM.
         func checkWindow(from before: LoopStatistics, seconds: Int, minTicks: Int, swaps: Int, mode: Mode) {
             let after = runner.statistics.read()
-            #expect(after.ticks - before.ticks >= minTicks, "\(after.ticks - before.ticks) ticks in \(seconds) s")
+            let accounted = (after.ticks + after.overruns) - (before.ticks + before.overruns)
+            #expect(accounted >= minTicks, "\(after.ticks - before.ticks) ticks and \(after.overruns - before.overruns) overruns in \(seconds) s")
             // A tick overruns when wake-up latency + its work exceed the period; with the work
-            // under half a period, only a wake-up later than half a period (the kernel's doing) can.
-            let slowTicks = after.computeTime.count(atLeast: 500_000) - before.computeTime.count(atLeast: 500_000)
+            // under half a period of CPU time, only a late wake-up or losing the CPU mid-tick
+            // (the kernel's or the hypervisor's doing) can.
+            let slowTicks = after.computeCPUTime.count(atLeast: 500_000) - before.computeCPUTime.count(atLeast: 500_000)
             let lateWakeUps = after.wakeLatency.count(atLeast: 500_000) - before.wakeLatency.count(atLeast: 500_000)
+            let preempted = after.preemptedTicks - before.preemptedTicks
             let overruns = after.overruns - before.overruns
-            #expect(slowTicks == 0, "\(slowTicks) ticks computed for ≥ 0.5 ms during \(swaps) swaps in \(mode)")
-            #expect(overruns == 0 || lateWakeUps > 0, "\(overruns) overruns during \(swaps) swaps in \(mode) without a late wake-up")
+            #expect(slowTicks == 0, "\(slowTicks) ticks used ≥ 0.5 ms of CPU during \(swaps) swaps in \(mode)")
+            #expect(overruns == 0 || lateWakeUps + preempted > 0,
+                    "\(overruns) overruns during \(swaps) swaps in \(mode) without a late wake-up or a preempted tick")
             #expect(after.allocations == 0, "\(after.allocations) allocations on the control thread")
             #expect(loop.telemetry.read().mode == mode)
         }

@@ -755,9 +755,28 @@ final class SocketTestDaemon: @unchecked Sendable {
 
     // MARK: 5. Access control
 
-    /// Runs Tests/oracles/peer_client.py as user nobody; the reply object.
+    /// A copy of Tests/oracles/peer_client.py that user nobody can read: the checkout itself may
+    /// not be (a clone in a 0700 temporary directory, or under a 0750 home directory).
+    static func worldReadablePeerClient() throws -> String {
+        let source = TestSupport.repoRoot.appendingPathComponent("Tests/oracles/peer_client.py").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-peer-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // createDirectory applies the umask; nobody needs to search the directory whatever it is.
+        guard chmod(directory.path, 0o755) == 0 else {
+            throw SocketRPCClient.Failure.badReply("cannot chmod \(directory.path): \(String(cString: strerror(errno)))")
+        }
+        let copy = directory.appendingPathComponent("peer_client.py").path
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: source, toPath: copy)
+        guard chmod(copy, 0o644) == 0 else {
+            throw SocketRPCClient.Failure.badReply("cannot chmod \(copy): \(String(cString: strerror(errno)))")
+        }
+        return copy
+    }
+
+    /// Runs Tests/oracles/peer_client.py (a world-readable copy) as user nobody; the reply object.
     static func peerCall(_ socketPath: String, _ method: String, _ params: String? = nil) throws -> [String: Any] {
-        let script = TestSupport.repoRoot.appendingPathComponent("Tests/oracles/peer_client.py").path
+        let script = try worldReadablePeerClient()
         var args = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", script, socketPath, method]
         if let params { args.append(params) }
         let r = try TestSupport.run("/usr/bin/setpriv", args)
