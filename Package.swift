@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ControlRuntimeTests",
-            dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo"]
+            dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
         .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
         .testTarget(name: "RobotctlTests"),

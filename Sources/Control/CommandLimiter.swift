@@ -4,13 +4,18 @@ import RobotInterface
 /// controller asked for.
 ///
 /// - torque: τ clamped to ±τ_max, its change per tick to ±slew·dt, and any effort that pushes a
-///   joint further past a position limit, or further above its velocity limit, removed;
+///   joint further past a position limit removed; above its velocity limit a joint is braked,
+///   τ ≤ −D (|v| − v_max) sign(v) with D = τ_max / (0.1 v_max) (full effort 10 % over the limit),
+///   whatever the controller asked and however fast the slew limit would have let τ change
+///   (removing the push alone lets gravity and the other joints' motion carry it on);
 /// - position: goal clamped into [lower, upper], and its step per tick to ±v_max·dt from the
 ///   previous goal (so a far goal becomes a speed-limited approach);
 /// - velocity: clamped to ±v_max, and zeroed when it points out of the position range.
 /// `reset(from:)` starts from the measured state so that entering a mode never jumps.
 public struct CommandLimiter: Sendable {
     public let limits: JointLimits
+    /// Fraction of the velocity limit over it at which braking reaches full effort.
+    public static let brakingBand = 0.1
     private var previousEffort: [Double]
     private var previousGoal: [Double]
 
@@ -46,7 +51,11 @@ public struct CommandLimiter: Sendable {
                 x = min(max(x, previousEffort[i] - step), previousEffort[i] + step)
                 x = min(max(x, -limits.effort[i]), limits.effort[i])
                 if (q >= limits.upper[i] && x > 0) || (q <= limits.lower[i] && x < 0) { x = 0 }
-                if (v > limits.velocity[i] && x > 0) || (v < -limits.velocity[i] && x < 0) { x = 0 }
+                let excess = abs(v) - limits.velocity[i]
+                if excess > 0 {
+                    let brake = min(limits.effort[i], limits.effort[i] * excess / (Self.brakingBand * limits.velocity[i]))
+                    x = v > 0 ? min(x, -brake) : max(x, brake)
+                }
                 previousEffort[i] = x
             case .position:
                 x = min(max(x, limits.lower[i]), limits.upper[i])

@@ -27,6 +27,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         public var flightRecorderTicks: Int = 5000
         /// Mode entered by `start()`: `.idle` or `.hold`.
         public var initialMode: Mode = .hold
+        /// Longest gap between two ticks (s) before the loop faults (`loop.max_stall`).
+        public var maxStall: Double = 0.5
+        /// A joint above its velocity limit × (1 + margin) faults the loop
+        /// (`limits.velocity_fault_margin`).
+        public var velocityFaultMargin: Double = 0.5
 
         public init() {}
     }
@@ -123,12 +128,33 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
-    /// One control period. `overran` says whether the previous tick finished after this tick's
-    /// deadline (the runner measures it).
+    /// One control period. `time` is the tick's deadline on the runner's clock (s); `overran`
+    /// says whether the previous tick finished after this tick's deadline (the runner measures it).
+    ///
+    /// Everything time-based inside the loop (moves, plan lookups, telemetry and transitions)
+    /// runs on the loop's own clock, `time` less every stall: a gap of more than 1.5 periods
+    /// since the previous tick adds (gap − period) to the stalled time, so after a SIGSTOP or a
+    /// VM pause a reference resumes where it stopped instead of jumping to where it would
+    /// have been (the arm stepping to a move's goal). A gap over `maxStall` also faults: the
+    /// arm went uncontrolled too long to trust the plan it was following.
     /// - Note: Real-time safe: no allocation, no locks, no syscalls other than the driver's
     ///   (mode changes that power the actuators call `driver.activate`, once per change).
-    public func tick(time: Double, overran: Bool) {
+    public func tick(time runnerTime: Double, overran: Bool) {
         tickCount &+= 1
+        var stalledTooLong = false
+        if let last = lastRunnerTime {
+            let gap = runnerTime - last
+            if gap > 1.5 * configuration.period {
+                stalledTime += gap - configuration.period
+                stalls &+= 1
+                stalledTooLong = gap > configuration.maxStall
+            }
+        }
+        lastRunnerTime = runnerTime
+        let time = runnerTime - stalledTime
+        if stalledTooLong {
+            perform(machine.on(.fault(.stall)), time: time)
+        }
         if overran {
             overruns &+= 1
             consecutiveOverruns += 1
@@ -152,6 +178,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             perform(machine.on(.fault(.nonFiniteState)), time: time)
             finishTick(time: time, overran: overran)
             return
+        }
+        if actuatorsOn, let reason = limitViolation() {
+            perform(machine.on(.fault(reason)), time: time)
         }
 
         if actuatorsOn {
@@ -235,6 +264,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     }
 
     private var moveDuration = 0.0
+    /// The runner's time of the previous tick, and the time lost to stalls (s): the loop's
+    /// clock is the runner's less `stalledTime`.
+    private var lastRunnerTime: Double?
+    private var stalledTime = 0.0
+    private var stalls: UInt64 = 0
     /// (q, v) for the plan's feedback law.
     private var planState: [Double]
     /// The end-effector pose of `state`, computed at most once per measurement (the policy and
@@ -377,6 +411,21 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
+    /// A joint past what the limiter should have kept it within: faster than its velocity limit
+    /// by more than the margin (the limiter brakes above the limit), or at or past a position
+    /// limit (the limiter never pushes a joint onto one). nil when every joint is inside.
+    /// - Note: Real-time safe: no allocation, no locks.
+    private func limitViolation() -> FaultReason? {
+        let limits = limiter.limits
+        let scale = 1 + configuration.velocityFaultMargin
+        for i in 0 ..< model.dof {
+            if abs(state.velocity[i]) > limits.velocity[i] * scale { return .velocityLimit }
+            let q = state.position[i]
+            if q >= limits.upper[i] || q <= limits.lower[i] { return .positionLimit }
+        }
+        return nil
+    }
+
     private func commandIsFinite() -> Bool {
         for i in 0 ..< model.dof where !command.values[i].isFinite || !command.feedforwardEffort[i].isFinite {
             return false
@@ -426,7 +475,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let n = model.dof
         let mode = machine.mode
         let fault = machine.lastFault
-        let tick = tickCount, overrunCount = overruns
+        let tick = tickCount, overrunCount = overruns, stallCount = stalls, stalled = stalledTime
         telemetry.update { s in
             s.tick = tick
             s.time = time
@@ -435,6 +484,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             if let fault { s.fault = fault }
             s.dof = UInt8(n)
             s.overruns = overrunCount
+            s.stalls = stallCount
+            s.stalledTime = stalled
             for i in 0 ..< n {
                 s.position[i] = state.position[i]
                 s.velocity[i] = state.velocity[i]

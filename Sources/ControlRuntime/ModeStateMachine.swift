@@ -44,6 +44,13 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
     case driverWrite
     case deadlineMisses
     case driverActivation
+    /// A gap between two ticks longer than `loop.max_stall` (the process or the machine stalled).
+    case stall
+    /// A joint faster than its velocity limit × (1 + `limits.velocity_fault_margin`), although
+    /// the limiter brakes every joint above its limit.
+    case velocityLimit
+    /// A joint at or past a position limit while the arm is commanded.
+    case positionLimit
 
     public var description: String {
         switch self {
@@ -53,6 +60,9 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
         case .driverWrite: "driver write failed"
         case .deadlineMisses: "consecutive deadline misses"
         case .driverActivation: "driver activation failed"
+        case .stall: "control loop stalled"
+        case .velocityLimit: "joint velocity limit exceeded"
+        case .positionLimit: "joint position limit reached"
         }
     }
 }

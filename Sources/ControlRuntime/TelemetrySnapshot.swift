@@ -2,7 +2,8 @@
 /// `SeqLock` (readers never disturb the control thread).
 public struct TelemetrySnapshot: Sendable, BitwiseCopyable {
     public var tick: UInt64 = 0
-    /// Seconds since the loop started.
+    /// The loop's clock (s): seconds since the loop started, less the time lost to stalls
+    /// (`stalledTime`). Plans and moves are timed on it.
     public var time: Double = 0
     public var mode: Mode = .idle
     /// Valid when `mode == .faulted`.
@@ -17,6 +18,9 @@ public struct TelemetrySnapshot: Sendable, BitwiseCopyable {
     public var endEffectorPosition = InlineArray<3, Double>(repeating: 0)
     public var endEffectorRotation = InlineArray<9, Double>(repeating: 0)
     public var overruns: UInt64 = 0
+    /// Gaps of more than 1.5 periods between ticks, and the time they lost in all (s).
+    public var stalls: UInt64 = 0
+    public var stalledTime: Double = 0
 
     public init() {}
 }

@@ -40,7 +40,7 @@ enum ConfigJSON {
                 "rate_hz": JSONValue(c.loop.rateHz), "rt_priority": JSONValue(c.loop.rtPriority),
                 "cpu_affinity": c.loop.cpuAffinity.map { JSONValue($0) } ?? .null, "lock_memory": .bool(c.loop.lockMemory),
                 "overrun_fault_threshold": JSONValue(c.loop.overrunFaultThreshold), "catch_up": .string(c.loop.catchUp.rawValue),
-                "flight_recorder_seconds": .number(c.loop.flightRecorderSeconds),
+                "flight_recorder_seconds": .number(c.loop.flightRecorderSeconds), "max_stall": .number(c.loop.maxStall),
             ],
             "control": [
                 "hold": ["kp": values(c.control.hold.kp), "kd": values(c.control.hold.kd)],
@@ -50,7 +50,7 @@ enum ConfigJSON {
             ],
             "limits": [
                 "velocity_scale": .number(c.limits.velocityScale), "effort_scale": .number(c.limits.effortScale),
-                "slew_rate": .number(c.limits.slewRate), "joints": .object(joints),
+                "slew_rate": .number(c.limits.slewRate), "velocity_fault_margin": .number(c.limits.velocityFaultMargin), "joints": .object(joints),
             ],
             "mpc": [
                 "enabled": .bool(c.mpc.enabled), "rate_hz": JSONValue(c.mpc.rateHz), "horizon": JSONValue(c.mpc.horizon),

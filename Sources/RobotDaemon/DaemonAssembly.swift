@@ -107,6 +107,8 @@ public enum DaemonAssembly {
         loopConfig.period = config.loop.period
         loopConfig.commandMode = .torque
         loopConfig.overrunFaultThreshold = config.loop.overrunFaultThreshold
+        loopConfig.maxStall = config.loop.maxStall
+        loopConfig.velocityFaultMargin = config.limits.velocityFaultMargin
         loopConfig.moveMaxVelocity = Array(repeating: config.control.maxMoveVelocity, count: model.dof)
         loopConfig.endEffectorFrame = model.frames.count - 1
         loopConfig.flightRecorderTicks = max(1, Int(config.loop.flightRecorderSeconds * Double(config.loop.rateHz)))

@@ -134,6 +134,7 @@ extension DaemonConfiguration.Loop {
         overrunFaultThreshold = try r.int("overrun_fault_threshold", default: overrunFaultThreshold, .closed(1, 1000), unit: "ticks")
         catchUp = try r.enumeration("catch_up", default: catchUp)
         flightRecorderSeconds = try r.double("flight_recorder_seconds", default: flightRecorderSeconds, .closed(0, 60), unit: "s")
+        maxStall = try r.double("max_stall", default: maxStall, .closed(0.005, 10), unit: "s")
         try r.finish()
     }
 }
@@ -226,6 +227,7 @@ extension DaemonConfiguration.Limits {
         velocityScale = try r.double("velocity_scale", default: velocityScale, .above(0, atMost: 1))
         effortScale = try r.double("effort_scale", default: effortScale, .above(0, atMost: 1))
         slewRate = try r.double("slew_rate", default: slewRate, .above(0), unit: "N·m/s")
+        velocityFaultMargin = try r.double("velocity_fault_margin", default: velocityFaultMargin, .closed(0.05, 2))
         var jointsReader = try r.section("joints")
         for entry in jointsReader.takeAllEntries() {
             var joint = try ConfigReader(

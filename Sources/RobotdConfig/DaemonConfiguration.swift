@@ -161,6 +161,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var catchUp = CatchUp.skip
         /// Length of the flight recorder dumped on a fault (s), 0…60; 0 disables it.
         public var flightRecorderSeconds = 5.0
+        /// Longest gap between two ticks (s) before the loop faults: a stalled process or
+        /// machine (SIGSTOP, a VM pause) left the arm uncontrolled that long. Shorter gaps are
+        /// absorbed: time-based references (moves, plans) pause with the loop instead of jumping.
+        public var maxStall = 0.5
 
         /// The default loop: 1 kHz, priority 80, memory locked.
         public init() {}
@@ -339,6 +343,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var effortScale = 1.0
         /// Largest change of commanded effort (N·m/s), > 0.
         public var slewRate = 1000.0
+        /// How far above its velocity limit a joint may go, as a fraction of the limit, before the
+        /// loop faults (the limiter brakes any joint above its limit first), 0.05…2.
+        public var velocityFaultMargin = 0.5
         /// Per-joint overrides of the description's limits, by joint name.
         public var joints: [String: JointLimits] = [:]
 

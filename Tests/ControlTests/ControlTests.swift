@@ -67,15 +67,42 @@ import Testing
 
     @Test func torqueThatPushesPastALimitIsRemoved() {
         var limiter = CommandLimiter(limits: Self.limits)
-        let s = Self.state(q: [1.0, 0], v: [0, 2])
+        let s = Self.state(q: [1.0, 0])
         limiter.reset(from: Self.state(q: [1.0, 0], effort: [3, 3]))
         var cmd = JointCommand(mode: .torque, values: [3, 3])
         limiter.limit(&cmd, state: s, dt: 0.001)
-        #expect(cmd.values == [0, 0], "joint 0 at its upper limit, joint 1 over its speed limit")
+        #expect(cmd.values == [0, 3], "joint 0 at its upper limit")
         cmd.values = [-3, -3]
         limiter.reset(from: Self.state(q: [1.0, 0], effort: [-3, -3]))
         limiter.limit(&cmd, state: s, dt: 0.001)
         #expect(cmd.values == [-3, -3], "pulling back is allowed")
+    }
+
+    /// Above its velocity limit a joint is braked, not merely left unpushed: a braking torque
+    /// proportional to the excess (full effort at 10 % over), against any push and past the slew
+    /// limit, in either direction; below the limit the command is untouched.
+    @Test func torqueBrakesAJointAboveItsVelocityLimit() {
+        var limiter = CommandLimiter(limits: Self.limits)
+        // Joint 0: limit 0.5 rad/s, 10 N·m; joint 1: 1 rad/s, 5 N·m.
+        limiter.reset(from: Self.state(q: [0, 0], effort: [10, 5]))
+        var cmd = JointCommand(mode: .torque, values: [10, 5])
+        limiter.limit(&cmd, state: Self.state(q: [0, 0], v: [0.525, 2]), dt: 0.001)
+        // 5 % over → half effort against the motion; 100 % over → full effort.
+        #expect(abs(cmd.values[0] - -5) < 1e-9 && cmd.values[1] == -5, "\(cmd.values)")
+        limiter.reset(from: Self.state(q: [0, 0], effort: [-10, -5]))
+        cmd.values = [-10, 0]
+        limiter.limit(&cmd, state: Self.state(q: [0, 0], v: [-0.55, -1.01]), dt: 0.001)
+        #expect(cmd.values[0] == 10 && abs(cmd.values[1] - 0.5) < 1e-9, "\(cmd.values)")
+        // A controller already braking harder keeps its command.
+        limiter.reset(from: Self.state(q: [0, 0], effort: [-10, -5]))
+        cmd.values = [-10, -5]
+        limiter.limit(&cmd, state: Self.state(q: [0, 0], v: [0.51, 1.01]), dt: 0.001)
+        #expect(cmd.values == [-10, -5])
+        // At or below the limit nothing changes.
+        limiter.reset(from: Self.state(q: [0, 0], effort: [3, 3]))
+        cmd.values = [3, 3]
+        limiter.limit(&cmd, state: Self.state(q: [0, 0], v: [0.5, -1]), dt: 0.001)
+        #expect(cmd.values == [3, 3])
     }
 
     @Test func positionGoalApproachesAtTheSpeedLimitFromTheMeasuredPose() {
