@@ -399,6 +399,7 @@ final class ControlService {
             "rate_hz": JSONValue(info.rateHz),
             "tick_count": JSONValue(t.tick),
             "overruns": JSONValue(t.overruns),
+            "stalls": JSONValue(t.stalls), "stalled_s": .number(t.stalledTime),
             "uptime_s": .number(MonotonicClock.seconds() - access.startedAt),
             "loop_time_s": .number(t.time),
             "joints": [

@@ -190,10 +190,17 @@ public enum Daemon {
         notifier.stopping()
         // No new commands while the arm ramps to hold; the socket file goes with the server.
         server.shutdown()
-        learnerService?.stop()
-        planner?.stop()
+        // The arm first: ramp to hold and cut the driver before waiting on any other thread. A
+        // training round can take many seconds; it must not keep a moving arm waiting (and past
+        // systemd's TimeoutStopSec, after which the process is killed with the arm in any state).
         runner.requestStop()
         runner.join()
+        logger.notice("arm safe: held for \(runner.rampTicks) ticks, driver deactivated")
+        planner?.stop()
+        if let learnerService {
+            learnerService.stop()
+            logger.notice("learner stopped")
+        }
         supervisor.dumpFlightRecorderIfFrozen(reason: "shutdown")
         let s = runner.statistics.read()
         logger.notice("stopped", metadata: [
