@@ -269,6 +269,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var lastRunnerTime: Double?
     private var stalledTime = 0.0
     private var stalls: UInt64 = 0
+    private var fallbacks: UInt64 = 0
+    private var lastFallbackFrom = Mode.idle
+    private var lastFallbackTime = 0.0
     /// (q, v) for the plan's feedback law.
     private var planState: [Double]
     /// The end-effector pose of `state`, computed at most once per measurement (the policy and
@@ -392,7 +395,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 }
                 return
             }
+            let from = machine.mode
             perform(machine.on(.planExpired), time: time)
+            fallbacks &+= 1
+            lastFallbackFrom = from
+            lastFallbackTime = time
         }
         switch machine.mode {
         case .move:
@@ -476,6 +483,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let mode = machine.mode
         let fault = machine.lastFault
         let tick = tickCount, overrunCount = overruns, stallCount = stalls, stalled = stalledTime
+        let fallbackCount = fallbacks, fallbackFrom = lastFallbackFrom, fallbackTime = lastFallbackTime
         telemetry.update { s in
             s.tick = tick
             s.time = time
@@ -486,6 +494,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             s.overruns = overrunCount
             s.stalls = stallCount
             s.stalledTime = stalled
+            s.fallbacks = fallbackCount
+            s.lastFallbackFrom = fallbackFrom
+            s.lastFallbackTime = fallbackTime
             for i in 0 ..< n {
                 s.position[i] = state.position[i]
                 s.velocity[i] = state.velocity[i]

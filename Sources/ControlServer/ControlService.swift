@@ -65,6 +65,27 @@ public final class FaultLog: Sendable {
     }
 
     public var all: [Entry] { entries.withLock { $0 } }
+
+    /// The newest unrequested fall back to `hold` (from `mpc` or `policy`) and why, for `status`.
+    public struct Fallback: Sendable, Equatable {
+        public var from: String
+        public var reason: String
+        public var loopTime: Double
+        public var count: UInt64
+
+        public init(from: String, reason: String, loopTime: Double, count: UInt64) {
+            self.from = from
+            self.reason = reason
+            self.loopTime = loopTime
+            self.count = count
+        }
+    }
+
+    private let fallback = Mutex<Fallback?>(nil)
+
+    public func recordFallback(_ f: Fallback) { fallback.withLock { $0 = f } }
+
+    public var lastFallback: Fallback? { fallback.withLock { $0 } }
 }
 
 /// The MPC planner as the socket sees it (implemented by the daemon's planner).
@@ -412,6 +433,9 @@ final class ControlService {
                 "rotation": .array((0 ..< 3).map { i in .array((0 ..< 3).map { j in .number(r[3 * i + j]) }) }),
             ],
             "faults": .array(faults),
+            "last_fallback": access.faults.lastFallback.map { f in
+                ["from": .string(f.from), "reason": .string(f.reason), "loop_time_s": .number(f.loopTime), "count": JSONValue(f.count)]
+            } ?? .null,
             "mpc": access.planner?.statusJSON(loopTime: t.time) ?? .null,
             "policy": access.policies.map { p in p.installedName.map { .string($0) } ?? .null } ?? .null,
         ]

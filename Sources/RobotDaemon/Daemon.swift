@@ -169,7 +169,8 @@ public enum Daemon {
         let supervisor = DaemonSupervisor(
             source: .init(tickCount: { runner.tickCount }, telemetry: { loop.telemetry.read() },
                           statistics: { runner.statistics.read() }, flightRecorder: loop.flightRecorder,
-                          jointNames: loop.model.joints.map(\.name), faults: faults),
+                          jointNames: loop.model.joints.map(\.name), faults: faults,
+                          plannerSummary: planner.map { p in { t in p.fallbackSummary(loopTime: t) } }),
             notifier: notifier, rateHz: config.loop.rateHz, dataDirectory: config.dataDirectory, logger: logger
         )
         notifier.ready(status: supervisor.statusLine())

@@ -22,11 +22,15 @@ public final class DaemonSupervisor {
         public var jointNames: [String]
         /// Where faults are recorded for `status` (nil: nowhere).
         public var faults: FaultLog?
+        /// The planner's account of its newest plan at loop time `t` (status, plan age,
+        /// withdrawn plans), to say why `mpc` fell back to `hold`; nil without a planner.
+        public var plannerSummary: ((Double) -> String)?
 
         public init(tickCount: @escaping () -> UInt64, telemetry: @escaping () -> TelemetrySnapshot,
                     statistics: @escaping () -> LoopStatistics, flightRecorder: FlightRecorder?, jointNames: [String],
-                    faults: FaultLog? = nil) {
+                    faults: FaultLog? = nil, plannerSummary: ((Double) -> String)? = nil) {
             self.faults = faults
+            self.plannerSummary = plannerSummary
             self.tickCount = tickCount
             self.telemetry = telemetry
             self.statistics = statistics
@@ -54,6 +58,7 @@ public final class DaemonSupervisor {
     private var nextStatus: Double = 0
     private var lastMode: Mode?
     private var dumpedGeneration: UInt64 = 0
+    private var fallbacksSeen: UInt64 = 0
 
     public init(source: Source, notifier: any ServiceNotifier = SystemdNotifier(), rateHz: Int, dataDirectory: String,
                 statusPeriod: Double = 1, logger: Logger) {
@@ -104,6 +109,10 @@ public final class DaemonSupervisor {
             }
         }
         let t = source.telemetry()
+        if t.fallbacks != fallbacksSeen {
+            fallbacksSeen = t.fallbacks
+            logFallback(t)
+        }
         if t.mode != lastMode {
             logModeChange(from: lastMode, to: t)
             lastMode = t.mode
@@ -113,6 +122,16 @@ public final class DaemonSupervisor {
             nextStatus = now + statusPeriod
             notifier.status(statusLine())
         }
+    }
+
+    /// Every fall back to `hold` that nobody asked for is logged with its reason and kept for
+    /// `status` (several between two polls are logged once, with their count).
+    private func logFallback(_ t: TelemetrySnapshot) {
+        var reason = "no valid plan covers the loop time"
+        if let summary = source.plannerSummary?(t.lastFallbackTime) { reason += " (\(summary))" }
+        source.faults?.recordFallback(.init(from: "\(t.lastFallbackFrom)", reason: reason, loopTime: t.lastFallbackTime, count: t.fallbacks))
+        logger.warning("\(t.lastFallbackFrom) fell back to hold: \(reason)",
+                       metadata: ["from": "\(t.lastFallbackFrom)", "loop_time_s": "\(t.lastFallbackTime)", "fallbacks": "\(t.fallbacks)"])
     }
 
     private func logModeChange(from old: Mode?, to t: TelemetrySnapshot) {

@@ -240,6 +240,18 @@ public final class MPCPlanner: @unchecked Sendable {
         return s
     }
 
+    /// Why the loop may have found no valid plan at loop time `t`, in a few words: the newest
+    /// plan's status and age against its validity, and plans withdrawn as uncertain.
+    public func fallbackSummary(loopTime t: Double) -> String {
+        let s = statistics
+        guard s.target != nil else { return "no target set" }
+        guard s.solves > 0 else { return "the planner has not solved yet" }
+        let age = (t - s.planT0) * 1000
+        var text = "planner: newest plan \(s.lastStatus), \(Int(age.rounded())) ms old (valid \(Int((plans.validity * 1000).rounded())) ms)"
+        if s.uncertainPlans > 0 { text += ", \(s.uncertainPlans) plans withdrawn as uncertain (disagreement \(s.disagreement))" }
+        return text
+    }
+
     public func start() { worker.start(name: "robotd-mpc", stackSize: 1 << 20) { [self] in run() } }
 
     /// Stops the thread (fault injection in tests, and shutdown); plans stop being published.

@@ -137,6 +137,16 @@ enum Format {
         let ee = r["end_effector"] as? [String: Any] ?? [:]
         let frame = (ee["frame"] as? String).map { " (\($0))" } ?? ""
         lines.append("end effector\(frame) position [m]  \(xyz(doubles(ee["position"])))")
+        if let policy = r["policy"] as? String { lines.append("policy  \(policy)") }
+
+        if let mpc = r["mpc"] as? [String: Any] {
+            lines.append("")
+            lines += planner(mpc, endEffector: doubles(ee["position"]))
+        }
+        if let f = r["last_fallback"] as? [String: Any] {
+            lines.append("")
+            lines.append("last fallback to hold: from \(text(f["from"])) at t \(fixed(double(f["loop_time_s"]), 3)) s (\(integer(f["count"])) in all): \(text(f["reason"]))")
+        }
 
         lines.append("")
         let faults = r["faults"] as? [Any] ?? []
@@ -152,6 +162,37 @@ enum Format {
                 .map { "  " + $0 }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The MPC planner's figures: target and distance to it, the newest plan, solve times.
+    static func planner(_ mpc: [String: Any], endEffector: [Double?]) -> [String] {
+        var target = "none"
+        var error = "-"
+        if let t = mpc["target"] as? [String: Any] {
+            if let p = t["position"] as? [Any] {
+                let xyzTarget = doubles(p)
+                target = "position " + self.xyz(xyzTarget)
+                if xyzTarget.count == 3, endEffector.count == 3 {
+                    var sum = 0.0
+                    for i in 0 ..< 3 {
+                        guard let a = xyzTarget[i], let b = endEffector[i] else { sum = .nan; break }
+                        sum += (a - b) * (a - b)
+                    }
+                    error = fixed(sum.squareRoot() * 1000, 2) + " mm"
+                }
+            } else if let q = t["q"] as? [Any] {
+                target = "joints " + doubles(q).map { fixed($0, 4) }.joined(separator: " ")
+            } else if let path = t["path"] as? [Any] {
+                target = "path of \(path.count) waypoints, \(fixed(double(t["period"]), 2)) s per lap"
+            }
+        }
+        return ["mpc planner:"] + keyValues([
+            ("target", target),
+            ("distance to target", error),
+            ("newest plan", "\(text(mpc["status"])), \(fixed(double(mpc["plan_age_ms"]), 1)) ms old, \(integer(mpc["iterations"])) iterations"),
+            ("solves", "\(integer(mpc["solves"])), last \(fixed(double(mpc["solve_ms"]), 2)) ms, max \(fixed(double(mpc["max_solve_ms"]), 2)) ms at \(integer(mpc["rate_hz"])) Hz"),
+            ("model", "version \(integer(mpc["model_version"])), disagreement \(fixed(double(mpc["disagreement"]), 4)), \(integer(mpc["uncertain_plans"])) plans withdrawn"),
+        ]).map { "  " + $0 }
     }
 
     static func jointTable(names: [String], q: [Double?], v: [Double?], effort: [Double?], command: [Double?]) -> [String] {
@@ -174,7 +215,8 @@ enum Format {
         let r = result as? [String: Any] ?? [:]
         let keys = ["p50", "p90", "p99", "p99_9", "max", "mean"]
         let header = ["[µs]", "p50", "p90", "p99", "p99.9", "max", "mean"]
-        let rows = [("wake latency", "wake_latency_us"), ("compute", "compute_us")].map { label, key -> [String] in
+        let rows = [("wake latency", "wake_latency_us"), ("compute", "compute_us"), ("compute (CPU)", "compute_cpu_us")]
+            .filter { r[$0.1] != nil }.map { label, key -> [String] in
             let stats = r[key] as? [String: Any] ?? [:]
             return [label] + keys.map { fixed(double(stats[$0]), 1) }
         }
@@ -190,6 +232,10 @@ enum Format {
             ("cpu", r["cpu"] is NSNull || r["cpu"] == nil ? "any" : text(r["cpu"])),
             ("allocations", integer(r["allocations"])),
         ])
+        if let mpc = r["mpc"] as? [String: Any] {
+            lines.append("")
+            lines += planner(mpc, endEffector: [])
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -53,7 +53,26 @@ import Testing
         let p = try #require(SocketReply.numbers((status["end_effector"] as? [String: Any])?["position"]))
         let d = zip(p, p0).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
         #expect(d > 0.005 && d < 0.11, "end effector \(d) m from the start")
+        // Plain `robotctl status` and `timing` show the planner, not only --json.
+        let text = try RobotctlDaemonTests.robotctl(["status"], socket: daemon.socketPath)
+        #expect(text.stdout.contains("mpc planner:") && text.stdout.contains("path of 32 waypoints"), "\(text.stdout)")
+        let timing = try RobotctlDaemonTests.robotctl(["timing"], socket: daemon.socketPath)
+        #expect(timing.stdout.contains("mpc planner:") && timing.stdout.contains("compute (CPU)"), "\(timing.stdout)")
+
+        // Without a target no plan comes: the loop falls back to hold by itself, and says why,
+        // in the log and in status (defect 12: the drop was silent).
         #expect(try c.result("target.clear")["target"] is NSNull)
+        let held = try ControlSocketTests.waitForMode(c, "hold", timeout: 5)
+        #expect(held["mode"] as? String == "hold")
+        var fallback: [String: Any]?
+        _ = DaemonProcessTests.waitFor(seconds: 5) {
+            fallback = (try? c.result("status"))?["last_fallback"] as? [String: Any]
+            return fallback != nil
+        }
+        #expect(fallback?["from"] as? String == "mpc" && (fallback?["reason"] as? String)?.contains("no target set") == true, "\(String(describing: fallback))")
+        #expect(daemon.stderr.contains("mpc fell back to hold: no valid plan covers the loop time (no target set)"), "\(daemon.stderr)")
+        let after = try RobotctlDaemonTests.robotctl(["status"], socket: daemon.socketPath)
+        #expect(after.stdout.contains("last fallback to hold: from mpc"), "\(after.stdout)")
         c.close()
         #expect(daemon.stop() == 0)
     }
