@@ -18,11 +18,14 @@ public struct DaemonInfo: Sendable {
     /// Limiter bounds, to name the joint of an out-of-range `move` target.
     public var lowerLimits: [Double]
     public var upperLimits: [Double]
+    /// Effort limits (N·m), to judge what gravity does to an unpowered arm.
+    public var effortLimits: [Double]
     public var modes: [Mode]
     public var daemonUID: uid_t
 
     public init(version: String, robot: String, jointNames: [String], rateHz: Int, driver: String, endEffectorFrame: String,
-                lowerLimits: [Double], upperLimits: [Double], modes: [Mode], daemonUID: uid_t = getuid()) {
+                lowerLimits: [Double], upperLimits: [Double], effortLimits: [Double] = [], modes: [Mode], daemonUID: uid_t = getuid()) {
+        self.effortLimits = effortLimits
         self.version = version
         self.robot = robot
         self.jointNames = jointNames
@@ -139,13 +142,17 @@ public struct LoopAccess: @unchecked Sendable {
     public var policies: PolicySlot?
     /// The learner, when `learning.enabled`.
     public var models: ModelControl?
+    /// The torque gravity puts on each joint at the measured pose (N·m), to refuse an `idle` that
+    /// would let the arm fall; nil when the daemon cannot tell.
+    public var gravityTorque: (() -> [Double])?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
                 configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
-                models: ModelControl? = nil) {
+                models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil) {
         self.models = models
+        self.gravityTorque = gravityTorque
         self.planner = planner
         self.policies = policies
         self.telemetry = telemetry
@@ -307,11 +314,12 @@ final class ControlService {
             return ["level": .string(name), "previous": .string(previous)]
         })
         register("mode.set", role: .operator) { (s, p, _) throws(RPCError) in
-            try p.allowOnly(["mode"])
+            try p.allowOnly(["mode", "force"])
             let name = try p.string("mode")
             guard let mode = Mode(name: name) else {
                 throw .invalidParams("unknown mode \"\(name)\" (modes: \(Mode.allCases.map(\.description).joined(separator: ", ")))")
             }
+            if mode == .idle, try p.optionalBool("force") != true { try s.checkIdleIsSafe() }
             guard s.info.modes.contains(mode), mode != .move, mode != .faulted else {
                 throw .wrongMode("mode \(name) is not available in this build (available: \(s.info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                                  mode: "\(s.access.telemetry().mode)")
@@ -439,6 +447,25 @@ final class ControlService {
             "mpc": access.planner?.statusJSON(loopTime: t.time) ?? .null,
             "policy": access.policies.map { p in p.installedName.map { .string($0) } ?? .null } ?? .null,
         ]
+    }
+
+    /// `idle` turns the actuators off: an arm that gravity pulls on falls (a 17 kg arm at about
+    /// 8 rad/s). Refused while any joint carries more than 5 % of its effort limit in gravity
+    /// torque at the measured pose, unless the caller confirms with `"force": true`.
+    func checkIdleIsSafe() throws(RPCError) {
+        let t = access.telemetry()
+        // From faulted or estop the loop refuses idle itself (reset first).
+        guard t.mode.isActuated, t.mode != .faulted, t.mode != .estop, let gravity = access.gravityTorque?() else { return }
+        let n = min(gravity.count, info.jointNames.count, info.effortLimits.count)
+        var worst: (joint: Int, ratio: Double)?
+        for i in 0 ..< n where info.effortLimits[i] > 0 {
+            let ratio = abs(gravity[i]) / info.effortLimits[i]
+            if ratio > 0.05, ratio > (worst?.ratio ?? 0) { worst = (i, ratio) }
+        }
+        guard let (i, _) = worst else { return }
+        let torque = (abs(gravity[i]) * 10).rounded() / 10
+        throw .wrongMode("idle turns the torque off and the arm would fall: gravity pulls joint \(info.jointNames[i]) with \(torque) N·m at the measured pose. Move it to a resting pose (or support it) first, use hold or estop to stop it, or confirm with {\"mode\": \"idle\", \"force\": true} (robotctl mode idle --force)",
+                         mode: "\(t.mode)")
     }
 
     func learner() throws(RPCError) -> ModelControl {

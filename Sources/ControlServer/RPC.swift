@@ -159,6 +159,12 @@ public struct Params {
         return x
     }
 
+    func optionalBool(_ key: String) throws(RPCError) -> Bool? {
+        guard let v = value[key], v != .null else { return nil }
+        guard case let .bool(b) = v else { throw .invalidParams("\"\(key)\" must be true or false, got \(v.typeName)") }
+        return b
+    }
+
     func string(_ key: String) throws(RPCError) -> String {
         guard let v = value[key] else { throw .invalidParams("missing \"\(key)\"") }
         guard case let .string(s) = v else { throw .invalidParams("\"\(key)\" must be a string, got \(v.typeName)") }

@@ -64,17 +64,31 @@ public enum Daemon {
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
-                policies: loop.policies, models: models
+                policies: loop.policies, models: models, gravityTorque: gravityTorque(loop)
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
                 rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
                 endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
-                lowerLimits: limits.lower, upperLimits: limits.upper,
+                lowerLimits: limits.lower, upperLimits: limits.upper, effortLimits: loop.model.joints.map(\.effortLimit),
                 modes: [.idle, .hold, .move] + (planner == nil ? [] : [.mpc]) + (loop.policies == nil ? [] : [.policy]) + [.estop]
             ),
             policy: policy, logger: logger
         )
+    }
+
+    /// Gravity torque at the loop's measured pose: the rigid-body model's RNEA with v = a = 0.
+    /// - Warning: Not real-time safe (a workspace per call; for the socket's `idle` check).
+    static func gravityTorque<Driver>(_ loop: ControlLoop<Driver>) -> () -> [Double] {
+        let model = loop.model
+        return {
+            let t = loop.telemetry.read()
+            let n = model.dof
+            var ws = model.makeWorkspace()
+            let zero = [Double](repeating: 0, count: n)
+            model.rnea(&ws, q: (0 ..< n).map { t.position[$0] }, v: zero, a: zero)
+            return ws.tau
+        }
     }
 
     /// Runs the daemon; returns the process exit status.

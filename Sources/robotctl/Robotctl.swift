@@ -203,16 +203,32 @@ struct Timing: ParsableCommand {
 struct Mode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the current mode, or switch to MODE (mode.set).",
-        discussion: "`robotctl hello` lists the modes this robotd accepts (idle, hold, …).")
+        discussion: """
+            `robotctl hello` lists the modes this robotd accepts (idle, hold, …).
+
+            idle turns the motors' torque off: an arm that gravity pulls on falls (a 17 kg arm \
+            reaches about 8 rad/s). robotd refuses idle while gravity loads a joint at the measured \
+            pose; move the arm to a resting pose or support it first, and confirm with --force. To \
+            stop the arm, use hold (holds the pose) or estop.
+            """)
 
     @OptionGroup var options: GlobalOptions
 
     @Argument(help: "The mode to switch to, e.g. idle or hold. Omit it to print the current mode.")
     var mode: String?
 
+    @Flag(help: "Switch to idle even though the arm will fall (torque off under gravity).")
+    var force = false
+
+    func validate() throws {
+        if force, mode != "idle" { throw ValidationError("--force only applies to `robotctl mode idle`") }
+    }
+
     func run() throws {
         if let mode {
-            try options.callAndPrint("mode.set", ["mode": mode]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            var params: [String: Any] = ["mode": mode]
+            if force { params["force"] = true }
+            try options.callAndPrint("mode.set", params) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
             return
         }
         let status = try options.withClient { try $0.call("status") } as? [String: Any] ?? [:]

@@ -343,8 +343,15 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect((config["mpc"] as? [String: Any])?["horizon"] as? Int == 50)
         #expect((config["learning"] as? [String: Any])?["derivatives"] as? String == "none")
 
-        // mode.set
-        #expect(try c.result("mode.set", ["mode": "idle"])["mode"] as? String == "idle")
+        // mode.set. idle would drop sim6 (gravity loads its shoulder at this pose): refused with
+        // the joint and torque named, unless confirmed with force (defect 14).
+        let unconfirmed = try c.call("mode.set", ["mode": "idle"])
+        #expect(SocketReply.code(unconfirmed) == -32002 && SocketReply.message(unconfirmed).contains("would fall")
+                && SocketReply.message(unconfirmed).contains("N·m") && SocketReply.message(unconfirmed).contains("\"force\": true"), "\(unconfirmed)")
+        #expect(try c.result("status")["mode"] as? String == "hold")
+        let notBool = try c.call("mode.set", ["mode": "idle", "force": "yes"])
+        #expect(SocketReply.code(notBool) == -32602, "\(notBool)")
+        #expect(try c.result("mode.set", ["mode": "idle", "force": true])["mode"] as? String == "idle")
         #expect(try c.result("status")["mode"] as? String == "idle")
         #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
         #expect(try c.result("status")["mode"] as? String == "hold")
@@ -404,7 +411,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect(try c.result("reset")["mode"] as? String == "hold")
         #expect(try c.result("status")["mode"] as? String == "hold")
         #expect(try c.result("reset")["mode"] as? String == "hold", "reset in hold changes nothing")
-        #expect(try c.result("mode.set", ["mode": "idle"])["mode"] as? String == "idle")
+        #expect(try c.result("mode.set", ["mode": "idle", "force": true])["mode"] as? String == "idle")
         #expect(try c.result("reset")["mode"] as? String == "idle", "reset in idle changes nothing")
         #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
 

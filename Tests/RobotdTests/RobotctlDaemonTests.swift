@@ -42,6 +42,16 @@ import Testing
         #expect(try Self.robotctl(["reset"], socket: s).status == 0)
         #expect(try Self.robotctl(["mode"], socket: s).stdout.contains("hold"))
 
+        // idle would drop the arm: refused, explained, and done only with --force.
+        let drop = try Self.robotctl(["mode", "idle"], socket: s)
+        #expect(drop.status == 1 && drop.stderr.contains("would fall") && drop.stderr.contains("--force"), "\(drop.stderr)")
+        #expect(try Self.robotctl(["mode"], socket: s).stdout.contains("hold"))
+        #expect(try Self.robotctl(["mode", "hold", "--force"], socket: s).status == 64, "--force is for idle only")
+        #expect(try Self.robotctl(["mode", "idle", "--force"], socket: s).status == 0)
+        #expect(try Self.robotctl(["mode"], socket: s).stdout.contains("idle"))
+        #expect(try Self.robotctl(["mode", "hold"], socket: s).status == 0)
+        #expect(try Self.robotctl(["mode", "--help"], socket: s).stdout.contains("falls"))
+
         let timing = try Self.robotctl(["timing", "--json"], socket: s)
         let t = try #require(try TestSupport.json(timing.stdout) as? [String: Any])
         #expect((t["ticks"] as? Int ?? 0) > 0)
