@@ -14,16 +14,30 @@ public final class ControlServer: @unchecked Sendable {
         public var path: String
         public var mode: Int
         public var group: String?
+        /// The general pool, shared by every peer.
         public var maxConnections: Int
+        /// Connections one non-operator uid may hold: one peer cannot fill the general pool.
+        public var maxConnectionsPerUID = 16
+        /// Connections only operators may take once the general pool is full, so that `estop`
+        /// stays reachable whatever other peers hold.
+        public var operatorReservedConnections = 8
+        /// Seconds after which a connection with no request in flight, no request received and
+        /// no telemetry subscription is closed (after a final `closing` notification).
+        public var idleTimeout = 300.0
         public var maxRequestsPerSecond: Int
         /// Longest request line (bytes, without the newline).
-        public var maxLineLength = 64 * 1024
+        /// 1 MiB: the documented 10 000-waypoint `target.set` path must fit in one line.
+        public var maxLineLength = 1024 * 1024
 
-        public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000) {
+        public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000,
+                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300) {
             self.path = path
             self.mode = mode
             self.group = group
             self.maxConnections = maxConnections
+            self.maxConnectionsPerUID = maxConnectionsPerUID
+            self.operatorReservedConnections = operatorReservedConnections
+            self.idleTimeout = idleTimeout
             self.maxRequestsPerSecond = maxRequestsPerSecond
         }
     }
@@ -169,7 +183,50 @@ final class ServerState {
     let policy: AccessPolicy
     let logger: Logger
     let options: ControlServer.Options
-    var connections = 0
+    /// Admitted connections in the general pool, in the operators' reserve, and per
+    /// non-operator uid (docs/protocol.md, "Limits").
+    var generalConnections = 0
+    var reservedConnections = 0
+    var connectionsPerUID: [uid_t: Int] = [:]
+
+    enum Admission {
+        case general
+        case reserved
+        case refused(String)
+    }
+
+    /// Decided after SO_PEERCRED, when the role is known: operators are exempt from the per-uid
+    /// limit and may use the reserve.
+    func admit(uid: uid_t, role: Role) -> Admission {
+        if role != .operator, connectionsPerUID[uid, default: 0] >= options.maxConnectionsPerUID {
+            return .refused("daemon busy: too many connections from uid \(uid) (socket.max_connections_per_uid = \(options.maxConnectionsPerUID))")
+        }
+        let admission: Admission
+        if generalConnections < options.maxConnections {
+            generalConnections += 1
+            admission = .general
+        } else if role == .operator, reservedConnections < options.operatorReservedConnections {
+            reservedConnections += 1
+            admission = .reserved
+        } else {
+            let reserve = role == .operator ? " and the \(options.operatorReservedConnections) reserved for operators (socket.operator_reserved_connections)" : ""
+            return .refused("daemon busy: too many connections (socket.max_connections = \(options.maxConnections)\(reserve) are open)")
+        }
+        if role != .operator { connectionsPerUID[uid, default: 0] += 1 }
+        return admission
+    }
+
+    func release(_ admission: Admission, uid: uid_t, role: Role) {
+        switch admission {
+        case .general: generalConnections -= 1
+        case .reserved: reservedConnections -= 1
+        case .refused: return
+        }
+        if role != .operator {
+            let n = connectionsPerUID[uid, default: 1] - 1
+            connectionsPerUID[uid] = n > 0 ? n : nil
+        }
+    }
 
     init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop) {
         service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared)
@@ -258,6 +315,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var dropped: UInt64 = 0
     /// Lines queued while a request is in flight before reading from the socket pauses.
     static let maxQueued = 64
+    /// The pool this connection was admitted to, released when it closes.
+    private var admission: (ServerState.Admission, uid_t, Role)?
+    private var lastActivity = NIODeadline.now()
+    private var idleTask: Scheduled<Void>?
+    private var idleTimeout: TimeAmount { .nanoseconds(Int64(state.options.idleTimeout * 1e9)) }
 
     init(state: ServerState) {
         self.state = state
@@ -267,14 +329,6 @@ final class ConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
-        state.connections += 1
-        if state.connections > state.options.maxConnections {
-            refused = true
-            state.logger.warning("control socket: connection refused, \(state.options.maxConnections) connections already open")
-            write(RPCResponse.error(id: nil, .busy("too many connections (socket.max_connections = \(state.options.maxConnections))", retryAfterMs: 1000)))
-            context.close(promise: nil)
-            return
-        }
         guard let provider = context.channel as? SocketOptionProvider else {
             identify(uid: uid_t.max, gid: gid_t.max, pid: 0)
             return
@@ -291,16 +345,32 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func identify(uid: uid_t, gid: gid_t, pid: pid_t) {
+        guard let context else { return }
         let role = uid == uid_t.max ? Role.none : state.policy.role(uid: uid, gid: gid)
+        let admission = state.admit(uid: uid, role: role)
+        if case let .refused(why) = admission {
+            refused = true
+            queue.removeAll()
+            state.logger.warning("control socket: connection refused: \(why)", metadata: ["uid": "\(uid)", "pid": "\(pid)", "role": "\(role)"])
+            write(RPCResponse.error(id: nil, .busy(why, retryAfterMs: 1000)))
+            context.close(promise: nil)
+            return
+        }
+        self.admission = (admission, uid, role)
         let c = ControlService.Connection(uid: uid, gid: gid, pid: pid, role: role)
         c.onSubscriptionChange = { [weak self] c in self?.subscriptionChanged(c) }
         connection = c
         state.logger.debug("control socket: connection", metadata: ["uid": "\(uid)", "pid": "\(pid)", "role": "\(role)"])
+        lastActivity = .now()
+        scheduleIdleCheck(at: lastActivity + idleTimeout)
         processQueue()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.connections -= 1
+        if let (admission, uid, role) = admission { state.release(admission, uid: uid, role: role) }
+        admission = nil
+        idleTask?.cancel()
+        idleTask = nil
         telemetryTask?.cancel()
         telemetryTask = nil
         connection?.onSubscriptionChange = { _ in }
@@ -347,8 +417,29 @@ final class ConnectionHandler: ChannelInboundHandler {
         resumeReadingIfIdle()
     }
 
+    /// An idle connection (no request for `idle_timeout`, none in flight, no telemetry
+    /// subscription) is told why and closed: idle peers must not hold slots for ever.
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard let eventLoop = context?.eventLoop else { return }
+        idleTask?.cancel()
+        idleTask = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard let context, let connection else { return }
+            let due = lastActivity + idleTimeout
+            if inFlight || connection.subscriptionRate != nil || due > .now() {
+                scheduleIdleCheck(at: max(due, .now() + idleTimeout))
+                return
+            }
+            state.logger.info("control socket: closing an idle connection", metadata: ["uid": "\(connection.uid)", "pid": "\(connection.pid)"])
+            write(RPCResponse.notification(method: "closing", params: [
+                "reason": .string("idle for \(state.options.idleTimeout) s with no request and no telemetry subscription (socket.idle_timeout)"),
+            ]))
+            context.close(promise: nil)
+        }
+    }
+
     private func handle(_ frame: Frame, connection: ControlService.Connection) {
         lineNumber += 1
+        lastActivity = .now()
         let line: ByteBuffer
         switch frame {
         case let .tooLong(n):
@@ -359,29 +450,29 @@ final class ConnectionHandler: ChannelInboundHandler {
         if line.readableBytes == 0 || line.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         switch RPCRequest.decode(line.readableBytesView, lineNumber: lineNumber) {
         case let .failure(bad):
-            let (id, error) = (bad.id, bad.error)
-            write(RPCResponse.error(id: id, error))
+            write(RPCResponse.error(id: bad.id, idLexeme: bad.idLexeme, bad.error))
         case let .success(request):
             if let wait = takeToken() {
                 if let id = request.id {
-                    write(RPCResponse.error(id: id, .busy("rate limit: \(state.options.maxRequestsPerSecond) requests/s per connection", retryAfterMs: wait)))
+                    write(RPCResponse.error(id: id, idLexeme: request.idLexeme, .busy("rate limit: \(state.options.maxRequestsPerSecond) requests/s per connection", retryAfterMs: wait)))
                 }
                 return
             }
             inFlight = true
             state.service.call(request, connection: connection).assumeIsolated().whenComplete { [self] result in
                 inFlight = false
+                lastActivity = .now()
                 guard context != nil else { return }
                 switch result {
                 case let .success(value):
-                    if let id = request.id { write(RPCResponse.result(id: id, value)) }
+                    if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
                 case let .failure(error):
                     let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
                     if rpc.code == RPCError.notPermittedCode {
                         state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
                                              metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
                     }
-                    if let id = request.id { write(RPCResponse.error(id: id, rpc)) }
+                    if let id = request.id { write(RPCResponse.error(id: id, idLexeme: request.idLexeme, rpc)) }
                 }
                 processQueue()
             }

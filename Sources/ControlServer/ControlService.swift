@@ -565,10 +565,16 @@ final class ControlService {
         return q
     }
 
-    /// The optional `"duration"` of a move or target, in (0, 600] s.
+    /// Shortest `"duration"` of a move or target: 10 control periods. Anything shorter is a step
+    /// command in disguise (5e-324 s was accepted), not a minimum-jerk trajectory.
+    var minimumMoveDuration: Double { 10 / Double(max(info.rateHz, 1)) }
+
+    /// The optional `"duration"` of a move or target, in [10 control periods, 600] s.
     func moveDuration(_ p: Params) throws(RPCError) -> Double? {
         let duration = try p.optionalNumber("duration")
-        if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
+        if let d = duration, !(d >= minimumMoveDuration && d <= 600) {
+            throw .invalidParams("\"duration\" must be in [\(minimumMoveDuration), 600] s (at least 10 control periods at \(info.rateHz) Hz), got \(d)")
+        }
         return duration
     }
 
@@ -585,7 +591,8 @@ final class ControlService {
         try p.allowOnly(["rate_hz"])
         let requested = try p.optionalNumber("rate_hz") ?? 100
         guard requested >= 1 else { throw .invalidParams("\"rate_hz\" must be ≥ 1, got \(requested)") }
-        let rate = min(Int(requested.rounded()), telemetryMaxHz)
+        // Clamp in Double first: Int(_:) traps on values beyond Int.max (1e19 killed the daemon).
+        let rate = requested >= Double(telemetryMaxHz) ? telemetryMaxHz : Int(requested.rounded())
         if c.subscriptionRate == nil {
             c.subscriptionID = nextSubscription
             nextSubscription += 1

@@ -207,7 +207,8 @@ final class RPCClient {
     }
 
     private func setTimeout(_ option: Int32, _ seconds: Double) {
-        let clamped = max(seconds, 0.001)
+        // Int(_:) traps beyond Int.max; no timeout needs more than the --timeout maximum.
+        let clamped = min(max(seconds, 0.001), GlobalOptions.maxTimeout)
         var tv = timeval()
         tv.tv_sec = Int(clamped.rounded(.down))
         tv.tv_usec = max(Int((clamped - clamped.rounded(.down)) * 1_000_000), 0)
@@ -229,10 +230,21 @@ final class RPCClient {
                 let code = errno
                 if code == EINTR { continue }
                 if code == EAGAIN || code == EWOULDBLOCK { throw .timeout(method: method, seconds: timeout) }
+                if code == EPIPE || code == ECONNRESET { try reportPendingReply(method: method) }
                 throw .connectionLost(path: path, reason: "sending \(method): \(Self.errorText(code))")
             }
             offset += n
         }
+    }
+
+    /// The daemon hung up before reading our request; it may have said why first (*busy* when
+    /// its connection pools are full). Throws that error when it did; returns otherwise.
+    private func reportPendingReply(method: String) throws(ClientError) {
+        let wait = min(timeout, 1)
+        guard let message = try? readMessage(deadline: Self.now() + wait, waited: wait, method: method),
+              !Self.isNotification(message), message["error"] != nil
+        else { return }
+        _ = try Self.result(of: message, id: nil, method: method)
     }
 
     /// Reads the next non-blank line and parses it as a JSON object.

@@ -40,6 +40,8 @@ struct Robotctl: ParsableCommand {
 struct GlobalOptions: ParsableArguments {
     static let defaultSystemSocket = "/run/robotd/robotd.sock"
     static let defaultLocalSocket = "./run/robotd.sock"
+    /// Longest --timeout (s): ~11.6 days, far beyond any reply, and safe to convert to Int.
+    static let maxTimeout = 1_000_000.0
 
     @Option(
         help: ArgumentHelp(
@@ -55,7 +57,9 @@ struct GlobalOptions: ParsableArguments {
     var timeout: Double = 5
 
     func validate() throws {
-        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a number of seconds > 0.") }
+        guard timeout.isFinite, timeout > 0, timeout <= Self.maxTimeout else {
+            throw ValidationError("--timeout must be a number of seconds > 0 and ≤ \(Int(Self.maxTimeout)).")
+        }
         if let socket, socket.isEmpty { throw ValidationError("--socket must not be empty.") }
     }
 

@@ -530,7 +530,7 @@ enum Sample {
 
     @Test(arguments: [
         ["move"], ["move", "--", "1", "abc"], ["move", "1,,2"], ["move", "0,1", "--duration", "0"],
-        ["frobnicate"], ["status", "--timeout", "0"], ["status", "extra"], ["watch", "--count", "0"],
+        ["frobnicate"], ["status", "--timeout", "0"], ["status", "--timeout", "1e19"], ["move", "0", "--", "--timeout", "1e19"], ["status", "extra"], ["watch", "--count", "0"],
         ["log-level", "loud"], ["call"], ["call", "status", "[1"], ["call", "status", "3"],
     ])
     func usageErrorsExit64(arguments: [String]) throws {
