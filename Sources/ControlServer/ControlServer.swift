@@ -49,11 +49,13 @@ public final class ControlServer: @unchecked Sendable {
 
     public let options: Options
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Blocking file work (`FileAccess`): receiving descriptors, reading and writing models.
+    private let files = NIOThreadPool(numberOfThreads: 2)
+    private var acceptor: Acceptor?
     private let access: LoopAccess
     private let info: DaemonInfo
     private let policy: AccessPolicy
     private let logger: Logger
-    private var channel: Channel?
     /// Whether this process created the socket file (and so removes it).
     private var ownsSocketFile = false
 
@@ -68,51 +70,148 @@ public final class ControlServer: @unchecked Sendable {
     /// Serves on `listenDescriptor` (socket activation) or creates the socket file at
     /// `options.path` after checking its directory. Returns once listening.
     public func start(listenDescriptor: Int32? = nil) throws {
+        files.start()
         let eventLoop = group.next()
-        let state = try eventLoop.submit { [access, info, policy, logger, options] in
+        let state = try eventLoop.submit { [access, info, policy, logger, options, files] in
             NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
-                                     eventLoop: eventLoop), eventLoop: eventLoop)
+                                     eventLoop: eventLoop, files: files), eventLoop: eventLoop)
         }.wait()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 128)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
-            .childChannelInitializer { [options] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = ConnectionHandler(state: state.value)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: options.maxLineLength)))
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
+        let listening: Int32
         if let fd = listenDescriptor {
-            do {
-                channel = try bootstrap.withBoundSocket(fd).wait()
-            } catch {
-                throw StartError("socket activation: cannot listen on the passed descriptor \(fd): \(error)")
-            }
-            logger.info("control socket adopted from the service manager (socket activation)", metadata: ["fd": "\(fd)"])
-            return
+            listening = fd
+        } else {
+            try SocketFile.prepare(path: options.path)
+            listening = try Self.listen(path: options.path)
+            ownsSocketFile = true
+            try SocketFile.setPermissions(path: options.path, mode: options.mode, group: options.group)
         }
-        try SocketFile.prepare(path: options.path)
+        _ = fcntl(listening, F_SETFL, fcntl(listening, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(listening, F_SETFD, FD_CLOEXEC)
         do {
-            channel = try bootstrap.bind(unixDomainSocketPath: options.path).wait()
+            acceptor = try Acceptor(listening: listening, logger: logger) { [options] connection, side in
+                ClientBootstrap(group: eventLoop)
+                    .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let handler = ConnectionHandler(state: state.value, side: side)
+                            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: options.maxLineLength)))
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                        }
+                    }
+                    .withConnectedSocket(connection)
+            }
         } catch {
-            throw StartError("socket.path: cannot listen on \(options.path): \(error)")
+            throw StartError("control socket: cannot start accepting connections: \(error)")
         }
-        ownsSocketFile = true
-        try SocketFile.setPermissions(path: options.path, mode: options.mode, group: options.group)
-        logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
+        if let fd = listenDescriptor {
+            logger.info("control socket adopted from the service manager (socket activation)", metadata: ["fd": "\(fd)"])
+        } else {
+            logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
+        }
+    }
+
+    /// A listening Unix stream socket at `path` (checked by `SocketFile.prepare`).
+    static func listen(path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw StartError("socket.path: cannot create a socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 128) == 0 else {
+            let e = errno
+            close(fd)
+            throw StartError("socket.path: cannot listen on \(path): \(String(cString: strerror(e)))")
+        }
+        return fd
     }
 
     /// Closes the listening socket and every connection; removes the socket file if this
     /// process created it (a socket passed by systemd stays: robotd.socket owns it).
     public func shutdown() {
-        try? channel?.close().wait()
-        channel = nil
+        acceptor?.stop()
+        acceptor = nil
         try? group.syncShutdownGracefully()
+        try? files.syncShutdownGracefully()
         if ownsSocketFile {
             unlink(options.path)
             ownsSocketFile = false
         }
+    }
+}
+
+/// Accepts connections on its own thread and hands each to NIO (`withConnectedSocket`),
+/// keeping a duplicate of its descriptor: NIO reads with read(2), which discards SCM_RIGHTS, so
+/// a file passed by a peer is received with recvmsg(2) on the duplicate while NIO's reading of
+/// that connection is paused (docs/protocol.md, "Files").
+final class Acceptor: @unchecked Sendable {
+    private let listening: Int32
+    private let wake: (read: Int32, write: Int32)
+    private let thread: Thread
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(listening: Int32, logger: Logger,
+         adopt: @escaping @Sendable (_ connection: Int32, _ side: OwnedDescriptor) -> EventLoopFuture<Channel>) throws {
+        var pipeFDs: [Int32] = [0, 0]
+        // accept4 and pipe2 are behind _GNU_SOURCE in Glibc's module: the flags are set after.
+        guard pipe(&pipeFDs) == 0 else {
+            throw ControlServer.StartError("pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in pipeFDs {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        self.listening = listening
+        wake = (pipeFDs[0], pipeFDs[1])
+        let wakeRead = pipeFDs[0]
+        let finished = self.finished
+        thread = Thread {
+            defer { finished.signal() }
+            while true {
+                var fds = [pollfd(fd: listening, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&fds, 2, -1)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    logger.error("control socket: poll failed: \(String(cString: strerror(errno))); no more connections are accepted")
+                    return
+                }
+                if fds[1].revents != 0 { return }
+                let connection = accept(listening, nil, nil)
+                if connection < 0 {
+                    let e = errno
+                    if e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED { continue }
+                    logger.warning("control socket: accept failed: \(String(cString: strerror(e)))")
+                    // EMFILE and the like: do not spin while descriptors are short.
+                    usleep(100_000)
+                    continue
+                }
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(connection, F_SETFL, fcntl(connection, F_GETFL) | O_NONBLOCK)
+                let side = fcntl(connection, F_DUPFD_CLOEXEC, 0)
+                guard side >= 0 else {
+                    logger.warning("control socket: dup failed: \(String(cString: strerror(errno))); connection dropped")
+                    close(connection)
+                    continue
+                }
+                adopt(connection, OwnedDescriptor(side)).whenFailure { error in
+                    logger.warning("control socket: cannot serve a connection: \(error)")
+                }
+            }
+        }
+        thread.name = "robotd-accept"
+        thread.start()
+    }
+
+    /// Wakes the thread, waits for it, closes the listening socket.
+    func stop() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
+        finished.wait()
+        close(listening)
+        close(wake.read)
+        close(wake.write)
     }
 }
 
@@ -228,8 +327,12 @@ final class ServerState {
         }
     }
 
-    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop) {
-        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared)
+    let files: NIOThreadPool
+
+    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop,
+         files: NIOThreadPool) {
+        self.files = files
+        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared, files: files)
         self.policy = policy
         self.logger = logger
         self.options = options
@@ -321,8 +424,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var idleTask: Scheduled<Void>?
     private var idleTimeout: TimeAmount { .nanoseconds(Int64(state.options.idleTimeout * 1e9)) }
 
-    init(state: ServerState) {
+    /// A duplicate of this connection's descriptor, for receiving passed files (`Acceptor`).
+    private var side: OwnedDescriptor?
+    /// Reading stays paused while a passed descriptor is awaited on `side`.
+    private var awaitingDescriptor = false
+
+    init(state: ServerState, side: OwnedDescriptor? = nil) {
         self.state = state
+        self.side = side
         tokens = Double(state.options.maxRequestsPerSecond)
     }
 
@@ -374,7 +483,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         telemetryTask?.cancel()
         telemetryTask = nil
         connection?.onSubscriptionChange = { _ in }
+        connection?.receivedFile = nil
         connection = nil
+        // The duplicate keeps the socket open: the peer sees EOF only once it is closed too.
+        side = nil
         queue.removeAll()
         self.context = nil
     }
@@ -404,7 +516,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func resumeReadingIfIdle() {
-        guard readingPaused, queue.count < Self.maxQueued / 2, let context, context.channel.isWritable else { return }
+        guard readingPaused, !awaitingDescriptor, queue.count < Self.maxQueued / 2, let context, context.channel.isWritable else { return }
         readingPaused = false
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         context.read()
@@ -459,23 +571,66 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             inFlight = true
-            state.service.call(request, connection: connection).assumeIsolated().whenComplete { [self] result in
-                inFlight = false
-                lastActivity = .now()
-                guard context != nil else { return }
-                switch result {
-                case let .success(value):
-                    if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
-                case let .failure(error):
-                    let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
-                    if rpc.code == RPCError.notPermittedCode {
-                        state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
-                                             metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
-                    }
-                    if let id = request.id { write(RPCResponse.error(id: id, idLexeme: request.idLexeme, rpc)) }
-                }
-                processQueue()
+            if let purpose = ControlService.fileMethods[request.method], request.params["fd"] == .bool(true),
+               connection.role >= state.service.requiredRole(request.method) ?? .operator, let side {
+                receiveDescriptor(for: request, purpose: purpose, on: side, connection: connection)
+                return
             }
+            respond(to: request, with: state.service.call(request, connection: connection), connection: connection)
+        }
+    }
+
+    /// The `{"fd": true}` handshake (docs/protocol.md, "Files"): reading from the socket stops
+    /// (synchronously, before the client can act), `fd.expect` tells the client to send one byte
+    /// carrying the descriptor, a file thread receives it on `side` with recvmsg, and only then
+    /// does reading resume and the method run. NIO never reads the byte, so it never drops the
+    /// descriptor.
+    private func receiveDescriptor(for request: RPCRequest, purpose: FileAccess.Purpose, on side: OwnedDescriptor,
+                                   connection: ControlService.Connection) {
+        guard let context else { return }
+        awaitingDescriptor = true
+        if !readingPaused {
+            readingPaused = true
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        }
+        write(RPCResponse.notification(method: "fd.expect", params: ["id": request.id ?? .null]))
+        let name = request.params["name"]?.stringValue ?? "the passed file"
+        let received = state.files.runIfActive(eventLoop: context.eventLoop) { () throws -> OwnedDescriptor in
+            let file = try FileAccess.receiveDescriptor(on: side.fd)
+            try FileAccess.check(file, name: name, for: purpose)
+            return file
+        }
+        received.assumeIsolated().whenComplete { [self] result in
+            awaitingDescriptor = false
+            resumeReadingIfIdle()
+            switch result {
+            case let .success(file):
+                connection.receivedFile = file
+                respond(to: request, with: state.service.call(request, connection: connection), connection: connection)
+            case let .failure(error):
+                respond(to: request, with: context.eventLoop.makeFailedFuture(error), connection: connection)
+            }
+        }
+    }
+
+    private func respond(to request: RPCRequest, with future: EventLoopFuture<JSONValue>, connection: ControlService.Connection) {
+        future.assumeIsolated().whenComplete { [self] result in
+            inFlight = false
+            connection.receivedFile = nil
+            lastActivity = .now()
+            guard context != nil else { return }
+            switch result {
+            case let .success(value):
+                if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
+            case let .failure(error):
+                let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
+                if rpc.code == RPCError.notPermittedCode {
+                    state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
+                                         metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
+                }
+                if let id = request.id { write(RPCResponse.error(id: id, idLexeme: request.idLexeme, rpc)) }
+            }
+            processQueue()
         }
     }
 

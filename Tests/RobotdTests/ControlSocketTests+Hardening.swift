@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import Learning
+import ModelFiles
 import Testing
 
 // Issue 12: inputs and peers that used to crash, stall or lock out the daemon. Each test runs
@@ -226,6 +228,165 @@ extension ControlSocketTests {
         #expect(samples == 3)
         #expect(try subscriber.result("status")["mode"] as? String == "hold")
         subscriber.close()
+        #expect(daemon.stop() == 0, "\(daemon.stderr)")
+    }
+}
+
+// MARK: Files (issue 12: 3, 4, 5, 15)
+
+extension ControlSocketTests {
+    /// A daemon with a policy slot and a learner at version 0 (no model to save yet), and its
+    /// data directory created.
+    static func fileDaemon() throws -> (SocketTestDaemon, data: String) {
+        let daemon = try SocketTestDaemon(sections: "learning: {enabled: true, interval: 3600, min_new_samples: 100, members: 2, hidden: [8], epochs: 1}")
+        let data = daemon.directory + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        return (daemon, data)
+    }
+
+    static func policyFile(at path: String) throws {
+        var mlp = MLP(widths: [12, 8, 6], activation: .tanh, seed: 5)
+        mlp.outputScale = [Float](repeating: 0.01, count: 6)
+        try Data(SafeTensors.encode(MLPFile.file(for: mlp, metadata: ["robot": "sim6"]))).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The daemon (root here) opens nothing by path outside data_directory — standing in for a
+    /// daemon under ProtectHome/PrivateTmp that cannot see the user's file — while robotctl,
+    /// which opens the file as the caller and passes the descriptor, loads it.
+    @Test func robotctlPassesTheFileItselfAndPathsStayInsideTheDataDirectory() throws {
+        let (daemon, data) = try Self.fileDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let private0700 = try SocketTempDirectory.make(mode: 0o700)
+        defer { try? FileManager.default.removeItem(atPath: private0700) }
+        let outside = private0700 + "/policy.safetensors"
+        try Self.policyFile(at: outside)
+        let c = try daemon.connect()
+        for (path, reason) in [(outside, "outside data_directory"), ("../policy.safetensors", "\"..\""), (data + "/../s.sock", "\"..\"")] {
+            let r = try c.call("policy.load", ["path": path])
+            #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains(reason), "\(path): \(r)")
+        }
+        // A symlink inside data_directory is not followed, a directory symlink out is out.
+        symlink(outside, data + "/link.safetensors")
+        symlink(private0700, data + "/out")
+        let link = try c.call("policy.load", ["path": "link.safetensors"])
+        #expect(SocketReply.code(link) == -32602 && SocketReply.message(link).contains("symbolic link"), "\(link)")
+        let out = try c.call("policy.load", ["path": "out/policy.safetensors"])
+        #expect(SocketReply.code(out) == -32602 && SocketReply.message(out).contains("outside data_directory"), "\(out)")
+        #expect(try c.result("status")["policy"] is NSNull, "nothing was loaded")
+
+        let r = try Self.robotctl(["policy", outside], socket: daemon.socketPath)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("policy loaded: \(outside) (12-8-6, tanh)"), "\(r.stdout)")
+        #expect(try c.result("status")["policy"] as? String == outside)
+        // Inside data_directory, by a relative path, the daemon opens it itself.
+        try Self.policyFile(at: data + "/inside.safetensors")
+        #expect((try c.result("policy.load", ["path": "inside.safetensors"]))["loaded"] as? String == "inside.safetensors")
+        c.close()
+        #expect(daemon.stop() == 0, "\(daemon.stderr)")
+    }
+
+    /// model.save replaced a FIFO (and a device, and wrote under /etc). Only regular files are
+    /// written: by path inside data_directory, a FIFO is refused, named as one, and remains;
+    /// outside data_directory nothing is written; robotctl refuses a FIFO target as well.
+    @Test func modelSaveWritesOnlyRegularFiles() throws {
+        let (daemon, data) = try Self.fileDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let fifo = data + "/fifo.safetensors"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let c = try daemon.connect()
+        let byPath = try c.call("model.save", ["path": "fifo.safetensors"])
+        #expect(SocketReply.code(byPath) == -32602 && SocketReply.message(byPath).contains("FIFO"), "\(byPath)")
+        let directory = try c.call("model.save", ["path": data])
+        #expect(SocketReply.code(directory) == -32602, "\(directory)")
+        let elsewhere = try SocketTempDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let outside = try c.call("model.save", ["path": elsewhere + "/m.safetensors"])
+        #expect(SocketReply.code(outside) == -32602 && SocketReply.message(outside).contains("outside data_directory"), "\(outside)")
+        #expect(!FileManager.default.fileExists(atPath: elsewhere + "/m.safetensors"))
+        let viaRobotctl = try Self.robotctl(["model", "save", fifo], socket: daemon.socketPath)
+        #expect(viaRobotctl.status == 1 && viaRobotctl.stderr.contains("FIFO"), "\(viaRobotctl.stderr)")
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO, "the FIFO must remain a FIFO")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
+        // Loading a FIFO is refused at once (opened non-blocking, never read).
+        let load = try c.call("policy.load", ["path": "fifo.safetensors"])
+        #expect(SocketReply.code(load) == -32602 && SocketReply.message(load).contains("FIFO"), "\(load)")
+        let loadFIFO = try Self.robotctl(["policy", fifo], socket: daemon.socketPath)
+        #expect(loadFIFO.status == 1 && loadFIFO.stderr.contains("FIFO"), "\(loadFIFO.stderr)")
+        c.close()
+        #expect(daemon.stop() == 0, "\(daemon.stderr)")
+    }
+
+    /// policy.load of /etc/shadow printed its first 8 bytes as an integer (the safetensors header
+    /// length). A file whose first bytes form a huge header length is refused without echoing
+    /// them, through the socket by path and through robotctl.
+    @Test func refusalsNeverEchoTheFilesBytes() throws {
+        let (daemon, data) = try Self.fileDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let secret = Array("root:$6$Zq9xK3".utf8) + (0 ..< 200).map { _ in UInt8.random(in: 0x21 ... 0x7E) }
+        var n: UInt64 = 0
+        for i in 0 ..< 8 { n |= UInt64(secret[i]) << (8 * UInt64(i)) }
+        let path = data + "/shadow"
+        try Data(secret).write(to: URL(fileURLWithPath: path))
+        let c = try daemon.connect()
+        let r = try c.call("policy.load", ["path": "shadow"])
+        let viaSocket = SocketReply.message(r)
+        let viaRobotctl = try Self.robotctl(["policy", path], socket: daemon.socketPath)
+        let modelLoad = try Self.robotctl(["model", "load", path], socket: daemon.socketPath)
+        for text in [viaSocket, viaRobotctl.stderr, modelLoad.stderr] {
+            #expect(text.contains("not a safetensors file"), "\(text)")
+            #expect(!text.contains(String(n)) && !text.contains(String(Int64(bitPattern: n))), "the header length leaked: \(text)")
+            #expect(!text.contains("root:") && !text.contains("Zq9x"), "the file's bytes leaked: \(text)")
+        }
+        c.close()
+        #expect(daemon.stop() == 0, "\(daemon.stderr)")
+    }
+
+    /// A 2 GB sparse file was read whole on the event loop (RSS 4.7 GB). Files over 256 MiB are
+    /// refused from fstat, and a header length that does not fit is refused after 8 bytes: the
+    /// daemon's peak RSS (VmHWM) stays far below the files' sizes, and other connections are
+    /// served meanwhile.
+    @Test func bigFilesAreRefusedBeforeTheirBodyIsRead() throws {
+        let (daemon, data) = try Self.fileDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        func sparse(_ name: String, size: off_t, head: [UInt8]) throws -> String {
+            let path = data + "/" + name
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            _ = head.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            try #require(ftruncate(fd, size) == 0)
+            return path
+        }
+        let huge = try sparse("huge.safetensors", size: 2 << 30, head: [])
+        // 200 MiB, under the cap, claiming a 150 MB header (over the 100 MB limit).
+        var head: [UInt8] = []
+        for i in 0 ..< 8 { head.append(UInt8((UInt64(150_000_000) >> (8 * UInt64(i))) & 0xFF)) }
+        let big = try sparse("big.safetensors", size: 200 << 20, head: head)
+        let c = try daemon.connect(), other = try daemon.connect()
+        for method in ["policy.load", "model.load"] {
+            let r = try c.call(method, ["path": "huge.safetensors"])
+            #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains("2147483648 bytes")
+                && SocketReply.message(r).contains("268435456"), "\(method): \(r)")
+            let b = try c.call(method, ["path": "big.safetensors"])
+            #expect(SocketReply.code(b) == -32602 && SocketReply.message(b).contains("header"), "\(method): \(b)")
+            #expect(try other.result("status")["mode"] as? String == "hold")
+        }
+        for path in [huge, big] {
+            let r = try Self.robotctl(["policy", path], socket: daemon.socketPath)
+            #expect(r.status == 1 && (r.stderr.contains("268435456") || r.stderr.contains("header")), "\(r.stderr)")
+        }
+        let status = try String(contentsOfFile: "/proc/\(daemon.process.process.processIdentifier)/status", encoding: .utf8)
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? -1
+        #expect(hwm > 0 && hwm < 150 * 1024, "peak RSS \(hwm) kB: a refused file's body must not be read")
+        c.close()
+        other.close()
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
     }
 }
