@@ -602,6 +602,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         received.assumeIsolated().whenComplete { [self] result in
             awaitingDescriptor = false
+            // The peer left meanwhile: nothing to answer, and the file is not touched.
+            guard self.context != nil else { return }
             resumeReadingIfIdle()
             switch result {
             case let .success(file):

@@ -390,3 +390,47 @@ extension ControlSocketTests {
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
     }
 }
+
+extension ControlSocketTests {
+    /// The descriptor handshake as docs/protocol.md describes it, driven by a Python client
+    /// written from the document (Tests/oracles/fd_client.py): the daemon takes exactly one
+    /// descriptor of a regular file opened the right way, and names what was wrong otherwise.
+    @Test func passedDescriptorsAreCheckedAsDocumented() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "/usr/bin/python3 is missing")
+        let (daemon, data) = try Self.fileDaemon()
+        defer { daemon.finish() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let elsewhere = try SocketTempDirectory.make(mode: 0o700)
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let policy = elsewhere + "/p.safetensors"
+        try Self.policyFile(at: policy)
+        let fifo = elsewhere + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        func call(_ method: String, _ file: String, _ how: String) throws -> (expect: [String: Any]?, reply: [String: Any]?) {
+            let r = try TestSupport.python("Tests/oracles/fd_client.py", [daemon.socketPath, method, file, how])
+            let o = try #require(try TestSupport.json(r.stdout) as? [String: Any], "fd_client: \(r.stdout) \(r.stderr)")
+            return (o["expect"] as? [String: Any], o["reply"] as? [String: Any])
+        }
+        let ok = try call("policy.load", policy, "read")
+        #expect(ok.expect?["id"] as? Int == 41, "fd.expect names the request: \(String(describing: ok.expect))")
+        #expect((ok.reply?["result"] as? [String: Any])?["loaded"] as? String == policy, "\(String(describing: ok.reply))")
+        let refusals: [(String, String, String, String)] = [
+            ("policy.load", fifo, "read", "FIFO"),
+            ("model.load", "/dev/null", "read", "character device"),
+            ("model.save", policy, "read", "open for reading only"),
+            ("policy.load", policy, "two", "exactly one file descriptor"),
+            ("policy.load", policy, "none", "exactly one file descriptor"),
+        ]
+        for (method, file, how, reason) in refusals {
+            let r = try call(method, file, how)
+            #expect(SocketReply.code(r.reply) == -32602 && SocketReply.message(r.reply).contains(reason), "\(method) \(how) \(file): \(String(describing: r.reply))")
+        }
+        var st = stat()
+        #expect(stat(policy, &st) == 0 && st.st_size > 100, "a refused save must not truncate the file")
+        let c = try daemon.connect()
+        #expect(try c.result("status")["policy"] as? String == policy)
+        c.close()
+        _ = data
+        #expect(daemon.stop() == 0, "\(daemon.stderr)")
+    }
+}
