@@ -194,7 +194,10 @@ enum FileAccess {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = out.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            let n = out.withUnsafeMutableBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return pread(file.fd, base + done, count - done, off_t(offset + done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .invalidParams("cannot read \(name): \(errnoText(errno))")
@@ -252,11 +255,15 @@ enum FileAccess {
     private static func writeAll(_ bytes: [UInt8], fd: Int32, name: String) throws(RPCError) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(done)) }
+            let n = bytes.withUnsafeBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return pwrite(fd, base + done, bytes.count - done, off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .invalidParams("cannot write \(name): \(errnoText(errno))")
             }
+            if n == 0 { throw .invalidParams("cannot write \(name): no progress after \(done) of \(bytes.count) bytes") }
             done += n
         }
     }

@@ -206,7 +206,7 @@ extension ControlSocketTests {
     /// socket.idle_timeout: a connection with no request and no subscription is told why and
     /// closed; a subscribed observer on the same daemon is not idle and keeps its stream.
     @Test func idleConnectionsAreClosedButSubscribersAreNot() throws {
-        let daemon = try SocketTestDaemon(socketSettings: "idle_timeout: 0.5")
+        let daemon = try SocketTestDaemon(socketSettings: "idle_timeout: 2")
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
         let subscriber = try daemon.connect()
