@@ -436,6 +436,13 @@ enum Sample {
         #expect(bad.status == 64 && bad.stderr.contains("circle.csv:2"), "\(bad.stderr)")
         let noPeriod = try Robotctl.run(["target", "--path", file, "--socket", daemon.path])
         #expect(noPeriod.status == 64 && noPeriod.stderr.contains("--period"), "\(noPeriod.stderr)")
+        // A FIFO blocked String(contentsOfFile:) for ever; a missing file said "NSCocoaErrorDomain".
+        let fifo = daemon.directory + "/fifo.csv"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let notRegular = try Robotctl.run(["target", "--path", fifo, "--period", "4", "--socket", daemon.path])
+        #expect(notRegular.status == 64 && notRegular.stderr.contains("\(fifo) is a FIFO"), "\(notRegular.stderr)")
+        let missing = try Robotctl.run(["target", "--path", daemon.directory + "/none.csv", "--period", "4", "--socket", daemon.path])
+        #expect(missing.status == 64 && missing.stderr.contains("none.csv: No such file or directory"), "\(missing.stderr)")
         #expect(daemon.requests.count == 1)
     }
 
