@@ -422,7 +422,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var admission: (ServerState.Admission, uid_t, Role)?
     private var lastActivity = NIODeadline.now()
     private var idleTask: Scheduled<Void>?
-    private var idleTimeout: TimeAmount { .nanoseconds(Int64(state.options.idleTimeout * 1e9)) }
+    /// Clamped before the conversion: Int64(_:) traps beyond Int64.max (the config allows
+    /// 0.1…86400 s, but Options is public).
+    private var idleTimeout: TimeAmount { .nanoseconds(Int64(min(max(state.options.idleTimeout, 0.001), 1e9) * 1e9)) }
 
     /// A duplicate of this connection's descriptor, for receiving passed files (`Acceptor`).
     private var side: OwnedDescriptor?
