@@ -14,16 +14,30 @@ public final class ControlServer: @unchecked Sendable {
         public var path: String
         public var mode: Int
         public var group: String?
+        /// The general pool, shared by every peer.
         public var maxConnections: Int
+        /// Connections one non-operator uid may hold: one peer cannot fill the general pool.
+        public var maxConnectionsPerUID = 16
+        /// Connections only operators may take once the general pool is full, so that `estop`
+        /// stays reachable whatever other peers hold.
+        public var operatorReservedConnections = 8
+        /// Seconds after which a connection with no request in flight, no request received and
+        /// no telemetry subscription is closed (after a final `closing` notification).
+        public var idleTimeout = 300.0
         public var maxRequestsPerSecond: Int
         /// Longest request line (bytes, without the newline).
-        public var maxLineLength = 64 * 1024
+        /// 1 MiB: the documented 10 000-waypoint `target.set` path must fit in one line.
+        public var maxLineLength = 1024 * 1024
 
-        public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000) {
+        public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000,
+                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300) {
             self.path = path
             self.mode = mode
             self.group = group
             self.maxConnections = maxConnections
+            self.maxConnectionsPerUID = maxConnectionsPerUID
+            self.operatorReservedConnections = operatorReservedConnections
+            self.idleTimeout = idleTimeout
             self.maxRequestsPerSecond = maxRequestsPerSecond
         }
     }
@@ -35,11 +49,13 @@ public final class ControlServer: @unchecked Sendable {
 
     public let options: Options
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Blocking file work (`FileAccess`): receiving descriptors, reading and writing models.
+    private let files = NIOThreadPool(numberOfThreads: 2)
+    private var acceptor: Acceptor?
     private let access: LoopAccess
     private let info: DaemonInfo
     private let policy: AccessPolicy
     private let logger: Logger
-    private var channel: Channel?
     /// Whether this process created the socket file (and so removes it).
     private var ownsSocketFile = false
 
@@ -54,51 +70,148 @@ public final class ControlServer: @unchecked Sendable {
     /// Serves on `listenDescriptor` (socket activation) or creates the socket file at
     /// `options.path` after checking its directory. Returns once listening.
     public func start(listenDescriptor: Int32? = nil) throws {
+        files.start()
         let eventLoop = group.next()
-        let state = try eventLoop.submit { [access, info, policy, logger, options] in
+        let state = try eventLoop.submit { [access, info, policy, logger, options, files] in
             NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
-                                     eventLoop: eventLoop), eventLoop: eventLoop)
+                                     eventLoop: eventLoop, files: files), eventLoop: eventLoop)
         }.wait()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 128)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
-            .childChannelInitializer { [options] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = ConnectionHandler(state: state.value)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: options.maxLineLength)))
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
+        let listening: Int32
         if let fd = listenDescriptor {
-            do {
-                channel = try bootstrap.withBoundSocket(fd).wait()
-            } catch {
-                throw StartError("socket activation: cannot listen on the passed descriptor \(fd): \(error)")
-            }
-            logger.info("control socket adopted from the service manager (socket activation)", metadata: ["fd": "\(fd)"])
-            return
+            listening = fd
+        } else {
+            try SocketFile.prepare(path: options.path)
+            listening = try Self.listen(path: options.path)
+            ownsSocketFile = true
+            try SocketFile.setPermissions(path: options.path, mode: options.mode, group: options.group)
         }
-        try SocketFile.prepare(path: options.path)
+        _ = fcntl(listening, F_SETFL, fcntl(listening, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(listening, F_SETFD, FD_CLOEXEC)
         do {
-            channel = try bootstrap.bind(unixDomainSocketPath: options.path).wait()
+            acceptor = try Acceptor(listening: listening, logger: logger) { [options] connection, side in
+                ClientBootstrap(group: eventLoop)
+                    .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let handler = ConnectionHandler(state: state.value, side: side)
+                            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: options.maxLineLength)))
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                        }
+                    }
+                    .withConnectedSocket(connection)
+            }
         } catch {
-            throw StartError("socket.path: cannot listen on \(options.path): \(error)")
+            throw StartError("control socket: cannot start accepting connections: \(error)")
         }
-        ownsSocketFile = true
-        try SocketFile.setPermissions(path: options.path, mode: options.mode, group: options.group)
-        logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
+        if let fd = listenDescriptor {
+            logger.info("control socket adopted from the service manager (socket activation)", metadata: ["fd": "\(fd)"])
+        } else {
+            logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
+        }
+    }
+
+    /// A listening Unix stream socket at `path` (checked by `SocketFile.prepare`).
+    static func listen(path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw StartError("socket.path: cannot create a socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 128) == 0 else {
+            let e = errno
+            close(fd)
+            throw StartError("socket.path: cannot listen on \(path): \(String(cString: strerror(e)))")
+        }
+        return fd
     }
 
     /// Closes the listening socket and every connection; removes the socket file if this
     /// process created it (a socket passed by systemd stays: robotd.socket owns it).
     public func shutdown() {
-        try? channel?.close().wait()
-        channel = nil
+        acceptor?.stop()
+        acceptor = nil
         try? group.syncShutdownGracefully()
+        try? files.syncShutdownGracefully()
         if ownsSocketFile {
             unlink(options.path)
             ownsSocketFile = false
         }
+    }
+}
+
+/// Accepts connections on its own thread and hands each to NIO (`withConnectedSocket`),
+/// keeping a duplicate of its descriptor: NIO reads with read(2), which discards SCM_RIGHTS, so
+/// a file passed by a peer is received with recvmsg(2) on the duplicate while NIO's reading of
+/// that connection is paused (docs/protocol.md, "Files").
+final class Acceptor: @unchecked Sendable {
+    private let listening: Int32
+    private let wake: (read: Int32, write: Int32)
+    private let thread: Thread
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(listening: Int32, logger: Logger,
+         adopt: @escaping @Sendable (_ connection: Int32, _ side: OwnedDescriptor) -> EventLoopFuture<Channel>) throws {
+        var pipeFDs: [Int32] = [0, 0]
+        // accept4 and pipe2 are behind _GNU_SOURCE in Glibc's module: the flags are set after.
+        guard pipe(&pipeFDs) == 0 else {
+            throw ControlServer.StartError("pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in pipeFDs {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        self.listening = listening
+        wake = (pipeFDs[0], pipeFDs[1])
+        let wakeRead = pipeFDs[0]
+        let finished = self.finished
+        thread = Thread {
+            defer { finished.signal() }
+            while true {
+                var fds = [pollfd(fd: listening, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&fds, 2, -1)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    logger.error("control socket: poll failed: \(String(cString: strerror(errno))); no more connections are accepted")
+                    return
+                }
+                if fds[1].revents != 0 { return }
+                let connection = accept(listening, nil, nil)
+                if connection < 0 {
+                    let e = errno
+                    if e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED { continue }
+                    logger.warning("control socket: accept failed: \(String(cString: strerror(e)))")
+                    // EMFILE and the like: do not spin while descriptors are short.
+                    usleep(100_000)
+                    continue
+                }
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(connection, F_SETFL, fcntl(connection, F_GETFL) | O_NONBLOCK)
+                let side = fcntl(connection, F_DUPFD_CLOEXEC, 0)
+                guard side >= 0 else {
+                    logger.warning("control socket: dup failed: \(String(cString: strerror(errno))); connection dropped")
+                    close(connection)
+                    continue
+                }
+                adopt(connection, OwnedDescriptor(side)).whenFailure { error in
+                    logger.warning("control socket: cannot serve a connection: \(error)")
+                }
+            }
+        }
+        thread.name = "robotd-accept"
+        thread.start()
+    }
+
+    /// Wakes the thread, waits for it, closes the listening socket.
+    func stop() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
+        finished.wait()
+        close(listening)
+        close(wake.read)
+        close(wake.write)
     }
 }
 
@@ -169,10 +282,57 @@ final class ServerState {
     let policy: AccessPolicy
     let logger: Logger
     let options: ControlServer.Options
-    var connections = 0
+    /// Admitted connections in the general pool, in the operators' reserve, and per
+    /// non-operator uid (docs/protocol.md, "Limits").
+    var generalConnections = 0
+    var reservedConnections = 0
+    var connectionsPerUID: [uid_t: Int] = [:]
 
-    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop) {
-        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared)
+    enum Admission {
+        case general
+        case reserved
+        case refused(String)
+    }
+
+    /// Decided after SO_PEERCRED, when the role is known: operators are exempt from the per-uid
+    /// limit and may use the reserve.
+    func admit(uid: uid_t, role: Role) -> Admission {
+        if role != .operator, connectionsPerUID[uid, default: 0] >= options.maxConnectionsPerUID {
+            return .refused("daemon busy: too many connections from uid \(uid) (socket.max_connections_per_uid = \(options.maxConnectionsPerUID))")
+        }
+        let admission: Admission
+        if generalConnections < options.maxConnections {
+            generalConnections += 1
+            admission = .general
+        } else if role == .operator, reservedConnections < options.operatorReservedConnections {
+            reservedConnections += 1
+            admission = .reserved
+        } else {
+            let reserve = role == .operator ? " and the \(options.operatorReservedConnections) reserved for operators (socket.operator_reserved_connections)" : ""
+            return .refused("daemon busy: too many connections (socket.max_connections = \(options.maxConnections)\(reserve) are open)")
+        }
+        if role != .operator { connectionsPerUID[uid, default: 0] += 1 }
+        return admission
+    }
+
+    func release(_ admission: Admission, uid: uid_t, role: Role) {
+        switch admission {
+        case .general: generalConnections -= 1
+        case .reserved: reservedConnections -= 1
+        case .refused: return
+        }
+        if role != .operator {
+            let n = connectionsPerUID[uid, default: 1] - 1
+            connectionsPerUID[uid] = n > 0 ? n : nil
+        }
+    }
+
+    let files: NIOThreadPool
+
+    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop,
+         files: NIOThreadPool) {
+        self.files = files
+        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared, files: files)
         self.policy = policy
         self.logger = logger
         self.options = options
@@ -258,23 +418,28 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var dropped: UInt64 = 0
     /// Lines queued while a request is in flight before reading from the socket pauses.
     static let maxQueued = 64
+    /// The pool this connection was admitted to, released when it closes.
+    private var admission: (ServerState.Admission, uid_t, Role)?
+    private var lastActivity = NIODeadline.now()
+    private var idleTask: Scheduled<Void>?
+    /// Clamped before the conversion: Int64(_:) traps beyond Int64.max (the config allows
+    /// 0.1…86400 s, but Options is public).
+    private var idleTimeout: TimeAmount { .nanoseconds(Int64(min(max(state.options.idleTimeout, 0.001), 1e9) * 1e9)) }
 
-    init(state: ServerState) {
+    /// A duplicate of this connection's descriptor, for receiving passed files (`Acceptor`).
+    private var side: OwnedDescriptor?
+    /// Reading stays paused while a passed descriptor is awaited on `side`.
+    private var awaitingDescriptor = false
+
+    init(state: ServerState, side: OwnedDescriptor? = nil) {
         self.state = state
+        self.side = side
         tokens = Double(state.options.maxRequestsPerSecond)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
-        state.connections += 1
-        if state.connections > state.options.maxConnections {
-            refused = true
-            state.logger.warning("control socket: connection refused, \(state.options.maxConnections) connections already open")
-            write(RPCResponse.error(id: nil, .busy("too many connections (socket.max_connections = \(state.options.maxConnections))", retryAfterMs: 1000)))
-            context.close(promise: nil)
-            return
-        }
         guard let provider = context.channel as? SocketOptionProvider else {
             identify(uid: uid_t.max, gid: gid_t.max, pid: 0)
             return
@@ -291,20 +456,39 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func identify(uid: uid_t, gid: gid_t, pid: pid_t) {
+        guard let context else { return }
         let role = uid == uid_t.max ? Role.none : state.policy.role(uid: uid, gid: gid)
+        let admission = state.admit(uid: uid, role: role)
+        if case let .refused(why) = admission {
+            refused = true
+            queue.removeAll()
+            state.logger.warning("control socket: connection refused: \(why)", metadata: ["uid": "\(uid)", "pid": "\(pid)", "role": "\(role)"])
+            write(RPCResponse.error(id: nil, .busy(why, retryAfterMs: 1000)))
+            context.close(promise: nil)
+            return
+        }
+        self.admission = (admission, uid, role)
         let c = ControlService.Connection(uid: uid, gid: gid, pid: pid, role: role)
         c.onSubscriptionChange = { [weak self] c in self?.subscriptionChanged(c) }
         connection = c
         state.logger.debug("control socket: connection", metadata: ["uid": "\(uid)", "pid": "\(pid)", "role": "\(role)"])
+        lastActivity = .now()
+        scheduleIdleCheck(at: lastActivity + idleTimeout)
         processQueue()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.connections -= 1
+        if let (admission, uid, role) = admission { state.release(admission, uid: uid, role: role) }
+        admission = nil
+        idleTask?.cancel()
+        idleTask = nil
         telemetryTask?.cancel()
         telemetryTask = nil
         connection?.onSubscriptionChange = { _ in }
+        connection?.receivedFile = nil
         connection = nil
+        // The duplicate keeps the socket open: the peer sees EOF only once it is closed too.
+        side = nil
         queue.removeAll()
         self.context = nil
     }
@@ -334,7 +518,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func resumeReadingIfIdle() {
-        guard readingPaused, queue.count < Self.maxQueued / 2, let context, context.channel.isWritable else { return }
+        guard readingPaused, !awaitingDescriptor, queue.count < Self.maxQueued / 2, let context, context.channel.isWritable else { return }
         readingPaused = false
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         context.read()
@@ -347,8 +531,29 @@ final class ConnectionHandler: ChannelInboundHandler {
         resumeReadingIfIdle()
     }
 
+    /// An idle connection (no request for `idle_timeout`, none in flight, no telemetry
+    /// subscription) is told why and closed: idle peers must not hold slots for ever.
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard let eventLoop = context?.eventLoop else { return }
+        idleTask?.cancel()
+        idleTask = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard let context, let connection else { return }
+            let due = lastActivity + idleTimeout
+            if inFlight || connection.subscriptionRate != nil || due > .now() {
+                scheduleIdleCheck(at: max(due, .now() + idleTimeout))
+                return
+            }
+            state.logger.info("control socket: closing an idle connection", metadata: ["uid": "\(connection.uid)", "pid": "\(connection.pid)"])
+            write(RPCResponse.notification(method: "closing", params: [
+                "reason": .string("idle for \(state.options.idleTimeout) s with no request and no telemetry subscription (socket.idle_timeout)"),
+            ]))
+            context.close(promise: nil)
+        }
+    }
+
     private func handle(_ frame: Frame, connection: ControlService.Connection) {
         lineNumber += 1
+        lastActivity = .now()
         let line: ByteBuffer
         switch frame {
         case let .tooLong(n):
@@ -359,32 +564,77 @@ final class ConnectionHandler: ChannelInboundHandler {
         if line.readableBytes == 0 || line.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         switch RPCRequest.decode(line.readableBytesView, lineNumber: lineNumber) {
         case let .failure(bad):
-            let (id, error) = (bad.id, bad.error)
-            write(RPCResponse.error(id: id, error))
+            write(RPCResponse.error(id: bad.id, idLexeme: bad.idLexeme, bad.error))
         case let .success(request):
             if let wait = takeToken() {
                 if let id = request.id {
-                    write(RPCResponse.error(id: id, .busy("rate limit: \(state.options.maxRequestsPerSecond) requests/s per connection", retryAfterMs: wait)))
+                    write(RPCResponse.error(id: id, idLexeme: request.idLexeme, .busy("rate limit: \(state.options.maxRequestsPerSecond) requests/s per connection", retryAfterMs: wait)))
                 }
                 return
             }
             inFlight = true
-            state.service.call(request, connection: connection).assumeIsolated().whenComplete { [self] result in
-                inFlight = false
-                guard context != nil else { return }
-                switch result {
-                case let .success(value):
-                    if let id = request.id { write(RPCResponse.result(id: id, value)) }
-                case let .failure(error):
-                    let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
-                    if rpc.code == RPCError.notPermittedCode {
-                        state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
-                                             metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
-                    }
-                    if let id = request.id { write(RPCResponse.error(id: id, rpc)) }
-                }
-                processQueue()
+            if let purpose = ControlService.fileMethods[request.method], request.params["fd"] == .bool(true),
+               connection.role >= state.service.requiredRole(request.method) ?? .operator, let side {
+                receiveDescriptor(for: request, purpose: purpose, on: side, connection: connection)
+                return
             }
+            respond(to: request, with: state.service.call(request, connection: connection), connection: connection)
+        }
+    }
+
+    /// The `{"fd": true}` handshake (docs/protocol.md, "Files"): reading from the socket stops
+    /// (synchronously, before the client can act), `fd.expect` tells the client to send one byte
+    /// carrying the descriptor, a file thread receives it on `side` with recvmsg, and only then
+    /// does reading resume and the method run. NIO never reads the byte, so it never drops the
+    /// descriptor.
+    private func receiveDescriptor(for request: RPCRequest, purpose: FileAccess.Purpose, on side: OwnedDescriptor,
+                                   connection: ControlService.Connection) {
+        guard let context else { return }
+        awaitingDescriptor = true
+        if !readingPaused {
+            readingPaused = true
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        }
+        write(RPCResponse.notification(method: "fd.expect", params: ["id": request.id ?? .null]))
+        let name = request.params["name"]?.stringValue ?? "the passed file"
+        let received = state.files.runIfActive(eventLoop: context.eventLoop) { () throws -> OwnedDescriptor in
+            let file = try FileAccess.receiveDescriptor(on: side.fd)
+            try FileAccess.check(file, name: name, for: purpose)
+            return file
+        }
+        received.assumeIsolated().whenComplete { [self] result in
+            awaitingDescriptor = false
+            // The peer left meanwhile: nothing to answer, and the file is not touched.
+            guard self.context != nil else { return }
+            resumeReadingIfIdle()
+            switch result {
+            case let .success(file):
+                connection.receivedFile = file
+                respond(to: request, with: state.service.call(request, connection: connection), connection: connection)
+            case let .failure(error):
+                respond(to: request, with: context.eventLoop.makeFailedFuture(error), connection: connection)
+            }
+        }
+    }
+
+    private func respond(to request: RPCRequest, with future: EventLoopFuture<JSONValue>, connection: ControlService.Connection) {
+        future.assumeIsolated().whenComplete { [self] result in
+            inFlight = false
+            connection.receivedFile = nil
+            lastActivity = .now()
+            guard context != nil else { return }
+            switch result {
+            case let .success(value):
+                if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
+            case let .failure(error):
+                let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
+                if rpc.code == RPCError.notPermittedCode {
+                    state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
+                                         metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
+                }
+                if let id = request.id { write(RPCResponse.error(id: id, idLexeme: request.idLexeme, rpc)) }
+            }
+            processQueue()
         }
     }
 

@@ -3,6 +3,7 @@ import Learning
 import ModelFiles
 import Foundation
 import NIOCore
+import NIOPosix
 import Platform
 import RobotdConfig
 import Synchronization
@@ -117,10 +118,11 @@ public protocol ModelControl: AnyObject, Sendable {
     /// Back to the rigid-body model alone (asynchronously).
     func resetModel()
     func statusJSON() -> JSONValue
-    /// Writes the published model to `path`; throws a message naming the problem.
-    func save(path: String) throws -> JSONValue
-    /// Reads, checks and queues the model in `path` as the next version.
-    func load(path: String) throws -> JSONValue
+    /// The published model as safetensors bytes (the socket's `FileAccess` writes them);
+    /// throws a message when there is none.
+    func encodedModel() throws -> (bytes: [UInt8], members: Int, version: Int)
+    /// Checks a decoded model file and queues it as the next version; `name` for messages.
+    func load(file: SafeTensors.File, name: String) throws -> JSONValue
 }
 
 /// What the server may touch of the control loop: readers of its seqlocks, the command queue
@@ -231,6 +233,9 @@ final class ControlService {
         let role: Role
         var subscriptionRate: Int?
         var subscriptionID = 0
+        /// The descriptor the server received for the request being called (`{"fd": true}`),
+        /// taken by the file method.
+        var receivedFile: OwnedDescriptor?
         /// Starts or changes the telemetry stream; nil stops it (set by the server).
         var onSubscriptionChange: (Connection) -> Void = { _ in }
 
@@ -247,10 +252,17 @@ final class ControlService {
     let broker: CommandBroker
     let eventLoop: EventLoop
     let logLevel: LogLevelControl
+    /// Where blocking file work runs (`FileAccess`), never on the event loop.
+    let files: NIOThreadPool
     private var methods: [String: Method] = [:]
     private var nextSubscription = 1
 
-    init(access: LoopAccess, info: DaemonInfo, eventLoop: EventLoop, logLevel: LogLevelControl) {
+    /// The methods that read or write a file; they take `{"fd": true}` (the descriptor comes over
+    /// the socket, docs/protocol.md "Files") or a `"path"` inside data_directory.
+    static let fileMethods: [String: FileAccess.Purpose] = ["policy.load": .read, "model.load": .read, "model.save": .write]
+
+    init(access: LoopAccess, info: DaemonInfo, eventLoop: EventLoop, logLevel: LogLevelControl, files: NIOThreadPool) {
+        self.files = files
         self.access = access
         self.info = info
         self.eventLoop = eventLoop
@@ -337,7 +349,7 @@ final class ControlService {
             s.access.policies?.setTarget(joints: nil, position: nil)
             return ["target": .null]
         })
-        register("policy.load", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.loadPolicy(p) })
+        register("policy.load", role: .operator) { (s, p, c) throws(RPCError) in try s.loadPolicy(p, c) }
         register("model.status", role: .observer, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return try s.learner().statusJSON()
@@ -352,16 +364,8 @@ final class ControlService {
             try s.learner().rollback()
             return ["requested": true]
         })
-        register("model.save", role: .operator, sync: { (s, p, _) throws(RPCError) in
-            try p.allowOnly(["path"])
-            let path = try p.string("path")
-            do { return try s.learner().save(path: path) } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
-        })
-        register("model.load", role: .operator, sync: { (s, p, _) throws(RPCError) in
-            try p.allowOnly(["path"])
-            let path = try p.string("path")
-            do { return try s.learner().load(path: path) } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
-        })
+        register("model.save", role: .operator) { (s, p, c) throws(RPCError) in try s.saveModel(p, c) }
+        register("model.load", role: .operator) { (s, p, c) throws(RPCError) in try s.loadModel(p, c) }
         register("model.reset", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             try s.learner().resetModel()
@@ -475,15 +479,89 @@ final class ControlService {
         return m
     }
 
+    // MARK: Files
+
+    /// The file of a file method: the descriptor received for this request (`"fd": true`, with
+    /// an optional `"name"` for messages), or a `"path"` inside data_directory.
+    func fileSource(_ p: Params, _ c: Connection) throws(RPCError) -> FileSource {
+        try p.allowOnly(["path", "fd", "name"])
+        let received = c.receivedFile
+        c.receivedFile = nil
+        if let fd = p.value["fd"], fd != .null {
+            guard fd == .bool(true) else { throw .invalidParams("\"fd\" must be true (the file comes over the socket) or absent") }
+            guard p.value["path"] == nil else { throw .invalidParams("give either \"fd\" or \"path\", not both") }
+            guard let received else { throw .invalidParams("\"fd\": no file descriptor was received for this request") }
+            var name = "the passed file"
+            if p.value["name"] != nil { name = try p.string("name") }
+            return .descriptor(received, name: name)
+        }
+        if p.value["name"] != nil { throw .invalidParams("\"name\" labels a passed file; it goes with \"fd\": true") }
+        return .path(try p.string("path"))
+    }
+
+    /// Blocking file work on the file thread pool; the future completes on the event loop.
+    func onFileThread<T: Sendable>(_ body: @escaping @Sendable () throws(RPCError) -> T) -> EventLoopFuture<T> {
+        files.runIfActive(eventLoop: eventLoop) { try body() }
+    }
+
+    static func readFile(_ source: FileSource, dataDirectory: String) throws(RPCError) -> [UInt8] {
+        switch source {
+        case let .descriptor(file, name):
+            return try FileAccess.readSafeTensors(file, name: name)
+        case let .path(path):
+            return try FileAccess.readSafeTensors(try FileAccess.openForReading(path, dataDirectory: dataDirectory), name: path)
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], name: String) throws(RPCError) -> SafeTensors.File {
+        do { return try SafeTensors.decode(bytes, name: name) } catch { throw .invalidParams(error.description) }
+    }
+
+    func saveModel(_ p: Params, _ c: Connection) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        let source = try fileSource(p, c)
+        let models = try learner()
+        let dataDirectory = access.configuration.dataDirectory
+        return onFileThread { () throws(RPCError) -> JSONValue in
+            switch source {
+            case let .descriptor(file, name): try FileAccess.check(file, name: name, for: .write)
+            case let .path(path): _ = try FileAccess.saveTarget(path, dataDirectory: dataDirectory)
+            }
+            let encoded: (bytes: [UInt8], members: Int, version: Int)
+            do { encoded = try models.encodedModel() } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
+            switch source {
+            case let .descriptor(file, name): try FileAccess.write(encoded.bytes, to: file, name: name)
+            case let .path(path): try FileAccess.write(encoded.bytes, toPath: path, dataDirectory: dataDirectory)
+            }
+            return ["saved": .string(source.name), "members": JSONValue(encoded.members), "version": JSONValue(encoded.version)]
+        }
+    }
+
+    func loadModel(_ p: Params, _ c: Connection) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        let source = try fileSource(p, c)
+        let models = try learner()
+        let dataDirectory = access.configuration.dataDirectory
+        return onFileThread { () throws(RPCError) -> JSONValue in
+            let file = try Self.decode(try Self.readFile(source, dataDirectory: dataDirectory), name: source.name)
+            do { return try models.load(file: file, name: source.name) } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
+        }
+    }
+
     /// Loads a safetensors MLP policy, checks it against this robot and hands it to the loop
     /// (adopted between ticks). Nothing changes when the file is refused.
-    func loadPolicy(_ p: Params) throws(RPCError) -> JSONValue {
-        try p.allowOnly(["path"])
-        let path = try p.string("path")
+    func loadPolicy(_ p: Params, _ c: Connection) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        let source = try fileSource(p, c)
         guard let slot = access.policies else { throw .wrongMode("this daemon offers no policy mode", mode: "\(access.telemetry().mode)") }
+        let info = self.info
+        let dataDirectory = access.configuration.dataDirectory
+        return onFileThread { () throws(RPCError) -> JSONValue in
+            try Self.installPolicy(Self.readFile(source, dataDirectory: dataDirectory), name: source.name, info: info, slot: slot)
+        }
+    }
+
+    static func installPolicy(_ bytes: [UInt8], name path: String, info: DaemonInfo, slot: PolicySlot) throws(RPCError) -> JSONValue {
         let mlp: MLP, metadata: [String: String]
         do {
-            (mlp, metadata) = try MLPFile.load(path: path)
+            (mlp, metadata) = try MLPFile.mlp(from: try SafeTensors.decode(bytes, name: path), name: path)
         } catch {
             throw .invalidParams("\(error)")
         }
@@ -618,10 +696,16 @@ final class ControlService {
         return q
     }
 
-    /// The optional `"duration"` of a move or target, in (0, 600] s.
+    /// Shortest `"duration"` of a move or target: 10 control periods. Anything shorter is a step
+    /// command in disguise (5e-324 s was accepted), not a minimum-jerk trajectory.
+    var minimumMoveDuration: Double { 10 / Double(max(info.rateHz, 1)) }
+
+    /// The optional `"duration"` of a move or target, in [10 control periods, 600] s.
     func moveDuration(_ p: Params) throws(RPCError) -> Double? {
         let duration = try p.optionalNumber("duration")
-        if let d = duration, !(d > 0 && d <= 600) { throw .invalidParams("\"duration\" must be in (0, 600] s, got \(d)") }
+        if let d = duration, !(d >= minimumMoveDuration && d <= 600) {
+            throw .invalidParams("\"duration\" must be in [\(minimumMoveDuration), 600] s (at least 10 control periods at \(info.rateHz) Hz), got \(d)")
+        }
         return duration
     }
 
@@ -638,7 +722,8 @@ final class ControlService {
         try p.allowOnly(["rate_hz"])
         let requested = try p.optionalNumber("rate_hz") ?? 100
         guard requested >= 1 else { throw .invalidParams("\"rate_hz\" must be ≥ 1, got \(requested)") }
-        let rate = min(Int(requested.rounded()), telemetryMaxHz)
+        // Clamp in Double first: Int(_:) traps on values beyond Int.max (1e19 killed the daemon).
+        let rate = requested >= Double(telemetryMaxHz) ? telemetryMaxHz : Int(requested.rounded())
         if c.subscriptionRate == nil {
             c.subscriptionID = nextSubscription
             nextSubscription += 1

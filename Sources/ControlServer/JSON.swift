@@ -175,6 +175,16 @@ extension JSONValue {
         return v
     }
 
+    /// `parse`, plus the lexeme of a top-level numeric `"id"` member (see `JSONParser.idLexeme`).
+    static func parseRequest(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> (JSONValue, idLexeme: [UInt8]?) {
+        var p = JSONParser(bytes: Array(bytes))
+        p.skipWhitespace()
+        let v = try p.value(depth: 0)
+        p.skipWhitespace()
+        guard p.index == p.bytes.count else { throw p.error("unexpected data after the JSON value") }
+        return (v, p.idLexeme)
+    }
+
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
@@ -183,6 +193,9 @@ extension JSONValue {
 struct JSONParser {
     let bytes: [UInt8]
     var index = 0
+    /// The text of a top-level object's numeric `"id"`, as written: JSON-RPC replies must carry
+    /// the request's id unchanged, and a Double would round a 30-digit id.
+    var idLexeme: [UInt8]?
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -229,7 +242,11 @@ struct JSONParser {
             index += 1
             skipWhitespace()
             guard out[key] == nil else { throw error("duplicate key \"\(key)\"") }
+            let valueStart = index
             out[key] = try value(depth: depth + 1)
+            if depth == 0, key == "id", bytes[valueStart] == UInt8(ascii: "-") || (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(bytes[valueStart]) {
+                idLexeme = Array(bytes[valueStart ..< index])
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -288,9 +305,15 @@ struct JSONParser {
         index += 1
         var scalars = String.UnicodeScalarView()
         var raw: [UInt8] = []
-        func flush(_ raw: inout [UInt8], into scalars: inout String.UnicodeScalarView) {
+        let start = index
+        // Invalid UTF-8 is refused, not replaced by U+FFFD: a replaced id would not be the
+        // client's id any more, and a replaced path would name another file.
+        func flush(_ raw: inout [UInt8], into scalars: inout String.UnicodeScalarView) throws(JSONParseError) {
             if !raw.isEmpty {
-                scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
+                guard let text = String(validating: raw, as: UTF8.self) else {
+                    throw JSONParseError(offset: start, reason: "invalid UTF-8 in the string starting")
+                }
+                scalars.append(contentsOf: text.unicodeScalars)
                 raw.removeAll(keepingCapacity: true)
             }
         }
@@ -299,7 +322,7 @@ struct JSONParser {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                flush(&raw, into: &scalars)
+                try flush(&raw, into: &scalars)
                 return String(scalars)
             }
             if b < 0x20 { throw error("control character in string") }
@@ -308,7 +331,7 @@ struct JSONParser {
                 index += 1
                 continue
             }
-            flush(&raw, into: &scalars)
+            try flush(&raw, into: &scalars)
             index += 1
             guard index < bytes.count else { throw error("unterminated escape") }
             let e = bytes[index]

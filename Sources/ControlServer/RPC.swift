@@ -68,6 +68,8 @@ public enum Role: Int, Comparable, Sendable, CustomStringConvertible {
 /// can still be matched).
 public struct RequestDecodeError: Error, Equatable {
     public var id: JSONValue?
+    /// A numeric id as written (see `RPCRequest.idLexeme`).
+    public var idLexeme: [UInt8]? = nil
     public var error: RPCError
 }
 
@@ -77,13 +79,15 @@ public struct RPCRequest: Sendable, Equatable {
     public var id: JSONValue?
     public var method: String
     public var params: JSONValue
+    /// A numeric id exactly as the client wrote it, echoed in the reply instead of `id`'s value.
+    public var idLexeme: [UInt8]? = nil
 
     /// Decodes a request object; the error carries the id when one could be read, so that the
     /// reply can still be matched.
     public static func decode(_ line: some Collection<UInt8>, lineNumber: Int) -> Result<RPCRequest, RequestDecodeError> {
-        let value: JSONValue
+        let value: JSONValue, lexeme: [UInt8]?
         do {
-            value = try JSONValue.parse(line)
+            (value, lexeme) = try JSONValue.parseRequest(line)
         } catch {
             return .failure(RequestDecodeError(id: nil, error: .parseError("parse error: \(error)", data: ["line": JSONValue(lineNumber)])))
         }
@@ -99,31 +103,51 @@ public struct RPCRequest: Sendable, Equatable {
             }
         }
         guard o["jsonrpc"] == .string("2.0") else {
-            return .failure(RequestDecodeError(id: id ?? .null, error: .invalidRequest("invalid request: \"jsonrpc\" must be \"2.0\"")))
+            return .failure(RequestDecodeError(id: id ?? .null, idLexeme: lexeme, error: .invalidRequest("invalid request: \"jsonrpc\" must be \"2.0\"")))
         }
         guard case let .string(method)? = o["method"] else {
-            return .failure(RequestDecodeError(id: id ?? .null, error: .invalidRequest("invalid request: \"method\" must be a string")))
+            return .failure(RequestDecodeError(id: id ?? .null, idLexeme: lexeme, error: .invalidRequest("invalid request: \"method\" must be a string")))
         }
         let params = o["params"] ?? .object([:])
         switch params {
         case .object, .array: break
-        default: return .failure(RequestDecodeError(id: id ?? .null, error: .invalidRequest("invalid request: \"params\" must be an object or an array")))
+        default: return .failure(RequestDecodeError(id: id ?? .null, idLexeme: lexeme, error: .invalidRequest("invalid request: \"params\" must be an object or an array")))
         }
         for key in o.keys where !["jsonrpc", "id", "method", "params"].contains(key) {
-            return .failure(RequestDecodeError(id: id ?? .null, error: .invalidRequest("invalid request: unknown member \"\(key)\"")))
+            return .failure(RequestDecodeError(id: id ?? .null, idLexeme: lexeme, error: .invalidRequest("invalid request: unknown member \"\(key)\"")))
         }
-        return .success(RPCRequest(id: id, method: method, params: params))
+        return .success(RPCRequest(id: id, method: method, params: params, idLexeme: id == nil ? nil : lexeme))
     }
 }
 
 /// Reply and notification lines (UTF-8, without the newline), keys sorted.
 enum RPCResponse {
-    static func result(id: JSONValue, _ result: JSONValue) -> [UInt8] {
-        JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serializedBytes
+    static func result(id: JSONValue, idLexeme: [UInt8]? = nil, _ result: JSONValue) -> [UInt8] {
+        guard let idLexeme else { return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serializedBytes }
+        return reply(idLexeme: idLexeme, member: "result", result)
     }
 
-    static func error(id: JSONValue?, _ error: RPCError) -> [UInt8] {
-        JSONValue.object(["jsonrpc": "2.0", "id": id ?? .null, "error": error.json]).serializedBytes
+    static func error(id: JSONValue?, idLexeme: [UInt8]? = nil, _ error: RPCError) -> [UInt8] {
+        guard let idLexeme else { return JSONValue.object(["jsonrpc": "2.0", "id": id ?? .null, "error": error.json]).serializedBytes }
+        return reply(idLexeme: idLexeme, member: "error", error.json)
+    }
+
+    /// A reply whose id is the request's numeric lexeme, keys sorted as `serializedBytes` sorts
+    /// them ("error" < "id" < "jsonrpc" < "result").
+    private static func reply(idLexeme: [UInt8], member: String, _ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = Array("{".utf8)
+        if member == "error" {
+            out += Array("\"error\":".utf8)
+            value.write(to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out += Array("\"id\":".utf8) + idLexeme + Array(",\"jsonrpc\":\"2.0\"".utf8)
+        if member == "result" {
+            out += Array(",\"result\":".utf8)
+            value.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     static func notification(method: String, params: JSONValue) -> [UInt8] {

@@ -99,7 +99,8 @@ public enum SafeTensors {
         var n: UInt64 = 0
         for i in 0 ..< 8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         guard n <= UInt64(maxHeader), 8 + Int(n) <= bytes.count else {
-            throw Failure(name, "not a safetensors file: header length \(n) does not fit in \(bytes.count) bytes")
+            // n is the file's first 8 bytes: compared, never printed (it leaked /etc/shadow's start).
+            throw Failure(name, "not a safetensors file: its first 8 bytes do not give a header length within the file's \(bytes.count) bytes and the \(maxHeader)-byte header limit")
         }
         let headerBytes = bytes[8 ..< 8 + Int(n)]
         guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let header = json as? [String: Any] else {
@@ -285,7 +286,11 @@ public enum EnsembleFile {
     }
 
     public static func load(path: String) throws(SafeTensors.Failure) -> ([MLP], [String: String]) {
-        let file = try SafeTensors.read(path: path)
+        try members(from: try SafeTensors.read(path: path), name: path)
+    }
+
+    /// The members of an already decoded ensemble file (`name` for errors).
+    public static func members(from file: SafeTensors.File, name path: String) throws(SafeTensors.Failure) -> ([MLP], [String: String]) {
         guard let countText = file.metadata["members"], let count = Int(countText), count >= 1, count <= 64 else {
             throw SafeTensors.Failure(path, "not an ensemble file: __metadata__.members must give the member count (1…64)")
         }

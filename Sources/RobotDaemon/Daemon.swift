@@ -59,7 +59,10 @@ public enum Daemon {
                                           models: LearnerService? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
-                           maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond),
+                           maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond,
+                           maxConnectionsPerUID: config.socket.maxConnectionsPerUID,
+                           operatorReservedConnections: config.socket.operatorReservedConnections,
+                           idleTimeout: config.socket.idleTimeout),
             access: LoopAccess(
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,

@@ -187,27 +187,25 @@ extension LearnerService: ModelControl {
     public func rollback() { enqueue(.rollback) }
     public func resetModel() { enqueue(.reset) }
 
-    /// Writes the published model; throws a message when there is none or the write fails.
-    public func save(path: String) throws -> JSONValue {
+    /// The published model as a safetensors file; throws a message when there is none. The
+    /// socket's file access writes it (to the caller's descriptor or inside data_directory).
+    public func encodedModel() throws -> (bytes: [UInt8], members: Int, version: Int) {
         guard let members = published.withLock({ $0 }) else { throw LearnerError("no learned model to save (version 0 is the rigid-body model)") }
         let n = learner.model.dof
-        do {
-            try SafeTensors.write(EnsembleFile.file(members: members, metadata: [
-                "robot": learner.model.name, "kind": "residual_dynamics", "dt": "\(learner.options.dt)",
-                "inputs": members[0].inputSize == 3 * n ? "q(\(n)),v(\(n)),u(\(n))" : "q(\(n)),v(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(status.version)",
-                "provenance": "robotd online learner",
-            ]), to: path)
-        } catch {
-            throw LearnerError(error.description)
-        }
-        return ["saved": .string(path), "members": JSONValue(members.count), "version": JSONValue(status.version)]
+        let version = status.version
+        let bytes = SafeTensors.encode(EnsembleFile.file(members: members, metadata: [
+            "robot": learner.model.name, "kind": "residual_dynamics", "dt": "\(learner.options.dt)",
+            "inputs": members[0].inputSize == 3 * n ? "q(\(n)),v(\(n)),u(\(n))" : "q(\(n)),v(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(version)",
+            "provenance": "robotd online learner",
+        ]))
+        return (bytes, members.count, version)
     }
 
-    /// Reads and checks a model file and queues it as the next version.
-    public func load(path: String) throws -> JSONValue {
+    /// Checks a decoded model file (`path` names it in errors) and queues it as the next version.
+    public func load(file: SafeTensors.File, name path: String) throws -> JSONValue {
         let members: [MLP], meta: [String: String]
         do {
-            (members, meta) = try EnsembleFile.load(path: path)
+            (members, meta) = try EnsembleFile.members(from: file, name: path)
         } catch {
             throw LearnerError(error.description)
         }

@@ -397,6 +397,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var operators: [String] = []
         /// Simultaneous connections, 1…1024; more are refused with a busy error.
         public var maxConnections = 64
+        /// Connections one non-operator uid may hold at once, 1…1024 (operators are exempt).
+        public var maxConnectionsPerUID = 16
+        /// Connections above `maxConnections` that only operators may take, 0…1024.
+        public var operatorReservedConnections = 8
+        /// Seconds after which a connection with no request and no telemetry subscription is
+        /// closed, 0.1…86400.
+        public var idleTimeout = 300.0
         /// Requests per second per connection (token bucket, burst of the same size), 1…100000.
         public var maxRequestsPerSecond = 1000
         /// Highest telemetry rate a subscriber may ask for (Hz), 1…10000; also capped by the loop rate.

@@ -105,6 +105,75 @@ final class RPCClient {
         }
     }
 
+    /// Calls a file method with the file itself (docs/protocol.md, "Files"): sends the request
+    /// with `"fd": true`, waits for the daemon's `fd.expect` for this id, sends one byte carrying
+    /// `descriptor` (SCM_RIGHTS), and returns the reply's result. The daemon reads or writes
+    /// exactly the file this process opened, never a path of its own choosing.
+    func call(_ method: String, _ params: [String: Any], passing descriptor: Int32) throws(ClientError) -> Any {
+        let id = nextID
+        nextID += 1
+        var withFD = params
+        withFD["fd"] = true
+        let request: [String: Any] = ["jsonrpc": "2.0", "id": id, "method": method, "params": withFD]
+        guard let data = try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys]) else {
+            throw .usage("cannot encode the params of \(method) as JSON")
+        }
+        try send(Array(data) + [UInt8(ascii: "\n")], method: method)
+        let deadline = Self.now() + timeout
+        var sent = false
+        while true {
+            let message = try readMessage(deadline: deadline, waited: timeout, method: method)
+            if Self.isNotification(message) {
+                if !sent, message["method"] as? String == "fd.expect",
+                   let expected = (message["params"] as? [String: Any])?["id"], Format.double(expected) == Double(id) {
+                    try sendDescriptor(descriptor, method: method)
+                    sent = true
+                }
+                continue
+            }
+            return try Self.result(of: message, id: id, method: method)
+        }
+    }
+
+    /// One byte with an SCM_RIGHTS control message holding `descriptor`. The cmsghdr is laid out
+    /// by hand (CMSG_* are C macros): size_t cmsg_len = CMSG_LEN(4), int level, int type, the
+    /// descriptor, padded to CMSG_SPACE(4).
+    private func sendDescriptor(_ descriptor: Int32, method: String) throws(ClientError) {
+        let header = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
+        let space = (header + 4 + 7) & ~7
+        var control = [UInt8](repeating: 0, count: space)
+        control.withUnsafeMutableBytes { c in
+            c.storeBytes(of: header + 4, toByteOffset: 0, as: Int.self)
+            c.storeBytes(of: SOL_SOCKET, toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+            c.storeBytes(of: Int32(1) /* SCM_RIGHTS */, toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+            c.storeBytes(of: descriptor, toByteOffset: header, as: Int32.self)
+        }
+        var byte: UInt8 = 0
+        var result: Int
+        repeat {
+            result = withUnsafeMutablePointer(to: &byte) { b in
+                control.withUnsafeMutableBytes { c in
+                    var iov = iovec(iov_base: UnsafeMutableRawPointer(b), iov_len: 1)
+                    return withUnsafeMutablePointer(to: &iov) { iovPointer in
+                        var msg = msghdr()
+                        msg.msg_iov = iovPointer
+                        msg.msg_iovlen = 1
+                        msg.msg_control = c.baseAddress
+                        msg.msg_controllen = c.count
+                        #if canImport(Glibc)
+                        return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+                        #else
+                        return sendmsg(fd, &msg, 0)
+                        #endif
+                    }
+                }
+            }
+        } while result < 0 && errno == EINTR
+        if result != 1 {
+            throw .connectionLost(path: path, reason: "passing the file to \(method): \(Self.errorText(errno))")
+        }
+    }
+
     /// Waits up to `seconds` for the next notification and returns its `method` and `params`.
     /// A JSON-RPC error that arrives instead is thrown (e.g. *busy* before the daemon hangs up).
     func nextNotification(within seconds: Double, waitingFor what: String) throws(ClientError) -> (method: String, params: Any?) {
@@ -207,7 +276,8 @@ final class RPCClient {
     }
 
     private func setTimeout(_ option: Int32, _ seconds: Double) {
-        let clamped = max(seconds, 0.001)
+        // Int(_:) traps beyond Int.max; no timeout needs more than the --timeout maximum.
+        let clamped = min(max(seconds, 0.001), GlobalOptions.maxTimeout)
         var tv = timeval()
         tv.tv_sec = Int(clamped.rounded(.down))
         tv.tv_usec = max(Int((clamped - clamped.rounded(.down)) * 1_000_000), 0)
@@ -229,10 +299,21 @@ final class RPCClient {
                 let code = errno
                 if code == EINTR { continue }
                 if code == EAGAIN || code == EWOULDBLOCK { throw .timeout(method: method, seconds: timeout) }
+                if code == EPIPE || code == ECONNRESET { try reportPendingReply(method: method) }
                 throw .connectionLost(path: path, reason: "sending \(method): \(Self.errorText(code))")
             }
             offset += n
         }
+    }
+
+    /// The daemon hung up before reading our request; it may have said why first (*busy* when
+    /// its connection pools are full). Throws that error when it did; returns otherwise.
+    private func reportPendingReply(method: String) throws(ClientError) {
+        let wait = min(timeout, 1)
+        guard let message = try? readMessage(deadline: Self.now() + wait, waited: wait, method: method),
+              !Self.isNotification(message), message["error"] != nil
+        else { return }
+        _ = try Self.result(of: message, id: nil, method: method)
     }
 
     /// Reads the next non-blank line and parses it as a JSON object.

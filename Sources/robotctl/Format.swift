@@ -69,7 +69,8 @@ enum Format {
     }
 
     static func duration(_ seconds: Double?) -> String {
-        guard let s = seconds, s.isFinite, s >= 0 else { return "-" }
+        // Int(_:) traps beyond Int.max: a daemon's figure is outside input too.
+        guard let s = seconds, s.isFinite, s >= 0, s < 1e15 else { return seconds.map { fixed($0, 1) + " s" } ?? "-" }
         if s < 60 { return fixed(s, 1) + " s" }
         let total = Int(s)
         let (d, h, m, sec) = (total / 86400, total / 3600 % 24, total / 60 % 60, total % 60)

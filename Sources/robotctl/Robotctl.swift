@@ -40,6 +40,8 @@ struct Robotctl: ParsableCommand {
 struct GlobalOptions: ParsableArguments {
     static let defaultSystemSocket = "/run/robotd/robotd.sock"
     static let defaultLocalSocket = "./run/robotd.sock"
+    /// Longest --timeout (s): ~11.6 days, far beyond any reply, and safe to convert to Int.
+    static let maxTimeout = 1_000_000.0
 
     @Option(
         help: ArgumentHelp(
@@ -55,7 +57,9 @@ struct GlobalOptions: ParsableArguments {
     var timeout: Double = 5
 
     func validate() throws {
-        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a number of seconds > 0.") }
+        guard timeout.isFinite, timeout > 0, timeout <= Self.maxTimeout else {
+            throw ValidationError("--timeout must be a number of seconds > 0 and ≤ \(Int(Self.maxTimeout)).")
+        }
         if let socket, socket.isEmpty { throw ValidationError("--socket must not be empty.") }
     }
 
@@ -76,6 +80,13 @@ struct GlobalOptions: ParsableArguments {
             Output.error(error.message)
             throw ExitCode(error.exitCode)
         }
+    }
+
+    /// Calls a file method passing `descriptor` (see `RPCClient.call(_:_:passing:)`) and prints
+    /// the result like `callAndPrint`.
+    func callAndPrint(_ method: String, _ params: [String: Any], passing descriptor: Int32, text: (Any) -> String) throws {
+        let result = try withClient { try $0.call(method, params, passing: descriptor) }
+        Output.line(json ? JSONText.pretty(result) : text(result))
     }
 
     /// Calls `method` and prints the result: raw JSON with --json, else `text(result)`.
@@ -394,11 +405,33 @@ struct TargetCommand: ParsableCommand {
 
     /// The waypoints of a path file: `X,Y,Z` per line; errors name the file and line.
     static func waypoints(file: String) throws -> [[Double]] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw ValidationError("--path: cannot read \(file): \(error.localizedDescription)")
+        // Not String(contentsOfFile:): it blocks for ever on a FIFO, reads /dev/zero until memory
+        // runs out, and says "NSCocoaErrorDomain error 256" instead of what was wrong.
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw ValidationError("--path: cannot read \(file): \(RPCClient.errorText(errno))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw ValidationError("--path: \(file) is \(LocalFile.kind(st.st_mode)), not a regular file")
+        }
+        // 10 000 waypoints (the protocol's maximum) take well under 1 MiB as text.
+        let maxBytes = 16 << 20
+        guard Int(st.st_size) <= maxBytes else {
+            throw ValidationError("--path: \(file) is \(st.st_size) bytes, over the \(maxBytes)-byte limit for a waypoint file")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return read(fd, base + done, b.count - done)
+            }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw ValidationError("--path: cannot read \(file): \(n < 0 ? RPCClient.errorText(errno) : "it shrank while being read")") }
+            done += n
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ValidationError("--path: \(file) is not UTF-8 text")
         }
         var points: [[Double]] = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -408,7 +441,7 @@ struct TargetCommand: ParsableCommand {
             guard xyz.count == 3, xyz.allSatisfy({ $0?.isFinite == true }) else {
                 throw ValidationError("--path: \(file):\(i + 1): expected X,Y,Z (three numbers, m), got \"\(line)\"")
             }
-            points.append(xyz.map { $0! })
+            points.append(xyz.compactMap { $0 })
         }
         return points
     }
@@ -478,8 +511,9 @@ struct PolicyCommand: ParsableCommand {
         commandName: "policy",
         abstract: "Load a learned policy (safetensors MLP, docs/models.md) and optionally run it.",
         discussion: """
-            The daemon reads the file itself (give a path it can read) and checks its shape and robot \
-            before anything changes; --go then switches to mode policy.
+            robotctl opens the file as the calling user and passes it to the daemon over the socket, \
+            so any file you can read works (the daemon itself may not see your home directory). The \
+            daemon checks its shape and robot before anything changes; --go then switches to mode policy.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -489,7 +523,9 @@ struct PolicyCommand: ParsableCommand {
 
     func run() throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        try options.callAndPrint("policy.load", ["path": absolute]) { result in
+        let file = try LocalFile.openForReading(absolute)
+        defer { close(file) }
+        try options.callAndPrint("policy.load", ["name": absolute], passing: file) { result in
             let r = result as? [String: Any] ?? [:]
             let widths = (r["widths"] as? [Any])?.map { Format.text($0) }.joined(separator: "-") ?? "?"
             return "policy loaded: \(Format.text(r["loaded"])) (\(widths), \(Format.text(r["activation"])))"
@@ -505,8 +541,10 @@ struct ModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "The learned dynamics model: status, train now, rollback, reset, save or load a file (learning.enabled).",
         discussion: """
-            save and load take a path the daemon itself writes or reads (made absolute here); load \
-            checks the file against the running robot and queues it as the next version.
+            save and load open the file here, as the calling user, and pass it to the daemon over the \
+            socket: load reads any file you can read; save writes a new file next to the target and \
+            renames it over the target once the daemon has written it (only a regular file is ever \
+            replaced). load checks the file against the running robot and queues it as the next version.
             """)
 
     enum Action: String, ExpressibleByArgument, CaseIterable {
@@ -548,11 +586,26 @@ struct ModelCommand: ParsableCommand {
         case .save, .load:
             let given = path ?? ""
             let absolute = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
-            try options.callAndPrint("model.\(action.rawValue)", ["path": absolute]) { result in
+            let text = { (result: Any) -> String in
                 let r = result as? [String: Any] ?? [:]
                 return action == .save
                     ? "saved version \(Format.text(r["version"])) (\(Format.text(r["members"])) members) to \(Format.text(r["saved"]))"
                     : "loaded \(Format.text(r["loaded"])) (\(Format.text(r["members"])) members; the planner adopts it at its next re-plan)"
+            }
+            if action == .load {
+                let file = try LocalFile.openForReading(absolute)
+                defer { close(file) }
+                try options.callAndPrint("model.load", ["name": absolute], passing: file, text: text)
+            } else {
+                let temporary = try LocalFile.createTemporary(next: absolute)
+                do {
+                    try options.callAndPrint("model.save", ["name": absolute], passing: temporary.descriptor, text: text)
+                    try LocalFile.commit(temporary, to: absolute)
+                } catch {
+                    close(temporary.descriptor)
+                    unlink(temporary.path)
+                    throw error
+                }
             }
         }
     }
@@ -660,5 +713,64 @@ struct Call: ParsableCommand {
     func run() throws {
         let result = try options.withClient { try $0.call(method, Self.parseParams(params)) }
         Output.line(JSONText.pretty(result))
+    }
+}
+
+/// Files `robotctl` opens for the daemon, as the calling user (docs/protocol.md, "Files").
+/// Errors print here and exit 1, as a failed call does.
+enum LocalFile {
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFDIR: return "a directory"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
+    }
+
+    private static func fail(_ text: String, _ code: Int32) -> ExitCode {
+        Output.error("robotctl: " + text)
+        return ExitCode(code)
+    }
+
+    /// O_RDONLY | O_CLOEXEC, and O_NONBLOCK so that a FIFO cannot hang robotctl; the daemon
+    /// refuses anything but a regular file anyway.
+    static func openForReading(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw fail("cannot read \(path): \(RPCClient.errorText(errno))", 1) }
+        var st = stat()
+        if fstat(fd, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            close(fd)
+            throw fail("\(path) is \(kind(st.st_mode)), not a regular file", 1)
+        }
+        return fd
+    }
+
+    /// A new file next to `target` (O_CREAT | O_EXCL, mode 0644 less the umask), after checking
+    /// that `target`, if it exists, is a regular file (following a symlink: a link to a FIFO
+    /// or a device is refused too).
+    static func createTemporary(next target: String) throws -> (descriptor: Int32, path: String) {
+        var st = stat()
+        if stat(target, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw fail("cannot save to \(target): it is \(kind(st.st_mode)); only a regular file is replaced", 1)
+        }
+        let directory = (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
+        for _ in 0 ..< 16 {
+            let path = (directory.isEmpty ? "." : directory) + "/.\(base).robotctl-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd >= 0 { return (fd, path) }
+            if errno != EEXIST { throw fail("cannot save to \(target): cannot create a file in \(directory): \(RPCClient.errorText(errno))", 1) }
+        }
+        throw fail("cannot save to \(target): no unused temporary name in \(directory)", 1)
+    }
+
+    /// fsync and rename the written temporary file over the target.
+    static func commit(_ temporary: (descriptor: Int32, path: String), to target: String) throws {
+        defer { close(temporary.descriptor) }
+        guard fsync(temporary.descriptor) == 0 else { throw fail("cannot save to \(target): fsync: \(RPCClient.errorText(errno))", 1) }
+        guard rename(temporary.path, target) == 0 else { throw fail("cannot save to \(target): rename: \(RPCClient.errorText(errno))", 1) }
     }
 }

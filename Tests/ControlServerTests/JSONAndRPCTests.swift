@@ -129,3 +129,53 @@ import Testing
         #expect(AccessPolicy(daemonUID: 4242, operators: ["nobodyy", "@nosuchgroup"], observers: []).unknownEntries() == ["nobodyy", "@nosuchgroup"])
     }
 }
+
+/// Issue 12: ids echoed as written, invalid UTF-8 refused, and `FileAccess`'s cmsghdr walk.
+@Suite struct RequestEchoAndUTF8Tests {
+    @Test(arguments: ["123456789012345678901234567890", "-0", "1.50", "1E+300", "7"])
+    func aNumericIDIsEchoedAsWritten(id: String) throws {
+        let line = Array("{\"jsonrpc\":\"2.0\",\"id\": \(id) ,\"method\":\"hello\"}".utf8)
+        guard case let .success(request) = RPCRequest.decode(line, lineNumber: 1) else { Issue.record("not decoded"); return }
+        #expect(request.idLexeme == Array(id.utf8))
+        let reply = String(decoding: RPCResponse.result(id: request.id ?? .null, idLexeme: request.idLexeme, ["x": 1]), as: UTF8.self)
+        #expect(reply == "{\"id\":\(id),\"jsonrpc\":\"2.0\",\"result\":{\"x\":1}}")
+        let error = String(decoding: RPCResponse.error(id: request.id, idLexeme: request.idLexeme, .invalidParams("p")), as: UTF8.self)
+        // Foundation (the oracle) reads both as JSON objects with the same keys as before.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(error.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["error", "id", "jsonrpc"])
+        #expect(error.hasPrefix("{\"error\":{") && error.contains(",\"id\":\(id),\"jsonrpc\":\"2.0\"}"))
+    }
+
+    @Test func nestedIDsAndStringsKeepNoLexeme() {
+        guard case let .success(r) = RPCRequest.decode(Array(#"{"jsonrpc":"2.0","id":"5","method":"m","params":{"id":7}}"#.utf8), lineNumber: 1) else {
+            Issue.record("not decoded")
+            return
+        }
+        #expect(r.idLexeme == nil)
+    }
+
+    @Test(arguments: [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80]] as [[UInt8]])
+    func invalidUTF8InAStringIsAParseError(bad: [UInt8]) {
+        let line = Array(#"{"a":"x"#.utf8) + bad + Array(#"y"}"#.utf8)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(line) }
+        #expect((try? JSONValue.parse(Array(#"{"a":"été 😀"}"#.utf8))) == .object(["a": .string("été 😀")]))
+    }
+
+    /// Two SCM_RIGHTS messages laid out as the kernel does (16-byte headers, 8-byte alignment).
+    @Test func controlMessagesYieldEveryDescriptor() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        buffer.withUnsafeMutableBytes { b in
+            b.storeBytes(of: 16 + 8, toByteOffset: 0, as: Int.self)
+            b.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 8, as: Int32.self)
+            b.storeBytes(of: Int32(1), toByteOffset: 12, as: Int32.self)
+            b.storeBytes(of: Int32(7), toByteOffset: 16, as: Int32.self)
+            b.storeBytes(of: Int32(9), toByteOffset: 20, as: Int32.self)
+            b.storeBytes(of: 16 + 4, toByteOffset: 24, as: Int.self)
+            b.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 32, as: Int32.self)
+            b.storeBytes(of: Int32(1), toByteOffset: 36, as: Int32.self)
+            b.storeBytes(of: Int32(11), toByteOffset: 40, as: Int32.self)
+            #expect(ControlMessages.rights(b, length: 44) == [7, 9, 11])
+            #expect(ControlMessages.rights(b, length: 23) == [], "a truncated header yields nothing")
+        }
+    }
+}

@@ -436,6 +436,13 @@ enum Sample {
         #expect(bad.status == 64 && bad.stderr.contains("circle.csv:2"), "\(bad.stderr)")
         let noPeriod = try Robotctl.run(["target", "--path", file, "--socket", daemon.path])
         #expect(noPeriod.status == 64 && noPeriod.stderr.contains("--period"), "\(noPeriod.stderr)")
+        // A FIFO blocked String(contentsOfFile:) for ever; a missing file said "NSCocoaErrorDomain".
+        let fifo = daemon.directory + "/fifo.csv"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let notRegular = try Robotctl.run(["target", "--path", fifo, "--period", "4", "--socket", daemon.path])
+        #expect(notRegular.status == 64 && notRegular.stderr.contains("\(fifo) is a FIFO"), "\(notRegular.stderr)")
+        let missing = try Robotctl.run(["target", "--path", daemon.directory + "/none.csv", "--period", "4", "--socket", daemon.path])
+        #expect(missing.status == 64 && missing.stderr.contains("none.csv: No such file or directory"), "\(missing.stderr)")
         #expect(daemon.requests.count == 1)
     }
 
@@ -530,7 +537,7 @@ enum Sample {
 
     @Test(arguments: [
         ["move"], ["move", "--", "1", "abc"], ["move", "1,,2"], ["move", "0,1", "--duration", "0"],
-        ["frobnicate"], ["status", "--timeout", "0"], ["status", "extra"], ["watch", "--count", "0"],
+        ["frobnicate"], ["status", "--timeout", "0"], ["status", "--timeout", "1e19"], ["move", "0", "--", "--timeout", "1e19"], ["status", "extra"], ["watch", "--count", "0"],
         ["log-level", "loud"], ["call"], ["call", "status", "[1"], ["call", "status", "3"],
     ])
     func usageErrorsExit64(arguments: [String]) throws {

@@ -578,13 +578,13 @@ final class SocketTestDaemon: @unchecked Sendable {
         try c.sendRaw("{\"jsonrpc\":\"2.0\",\"id\":{\"x\":1},\"method\":\"status\"}\n")
         #expect(SocketReply.code(try c.readObject()) == -32600)
 
-        // A 200 KiB line: invalid request naming the limit; the connection stays usable.
-        let pad = String(repeating: "a", count: 200 * 1024)
+        // A 2 MiB line: invalid request naming the limit; the connection stays usable.
+        let pad = String(repeating: "a", count: 2 * 1024 * 1024)
         try c.sendRaw("{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"status\",\"params\":{\"pad\":\"\(pad)\"}}\n")
         let long = try c.readObject()
         #expect(SocketReply.code(long) == -32600, "\(String(describing: long))")
         let longMessage = SocketReply.message(long)
-        #expect(longMessage.contains("65536") || longMessage.contains("64 KiB") || longMessage.contains("limit"), "\(longMessage)")
+        #expect(longMessage.contains("1048576") || longMessage.contains("limit"), "\(longMessage)")
         #expect(try c.result("status")["mode"] as? String == "hold")
 
         // 10,000-deep nesting: an error reply, not a stack overflow.
@@ -671,10 +671,10 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
     }
 
-    /// docs/protocol.md: "A line longer than 64 KiB is answered with an invalid request error"
-    /// and "a `\r` before [the newline] is ignored": 65,536 bytes are accepted with either line
-    /// ending; 65,537 are not.
-    @Test func theLineLimitIsExactly64KiBWithEitherLineEnding() throws {
+    /// docs/protocol.md: "A line longer than 1 MiB is answered with an invalid request error"
+    /// and "a `\r` before [the newline] is ignored": 1,048,576 bytes are accepted with either
+    /// line ending; 1,048,577 are not.
+    @Test func theLineLimitIsExactly1MiBWithEitherLineEnding() throws {
         let daemon = try SocketTestDaemon()
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
@@ -683,7 +683,7 @@ final class SocketTestDaemon: @unchecked Sendable {
             let head = "{\"jsonrpc\":\"2.0\",\"id\":\(n),\"method\":\"hello\""
             return head + String(repeating: " ", count: n - head.utf8.count - 1) + "}"
         }
-        for (n, ending, accepted) in [(65536, "\n", true), (65536, "\r\n", true), (65537, "\n", false), (65537, "\r\n", false)] {
+        for (n, ending, accepted) in [(1_048_576, "\n", true), (1_048_576, "\r\n", true), (1_048_577, "\n", false), (1_048_577, "\r\n", false)] {
             try c.sendRaw(line(n) + ending)
             let reply = try c.readObject()
             let how = ending == "\n" ? "LF" : "CRLF"
@@ -701,7 +701,8 @@ final class SocketTestDaemon: @unchecked Sendable {
     // MARK: 4. Limits
 
     @Test func connectionAndRequestRateLimitsAnswerBusy() throws {
-        let daemon = try SocketTestDaemon(socketSettings: "max_connections: 2, max_requests_per_second: 5")
+        // No operators' reserve: the tests run as root, an operator.
+        let daemon = try SocketTestDaemon(socketSettings: "max_connections: 2, operator_reserved_connections: 0, max_requests_per_second: 5")
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
         let c1 = try daemon.connect()
@@ -762,28 +763,19 @@ final class SocketTestDaemon: @unchecked Sendable {
 
     // MARK: 5. Access control
 
-    /// A copy of Tests/oracles/peer_client.py that user nobody can read: the checkout itself may
-    /// not be (a clone in a 0700 temporary directory, or under a 0750 home directory).
-    static func worldReadablePeerClient() throws -> String {
-        let source = TestSupport.repoRoot.appendingPathComponent("Tests/oracles/peer_client.py").path
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-peer-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        // createDirectory applies the umask; nobody needs to search the directory whatever it is.
-        guard chmod(directory.path, 0o755) == 0 else {
-            throw SocketRPCClient.Failure.badReply("cannot chmod \(directory.path): \(String(cString: strerror(errno)))")
-        }
-        let copy = directory.appendingPathComponent("peer_client.py").path
-        try? FileManager.default.removeItem(atPath: copy)
-        try FileManager.default.copyItem(atPath: source, toPath: copy)
-        guard chmod(copy, 0o644) == 0 else {
-            throw SocketRPCClient.Failure.badReply("cannot chmod \(copy): \(String(cString: strerror(errno)))")
-        }
+    /// A copy of a file of the checkout in a fresh 0755 directory, mode 0755: the checkout may
+    /// not be readable by user nobody, who runs the peer oracles.
+    static func worldReadableCopy(of relativePath: String) throws -> String {
+        let directory = try SocketTempDirectory.make(mode: 0o755)
+        let copy = directory + "/" + (relativePath as NSString).lastPathComponent
+        try FileManager.default.copyItem(atPath: TestSupport.repoRoot.appendingPathComponent(relativePath).path, toPath: copy)
+        guard chmod(copy, 0o755) == 0 else { throw SocketRPCClient.Failure.system("chmod \(copy)", errno) }
         return copy
     }
 
-    /// Runs Tests/oracles/peer_client.py (a world-readable copy) as user nobody; the reply object.
+    /// Runs Tests/oracles/peer_client.py as user nobody; the reply object.
     static func peerCall(_ socketPath: String, _ method: String, _ params: String? = nil) throws -> [String: Any] {
-        let script = try worldReadablePeerClient()
+        let script = try worldReadableCopy(of: "Tests/oracles/peer_client.py")
         var args = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", script, socketPath, method]
         if let params { args.append(params) }
         let r = try TestSupport.run("/usr/bin/setpriv", args)

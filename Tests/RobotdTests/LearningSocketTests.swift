@@ -12,7 +12,9 @@ import Testing
             """)
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
-        let dir = daemon.directory, socket = daemon.socketPath
+        // By path the daemon opens files only inside data_directory (issue 12).
+        let dir = daemon.directory + "/data", socket = daemon.socketPath
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let c = try daemon.connect()
         #expect((try c.result("hello")["methods"] as? [String]).map { Set($0).isSuperset(of: ["model.status", "model.train", "model.rollback", "model.reset"]) } == true)
         #expect(try c.result("model.status")["version"] as? Int == 0)

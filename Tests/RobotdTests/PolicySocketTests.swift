@@ -10,7 +10,9 @@ import Testing
         let daemon = try SocketTestDaemon()
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
-        let dir = daemon.directory
+        // By path the daemon opens files only inside data_directory (issue 12).
+        let dir = daemon.directory + "/data"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let c = try daemon.connect()
         #expect((try c.result("hello")["modes"] as? [String])?.contains("policy") == true)
         let early = try c.call("mode.set", ["mode": "policy"])

@@ -27,7 +27,10 @@ def main() -> int:
     except OSError as e:
         print(f"connect {path}: {e}", file=sys.stderr)
         return 2
-    s.sendall(json.dumps(request).encode() + b"\n")
+    try:
+        s.sendall(json.dumps(request).encode() + b"\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # closed before reading the request (e.g. busy): its reply line is still readable
     buffer = b""
     try:
         while True:
