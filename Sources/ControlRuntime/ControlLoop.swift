@@ -325,7 +325,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
         if actions.contains(.startMove) {
             limiter.reset(from: state)
-            let duration = moveDuration > 0 ? moveDuration : MinimumJerkTrajectory.duration(
+            // A requested duration too short for the velocity limits is stretched to the
+            // shortest that keeps every joint's peak speed within its limit: a step command
+            // (duration 5e-324) would otherwise ask for ~100 N·m and be left to the brakes.
+            let fastest = MinimumJerkTrajectory.duration(from: state.position, to: moveTarget, maxVelocity: limiter.limits.velocity,
+                                                         minimum: 10 * configuration.period)
+            let duration = moveDuration > 0 ? max(moveDuration, fastest) : MinimumJerkTrajectory.duration(
                 from: state.position, to: moveTarget,
                 maxVelocity: configuration.moveMaxVelocity.isEmpty ? limiter.limits.velocity : configuration.moveMaxVelocity
             )

@@ -21,12 +21,16 @@ public struct DaemonInfo: Sendable {
     public var upperLimits: [Double]
     /// Effort limits (N·m), to judge what gravity does to an unpowered arm.
     public var effortLimits: [Double]
+    /// The limiter's velocity limits (rad/s), to refuse moves too fast to follow.
+    public var velocityLimits: [Double]
     public var modes: [Mode]
     public var daemonUID: uid_t
 
     public init(version: String, robot: String, jointNames: [String], rateHz: Int, driver: String, endEffectorFrame: String,
-                lowerLimits: [Double], upperLimits: [Double], effortLimits: [Double] = [], modes: [Mode], daemonUID: uid_t = getuid()) {
+                lowerLimits: [Double], upperLimits: [Double], effortLimits: [Double] = [], velocityLimits: [Double] = [],
+                modes: [Mode], daemonUID: uid_t = getuid()) {
         self.effortLimits = effortLimits
+        self.velocityLimits = velocityLimits
         self.version = version
         self.robot = robot
         self.jointNames = jointNames
@@ -713,9 +717,27 @@ final class ControlService {
         try p.allowOnly(["q", "duration"])
         let q = try jointPositions(p)
         let duration = try moveDuration(p)
+        if let duration { try checkMoveSpeed(to: q, duration: duration) }
         return command(extra: ["accepted": true, "duration_s": duration.map { .number($0) } ?? .null]) {
             .move(id: $0, to: q, duration: duration ?? 0)
         }
+    }
+
+    /// A minimum-jerk move of `duration` from the measured pose peaks at 15/8 · |Δq| / T on each
+    /// joint: refused when that is above a joint's velocity limit (the loop would only brake it,
+    /// and stretches such a move itself), naming the joint and the shortest duration that fits.
+    func checkMoveSpeed(to q: [Double], duration: Double) throws(RPCError) {
+        let t = access.telemetry()
+        let n = min(q.count, Int(t.dof), info.velocityLimits.count)
+        var shortest = 0.0, joint = -1
+        for i in 0 ..< n where info.velocityLimits[i] > 0 {
+            let needed = 1.875 * abs(q[i] - t.position[i]) / info.velocityLimits[i]
+            if needed > shortest { (shortest, joint) = (needed, i) }
+        }
+        guard joint >= 0, duration < shortest else { return }
+        let peak = 1.875 * abs(q[joint] - t.position[joint]) / duration
+        func r(_ x: Double, _ k: Double = 1000) -> Double { (x * k).rounded(.up) / k }
+        throw .invalidParams("\"duration\" \(duration) s is too short: joint \(info.jointNames[joint]) would peak at \(r(peak, 100)) rad/s, over its limit of \(info.velocityLimits[joint]) rad/s; give at least \(r(shortest)) s (or leave duration out and the loop times the move)")
     }
 
     func subscribe(_ p: Params, _ c: Connection) throws(RPCError) -> JSONValue {

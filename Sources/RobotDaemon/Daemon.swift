@@ -74,6 +74,7 @@ public enum Daemon {
                 rateHz: config.loop.rateHz, driver: config.driver.kind.rawValue,
                 endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
                 lowerLimits: limits.lower, upperLimits: limits.upper, effortLimits: loop.model.joints.map(\.effortLimit),
+                velocityLimits: limits.velocity,
                 modes: [.idle, .hold, .move] + (planner == nil ? [] : [.mpc]) + (loop.policies == nil ? [] : [.policy]) + [.estop]
             ),
             policy: policy, logger: logger

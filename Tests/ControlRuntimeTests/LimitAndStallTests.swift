@@ -96,6 +96,30 @@ import Testing
         }
     }
 
+    /// A move whose duration is far too short for the joints (the loop's own guard, behind the
+    /// socket's refusal) is stretched to the shortest minimum-jerk move within the velocity
+    /// limits: no joint exceeds its limit, and the move still ends at its goal.
+    @Test func aMoveTooFastForTheJointsIsStretchedToTheirLimits() throws {
+        let (loop, limits) = try Self.loop()
+        var goal = Self.position(loop)
+        goal[0] += 0.6
+        goal[1] += 0.4
+        _ = loop.commands.send(.move(id: 1, to: goal, duration: 5e-324))
+        var time = 0.0
+        var worstRatio = 0.0
+        for _ in 0 ..< 2000 {
+            time += 0.001
+            loop.tick(time: time, overran: false)
+            let s = loop.telemetry.read()
+            #expect(s.mode == .move || s.mode == .hold, "\(s.mode)")
+            for i in 0 ..< 6 { worstRatio = max(worstRatio, abs(s.velocity[i]) / limits.velocity[i]) }
+        }
+        let s = loop.telemetry.read()
+        #expect(s.mode == .hold)
+        #expect(worstRatio <= 1.0, "a joint reached \(worstRatio) × its velocity limit")
+        for i in 0 ..< 6 { #expect(abs(s.position[i] - goal[i]) < 5e-3, "joint \(i) at \(s.position[i]), goal \(goal[i])") }
+    }
+
     /// A policy that asks for 10 kN·m on every joint (a saturating network): the limiter brakes
     /// every joint above its velocity limit, so no joint exceeds it by more than the braking band
     /// (URDF limits, 3.15–3.2 rad/s), and the loop faults before any joint reaches a position limit

@@ -95,6 +95,18 @@ extension ControlSocketTests {
         #expect(try c.result("status")["mode"] as? String == "hold", "a refused move must not start")
         let ok = try c.call("move", ["q": q0, "duration": 0.02])
         #expect((ok["result"] as? [String: Any])?["accepted"] as? Bool == true, "\(ok)")
+        // Longer than 10 periods but still faster than a joint can go: 0.5 rad of shoulder_pan in
+        // 0.2 s peaks at 15/8 · 0.5 / 0.2 = 4.69 rad/s, over the URDF's 3.15; the shortest
+        // duration that fits is 15/8 · 0.5 / 3.15 = 0.298 s.
+        _ = try ControlSocketTests.waitForMode(c, "hold", timeout: 5)
+        var q1 = try #require(SocketReply.numbers((try c.result("status")["joints"] as? [String: Any])?["q"]))
+        q1[0] += 0.5
+        let fast = try c.call("move", ["q": q1, "duration": 0.2])
+        #expect(SocketReply.code(fast) == -32602 && SocketReply.message(fast).contains("shoulder_pan_joint")
+                && SocketReply.message(fast).contains("3.15") && SocketReply.message(fast).contains("0.298"), "\(fast)")
+        #expect(try c.result("status")["mode"] as? String == "hold")
+        let fits = try c.call("move", ["q": q1, "duration": 0.31])
+        #expect((fits["result"] as? [String: Any])?["accepted"] as? Bool == true, "\(fits)")
         c.close()
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
     }
