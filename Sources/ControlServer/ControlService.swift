@@ -88,8 +88,8 @@ public protocol TargetPlanner: AnyObject, Sendable {
 public protocol ModelControl: AnyObject, Sendable {
     /// Starts a training round now (asynchronously).
     func train()
-    /// Back to the previous model version (asynchronously).
-    func rollback()
+    /// Back to the previous model version; throws when there is none.
+    func rollback() throws(RPCError) -> JSONValue
     /// Back to the rigid-body model alone (asynchronously).
     func resetModel()
     func statusJSON() -> JSONValue
@@ -320,8 +320,7 @@ final class ControlService {
         })
         register("model.rollback", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
-            try s.learner().rollback()
-            return ["requested": true]
+            return try s.learner().rollback()
         })
         register("model.save", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly(["path"])

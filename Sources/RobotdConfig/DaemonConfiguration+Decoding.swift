@@ -207,7 +207,11 @@ extension DaemonConfiguration.Learning {
         epochs = try r.int("epochs", default: epochs, .closed(1, 1000))
         validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
         maxDisagreement = try r.double("max_disagreement", default: maxDisagreement, .atLeast(0))
+        disagreementQuantile = try r.double("disagreement_quantile", default: disagreementQuantile, .closed(0.5, 1))
+        disagreementFactor = try r.double("disagreement_factor", default: disagreementFactor, .closed(1, 1000))
         softDisagreement = try r.double("soft_disagreement", default: softDisagreement, .atLeast(0))
+        softDisagreementFraction = try r.double("soft_disagreement_fraction", default: softDisagreementFraction, .closed(0, 1))
+        residualBoundFactor = try r.double("residual_bound_factor", default: residualBoundFactor, .closed(1, 1000))
         if let problem = disagreementProblem { throw r.error(.invalidValue, "soft_disagreement", at: nil, problem) }
         disagreementWeight = try r.double("disagreement_weight", default: disagreementWeight, .atLeast(0))
         cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
