@@ -54,6 +54,8 @@ public final class LearnerService: @unchecked Sendable {
         public var lastTrainedAt: Double?
         public var lastOutcome = "none"
         public var lastWarmStarted = false
+        /// A training round is running now.
+        public var training = false
         /// CPUs the learner thread may run on, read back from the kernel when it starts (the
         /// whole process mask when it is not pinned; empty before it starts).
         public var cpus: [Int] = []
@@ -165,6 +167,8 @@ public final class LearnerService: @unchecked Sendable {
 
     private func round() {
         let t0 = MonotonicClock.seconds()
+        state.withLock { $0.training = true }
+        defer { state.withLock { $0.training = false } }
         guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart,
                                                      shouldStop: { cancelRound.load(ordering: .acquiring) }) else {
             state.withLock { $0.lastOutcome = "too few samples (\(learner.sampleCount))" }

@@ -7,6 +7,8 @@ import Planning
 import RigidBody
 import RobotDaemon
 import RobotdConfig
+import ModelFiles
+import ControlServer
 import Testing
 
 /// Online learning must not steer the arm where its model has no data (issue 12, item 10).
@@ -127,5 +129,97 @@ import Testing
         // Models kept being trained on the arriving data and reached the planner.
         #expect(rig.learner.status.rounds >= 4, "\(rig.learner.status)")
         #expect(rig.versions.contains { $0 >= 1 }, "no learned model reached the planner: \(rig.versions)")
+    }
+}
+
+/// model.reset, model.rollback and saved files (issue 12, item 13), on the daemon's parts in
+/// simulated time: 2 kg payload, a few seconds of moves, then a training round on request.
+@Suite(.serialized) struct ModelRequestTests {
+    /// A rig whose learner has published version 1 from moves with a 2 kg payload.
+    static func trainedRig(epochs: Int = 30) throws -> LearningSafetyTests.Rig {
+        let rig = try LearningSafetyTests.Rig(payload: 2.0, interval: 3600) { $0.learning.epochs = epochs }
+        let poses = [[0.3, -1.0, 0.8, -0.3, 0.6, 0.3], [-0.2, -1.4, 1.2, -0.7, 0.2, -0.1]]
+        for k in 0 ..< 6 {
+            _ = rig.parts.loop.commands.send(.move(id: UInt64(k + 1), to: poses[k % 2], duration: 0.8))
+            rig.run(0.9)
+        }
+        return rig
+    }
+
+    /// model.reset reaches the planner at its next re-plan although a training round is running
+    /// on the learner thread; that round stops and its result is discarded (no version appears
+    /// after the reset). Version numbers never restart.
+    @Test func resetTakesEffectAtTheNextReplanAndCancelsTheRound() throws {
+        let rig = try Self.trainedRig()
+        rig.learner.requestTraining()
+        rig.learner.step(now: rig.time)
+        try #require(rig.learner.status.version == 1, "\(rig.learner.status)")
+        try rig.planner.setTarget(.pose(position: Vector3(0.4, 0.2, 0.4), orientation: nil), duration: nil)
+        rig.planner.replanNow()
+        #expect(rig.planner.modelVersion == 1)
+
+        // A long round (1000 passes) on another thread; reset while it runs.
+        let slow = try Self.trainedRig(epochs: 1000)
+        slow.learner.requestTraining()
+        slow.learner.step(now: slow.time)
+        try #require(slow.learner.status.version == 1)
+        try slow.planner.setTarget(.pose(position: Vector3(0.4, 0.2, 0.4), orientation: nil), duration: nil)
+        slow.planner.replanNow()
+        slow.learner.requestTraining()
+        let done = DispatchSemaphore(value: 0)
+        let learner = slow.learner, now = slow.time
+        Thread.detachNewThread {
+            learner.step(now: now)
+            done.signal()
+        }
+        #expect(waitUntil(seconds: 60) { slow.learner.status.training }, "the round never started")
+        slow.learner.resetModel()
+        slow.planner.replanNow()
+        // The planner switched before the learner thread did anything.
+        #expect(slow.planner.modelVersion == 0 && slow.planner.statistics.planningModel == "nominal")
+        done.wait()
+        let s = slow.learner.status
+        #expect(s.lastOutcome.contains("cancelled") && s.rounds == 1, "\(s)")
+        slow.learner.step(now: slow.time)
+        #expect(slow.learner.status.version == 0 && slow.learner.learner.lastIssued == 1)
+        // The next model is version 2: "v1" keeps naming the first.
+        slow.learner.requestTraining()
+        slow.learner.step(now: slow.time)
+        #expect(slow.learner.status.version == 2, "\(slow.learner.status)")
+    }
+
+    /// Rollback at version 0 is an error saying there is nothing to roll back; after it the
+    /// version is unchanged. A saved file's provenance says when (ISO 8601, UTC), from how many
+    /// samples and rounds, under which configuration; its calibration loads back with it.
+    @Test func rollbackAtZeroIsAnErrorAndSavedFilesCarryProvenance() throws {
+        let rig = try Self.trainedRig()
+        #expect(throws: RPCError.self) { _ = try rig.learner.rollback() }
+        do {
+            _ = try rig.learner.rollback()
+        } catch {
+            #expect(error.message.contains("nothing to roll back"), "\(error)")
+        }
+        rig.learner.requestTraining()
+        rig.learner.step(now: rig.time)
+        try #require(rig.learner.status.version == 1, "\(rig.learner.status)")
+        rig.learner.configPath = "configs/sim.yaml"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-provenance-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try rig.learner.save(path: path)
+        let file = try SafeTensors.read(path: path)
+        let provenance = try #require(try JSONSerialization.jsonObject(with: Data((file.metadata["provenance"] ?? "").utf8)) as? [String: Any])
+        let savedAt = try #require(provenance["saved_at"] as? String)
+        #expect(savedAt.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/) != nil, "\(savedAt)")
+        #expect(provenance["samples"] as? Int == rig.learner.status.samples && provenance["training_rounds"] as? Int == 1, "\(provenance)")
+        #expect(provenance["config_path"] as? String == "configs/sim.yaml")
+        #expect((provenance["learning"] as? [String: Any])?["interval"] as? Double == 3600, "\(provenance)")
+        #expect(file.metadata["version"] == "1" && file.metadata["disagreement_limit"].flatMap(Double.init) == rig.learner.learner.currentCalibration?.disagreementLimit)
+        let rolled = try rig.learner.rollback()
+        #expect(rolled["version"] == 0 && rolled["from_version"] == 1, "\(rolled)")
+        rig.learner.step(now: rig.time)
+        #expect(rig.learner.status.version == 0)
+        _ = try rig.learner.load(path: path)
+        rig.learner.step(now: rig.time)
+        #expect(rig.learner.status.version == 2 && rig.learner.learner.currentCalibration?.residualBound.count == 12)
     }
 }
