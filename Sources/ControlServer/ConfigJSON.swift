@@ -77,6 +77,7 @@ public enum ConfigJSON {
                 "warm_start_epochs": JSONValue(l.warmStartEpochs), "input_noise": .number(l.inputNoise),
                 "control_input": .bool(l.controlInput), "derivatives": .string(l.derivatives.rawValue),
             ],
+            "policy": ["max_inference_fraction": .number(c.policy.maxInferenceFraction)],
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),
                 "mode": .string("0" + String(c.socket.mode, radix: 8)),

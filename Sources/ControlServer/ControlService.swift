@@ -451,6 +451,12 @@ final class ControlService {
         if let robot = metadata["robot"], robot != info.robot {
             throw .invalidParams("\(path): the policy is for robot \"\(robot)\", this daemon runs \"\(info.robot)\"")
         }
+        do {
+            try MLPFile.checkInferenceBudget(mlp, period: access.configuration.loop.period,
+                                             fraction: access.configuration.policy.maxInferenceFraction, name: path)
+        } catch {
+            throw .invalidParams("\(error)")
+        }
         slot.install(PolicyBox(mlp: mlp, name: path, features: features))
         return ["loaded": .string(path), "widths": .array(mlp.widths.map { JSONValue($0) }), "activation": .string(mlp.activation.rawValue),
                 "observation": JSONValue(features.map(\.rawValue)),

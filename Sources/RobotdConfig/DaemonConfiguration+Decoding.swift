@@ -26,6 +26,8 @@ extension DaemonConfiguration {
             throw learning.error(.invalidValue, "cpu_affinity", at: nil,
                                  "CPU \(cpu) is loop.cpu_affinity's: the learner must train away from the control thread")
         }
+        var policy = try r.section("policy")
+        self.policy = try Policy(reading: &policy)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -220,6 +222,14 @@ extension DaemonConfiguration.Learning {
         inputNoise = try r.double("input_noise", default: inputNoise, .closed(0, 2))
         controlInput = try r.bool("control_input", default: controlInput)
         derivatives = try r.enumeration("derivatives", default: derivatives)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Policy {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        maxInferenceFraction = try r.double("max_inference_fraction", default: maxInferenceFraction, .above(0, atMost: 1))
         try r.finish()
     }
 }

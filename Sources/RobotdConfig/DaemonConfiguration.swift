@@ -21,6 +21,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var mpc = MPC()
     /// Online learning of the dynamics (`learning:`).
     public var learning = Learning()
+    /// Learned policies (`policy:`).
+    public var policy = Policy()
     /// The control socket (`socket:`).
     public var socket = Socket()
     /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
@@ -339,6 +341,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var derivatives = ResidualDerivatives.none
 
         /// Learning off.
+        public init() {}
+    }
+
+    // MARK: policy
+
+    /// Learned policies loaded with `policy.load` (`policy:`).
+    public struct Policy: Sendable, Equatable {
+        /// Largest median CPU time of one forward pass, as a fraction of the loop period, for a
+        /// policy to be accepted at load, 0 < x ≤ 1.
+        public var maxInferenceFraction = 0.25
         public init() {}
     }
 
