@@ -384,11 +384,11 @@ public final class MPCPlanner: @unchecked Sendable {
     /// members can agree and still be wrong, and the arm then moves faster than planned.
     static let learnedVelocityFraction = 0.6
 
-    /// Whether the solver's current plan leaves a joint's position limits or exceeds
-    /// `learnedVelocityFraction` of its velocity limit at some node.
-    private func planLeavesLimits() -> Bool {
+    /// Whether the first `nodes` nodes of the solver's current plan leave a joint's position
+    /// limits or exceed `learnedVelocityFraction` of its velocity limit.
+    private func planLeavesLimits(nodes: Int) -> Bool {
         let n = model.dof
-        for k in 1 ... configuration.horizon {
+        for k in 1 ... min(nodes, configuration.horizon) {
             stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
             for i in 0 ..< n {
                 let j = model.joints[i]
@@ -399,11 +399,12 @@ public final class MPCPlanner: @unchecked Sendable {
         return false
     }
 
-    /// The learned model's largest disagreement along the solver's current plan (0 without one).
-    private func disagreementAlongPlan() -> Double {
+    /// The learned model's largest disagreement along the first `nodes` nodes of the solver's
+    /// current plan (0 without one).
+    private func disagreementAlongPlan(nodes: Int) -> Double {
         guard solver.dynamics.box.learned != nil else { return 0 }
         var d = 0.0
-        for k in 0 ..< configuration.horizon {
+        for k in 0 ..< min(nodes, configuration.horizon) {
             stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
             controlScratch.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
             // NaN (a diverged rollout) counts as infinitely uncertain.
@@ -539,18 +540,24 @@ public final class MPCPlanner: @unchecked Sendable {
         // predictions are not to be trusted. A learned plan above the limit (or one whose rollout
         // diverged) is refused and replaced by a rigid-body plan from a cold start, so that the
         // arm keeps moving — and gathers the data the model lacks — instead of holding.
-        var disagreement = disagreementAlongPlan()
+        // The gate looks at the nodes the arm can execute before a newer plan replaces this one
+        // (`mpc.plan_validity`): every re-plan checks again from the measured state, so the arm
+        // cannot walk out of the data unseen, while the horizon's far end — a 0.5 s open-loop
+        // prediction that drifts from where the arm will really be — does not refuse a plan
+        // whose executed part stays in the data (the soft penalty still covers the whole horizon).
+        let gated = max(1, Int((configuration.planValidity / configuration.dt).rounded(.up)))
+        var disagreement = disagreementAlongPlan(nodes: gated)
         let limit = activeLimit
         var refused: (status: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Status, disagreement: Double)?
         if box.learned != nil, !box.suspended,
-           result.status == .invalidDynamics || (limit > 0 && disagreement > limit) || planLeavesLimits() {
+           result.status == .invalidDynamics || (limit > 0 && disagreement > limit) || planLeavesLimits(nodes: gated) {
             refused = (result.status, disagreement)
             fallback = true
             box.suspended = true
             aim(0, target: target)
             coldStart(x)
             result = solve(x)
-            disagreement = disagreementAlongPlan()
+            disagreement = disagreementAlongPlan(nodes: gated)
         } else if box.learned != nil, box.suspended, limit > 0, disagreement <= 0.5 * limit {
             // The rigid-body plan runs where the learned model has data: try it again next time.
             fallback = false
