@@ -2,8 +2,8 @@ import RobotdConfig
 
 /// The effective configuration as JSON, keyed as in the YAML file (configs/README.md), for
 /// `config.get`.
-enum ConfigJSON {
-    static func encode(_ c: DaemonConfiguration) -> JSONValue {
+public enum ConfigJSON {
+    public static func encode(_ c: DaemonConfiguration) -> JSONValue {
         func values(_ v: JointValues) -> JSONValue {
             switch v {
             case let .uniform(x): .number(x)
@@ -71,10 +71,13 @@ enum ConfigJSON {
                 "hidden": .array(l.hidden.map { JSONValue($0) }), "epochs": JSONValue(l.epochs),
                 "validation_fraction": .number(l.validationFraction), "max_disagreement": .number(l.maxDisagreement),
                 "soft_disagreement": .number(l.softDisagreement), "disagreement_weight": .number(l.disagreementWeight),
+                "disagreement_quantile": .number(l.disagreementQuantile), "disagreement_factor": .number(l.disagreementFactor),
+                "soft_disagreement_fraction": .number(l.softDisagreementFraction), "residual_bound_factor": .number(l.residualBoundFactor),
                 "cpu_affinity": l.cpuAffinity.map { JSONValue($0) } ?? .null, "warm_start": .bool(l.warmStart),
                 "warm_start_epochs": JSONValue(l.warmStartEpochs), "input_noise": .number(l.inputNoise),
                 "control_input": .bool(l.controlInput), "derivatives": .string(l.derivatives.rawValue),
             ],
+            "policy": ["max_inference_fraction": .number(c.policy.maxInferenceFraction)],
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),
                 "mode": .string("0" + String(c.socket.mode, radix: 8)),

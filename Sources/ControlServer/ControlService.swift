@@ -117,8 +117,8 @@ public protocol TargetPlanner: AnyObject, Sendable {
 public protocol ModelControl: AnyObject, Sendable {
     /// Starts a training round now (asynchronously).
     func train()
-    /// Back to the previous model version (asynchronously).
-    func rollback()
+    /// Back to the previous model version; throws when there is none.
+    func rollback() throws(RPCError) -> JSONValue
     /// Back to the rigid-body model alone (asynchronously).
     func resetModel()
     func statusJSON() -> JSONValue
@@ -365,8 +365,7 @@ final class ControlService {
         })
         register("model.rollback", role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
-            try s.learner().rollback()
-            return ["requested": true]
+            return try s.learner().rollback()
         })
         register("model.save", role: .operator) { (s, p, c) throws(RPCError) in try s.saveModel(p, c) }
         register("model.load", role: .operator) { (s, p, c) throws(RPCError) in try s.loadModel(p, c) }
@@ -557,12 +556,17 @@ final class ControlService {
         guard let slot = access.policies else { throw .wrongMode("this daemon offers no policy mode", mode: "\(access.telemetry().mode)") }
         let info = self.info
         let dataDirectory = access.configuration.dataDirectory
+        let budget = (period: access.configuration.loop.period, fraction: access.configuration.policy.maxInferenceFraction)
         return onFileThread { () throws(RPCError) -> JSONValue in
-            try Self.installPolicy(Self.readFile(source, dataDirectory: dataDirectory), name: source.name, info: info, slot: slot)
+            try Self.installPolicy(Self.readFile(source, dataDirectory: dataDirectory), name: source.name, info: info, slot: slot,
+                                   budget: budget)
         }
     }
 
-    static func installPolicy(_ bytes: [UInt8], name path: String, info: DaemonInfo, slot: PolicySlot) throws(RPCError) -> JSONValue {
+    /// `budget`: the loop period (s) and the fraction of it one forward pass may take, measured
+    /// here on the loading thread's CPU clock.
+    static func installPolicy(_ bytes: [UInt8], name path: String, info: DaemonInfo, slot: PolicySlot,
+                              budget: (period: Double, fraction: Double)) throws(RPCError) -> JSONValue {
         let mlp: MLP, metadata: [String: String]
         do {
             (mlp, metadata) = try MLPFile.mlp(from: try SafeTensors.decode(bytes, name: path), name: path)
@@ -585,6 +589,11 @@ final class ControlService {
         }
         if let robot = metadata["robot"], robot != info.robot {
             throw .invalidParams("\(path): the policy is for robot \"\(robot)\", this daemon runs \"\(info.robot)\"")
+        }
+        do {
+            try MLPFile.checkInferenceBudget(mlp, period: budget.period, fraction: budget.fraction, name: path)
+        } catch {
+            throw .invalidParams("\(error)")
         }
         slot.install(PolicyBox(mlp: mlp, name: path, features: features))
         return ["loaded": .string(path), "widths": .array(mlp.widths.map { JSONValue($0) }), "activation": .string(mlp.activation.rawValue),

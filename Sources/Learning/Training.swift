@@ -311,10 +311,14 @@ public final class MLPEnsemble {
     /// - Warning: Not real-time safe.
     /// With `continuing` (a warm start) the normalisers are refitted to the data while the
     /// members keep computing what they computed (`MLPTrainer.fitNormalisers(preservingFunction:)`).
+    /// `shouldStop` is asked before every mini-batch; once it answers true training stops there
+    /// (the members are left part-trained: discard them).
     @discardableResult
-    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int, continuing: Bool = false) -> Float {
+    public func train(inputs: [Float], outputs: [Float], count: Int, epochs: Int, continuing: Bool = false,
+                      shouldStop: () -> Bool = { false }) -> Float {
         for m in members { m.fitNormalisers(inputs: inputs, outputs: outputs, count: count, preservingFunction: continuing) }
-        let last = train(members: Array(members.indices), inputs: inputs, outputs: outputs, count: count, epochs: epochs, seed: rng)
+        let last = train(members: Array(members.indices), inputs: inputs, outputs: outputs, count: count, epochs: epochs, seed: rng,
+                         shouldStop: shouldStop)
         workspaces = members.map { $0.mlp.makeWorkspace() }
         return last / Float(members.count)
     }
@@ -323,7 +327,8 @@ public final class MLPEnsemble {
     /// run disjoint member sets on different threads (normalisers must already be fitted).
     /// Returns the sum of their final batch losses.
     /// - Warning: Not real-time safe.
-    public func train(members chosen: [Int], inputs: [Float], outputs: [Float], count: Int, epochs: Int, seed: UInt64) -> Float {
+    public func train(members chosen: [Int], inputs: [Float], outputs: [Float], count: Int, epochs: Int, seed: UInt64,
+                      shouldStop: () -> Bool = { false }) -> Float {
         var rng = SplitMix64(seed: seed &+ UInt64(chosen.first ?? 0) &* 0x9E37_79B9)
         func draw(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         var last: Float = 0
@@ -336,6 +341,7 @@ public final class MLPEnsemble {
                     for _ in 0 ..< epochs {
                         var done = 0
                         while done < count {
+                            if shouldStop() { return }
                             let n = min(B, count - done)
                             for i in 0 ..< n { batch[i] = draw(count) }
                             loss = batch.withUnsafeBufferPointer { m.step(inputs: x.baseAddress!, outputs: y.baseAddress!, indices: UnsafeBufferPointer(rebasing: $0[0 ..< n])) }

@@ -123,17 +123,36 @@ public enum SafeTensors {
             guard let dtypeName = entry["dtype"] as? String, let dtype = DType(rawValue: dtypeName) else {
                 throw Failure(name, "tensor \"\(key)\": unknown dtype \(String(describing: entry["dtype"] ?? "none"))")
             }
-            guard let shapeAny = entry["shape"] as? [Any], let shape = shapeAny.map({ ($0 as? NSNumber)?.intValue ?? -1 }) as [Int]?,
-                  shape.allSatisfy({ $0 >= 0 })
-            else { throw Failure(name, "tensor \"\(key)\": shape must be a list of non-negative integers") }
-            guard let offsets = entry["data_offsets"] as? [NSNumber], offsets.count == 2 else {
+            guard let shapeAny = entry["shape"] as? [Any] else {
+                throw Failure(name, "tensor \"\(key)\": shape must be a list of non-negative integers")
+            }
+            var shape: [Int] = []
+            for (i, value) in shapeAny.enumerated() {
+                guard let d = integer(value), d >= 0 else {
+                    throw Failure(name, "tensor \"\(key)\": shape[\(i)] = \(value) is not a non-negative integer")
+                }
+                shape.append(d)
+            }
+            guard let offsetsAny = entry["data_offsets"] as? [Any], offsetsAny.count == 2 else {
                 throw Failure(name, "tensor \"\(key)\": data_offsets must be [begin, end]")
             }
-            let begin = offsets[0].intValue, end = offsets[1].intValue
+            var offsets: [Int] = []
+            for (i, value) in offsetsAny.enumerated() {
+                guard let o = integer(value) else {
+                    throw Failure(name, "tensor \"\(key)\": data_offsets[\(i)] = \(value) is not an integer")
+                }
+                offsets.append(o)
+            }
+            let begin = offsets[0], end = offsets[1]
             guard begin >= 0, end >= begin, end <= buffer.count else {
                 throw Failure(name, "tensor \"\(key)\": data_offsets [\(begin), \(end)] outside the \(buffer.count)-byte data buffer")
             }
-            let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue } * dtype.size
+            var expected = dtype.size
+            for d in shape {
+                let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw Failure(name, "tensor \"\(key)\": shape \(shape) overflows the element count") }
+                expected = product
+            }
             guard end - begin == expected else {
                 throw Failure(name, "tensor \"\(key)\": \(end - begin) bytes for shape \(shape) of \(dtype.rawValue) (expected \(expected))")
             }
@@ -146,6 +165,14 @@ public enum SafeTensors {
             throw Failure(name, "tensors \"\(ranges[i - 1].2)\" and \"\(ranges[i].2)\" overlap")
         }
         return File(tensors: tensors, metadata: metadata)
+    }
+
+    /// A JSON number that is an integer exactly (12 or 12.0, not 12.5, 1e300 or true); nil otherwise.
+    static func integer(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.isFinite, d == d.rounded(), abs(d) <= 9_007_199_254_740_992 else { return nil }
+        return Int(d)
     }
 
     /// Serialises like Python's `safetensors`: tensors sorted by name, laid out in that order,
@@ -219,6 +246,12 @@ public enum MLPFile {
             guard let wf = w.floats, let bf = b.floats else {
                 throw SafeTensors.Failure(name, "layer \(i): dtype \(w.dtype.rawValue) is not F32 or F64")
             }
+            // F64 values beyond Float's range become ±inf when narrowed: also refused here.
+            for (tensor, values) in [("\(i).weight", wf), ("\(i).bias", bf)] {
+                if let k = values.firstIndex(where: { !$0.isFinite }) {
+                    throw SafeTensors.Failure(name, "tensor \"\(tensor)\": element \(k) is \(values[k]) (weights must be finite)")
+                }
+            }
             if n == 0 { widths.append(w.shape[1]) } else if w.shape[1] != widths.last! {
                 throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(widths.last!)")
             }
@@ -238,7 +271,11 @@ public enum MLPFile {
             guard let any = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [NSNumber], any.count == count else {
                 throw SafeTensors.Failure(name, "__metadata__.\(key) must be a JSON list of \(count) numbers")
             }
-            return any.map(\.floatValue)
+            let values = any.map(\.floatValue)
+            if let k = values.firstIndex(where: { !$0.isFinite }) {
+                throw SafeTensors.Failure(name, "__metadata__.\(key)[\(k)] = \(any[k]) is not a finite Float32")
+            }
+            return values
         }
         if let v = try vector("input_mean", count: mlp.inputSize) { mlp.inputMean = v }
         if let v = try vector("input_std", count: mlp.inputSize) { mlp.inputScale = v }
@@ -247,7 +284,55 @@ public enum MLPFile {
         guard mlp.inputScale.allSatisfy({ $0 > 0 && $0.isFinite }), mlp.outputScale.allSatisfy({ $0.isFinite }) else {
             throw SafeTensors.Failure(name, "normaliser standard deviations must be positive and finite")
         }
+        try checkNumericMetadata(file.metadata, name: name)
         return (mlp, file.metadata)
+    }
+
+    /// Metadata that must be a positive finite number when present (`dt`, s).
+    static func checkNumericMetadata(_ metadata: [String: String], name: String) throws(SafeTensors.Failure) {
+        for key in ["dt"] {
+            guard let text = metadata[key] else { continue }
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, value > 0 else {
+                throw SafeTensors.Failure(name, "__metadata__.\(key) \"\(text)\" is not a positive finite number")
+            }
+        }
+    }
+
+    /// The median CPU time of one forward pass of `mlp` over `passes` passes (after one
+    /// warm-up), measured with the calling thread's CPU clock — what the pass costs the thread
+    /// that runs it, not the wall time a stalled or shared machine would add.
+    public static func medianForwardSeconds(_ mlp: MLP, passes: Int = 7) -> Double {
+        var ws = mlp.makeWorkspace()
+        let input = [Float](repeating: 0.1, count: mlp.inputSize)
+        var output = [Float](repeating: 0, count: mlp.outputSize)
+        mlp.forward(&ws, input: input, output: &output)
+        var times: [Double] = []
+        for _ in 0 ..< max(1, passes) {
+            let t0 = threadCPUSeconds()
+            mlp.forward(&ws, input: input, output: &output)
+            times.append(threadCPUSeconds() - t0)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// The calling thread's CPU time (s). The corresponding C function is `clock_gettime` with
+    /// `CLOCK_THREAD_CPUTIME_ID`.
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Refuses a network whose forward pass cannot run in the tick: the median of a few passes
+    /// (`medianForwardSeconds`) must not exceed `fraction` × `period`.
+    /// - Throws: naming the measured median and the budget.
+    public static func checkInferenceBudget(_ mlp: MLP, period: Double, fraction: Double, name: String) throws(SafeTensors.Failure) {
+        let median = medianForwardSeconds(mlp)
+        let budget = fraction * period
+        guard median <= budget else {
+            throw SafeTensors.Failure(name, String(format: "one forward pass of the %@ network takes %.3f ms of CPU (median of 7), over the budget of %.3f ms (policy.max_inference_fraction %.2f × the %.3f ms loop period)",
+                                                   mlp.widths.map(String.init).joined(separator: "-"), median * 1e3, budget * 1e3, fraction, period * 1e3))
+        }
     }
 
     public static func file(for mlp: MLP, metadata: [String: String] = [:]) -> SafeTensors.File {
@@ -303,6 +388,7 @@ public enum EnsembleFile {
             guard !sub.tensors.isEmpty else { throw SafeTensors.Failure(path, "member \(k) has no tensors (expected \"\(prefix)0.weight\", …)") }
             members.append(try MLPFile.mlp(from: sub, name: "\(path) (member \(k))").0)
         }
+        try MLPFile.checkNumericMetadata(file.metadata, name: path)
         guard members.allSatisfy({ $0.widths == members[0].widths }) else {
             throw SafeTensors.Failure(path, "members have different architectures")
         }

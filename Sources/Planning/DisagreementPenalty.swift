@@ -7,7 +7,7 @@
 /// with D the ensemble disagreement (mean variance of the members' residuals, state units²),
 /// D₀ the threshold and w the weight. The relative excess keeps w independent of the state's
 /// units. Its Hessian is the Gauss–Newton term dt·w/D₀² ∇D ∇Dᵀ (positive semidefinite). With no
-/// learned model installed, or w = 0, or D₀ = 0, the cost is exactly `base`.
+/// learned model installed (or it is suspended), or w = 0, or D₀ = 0, the cost is exactly `base`.
 public struct DisagreementPenalty<Base: TrajectoryCost>: TrajectoryCost {
     public var base: Base
     /// Where the learned model lives (the planner's `SwitchableDynamics.box`).
@@ -48,7 +48,7 @@ public struct DisagreementPenalty<Base: TrajectoryCost>: TrajectoryCost {
     }
 
     @inline(__always)
-    private var active: Bool { threshold > 0 && weight > 0 && box.learned != nil }
+    private var active: Bool { threshold > 0 && weight > 0 && box.active != nil }
 
     public func value(_ ws: inout Workspace, node k: Int, horizon: Int, x: UnsafePointer<Double>, u: UnsafePointer<Double>?) -> Double {
         var total = base.value(&ws.base, node: k, horizon: horizon, x: x, u: u)

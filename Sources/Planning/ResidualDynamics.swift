@@ -23,8 +23,14 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
     }
 
     public let derivatives: Derivatives
+    /// Per state component, the largest |r̄ᵢ| the step uses (nx values; nil = unbounded): the mean
+    /// residual is clamped to [−bᵢ, bᵢ]. A network far outside its data can output anything
+    /// (1e12 has been seen); bounded to a multiple of what the training targets showed, a
+    /// confidently wrong extrapolation stays a bounded model error. A clamped component's
+    /// derivative is 0.
+    public let residualBound: [Double]?
 
-    public init(nominal: Nominal, members: [MLP], derivatives: Derivatives = .full) {
+    public init(nominal: Nominal, members: [MLP], derivatives: Derivatives = .full, residualBound: [Double]? = nil) {
         let nx = nominal.stateDimension, nu = nominal.controlDimension
         precondition(!members.isEmpty && members.allSatisfy { $0.inputSize == members[0].inputSize && $0.outputSize == nx }
                      && (members[0].inputSize == nx + nu || members[0].inputSize == nx),
@@ -32,7 +38,16 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         self.nominal = nominal
         self.members = members
         self.derivatives = derivatives
+        precondition(residualBound.map { $0.count == nx && $0.allSatisfy { $0 >= 0 } } ?? true, "one non-negative bound per state component")
+        self.residualBound = residualBound
         takesControl = members[0].inputSize == nx + nu
+    }
+
+    /// r clamped to [−bᵢ, bᵢ] (as is without bounds).
+    @inline(__always)
+    func bounded(_ r: Double, _ i: Int) -> Double {
+        guard let b = residualBound else { return r }
+        return min(max(r, -b[i]), b[i])
     }
 
     public var stateDimension: Int { nominal.stateDimension }
@@ -55,6 +70,8 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         let memberJacobians: UnsafeMutablePointer<Float>
         /// The members' mean output (nx), in Double: the gradient's deviations must sum to zero.
         let means: UnsafeMutablePointer<Double>
+        /// The members' mean Jacobian (nx × (nx + nu)), row-major, before the bound is applied.
+        let meanJacobian: UnsafeMutablePointer<Double>
         /// The input `memberOutputs` holds every member's output for, when `outputsValid`: the
         /// planner's cost asks for the disagreement at the (x, u) its rollout then steps from (or
         /// the other way round), and the members' forward passes are the expensive part of both.
@@ -78,12 +95,15 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
             memberJacobians = buffer(k * nx * (nx + nu))
             means = .allocate(capacity: nx)
             means.initialize(repeating: 0, count: nx)
+            meanJacobian = .allocate(capacity: nx * (nx + nu))
+            meanJacobian.initialize(repeating: 0, count: nx * (nx + nu))
             cachedInput = buffer(nx + nu)
         }
 
         deinit {
             for p in [input, output, jac, memberOutputs, memberJacobians, cachedInput] { p.deallocate() }
             means.deallocate()
+            meanJacobian.deallocate()
         }
     }
 
@@ -111,12 +131,14 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         ws.outputsValid = true
     }
 
-    /// next += the members' mean output (in member order, as one sum per member).
+    /// next += clamp(the members' mean output, ±residualBound).
     @inline(__always)
     private func addMean(_ ws: Workspace, to next: UnsafeMutablePointer<Double>) {
         let nx = stateDimension, k = Double(members.count)
-        for m in members.indices {
-            for i in 0 ..< nx { next[i] += Double(ws.memberOutputs[m * nx + i]) / k }
+        for i in 0 ..< nx {
+            var r = 0.0
+            for m in members.indices { r += Double(ws.memberOutputs[m * nx + i]) / k }
+            next[i] += bounded(r, i)
         }
     }
 
@@ -195,13 +217,21 @@ public struct ResidualDynamics<Nominal: DynamicsModel>: DynamicsModel {
         }
         let control = takesControl && derivatives == .full
         let columns = derivatives == .full ? nx : nx / 2
+        for i in 0 ..< nx { ws.means[i] = 0 }
+        for i in 0 ..< nx * n { ws.meanJacobian[i] = 0 }
         for m in members.indices {
             members[m].jacobian(&ws.jacobian[m], input: ws.input, output: ws.output, jacobian: ws.jac)
             for r in 0 ..< nx {
-                next[r] += Double(ws.output[r]) / k
-                for c in 0 ..< columns { fx[r * nx + c] += Double(ws.jac[r * n + c]) / k }
-                if control { for c in 0 ..< nu { fu[r * nu + c] += Double(ws.jac[r * n + nx + c]) / k } }
+                ws.means[r] += Double(ws.output[r]) / k
+                for c in 0 ..< n { ws.meanJacobian[r * n + c] += Double(ws.jac[r * n + c]) / k }
             }
+        }
+        for r in 0 ..< nx {
+            let clamped = bounded(ws.means[r], r)
+            next[r] += clamped
+            guard clamped == ws.means[r] else { continue }
+            for c in 0 ..< columns { fx[r * nx + c] += ws.meanJacobian[r * n + c] }
+            if control { for c in 0 ..< nu { fu[r * nu + c] += ws.meanJacobian[r * n + nx + c] } }
         }
         return true
     }

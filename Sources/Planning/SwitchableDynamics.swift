@@ -10,6 +10,14 @@ public struct SwitchableDynamics: DynamicsModel {
         public private(set) var learned: ResidualDynamics<RigidBodyDynamics>?
         var workspace: ResidualDynamics<RigidBodyDynamics>.Workspace?
         public private(set) var version = 0
+        /// While true the solver plans with the rigid-body model although a learned one is
+        /// installed (it still answers `disagreement`): the planner's fallback when the learned
+        /// model's plan leaves the data it was trained on.
+        public var suspended = false
+
+        /// The learned model the solver steps with now (nil when none or suspended).
+        @inline(__always)
+        public var active: ResidualDynamics<RigidBodyDynamics>? { suspended ? nil : learned }
 
         public init() {}
 
@@ -31,6 +39,7 @@ public struct SwitchableDynamics: DynamicsModel {
             learned = model
             workspace = model?.makeWorkspace()
             self.version = version
+            suspended = false
         }
     }
 
@@ -49,13 +58,13 @@ public struct SwitchableDynamics: DynamicsModel {
 
     public func step(_ ws: inout RigidBodyDynamics.Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>,
                      next: UnsafeMutablePointer<Double>) -> Bool {
-        if let learned = box.learned, box.workspace != nil { return learned.step(&box.workspace!, x: x, u: u, next: next) }
+        if let learned = box.active, box.workspace != nil { return learned.step(&box.workspace!, x: x, u: u, next: next) }
         return nominal.step(&ws, x: x, u: u, next: next)
     }
 
     public func linearize(_ ws: inout RigidBodyDynamics.Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>,
                           next: UnsafeMutablePointer<Double>, fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) -> Bool {
-        if let learned = box.learned, box.workspace != nil {
+        if let learned = box.active, box.workspace != nil {
             return learned.linearize(&box.workspace!, x: x, u: u, next: next, fx: fx, fu: fu)
         }
         return nominal.linearize(&ws, x: x, u: u, next: next, fx: fx, fu: fu)

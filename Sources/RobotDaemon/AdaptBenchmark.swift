@@ -43,6 +43,11 @@ public enum AdaptBenchmark {
         /// The largest plan disagreement seen in each window.
         public var disagreement: [Double] = []
         public var rounds = 0
+        /// Learned plans refused (disagreement, divergence or limits) and plans made with the
+        /// rigid-body model while a learned one was installed; the last refusal's reason.
+        public var uncertainPlans: UInt64 = 0
+        public var fallbackPlans: UInt64 = 0
+        public var lastRefusal: String?
         /// Each training round: simulated time, the candidate's and the rigid-body model's
         /// validation MSE, and what became of it.
         public var roundLog: [[String: Any]] = []
@@ -72,6 +77,8 @@ public enum AdaptBenchmark {
                 "model_version_per_window": learned.versions,
                 "max_disagreement_per_window": learned.disagreement,
                 "training_rounds": learned.rounds,
+                "uncertain_plans": learned.uncertainPlans, "fallback_plans": learned.fallbackPlans,
+                "last_refusal": learned.lastRefusal ?? "none",
                 "rounds": learned.roundLog,
                 "training_s_total": learned.trainingSeconds,
                 "mean_solve_ms": ["learned": learned.solveMs, "nominal": nominal.solveMs],
@@ -183,6 +190,8 @@ public enum AdaptBenchmark {
             }
         }
         trial.solveMs = solves == 0 ? 0 : solveMs / Double(solves)
+        let st = planner.statistics
+        (trial.uncertainPlans, trial.fallbackPlans, trial.lastRefusal) = (st.uncertainPlans, st.fallbackPlans, st.lastRefusal)
         trial.wallSeconds = MonotonicClock.seconds() - wall0
         return (trial, path)
     }

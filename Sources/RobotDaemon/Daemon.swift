@@ -166,6 +166,7 @@ public enum Daemon {
 
         let faults = FaultLog()
         planner?.start()
+        learnerService?.configPath = options.configPath
         learnerService?.start()
         if config.learning.enabled, learnerService == nil {
             logger.warning("learning.enabled needs mpc.enabled; learning stays off")

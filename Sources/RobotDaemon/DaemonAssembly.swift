@@ -165,6 +165,7 @@ public enum DaemonAssembly {
         guard config.learning.enabled, let planner, let ring = loop.transitions else { return nil }
         planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: config.learning.maxDisagreement,
                                                            softThreshold: config.learning.softDisagreement,
+                                                           softFraction: config.learning.softDisagreementFraction,
                                                            weight: config.learning.disagreementWeight,
                                                            derivatives: .init(rawValue: config.learning.derivatives.rawValue) ?? .none)
         var o = ResidualLearner.Options()
@@ -178,8 +179,13 @@ public enum DaemonAssembly {
         o.warmStartEpochs = config.learning.warmStartEpochs
         o.trainer.inputNoise = Float(config.learning.inputNoise)
         o.controlInput = config.learning.controlInput
-        return LearnerService(learner: ResidualLearner(model: loop.model, options: o), ring: ring, planner: planner,
-                              configuration: config.learning, loopCPU: config.loop.cpuAffinity, logger: logger)
+        o.disagreementQuantile = config.learning.disagreementQuantile
+        o.disagreementFactor = config.learning.disagreementFactor
+        o.residualBoundFactor = config.learning.residualBoundFactor
+        let service = LearnerService(learner: ResidualLearner(model: loop.model, options: o), ring: ring, planner: planner,
+                                     configuration: config.learning, loopCPU: config.loop.cpuAffinity, logger: logger)
+        service.daemonConfiguration = config
+        return service
     }
 
     /// The MPC planner over a loop built by `simulationLoop` (nil when `mpc.enabled` is false).

@@ -19,6 +19,14 @@ public final class LearnerService: @unchecked Sendable {
     private let logger: Logger
     private let worker = WorkerThread()
     private let trainNow = Atomic<Bool>(false)
+    /// Set by `model.reset`, `model.rollback` and `model.load`: a training round in progress
+    /// stops at its next mini-batch and its result is discarded (it was trained to replace a
+    /// model the operator has just replaced).
+    private let cancelRound = Atomic<Bool>(false)
+    /// The configuration file, for the provenance of saved models (`Daemon` sets it).
+    public var configPath: String?
+    /// The daemon's whole configuration, whose `learning` section goes into the provenance.
+    public var daemonConfiguration: DaemonConfiguration?
     private let requests = Mutex<[Request]>([])
     private let state = Mutex<Status>(Status())
     /// The control thread's CPU (`loop.cpu_affinity`), which the learner keeps off.
@@ -29,10 +37,11 @@ public final class LearnerService: @unchecked Sendable {
 
     enum Request {
         case rollback, reset
-        case adopt([MLP], String)
+        case adopt([MLP], String, ResidualLearner.Calibration?, Int?)
     }
-    /// The published members (immutable values), for saving without touching the learner.
-    private let published = Mutex<[MLP]?>(nil)
+    /// The published versions (immutable values), oldest first, mirrored from the learner so
+    /// that saving and rollback need not wait for the learner thread.
+    private let published = Mutex<[ResidualLearner.Version]>([])
 
     public struct Status: Sendable {
         public var version = 0
@@ -45,6 +54,8 @@ public final class LearnerService: @unchecked Sendable {
         public var lastTrainedAt: Double?
         public var lastOutcome = "none"
         public var lastWarmStarted = false
+        /// A training round is running now.
+        public var training = false
         /// CPUs the learner thread may run on, read back from the kernel when it starts (the
         /// whole process mask when it is not pinned; empty before it starts).
         public var cpus: [Int] = []
@@ -121,15 +132,22 @@ public final class LearnerService: @unchecked Sendable {
             drained += 1
         }
         for r in requests.withLock({ q -> [Request] in defer { q.removeAll() }; return q }) {
+            let from = learner.version
             switch r {
-            case .rollback: if learner.rollback() { publish(outcome: "rolled back") }
+            case .rollback:
+                if learner.rollback() { publish(outcome: "rolled back from version \(from) to \(learner.version)") }
             case .reset:
                 learner.reset()
-                publish(outcome: "reset to the rigid-body model")
-            case let .adopt(members, path):
-                learner.adopt(members)
-                publish(outcome: "loaded \(path)")
+                publish(outcome: "reset from version \(from) to the rigid-body model")
+            case let .adopt(members, path, calibration, fileVersion):
+                learner.adopt(members, calibration: calibration, fileVersion: fileVersion)
+                publish(outcome: "loaded \(path) as version \(learner.version)")
+                if learner.currentCalibration == nil {
+                    logger.warning("loaded model has no calibration and the buffer too few samples to calibrate it: no disagreement limit unless learning.max_disagreement is set",
+                                   metadata: ["version": "\(learner.version)", "path": "\(path)"])
+                }
             }
+            cancelRound.store(false, ordering: .releasing)
         }
         let fresh = learner.samplesSeen - seenAtLastRound
         let due = now - lastRound! >= configuration.interval && fresh >= configuration.minNewSamples
@@ -149,11 +167,20 @@ public final class LearnerService: @unchecked Sendable {
 
     private func round() {
         let t0 = MonotonicClock.seconds()
-        guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart) else {
+        state.withLock { $0.training = true }
+        defer { state.withLock { $0.training = false } }
+        guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart,
+                                                     shouldStop: { cancelRound.load(ordering: .acquiring) }) else {
             state.withLock { $0.lastOutcome = "too few samples (\(learner.sampleCount))" }
             return
         }
-        let comparison = learner.publishIfBetter(candidate)
+        // A reset, rollback or load arrived while training: the operator's choice stands.
+        guard !cancelRound.load(ordering: .acquiring), !candidate.cancelled else {
+            state.withLock { $0.lastOutcome = "round cancelled by a model request; its result was discarded" }
+            logger.notice("training round cancelled by a model request", metadata: ["version": "\(learner.version)"])
+            return
+        }
+        let comparison = learner.publishIfBetter(candidate, plan: planner.planProbe().map { ResidualLearner.Plan(states: $0.states, controls: $0.controls) })
         let seconds = MonotonicClock.seconds() - t0
         state.withLock {
             $0.rounds += 1
@@ -168,13 +195,13 @@ public final class LearnerService: @unchecked Sendable {
             logger.info("learned model published", metadata: ["version": "\(learner.version)", "validation_mse": "\(comparison.candidate)",
                                                                "nominal_mse": "\(comparison.nominal)", "seconds": "\(seconds)"])
         } else {
-            state.withLock { $0.lastOutcome = "kept version \(learner.version): the candidate was not better" }
+            state.withLock { $0.lastOutcome = "kept version \(learner.version): \(comparison.refusal ?? "the candidate was not better")" }
         }
     }
 
     private func publish(outcome: String) {
-        planner.setLearnedModel(learner.current, version: learner.version)
-        published.withLock { $0 = learner.current }
+        planner.setLearnedModel(learner.current, version: learner.version, calibration: learner.currentCalibration)
+        published.withLock { $0 = learner.versions }
         state.withLock {
             $0.version = learner.version
             $0.lastOutcome = outcome
@@ -184,21 +211,53 @@ public final class LearnerService: @unchecked Sendable {
 
 extension LearnerService: ModelControl {
     public func train() { requestTraining() }
-    public func rollback() { enqueue(.rollback) }
-    public func resetModel() { enqueue(.reset) }
 
-    /// The published model as a safetensors file; throws a message when there is none. The
-    /// socket's file access writes it (to the caller's descriptor or inside data_directory).
+    /// Back to the previous version: the planner switches at its next re-plan (a round in
+    /// progress is cancelled), the learner's state follows on its thread.
+    /// - Throws: when there is nothing to roll back (version 0, the rigid-body model).
+    public func rollback() throws(RPCError) -> JSONValue {
+        let versions = published.withLock { $0 }
+        guard let last = versions.last else {
+            throw RPCError(code: RPCError.wrongModeCode, message: "nothing to roll back: the model is version 0 (the rigid-body model alone)",
+                           data: ["version": 0])
+        }
+        let previous = versions.dropLast().last
+        cancelRound.store(true, ordering: .releasing)
+        planner.setLearnedModel(previous?.members, version: previous?.number ?? 0, calibration: previous?.calibration)
+        enqueue(.rollback)
+        logger.notice("model rollback", metadata: ["from_version": "\(last.number)", "to_version": "\(previous?.number ?? 0)"])
+        return ["requested": true, "from_version": JSONValue(last.number), "version": JSONValue(previous?.number ?? 0)]
+    }
+
+    /// Back to the rigid-body model: the planner switches at its next re-plan, a round in
+    /// progress is cancelled at its next mini-batch and its result discarded.
+    public func resetModel() {
+        cancelRound.store(true, ordering: .releasing)
+        planner.setLearnedModel(nil, version: 0)
+        enqueue(.reset)
+        logger.notice("model reset to the rigid-body model", metadata: ["from_version": "\(status.version)"])
+    }
+
+    /// The published model as a safetensors file, with its provenance and calibration; throws a
+    /// message when there is none. The socket's file access writes it (to the caller's
+    /// descriptor or inside data_directory).
     public func encodedModel() throws -> (bytes: [UInt8], members: Int, version: Int) {
-        guard let members = published.withLock({ $0 }) else { throw LearnerError("no learned model to save (version 0 is the rigid-body model)") }
+        guard let current = published.withLock({ $0.last }) else { throw LearnerError("no learned model to save (version 0 is the rigid-body model)") }
+        let members = current.members
         let n = learner.model.dof
-        let version = status.version
-        let bytes = SafeTensors.encode(EnsembleFile.file(members: members, metadata: [
+        let s = status
+        var metadata: [String: String] = [
             "robot": learner.model.name, "kind": "residual_dynamics", "dt": "\(learner.options.dt)",
-            "inputs": members[0].inputSize == 3 * n ? "q(\(n)),v(\(n)),u(\(n))" : "q(\(n)),v(\(n))", "outputs": "dq(\(n)),dv(\(n))", "version": "\(version)",
-            "provenance": "robotd online learner",
-        ]))
-        return (bytes, members.count, version)
+            "inputs": members[0].inputSize == 3 * n ? "q(\(n)),v(\(n)),u(\(n))" : "q(\(n)),v(\(n))", "outputs": "dq(\(n)),dv(\(n))",
+            "version": "\(current.number)",
+            "provenance": Self.provenance(savedAt: Date(), samples: s.samples, samplesSeen: s.samplesSeen, rounds: s.rounds,
+                                          configPath: configPath, configuration: daemonConfiguration).serialized,
+        ]
+        if let c = current.calibration {
+            metadata["disagreement_limit"] = "\(c.disagreementLimit)"
+            metadata["residual_bound"] = JSONValue(c.residualBound).serialized
+        }
+        return (SafeTensors.encode(EnsembleFile.file(members: members, metadata: metadata)), members.count, current.number)
     }
 
     /// Checks a decoded model file (`path` names it in errors) and queues it as the next version.
@@ -218,11 +277,56 @@ extension LearnerService: ModelControl {
         if let robot = meta["robot"], robot != learner.model.name {
             throw LearnerError("\(path): the model is for robot \"\(robot)\", this daemon runs \"\(learner.model.name)\"")
         }
-        if let dt = meta["dt"].flatMap(Double.init), abs(dt - learner.options.dt) > 1e-12 {
-            throw LearnerError("\(path): the model predicts steps of \(dt) s; the planner steps \(learner.options.dt) s")
+        if let text = meta["dt"] {
+            guard let dt = Double(text), dt.isFinite, dt > 0 else {
+                throw LearnerError("\(path): __metadata__.dt \"\(text)\" is not a positive finite number of seconds")
+            }
+            guard abs(dt - learner.options.dt) <= 1e-12 else {
+                throw LearnerError("\(path): the model predicts steps of \(dt) s; the planner steps \(learner.options.dt) s")
+            }
         }
-        enqueue(.adopt(members, path))
+        let calibration = try Self.calibration(meta, outputs: 2 * n, path: path)
+        var fileVersion: Int?
+        if let text = meta["version"] {
+            guard let v = Int(text), v >= 0 else { throw LearnerError("\(path): __metadata__.version \"\(text)\" is not a non-negative integer") }
+            fileVersion = v
+        }
+        cancelRound.store(true, ordering: .releasing)
+        enqueue(.adopt(members, path, calibration, fileVersion))
+        logger.notice("model load requested", metadata: ["path": "\(path)", "file_version": "\(fileVersion.map(String.init) ?? "none")",
+                                                         "from_version": "\(status.version)"])
         return ["loaded": .string(path), "members": JSONValue(members.count)]
+    }
+
+    /// A saved model's calibration (`disagreement_limit`, `residual_bound` in `__metadata__`);
+    /// nil when the file has none. - Throws: when present but malformed, naming the field.
+    static func calibration(_ meta: [String: String], outputs: Int, path: String) throws -> ResidualLearner.Calibration? {
+        guard let limitText = meta["disagreement_limit"] else { return nil }
+        guard let limit = Double(limitText), limit.isFinite, limit > 0 else {
+            throw LearnerError("\(path): __metadata__.disagreement_limit \"\(limitText)\" is not a positive finite number")
+        }
+        guard let boundText = meta["residual_bound"],
+              let list = try? JSONSerialization.jsonObject(with: Data(boundText.utf8)) as? [NSNumber], list.count == outputs,
+              list.allSatisfy({ $0.doubleValue.isFinite && $0.doubleValue >= 0 })
+        else {
+            throw LearnerError("\(path): __metadata__.residual_bound must be a JSON list of \(outputs) finite non-negative numbers")
+        }
+        return ResidualLearner.Calibration(disagreementLimit: limit, residualBound: list.map(\.doubleValue))
+    }
+
+    /// The provenance a saved model carries: when (ISO 8601, UTC), from how much data and how
+    /// many rounds, under which configuration (file path and its `learning` section).
+    static func provenance(savedAt: Date, samples: Int, samplesSeen: Int, rounds: Int, configPath: String?,
+                           configuration: DaemonConfiguration?) -> JSONValue {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.formatOptions = [.withInternetDateTime]
+        return [
+            "source": "robotd online learner", "saved_at": .string(formatter.string(from: savedAt)),
+            "samples": JSONValue(samples), "samples_seen": JSONValue(samplesSeen), "training_rounds": JSONValue(rounds),
+            "config_path": configPath.map { .string($0) } ?? .null,
+            "learning": configuration.map { ConfigJSON.encode($0)["learning"] ?? .null } ?? .null,
+        ]
     }
 
     public func statusJSON() -> JSONValue {

@@ -38,23 +38,41 @@ public final class MPCPlanner: @unchecked Sendable {
         public var planT0 = 0.0
         /// Largest ensemble disagreement along the newest plan (0 with the rigid-body model).
         public var disagreement = 0.0
-        /// Plans withdrawn because the disagreement exceeded the limit.
+        /// Plans made with the learned model and refused (disagreement above the limit, or a
+        /// rollout that diverged); each was replaced by a plan with the rigid-body model.
         public var uncertainPlans: UInt64 = 0
+        /// Plans published from the rigid-body model while a learned one was installed.
+        public var fallbackPlans: UInt64 = 0
+        /// The model the newest plan was made with: "nominal", "learned" or "nominal (fallback)".
+        public var planningModel = "nominal"
+        /// The disagreement limit in force (0 = none).
+        public var disagreementLimit = 0.0
+        /// Why the newest refused learned plan was refused (nil before any).
+        public var lastRefusal: String?
     }
 
     /// How the planner treats the learned model's epistemic uncertainty (`learning.*_disagreement`).
+    ///
+    /// The limit in force is `hardLimit` when positive, else the installed model's calibrated
+    /// limit (`ResidualLearner.Calibration`), else none. A learned plan above it is refused and
+    /// the planner plans with the rigid-body model instead (the arm keeps moving and gathers the
+    /// data the model lacks); it tries the learned model again once its disagreement along the
+    /// rigid-body plan is below half the limit.
     public struct UncertaintyPolicy: Sendable, Equatable {
-        /// Above this disagreement along a plan, the plan is withdrawn (→ hold); 0 = never.
+        /// Fixed disagreement limit along a plan; 0 = the model's calibrated limit.
         public var hardLimit = 0.0
-        /// Above this, the cost penalises disagreement with `weight`; 0 = no penalty.
+        /// Above this, the cost penalises disagreement with `weight`; 0 = `softFraction` × the
+        /// limit in force.
         public var softThreshold = 0.0
+        public var softFraction = 0.5
         public var weight = 0.0
         /// Which of the learned model's derivatives the planner uses (`learning.derivatives`).
         public var derivatives = ResidualDynamics<RigidBodyDynamics>.Derivatives.none
-        public init(hardLimit: Double = 0, softThreshold: Double = 0, weight: Double = 0,
+        public init(hardLimit: Double = 0, softThreshold: Double = 0, softFraction: Double = 0.5, weight: Double = 0,
                     derivatives: ResidualDynamics<RigidBodyDynamics>.Derivatives = .none) {
             self.hardLimit = hardLimit
             self.softThreshold = softThreshold
+            self.softFraction = softFraction
             self.weight = weight
             self.derivatives = derivatives
         }
@@ -63,10 +81,22 @@ public final class MPCPlanner: @unchecked Sendable {
     /// Set before `start()` (the planner thread reads it without a lock); the soft penalty's
     /// threshold and weight go into the cost once, here, not on every re-plan.
     public var uncertainty = UncertaintyPolicy() {
-        didSet {
-            solver.cost.threshold = uncertainty.softThreshold
-            solver.cost.weight = uncertainty.weight
-        }
+        didSet { applyLimits() }
+    }
+
+    /// The disagreement limit in force (planner thread; 0 = none) and the installed model's
+    /// calibrated one.
+    private var activeLimit = 0.0
+    private var calibratedLimit = 0.0
+    /// Planning with the rigid-body model because the learned model's plan was refused.
+    private var fallback = false
+
+    /// Sets the limit in force and the soft penalty's threshold from `uncertainty` and the
+    /// installed model's calibration.
+    private func applyLimits() {
+        activeLimit = uncertainty.hardLimit > 0 ? uncertainty.hardLimit : calibratedLimit
+        solver.cost.threshold = uncertainty.softThreshold > 0 ? uncertainty.softThreshold : uncertainty.softFraction * activeLimit
+        solver.cost.weight = uncertainty.weight
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -83,16 +113,37 @@ public final class MPCPlanner: @unchecked Sendable {
     private let telemetry: () -> TelemetrySnapshot
     private let solver: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>
     /// A learned model waiting to be installed by the planner thread (nil members = nominal).
-    private let pendingModel = Mutex<(members: [MLP]?, version: Int)?>(nil)
+    private let pendingModel = Mutex<(members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)?>(nil)
+    /// The newest published plan's states ((T+1) × nx) and controls (T × nu), for the learner to
+    /// validate a candidate where it will be used; `nodes` = 0 before the first plan.
+    private let probe = Mutex<(states: [Double], controls: [Double], nodes: Int)>(([], [], 0))
     private let shared = Mutex<(target: Target?, duration: Double?, setAt: Double, startPosition: Vector3?, startJoints: [Double]?, stats: Statistics)>(
         (nil, nil, 0, nil, nil, Statistics()))
     /// Integral of the steady-state error (offset-free MPC): the planner aims at target + bias,
     /// where the bias integrates (target − measured) near the target. It absorbs what the model
     /// lacks — friction, unmodelled payload — that would otherwise leave a constant offset
     /// (the receding horizon keeps "arriving at the end of the horizon").
-    private var positionBias = Vector3.zero
-    private var jointBias: [Double] = []
+    ///
+    /// One bias per planning model — [0] the rigid-body model, [1] the learned one — since each
+    /// lacks something different: the rigid-body bias absorbs a payload's sag that the learned
+    /// model predicts, and aiming the learned plan at it would send the arm off the target (and
+    /// off its data). The learned bias restarts with every model installed.
+    private var positionBias = [Vector3.zero, .zero]
+    private var jointBias: [[Double]] = [[], []]
     private var biasTarget: Target?
+    /// The target without the bias (pose: position; joints: q), set each re-plan.
+    private var unbiasedPosition = Vector3.zero
+    private var unbiasedJoints: [Double] = []
+
+    /// Points the cost at the target plus the bias of planning model `m` (0 rigid body, 1 learned).
+    private func aim(_ m: Int, target: Target) {
+        switch target {
+        case .pose: solver.cost.base.target = unbiasedPosition + positionBias[m]
+        case .joints:
+            for i in 0 ..< model.dof { solver.cost.base.stateReference[i] = unbiasedJoints[i] + jointBias[m][i] }
+        case .path: break
+        }
+    }
     /// Integral gain (1/s), the radius inside which it integrates (m or rad), and its clamp.
     static let biasGain = 3.0, biasZone = 0.05, biasLimit = 0.05
     // Planner-thread scratch, so a re-plan allocates only on a cold start.
@@ -149,6 +200,19 @@ public final class MPCPlanner: @unchecked Sendable {
         stateScratch = Array(repeating: 0, count: 2 * n)
         controlScratch = Array(repeating: 0, count: n)
         plannerState = Array(repeating: 0, count: 2 * n)
+        let horizon = configuration.horizon
+        probe.withLock {
+            $0.states = Array(repeating: 0, count: (horizon + 1) * 2 * n)
+            $0.controls = Array(repeating: 0, count: horizon * n)
+        }
+    }
+
+    /// The newest published plan's states ((T+1) × nx, row-major) and controls (T × nu) while
+    /// the arm follows plans (mode `mpc`): the region a learned model is about to be used in.
+    /// nil before the first plan, without a target, or in another mode.
+    public func planProbe() -> (states: [Double], controls: [Double])? {
+        guard telemetry().mode == .mpc else { return nil }
+        return probe.withLock { $0.nodes == 0 ? nil : ($0.states, $0.controls) }
     }
 
     /// The sphere holding every reachable frame position: centred on the first joint's origin,
@@ -226,6 +290,7 @@ public final class MPCPlanner: @unchecked Sendable {
         shared.withLock {
             $0.target = nil
         }
+        probe.withLock { $0.nodes = 0 }
         plans.clear()
     }
 
@@ -283,10 +348,11 @@ public final class MPCPlanner: @unchecked Sendable {
                        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y))
     }
 
-    /// Hands the planner a learned residual model (nil = back to the rigid-body model alone);
-    /// installed between two re-plans. The members must take (x, u) and give Δx at `mpc.dt`.
-    public func setLearnedModel(_ members: [MLP]?, version: Int) {
-        pendingModel.withLock { $0 = (members, version) }
+    /// Hands the planner a learned residual model (nil members = back to the rigid-body model alone);
+    /// installed at the start of the next re-plan. The members must take (x, u) or x and give Δx
+    /// at `mpc.dt`; `calibration` bounds their residual and sets the disagreement limit.
+    public func setLearnedModel(_ members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration? = nil) {
+        pendingModel.withLock { $0 = (members, version, calibration) }
     }
 
     /// The model version the planner currently plans with (0 = rigid body only).
@@ -318,13 +384,70 @@ public final class MPCPlanner: @unchecked Sendable {
         solver.cost.base.weights.terminalState = 0
     }
 
+    /// Cold start: hold the current pose (gravity torques) as the initial guess.
+    private func coldStart(_ x: [Double]) {
+        let n = model.dof
+        for i in 0 ..< n { qScratch[i] = x[i]; controlScratch[i] = 0 }
+        model.rnea(&fk, q: qScratch, v: controlScratch, a: controlScratch)
+        solver.setControls((0 ..< configuration.horizon).flatMap { _ in fk.tau })
+    }
+
+    /// Fraction of each joint's velocity limit (URDF) a learned model's plan may reach: the
+    /// members can agree and still be wrong, and the arm then moves faster than planned.
+    static let learnedVelocityFraction = 0.6
+
+    /// Whether the first `nodes` nodes of the solver's current plan leave a joint's position
+    /// limits or exceed `learnedVelocityFraction` of its velocity limit.
+    private func planLeavesLimits(nodes: Int) -> Bool {
+        let n = model.dof
+        for k in 1 ... min(nodes, configuration.horizon) {
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
+            for i in 0 ..< n {
+                let j = model.joints[i]
+                if !(stateScratch[i] >= j.lowerLimit && stateScratch[i] <= j.upperLimit)
+                    || !(abs(stateScratch[n + i]) <= Self.learnedVelocityFraction * j.velocityLimit) { return true }
+            }
+        }
+        return false
+    }
+
+    /// The learned model's largest disagreement along the first `nodes` nodes of the solver's
+    /// current plan (0 without one).
+    private func disagreementAlongPlan(nodes: Int) -> Double {
+        guard solver.dynamics.box.learned != nil else { return 0 }
+        var d = 0.0
+        for k in 0 ..< min(nodes, configuration.horizon) {
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
+            controlScratch.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
+            // NaN (a diverged rollout) counts as infinitely uncertain.
+            let dk = solver.dynamics.box.disagreement(x: stateScratch, u: controlScratch)
+            d = dk.isNaN ? .infinity : max(d, dk)
+        }
+        return d
+    }
+
+    private func solve(_ x: [Double]) -> ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Result {
+        x.withUnsafeBufferPointer {
+            solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
+                         budget: UInt64(configuration.budget * 1e9), now: MonotonicClock.now)
+        }
+    }
+
     private func replan() {
-        if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int)? in defer { p = nil }; return p }) {
+        if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)? in defer { p = nil }; return p }) {
             let nominal = solver.dynamics.nominal
             let derivatives = uncertainty.derivatives
-            solver.dynamics.box.install(pending.members.map { ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives) }, version: pending.version)
+            solver.dynamics.box.install(pending.members.map {
+                ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives, residualBound: pending.calibration?.residualBound)
+            }, version: pending.version)
+            calibratedLimit = pending.members == nil ? 0 : pending.calibration?.disagreementLimit ?? 0
+            positionBias[1] = .zero
+            if !jointBias[1].isEmpty { for i in jointBias[1].indices { jointBias[1][i] = 0 } }
+            applyLimits()
+            fallback = false
             modelVersionValue.store(pending.version, ordering: .relaxed)
         }
+        solver.dynamics.box.suspended = fallback
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
         guard let target else {
             lastT0 = nil
@@ -351,9 +474,12 @@ public final class MPCPlanner: @unchecked Sendable {
         solver.cost.base.weights.terminalVelocity = w.terminalVelocity
         if biasTarget != target {
             biasTarget = target
-            positionBias = .zero
-            jointBias = Array(repeating: 0, count: n)
+            positionBias = [.zero, .zero]
+            jointBias = [Array(repeating: 0, count: n), Array(repeating: 0, count: n)]
+            unbiasedJoints = Array(repeating: 0, count: n)
         }
+        // The model this re-plan starts with; only its bias integrates.
+        let m = solver.dynamics.box.active == nil ? 0 : 1
         let period = 1.0 / Double(configuration.rateHz)
         switch target {
         case let .pose(p, orientation):
@@ -361,12 +487,13 @@ public final class MPCPlanner: @unchecked Sendable {
             if s >= 1 {
                 let e = p - framePosition(x)
                 if e.dot(e).squareRoot() < Self.biasZone {
-                    positionBias += (Self.biasGain * period) * e
-                    let norm = positionBias.dot(positionBias).squareRoot()
-                    if norm > Self.biasLimit { positionBias = (Self.biasLimit / norm) * positionBias }
+                    positionBias[m] += (Self.biasGain * period) * e
+                    let norm = positionBias[m].dot(positionBias[m]).squareRoot()
+                    if norm > Self.biasLimit { positionBias[m] = (Self.biasLimit / norm) * positionBias[m] }
                 }
             }
-            solver.cost.base.target = start + s * (p - start) + positionBias
+            unbiasedPosition = start + s * (p - start)
+            aim(m, target: target)
             solver.cost.base.weights.runningFrame = w.runningFrame
             solver.cost.base.weights.terminalFrame = w.terminalFrame
             if let orientation {
@@ -386,9 +513,10 @@ public final class MPCPlanner: @unchecked Sendable {
             solver.cost.base.weights.terminalOrientation = 0
             for i in 0 ..< n {
                 if s >= 1, abs(q[i] - x[i]) < Self.biasZone {
-                    jointBias[i] = min(max(jointBias[i] + Self.biasGain * period * (q[i] - x[i]), -Self.biasLimit), Self.biasLimit)
+                    jointBias[m][i] = min(max(jointBias[m][i] + Self.biasGain * period * (q[i] - x[i]), -Self.biasLimit), Self.biasLimit)
                 }
-                solver.cost.base.stateReference[i] = start[i] + s * (q[i] - start[i]) + jointBias[i]
+                unbiasedJoints[i] = start[i] + s * (q[i] - start[i])
+                solver.cost.base.stateReference[i] = unbiasedJoints[i] + jointBias[m][i]
                 solver.cost.base.stateReference[n + i] = 0
             }
             // Running: joint tracking (positions) plus motion damping (velocities).
@@ -416,14 +544,47 @@ public final class MPCPlanner: @unchecked Sendable {
         if let last = lastT0 {
             solver.shift(by: Int(((t.time - last) / configuration.dt).rounded(.down)))
         } else {
-            // Cold start: hold the current pose (gravity torques) as the initial guess.
-            for i in 0 ..< n { qScratch[i] = x[i]; controlScratch[i] = 0 }
-            model.rnea(&fk, q: qScratch, v: controlScratch, a: controlScratch)
-            solver.setControls((0 ..< configuration.horizon).flatMap { _ in fk.tau })
+            coldStart(x)
         }
-        let result = x.withUnsafeBufferPointer {
-            solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
-                         budget: UInt64(configuration.budget * 1e9), now: MonotonicClock.now)
+        var result = solve(x)
+        let box = solver.dynamics.box
+        // Epistemic uncertainty along the plan: where the learned model's members disagree, its
+        // predictions are not to be trusted. A learned plan above the limit (or one whose rollout
+        // diverged) is refused and replaced by a rigid-body plan from a cold start, so that the
+        // arm keeps moving — and gathers the data the model lacks — instead of holding.
+        // The gate looks at the nodes the arm can execute before a newer plan replaces this one
+        // (`mpc.plan_validity`): every re-plan checks again from the measured state, so the arm
+        // cannot walk out of the data unseen, while the horizon's far end — a 0.5 s open-loop
+        // prediction that drifts from where the arm will really be — does not refuse a plan
+        // whose executed part stays in the data (the soft penalty still covers the whole horizon).
+        let gated = max(1, Int((configuration.planValidity / configuration.dt).rounded(.up)))
+        var disagreement = disagreementAlongPlan(nodes: gated)
+        let limit = activeLimit
+        var refused: (status: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Status, disagreement: Double)?
+        if box.learned != nil, !box.suspended,
+           result.status == .invalidDynamics || (limit > 0 && disagreement > limit) || planLeavesLimits(nodes: gated) {
+            refused = (result.status, disagreement)
+            fallback = true
+            box.suspended = true
+            aim(0, target: target)
+            coldStart(x)
+            result = solve(x)
+            disagreement = disagreementAlongPlan(nodes: gated)
+        } else if box.learned != nil, box.suspended, limit > 0, disagreement <= 0.5 * limit {
+            // The rigid-body plan runs where the learned model has data: try it again next time.
+            fallback = false
+        }
+        let planningModel = box.learned == nil ? "nominal" : box.suspended ? "nominal (fallback)" : "learned"
+        shared.withLock {
+            if let refused {
+                $0.stats.uncertainPlans += 1
+                $0.stats.lastRefusal = refused.status == .invalidDynamics ? "the learned rollout diverged"
+                    : limit > 0 && refused.disagreement > limit ? "disagreement \(refused.disagreement) above the limit \(limit)"
+                    : "the plan leaves a joint's position limits or exceeds \(Self.learnedVelocityFraction) of its velocity limit"
+            }
+            if box.learned != nil, box.suspended { $0.stats.fallbackPlans += 1 }
+            $0.stats.planningModel = planningModel
+            $0.stats.disagreementLimit = limit
         }
         guard result.status != .invalidDynamics else {
             shared.withLock {
@@ -433,33 +594,17 @@ public final class MPCPlanner: @unchecked Sendable {
             return
         }
         let T = configuration.horizon, nx = 2 * n
-        // Epistemic uncertainty along the plan: where the learned model's members disagree, its
-        // predictions are not to be trusted; beyond the limit the plan is withdrawn (→ hold).
-        var disagreement = 0.0
-        if solver.dynamics.box.learned != nil {
-            for k in 0 ..< T {
-                stateScratch.withUnsafeMutableBufferPointer { solver.state(k, into: $0.baseAddress!) }
-                controlScratch.withUnsafeMutableBufferPointer { solver.control(k, into: $0.baseAddress!) }
-                disagreement = max(disagreement, solver.dynamics.box.disagreement(x: stateScratch, u: controlScratch))
-            }
-        }
-        let limit = uncertainty.hardLimit
-        if limit > 0, disagreement > limit {
-            plans.clear()
-            shared.withLock {
-                $0.stats.uncertainPlans += 1
-                $0.stats.lastStatus = "uncertain"
-            }
-            disagreementBits.store(disagreement.bitPattern, ordering: .relaxed)
-            lastT0 = nil
-            return
-        }
         plans.publish(t0: t.time, dt: configuration.dt, count: T) { xRef, uff, gains in
             for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
             for k in 0 ..< T {
                 solver.control(k, into: uff + k * n)
                 solver.gain(k, into: gains + k * n * nx)
             }
+        }
+        probe.withLock { p in
+            p.states.withUnsafeMutableBufferPointer { s in for k in 0 ... T { solver.state(k, into: s.baseAddress! + k * nx) } }
+            p.controls.withUnsafeMutableBufferPointer { c in for k in 0 ..< T { solver.control(k, into: c.baseAddress! + k * n) } }
+            p.nodes = T + 1
         }
         lastT0 = t.time
         // The plan's final end-effector position against where it should end: the pose target,
@@ -527,6 +672,7 @@ extension MPCPlanner: TargetPlanner {
             "predicted_error_m": .number(s.predictedTerminalError), "reach_m": .number(reach),
             "rate_hz": JSONValue(configuration.rateHz), "horizon": JSONValue(configuration.horizon), "dt": .number(configuration.dt),
             "model_version": JSONValue(modelVersion), "disagreement": .number(s.disagreement), "uncertain_plans": JSONValue(s.uncertainPlans),
+            "fallback_plans": JSONValue(s.fallbackPlans), "planning_model": .string(s.planningModel), "disagreement_limit": .number(s.disagreementLimit),
         ]
     }
 }

@@ -26,6 +26,8 @@ extension DaemonConfiguration {
             throw learning.error(.invalidValue, "cpu_affinity", at: nil,
                                  "CPU \(cpu) is loop.cpu_affinity's: the learner must train away from the control thread")
         }
+        var policy = try r.section("policy")
+        self.policy = try Policy(reading: &policy)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -208,7 +210,11 @@ extension DaemonConfiguration.Learning {
         epochs = try r.int("epochs", default: epochs, .closed(1, 1000))
         validationFraction = try r.double("validation_fraction", default: validationFraction, .closed(0.05, 0.5))
         maxDisagreement = try r.double("max_disagreement", default: maxDisagreement, .atLeast(0))
+        disagreementQuantile = try r.double("disagreement_quantile", default: disagreementQuantile, .closed(0.5, 1))
+        disagreementFactor = try r.double("disagreement_factor", default: disagreementFactor, .closed(1, 1000))
         softDisagreement = try r.double("soft_disagreement", default: softDisagreement, .atLeast(0))
+        softDisagreementFraction = try r.double("soft_disagreement_fraction", default: softDisagreementFraction, .closed(0, 1))
+        residualBoundFactor = try r.double("residual_bound_factor", default: residualBoundFactor, .closed(1, 1000))
         if let problem = disagreementProblem { throw r.error(.invalidValue, "soft_disagreement", at: nil, problem) }
         disagreementWeight = try r.double("disagreement_weight", default: disagreementWeight, .atLeast(0))
         cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
@@ -217,6 +223,14 @@ extension DaemonConfiguration.Learning {
         inputNoise = try r.double("input_noise", default: inputNoise, .closed(0, 2))
         controlInput = try r.bool("control_input", default: controlInput)
         derivatives = try r.enumeration("derivatives", default: derivatives)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Policy {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        maxInferenceFraction = try r.double("max_inference_fraction", default: maxInferenceFraction, .above(0, atMost: 1))
         try r.finish()
     }
 }

@@ -21,6 +21,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var mpc = MPC()
     /// Online learning of the dynamics (`learning:`).
     public var learning = Learning()
+    /// Learned policies (`policy:`).
+    public var policy = Policy()
     /// The control socket (`socket:`).
     public var socket = Socket()
     /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
@@ -298,11 +300,24 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Newest fraction of the data held out for validation, 0.05…0.5.
         public var validationFraction = 0.2
         /// Largest ensemble disagreement along a plan (mean residual variance, state units²) the
-        /// planner accepts; above it the plan is withdrawn and the arm holds. 0 = no limit.
+        /// planner accepts from the learned model; above it the planner plans with the rigid-body
+        /// model instead. 0 = each model version's calibrated limit (`disagreementQuantile` of
+        /// its disagreement on held-out data × `disagreementFactor`).
         public var maxDisagreement = 0.0
+        /// Quantile of the held-out disagreement the calibrated limit starts from, 0.5…1.
+        public var disagreementQuantile = 0.99
+        /// Factor on that quantile, 1…1000.
+        public var disagreementFactor = 4.0
         /// Disagreement (state units²) above which the MPC cost penalises it, steering plans back
-        /// to where the model has data; 0 = no penalty. Below `maxDisagreement` when both are set.
+        /// to where the model has data; 0 = `softDisagreementFraction` × the limit in force.
+        /// Below `maxDisagreement` when both are set.
         public var softDisagreement = 0.0
+        /// The soft threshold as a fraction of the limit when `softDisagreement` is 0, 0…1
+        /// (0 = no penalty).
+        public var softDisagreementFraction = 0.5
+        /// Each learned residual component is clamped to this multiple of the largest |value|
+        /// the training targets showed, 1…1000.
+        public var residualBoundFactor = 2.0
         /// Weight of that penalty (cost per second at twice the threshold is ½ of it), ≥ 0.
         public var disagreementWeight = 10.0
 
@@ -330,6 +345,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var derivatives = ResidualDerivatives.none
 
         /// Learning off.
+        public init() {}
+    }
+
+    // MARK: policy
+
+    /// Learned policies loaded with `policy.load` (`policy:`).
+    public struct Policy: Sendable, Equatable {
+        /// Largest median CPU time of one forward pass, as a fraction of the loop period, for a
+        /// policy to be accepted at load, 0 < x ≤ 1.
+        public var maxInferenceFraction = 0.25
         public init() {}
     }
 

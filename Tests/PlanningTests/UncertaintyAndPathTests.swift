@@ -126,6 +126,45 @@ import Testing
     }
 }
 
+@Suite struct ResidualBoundTests {
+    /// An extrapolating network can output anything (1e12 was seen): with a bound, each component
+    /// of the step differs from the rigid-body step by at most its bound — in the step and in the
+    /// linearisation's next state — and a clamped component contributes no derivative.
+    @Test func aBoundedResidualCannotPredictAnArbitrarilyLargeStep() throws {
+        let model = try PlanningDerivativeTests.sim6()
+        let nominal = RigidBodyDynamics(model: model, dt: 0.01)
+        let members = (0 ..< 3).map { k -> MLP in
+            var m = MLP(widths: [12, 16, 12], activation: .tanh, seed: UInt64(60 + k))
+            m.outputScale = [Float](repeating: 1e12, count: 12)
+            return m
+        }
+        let bound = (0 ..< 12).map { 0.01 * Double($0 + 1) }
+        let x = DisagreementPenaltyTests.x, u = DisagreementPenaltyTests.u
+        var reference = [Double](repeating: 0, count: 12)
+        var nws = nominal.makeWorkspace()
+        #expect(nominal.step(&nws, x: x, u: u, next: &reference))
+        let free = ResidualDynamics(nominal: nominal, members: members, derivatives: .full)
+        var fws = free.makeWorkspace()
+        var unbounded = [Double](repeating: 0, count: 12)
+        _ = free.step(&fws, x: x, u: u, next: &unbounded)
+        #expect((0 ..< 12).contains { abs(unbounded[$0] - reference[$0]) > 1e6 }, "the unbounded residual is huge")
+        let bounded = ResidualDynamics(nominal: nominal, members: members, derivatives: .full, residualBound: bound)
+        var bws = bounded.makeWorkspace()
+        var next = [Double](repeating: 0, count: 12)
+        #expect(bounded.step(&bws, x: x, u: u, next: &next))
+        for i in 0 ..< 12 { #expect(abs(next[i] - reference[i]) <= bound[i] * (1 + 1e-12) + 1e-12, "component \(i): \(next[i] - reference[i])") }
+        var lnext = [Double](repeating: 0, count: 12), fx = [Double](repeating: 0, count: 144), fu = [Double](repeating: 0, count: 72)
+        var nfx = fx, nfu = fu, nnext = lnext
+        #expect(bounded.linearize(&bws, x: x, u: u, next: &lnext, fx: &fx, fu: &fu))
+        #expect(nominal.linearize(&nws, x: x, u: u, next: &nnext, fx: &nfx, fu: &nfu))
+        for i in 0 ..< 12 {
+            #expect(abs(lnext[i] - next[i]) <= 1e-9 * max(1, abs(next[i])))
+            // Saturated (the residual is 1e12-sized): the row is the rigid-body model's.
+            for c in 0 ..< 12 { #expect(fx[i * 12 + c] == nfx[i * 12 + c]) }
+        }
+    }
+}
+
 @Suite struct ReferencePathTests {
     /// The spline passes through every waypoint at its time, repeats with the period, and is C¹:
     /// one-sided slopes agree at the joins.

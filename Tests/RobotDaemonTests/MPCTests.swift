@@ -229,36 +229,53 @@ extension MPCModeTests {
         #expect(time - lastPlanAt <= config.mpc.planValidity + 2 * period, "hold \(time - lastPlanAt) s after the last plan")
     }
 
-    /// `learning.max_disagreement`: with a learned model whose members disagree above the hard
-    /// limit along the plan, the planner withdraws its plans (counted, status "uncertain"), and
-    /// the arm, in mpc on the rigid-body model's plans until then, falls back to hold within the
-    /// plan validity.
-    @Test func plansTheEnsembleDisagreesOnAreWithdrawnAndTheArmHolds() throws {
-        let (config, loop, _, planner, runner) = try Self.daemonParts()
+    /// `learning.max_disagreement`: with a learned model whose members disagree above the limit
+    /// along every plan, the planner refuses the learned model's plans (counted) and plans with
+    /// the rigid-body model instead: the arm stays in mpc — it used to drop to hold, and so
+    /// gathered none of the data the model lacked — and reaches reach.json's target within 2 mm
+    /// in 2 s, within every joint's position limits. Run lock-step in simulated time (the loop
+    /// at 1 kHz, a re-plan every 10 ms).
+    @Test func plansTheEnsembleDisagreesOnFallBackToTheRigidBodyModel() throws {
+        let (config, loop, limits, planner, _) = try Self.daemonParts()
         planner.uncertainty = MPCPlanner.UncertaintyPolicy(hardLimit: 1e-20)
-        Self.startThreads(runner, planner)
-        defer { Self.stopThreads(runner, planner) }
-        try planner.setTarget(.pose(position: Vector3(0.52, 0.38, 0.31), orientation: nil), duration: 1.5)
-        #expect(waitUntil(seconds: 5) { planner.statistics.solves >= 2 })
-        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
-        #expect(waitUntil(seconds: 1) { loop.telemetry.read().mode == .mpc })
-        // The rigid-body model has no disagreement: nothing withdrawn so far.
-        #expect(planner.statistics.uncertainPlans == 0)
-        // Tiny residuals (the arm would move as before), but members that differ: any spread
-        // is above a 1e-20 limit.
+        var k = 0
+        let ticksPerPlan = Int((1 / Double(config.mpc.rateHz) / config.loop.period).rounded())
+        func run(_ seconds: Double, _ check: (TelemetrySnapshot) -> Void = { _ in }) {
+            for _ in 0 ..< Int((seconds / config.loop.period).rounded()) {
+                if k % ticksPerPlan == 0 { planner.replanNow() }
+                k += 1
+                loop.tick(time: Double(k) * config.loop.period, overran: false)
+                check(loop.telemetry.read())
+            }
+        }
+        let target = Vector3(0.52, 0.38, 0.31)
+        try planner.setTarget(.pose(position: target, orientation: nil), duration: nil)
+        // Tiny residuals (the arm would move as with the rigid-body model), but members that
+        // differ: any spread is above a 1e-20 limit.
         let members = (0 ..< 3).map { k -> MLP in
             var m = MLP(widths: [12, 32, 12], activation: .silu, seed: 40 &+ UInt64(k))
             m.outputScale = [Float](repeating: 1e-6, count: 12)
             return m
         }
-        let installedAt = loop.telemetry.read().time
         planner.setLearnedModel(members, version: 1)
-        #expect(waitUntil(seconds: 2) { loop.telemetry.read().mode == .hold }, "still \(loop.telemetry.read().mode)")
+        run(0.02)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .mpc))
+        run(0.002)
+        #expect(loop.results.pop()?.accepted == true)
+        var modes: Set<String> = []
+        var worstJointMargin = Double.infinity
+        run(2) { s in
+            modes.insert("\(s.mode)")
+            for i in 0 ..< 6 { worstJointMargin = min(worstJointMargin, s.position[i] - limits.lower[i], limits.upper[i] - s.position[i]) }
+        }
         let s = planner.statistics
-        #expect(s.uncertainPlans >= 1 && s.lastStatus == "uncertain" && s.disagreement > 1e-20, "\(s)")
-        // Within the plan validity of the last plan made before the model (plus one re-plan
-        // period to adopt it and a tick).
-        #expect(loop.telemetry.read().time - installedAt <= config.mpc.planValidity + 1 / Double(config.mpc.rateHz) + 0.05)
+        #expect(modes == ["mpc"], "the arm left mpc: \(modes)")
+        #expect(s.uncertainPlans >= 1 && s.disagreement > 1e-20 && planner.modelVersion == 1, "\(s)")
+        #expect(s.planningModel == "nominal (fallback)" && s.fallbackPlans >= 100, "\(s)")
+        let t = loop.telemetry.read()
+        let e = Vector3(t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]) - target
+        #expect(e.dot(e).squareRoot() < 0.002, "\(e.dot(e).squareRoot()) m from the target after 2 s")
+        #expect(worstJointMargin > 0)
     }
 
     @Test func targetsOutsideTheWorkspaceAreRefused() throws {

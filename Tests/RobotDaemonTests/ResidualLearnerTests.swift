@@ -86,10 +86,36 @@ import Testing
         #expect(warm.warmStarted)
         #expect(warm.validationError < 0.5 * nominalError, "warm-started \(warm.validationError) vs nominal \(nominalError)")
 
+        // The calibration stored with version 1: a positive finite disagreement limit and a bound
+        // per state component at least as large as every residual the data showed.
+        let calibration = try #require(learner.currentCalibration)
+        #expect(calibration.disagreementLimit > 0 && calibration.disagreementLimit.isFinite)
+        #expect(calibration.residualBound.count == 12 && calibration.residualBound.allSatisfy { $0 > 0 && $0.isFinite })
+
         #expect(learner.rollback() && learner.version == 0 && learner.dynamics() == nil)
+        // A candidate better than the rigid-body model is still refused along a plan where it
+        // has no data: the arm 1.5 rad from anything it did, at 3 rad/s on every joint (the
+        // data's moves peak far below).
+        let q = sim.initialPosition.map { $0 + 1.5 }
+        let plan = ResidualLearner.Plan(states: (0 ... 10).flatMap { _ in q + [Double](repeating: 3, count: 6) },
+                                        controls: [Double](repeating: 0, count: 60))
+        let refused = learner.publishIfBetter(candidate, plan: plan)
+        #expect(!refused.published && refused.probeDisagreement > refused.disagreementLimit, "\(refused)")
+        #expect(refused.refusal?.contains("disagree") == true || refused.refusal?.contains("diverges") == true, "\(refused)")
+        #expect(learner.version == 0)
+
         #expect(!learner.rollback())
         // Without a current version there is nothing to continue from: a fresh start.
         #expect(learner.trainCandidate(seed: 4, warmStart: true)?.warmStarted == false)
+        // Version numbers never restart: after rollback (and reset) the next model is version 2,
+        // and a model loaded from a file that says version 7 becomes version 8.
+        #expect(learner.publishIfBetter(candidate).published && learner.version == 2)
+        learner.reset()
+        #expect(learner.version == 0)
+        learner.adopt(candidate.members, fileVersion: 7)
+        #expect(learner.version == 8 && learner.currentCalibration != nil)
+        learner.adopt(candidate.members, fileVersion: 3)
+        #expect(learner.version == 9)
     }
 }
 

@@ -21,6 +21,7 @@ import Testing
         ("mpc", "mpc: {__probe: 1}"),
         ("mpc.weights", "mpc: {weights: {__probe: 1}}"),
         ("learning", "learning: {__probe: 1}"),
+        ("policy", "policy: {__probe: 1}"),
         ("limits.joints.<joint>", "limits: {joints: {elbow: {__probe: 1}}}"),
         ("socket", "socket: {__probe: 1}"),
         ("logging", "logging: {__probe: 1}"),

@@ -408,8 +408,16 @@ extension ConfigLoaderTests {
               input_noise: 0.2
               control_input: true
               derivatives: full
+              disagreement_quantile: 0.95
+              disagreement_factor: 8
+              soft_disagreement_fraction: 0.25
+              residual_bound_factor: 3
             """, file: "test.yaml", baseDirectory: nil)
         let l = c.learning
+        #expect(l.disagreementQuantile == 0.95 && l.disagreementFactor == 8 && l.softDisagreementFraction == 0.25 && l.residualBoundFactor == 3)
+        // The defaults gate and penalise a learned model: calibrated limit, soft penalty at half of it.
+        let d = DaemonConfiguration.Learning()
+        #expect(d.maxDisagreement == 0 && d.softDisagreementFraction > 0 && d.disagreementWeight > 0 && d.disagreementFactor >= 1)
         #expect(l.enabled && l.maxDisagreement == 0.01 && l.softDisagreement == 0.001 && l.disagreementWeight == 5)
         #expect(l.cpuAffinity == 0 && !l.warmStart && l.warmStartEpochs == 7 && l.inputNoise == 0.2 && l.controlInput)
         #expect(l.derivatives == .full)
@@ -419,6 +427,8 @@ extension ConfigLoaderTests {
     @Test func theSoftDisagreementThresholdMustBeBelowTheHardOne() {
         expectError("learning: {max_disagreement: 0.01, soft_disagreement: 0.02}", .invalidValue,
                     keyPath: "learning.soft_disagreement", line: 1, messageContains: "below learning.max_disagreement")
+        expectError("learning: {disagreement_quantile: 0.2}", .outOfRange, keyPath: "learning.disagreement_quantile", line: 1, messageContains: "0.5")
+        expectError("learning: {residual_bound_factor: 0.5}", .outOfRange, keyPath: "learning.residual_bound_factor", line: 1, messageContains: "1")
         expectError("learning:\n  derivatives: some\n", .invalidValue, keyPath: "learning.derivatives", line: 2, messageContains: "position")
         expectError("loop: {cpu_affinity: 1}\nlearning:\n  cpu_affinity: 1\n", .invalidValue, keyPath: "learning.cpu_affinity", line: 3,
                     messageContains: "away from the control thread")
