@@ -76,6 +76,8 @@ public final class LearnerService: @unchecked Sendable {
 
     public func start() { worker.start(name: "robotd-learner", stackSize: 1 << 21) { [self] in run() } }
 
+    /// Stops the learner thread; a training round in progress ends at its next mini-batch and
+    /// its result is discarded.
     public func stop() { worker.stop() }
 
     public func requestTraining() { trainNow.store(true, ordering: .releasing) }
@@ -170,8 +172,14 @@ public final class LearnerService: @unchecked Sendable {
         state.withLock { $0.training = true }
         defer { state.withLock { $0.training = false } }
         guard let candidate = learner.trainCandidate(seed: UInt64(learner.samplesSeen), warmStart: configuration.warmStart,
-                                                     shouldStop: { cancelRound.load(ordering: .acquiring) }) else {
+                                                     shouldStop: { cancelRound.load(ordering: .acquiring) || worker.isStopping }) else {
             state.withLock { $0.lastOutcome = "too few samples (\(learner.sampleCount))" }
+            return
+        }
+        // Shutdown: stop() waits for this thread, and the service manager's stop timeout runs.
+        if worker.isStopping {
+            state.withLock { $0.lastOutcome = "round cancelled: the daemon is stopping" }
+            logger.notice("training round cancelled: the daemon is stopping", metadata: ["version": "\(learner.version)"])
             return
         }
         // A reset, rollback or load arrived while training: the operator's choice stands.
@@ -337,7 +345,7 @@ extension LearnerService: ModelControl {
             "samples_seen": JSONValue(s.samplesSeen), "rounds": JSONValue(s.rounds),
             "validation_mse": number(s.lastValidationError), "nominal_mse": number(s.lastNominalError),
             "last_training_s": number(s.lastTrainingSeconds), "last_trained_at": number(s.lastTrainedAt),
-            "last_outcome": .string(s.lastOutcome), "warm_started": .bool(s.lastWarmStarted),
+            "last_outcome": .string(s.lastOutcome), "training": .bool(s.training), "warm_started": .bool(s.lastWarmStarted),
             "disagreement": .number(planner.planDisagreement),
             "cpus": .array(s.cpus.map { JSONValue($0) }), "cpu_warning": s.cpuWarning.map { .string($0) } ?? .null,
         ]
