@@ -19,6 +19,10 @@ struct ConfigReader {
     let file: String?
     /// Line of the mapping, or of its parent key when the mapping is absent.
     let line: Int?
+    /// Whether values that name things on this machine (files, CPUs) are checked against it:
+    /// `ConfigLoader.load(path:)` does, so `check-config` catches them; text parsed alone does not,
+    /// so a configuration can be checked on another machine than the arm's.
+    var checksHost = false
     private(set) var entries: [Entry] = []
     private var known: [String] = []
 
@@ -98,7 +102,9 @@ struct ConfigReader {
     /// The nested mapping at `key`; absent or null reads as empty.
     mutating func section(_ key: String) throws(ConfigError) -> ConfigReader {
         let value = node(key)
-        return try ConfigReader(value, path: keyPath(key), file: file, line: line(of: key))
+        var reader = try ConfigReader(value, path: keyPath(key), file: file, line: line(of: key))
+        reader.checksHost = checksHost
+        return reader
     }
 
     /// Whether `key` is present (and not null), registering it as known.
@@ -153,7 +159,12 @@ struct ConfigReader {
         guard let text = Self.plainText(node), let x = Self.parseDouble(text) else {
             throw typeError(node, keyPath: keyPath, expected: "a number")
         }
-        guard x.isFinite, bounds.contains(x) else {
+        guard x.isFinite else {
+            throw ConfigError(
+                .outOfRange, keyPath: keyPath, file: file, line: node.mark?.line,
+                message: "\(text) is not a finite number (it overflows a double)")
+        }
+        guard bounds.contains(x) else {
             throw ConfigError(
                 .outOfRange, keyPath: keyPath, file: file, line: node.mark?.line,
                 message: "\(text) is out of range \(bounds.text(unit: unit))")
