@@ -122,17 +122,23 @@ public enum SafeTensors {
             guard let dtypeName = entry["dtype"] as? String, let dtype = DType(rawValue: dtypeName) else {
                 throw Failure(name, "tensor \"\(key)\": unknown dtype \(String(describing: entry["dtype"] ?? "none"))")
             }
-            guard let shapeAny = entry["shape"] as? [Any], let shape = shapeAny.map({ ($0 as? NSNumber)?.intValue ?? -1 }) as [Int]?,
+            // `as? Int` takes only JSON numbers that are exactly integers (NSNumber.intValue would
+            // turn 2.5 into 2 and 1e300 into Int.min).
+            guard let shapeAny = entry["shape"] as? [Any], let shape = shapeAny.map({ $0 as? Int ?? -1 }) as [Int]?,
                   shape.allSatisfy({ $0 >= 0 })
             else { throw Failure(name, "tensor \"\(key)\": shape must be a list of non-negative integers") }
-            guard let offsets = entry["data_offsets"] as? [NSNumber], offsets.count == 2 else {
-                throw Failure(name, "tensor \"\(key)\": data_offsets must be [begin, end]")
+            guard let offsets = entry["data_offsets"] as? [Any], offsets.count == 2,
+                  let begin = offsets[0] as? Int, let end = offsets[1] as? Int
+            else {
+                throw Failure(name, "tensor \"\(key)\": data_offsets must be [begin, end], two integers")
             }
-            let begin = offsets[0].intValue, end = offsets[1].intValue
             guard begin >= 0, end >= begin, end <= buffer.count else {
                 throw Failure(name, "tensor \"\(key)\": data_offsets [\(begin), \(end)] outside the \(buffer.count)-byte data buffer")
             }
-            let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue } * dtype.size
+            // A wrapped product could match a short byte range and trap later in `elementCount`.
+            guard let expected = byteCount(shape: shape, dtype: dtype) else {
+                throw Failure(name, "tensor \"\(key)\": shape \(shape) has more bytes than memory can hold")
+            }
             guard end - begin == expected else {
                 throw Failure(name, "tensor \"\(key)\": \(end - begin) bytes for shape \(shape) of \(dtype.rawValue) (expected \(expected))")
             }
@@ -140,11 +146,23 @@ public enum SafeTensors {
             let start = buffer.startIndex + begin
             tensors[key] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start ..< start + (end - begin)]))
         }
-        ranges.sort { $0.0 < $1.0 }
+        // By (begin, end): an empty tensor at a neighbour's begin is not an overlap.
+        ranges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
         for i in 1 ..< max(1, ranges.count) where ranges[i].0 < ranges[i - 1].1 {
             throw Failure(name, "tensors \"\(ranges[i - 1].2)\" and \"\(ranges[i].2)\" overlap")
         }
         return File(tensors: tensors, metadata: metadata)
+    }
+
+    /// Bytes of a tensor of `shape` and `dtype`, or nil when the count overflows `Int`.
+    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var count = dtype.size
+        for extent in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            if overflow { return nil }
+            count = product
+        }
+        return count
     }
 
     /// Serialises like Python's `safetensors`: tensors sorted by name, laid out in that order,
@@ -152,17 +170,12 @@ public enum SafeTensors {
     public static func encode(_ file: File) -> [UInt8] {
         var entries: [String] = []
         var offset = 0
-        let names = file.tensors.keys.sorted()
-        func quote(_ s: String) -> String {
-            let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
-            return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
-        }
         if !file.metadata.isEmpty {
-            let m = file.metadata.keys.sorted().map { "\(quote($0)):\(quote(file.metadata[$0]!))" }.joined(separator: ",")
+            let m = file.metadata.sorted { $0.key < $1.key }.map { "\(quote($0.key)):\(quote($0.value))" }.joined(separator: ",")
             entries.append("\"__metadata__\":{\(m)}")
         }
-        for name in names {
-            let t = file.tensors[name]!
+        let tensors = file.tensors.sorted { $0.key < $1.key }
+        for (name, t) in tensors {
             entries.append("\(quote(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
             offset += t.bytes.count
         }
@@ -173,8 +186,31 @@ public enum SafeTensors {
         let n = UInt64(header.count)
         for i in 0 ..< 8 { out.append(UInt8((n >> (8 * UInt64(i))) & 0xFF)) }
         out += header
-        for name in names { out += file.tensors[name]!.bytes }
+        for (_, t) in tensors { out += t.bytes }
         return out
+    }
+
+    /// A JSON string literal (RFC 8259 escapes), as `json.dumps` writes it apart from non-ASCII,
+    /// which stays UTF-8 (Python's `safetensors` writes the header with serde_json, which does
+    /// the same).
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     public static func write(_ file: File, to path: String) throws(Failure) {
@@ -218,9 +254,10 @@ public enum MLPFile {
             guard let wf = w.floats, let bf = b.floats else {
                 throw SafeTensors.Failure(name, "layer \(i): dtype \(w.dtype.rawValue) is not F32 or F64")
             }
-            if n == 0 { widths.append(w.shape[1]) } else if w.shape[1] != widths.last! {
-                throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(widths.last!)")
+            if let previous = widths.last, n > 0, w.shape[1] != previous {
+                throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(previous)")
             }
+            if n == 0 { widths.append(w.shape[1]) }
             widths.append(w.shape[0])
             weights.append(wf)
             biases.append(bf)
