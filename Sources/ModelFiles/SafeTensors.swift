@@ -84,7 +84,21 @@ public enum SafeTensors {
     /// Largest header accepted (the format's own limit is 100 MB).
     static let maxHeader = 100_000_000
 
+    /// Largest file read (bytes): policies and ensembles for arms are megabytes; the bound keeps a
+    /// mistaken path from exhausting memory.
+    public static let maxFileBytes = 1 << 30
+
     public static func read(path: String) throws(Failure) -> File {
+        // `/dev/zero` or a FIFO would be read forever; check before reading.
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFREG else {
+                throw Failure(path, "not a regular file (a device, directory, FIFO or socket)")
+            }
+            guard Int(status.st_size) <= maxFileBytes else {
+                throw Failure(path, "\(status.st_size) bytes, more than the limit of \(maxFileBytes) bytes")
+            }
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

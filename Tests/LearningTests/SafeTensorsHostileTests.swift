@@ -64,4 +64,16 @@ import Testing
         let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + length])) as? [String: Any])
         #expect((header["__metadata__"] as? [String: String])?[tricky] == tricky)
     }
+
+    @Test func readingRefusesWhatIsNotARegularFile() {
+        // /dev/zero was read until memory ran out.
+        for path in ["/dev/zero", "/tmp"] {
+            do {
+                _ = try SafeTensors.read(path: path)
+                Issue.record("\(path) was read")
+            } catch {
+                #expect(error.description == "\(path): not a regular file (a device, directory, FIFO or socket)")
+            }
+        }
+    }
 }
