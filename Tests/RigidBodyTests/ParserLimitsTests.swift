@@ -62,6 +62,20 @@ import Testing
         #expect(error.line == 2 && error.message.contains("\(XMLParser.maxElements)"), "\(error)")
     }
 
+    @Test func attributesPerElementAreBounded() throws {
+        // Each attribute was compared with every earlier one: a 16 MiB element with millions of
+        // attributes took hours.
+        func element(_ count: Int) -> String {
+            "<r\n" + (0 ..< count).map { "a\($0)='\($0)'" }.joined(separator: "\n") + "/>"
+        }
+        let atLimit = try XMLDocument(parsing: element(XMLParser.maxAttributes)).root
+        #expect(atLimit.attributes.count == XMLParser.maxAttributes && atLimit[attribute: "a63"] == "63")
+        let error = try #require(xmlError(element(XMLParser.maxAttributes + 1)))
+        #expect(error.code == .tooManyAttributes, "\(error)")
+        // Attribute k is on line k + 2.
+        #expect(error.line == XMLParser.maxAttributes + 2 && error.message.contains("<r>"), "\(error)")
+    }
+
     @Test func urdfLargerThanTheLimitIsRefusedBeforeParsing() throws {
         // Valid XML that would parse: the size alone refuses it.
         let padding = String(repeating: " ", count: URDFParser.maxBytes)

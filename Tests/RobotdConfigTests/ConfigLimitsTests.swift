@@ -58,6 +58,26 @@ import Testing
         #expect(e.code == .wrongType && e.keyPath == "mpc.weights", "\(e)")
     }
 
+    /// Keys that are data (joint names) can number in the tens of thousands within the size
+    /// limit; every one is decoded and checked (lookups were linear scans, quadratic overall).
+    @Test func manyJointOverridesDecode() throws {
+        let count = 20_000
+        let yaml = "limits:\n  joints:\n" + (0 ..< count).map { "    j\($0): {velocity: \($0 + 1)}\n" }.joined()
+        let config = try ConfigLoader.parse(yaml, file: "test.yaml", baseDirectory: nil)
+        #expect(config.limits.joints.count == count)
+        #expect(config.limits.joints["j12345"]?.velocity == 12_346)
+        let e = try #require(error(yaml + "    j7: {velocity: 1}\n"))
+        #expect(e.code == .duplicateKey && e.keyPath == "limits.joints.j7" && e.line == count + 3, "\(e)")
+    }
+
+    @Test func aHugeUnknownKeyIsReportedWithoutASuggestion() throws {
+        let key = String(repeating: "rate_hz", count: 100_000)
+        // An explicit key (`? …`): YAML limits implicit keys to 1 024 characters.
+        let e = try #require(error("loop:\n  ? \(key)\n  : 1\n"))
+        #expect(e.code == .unknownKey && e.line == 2, "\(e)")
+        #expect(!e.message.contains("did you mean") && e.description.utf8.count < 1_500, "\(e.description.utf8.count)")
+    }
+
     @Test func textLargerThanTheLimitIsRefused() throws {
         let e = try #require(error("# " + String(repeating: "x", count: ConfigLoader.maxBytes)))
         #expect(e.code == .tooLarge && e.message.contains("\(ConfigLoader.maxBytes)"), "\(e)")

@@ -20,6 +20,7 @@ package struct XMLError: Error, Hashable, CustomStringConvertible {
             case syntax
             case tooDeep
             case tooManyElements
+            case tooManyAttributes
         }
 
         private var base: Base
@@ -54,6 +55,8 @@ package struct XMLError: Error, Hashable, CustomStringConvertible {
         package static let tooDeep = Code(.tooDeep)
         /// More elements than the parser's limit (`XMLParser.maxElements`).
         package static let tooManyElements = Code(.tooManyElements)
+        /// More attributes on one element than the parser's limit (`XMLParser.maxAttributes`).
+        package static let tooManyAttributes = Code(.tooManyAttributes)
 
         package var description: String { base.rawValue }
     }

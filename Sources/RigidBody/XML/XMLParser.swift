@@ -14,6 +14,9 @@ struct XMLParser {
     /// Most elements accepted in one document; a 1 024-link URDF with visuals, collisions and
     /// inertials has about 25 000.
     static let maxElements = 200_000
+    /// Most attributes accepted on one element (URDF uses at most 6, on `<inertia>`); bounds the
+    /// duplicate check, which compares each attribute with the ones before it.
+    static let maxAttributes = 64
 
     private let bytes: [UInt8]
     private var elementCount = 0
@@ -195,6 +198,12 @@ struct XMLParser {
             }
             let value = try decode(valueStart..<position, isAttribute: true)
             position += 1
+            guard element.attributes.count < Self.maxAttributes else {
+                throw XMLError(
+                    .tooManyAttributes, line: attributeLine,
+                    "more than \(Self.maxAttributes) attributes in <\(name)> (the limit)"
+                )
+            }
             if element.attributes.contains(where: { $0.name == attributeName }) {
                 throw XMLError(
                     .duplicateAttribute, line: attributeLine, "duplicate attribute \"\(attributeName)\" in <\(name)>"
