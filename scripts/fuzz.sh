@@ -7,7 +7,8 @@
 # FUZZ_SECONDS (default 60) per target; --smoke runs each target for FUZZ_SMOKE_RUNS executions
 # (default 20000) instead, which is what `make test` does. The checked-in seeds
 # (Fuzz/corpus/<target>) are copied into a working corpus under .build-fuzz/corpus, so inputs the
-# fuzzer finds never land in the repository; crashes, leaks and timeouts are written to
+# fuzzer finds never land in the repository; Fuzz/dict/<target>.dict gives the mutator the
+# format's tokens; crashes, leaks and timeouts are written to
 # .build-fuzz/artifacts/<target>/ and fail the run.
 #
 # Why the build flags look as they do (Swift 6.3.1): SwiftPM's `--sanitize fuzzer --sanitize
@@ -64,10 +65,12 @@ for target in "${targets[@]}"; do
     if [[ $smoke -eq 1 ]]; then budget=(-runs="$SMOKE_RUNS"); else budget=(-max_total_time="$SECONDS_PER_TARGET"); fi
     echo "== fuzz $target: ${budget[*]}"
     # One worker: the machines this runs on are shared. -timeout flags any input slower than 10 s.
+    dict=()
+    if [[ -f Fuzz/dict/$target.dict ]]; then dict=(-dict="Fuzz/dict/$target.dict"); fi
     rc=0
     ASAN_OPTIONS=detect_leaks=1 ".build-fuzz/release/$(product "$target")" "${budget[@]}" \
         -max_len="$(max_len "$target")" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$artifacts" "$corpus" > ".build-fuzz/$target.log" 2>&1 || rc=$?
+        "${dict[@]}" -artifact_prefix="$artifacts" "$corpus" > ".build-fuzz/$target.log" 2>&1 || rc=$?
     grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Fatal error|artifact)" \
         ".build-fuzz/$target.log" || true
     if [[ $rc -ne 0 ]] || [[ -n $(ls -A "$artifacts") ]]; then
