@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: setup setup-test build run test bench clean
+.PHONY: setup setup-test build run test bench fuzz fuzz-smoke clean
 
 setup:
 	@scripts/setup.sh
@@ -30,10 +30,25 @@ TEST_FLAGS = -c release -Xswiftc -enable-testing
 test: setup-test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	$(MAKE) fuzz-smoke
+
+# libFuzzer + AddressSanitizer targets of the parsers of untrusted input (README "Fuzzing"),
+# built from the separate package Fuzz/ into .build-fuzz. `make fuzz` runs each for FUZZ_SECONDS;
+# the smoke run in `make test` gives each FUZZ_SMOKE_RUNS inputs (cold build and run: ~2 min).
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_TARGETS ?= jsonrpc urdf config safetensors
+export FUZZ_SECONDS FUZZ_SMOKE_RUNS
+
+fuzz:
+	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	SWIFT=$(SWIFT) scripts/fuzz.sh --smoke $(FUZZ_TARGETS)
 
 bench: build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd bench dynamics --urdf hardware/robots/sim6/robot.urdf --json
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd bench loop --config configs/sim.yaml --rate 1000 --seconds 20 --json
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -72,7 +72,7 @@ let package = Package(
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "RobotdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", .product(name: "Yams", package: "Yams")]),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
         .target(

@@ -84,7 +84,21 @@ public enum SafeTensors {
     /// Largest header accepted (the format's own limit is 100 MB).
     static let maxHeader = 100_000_000
 
+    /// Largest file read (bytes): policies and ensembles for arms are megabytes; the bound keeps a
+    /// mistaken path from exhausting memory.
+    public static let maxFileBytes = 1 << 30
+
     public static func read(path: String) throws(Failure) -> File {
+        // `/dev/zero` or a FIFO would be read forever; check before reading.
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFREG else {
+                throw Failure(path, "not a regular file (a device, directory, FIFO or socket)")
+            }
+            guard Int(status.st_size) <= maxFileBytes else {
+                throw Failure(path, "\(status.st_size) bytes, more than the limit of \(maxFileBytes) bytes")
+            }
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -147,11 +161,9 @@ public enum SafeTensors {
             guard begin >= 0, end >= begin, end <= buffer.count else {
                 throw Failure(name, "tensor \"\(key)\": data_offsets [\(begin), \(end)] outside the \(buffer.count)-byte data buffer")
             }
-            var expected = dtype.size
-            for d in shape {
-                let (product, overflow) = expected.multipliedReportingOverflow(by: d)
-                guard !overflow else { throw Failure(name, "tensor \"\(key)\": shape \(shape) overflows the element count") }
-                expected = product
+            // A wrapped product could match a short byte range and trap later in `elementCount`.
+            guard let expected = byteCount(shape: shape, dtype: dtype) else {
+                throw Failure(name, "tensor \"\(key)\": shape \(shape) has more bytes than memory can hold")
             }
             guard end - begin == expected else {
                 throw Failure(name, "tensor \"\(key)\": \(end - begin) bytes for shape \(shape) of \(dtype.rawValue) (expected \(expected))")
@@ -160,7 +172,8 @@ public enum SafeTensors {
             let start = buffer.startIndex + begin
             tensors[key] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start ..< start + (end - begin)]))
         }
-        ranges.sort { $0.0 < $1.0 }
+        // By (begin, end): an empty tensor at a neighbour's begin is not an overlap.
+        ranges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
         for i in 1 ..< max(1, ranges.count) where ranges[i].0 < ranges[i - 1].1 {
             throw Failure(name, "tensors \"\(ranges[i - 1].2)\" and \"\(ranges[i].2)\" overlap")
         }
@@ -175,22 +188,28 @@ public enum SafeTensors {
         return Int(d)
     }
 
+    /// Bytes of a tensor of `shape` and `dtype`, or nil when the count overflows `Int`.
+    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var count = dtype.size
+        for extent in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+
     /// Serialises like Python's `safetensors`: tensors sorted by name, laid out in that order,
     /// header padded with spaces to a multiple of 8 bytes.
     public static func encode(_ file: File) -> [UInt8] {
         var entries: [String] = []
         var offset = 0
-        let names = file.tensors.keys.sorted()
-        func quote(_ s: String) -> String {
-            let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
-            return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
-        }
         if !file.metadata.isEmpty {
-            let m = file.metadata.keys.sorted().map { "\(quote($0)):\(quote(file.metadata[$0]!))" }.joined(separator: ",")
+            let m = file.metadata.sorted { $0.key < $1.key }.map { "\(quote($0.key)):\(quote($0.value))" }.joined(separator: ",")
             entries.append("\"__metadata__\":{\(m)}")
         }
-        for name in names {
-            let t = file.tensors[name]!
+        let tensors = file.tensors.sorted { $0.key < $1.key }
+        for (name, t) in tensors {
             entries.append("\(quote(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
             offset += t.bytes.count
         }
@@ -201,8 +220,31 @@ public enum SafeTensors {
         let n = UInt64(header.count)
         for i in 0 ..< 8 { out.append(UInt8((n >> (8 * UInt64(i))) & 0xFF)) }
         out += header
-        for name in names { out += file.tensors[name]!.bytes }
+        for (_, t) in tensors { out += t.bytes }
         return out
+    }
+
+    /// A JSON string literal (RFC 8259 escapes), as `json.dumps` writes it apart from non-ASCII,
+    /// which stays UTF-8 (Python's `safetensors` writes the header with serde_json, which does
+    /// the same).
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     public static func write(_ file: File, to path: String) throws(Failure) {
@@ -252,9 +294,10 @@ public enum MLPFile {
                     throw SafeTensors.Failure(name, "tensor \"\(tensor)\": element \(k) is \(values[k]) (weights must be finite)")
                 }
             }
-            if n == 0 { widths.append(w.shape[1]) } else if w.shape[1] != widths.last! {
-                throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(widths.last!)")
+            if let previous = widths.last, n > 0, w.shape[1] != previous {
+                throw SafeTensors.Failure(name, "\"\(i).weight\" takes \(w.shape[1]) inputs but the previous layer gives \(previous)")
             }
+            if n == 0 { widths.append(w.shape[1]) }
             widths.append(w.shape[0])
             weights.append(wf)
             biases.append(bf)

@@ -22,16 +22,22 @@ public enum DaemonAssembly {
     public static func loadModel(_ config: DaemonConfiguration) throws -> RobotModel {
         let path = config.robot.urdf
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+        do throws(BoundedFile.Failure) {
+            text = try BoundedFile.readText(path, limit: URDFParser.maxBytes)
         } catch {
-            throw Failure("robot.urdf: cannot read \(path): \(error.localizedDescription)")
+            throw Failure("robot.urdf: \(path): \(error)")
         }
+        let model: RobotModel
         do {
-            return try RobotModel(urdfText: text, file: path)
+            model = try RobotModel(urdfText: text, file: path)
         } catch {
             throw Failure("robot.urdf: \(error)")
         }
+        // The loop records fixed-size transitions and preconditions on this; say it here instead.
+        guard model.dof <= transitionMaxJoints else {
+            throw Failure("robot.urdf: \(path): \(model.dof) moving joints; robotd controls at most \(transitionMaxJoints)")
+        }
+        return model
     }
 
     static func perJoint(_ values: JointValues, _ key: String, _ model: RobotModel) throws -> [Double] {

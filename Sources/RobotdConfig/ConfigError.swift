@@ -18,6 +18,8 @@ public struct ConfigError: Error, Hashable, CustomStringConvertible, Sendable {
             case wrongType
             case outOfRange
             case invalidValue
+            case tooLarge
+            case tooDeep
         }
 
         fileprivate let kind: Kind
@@ -39,6 +41,10 @@ public struct ConfigError: Error, Hashable, CustomStringConvertible, Sendable {
         /// A value of the right type that is not allowed: an unknown enumeration value, a list of
         /// the wrong length, an inconsistent pair.
         public static let invalidValue = Code(kind: .invalidValue)
+        /// A file larger than robotd reads (the configuration itself, or the URDF it names).
+        public static let tooLarge = Code(kind: .tooLarge)
+        /// Lists and mappings nested deeper than the loader accepts.
+        public static let tooDeep = Code(kind: .tooDeep)
 
         public var description: String {
             switch kind {
@@ -50,6 +56,8 @@ public struct ConfigError: Error, Hashable, CustomStringConvertible, Sendable {
             case .wrongType: "wrongType"
             case .outOfRange: "outOfRange"
             case .invalidValue: "invalidValue"
+            case .tooLarge: "tooLarge"
+            case .tooDeep: "tooDeep"
             }
         }
     }
@@ -76,10 +84,18 @@ public struct ConfigError: Error, Hashable, CustomStringConvertible, Sendable {
     ///   - message: What is wrong, without the location prefix.
     public init(_ code: Code, keyPath: String, file: String?, line: Int?, message: String) {
         self.code = code
-        self.keyPath = keyPath
+        self.keyPath = Self.clipped(keyPath, limit: 300)
         self.file = file
         self.line = line
-        self.message = message
+        self.message = Self.clipped(message, limit: 1_000)
+    }
+
+    /// Messages and key paths quote keys from the file, which can be megabytes long; a
+    /// diagnostic is for a person, so keep it to a screenful.
+    static func clipped(_ text: String, limit: Int) -> String {
+        let utf8 = text.utf8
+        guard utf8.count > limit else { return text }
+        return String(decoding: utf8.prefix(limit), as: UTF8.self) + "… (\(utf8.count - limit) more bytes)"
     }
 
     /// `file:line: key.path: message`, dropping the parts that are unknown.

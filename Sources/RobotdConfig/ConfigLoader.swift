@@ -7,6 +7,9 @@ import Yams
 /// The YAML is composed into a node tree (which keeps line marks) and walked by `ConfigReader`;
 /// Codable is not used because its errors lose the line.
 public enum ConfigLoader {
+    /// Largest configuration accepted (bytes): the documented keys fit in a few kilobytes.
+    public static let maxBytes = 1 << 20
+
     /// Reads and validates a configuration file.
     ///
     /// A relative `robot.urdf` in the file resolves against the file's directory.
@@ -17,13 +20,12 @@ public enum ConfigLoader {
     /// - Warning: Not real-time safe.
     public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+        do throws(BoundedFile.Failure) {
+            text = try BoundedFile.readText(path, limit: maxBytes)
         } catch {
-            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
-            throw ConfigError(.unreadable, keyPath: "", file: path, line: nil, message: "cannot read: \(reason)")
+            throw ConfigError(error.isTooLarge ? .tooLarge : .unreadable, keyPath: "", file: path, line: nil, message: "\(error)")
         }
-        return try parse(text, file: path, baseDirectory: directory(of: path))
+        return try parse(text, file: path, baseDirectory: directory(of: path), checkingHost: true)
     }
 
     /// Validates configuration text.
@@ -37,6 +39,25 @@ public enum ConfigLoader {
     /// - Throws: `ConfigError` naming the line and key path.
     /// - Warning: Not real-time safe.
     public static func parse(_ yaml: String, file: String?, baseDirectory: String?) throws(ConfigError) -> DaemonConfiguration {
+        try parse(yaml, file: file, baseDirectory: baseDirectory, checkingHost: false)
+    }
+
+    /// Validates configuration text, and with `checkingHost` also what it names on this machine:
+    /// `robot.urdf` must be a regular file of at most `DaemonConfiguration.Robot.maxURDFBytes`
+    /// when it exists, and CPUs must be in the process's affinity mask.
+    static func parse(
+        _ yaml: String, file: String?, baseDirectory: String?, checkingHost: Bool
+    ) throws(ConfigError) -> DaemonConfiguration {
+        guard yaml.utf8.count <= maxBytes else {
+            throw ConfigError(
+                .tooLarge, keyPath: "", file: file, line: nil,
+                message: "\(yaml.utf8.count) bytes; a configuration is at most \(maxBytes) bytes (1 MiB)")
+        }
+        if let line = YAMLNesting.firstTooDeepLine(in: yaml) {
+            throw ConfigError(
+                .tooDeep, keyPath: "", file: file, line: line,
+                message: "lists and mappings nested more than \(YAMLNesting.maxDepth) levels deep (the limit)")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -46,6 +67,7 @@ public enum ConfigLoader {
             throw ConfigError(.syntax, keyPath: "", file: file, line: nil, message: "\(error)")
         }
         var reader = try ConfigReader(root, path: "", file: file, line: 1)
+        reader.checksHost = checkingHost
         return try DaemonConfiguration(reading: &reader, baseDirectory: baseDirectory)
     }
 

@@ -19,8 +19,17 @@ struct ConfigReader {
     let file: String?
     /// Line of the mapping, or of its parent key when the mapping is absent.
     let line: Int?
+    /// Whether values that name things on this machine (files, CPUs) are checked against it:
+    /// `ConfigLoader.load(path:)` does, so `check-config` catches them; text parsed alone does not,
+    /// so a configuration can be checked on another machine than the arm's.
+    var checksHost = false
     private(set) var entries: [Entry] = []
+    /// Keys asked for, in the order asked (for "expected one of"), and as a set: a mapping whose
+    /// keys are data (`limits.joints`) may hold many thousands, and lookups must stay linear.
     private var known: [String] = []
+    private var knownSet: Set<String> = []
+    /// First entry of each key, for the same reason.
+    private var entryIndex: [String: Int] = [:]
 
     /// - Parameters:
     ///   - node: The mapping; nil or a YAML null reads as an empty mapping (all defaults).
@@ -52,6 +61,7 @@ struct ConfigReader {
                     message: "duplicate key\(previous)")
             }
             firstLine[key.string] = keyLine
+            entryIndex[key.string] = entries.count
             entries.append(Entry(key: key.string, keyLine: keyLine, value: value))
         }
     }
@@ -60,27 +70,31 @@ struct ConfigReader {
 
     /// The value of `key`, registering it as known; nil when absent or null.
     mutating func node(_ key: String) -> Node? {
-        if !known.contains(key) { known.append(key) }
-        guard let entry = entries.first(where: { $0.key == key }), !Self.isNull(entry.value) else { return nil }
-        return entry.value
+        markKnown(key)
+        guard let index = entryIndex[key], !Self.isNull(entries[index].value) else { return nil }
+        return entries[index].value
+    }
+
+    private mutating func markKnown(_ key: String) {
+        if knownSet.insert(key).inserted { known.append(key) }
     }
 
     /// The line of `key` when present, else the line of this mapping.
     func line(of key: String) -> Int? {
-        entries.first(where: { $0.key == key })?.keyLine ?? line
+        entryIndex[key].flatMap { entries[$0].keyLine } ?? line
     }
 
     func keyPath(_ key: String) -> String { Self.join(path, key) }
 
     /// All entries, for mappings whose keys are data (joint names); marks them all known.
     mutating func takeAllEntries() -> [Entry] {
-        for entry in entries where !known.contains(entry.key) { known.append(entry.key) }
+        for entry in entries { markKnown(entry.key) }
         return entries
     }
 
     /// Rejects the first key (in document order) no accessor asked for.
     func finish() throws(ConfigError) {
-        guard let unknown = entries.first(where: { !known.contains($0.key) }) else { return }
+        guard let unknown = entries.first(where: { !knownSet.contains($0.key) }) else { return }
         var message = "unknown key"
         if let suggestion = Self.closest(to: unknown.key, in: known) {
             message += " (did you mean \(suggestion)?)"
@@ -98,7 +112,9 @@ struct ConfigReader {
     /// The nested mapping at `key`; absent or null reads as empty.
     mutating func section(_ key: String) throws(ConfigError) -> ConfigReader {
         let value = node(key)
-        return try ConfigReader(value, path: keyPath(key), file: file, line: line(of: key))
+        var reader = try ConfigReader(value, path: keyPath(key), file: file, line: line(of: key))
+        reader.checksHost = checksHost
+        return reader
     }
 
     /// Whether `key` is present (and not null), registering it as known.
@@ -153,7 +169,12 @@ struct ConfigReader {
         guard let text = Self.plainText(node), let x = Self.parseDouble(text) else {
             throw typeError(node, keyPath: keyPath, expected: "a number")
         }
-        guard x.isFinite, bounds.contains(x) else {
+        guard x.isFinite else {
+            throw ConfigError(
+                .outOfRange, keyPath: keyPath, file: file, line: node.mark?.line,
+                message: "\(text) is not a finite number (it overflows a double)")
+        }
+        guard bounds.contains(x) else {
             throw ConfigError(
                 .outOfRange, keyPath: keyPath, file: file, line: node.mark?.line,
                 message: "\(text) is out of range \(bounds.text(unit: unit))")
@@ -311,6 +332,8 @@ struct ConfigReader {
 
     /// The known key within edit distance 2 of `key`, for "did you mean".
     static func closest(to key: String, in candidates: [String]) -> String? {
+        // Edit distance costs |key| · |candidate|; a key this long is no typo of a schema key.
+        guard key.count <= 64 else { return nil }
         let scored = candidates.map { ($0, editDistance(Array(key), Array($0))) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 < key.count else { return nil }
         return best.0

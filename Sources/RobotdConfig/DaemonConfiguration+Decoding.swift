@@ -42,6 +42,9 @@ extension DaemonConfiguration.Robot {
         self.init()
         if let path = try r.optionalString("urdf") {
             urdf = ConfigLoader.resolve(path, against: baseDirectory)
+            if r.checksHost, let problem = BoundedFile.problem(at: urdf, limit: Self.maxURDFBytes) {
+                throw r.error(problem.isTooLarge ? .tooLarge : .invalidValue, "urdf", at: r.node("urdf"), "\(urdf): \(problem)")
+            }
         }
         name = try r.optionalString("name")
         try r.finish()
@@ -131,7 +134,7 @@ extension DaemonConfiguration.Loop {
         self.init()
         rateHz = try r.int("rate_hz", default: rateHz, .closed(1, 10_000), unit: "Hz")
         rtPriority = try r.int("rt_priority", default: rtPriority, .closed(1, 99))
-        cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
+        cpuAffinity = try r.cpu("cpu_affinity")
         lockMemory = try r.bool("lock_memory", default: lockMemory)
         overrunFaultThreshold = try r.int("overrun_fault_threshold", default: overrunFaultThreshold, .closed(1, 1000), unit: "ticks")
         catchUp = try r.enumeration("catch_up", default: catchUp)
@@ -217,7 +220,7 @@ extension DaemonConfiguration.Learning {
         residualBoundFactor = try r.double("residual_bound_factor", default: residualBoundFactor, .closed(1, 1000))
         if let problem = disagreementProblem { throw r.error(.invalidValue, "soft_disagreement", at: nil, problem) }
         disagreementWeight = try r.double("disagreement_weight", default: disagreementWeight, .atLeast(0))
-        cpuAffinity = try r.optionalInt("cpu_affinity", .atLeast(0))
+        cpuAffinity = try r.cpu("cpu_affinity")
         warmStart = try r.bool("warm_start", default: warmStart)
         warmStartEpochs = try r.int("warm_start_epochs", default: warmStartEpochs, .closed(1, 1000))
         inputNoise = try r.double("input_noise", default: inputNoise, .closed(0, 2))
@@ -271,6 +274,11 @@ extension DaemonConfiguration.Socket {
     init(reading r: inout ConfigReader) throws(ConfigError) {
         self.init()
         path = try r.optionalString("path")
+        if let path, path.utf8.count > Self.maxPathBytes {
+            throw r.error(
+                .outOfRange, "path", at: r.node("path"),
+                "\(path.utf8.count) bytes; a Unix socket path holds at most \(Self.maxPathBytes) (sun_path is 108 bytes with its NUL)")
+        }
         group = try r.optionalString("group")
         if let node = r.node("mode") {
             mode = try Self.mode(node, reader: r)

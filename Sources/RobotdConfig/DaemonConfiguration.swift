@@ -38,6 +38,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The robot description (`robot:`).
     public struct Robot: Sendable, Equatable {
+        /// Largest URDF accepted (bytes), as `URDFParser.maxBytes`: `check-config` refuses a
+        /// larger file before the daemon would read it.
+        public static let maxURDFBytes = 16 << 20
+
         /// Path of the robot's URDF. A relative path written in a configuration file is resolved
         /// against that file's directory by the loader; the default is relative to the working
         /// directory (the repository root in development).
@@ -408,6 +412,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The control socket (`socket:`).
     public struct Socket: Sendable, Equatable {
+        /// Longest socket path (bytes of UTF-8): `sockaddr_un.sun_path` is 108 bytes on Linux,
+        /// one of them the terminating NUL. Relative paths are checked as written.
+        public static let maxPathBytes = 107
+
         /// Socket path; nil = `$RUNTIME_DIRECTORY/robotd.sock` under systemd, else
         /// `./run/robotd.sock` (the daemon resolves it). Relative paths resolve against the
         /// working directory.

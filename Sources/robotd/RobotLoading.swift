@@ -8,10 +8,10 @@ import RobotdConfig
 enum RobotLoading {
     static func load(urdfPath path: String) throws -> RobotModel {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+        do throws(BoundedFile.Failure) {
+            text = try BoundedFile.readText(path, limit: URDFParser.maxBytes)
         } catch {
-            throw CLIError("cannot read URDF \(path): \(error.localizedDescription)")
+            throw CLIError("URDF \(path): \(error)")
         }
         do {
             return try RobotModel(urdfText: text, file: path)

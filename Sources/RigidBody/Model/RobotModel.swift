@@ -112,17 +112,31 @@ public struct RobotModel: Sendable {
             )
         }
 
-        // Depth-first walk. `body` is the moving joint whose body the link belongs to (−1: base),
-        // `pose` the link frame in that joint's frame.
-        func visit(link: String, body: Int, pose: Transform) {
-            frames[link] = Frame(name: link, joint: body, placement: pose)
-            let y = linkInertia(link).transformed(by: pose)
-            if body >= 0 { inertias[body] += y } else { baseMass += y.mass }
-            for k in childJoints[link] ?? [] {
+        // Depth-first walk on an explicit stack (a chain of thousands of links must not cost
+        // thousands of call frames). A link's child joints are visited in document order, each
+        // joint's subtree before the next joint; `.endSubtree` runs once a moving joint's subtree is
+        // done. `body` is the moving joint whose body a link belongs to (−1: base), `pose` the link
+        // frame in that joint's frame.
+        enum Step {
+            case link(String, body: Int, pose: Transform)
+            case joint(Int, body: Int, pose: Transform)
+            case endSubtree(Int)
+        }
+        var pending: [Step] = [.link(root.name, body: -1, pose: .identity)]
+        while let step = pending.popLast() {
+            switch step {
+            case let .link(link, body, pose):
+                frames[link] = Frame(name: link, joint: body, placement: pose)
+                let y = linkInertia(link).transformed(by: pose)
+                if body >= 0 { inertias[body] += y } else { baseMass += y.mass }
+                for k in (childJoints[link] ?? []).reversed() {
+                    pending.append(.joint(k, body: body, pose: pose))
+                }
+            case let .joint(k, body, pose):
                 let uj = urdf.joints[k]
                 let origin = pose * Transform(xyz: uj.origin.xyz, rpy: uj.origin.rpy)
                 if uj.type == .fixed {
-                    visit(link: uj.child, body: body, pose: origin)
+                    pending.append(.link(uj.child, body: body, pose: origin))
                     continue
                 }
                 let index = joints.count
@@ -142,11 +156,12 @@ public struct RobotModel: Sendable {
                 prismatic.append(uj.type == .prismatic)
                 inertias.append(.zero)
                 subtreeEnd.append(index + 1)
-                visit(link: uj.child, body: index, pose: .identity)
+                pending.append(.endSubtree(index))
+                pending.append(.link(uj.child, body: index, pose: .identity))
+            case let .endSubtree(index):
                 subtreeEnd[index] = joints.count
             }
         }
-        visit(link: root.name, body: -1, pose: .identity)
 
         guard !joints.isEmpty else {
             throw URDFError(.noMovingJoint, element: "robot \"\(urdf.name)\"", line: 0, message: "the robot has no revolute, continuous or prismatic joint")

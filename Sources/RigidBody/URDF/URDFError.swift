@@ -33,6 +33,7 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
             case noMovingJoint
             case masslessJoint
             case unknownJoint
+            case tooLarge
         }
 
         private var base: Base
@@ -85,6 +86,9 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
 
         /// robotd's `<robotd>` extension names a joint that does not move or does not exist.
         public static let unknownJoint = Code(.unknownJoint)
+        /// The file is larger, or has more links or joints, than robotd accepts
+        /// (`URDFParser.maxBytes`, `URDFParser.maxLinks`, `URDFParser.maxJoints`).
+        public static let tooLarge = Code(.tooLarge)
         /// The tree has no revolute, continuous or prismatic joint (raised by `RobotModel`).
         public static let noMovingJoint = Code(.noMovingJoint)
         /// A moving joint carries no mass or inertia, so the mass matrix would be singular
@@ -106,10 +110,10 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
 
     public init(_ code: Code, element: String?, file: String? = nil, line: Int, message: String) {
         self.code = code
-        self.element = element
+        self.element = element.map { clippedMessage($0, limit: 200) }
         self.file = file
         self.line = line
-        self.message = message
+        self.message = clippedMessage(message)
     }
 
     public var description: String {

@@ -9,16 +9,32 @@ import LinearAlgebra
 /// must appear at most once, names must be non-empty, every number must be finite, and inertias
 /// must be physically possible.
 public enum URDFParser {
+    /// Largest URDF accepted (bytes of UTF-8): real arms are tens of kilobytes, and parsing is
+    /// linear, so the bound is on memory and time for a hostile or mistaken file.
+    public static let maxBytes = 16 << 20
+    /// Most `<link>`s accepted. robotd controls at most 8 joints; the bound leaves room for
+    /// frames and bounds the tree walks and the quadratic-in-depth mass checks.
+    public static let maxLinks = 1_024
+    /// Most `<joint>`s accepted (see `maxLinks`).
+    public static let maxJoints = 1_024
+
     /// Parses and validates a URDF document.
     ///
     /// - Parameters:
     ///   - text: the URDF XML (xacro must already be expanded).
     ///   - file: a name for the source used in error descriptions, such as `robot.urdf`.
     /// - Returns: the robot, with every invariant documented on `URDFDescription` established.
-    /// - Throws: `URDFError` for the first problem found: XML syntax first, then each link and
-    ///   joint in document order, then names and the shape of the joint graph.
+    /// - Throws: `URDFError` for the first problem found: size (`maxBytes`), XML syntax, then
+    ///   each link and joint in document order (at most `maxLinks` and `maxJoints`), then names and
+    ///   the shape of the joint graph.
     /// - Warning: Not real-time safe.
     public static func parse(_ text: String, file: String? = nil) throws(URDFError) -> URDFDescription {
+        guard text.utf8.count <= maxBytes else {
+            throw URDFError(
+                .tooLarge, element: nil, file: file, line: 1,
+                message: "file is \(text.utf8.count) bytes; robotd reads URDFs of at most \(maxBytes) bytes (16 MiB)"
+            )
+        }
         let document: XMLDocument
         do throws(XMLError) {
             document = try XMLDocument(parsing: text)
@@ -55,8 +71,16 @@ private struct URDFReader {
         var extensions: [XMLElement] = []
         for child in root.children {
             switch child.name {
-            case "link": links.append(try link(child))
-            case "joint": joints.append(try joint(child))
+            case "link":
+                guard links.count < URDFParser.maxLinks else {
+                    throw failure(.tooLarge, nil, child.line, "more than \(URDFParser.maxLinks) links (the limit)")
+                }
+                links.append(try link(child))
+            case "joint":
+                guard joints.count < URDFParser.maxJoints else {
+                    throw failure(.tooLarge, nil, child.line, "more than \(URDFParser.maxJoints) joints (the limit)")
+                }
+                joints.append(try joint(child))
             case "robotd": extensions.append(child)
             default: continue
             }
@@ -316,7 +340,7 @@ private struct URDFReader {
             )
         }
         guard roots.count == 1 else {
-            let names = roots.map { "\"\($0.name)\"" }.joined(separator: ", ")
+            let names = listed(roots.map { "\"\($0.name)\"" }, separator: ", ")
             throw failure(
                 .multipleRoots, robotOwner, roots[1].line,
                 "links \(names) have no parent joint; a URDF has exactly one root link"
@@ -359,7 +383,7 @@ private struct URDFReader {
         let names = (forward[offset...] + forward[..<offset]).map { "\"\(robot.joints[$0].name)\"" }
         let joint = robot.joints[first]
         return failure(
-            .cycle, "joint \"\(joint.name)\"", joint.line, "joints \(names.joined(separator: " → ")) form a cycle"
+            .cycle, "joint \"\(joint.name)\"", joint.line, "joints \(listed(names, separator: " → ")) form a cycle"
         )
     }
 
@@ -449,6 +473,12 @@ private struct URDFReader {
             values.append(value)
         }
         return values
+    }
+
+    /// The first few items, then "… and N more": a diagnostic names enough to find the problem.
+    func listed(_ items: [String], separator: String, limit: Int = 5) -> String {
+        guard items.count > limit else { return items.joined(separator: separator) }
+        return items.prefix(limit).joined(separator: separator) + "\(separator)… and \(items.count - limit) more"
     }
 
     func failure(_ code: URDFError.Code, _ element: String?, _ line: Int, _ message: String) -> URDFError {

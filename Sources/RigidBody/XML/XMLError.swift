@@ -18,6 +18,9 @@ package struct XMLError: Error, Hashable, CustomStringConvertible {
             case unknownEntity
             case invalidCharacterReference
             case syntax
+            case tooDeep
+            case tooManyElements
+            case tooManyAttributes
         }
 
         private var base: Base
@@ -48,6 +51,12 @@ package struct XMLError: Error, Hashable, CustomStringConvertible {
         package static let invalidCharacterReference = Code(.invalidCharacterReference)
         /// Any other malformed construct (bad name, missing `=`, unquoted value, stray `<!`, …).
         package static let syntax = Code(.syntax)
+        /// Elements nested deeper than the parser's limit (`XMLParser.maxDepth`).
+        package static let tooDeep = Code(.tooDeep)
+        /// More elements than the parser's limit (`XMLParser.maxElements`).
+        package static let tooManyElements = Code(.tooManyElements)
+        /// More attributes on one element than the parser's limit (`XMLParser.maxAttributes`).
+        package static let tooManyAttributes = Code(.tooManyAttributes)
 
         package var description: String { base.rawValue }
     }
@@ -60,11 +69,20 @@ package struct XMLError: Error, Hashable, CustomStringConvertible {
     package init(_ code: Code, line: Int, _ message: String) {
         self.code = code
         self.line = line
-        self.message = message
+        self.message = clippedMessage(message)
     }
 
     package var description: String { "line \(line): \(message)" }
 
     package static func == (lhs: XMLError, rhs: XMLError) -> Bool { lhs.code == rhs.code }
     package func hash(into hasher: inout Hasher) { hasher.combine(code) }
+}
+
+/// Messages quote names from the input, and a name can be megabytes long; an error message is
+/// for a person, so keep it to a screenful. Cutting inside a multi-byte character leaves a U+FFFD,
+/// harmless in a diagnostic.
+package func clippedMessage(_ message: String, limit: Int = 1_000) -> String {
+    let utf8 = message.utf8
+    guard utf8.count > limit else { return message }
+    return String(decoding: utf8.prefix(limit), as: UTF8.self) + "… (\(utf8.count - limit) more bytes)"
 }

@@ -3,8 +3,23 @@
 /// Open elements live on an explicit stack, so nesting depth costs heap, not call stack. Lines are
 /// counted lazily: `line(at:)` scans only the bytes between the last queried offset and the new
 /// one, which keeps the total cost linear because queries move (almost always) forward.
+///
+/// Depth and element count are bounded (`maxDepth`, `maxElements`): the parser itself would cope,
+/// but every consumer of the tree walks it, and releasing a tree tens of thousands of levels deep
+/// recurses once per level (a stack overflow at ~48 500 levels).
 struct XMLParser {
+    /// Deepest element nesting accepted; URDF needs 5 (`robot/link/visual/geometry/mesh`), and
+    /// releasing a tree this deep takes a few hundred kilobytes of stack at most.
+    static let maxDepth = 1_024
+    /// Most elements accepted in one document; a 1 024-link URDF with visuals, collisions and
+    /// inertials has about 25 000.
+    static let maxElements = 200_000
+    /// Most attributes accepted on one element (URDF uses at most 6, on `<inertia>`); bounds the
+    /// duplicate check, which compares each attribute with the ones before it.
+    static let maxAttributes = 64
+
     private let bytes: [UInt8]
+    private var elementCount = 0
     private var position = 0
     private var lineMarkOffset = 0
     private var lineMark = 1
@@ -78,6 +93,19 @@ struct XMLParser {
                     throw XMLError(.junkAfterRoot, line: line(at: position), "element after the root element <\(root.name)>")
                 }
                 let (element, isEmpty) = try readStartTag()
+                elementCount += 1
+                guard elementCount <= Self.maxElements else {
+                    throw XMLError(
+                        .tooManyElements, line: element.line,
+                        "more than \(Self.maxElements) elements (the limit), at <\(element.name)>"
+                    )
+                }
+                guard stack.count < Self.maxDepth else {
+                    throw XMLError(
+                        .tooDeep, line: element.line,
+                        "element <\(element.name)> is nested more than \(Self.maxDepth) levels deep (the limit)"
+                    )
+                }
                 if !isEmpty {
                     stack.append(element)
                 } else if stack.isEmpty {
@@ -170,6 +198,12 @@ struct XMLParser {
             }
             let value = try decode(valueStart..<position, isAttribute: true)
             position += 1
+            guard element.attributes.count < Self.maxAttributes else {
+                throw XMLError(
+                    .tooManyAttributes, line: attributeLine,
+                    "more than \(Self.maxAttributes) attributes in <\(name)> (the limit)"
+                )
+            }
             if element.attributes.contains(where: { $0.name == attributeName }) {
                 throw XMLError(
                     .duplicateAttribute, line: attributeLine, "duplicate attribute \"\(attributeName)\" in <\(name)>"

@@ -1,0 +1,34 @@
+// swift-tools-version:6.1
+// libFuzzer targets for robotd's parsers of untrusted input (README "Fuzzing"). A separate
+// package so that the sanitizer flags never touch the main build: `make fuzz` builds it with
+// `--sanitize fuzzer --sanitize address` into .build-fuzz. The library targets are symlinks to the
+// main package's sources (only the modules the parsers need, so the cold build stays small); the
+// control socket's JSON and JSON-RPC decoding come as two files, without NIO.
+import PackageDescription
+
+let package = Package(
+    name: "robotd-fuzz",
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLapack", path: "Sources/CLapack", pkgConfig: "lapacke"),
+        .target(name: "CVectorMath"),
+        .target(name: "LinearAlgebra", dependencies: ["CLapack", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "RigidBody", dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(
+            name: "Learning",
+            dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
+        ),
+        .target(name: "ModelFiles", dependencies: ["Learning"]),
+        .target(name: "CLinuxRT"),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ControlServerJSON"),
+
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlServerJSON"]),
+        .executableTarget(name: "FuzzURDF", dependencies: ["RigidBody"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["RobotdConfig"]),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["ModelFiles"]),
+    ]
+)

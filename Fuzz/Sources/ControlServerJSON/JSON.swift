@@ -1,0 +1,1 @@
+../../../Sources/ControlServer/JSON.swift
