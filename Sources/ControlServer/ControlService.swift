@@ -737,6 +737,8 @@ final class ControlService {
     /// and stretches such a move itself), naming the joint and the shortest duration that fits.
     func checkMoveSpeed(to q: [Double], duration: Double) throws(RPCError) {
         let t = access.telemetry()
+        // In faulted or estop the loop refuses the move itself, with the reason that matters.
+        guard t.mode != .faulted, t.mode != .estop else { return }
         let n = min(q.count, Int(t.dof), info.velocityLimits.count)
         var shortest = 0.0, joint = -1
         for i in 0 ..< n where info.velocityLimits[i] > 0 {

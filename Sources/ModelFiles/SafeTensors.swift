@@ -181,11 +181,13 @@ public enum SafeTensors {
     }
 
     /// A JSON number that is an integer exactly (12 or 12.0, not 12.5, 1e300 or true); nil otherwise.
+    /// (`as? Int` bridges only numbers that are exactly integers: NSNumber.intValue would turn 2.5
+    /// into 2 and 1e300 into Int.min.)
+    private static let booleanClass: AnyClass = type(of: NSNumber(value: true) as AnyObject)
+
     static func integer(_ value: Any) -> Int? {
-        guard let n = value as? NSNumber else { return nil }
-        let d = n.doubleValue
-        guard d.isFinite, d == d.rounded(), abs(d) <= 9_007_199_254_740_992 else { return nil }
-        return Int(d)
+        guard let n = value as? NSNumber, type(of: n as AnyObject) != booleanClass else { return nil }
+        return value as? Int
     }
 
     /// Bytes of a tensor of `shape` and `dtype`, or nil when the count overflows `Int`.

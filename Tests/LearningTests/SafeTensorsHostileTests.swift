@@ -38,11 +38,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"t":{"dtype":"U8","shape":[2.5],"data_offsets":[0,2]}}"#, "shape must be a list of non-negative integers"),
-        (#"{"t":{"dtype":"U8","shape":[1e300],"data_offsets":[0,0]}}"#, "shape must be a list of non-negative integers"),
-        (#"{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2.0001]}}"#, "data_offsets must be [begin, end], two integers"),
-        (#"{"t":{"dtype":"U8","shape":[0],"data_offsets":[1e300,1e300]}}"#, "data_offsets must be [begin, end], two integers"),
-        (#"{"t":{"dtype":"U8","shape":[0],"data_offsets":[18446744073709551615,18446744073709551615]}}"#, "two integers"),
+        (#"{"t":{"dtype":"U8","shape":[2.5],"data_offsets":[0,2]}}"#, "shape[0] = 2.5 is not a non-negative integer"),
+        (#"{"t":{"dtype":"U8","shape":[1e300],"data_offsets":[0,0]}}"#, "shape[0] = 1e+300 is not a non-negative integer"),
+        (#"{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2.0001]}}"#, "data_offsets[1] = 2.0001 is not an integer"),
+        (#"{"t":{"dtype":"U8","shape":[0],"data_offsets":[1e300,1e300]}}"#, "data_offsets[0] = 1e+300 is not an integer"),
+        (#"{"t":{"dtype":"U8","shape":[0],"data_offsets":[18446744073709551615,18446744073709551615]}}"#, "data_offsets[0] = 18446744073709551615 is not an integer"),
     ])
     func nonIntegerShapesAndOffsetsAreRefused(_ header: String, _ fragment: String) {
         let reason = Self.reason(Self.file(header: header, data: [1, 2]))
