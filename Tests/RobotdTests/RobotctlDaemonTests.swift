@@ -29,7 +29,7 @@ import Testing
         let json = try #require(try TestSupport.json(try Self.robotctl(["status", "--json"], socket: s).stdout) as? [String: Any])
         #expect(json["mode"] as? String == "hold")
 
-        let move = try Self.robotctl(["move", "0.2,-0.6,0.5,-0.2,0.1,0.1", "--duration", "0.4"], socket: s)
+        let move = try Self.robotctl(["move", "0.2,-0.6,0.5,-0.2,0.1,0.1", "--duration", "0.6"], socket: s)
         #expect(move.status == 0, "\(move.stderr)")
         let outOfRange = try Self.robotctl(["move", "--", "9", "0", "0", "0", "0", "0"], socket: s)
         #expect(outOfRange.status == 1)
