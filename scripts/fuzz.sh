@@ -8,8 +8,8 @@
 # (default 20000) instead, which is what `make test` does. The checked-in seeds
 # (Fuzz/corpus/<target>) are copied into a working corpus under .build-fuzz/corpus, so inputs the
 # fuzzer finds never land in the repository; Fuzz/dict/<target>.dict gives the mutator the
-# format's tokens; crashes, leaks and timeouts are written to
-# .build-fuzz/artifacts/<target>/ and fail the run.
+# format's tokens. Crashes, leaks and timeouts are written to .build-fuzz/findings/<target>/
+# (not artifacts/, which SwiftPM clears in its scratch path) and fail the run.
 #
 # Why the build flags look as they do (Swift 6.3.1): SwiftPM's `--sanitize fuzzer --sanitize
 # address` hands the driver two -sanitize= options and only the last one takes effect, so the
@@ -59,7 +59,7 @@ done
 status=0
 for target in "${targets[@]}"; do
     corpus=.build-fuzz/corpus/$target
-    artifacts=.build-fuzz/artifacts/$target/
+    artifacts=.build-fuzz/findings/$target/
     mkdir -p "$corpus" "$artifacts"
     cp -n Fuzz/corpus/"$target"/* "$corpus"/ 2>/dev/null || true
     if [[ $smoke -eq 1 ]]; then budget=(-runs="$SMOKE_RUNS"); else budget=(-max_total_time="$SECONDS_PER_TARGET"); fi
