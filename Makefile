@@ -27,10 +27,11 @@ run: build
 # with testable imports enabled.
 TEST_FLAGS = -c release -Xswiftc -enable-testing
 
+# The fuzz smoke runs first so that the suite's summary is the last thing `make test` prints.
 test: setup-test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
-	$(SWIFT) test $(TEST_FLAGS) --skip-build
 	$(MAKE) fuzz-smoke
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
 
 # libFuzzer + AddressSanitizer targets of the parsers of untrusted input (README "Fuzzing"),
 # built from the separate package Fuzz/ into .build-fuzz. `make fuzz` runs each for FUZZ_SECONDS;
