@@ -16,7 +16,8 @@ struct Robotctl: ParsableCommand {
         discussion: """
             Every subcommand takes --socket PATH (default: $ROBOTD_SOCKET, else /run/robotd/robotd.sock \
             if it exists, else ./run/robotd.sock), --json (print the raw result as pretty JSON with sorted \
-            keys) and --timeout SECONDS (connect and reply timeout, default 5).
+            keys) and --timeout SECONDS (connect and reply timeout, default 5), before or after the \
+            subcommand: robotctl --socket PATH status.
 
             Exit codes:
               0   ok
@@ -29,6 +30,7 @@ struct Robotctl: ParsableCommand {
 
             Shell completions: robotctl --generate-completion-script bash|zsh|fish
             """,
+        version: ReleaseVersion.string,
         subcommands: [
             Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, PolicyCommand.self, ModelCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self,
