@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface) →
 // I/O edges (SimulationDriver, …) → executables. The pure core imports no Foundation; a test greps for it.
+// ControlProtocol sits beside the pure core (sockets and JSON, but no NIO and no daemon module).
 import PackageDescription
 
 let package = Package(
