@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
-        .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
+        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "ModelFiles", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo"]),
         .testTarget(

@@ -202,38 +202,18 @@ public final class ControlClient {
 
     // MARK: socket
 
-    /// One byte with an SCM_RIGHTS control message holding `descriptor`. The cmsghdr is laid out
-    /// by hand (CMSG_* are C macros): size_t cmsg_len = CMSG_LEN(4), int level, int type, the
-    /// descriptor, padded to CMSG_SPACE(4).
+    /// One byte with an SCM_RIGHTS control message holding `descriptor`.
     private func sendDescriptor(_ descriptor: Int32, method: String) throws(ControlClientError) {
-        let header = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
-        let space = (header + 4 + 7) & ~7
-        var control = [UInt8](repeating: 0, count: space)
-        control.withUnsafeMutableBytes { c in
-            c.storeBytes(of: header + 4, toByteOffset: 0, as: Int.self)
-            c.storeBytes(of: SOL_SOCKET, toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
-            c.storeBytes(of: Int32(1) /* SCM_RIGHTS */, toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
-            c.storeBytes(of: descriptor, toByteOffset: header, as: Int32.self)
-        }
+        var control = ControlMessages.rights(holding: descriptor)
         var byte: UInt8 = 0
         var result: Int
         repeat {
-            result = withUnsafeMutablePointer(to: &byte) { b in
-                control.withUnsafeMutableBytes { c in
-                    var iov = iovec(iov_base: UnsafeMutableRawPointer(b), iov_len: 1)
-                    return withUnsafeMutablePointer(to: &iov) { iovPointer in
-                        var msg = msghdr()
-                        msg.msg_iov = iovPointer
-                        msg.msg_iovlen = 1
-                        msg.msg_control = c.baseAddress
-                        msg.msg_controllen = c.count
-                        #if canImport(Glibc)
-                        return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
-                        #else
-                        return sendmsg(fd, &msg, 0)
-                        #endif
-                    }
-                }
+            result = ControlMessages.withOneByteMessage(&byte, control: &control) { msg, _ in
+                #if canImport(Glibc)
+                sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+                #else
+                sendmsg(fd, &msg, 0)
+                #endif
             }
         } while result < 0 && errno == EINTR
         if result != 1 {
