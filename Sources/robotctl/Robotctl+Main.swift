@@ -55,7 +55,9 @@ enum CommandLineHabits {
         // No subcommand follows (`--help`, `--version`, nothing at all): the parser reports it.
         guard index < arguments.count, !arguments[index].hasPrefix("-") else { return .arguments(arguments) }
         let word = arguments[index]
-        if !subcommands.contains(word), word != "help", let suggestion = nearest(to: word, in: subcommands) {
+        // `help` takes subcommand names only; the shared options change nothing it prints.
+        if word == "help" { return .arguments(Array(arguments[index...])) }
+        if !subcommands.contains(word), let suggestion = nearest(to: word, in: subcommands) {
             return .unknownSubcommand(word, suggestion: suggestion)
         }
         return .arguments([word] + leading + arguments[(index + 1)...])

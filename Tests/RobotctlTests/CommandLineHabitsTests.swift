@@ -27,6 +27,12 @@ import Testing
         #expect(r.stderr.contains("--timeout"), "\(r.stderr)")
     }
 
+    @Test func helpIgnoresSharedOptionsBeforeIt() throws {
+        let r = try Robotctl.run(["--socket", "/tmp/none.sock", "help", "status"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("robotctl status"), "\(r.stdout)")
+    }
+
     @Test func versionIsPrinted() throws {
         let r = try Robotctl.run(["--version"])
         #expect(r.status == 0, "\(r.stderr)")

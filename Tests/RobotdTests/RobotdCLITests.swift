@@ -89,6 +89,15 @@ import Testing
         #expect(negativeSeconds.status != 0 && !negativeSeconds.stderr.contains("Missing value"), "\(negativeSeconds.stderr)")
     }
 
+    /// `make run` builds robotctl next to robotd (README, "Running the daemon"); `-n` only lists
+    /// the commands.
+    @Test func makeRunBuildsRobotctlToo() throws {
+        let r = try TestSupport.run("/usr/bin/env", ["make", "-n", "-C", TestSupport.repoRoot.path, "run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("--product robotctl"), "\(r.stdout)")
+        #expect(r.stdout.contains("--product robotd"), "\(r.stdout)")
+    }
+
     @Test func benchDynamicsPrintsEveryAlgorithm() throws {
         let run = try TestSupport.run(TestSupport.robotdPath, ["bench", "dynamics", "--urdf", TestSupport.urdfPath("sim6"), "--calls", "20", "--batches", "3", "--json"])
         try #require(run.status == 0, "\(run.stderr)")
