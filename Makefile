@@ -12,6 +12,7 @@ setup-test:
 
 build: setup
 	$(SWIFT) build -c $(CONFIG) --product robotd
+	$(SWIFT) build -c $(CONFIG) --product robotctl
 
 # OpenBLAS (pthread build) starts its worker pool when it loads, before robotd can ask for one
 # thread, and an idle worker spins a while on a core the loop or the planner needs; as in
@@ -19,7 +20,7 @@ build: setup
 export OPENBLAS_NUM_THREADS = 1
 
 # The daemon on the simulated arm, in the foreground, logging to stderr; Ctrl-C stops it
-# (ramp to hold, driver off, exit 0).
+# (ramp to hold, driver off, exit 0). robotctl is built next to it (README, "Running the daemon").
 run: build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd run --config configs/sim.yaml
 

@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface) →
 // I/O edges (SimulationDriver, …) → executables. The pure core imports no Foundation; a test greps for it.
+// ControlProtocol sits beside the pure core (sockets and JSON, but no NIO and no daemon module).
 import PackageDescription
 
 let package = Package(
@@ -59,6 +60,10 @@ let package = Package(
             dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
         ),
         .target(name: "RobotInterface"),
+        // The control socket's vocabulary and client (method names, `sockaddr_un`, the line
+        // JSON-RPC client): Glibc sockets and Foundation's JSONSerialization, no NIO, no daemon
+        // code, so robotctl, the server, the socket benchmark and the tests share one copy.
+        .target(name: "ControlProtocol"),
         .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface", "Learning"]),
         .target(
@@ -72,13 +77,13 @@ let package = Package(
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ControlServer",
             dependencies: [
-                "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
+                "ControlProtocol", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,7 +91,7 @@ let package = Package(
         .target(
             name: "RobotDaemon",
             dependencies: [
-                "ControlServer", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "ControlServer", "ControlProtocol", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,7 +110,7 @@ let package = Package(
         // The client: plain sockets and JSON, no daemon code, so it stays small and starts fast.
         .executableTarget(
             name: "robotctl",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ControlProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: tests
@@ -127,9 +132,9 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
-        .testTarget(name: "RobotctlTests"),
-        .testTarget(name: "ControlServerTests", dependencies: ["ControlServer"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
+        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "ModelFiles", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo"]),
         .testTarget(
@@ -140,6 +145,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PlatformTests", dependencies: ["ControlProtocol", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import Foundation
 import Logging
@@ -112,15 +113,15 @@ public final class ControlServer: @unchecked Sendable {
 
     /// A listening Unix stream socket at `path` (checked by `SocketFile.prepare`).
     static func listen(path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw StartError("socket.path: cannot create a socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let address: UnixSocketAddress
+        do {
+            address = try UnixSocketAddress(path: path)
+        } catch {
+            throw StartError("socket.path: \(error)")
         }
-        guard bound == 0, Glibc.listen(fd, 128) == 0 else {
+        let fd = UnixSocketAddress.streamSocket()
+        guard fd >= 0 else { throw StartError("socket.path: cannot create a socket: \(String(cString: strerror(errno)))") }
+        guard address.bind(fd) == 0, Glibc.listen(fd, 128) == 0 else {
             let e = errno
             close(fd)
             throw StartError("socket.path: cannot listen on \(path): \(String(cString: strerror(e)))")
@@ -219,8 +220,8 @@ final class Acceptor: @unchecked Sendable {
 /// replace the socket), a stale file from a crashed daemon is removed, a live one is not.
 public enum SocketFile {
     public static func prepare(path: String) throws {
-        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
-            throw ControlServer.StartError("socket.path: \(path) is longer than a Unix socket path may be (107 bytes)")
+        guard path.utf8.count <= UnixSocketAddress.maxPathBytes else {
+            throw ControlServer.StartError("socket.path: \(path) is longer than a Unix socket path may be (\(UnixSocketAddress.maxPathBytes) bytes)")
         }
         let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: directory) {
@@ -250,15 +251,11 @@ public enum SocketFile {
     }
 
     static func isListening(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard let address = try? UnixSocketAddress(path: path) else { return false }
+        let fd = UnixSocketAddress.streamSocket()
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
+        return address.connect(fd) == 0
     }
 
     static func setPermissions(path: String, mode: Int, group: String?) throws {
@@ -544,7 +541,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             state.logger.info("control socket: closing an idle connection", metadata: ["uid": "\(connection.uid)", "pid": "\(connection.pid)"])
-            write(RPCResponse.notification(method: "closing", params: [
+            write(RPCResponse.notification(method: ControlMethod.closing, params: [
                 "reason": .string("idle for \(state.options.idleTimeout) s with no request and no telemetry subscription (socket.idle_timeout)"),
             ]))
             context.close(promise: nil)
@@ -595,7 +592,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             readingPaused = true
             try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
-        write(RPCResponse.notification(method: "fd.expect", params: ["id": request.id ?? .null]))
+        write(RPCResponse.notification(method: ControlMethod.fdExpect, params: ["id": request.id ?? .null]))
         let name = request.params["name"]?.stringValue ?? "the passed file"
         let received = state.files.runIfActive(eventLoop: context.eventLoop) { () throws -> OwnedDescriptor in
             let file = try FileAccess.receiveDescriptor(on: side.fd)
@@ -676,7 +673,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         telemetryTask = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             guard generation == telemetryGeneration, let context else { return }
             if context.channel.isWritable {
-                write(RPCResponse.notification(method: "telemetry", params: state.service.telemetrySample(subscription: subscription, dropped: dropped)))
+                write(RPCResponse.notification(method: ControlMethod.telemetry, params: state.service.telemetrySample(subscription: subscription, dropped: dropped)))
             } else {
                 dropped += 1
             }

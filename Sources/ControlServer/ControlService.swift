@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import Learning
 import ModelFiles
@@ -263,7 +264,9 @@ final class ControlService {
 
     /// The methods that read or write a file; they take `{"fd": true}` (the descriptor comes over
     /// the socket, docs/protocol.md "Files") or a `"path"` inside data_directory.
-    static let fileMethods: [String: FileAccess.Purpose] = ["policy.load": .read, "model.load": .read, "model.save": .write]
+    static let fileMethods: [String: FileAccess.Purpose] = [
+        ControlMethod.policyLoad: .read, ControlMethod.modelLoad: .read, ControlMethod.modelSave: .write,
+    ]
 
     init(access: LoopAccess, info: DaemonInfo, eventLoop: EventLoop, logLevel: LogLevelControl, files: NIOThreadPool) {
         self.files = files
@@ -305,23 +308,23 @@ final class ControlService {
     // MARK: - Methods
 
     private func registerBuiltins() {
-        register("hello", role: .none, sync: { (s, p, c) throws(RPCError) in try p.allowOnly([]); return s.hello(c) })
-        register("status", role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.status() })
-        register("timing", role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.timing() })
-        register("config.get", role: .observer, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.hello, role: .none, sync: { (s, p, c) throws(RPCError) in try p.allowOnly([]); return s.hello(c) })
+        register(ControlMethod.status, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.status() })
+        register(ControlMethod.timing, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.timing() })
+        register(ControlMethod.configGet, role: .observer, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             var o = ConfigJSON.encode(s.access.configuration)
             if case var .object(d) = o { d["config_file"] = .string(s.access.configPath); o = .object(d) }
             return o
         })
-        register("telemetry.subscribe", role: .observer, sync: { (s, p, c) throws(RPCError) in try s.subscribe(p, c) })
-        register("telemetry.unsubscribe", role: .observer, sync: { (_, p, c) throws(RPCError) in
+        register(ControlMethod.telemetrySubscribe, role: .observer, sync: { (s, p, c) throws(RPCError) in try s.subscribe(p, c) })
+        register(ControlMethod.telemetryUnsubscribe, role: .observer, sync: { (_, p, c) throws(RPCError) in
             try p.allowOnly([])
             c.subscriptionRate = nil
             c.onSubscriptionChange(c)
             return ["subscribed": false]
         })
-        register("log.setLevel", role: .operator, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.logSetLevel, role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly(["level"])
             let name = try p.string("level")
             guard let previous = s.logLevel.set(name) else {
@@ -329,7 +332,7 @@ final class ControlService {
             }
             return ["level": .string(name), "previous": .string(previous)]
         })
-        register("mode.set", role: .operator) { (s, p, _) throws(RPCError) in
+        register(ControlMethod.modeSet, role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly(["mode", "force"])
             let name = try p.string("mode")
             guard let mode = Mode(name: name) else {
@@ -342,9 +345,9 @@ final class ControlService {
             }
             return s.command { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
         }
-        register("move", role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
-        register("target.set", role: .operator, sync: { (s, p, _) throws(RPCError) in try s.setTarget(p) })
-        register("target.clear", role: .operator, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.move, role: .operator) { (s, p, _) throws(RPCError) in try s.move(p) }
+        register(ControlMethod.targetSet, role: .operator, sync: { (s, p, _) throws(RPCError) in try s.setTarget(p) })
+        register(ControlMethod.targetClear, role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             guard s.access.planner != nil || s.access.policies != nil else {
                 throw .wrongMode("this daemon runs no MPC planner (mpc.enabled is false) and offers no policy mode", mode: "\(s.access.telemetry().mode)")
@@ -353,32 +356,32 @@ final class ControlService {
             s.access.policies?.setTarget(joints: nil, position: nil)
             return ["target": .null]
         })
-        register("policy.load", role: .operator) { (s, p, c) throws(RPCError) in try s.loadPolicy(p, c) }
-        register("model.status", role: .observer, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.policyLoad, role: .operator) { (s, p, c) throws(RPCError) in try s.loadPolicy(p, c) }
+        register(ControlMethod.modelStatus, role: .observer, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return try s.learner().statusJSON()
         })
-        register("model.train", role: .operator, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.modelTrain, role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             try s.learner().train()
             return ["requested": true]
         })
-        register("model.rollback", role: .operator, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.modelRollback, role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return try s.learner().rollback()
         })
-        register("model.save", role: .operator) { (s, p, c) throws(RPCError) in try s.saveModel(p, c) }
-        register("model.load", role: .operator) { (s, p, c) throws(RPCError) in try s.loadModel(p, c) }
-        register("model.reset", role: .operator, sync: { (s, p, _) throws(RPCError) in
+        register(ControlMethod.modelSave, role: .operator) { (s, p, c) throws(RPCError) in try s.saveModel(p, c) }
+        register(ControlMethod.modelLoad, role: .operator) { (s, p, c) throws(RPCError) in try s.loadModel(p, c) }
+        register(ControlMethod.modelReset, role: .operator, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             try s.learner().resetModel()
             return ["requested": true]
         })
-        register("estop", role: .operator) { (s, p, _) throws(RPCError) in
+        register(ControlMethod.estop, role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return s.command { LoopCommand(id: $0, kind: .estop) }
         }
-        register("reset", role: .operator) { (s, p, _) throws(RPCError) in
+        register(ControlMethod.reset, role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             return s.command { LoopCommand(id: $0, kind: .reset) }
         }

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Glibc
 
@@ -79,20 +80,10 @@ enum FileAccess {
         var byte: UInt8 = 0
         // Room for 16 descriptors: more than one is refused, but all must be received to be closed.
         var control = [UInt8](repeating: 0, count: 16 + 16 * 4)
-        let (n, flags, fds): (Int, Int32, [Int32]) = withUnsafeMutablePointer(to: &byte) { bytePointer in
-            control.withUnsafeMutableBytes { cbuf in
-                var iov = iovec(iov_base: UnsafeMutableRawPointer(bytePointer), iov_len: 1)
-                return withUnsafeMutablePointer(to: &iov) { iovPointer in
-                    var msg = msghdr()
-                    msg.msg_iov = iovPointer
-                    msg.msg_iovlen = 1
-                    msg.msg_control = cbuf.baseAddress
-                    msg.msg_controllen = cbuf.count
-                    var got: Int
-                    repeat { got = recvmsg(socket, &msg, Int32(MSG_DONTWAIT) | Int32(MSG_CMSG_CLOEXEC)) } while got < 0 && errno == EINTR
-                    return (got, msg.msg_flags, got < 0 ? [] : ControlMessages.rights(cbuf, length: msg.msg_controllen))
-                }
-            }
+        let (n, flags, fds): (Int, Int32, [Int32]) = ControlMessages.withOneByteMessage(&byte, control: &control) { msg, cbuf in
+            var got: Int
+            repeat { got = recvmsg(socket, &msg, Int32(MSG_DONTWAIT) | Int32(MSG_CMSG_CLOEXEC)) } while got < 0 && errno == EINTR
+            return (got, msg.msg_flags, got < 0 ? [] : ControlMessages.rights(cbuf, length: msg.msg_controllen))
         }
         if n < 0 { throw .invalidParams("receiving the file descriptor failed: \(errnoText(errno))") }
         guard n == 1, flags & Int32(MSG_CTRUNC) == 0, fds.count == 1 else {
@@ -266,33 +257,5 @@ enum FileAccess {
             if n == 0 { throw .invalidParams("cannot write \(name): no progress after \(done) of \(bytes.count) bytes") }
             done += n
         }
-    }
-}
-
-/// Ancillary data (`struct cmsghdr` of <sys/socket.h>) walked by hand: CMSG_FIRSTHDR and
-/// CMSG_NXTHDR are macros Swift cannot import. Layout on 64-bit Linux: size_t cmsg_len,
-/// int cmsg_level, int cmsg_type, then the data, each header aligned to 8 bytes.
-enum ControlMessages {
-    static let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
-    /// SCM_RIGHTS of <bits/socket.h> (an enum constant Glibc's module does not always export).
-    static let scmRights: Int32 = 1
-
-    /// The descriptors of every SCM_RIGHTS message in `buffer[0 ..< length]`.
-    static func rights(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> [Int32] {
-        var fds: [Int32] = []
-        var offset = 0
-        let end = min(length, buffer.count)
-        while offset + headerSize <= end {
-            let len = buffer.loadUnaligned(fromByteOffset: offset, as: Int.self)
-            let level = buffer.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
-            let type = buffer.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
-            guard len >= headerSize, offset + len <= end else { break }
-            if level == SOL_SOCKET, type == scmRights {
-                let count = (len - headerSize) / 4
-                for i in 0 ..< count { fds.append(buffer.loadUnaligned(fromByteOffset: offset + headerSize + 4 * i, as: Int32.self)) }
-            }
-            offset += (len + 7) & ~7
-        }
-        return fds
     }
 }

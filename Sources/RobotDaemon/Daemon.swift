@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import ControlServer
 import Foundation
@@ -38,7 +39,7 @@ public enum Daemon {
     }
 
     /// The daemon's version, reported by `hello`.
-    public static let version = "0.1.0"
+    public static let version = ReleaseVersion.string
 
     /// `socket.path`, else `$RUNTIME_DIRECTORY/robotd.sock` (systemd's RuntimeDirectory=), else
     /// `./run/robotd.sock`.

@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import ControlServer
 import Foundation
@@ -104,9 +105,9 @@ public enum SocketBenchmark {
     static func client(socket: String, settings: Settings, start: Double, end: Double, index: Int) -> ClientResult {
         var r = ClientResult()
         r.rtts.reserveCapacity(Int(settings.seconds * max(settings.requestHz, 100)) + 16)
-        let c: LineClient
+        let c: ControlClient
         do {
-            c = try LineClient(path: socket)
+            c = try ControlClient(path: socket, timeout: 5)
         } catch {
             r.errors.append("\(error)")
             return r
@@ -115,7 +116,7 @@ public enum SocketBenchmark {
         var id = 0
         if settings.telemetryHz > 0 {
             id += 1
-            guard case .reply? = try? c.call(#"{"jsonrpc":"2.0","id":\#(id),"method":"telemetry.subscribe","params":{"rate_hz":\#(settings.telemetryHz)}}"#, id: id, notifications: &r.notifications) else {
+            guard case .reply? = try? c.benchmarkCall(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(ControlMethod.telemetrySubscribe)","params":{"rate_hz":\#(settings.telemetryHz)}}"#, id: id, notifications: &r.notifications) else {
                 r.errors.append("telemetry.subscribe failed")
                 return r
             }
@@ -134,7 +135,7 @@ public enum SocketBenchmark {
             id += 1
             let t0 = MonotonicClock.now()
             do {
-                switch try c.call(#"{"jsonrpc":"2.0","id":\#(id),"method":"status"}"#, id: id, notifications: &r.notifications) {
+                switch try c.benchmarkCall(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(ControlMethod.status)"}"#, id: id, notifications: &r.notifications) {
                 case .reply: r.rtts.append(MonotonicClock.now() - t0)
                 case let .error(e): r.errors.append(e)
                 }
@@ -148,13 +149,11 @@ public enum SocketBenchmark {
     }
 
     static func timing(_ socket: String) throws -> [String: Any] {
-        let c = try LineClient(path: socket)
+        let c = try ControlClient(path: socket, timeout: 5)
         defer { c.close() }
-        var n = 0
-        guard case let .reply(line) = try c.call(#"{"jsonrpc":"2.0","id":1,"method":"timing"}"#, id: 1, notifications: &n),
-              let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let result = o["result"] as? [String: Any]
-        else { throw Failure(description: "timing: unexpected reply") }
+        guard let result = try c.call(ControlMethod.timing) as? [String: Any] else {
+            throw Failure(description: "timing: unexpected reply")
+        }
         return result
     }
 
@@ -190,51 +189,24 @@ public enum SocketBenchmark {
     }
 }
 
-/// A blocking line-oriented Unix-socket client (benchmarks; robotctl has its own).
-final class LineClient {
-    enum Reply {
+/// The benchmark's side of a connection: requests are pre-rendered lines and replies are found
+/// by scanning for their id, so the measured round trip holds no client-side JSON parsing.
+extension ControlClient {
+    enum BenchmarkReply {
         case reply(String)
         case error(String)
     }
 
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-
-    init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8.prefix(107)) + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let e = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw SocketBenchmark.Failure(description: "cannot connect to \(path): \(e)")
-        }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        buffer.reserveCapacity(1 << 16)
-    }
-
-    func close() { Glibc.close(fd) }
+    private static let notificationPrefix = Array(#"{"jsonrpc":"2.0","method""#.utf8)
 
     /// Sends one request line and reads lines until the reply carrying `id`; notifications
     /// in between are counted.
-    func call(_ request: String, id: Int, notifications: inout Int) throws -> Reply {
-        var bytes = Array(request.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw SocketBenchmark.Failure(description: "send: \(String(cString: strerror(errno)))") }
-            sent += n
-        }
+    func benchmarkCall(_ request: String, id: Int, notifications: inout Int) throws(ControlClientError) -> BenchmarkReply {
+        try sendRaw(Array(request.utf8) + [UInt8(ascii: "\n")])
         let idKey = Array("\"id\":\(id),".utf8)
         while true {
-            let line = try readLine()
-            if line.starts(with: Array(#"{"jsonrpc":"2.0","method""#.utf8)) {
+            let line = try readLine(within: timeout, waitingFor: "the reply to request \(id)")
+            if line.starts(with: Self.notificationPrefix) {
                 notifications += 1
                 continue
             }
@@ -250,26 +222,8 @@ final class LineClient {
         while true {
             let remaining = deadline - MonotonicClock.seconds()
             if remaining <= 0 { return }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if !buffer.contains(UInt8(ascii: "\n")) {
-                guard poll(&pfd, 1, Int32(max(1, remaining * 1000))) > 0 else { return }
-            }
-            guard let line = try? readLine() else { return }
-            if line.starts(with: Array(#"{"jsonrpc":"2.0","method""#.utf8)) { notifications += 1 }
-        }
-    }
-
-    private func readLine() throws -> [UInt8] {
-        while true {
-            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(buffer[..<nl])
-                buffer.removeSubrange(...nl)
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = recv(fd, &chunk, chunk.count, 0)
-            guard n > 0 else { throw SocketBenchmark.Failure(description: n == 0 ? "connection closed" : "recv: \(String(cString: strerror(errno)))") }
-            buffer.append(contentsOf: chunk[..<n])
+            guard let line = try? readLine(within: remaining, waitingFor: "telemetry") else { return }
+            if line.starts(with: Self.notificationPrefix) { notifications += 1 }
         }
     }
 }

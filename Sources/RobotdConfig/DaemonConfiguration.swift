@@ -1,3 +1,5 @@
+import ControlProtocol
+
 /// Everything robotd reads from its YAML configuration file, already validated.
 ///
 /// Every field has a default, so an empty file is a valid configuration (the simulated arm).
@@ -412,9 +414,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The control socket (`socket:`).
     public struct Socket: Sendable, Equatable {
-        /// Longest socket path (bytes of UTF-8): `sockaddr_un.sun_path` is 108 bytes on Linux,
-        /// one of them the terminating NUL. Relative paths are checked as written.
-        public static let maxPathBytes = 107
+        /// Longest socket path (bytes of UTF-8), `UnixSocketAddress.maxPathBytes`. Relative paths
+        /// are checked as written.
+        public static let maxPathBytes = UnixSocketAddress.maxPathBytes
 
         /// Socket path; nil = `$RUNTIME_DIRECTORY/robotd.sock` under systemd, else
         /// `./run/robotd.sock` (the daemon resolves it). Relative paths resolve against the

@@ -1,17 +1,14 @@
+import ControlProtocol
 import Foundation
 
 /// Text rendering of robotd's results: fixed decimals, aligned columns, `-` for missing values.
 enum Format {
     // MARK: values
 
-    /// Whether a JSONSerialization value is `true`/`false`. Foundation bridges booleans and numbers
-    /// both ways (`1 as? Bool` succeeds), so the boxed boolean's class is what tells them apart.
+    /// Whether a JSONSerialization value is `true`/`false` (see `JSONText.isBool`).
     static func isBool(_ value: Any?) -> Bool {
-        guard let value else { return false }
-        return type(of: value as AnyObject) == booleanClass
+        JSONText.isBool(value)
     }
-
-    private static let booleanClass: AnyClass = type(of: NSNumber(value: true) as AnyObject)
 
     /// A JSON number as Double (not a boolean).
     static func double(_ value: Any?) -> Double? {
@@ -44,11 +41,7 @@ enum Format {
 
     /// Seconds for messages: no trailing zeros ("5", "0.5", "2.25").
     static func seconds(_ x: Double) -> String {
-        if x.rounded() == x, abs(x) < 1e15 { return String(Int(x)) }
-        var text = fixed(x, 3)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
+        ControlClient.seconds(x)
     }
 
     static func integer(_ value: Any?) -> String {

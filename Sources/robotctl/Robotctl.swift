@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlProtocol
 import Foundation
 
 #if canImport(Glibc)
@@ -15,7 +16,8 @@ struct Robotctl: ParsableCommand {
         discussion: """
             Every subcommand takes --socket PATH (default: $ROBOTD_SOCKET, else /run/robotd/robotd.sock \
             if it exists, else ./run/robotd.sock), --json (print the raw result as pretty JSON with sorted \
-            keys) and --timeout SECONDS (connect and reply timeout, default 5).
+            keys) and --timeout SECONDS (connect and reply timeout, default 5), before or after the \
+            subcommand: robotctl --socket PATH status.
 
             Exit codes:
               0   ok
@@ -28,6 +30,7 @@ struct Robotctl: ParsableCommand {
 
             Shell completions: robotctl --generate-completion-script bash|zsh|fish
             """,
+        version: ReleaseVersion.string,
         subcommands: [
             Status.self, Watch.self, Timing.self, Mode.self, Move.self, TargetCommand.self, PolicyCommand.self, ModelCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self,
@@ -41,7 +44,7 @@ struct GlobalOptions: ParsableArguments {
     static let defaultSystemSocket = "/run/robotd/robotd.sock"
     static let defaultLocalSocket = "./run/robotd.sock"
     /// Longest --timeout (s): ~11.6 days, far beyond any reply, and safe to convert to Int.
-    static let maxTimeout = 1_000_000.0
+    static let maxTimeout = ControlClient.maxTimeout
 
     @Option(
         help: ArgumentHelp(
@@ -71,18 +74,18 @@ struct GlobalOptions: ParsableArguments {
         return Self.defaultLocalSocket
     }
 
-    /// Connects, runs `body`, and turns a `ClientError` into its message on stderr and exit code.
-    func withClient<T>(_ body: (RPCClient) throws -> T) throws -> T {
+    /// Connects, runs `body`, and turns a `ControlClientError` into its message on stderr and exit code.
+    func withClient<T>(_ body: (ControlClient) throws -> T) throws -> T {
         do {
-            let client = try RPCClient(path: socketPath, timeout: timeout)
+            let client = try ControlClient(path: socketPath, timeout: timeout)
             return try body(client)
-        } catch let error as ClientError {
+        } catch let error as ControlClientError {
             Output.error(error.message)
             throw ExitCode(error.exitCode)
         }
     }
 
-    /// Calls a file method passing `descriptor` (see `RPCClient.call(_:_:passing:)`) and prints
+    /// Calls a file method passing `descriptor` (see `ControlClient.call(_:_:passing:)`) and prints
     /// the result like `callAndPrint`.
     func callAndPrint(_ method: String, _ params: [String: Any], passing descriptor: Int32, text: (Any) -> String) throws {
         let result = try withClient { try $0.call(method, params, passing: descriptor) }
@@ -121,7 +124,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("status", text: Format.status)
+        try options.callAndPrint(ControlMethod.status, text: Format.status)
     }
 }
 
@@ -166,10 +169,10 @@ struct Watch: ParsableCommand {
 
         try options.withClient { client in
             var names: [String] = []
-            if terminal, let hello = try? client.call("hello") as? [String: Any] {
+            if terminal, let hello = try? client.call(ControlMethod.hello) as? [String: Any] {
                 names = (hello["joint_names"] as? [Any])?.map { Format.text($0) } ?? []
             }
-            let subscription = try client.call("telemetry.subscribe", ["rate_hz": rate])
+            let subscription = try client.call(ControlMethod.telemetrySubscribe, ["rate_hz": rate])
             let effectiveRate = Format.int((subscription as? [String: Any])?["rate_hz"]) ?? rate
             // Allow a couple of sample periods on top of the reply timeout before giving up.
             let wait = options.timeout + 2.0 / Double(max(effectiveRate, 1))
@@ -178,7 +181,7 @@ struct Watch: ParsableCommand {
             if terminal { print("\u{1B}[2J", terminator: "") }
             while count.map({ samples < $0 }) ?? true {
                 let (method, params) = try client.nextNotification(within: wait, waitingFor: "telemetry")
-                guard method == "telemetry" else { continue }
+                guard method == ControlMethod.telemetry else { continue }
                 samples += 1
                 if options.json {
                     Output.line(JSONText.compact(params ?? NSNull()))
@@ -192,7 +195,7 @@ struct Watch: ParsableCommand {
                 if !Output.flush() {
                     // The reader went away (`robotctl watch | head -3` with SIGPIPE ignored): stop quietly.
                     if errno == EPIPE { throw ExitCode.success }
-                    Output.error("robotctl: cannot write to stdout: \(RPCClient.errorText(errno))")
+                    Output.error("robotctl: cannot write to stdout: \(ControlClient.errorText(errno))")
                     throw ExitCode.failure
                 }
             }
@@ -207,7 +210,7 @@ struct Timing: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("timing", text: Format.timing)
+        try options.callAndPrint(ControlMethod.timing, text: Format.timing)
     }
 }
 
@@ -239,10 +242,10 @@ struct Mode: ParsableCommand {
         if let mode {
             var params: [String: Any] = ["mode": mode]
             if force { params["force"] = true }
-            try options.callAndPrint("mode.set", params) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, params) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
             return
         }
-        let status = try options.withClient { try $0.call("status") } as? [String: Any] ?? [:]
+        let status = try options.withClient { try $0.call(ControlMethod.status) } as? [String: Any] ?? [:]
         if options.json {
             Output.line(JSONText.pretty(["mode": status["mode"] ?? NSNull(), "fault": status["fault"] ?? NSNull()]))
         } else if let fault = status["fault"] as? String {
@@ -365,7 +368,7 @@ struct Move: ParsableCommand {
 
     func run() throws {
         let target = try Self.parse(targets, duration: duration, options: options)
-        try target.options.callAndPrint("move", target.params) { result in
+        try target.options.callAndPrint(ControlMethod.move, target.params) { result in
             let r = result as? [String: Any] ?? [:]
             let accepted = (Format.isBool(r["accepted"]) ? r["accepted"] as? Bool : nil).map { $0 ? "accepted" : "not accepted" } ?? "sent"
             let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
@@ -408,7 +411,7 @@ struct TargetCommand: ParsableCommand {
         // Not String(contentsOfFile:): it blocks for ever on a FIFO, reads /dev/zero until memory
         // runs out, and says "NSCocoaErrorDomain error 256" instead of what was wrong.
         let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw ValidationError("--path: cannot read \(file): \(RPCClient.errorText(errno))") }
+        guard fd >= 0 else { throw ValidationError("--path: cannot read \(file): \(ControlClient.errorText(errno))") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
@@ -427,7 +430,7 @@ struct TargetCommand: ParsableCommand {
                 return read(fd, base + done, b.count - done)
             }
             if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw ValidationError("--path: cannot read \(file): \(n < 0 ? RPCClient.errorText(errno) : "it shrank while being read")") }
+            guard n > 0 else { throw ValidationError("--path: cannot read \(file): \(n < 0 ? ControlClient.errorText(errno) : "it shrank while being read")") }
             done += n
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -483,25 +486,25 @@ struct TargetCommand: ParsableCommand {
 
     func run() throws {
         if clear {
-            try options.callAndPrint("target.clear") { _ in "target cleared" }
+            try options.callAndPrint(ControlMethod.targetClear) { _ in "target cleared" }
             return
         }
         let p = try params()
-        try options.callAndPrint("target.set", p) { result in
+        try options.callAndPrint(ControlMethod.targetSet, p) { result in
             let r = result as? [String: Any] ?? [:]
             return "target accepted (mode \(Format.text(r["mode"])))"
         }
         if go {
             // The planner needs one re-plan before the loop accepts mpc: retry briefly, quietly.
             for _ in 0 ..< 20 {
-                if let client = try? RPCClient(path: options.socketPath, timeout: options.timeout),
-                   let result = try? client.call("mode.set", ["mode": "mpc"]) {
+                if let client = try? ControlClient(path: options.socketPath, timeout: options.timeout),
+                   let result = try? client.call(ControlMethod.modeSet, ["mode": "mpc"]) {
                     Output.line(options.json ? JSONText.pretty(result) : "mode: \(Format.text((result as? [String: Any])?["mode"]))")
                     return
                 }
                 usleep(50_000)
             }
-            try options.callAndPrint("mode.set", ["mode": "mpc"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ["mode": "mpc"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
         }
     }
 }
@@ -525,13 +528,13 @@ struct PolicyCommand: ParsableCommand {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let file = try LocalFile.openForReading(absolute)
         defer { close(file) }
-        try options.callAndPrint("policy.load", ["name": absolute], passing: file) { result in
+        try options.callAndPrint(ControlMethod.policyLoad, ["name": absolute], passing: file) { result in
             let r = result as? [String: Any] ?? [:]
             let widths = (r["widths"] as? [Any])?.map { Format.text($0) }.joined(separator: "-") ?? "?"
             return "policy loaded: \(Format.text(r["loaded"])) (\(widths), \(Format.text(r["activation"])))"
         }
         if go {
-            try options.callAndPrint("mode.set", ["mode": "policy"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ["mode": "policy"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
         }
     }
 }
@@ -569,7 +572,7 @@ struct ModelCommand: ParsableCommand {
     func run() throws {
         switch action {
         case .status:
-            try options.callAndPrint("model.status") { result in
+            try options.callAndPrint(ControlMethod.modelStatus) { result in
                 let r = result as? [String: Any] ?? [:]
                 return [
                     "version          \(Format.text(r["version"])) (planner uses \(Format.text(r["planner_version"])))",
@@ -595,11 +598,11 @@ struct ModelCommand: ParsableCommand {
             if action == .load {
                 let file = try LocalFile.openForReading(absolute)
                 defer { close(file) }
-                try options.callAndPrint("model.load", ["name": absolute], passing: file, text: text)
+                try options.callAndPrint(ControlMethod.modelLoad, ["name": absolute], passing: file, text: text)
             } else {
                 let temporary = try LocalFile.createTemporary(next: absolute)
                 do {
-                    try options.callAndPrint("model.save", ["name": absolute], passing: temporary.descriptor, text: text)
+                    try options.callAndPrint(ControlMethod.modelSave, ["name": absolute], passing: temporary.descriptor, text: text)
                     try LocalFile.commit(temporary, to: absolute)
                 } catch {
                     close(temporary.descriptor)
@@ -618,7 +621,7 @@ struct Estop: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("estop") { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        try options.callAndPrint(ControlMethod.estop) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
     }
 }
 
@@ -629,7 +632,7 @@ struct Reset: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("reset") { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        try options.callAndPrint(ControlMethod.reset) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
     }
 }
 
@@ -640,7 +643,7 @@ struct Config: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("config.get", text: JSONText.pretty)
+        try options.callAndPrint(ControlMethod.configGet, text: JSONText.pretty)
     }
 }
 
@@ -659,7 +662,7 @@ struct LogLevel: ParsableCommand {
     var level: Level
 
     func run() throws {
-        try options.callAndPrint("log.setLevel", ["level": level.rawValue]) { result in
+        try options.callAndPrint(ControlMethod.logSetLevel, ["level": level.rawValue]) { result in
             let r = result as? [String: Any] ?? [:]
             var text = "log level: \(Format.text(r["level"]))"
             if let previous = r["previous"] as? String { text += " (was \(previous))" }
@@ -675,7 +678,7 @@ struct Hello: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint("hello", text: Format.hello)
+        try options.callAndPrint(ControlMethod.hello, text: Format.hello)
     }
 }
 
@@ -739,7 +742,7 @@ enum LocalFile {
     /// refuses anything but a regular file anyway.
     static func openForReading(_ path: String) throws -> Int32 {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw fail("cannot read \(path): \(RPCClient.errorText(errno))", 1) }
+        guard fd >= 0 else { throw fail("cannot read \(path): \(ControlClient.errorText(errno))", 1) }
         var st = stat()
         if fstat(fd, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
             close(fd)
@@ -762,7 +765,7 @@ enum LocalFile {
             let path = (directory.isEmpty ? "." : directory) + "/.\(base).robotctl-\(getpid())-\(UInt32.random(in: 0 ... .max))"
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 { return (fd, path) }
-            if errno != EEXIST { throw fail("cannot save to \(target): cannot create a file in \(directory): \(RPCClient.errorText(errno))", 1) }
+            if errno != EEXIST { throw fail("cannot save to \(target): cannot create a file in \(directory): \(ControlClient.errorText(errno))", 1) }
         }
         throw fail("cannot save to \(target): no unused temporary name in \(directory)", 1)
     }
@@ -770,7 +773,7 @@ enum LocalFile {
     /// fsync and rename the written temporary file over the target.
     static func commit(_ temporary: (descriptor: Int32, path: String), to target: String) throws {
         defer { close(temporary.descriptor) }
-        guard fsync(temporary.descriptor) == 0 else { throw fail("cannot save to \(target): fsync: \(RPCClient.errorText(errno))", 1) }
-        guard rename(temporary.path, target) == 0 else { throw fail("cannot save to \(target): rename: \(RPCClient.errorText(errno))", 1) }
+        guard fsync(temporary.descriptor) == 0 else { throw fail("cannot save to \(target): fsync: \(ControlClient.errorText(errno))", 1) }
+        guard rename(temporary.path, target) == 0 else { throw fail("cannot save to \(target): rename: \(ControlClient.errorText(errno))", 1) }
     }
 }

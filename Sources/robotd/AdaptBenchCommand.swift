@@ -21,14 +21,14 @@ struct AdaptBench: ParsableCommand {
     )
 
     @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
-    @Option(help: "Simulated seconds.") var seconds = 120.0
-    @Option(help: "Window for the RMS (s).") var window = 10.0
-    @Option(help: "Unmodelled payload (kg).") var payload = 1.0
-    @Option(help: "Extra Coulomb friction per joint (N·m), comma-separated; default 1.5,1.5,1,0.3,0.3,0.3.") var friction: NumberList?
+    @Option(parsing: .unconditional, help: "Simulated seconds.") var seconds = 120.0
+    @Option(parsing: .unconditional, help: "Window for the RMS (s).") var window = 10.0
+    @Option(parsing: .unconditional, help: "Unmodelled payload (kg).") var payload = 1.0
+    @Option(parsing: .unconditional, help: "Extra Coulomb friction per joint (N·m), comma-separated; default 1.5,1.5,1,0.3,0.3,0.3.") var friction: NumberList?
     @Option(help: "learning.derivatives for this run (full, position, none); default the configuration's.")
     var derivatives: DaemonConfiguration.ResidualDerivatives?
-    @Option(help: "learning.soft_disagreement for this run (state units²); default the configuration's.") var softDisagreement: Double?
-    @Option(help: "learning.disagreement_weight for this run; default the configuration's.") var disagreementWeight: Double?
+    @Option(parsing: .unconditional, help: "learning.soft_disagreement for this run (state units²); default the configuration's.") var softDisagreement: Double?
+    @Option(parsing: .unconditional, help: "learning.disagreement_weight for this run; default the configuration's.") var disagreementWeight: Double?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
     func validate() throws {

@@ -26,9 +26,9 @@ struct BenchCommand: ParsableCommand {
                 """)
 
         @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
-        @Option(help: "Loop rate (Hz); default the configuration's.") var rate: Int?
-        @Option(help: "Seconds to run.") var seconds = 20.0
-        @Option(help: "Pin the control thread to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
+        @Option(parsing: .unconditional, help: "Loop rate (Hz); default the configuration's.") var rate: Int?
+        @Option(parsing: .unconditional, help: "Seconds to run.") var seconds = 20.0
+        @Option(parsing: .unconditional, help: "Pin the control thread to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
         @Flag(help: "Also run the learner thread, training round after round (learning on).") var learning = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
@@ -63,10 +63,10 @@ struct BenchCommand: ParsableCommand {
 
         @Option(help: "The YAML configuration for the in-process daemon.") var config = "configs/sim.yaml"
         @Option(help: "Socket of a running daemon; default: start one in-process.") var socket: String?
-        @Option(help: "Concurrent clients.") var clients = 64
-        @Option(help: "Seconds of load.") var seconds = 10.0
-        @Option(help: "Telemetry rate per client (Hz); 0 = none.") var telemetryHz = 100
-        @Option(help: "status requests per second per client; 0 = closed loop.") var requestHz = 50.0
+        @Option(parsing: .unconditional, help: "Concurrent clients.") var clients = 64
+        @Option(parsing: .unconditional, help: "Seconds of load.") var seconds = 10.0
+        @Option(parsing: .unconditional, help: "Telemetry rate per client (Hz); 0 = none.") var telemetryHz = 100
+        @Option(parsing: .unconditional, help: "status requests per second per client; 0 = closed loop.") var requestHz = 50.0
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {
@@ -104,8 +104,8 @@ struct BenchCommand: ParsableCommand {
         )
 
         @Option(help: "Path to the robot's URDF.") var urdf: String
-        @Option(help: "Calls per timed batch.") var calls = 2000
-        @Option(help: "Timed batches (the median is reported).") var batches = 101
+        @Option(parsing: .unconditional, help: "Calls per timed batch.") var calls = 2000
+        @Option(parsing: .unconditional, help: "Timed batches (the median is reported).") var batches = 101
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {

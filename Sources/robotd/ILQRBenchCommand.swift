@@ -22,9 +22,9 @@ struct ILQRBench: ParsableCommand {
     )
 
     @Option(help: "The JSON problem file.") var problem: String
-    @Option(help: "Override the problem's horizon.") var horizon: Int?
-    @Option(name: .customLong("repeat"), help: "Override the problem's repeat count.") var repeatCount: Int?
-    @Option(help: "Also run N warm-started MPC steps.") var mpc: Int?
+    @Option(parsing: .unconditional, help: "Override the problem's horizon.") var horizon: Int?
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Override the problem's repeat count.") var repeatCount: Int?
+    @Option(parsing: .unconditional, help: "Also run N warm-started MPC steps.") var mpc: Int?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
     struct Problem {

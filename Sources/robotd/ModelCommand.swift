@@ -81,9 +81,9 @@ struct ModelCommand: ParsableCommand {
         )
 
         @Option(help: "Path to the robot's URDF.") var urdf: String
-        @Option(help: "Joint positions, comma-separated (rad or m).") var q: NumberList
-        @Option(help: "Joint velocities, comma-separated; default zeros.") var v: NumberList?
-        @Option(help: "Joint efforts, comma-separated; default zeros.") var tau: NumberList?
+        @Option(parsing: .unconditional, help: "Joint positions, comma-separated (rad or m).") var q: NumberList
+        @Option(parsing: .unconditional, help: "Joint velocities, comma-separated; default zeros.") var v: NumberList?
+        @Option(parsing: .unconditional, help: "Joint efforts, comma-separated; default zeros.") var tau: NumberList?
         @Option(help: "Frame (URDF link) whose pose to print.") var frame: String?
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 

@@ -18,7 +18,7 @@ struct PolicyBench: ParsableCommand {
 
     @Option(help: "Layer widths, input first.") var widths = "12,256,256,6"
     @Option(help: "A safetensors policy to time instead (nn.Sequential layout, docs/models.md).") var model: String?
-    @Option(help: "Timed calls.") var calls = 20000
+    @Option(parsing: .unconditional, help: "Timed calls.") var calls = 20000
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
     func run() throws {

@@ -45,6 +45,11 @@ extension CLIError: LocalizedError {
 }
 
 /// Comma-separated numbers, e.g. `--q 0,0.5,-1`.
+///
+/// Options of this type, like every numeric option of robotd, are declared
+/// `parsing: .unconditional`: their value may start with a minus (`--q -0.5,1.2`), which
+/// argument-parser would otherwise read as an option and report "Missing value". robotctl
+/// accepts negative numbers the same way.
 struct NumberList: ExpressibleByArgument {
     var values: [Double]
     init?(argument: String) {

@@ -17,7 +17,7 @@ struct RunCommand: ParsableCommand {
     )
 
     @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
-    @Option(help: "Stop after this many seconds as if sent SIGTERM (for demos and tests).") var stopAfter: Double?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds as if sent SIGTERM (for demos and tests).") var stopAfter: Double?
 
     func validate() throws {
         if let s = stopAfter, !(s > 0) { throw ValidationError("--stop-after must be a positive number of seconds") }

@@ -23,14 +23,14 @@ struct SimCommand: ParsableCommand {
     }
 
     @Option(help: "Path to the robot's URDF.") var urdf = "hardware/robots/sim6/robot.urdf"
-    @Option(help: "Simulated seconds.") var seconds = 2.0
-    @Option(help: "Control period (s).") var period = 0.001
-    @Option(help: "Print every N-th period.") var printEvery = 100
+    @Option(parsing: .unconditional, help: "Simulated seconds.") var seconds = 2.0
+    @Option(parsing: .unconditional, help: "Control period (s).") var period = 0.001
+    @Option(parsing: .unconditional, help: "Print every N-th period.") var printEvery = 100
     @Option(help: "What the arm does: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).") var mode = Mode.move
-    @Option(help: "Start configuration, comma-separated (rad or m); default zeros.") var start: NumberList?
-    @Option(help: "Goal for --mode move, comma-separated; default 0.5 rad on every joint.") var target: NumberList?
-    @Option(help: "Unmodelled payload at the last link (kg).") var payload = 0.0
-    @Option(help: "Sensor noise seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Start configuration, comma-separated (rad or m); default zeros.") var start: NumberList?
+    @Option(parsing: .unconditional, help: "Goal for --mode move, comma-separated; default 0.5 rad on every joint.") var target: NumberList?
+    @Option(parsing: .unconditional, help: "Unmodelled payload at the last link (kg).") var payload = 0.0
+    @Option(parsing: .unconditional, help: "Sensor noise seed.") var seed: UInt64 = 1
     @Flag(help: "Print JSON lines instead of a table.") var json = false
 
     func validate() throws {

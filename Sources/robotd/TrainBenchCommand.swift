@@ -19,11 +19,11 @@ struct TrainBench: ParsableCommand {
             """
     )
 
-    @Option(help: "Transitions in the data set.") var samples = 20_000
-    @Option(help: "Ensemble members.") var members = 5
+    @Option(parsing: .unconditional, help: "Transitions in the data set.") var samples = 20_000
+    @Option(parsing: .unconditional, help: "Ensemble members.") var members = 5
     @Option(help: "Layer widths, input first (e.g. 12,64,64,12: the daemon's default residual ensemble).")
     var widths = "18,200,200,200,12"
-    @Option(help: "Epochs per measurement.") var epochs = 1
+    @Option(parsing: .unconditional, help: "Epochs per measurement.") var epochs = 1
     @Flag(help: "Measure prediction on one core only (no split across two).") var singleCore = false
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 

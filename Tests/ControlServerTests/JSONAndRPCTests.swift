@@ -1,3 +1,4 @@
+import ControlProtocol
 @testable import ControlServer
 import Foundation
 import Testing
@@ -177,5 +178,8 @@ import Testing
             #expect(ControlMessages.rights(b, length: 44) == [7, 9, 11])
             #expect(ControlMessages.rights(b, length: 23) == [], "a truncated header yields nothing")
         }
+        var sent = ControlMessages.rights(holding: 42)
+        #expect(sent.count == 24, "CMSG_SPACE(4) on 64-bit Linux")
+        sent.withUnsafeMutableBytes { #expect(ControlMessages.rights($0, length: $0.count) == [42]) }
     }
 }

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Testing
 
@@ -156,12 +157,7 @@ final class FakeDaemon: @unchecked Sendable {
 
         listenFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard listenFD >= 0 else { throw POSIXError(.EIO) }
-        var address = Self.address(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let bound = try UnixSocketAddress(path: path).bind(listenFD)
         guard bound == 0, listen(listenFD, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
 
         let thread = Thread { [self] in serve() }
@@ -187,17 +183,6 @@ final class FakeDaemon: @unchecked Sendable {
         close(listenFD)
         unlink(path)
         rmdir(directory)
-    }
-
-    static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return address
     }
 
     private var shouldStop: Bool { lock.withLock { stopping } }
@@ -502,10 +487,7 @@ enum Sample {
         let dir = String(cString: mkdtemp(&template)!)
         let path = dir + "/robotd.sock"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = FakeDaemon.address(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = try UnixSocketAddress(path: path).bind(fd)
         defer { close(fd); unlink(path); rmdir(dir) }
         #expect(bound == 0)
         let r = try Robotctl.run(["hello", "--socket", path])

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Glibc
 import Learning
@@ -86,14 +87,14 @@ extension ControlSocketTests {
         let c = try daemon.connect()
         let q0 = try #require(SocketReply.numbers((try c.result("status")["joints"] as? [String: Any])?["q"]))
         for d in [5e-324, 1e-9, 0.019] {
-            let reply = try c.call("move", ["q": q0.map { $0 + 0.3 }, "duration": d])
+            let reply = try c.reply("move", ["q": q0.map { $0 + 0.3 }, "duration": d])
             #expect(SocketReply.code(reply) == -32602, "duration \(d): \(reply)")
             #expect(SocketReply.message(reply).contains("\"duration\"") && SocketReply.message(reply).contains("0.02"), "\(reply)")
-            let target = try c.call("target.set", ["q": q0, "duration": d])
+            let target = try c.reply("target.set", ["q": q0, "duration": d])
             #expect(SocketReply.code(target) == -32602 && SocketReply.message(target).contains("0.02"), "duration \(d): \(target)")
         }
         #expect(try c.result("status")["mode"] as? String == "hold", "a refused move must not start")
-        let ok = try c.call("move", ["q": q0, "duration": 0.02])
+        let ok = try c.reply("move", ["q": q0, "duration": 0.02])
         #expect((ok["result"] as? [String: Any])?["accepted"] as? Bool == true, "\(ok)")
         // Longer than 10 periods but still faster than a joint can go: 0.5 rad of shoulder_pan in
         // 0.2 s peaks at 15/8 · 0.5 / 0.2 = 4.69 rad/s, over the URDF's 3.15; the shortest
@@ -101,11 +102,11 @@ extension ControlSocketTests {
         _ = try ControlSocketTests.waitForMode(c, "hold", timeout: 5)
         var q1 = try #require(SocketReply.numbers((try c.result("status")["joints"] as? [String: Any])?["q"]))
         q1[0] += 0.5
-        let fast = try c.call("move", ["q": q1, "duration": 0.2])
+        let fast = try c.reply("move", ["q": q1, "duration": 0.2])
         #expect(SocketReply.code(fast) == -32602 && SocketReply.message(fast).contains("shoulder_pan_joint")
                 && SocketReply.message(fast).contains("3.15") && SocketReply.message(fast).contains("0.298"), "\(fast)")
         #expect(try c.result("status")["mode"] as? String == "hold")
-        let fits = try c.call("move", ["q": q1, "duration": 0.31])
+        let fits = try c.reply("move", ["q": q1, "duration": 0.31])
         #expect((fits["result"] as? [String: Any])?["accepted"] as? Bool == true, "\(fits)")
         c.close()
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
@@ -131,7 +132,7 @@ extension ControlSocketTests {
         try c.sendRaw(request + Data([0x0A]))
         let reply = try c.readObject(timeout: 60)
         #expect((reply?["result"] as? [String: Any])?["waypoints"] as? Int == n, "\(String(describing: reply))")
-        let over = try c.call("target.set", ["path": circle + [circle[0]], "period": 8], timeout: 60)
+        let over = try c.reply("target.set", ["path": circle + [circle[0]], "period": 8], timeout: 60)
         #expect(SocketReply.code(over) == -32602 && SocketReply.message(over).contains("10000"), "\(over)")
         c.close()
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
@@ -197,7 +198,7 @@ extension ControlSocketTests {
         #expect(!refused.stderr.contains("Broken pipe"), "\(refused.stderr)")
 
         // Root fills the rest of the general pool (operators are exempt from the per-uid limit) …
-        var held: [SocketRPCClient] = []
+        var held: [ControlClient] = []
         for _ in 0 ..< 48 {
             let c = try daemon.connect()
             #expect(try c.result("hello")["role"] as? String == "operator")
@@ -275,15 +276,15 @@ extension ControlSocketTests {
         try Self.policyFile(at: outside)
         let c = try daemon.connect()
         for (path, reason) in [(outside, "outside data_directory"), ("../policy.safetensors", "\"..\""), (data + "/../s.sock", "\"..\"")] {
-            let r = try c.call("policy.load", ["path": path])
+            let r = try c.reply("policy.load", ["path": path])
             #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains(reason), "\(path): \(r)")
         }
         // A symlink inside data_directory is not followed, a directory symlink out is out.
         symlink(outside, data + "/link.safetensors")
         symlink(private0700, data + "/out")
-        let link = try c.call("policy.load", ["path": "link.safetensors"])
+        let link = try c.reply("policy.load", ["path": "link.safetensors"])
         #expect(SocketReply.code(link) == -32602 && SocketReply.message(link).contains("symbolic link"), "\(link)")
-        let out = try c.call("policy.load", ["path": "out/policy.safetensors"])
+        let out = try c.reply("policy.load", ["path": "out/policy.safetensors"])
         #expect(SocketReply.code(out) == -32602 && SocketReply.message(out).contains("outside data_directory"), "\(out)")
         #expect(try c.result("status")["policy"] is NSNull, "nothing was loaded")
 
@@ -308,13 +309,13 @@ extension ControlSocketTests {
         let fifo = data + "/fifo.safetensors"
         #expect(mkfifo(fifo, 0o644) == 0)
         let c = try daemon.connect()
-        let byPath = try c.call("model.save", ["path": "fifo.safetensors"])
+        let byPath = try c.reply("model.save", ["path": "fifo.safetensors"])
         #expect(SocketReply.code(byPath) == -32602 && SocketReply.message(byPath).contains("FIFO"), "\(byPath)")
-        let directory = try c.call("model.save", ["path": data])
+        let directory = try c.reply("model.save", ["path": data])
         #expect(SocketReply.code(directory) == -32602, "\(directory)")
         let elsewhere = try SocketTempDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: elsewhere) }
-        let outside = try c.call("model.save", ["path": elsewhere + "/m.safetensors"])
+        let outside = try c.reply("model.save", ["path": elsewhere + "/m.safetensors"])
         #expect(SocketReply.code(outside) == -32602 && SocketReply.message(outside).contains("outside data_directory"), "\(outside)")
         #expect(!FileManager.default.fileExists(atPath: elsewhere + "/m.safetensors"))
         let viaRobotctl = try Self.robotctl(["model", "save", fifo], socket: daemon.socketPath)
@@ -324,7 +325,7 @@ extension ControlSocketTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
         // Loading a FIFO is refused at once (opened non-blocking, never read).
-        let load = try c.call("policy.load", ["path": "fifo.safetensors"])
+        let load = try c.reply("policy.load", ["path": "fifo.safetensors"])
         #expect(SocketReply.code(load) == -32602 && SocketReply.message(load).contains("FIFO"), "\(load)")
         let loadFIFO = try Self.robotctl(["policy", fifo], socket: daemon.socketPath)
         #expect(loadFIFO.status == 1 && loadFIFO.stderr.contains("FIFO"), "\(loadFIFO.stderr)")
@@ -345,7 +346,7 @@ extension ControlSocketTests {
         let path = data + "/shadow"
         try Data(secret).write(to: URL(fileURLWithPath: path))
         let c = try daemon.connect()
-        let r = try c.call("policy.load", ["path": "shadow"])
+        let r = try c.reply("policy.load", ["path": "shadow"])
         let viaSocket = SocketReply.message(r)
         let viaRobotctl = try Self.robotctl(["policy", path], socket: daemon.socketPath)
         let modelLoad = try Self.robotctl(["model", "load", path], socket: daemon.socketPath)
@@ -382,10 +383,10 @@ extension ControlSocketTests {
         let big = try sparse("big.safetensors", size: 200 << 20, head: head)
         let c = try daemon.connect(), other = try daemon.connect()
         for method in ["policy.load", "model.load"] {
-            let r = try c.call(method, ["path": "huge.safetensors"])
+            let r = try c.reply(method, ["path": "huge.safetensors"])
             #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains("2147483648 bytes")
                 && SocketReply.message(r).contains("268435456"), "\(method): \(r)")
-            let b = try c.call(method, ["path": "big.safetensors"])
+            let b = try c.reply(method, ["path": "big.safetensors"])
             #expect(SocketReply.code(b) == -32602 && SocketReply.message(b).contains("header"), "\(method): \(b)")
             #expect(try other.result("status")["mode"] as? String == "hold")
         }

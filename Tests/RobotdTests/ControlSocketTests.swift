@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Glibc
 import Testing
@@ -5,166 +6,70 @@ import Testing
 // End-to-end tests of robotd's control socket (docs/protocol.md): a real `robotd run` per test,
 // a small blocking JSON-RPC client, and Python oracles for another uid and socket activation.
 
-/// A blocking JSON-RPC 2.0 client on a Unix stream socket (one JSON object per line).
-final class SocketRPCClient: @unchecked Sendable {
-    enum Failure: Error, CustomStringConvertible {
-        case system(String, Int32)
-        case timeout(String)
-        case closed(String)
-        case badReply(String)
+/// Failures of the socket tests' own set-up (a temporary directory, a helper process).
+enum SocketTestFailure: Error, CustomStringConvertible {
+    case system(String, Int32)
+    case badReply(String)
 
-        var description: String {
-            switch self {
-            case let .system(what, e): "\(what): \(String(cString: strerror(e)))"
-            case let .timeout(what): "timed out: \(what)"
-            case let .closed(what): "connection closed: \(what)"
-            case let .badReply(what): "bad reply: \(what)"
-            }
+    var description: String {
+        switch self {
+        case let .system(what, e): "\(what): \(String(cString: strerror(e)))"
+        case let .badReply(what): "bad reply: \(what)"
         }
     }
+}
 
-    let path: String
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-    private var nextID = 1
-    private var isClosed = false
-    /// The daemon closed the connection (recv returned 0).
-    private(set) var sawEOF = false
-
-    init(path: String, timeout: Double = 10) throws {
-        self.path = path
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure.system("socket", errno) }
-        setTimeout(SO_SNDTIMEO, timeout)
-        setTimeout(SO_RCVTIMEO, timeout)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            Glibc.close(fd)
-            throw Failure.badReply("socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if rc != 0 {
-            let e = errno
-            Glibc.close(fd)
-            throw Failure.system("connect \(path)", e)
-        }
+/// The tests speak to the daemon with the clients' own `ControlClient`; these helpers return
+/// replies unchecked (errors included) and turn timeouts and end of stream into nil.
+extension ControlClient {
+    convenience init(path: String) throws {
+        try self.init(path: path, timeout: 10)
     }
 
-    deinit { close() }
+    /// The daemon closed the connection.
+    var sawEOF: Bool { sawEndOfStream }
 
-    func close() {
-        guard !isClosed else { return }
-        isClosed = true
-        Glibc.close(fd)
-    }
+    /// Writes all of `data` as it is (never raises SIGPIPE).
+    func sendRaw(_ data: Data) throws { try sendRaw(Array(data)) }
 
-    private func setTimeout(_ option: Int32, _ seconds: Double) {
-        let s = max(seconds, 0.001)
-        var tv = timeval(tv_sec: Int(s), tv_usec: Int((s - s.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
+    func sendRaw(_ text: String) throws { try sendRaw(Array(text.utf8)) }
 
-    /// Writes all of `data` (never raises SIGPIPE).
-    func sendRaw(_ data: Data) throws {
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw Failure.system("send", errno)
-                }
-                offset += n
-            }
-        }
-    }
-
-    func sendRaw(_ text: String) throws { try sendRaw(Data(text.utf8)) }
-
+    /// Sends `object` as one line.
     func send(_ object: [String: Any]) throws {
-        var data = try JSONSerialization.data(withJSONObject: object)
-        data.append(0x0A)
-        try sendRaw(data)
-    }
-
-    /// Sends a request with a fresh numeric id (or a notification when `notification`); returns the id.
-    @discardableResult
-    func request(_ method: String, _ params: [String: Any]? = nil, notification: Bool = false) throws -> Int {
-        let id = nextID
-        nextID += 1
-        var object: [String: Any] = ["jsonrpc": "2.0", "method": method]
-        if !notification { object["id"] = id }
-        if let params { object["params"] = params }
-        try send(object)
-        return id
+        try sendRaw(JSONSerialization.data(withJSONObject: object) + [0x0A])
     }
 
     /// The next line (without `\n`), or nil on timeout or end of stream.
     func readLine(timeout: Double = 10) -> String? {
-        let end = Date().addingTimeInterval(timeout)
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            if sawEOF || isClosed { return nil }
-            let remaining = end.timeIntervalSinceNow
-            if remaining <= 0 { return nil }
-            setTimeout(SO_RCVTIMEO, remaining)
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n > 0 {
-                buffer.append(contentsOf: chunk[..<n])
-            } else if n == 0 {
-                sawEOF = true
-            } else if errno == EINTR {
-                continue
-            } else {
-                return nil // EAGAIN (timeout) or a reset connection
-            }
-        }
+        (try? readLine(within: timeout, waitingFor: "a line")).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The next line as a JSON object, or nil on timeout or end of stream.
     func readObject(timeout: Double = 10) throws -> [String: Any]? {
-        guard let line = readLine(timeout: timeout) else { return nil }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw Failure.badReply("not a JSON object: \(line.prefix(300))")
+        do {
+            return try readMessage(within: timeout, waitingFor: "a message")
+        } catch .timeout, .connectionLost {
+            return nil
         }
-        return object
     }
 
-    /// Sends a request and returns its reply, skipping notifications that come before it.
-    func call(_ method: String, _ params: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
+    /// Sends a request and returns its reply as sent (error or result), skipping notifications.
+    func reply(_ method: String, _ params: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
         let id = try request(method, params)
-        let end = Date().addingTimeInterval(timeout)
-        while true {
-            guard let reply = try readObject(timeout: end.timeIntervalSinceNow) else {
-                throw sawEOF ? Failure.closed("no reply to \(method)") : Failure.timeout("no reply to \(method) within \(timeout) s")
-            }
-            guard reply["id"] != nil else { continue } // a notification
-            guard (reply["id"] as? Int) == id else {
-                throw Failure.badReply("expected id \(id) for \(method), got \(reply)")
-            }
-            return reply
-        }
+        return try reply(to: id, method: method, within: timeout)
     }
 
-    /// `call`, requiring a result object.
+    /// `reply`, requiring a result object.
     func result(_ method: String, _ params: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
-        let reply = try call(method, params, timeout: timeout)
+        let reply = try reply(method, params, timeout: timeout)
         guard let result = reply["result"] as? [String: Any] else {
-            throw Failure.badReply("\(method) did not succeed: \(reply)")
+            throw SocketTestFailure.badReply("\(method) did not succeed: \(reply)")
         }
         return result
     }
 }
+
+extension ControlClient: @unchecked Sendable {}
 
 /// Reading JSON-RPC replies.
 enum SocketReply {
@@ -187,8 +92,8 @@ enum SocketTempDirectory {
         let dir: String? = template.withUnsafeMutableBufferPointer { buf in
             mkdtemp(buf.baseAddress!).map { String(cString: $0) }
         }
-        guard let dir else { throw SocketRPCClient.Failure.system("mkdtemp", errno) }
-        guard chmod(dir, mode) == 0 else { throw SocketRPCClient.Failure.system("chmod \(dir)", errno) }
+        guard let dir else { throw SocketTestFailure.system("mkdtemp", errno) }
+        guard chmod(dir, mode) == 0 else { throw SocketTestFailure.system("chmod \(dir)", errno) }
         return dir
     }
 }
@@ -221,7 +126,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         return isRunning && stderr.contains("control socket listening")
     }
 
-    func connect(timeout: Double = 10) throws -> SocketRPCClient { try SocketRPCClient(path: socketPath, timeout: timeout) }
+    func connect(timeout: Double = 10) throws -> ControlClient { try ControlClient(path: socketPath, timeout: timeout) }
 
     /// SIGTERM; the exit status.
     func stop() -> Int32 {
@@ -244,7 +149,7 @@ final class SocketTestDaemon: @unchecked Sendable {
                              "telemetry.subscribe", "telemetry.unsubscribe", "log.setLevel"]
 
     /// Polls `status` until `mode` is `want`; the last status.
-    static func waitForMode(_ client: SocketRPCClient, _ want: String, timeout: Double) throws -> [String: Any] {
+    static func waitForMode(_ client: ControlClient, _ want: String, timeout: Double) throws -> [String: Any] {
         let end = Date().addingTimeInterval(timeout)
         var status = try client.result("status")
         while status["mode"] as? String != want, Date() < end {
@@ -345,17 +250,17 @@ final class SocketTestDaemon: @unchecked Sendable {
 
         // mode.set. idle would drop sim6 (gravity loads its shoulder at this pose): refused with
         // the joint and torque named, unless confirmed with force (defect 14).
-        let unconfirmed = try c.call("mode.set", ["mode": "idle"])
+        let unconfirmed = try c.reply("mode.set", ["mode": "idle"])
         #expect(SocketReply.code(unconfirmed) == -32002 && SocketReply.message(unconfirmed).contains("would fall")
                 && SocketReply.message(unconfirmed).contains("N·m") && SocketReply.message(unconfirmed).contains("\"force\": true"), "\(unconfirmed)")
         #expect(try c.result("status")["mode"] as? String == "hold")
-        let notBool = try c.call("mode.set", ["mode": "idle", "force": "yes"])
+        let notBool = try c.reply("mode.set", ["mode": "idle", "force": "yes"])
         #expect(SocketReply.code(notBool) == -32602, "\(notBool)")
         #expect(try c.result("mode.set", ["mode": "idle", "force": true])["mode"] as? String == "idle")
         #expect(try c.result("status")["mode"] as? String == "idle")
         #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
         #expect(try c.result("status")["mode"] as? String == "hold")
-        let modeMove = try c.call("mode.set", ["mode": "move"])
+        let modeMove = try c.reply("mode.set", ["mode": "move"])
         #expect(SocketReply.code(modeMove) == -32002, "move is entered with the move method: \(modeMove)")
         #expect(SocketReply.data(modeMove)?["mode"] as? String == "hold")
 
@@ -400,12 +305,12 @@ final class SocketTestDaemon: @unchecked Sendable {
         // estop latches: motion refused with -32004 until reset.
         #expect(try c.result("estop")["mode"] as? String == "estop")
         #expect(try c.result("status")["mode"] as? String == "estop")
-        let refusedMove = try c.call("move", ["q": [0, 0, 0, 0, 0, 0], "duration": 0.5])
+        let refusedMove = try c.reply("move", ["q": [0, 0, 0, 0, 0, 0], "duration": 0.5])
         #expect(SocketReply.code(refusedMove) == -32004, "\(refusedMove)")
         #expect(SocketReply.data(refusedMove)?["fault"] != nil)
-        let refusedMode = try c.call("mode.set", ["mode": "hold"])
+        let refusedMode = try c.reply("mode.set", ["mode": "hold"])
         #expect(SocketReply.code(refusedMode) == -32004, "\(refusedMode)")
-        let refusedIdle = try c.call("mode.set", ["mode": "idle"])
+        let refusedIdle = try c.reply("mode.set", ["mode": "idle"])
         #expect(SocketReply.code(refusedIdle) == -32004, "\(refusedIdle)")
         #expect(try c.result("status")["mode"] as? String == "estop")
         #expect(try c.result("reset")["mode"] as? String == "hold")
@@ -420,36 +325,36 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect(level["level"] as? String == "debug")
         #expect(level["previous"] as? String == "info")
         #expect(try c.result("log.setLevel", ["level": "info"])["previous"] as? String == "debug")
-        let badLevel = try c.call("log.setLevel", ["level": "loud"])
+        let badLevel = try c.reply("log.setLevel", ["level": "loud"])
         #expect(SocketReply.code(badLevel) == -32602)
         #expect(SocketReply.message(badLevel).contains("level"), "\(badLevel)")
 
         // Invalid params name the problem.
-        let badMode = try c.call("mode.set", ["mode": "dance"])
+        let badMode = try c.reply("mode.set", ["mode": "dance"])
         #expect(SocketReply.code(badMode) == -32602)
         #expect(SocketReply.message(badMode).contains("dance"), "\(badMode)")
 
-        let short = try c.call("move", ["q": [0, 0, 0, 0, 0]])
+        let short = try c.reply("move", ["q": [0, 0, 0, 0, 0]])
         #expect(SocketReply.code(short) == -32602)
         #expect(SocketReply.message(short).contains("q") && SocketReply.message(short).contains("6"), "\(short)")
 
-        let outside = try c.call("move", ["q": [0, 0, 4.0, 0, 0, 0], "duration": 1])
+        let outside = try c.reply("move", ["q": [0, 0, 4.0, 0, 0, 0], "duration": 1])
         #expect(SocketReply.code(outside) == -32602)
         #expect(SocketReply.message(outside).contains("elbow_joint"), "\(outside)")
 
-        let notNumber = try c.call("move", ["q": [0, 0, "x", 0, 0, 0]])
+        let notNumber = try c.reply("move", ["q": [0, 0, "x", 0, 0, 0]])
         #expect(SocketReply.code(notNumber) == -32602)
         #expect(SocketReply.message(notNumber).contains("q") && SocketReply.message(notNumber).contains("[2]"), "\(notNumber)")
 
-        let badDuration = try c.call("move", ["q": target, "duration": -1])
+        let badDuration = try c.reply("move", ["q": target, "duration": -1])
         #expect(SocketReply.code(badDuration) == -32602)
         #expect(SocketReply.message(badDuration).contains("duration"), "\(badDuration)")
 
-        let unknownParam = try c.call("move", ["q": target, "speed": 2])
+        let unknownParam = try c.reply("move", ["q": target, "speed": 2])
         #expect(SocketReply.code(unknownParam) == -32602)
         #expect(SocketReply.message(unknownParam).contains("speed"), "\(unknownParam)")
 
-        let statusParam = try c.call("status", ["verbose": true])
+        let statusParam = try c.reply("status", ["verbose": true])
         #expect(SocketReply.code(statusParam) == -32602)
         #expect(SocketReply.message(statusParam).contains("verbose"), "\(statusParam)")
 
@@ -519,9 +424,9 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect(slower["rate_hz"] as? Int == 20)
         #expect(slower["subscription"] as? Int == fastID, "subscribing again changes the rate of the same subscription")
 
-        let zero = try c.call("telemetry.subscribe", ["rate_hz": 0])
+        let zero = try c.reply("telemetry.subscribe", ["rate_hz": 0])
         #expect(SocketReply.code(zero) == -32602, "\(zero)")
-        let text = try c.call("telemetry.subscribe", ["rate_hz": "fast"])
+        let text = try c.reply("telemetry.subscribe", ["rate_hz": "fast"])
         #expect(SocketReply.code(text) == -32602, "\(text)")
 
         #expect(try c.result("telemetry.unsubscribe")["subscribed"] as? Bool == false)
@@ -602,7 +507,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         #expect(try c.result("hello")["role"] as? String == "operator")
 
         // Unknown method.
-        let unknown = try c.call("no.such.method")
+        let unknown = try c.reply("no.such.method")
         #expect(SocketReply.code(unknown) == -32601, "\(unknown)")
         #expect(SocketReply.data(unknown)?["method"] as? String == "no.such.method")
 
@@ -769,7 +674,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         let directory = try SocketTempDirectory.make(mode: 0o755)
         let copy = directory + "/" + (relativePath as NSString).lastPathComponent
         try FileManager.default.copyItem(atPath: TestSupport.repoRoot.appendingPathComponent(relativePath).path, toPath: copy)
-        guard chmod(copy, 0o755) == 0 else { throw SocketRPCClient.Failure.system("chmod \(copy)", errno) }
+        guard chmod(copy, 0o755) == 0 else { throw SocketTestFailure.system("chmod \(copy)", errno) }
         return copy
     }
 
@@ -780,7 +685,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         if let params { args.append(params) }
         let r = try TestSupport.run("/usr/bin/setpriv", args)
         guard r.status == 0, let object = try? TestSupport.json(r.stdout) as? [String: Any] else {
-            throw SocketRPCClient.Failure.badReply("peer_client as nobody: status \(r.status), stdout \(r.stdout), stderr \(r.stderr)")
+            throw SocketTestFailure.badReply("peer_client as nobody: status \(r.status), stdout \(r.stdout), stderr \(r.stderr)")
         }
         return object
     }
@@ -894,12 +799,7 @@ final class SocketTestDaemon: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: staleDir) }
         let stalePath = staleDir + "/s.sock"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(stalePath.utf8) + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = try UnixSocketAddress(path: stalePath).bind(fd)
         close(fd)
         #expect(rc == 0)
         var st = stat()

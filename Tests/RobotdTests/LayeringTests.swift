@@ -6,8 +6,14 @@ import Testing
 /// targets that merely could link those modules, so this test reads the sources.
 @Suite struct LayeringTests {
     static let pureCoreModules = [
-        "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Planning", "Learning", "ControlProtocol",
+        "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Planning", "Learning",
     ]
+
+    /// ControlProtocol sits beside the pure core: it needs Glibc sockets and Foundation's
+    /// JSONSerialization (robotctl's values are `[String: Any]`), but it must stay free of NIO,
+    /// logging and every daemon module, or robotctl would link daemon code.
+    static let protocolForbiddenImport =
+        #"^\s*(@\w+\s+)*import\s+((typealias|struct|class|enum|protocol|let|var|func)\s+)?(NIO\w*|Logging|ServiceLifecycle|ControlServer|ControlRuntime|RobotDaemon|RobotdConfig|Platform|Control|Planning|Learning|ModelFiles|SimulationDriver|RigidBody|LinearAlgebra|RobotInterface)(?!\w)"#
 
     /// Matches `import Foundation`, `@preconcurrency import NIOCore`, `import struct Foundation.Date`, ….
     /// `Foundation\w*` also covers FoundationEssentials, FoundationXML and FoundationNetworking.
@@ -21,10 +27,24 @@ import Testing
     }
 
     @Test func pureCoreImportsNoIOModules() throws {
-        let regex = try Regex(Self.forbiddenImport).anchorsMatchLineEndings()
+        let scanned = try Self.recordImports(matching: Self.forbiddenImport, in: Self.pureCoreModules, as: "pure-core module imports I/O")
+        #expect(scanned > 0, "no Swift files found under \(Self.repositoryRoot.path(percentEncoded: false))Sources")
+    }
+
+    @Test func controlProtocolImportsNoNIOOrDaemonModules() throws {
+        let scanned = try Self.recordImports(
+            matching: Self.protocolForbiddenImport, in: ["ControlProtocol"], as: "ControlProtocol imports NIO or daemon code"
+        )
+        #expect(scanned > 0, "no Swift files found under Sources/ControlProtocol")
+    }
+
+    /// Records an issue for every import line in `modules` matching `pattern`; returns how many
+    /// files it read.
+    static func recordImports(matching pattern: String, in modules: [String], as complaint: String) throws -> Int {
+        let regex = try Regex(pattern).anchorsMatchLineEndings()
         let fileManager = FileManager.default
         var scanned = 0
-        for module in Self.pureCoreModules {
+        for module in modules {
             let directory = Self.repositoryRoot.appending(path: "Sources/\(module)")
             guard let enumerator = fileManager.enumerator(at: directory, includingPropertiesForKeys: nil) else { continue }
             for case let file as URL in enumerator where file.pathExtension == "swift" {
@@ -35,11 +55,11 @@ import Testing
                     let relative = file.path(percentEncoded: false).replacingOccurrences(
                         of: Self.repositoryRoot.path(percentEncoded: false), with: ""
                     )
-                    Issue.record("\(relative):\(index + 1): pure-core module imports I/O: \(line.trimmingCharacters(in: .whitespaces))")
+                    Issue.record("\(relative):\(index + 1): \(complaint): \(line.trimmingCharacters(in: .whitespaces))")
                 }
             }
         }
-        #expect(scanned > 0, "no Swift files found under \(Self.repositoryRoot.path(percentEncoded: false))Sources")
+        return scanned
     }
 
     @Test(arguments: [
@@ -59,5 +79,15 @@ import Testing
     func forbiddenImportPatternMatches(_ line: String, _ forbidden: Bool) throws {
         let regex = try Regex(Self.forbiddenImport)
         #expect((line.firstMatch(of: regex) != nil) == forbidden)
+    }
+
+    @Test func protocolRuleAllowsSocketsAndJSONButNoNIOOrDaemonModule() throws {
+        let regex = try Regex(Self.protocolForbiddenImport)
+        for allowed in ["import Glibc", "import Foundation", "import ControlProtocol"] {
+            #expect(allowed.firstMatch(of: regex) == nil, "\(allowed)")
+        }
+        for refused in ["@preconcurrency import NIOCore", "import ControlServer", "import Control", "import ControlRuntime", "import Logging"] {
+            #expect(refused.firstMatch(of: regex) != nil, "\(refused)")
+        }
     }
 }

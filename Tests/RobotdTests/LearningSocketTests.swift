@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import ModelFiles
 import Testing
@@ -22,7 +23,7 @@ import Testing
         // Excite the arm: joint moves back and forth for ~3 s (the data the model learns from).
         let poses = [[0.3, -1.0, 0.8, -0.3, 0.6, 0.3], [-0.2, -1.4, 1.2, -0.7, 0.2, -0.1]]
         for k in 0 ..< 6 {
-            _ = try c.call("move", ["q": poses[k % 2], "duration": 0.5])
+            _ = try c.reply("move", ["q": poses[k % 2], "duration": 0.5])
             usleep(550_000)
         }
         let before = try c.result("model.status")
@@ -84,7 +85,7 @@ import Testing
             edit(&f)
             let path = dir + "/edited.safetensors"
             try Data(SafeTensors.encode(f)).write(to: URL(fileURLWithPath: path))
-            let r = try c.call("model.load", ["path": path])
+            let r = try c.reply("model.load", ["path": path])
             #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains(reason), "\(reason): \(r)")
         }
         try refused({ $0.metadata["robot"] = "koch" }, "koch")
@@ -107,8 +108,8 @@ import Testing
         #expect(try c.result("model.reset")["requested"] as? Bool == true)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 0 })
         // Nothing to save or roll back at version 0 (an error, not "rolled back").
-        #expect(SocketReply.code(try c.call("model.save", ["path": dir + "/m.safetensors"])) == -32602)
-        let nothing = try c.call("model.rollback")
+        #expect(SocketReply.code(try c.reply("model.save", ["path": dir + "/m.safetensors"])) == -32602)
+        let nothing = try c.reply("model.rollback")
         #expect(SocketReply.code(nothing) == -32002 && SocketReply.message(nothing).contains("nothing to roll back"), "\(nothing)")
         // Versions never restart: after training again the model is version 3 (1 and 2 named
         // other models); saved, reset and loaded back it becomes version 4.
@@ -121,7 +122,7 @@ import Testing
         #expect(try c.result("model.load", ["path": dir + "/m.safetensors"])["members"] as? Int == 2)
         #expect(DaemonProcessTests.waitFor(seconds: 3) { (try? c.result("model.status")["version"] as? Int) == 4 })
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir + "/bad.safetensors"))
-        let bad = try c.call("model.load", ["path": dir + "/bad.safetensors"])
+        let bad = try c.reply("model.load", ["path": dir + "/bad.safetensors"])
         #expect(SocketReply.code(bad) == -32602 && SocketReply.message(bad).contains("bad.safetensors"), "\(bad)")
         #expect(try c.result("model.status")["version"] as? Int == 4)
         c.close()

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Testing
 
@@ -31,7 +32,7 @@ import Testing
             (["position": [0.5, 0.2, 0.4], "period": 4], "belongs to a \"path\""),
         ]
         for (params, reason) in refusals {
-            let r = try c.call("target.set", params)
+            let r = try c.reply("target.set", params)
             #expect(SocketReply.code(r) == -32602 && SocketReply.message(r).contains(reason), "\(SocketReply.message(r)) lacks \(reason)")
         }
         let accepted = try c.result("target.set", ["path": circle, "period": 4])
@@ -39,7 +40,7 @@ import Testing
         var entered = false
         for _ in 0 ..< 50 where !entered {
             usleep(20_000)
-            entered = (try c.call("mode.set", ["mode": "mpc"]))["result"] != nil
+            entered = (try c.reply("mode.set", ["mode": "mpc"]))["result"] != nil
         }
         #expect(entered)
         usleep(1_500_000)
@@ -87,13 +88,13 @@ import Testing
         #expect((hello["modes"] as? [String])?.contains("mpc") == true)
         #expect((hello["methods"] as? [String]).map { Set($0).isSuperset(of: ["target.set", "target.clear"]) } == true)
 
-        let early = try c.call("mode.set", ["mode": "mpc"])
+        let early = try c.reply("mode.set", ["mode": "mpc"])
         #expect(SocketReply.code(early) == -32002 && SocketReply.message(early).contains("target.set"), "\(early)")
-        let far = try c.call("target.set", ["position": [3, 0, 0]])
+        let far = try c.reply("target.set", ["position": [3, 0, 0]])
         #expect(SocketReply.code(far) == -32602 && SocketReply.message(far).contains("outside the workspace"), "\(far)")
-        let both = try c.call("target.set", ["position": [0.5, 0.3, 0.3], "q": [0, 0, 0, 0, 0, 0]])
+        let both = try c.reply("target.set", ["position": [0.5, 0.3, 0.3], "q": [0, 0, 0, 0, 0, 0]])
         #expect(SocketReply.code(both) == -32602)
-        let quaternion = try c.call("target.set", ["position": [0.5, 0.3, 0.3], "orientation": [1, 1, 0, 0]])
+        let quaternion = try c.reply("target.set", ["position": [0.5, 0.3, 0.3], "orientation": [1, 1, 0, 0]])
         #expect(SocketReply.code(quaternion) == -32602 && SocketReply.message(quaternion).contains("unit quaternion"))
 
         let target = [0.52, 0.38, 0.31]
@@ -101,7 +102,7 @@ import Testing
         var entered = false
         for _ in 0 ..< 50 where !entered {
             usleep(20_000)
-            entered = (try c.call("mode.set", ["mode": "mpc"]))["result"] != nil
+            entered = (try c.reply("mode.set", ["mode": "mpc"]))["result"] != nil
         }
         #expect(entered)
         var error = Double.infinity

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Learning
 import ModelFiles
@@ -15,7 +16,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let c = try daemon.connect()
         #expect((try c.result("hello")["modes"] as? [String])?.contains("policy") == true)
-        let early = try c.call("mode.set", ["mode": "policy"])
+        let early = try c.reply("mode.set", ["mode": "policy"])
         #expect(SocketReply.code(early) == -32002 && SocketReply.message(early).contains("policy.load"))
 
         func write(_ mlp: MLP, robot: String?, name: String, observation: String? = nil) throws -> String {
@@ -40,7 +41,7 @@ import Testing
         let corrupt = dir + "/corrupt.safetensors"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: corrupt))
         for (path, reason) in refusals + [(corrupt, "not a safetensors file")] {
-            let r = try c.call("policy.load", ["path": path])
+            let r = try c.reply("policy.load", ["path": path])
             #expect(SocketReply.code(r) == -32602, "\(path): \(r)")
             #expect(SocketReply.message(r).contains(reason), "\(SocketReply.message(r)) lacks \(reason)")
         }

@@ -73,6 +73,31 @@ import Testing
         #expect(nan.status != 0)
     }
 
+    /// A negative number after a numeric option is its value, with or without `=`
+    /// (argument-parser alone reads `-0.5,…` as an option and says "Missing value").
+    @Test func negativeNumbersNeedNoEquals() throws {
+        let urdf = TestSupport.urdfPath("sim6")
+        let q = "-0.5,1.2,-0.3,0,0.1,-1"
+        let spaced = try TestSupport.run(TestSupport.robotdPath, ["model", "eval", "--urdf", urdf, "--q", q, "--v", "-1,0,0,0,0,0"])
+        #expect(spaced.status == 0, "\(spaced.stderr)")
+        let joined = try TestSupport.run(TestSupport.robotdPath, ["model", "eval", "--urdf", urdf, "--q=\(q)", "--v=-1,0,0,0,0,0"])
+        #expect(joined.status == 0, "\(joined.stderr)")
+        #expect(!spaced.stdout.isEmpty && spaced.stdout == joined.stdout)
+        let sim = try TestSupport.run(TestSupport.robotdPath, ["sim", "--urdf", urdf, "--seconds", "0.01", "--start", "-0.2,0,0,0,0,0", "--target", "-0.1,0,0,0,0,0"])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        let negativeSeconds = try TestSupport.run(TestSupport.robotdPath, ["sim", "--seconds", "-1"])
+        #expect(negativeSeconds.status != 0 && !negativeSeconds.stderr.contains("Missing value"), "\(negativeSeconds.stderr)")
+    }
+
+    /// `make run` builds robotctl next to robotd (README, "Running the daemon"); `-n` only lists
+    /// the commands.
+    @Test func makeRunBuildsRobotctlToo() throws {
+        let r = try TestSupport.run("/usr/bin/env", ["make", "-n", "-C", TestSupport.repoRoot.path, "run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("--product robotctl"), "\(r.stdout)")
+        #expect(r.stdout.contains("--product robotd"), "\(r.stdout)")
+    }
+
     @Test func benchDynamicsPrintsEveryAlgorithm() throws {
         let run = try TestSupport.run(TestSupport.robotdPath, ["bench", "dynamics", "--urdf", TestSupport.urdfPath("sim6"), "--calls", "20", "--batches", "3", "--json"])
         try #require(run.status == 0, "\(run.stderr)")
