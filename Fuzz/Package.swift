@@ -23,7 +23,9 @@ let package = Package(
         ),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "CLinuxRT"),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", .product(name: "Yams", package: "Yams")]),
+        // RobotdConfig takes the Unix socket path limit from ControlProtocol's address builder.
+        .target(name: "ControlProtocol"),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
         .target(name: "ControlServerJSON"),
 
         .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlServerJSON"]),
