@@ -3,6 +3,7 @@ import ControlRuntime
 import Foundation
 import Logging
 import Platform
+import RobotDaemon
 import RobotdConfig
 
 /// `robotd bench loop`: the daemon's control loop on the simulated arm, run for a while on its
