@@ -152,7 +152,7 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "Learning", "ModelFiles", "BuildInfo"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "ModelFiles", "AllocationCounter", "BuildInfo"]),
