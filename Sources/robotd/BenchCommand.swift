@@ -41,8 +41,6 @@ struct BenchCommand: ParsableCommand {
             var c = try BenchConfiguration.load(config)
             if let rate { c.loop.rateHz = rate }
             if let cpu { c.loop.cpuAffinity = cpu }
-            // A benchmark measures; it must not fault half-way because the machine is busy.
-            c.loop.overrunFaultThreshold = 1000
             let report = try LoopBenchmark.run(config: c, seconds: seconds, learning: learning)
             try JSONOutput.print(report.json)
         }
