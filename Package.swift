@@ -156,7 +156,8 @@ let package = Package(
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
-        .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "ModelFiles", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Learning"]),
         .testTarget(
             name: "PlanningTests",
             dependencies: [
