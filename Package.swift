@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface, …) →
-// I/O edges (SimulationDriver, …) → composition (RobotDaemon, Benchmarks) → executables. The pure core imports no Foundation; a test greps for it.
+// I/O edges (SimulationDriver, …) → composition (RobotDaemon, Benchmarks) → executables.
+// The pure core imports no Foundation; a test greps for it.
 // ControlProtocol sits beside the pure core (sockets and JSON, but no NIO and no daemon module).
 import PackageDescription
 
@@ -70,12 +71,12 @@ let package = Package(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
         ),
-        // Planning owns `ResidualLearner` (DESIGN.md files it under learning, but it turns the tick's
-        // `Transition`s into samples of the planner's rigid-body step and validates candidates along
-        // plans with `ResidualDynamics`): Learning cannot hold it, since Planning already builds on
-        // Learning's MLPs. So Planning reads ControlRuntime's `Transition` record, an arrow that
-        // points down because the tick never plans — it evaluates a published plan's arrays and
-        // ControlRuntime imports no Planning.
+        // Planning also holds `ResidualLearner`. DESIGN.md files it under learning, but it turns the
+        // tick's `Transition`s into samples of the planner's rigid-body step and validates candidates
+        // along plans with `ResidualDynamics`; Learning cannot hold it, as Planning builds on
+        // Learning's MLPs. Planning therefore reads ControlRuntime's `Transition` record: an arrow
+        // that points down, because the tick never plans (it evaluates a published plan's arrays)
+        // and ControlRuntime imports no Planning.
         .target(
             name: "Planning",
             dependencies: [
