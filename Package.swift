@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
-// Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface) →
-// I/O edges (SimulationDriver, …) → executables. The pure core imports no Foundation; a test greps for it.
+// Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface, …) →
+// I/O edges (SimulationDriver, …) → composition (RobotDaemon, Benchmarks) → executables.
+// The pure core imports no Foundation; a test greps for it.
 // ControlProtocol sits beside the pure core (sockets and JSON, but no NIO and no daemon module).
 import PackageDescription
 
@@ -70,9 +71,18 @@ let package = Package(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
         ),
+        // Planning also holds `ResidualLearner`. DESIGN.md files it under learning, but it turns the
+        // tick's `Transition`s into samples of the planner's rigid-body step and validates candidates
+        // along plans with `ResidualDynamics`; Learning cannot hold it, as Planning builds on
+        // Learning's MLPs. Planning therefore reads ControlRuntime's `Transition` record: an arrow
+        // that points down, because the tick never plans (it evaluates a published plan's arrays)
+        // and ControlRuntime imports no Planning.
         .target(
             name: "Planning",
-            dependencies: ["RigidBody", "LinearAlgebra", "Learning", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: [
+                "RigidBody", "LinearAlgebra", "Learning", "ControlRuntime",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
         ),
 
         // MARK: I/O edges
@@ -96,13 +106,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every `robotd bench …`: the daemon's parts under load (loop, socket, adapt) and the
+        // kernels alone (dynamics, ilqr, policy, train). Beside RobotDaemon in the composition
+        // layer, so the executable only parses arguments and prints the JSON the benchmarks return.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "RobotDaemon", "ControlServer", "ControlProtocol", "ControlRuntime", "RobotdConfig", "Platform",
+                "RigidBody", "LinearAlgebra", "Planning", "Learning", "ModelFiles", "AllocationCounter",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Platform", "ControlRuntime", "Planning", "Learning", "ModelFiles", "AllocationCounter",
+                "RobotDaemon", "Benchmarks", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -132,11 +153,20 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "RigidBody", "LinearAlgebra", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
-        .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "ModelFiles", "AllocationCounter", "BuildInfo"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Learning"]),
+        .testTarget(
+            name: "PlanningTests",
+            dependencies: [
+                "Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo",
+                // ResidualLearnerTests: transitions of the simulated arm under a PD controller.
+                "ControlRuntime", "Control", "RobotInterface", "SimulationDriver",
+            ]
+        ),
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [

@@ -3,6 +3,7 @@ import ControlRuntime
 import Foundation
 import Logging
 import LinearAlgebra
+import Planning
 import Platform
 import RigidBody
 import RobotInterface

@@ -4,6 +4,7 @@ import Foundation
 import Learning
 import Logging
 import ModelFiles
+import Planning
 import Platform
 import RobotdConfig
 import Synchronization

@@ -1,8 +1,6 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
-import Platform
-import RigidBody
-import RobotDaemon
 import RobotdConfig
 
 struct BenchCommand: ParsableCommand {
@@ -43,8 +41,6 @@ struct BenchCommand: ParsableCommand {
             var c = try BenchConfiguration.load(config)
             if let rate { c.loop.rateHz = rate }
             if let cpu { c.loop.cpuAffinity = cpu }
-            // A benchmark measures; it must not fault half-way because the machine is busy.
-            c.loop.overrunFaultThreshold = 1000
             let report = try LoopBenchmark.run(config: c, seconds: seconds, learning: learning)
             try JSONOutput.print(report.json)
         }
@@ -115,78 +111,7 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             Startup.configureMath()
             let model = try RobotLoading.load(urdfPath: urdf)
-            let results = DynamicsBenchmark(model: model, calls: calls, batches: batches).run()
-            try JSONOutput.print([
-                "robot": model.name,
-                "dof": model.dof,
-                "ns_per_call": results,
-                "calls_per_batch": calls,
-                "batches": batches,
-            ] as [String: Any])
+            try JSONOutput.print(DynamicsBenchmark(model: model, calls: calls, batches: batches).report())
         }
-    }
-}
-
-/// Times each algorithm on a fixed ring of random states so that branch predictors and caches
-/// see realistic, varying inputs.
-struct DynamicsBenchmark {
-    let model: RobotModel
-    let calls: Int
-    let batches: Int
-
-    func run() -> [String: Double] {
-        let n = model.dof
-        var rng = SystemRandomNumberGenerator()
-        let states = (0 ..< 16).map { _ in
-            (q: (0 ..< n).map { _ in Double.random(in: -1.5 ... 1.5, using: &rng) },
-             v: (0 ..< n).map { _ in Double.random(in: -1 ... 1, using: &rng) },
-             tau: (0 ..< n).map { _ in Double.random(in: -5 ... 5, using: &rng) })
-        }
-        var ws = model.makeWorkspace()
-        var jacobian = [Double](repeating: 0, count: 6 * n)
-        let frame = model.frames.count - 1
-        var sink = 0.0
-
-        func measure(_ body: (Int) -> Void) -> Double {
-            for k in 0 ..< calls { body(k & 15) }
-            var perCall: [Double] = []
-            perCall.reserveCapacity(batches)
-            for _ in 0 ..< batches {
-                let t0 = MonotonicClock.now()
-                for k in 0 ..< calls { body(k & 15) }
-                perCall.append(Double(MonotonicClock.now() - t0) / Double(calls))
-            }
-            perCall.sort()
-            return perCall[perCall.count / 2]
-        }
-
-        var out: [String: Double] = [:]
-        out["fk"] = measure { s in
-            model.forwardKinematics(&ws, q: states[s].q)
-            sink += ws.poses[n - 1].translation.x
-        }
-        out["jacobian"] = measure { s in
-            model.forwardKinematics(&ws, q: states[s].q)
-            model.frameJacobian(ws, frame: frame, into: &jacobian)
-            sink += jacobian[0]
-        }
-        out["rnea"] = measure { s in
-            model.rnea(&ws, q: states[s].q, v: states[s].v, a: states[s].tau)
-            sink += ws.tau[0]
-        }
-        out["crba"] = measure { s in
-            model.crba(&ws, q: states[s].q)
-            sink += ws.massMatrix[0]
-        }
-        out["aba"] = measure { s in
-            model.aba(&ws, q: states[s].q, v: states[s].v, tau: states[s].tau)
-            sink += ws.ddq[0]
-        }
-        out["aba_derivatives"] = measure { s in
-            model.abaDerivatives(&ws, q: states[s].q, v: states[s].v, tau: states[s].tau)
-            sink += ws.ddqDq[0]
-        }
-        if sink.isNaN { print("", terminator: "") }
-        return out
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import Learning
 import Platform
@@ -6,40 +5,32 @@ import Synchronization
 
 /// `robotd bench train --json`: training throughput of the dynamics ensemble and its
 /// single-input prediction latency.
-struct TrainBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "train",
-        abstract: "Ensemble training throughput (member-samples/s, 1 and 2 threads) and prediction latency.",
-        discussion: """
-            5 members of 18 → 200 → 200 → 200 → 12 (SiLU; --widths for others), batch 256, AdamW, on 20 000 synthetic \
-            transitions; one epoch per member and thread setting. With 2 threads the members are \
-            split between two threads (OpenBLAS single-threaded in each). Single-input prediction \
-            latency on one core (MLPEnsemble.predict) and, when the process may use two CPUs, on \
-            two (SplitEnsemblePredictor: the caller on the first CPU, a helper on the second).
-            """
-    )
-
-    @Option(parsing: .unconditional, help: "Transitions in the data set.") var samples = 20_000
-    @Option(parsing: .unconditional, help: "Ensemble members.") var members = 5
-    @Option(help: "Layer widths, input first (e.g. 12,64,64,12: the daemon's default residual ensemble).")
-    var widths = "18,200,200,200,12"
-    @Option(parsing: .unconditional, help: "Epochs per measurement.") var epochs = 1
-    @Flag(help: "Measure prediction on one core only (no split across two).") var singleCore = false
-    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+public enum TrainBenchmark {
+    public struct Options: Sendable {
+        /// Transitions in the synthetic data set.
+        public var samples = 20_000
+        public var members = 5
+        /// Layer widths, input first.
+        public var widths = [18, 200, 200, 200, 12]
+        /// Epochs per measurement.
+        public var epochs = 1
+        /// Measure prediction on one core only (no split across two).
+        public var singleCore = false
+        public init() {}
+    }
 
     final class Box: @unchecked Sendable {
         let ensemble: MLPEnsemble
         init(_ e: MLPEnsemble) { ensemble = e }
     }
 
-    func run() throws {
-        Startup.configureMath()
-        let parts = self.widths.split(separator: ",", omittingEmptySubsequences: false)
-        let widths = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard widths.count >= 2, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--widths: expected positive integers separated by commas, input first, e.g. 18,200,200,200,12; got \"\(self.widths)\"")
-        }
-        let nIn = widths.first!, nOut = widths.last!
+    /// Trains an ensemble of `options.members` members one epoch per thread setting (1 and 2
+    /// threads), then times single-input prediction; returns the JSON object the command prints.
+    public static func run(_ options: Options) -> [String: Any] {
+        let (samples, members, widths, epochs, singleCore) = (options.samples, options.members, options.widths, options.epochs, options.singleCore)
+        precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 } && samples > 0 && members > 0 && epochs > 0,
+                     "TrainBenchmark: at least two positive widths and positive counts")
+        let nIn = widths[0], nOut = widths[widths.count - 1]
         var inputs = [Float](repeating: 0, count: samples * nIn), outputs = [Float](repeating: 0, count: samples * nOut)
         var state: UInt64 = 42
         func uniform() -> Float {
@@ -123,10 +114,10 @@ struct TrainBench: ParsableCommand {
             predict["helper_took_part"] = Double(helped) / Double(warmUp + timed)
             predict["pinned"] = pinned
         }
-        try JSONOutput.print([
+        return [
             "members": members, "widths": widths, "batch": 256, "samples": samples, "epochs": epochs,
             "member_samples_per_s": results,
             "ensemble_predict_us": predict,
-        ] as [String: Any])
+        ]
     }
 }

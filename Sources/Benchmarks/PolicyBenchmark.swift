@@ -1,39 +1,26 @@
 import AllocationCounter
-import ArgumentParser
 import Foundation
 import Learning
 import ModelFiles
 import Platform
-import RobotDaemon
 
 /// `robotd bench policy --json`: single-input forward time of a policy MLP as the tick runs it
 /// (Float32, `MLP.forward`: one CVectorMath W x + b per layer, preallocated workspace), and heap
 /// allocations per call.
-struct PolicyBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "policy",
-        abstract: "Single-input policy MLP forward: p50/p99 latency and allocations per call.",
-        discussion: "Default network 12 → 256 → 256 → 6 (ReLU), random weights; --model loads a safetensors file instead."
-    )
+public enum PolicyBenchmark {
+    /// The network to time: the safetensors policy at `modelPath` (nn.Sequential layout,
+    /// docs/models.md), or else a ReLU MLP of `widths` (input first) with random weights.
+    /// - Throws: the model file's error (it names the file and the tensor); `BenchmarkError`
+    ///   for widths that are not at least two positive integers.
+    public static func network(modelPath: String?, widths: [Int]) throws -> MLP {
+        if let modelPath { return try MLPFile.load(path: modelPath).0 }
+        guard widths.count >= 2, widths.allSatisfy({ $0 > 0 }) else { throw BenchmarkError("--widths: positive integers, e.g. 12,256,256,6") }
+        return MLP(widths: widths, activation: .relu, seed: 3)
+    }
 
-    @Option(help: "Layer widths, input first.") var widths = "12,256,256,6"
-    @Option(help: "A safetensors policy to time instead (nn.Sequential layout, docs/models.md).") var model: String?
-    @Option(parsing: .unconditional, help: "Timed calls.") var calls = 20000
-    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
-
-    func run() throws {
-        Startup.configureMath()
-        let mlp: MLP
-        if let model {
-            do { mlp = try MLPFile.load(path: model).0 } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
-                throw ExitCode.failure
-            }
-        } else {
-            let w = widths.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard w.count >= 2, w.allSatisfy({ $0 > 0 }) else { throw ValidationError("--widths: positive integers, e.g. 12,256,256,6") }
-            mlp = MLP(widths: w, activation: .relu, seed: 3)
-        }
+    /// Times `calls` forward passes of `mlp` after 1000 untimed ones; returns the JSON object the
+    /// command prints.
+    public static func run(mlp: MLP, calls: Int) -> [String: Any] {
         var ws = mlp.makeWorkspace()
         let input = UnsafeMutablePointer<Float>.allocate(capacity: mlp.inputSize)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: mlp.outputSize)
@@ -51,11 +38,11 @@ struct PolicyBench: ParsableCommand {
         let allocations = AllocationCounter_stop()
         times.sort()
         func us(_ q: Double) -> Double { Double(times[min(times.count - 1, Int(q * Double(times.count)))]) / 1000 }
-        try JSONOutput.print([
+        return [
             "widths": mlp.widths, "parameters": mlp.parameterCount, "calls": calls,
             "forward_us": ["p50": us(0.5), "p99": us(0.99), "max": Double(times.last!) / 1000],
             "allocations_per_call": Double(allocations) / Double(calls),
             "allocation_counter_verified": LoopBenchmark.allocationCounterWorks(),
-        ] as [String: Any])
+        ]
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
-import RobotDaemon
 import RobotdConfig
 
 /// `robotd bench adapt --json`: MPC tracking with and without online residual learning on an

@@ -4,6 +4,7 @@ import LinearAlgebra
 import Logging
 import Planning
 import Platform
+import RobotDaemon
 import RobotdConfig
 
 /// `robotd bench adapt`: does online learning make MPC track better on an arm that differs from

@@ -4,6 +4,7 @@ import ControlServer
 import Foundation
 import Logging
 import Platform
+import RobotDaemon
 import RobotdConfig
 
 /// `robotd bench socket`: many clients on the control socket at once, each subscribed to

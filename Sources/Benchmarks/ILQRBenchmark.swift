@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import LinearAlgebra
 import Planning
@@ -7,63 +6,54 @@ import RigidBody
 
 /// `robotd bench ilqr --problem PATH --json`: solves a reaching problem described in JSON (see
 /// hardware/robots/sim6/reach.json and the README) and reports cost, accuracy and time.
-struct ILQRBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ilqr",
-        abstract: "Solve a JSON reaching problem with iLQR: cost, iterations, solve time.",
-        discussion: """
-            Running node k < T costs dt·(½w_f‖p(q_k) − p*‖² + ½w_x‖x_k − x0‖² + ½w_u‖u_k‖²), the terminal \
-            node ½w_T‖p(q_T) − p*‖²; dynamics: ABA (with the URDF's armature, no damping or friction), \
-            semi-implicit Euler. init "zero" starts from xs = 0, us = 0 (an infeasible iterate whose \
-            gaps the solver closes, as FDDP does), "x0_gravity" from xs = x0, us = gravity torque at q0 \
-            (rolled out). --mpc N re-solves N consecutive steps warm-started with 1 and 3 \
-            iterations and reports per-step times.
-            """
-    )
-
-    @Option(help: "The JSON problem file.") var problem: String
-    @Option(parsing: .unconditional, help: "Override the problem's horizon.") var horizon: Int?
-    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Override the problem's repeat count.") var repeatCount: Int?
-    @Option(parsing: .unconditional, help: "Also run N warm-started MPC steps.") var mpc: Int?
-    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
-
-    struct Problem {
-        var urdf: String
-        var frame: String
-        var dt: Double
-        var horizon: Int
-        var q0: [Double]
-        var v0: [Double]
-        var target: [Double]
-        var weights: ReachCost.Weights
-        var torqueLimits: Bool
-        var maxIterations: Int
-        var tolerance: Double
-        var repeats: Int
-        var initZero: Bool
+///
+/// Running node k < T costs dt·(½w_f‖p(q_k) − p*‖² + ½w_x‖x_k − x0‖² + ½w_u‖u_k‖²), the terminal
+/// node ½w_T‖p(q_T) − p*‖²; dynamics: ABA (with the URDF's armature, no damping or friction),
+/// semi-implicit Euler. init "zero" starts from xs = 0, us = 0 (an infeasible iterate whose gaps
+/// the solver closes, as FDDP does), "x0_gravity" from xs = x0, us = gravity torque at q0 (rolled
+/// out). With `mpc` N, re-solves N consecutive steps warm-started with 1 and 3 iterations and
+/// reports per-step times.
+public enum ILQRBenchmark {
+    /// The problem file's contents (keys as in hardware/robots/sim6/reach.json).
+    public struct Problem: Sendable {
+        public var urdf: String
+        public var frame: String
+        public var dt: Double
+        public var horizon: Int
+        public var q0: [Double]
+        public var v0: [Double]
+        public var target: [Double]
+        public var weights: ReachCost.Weights
+        public var torqueLimits: Bool
+        public var maxIterations: Int
+        public var tolerance: Double
+        public var repeats: Int
+        public var initZero: Bool
     }
 
-    static func parse(_ path: String) throws -> Problem {
+    /// Reads the problem file at `path`.
+    /// - Throws: `BenchmarkError` naming the file and the key that is missing or malformed.
+    public static func parse(_ path: String) throws -> Problem {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ValidationError("\(path): cannot read: \(error.localizedDescription)")
+            throw BenchmarkError("\(path): cannot read: \(error.localizedDescription)")
         }
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ValidationError("\(path): not a JSON object")
+            throw BenchmarkError("\(path): not a JSON object")
         }
         func value<T>(_ key: String, _ type: T.Type) throws -> T {
-            guard let v = o[key] as? T else { throw ValidationError("\(path): \"\(key)\" is missing or not a \(T.self)") }
+            guard let v = o[key] as? T else { throw BenchmarkError("\(path): \"\(key)\" is missing or not a \(T.self)") }
             return v
         }
         func numbers(_ key: String, count: Int?) throws -> [Double] {
-            guard let a = o[key] as? [NSNumber] else { throw ValidationError("\(path): \"\(key)\" must be an array of numbers") }
-            if let count, a.count != count { throw ValidationError("\(path): \"\(key)\" has \(a.count) values, expected \(count)") }
+            guard let a = o[key] as? [NSNumber] else { throw BenchmarkError("\(path): \"\(key)\" must be an array of numbers") }
+            if let count, a.count != count { throw BenchmarkError("\(path): \"\(key)\" has \(a.count) values, expected \(count)") }
             return a.map(\.doubleValue)
         }
         let w = try value("weights", [String: Any].self)
         var weights = ReachCost.Weights()
         func weight(_ key: String) throws -> Double {
-            guard let x = w[key] as? NSNumber else { throw ValidationError("\(path): \"weights.\(key)\" is missing or not a number") }
+            guard let x = w[key] as? NSNumber else { throw BenchmarkError("\(path): \"weights.\(key)\" is missing or not a number") }
             return x.doubleValue
         }
         weights.runningFrame = try weight("running_frame")
@@ -71,7 +61,7 @@ struct ILQRBench: ParsableCommand {
         weights.runningControl = try weight("running_control")
         weights.terminalFrame = try weight("terminal_frame")
         let initName = (o["init"] as? String) ?? "zero"
-        guard ["zero", "x0_gravity"].contains(initName) else { throw ValidationError("\(path): \"init\" must be \"zero\" or \"x0_gravity\"") }
+        guard ["zero", "x0_gravity"].contains(initName) else { throw BenchmarkError("\(path): \"init\" must be \"zero\" or \"x0_gravity\"") }
         let q0 = try numbers("q0", count: nil)
         return Problem(
             urdf: try value("urdf", String.self), frame: try value("frame", String.self),
@@ -83,15 +73,14 @@ struct ILQRBench: ParsableCommand {
         )
     }
 
-    func run() throws {
-        Startup.configureMath()
-        var p = try Self.parse(problem)
-        if let horizon { p.horizon = horizon }
-        if let repeatCount { p.repeats = repeatCount }
-        guard p.horizon >= 1, p.dt > 0, p.repeats >= 1 else { throw ValidationError("horizon, dt and repeat must be positive") }
-        let model = try RobotLoading.load(urdfPath: p.urdf)
-        guard p.q0.count == model.dof else { throw ValidationError("q0 has \(p.q0.count) values; \(model.name) has \(model.dof) joints") }
-        guard let frame = model.frameIndex(named: p.frame) else { throw ValidationError("no frame named \"\(p.frame)\"") }
+    /// Solves `p` `p.repeats` times on the robot `loadModel` reads from `p.urdf`, then `mpc`
+    /// warm-started MPC steps when given; returns the JSON object the command prints.
+    /// - Throws: `BenchmarkError` when the problem does not fit the robot; what `loadModel` throws.
+    public static func run(_ p: Problem, mpc: Int?, loadModel: (String) throws -> RobotModel) throws -> [String: Any] {
+        guard p.horizon >= 1, p.dt > 0, p.repeats >= 1 else { throw BenchmarkError("horizon, dt and repeat must be positive") }
+        let model = try loadModel(p.urdf)
+        guard p.q0.count == model.dof else { throw BenchmarkError("q0 has \(p.q0.count) values; \(model.name) has \(model.dof) joints") }
+        guard let frame = model.frameIndex(named: p.frame) else { throw BenchmarkError("no frame named \"\(p.frame)\"") }
         let x0 = p.q0 + p.v0
         let target = Vector3(p.target[0], p.target[1], p.target[2])
         let cost = ReachCost(model: model, frame: frame, dt: p.dt, weights: p.weights, target: target, stateReference: x0)
@@ -138,11 +127,11 @@ struct ILQRBench: ParsableCommand {
                 "iterations_3": mpcRun(solver: solver, model: model, x0: x0, initial: initial, steps: steps, iterations: 3),
             ]
         }
-        try JSONOutput.print(out)
+        return out
     }
 
     /// Receding horizon on the model itself: solve, apply u₀ for one dt, shift, re-solve.
-    func mpcRun(solver: ILQRSolver<RigidBodyDynamics, ReachCost>, model: RobotModel, x0: [Double], initial: [Double],
+    static func mpcRun(solver: ILQRSolver<RigidBodyDynamics, ReachCost>, model: RobotModel, x0: [Double], initial: [Double],
                 steps: Int, iterations: Int) -> [String: Any] {
         solver.setControls(initial)
         var x = x0

@@ -3,6 +3,7 @@ import ControlRuntime
 import Foundation
 import Logging
 import Platform
+import RobotDaemon
 import RobotdConfig
 
 /// `robotd bench loop`: the daemon's control loop on the simulated arm, run for a while on its
@@ -76,6 +77,8 @@ public enum LoopBenchmark {
     public static func run(config base: DaemonConfiguration, seconds: Double, learning: Bool = false) throws -> Report {
         let verified = allocationCounterWorks()
         var config = base
+        // A benchmark measures; it must not fault half-way because the machine is busy.
+        config.loop.overrunFaultThreshold = 1000
         config.learning.enabled = learning
         if learning { config.mpc.enabled = true }
         var logger = Logger(label: "robotd.bench.loop")

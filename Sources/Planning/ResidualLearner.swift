@@ -1,6 +1,5 @@
 import ControlRuntime
 import Learning
-import Planning
 import RigidBody
 
 /// The data side of online (DAgger-style) model learning: the arm's own transitions become

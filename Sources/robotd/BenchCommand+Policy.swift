@@ -1,0 +1,38 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+
+/// `robotd bench policy --json`: single-input forward time of a policy MLP as the tick runs it
+/// (Float32, `MLP.forward`: one CVectorMath W x + b per layer, preallocated workspace), and heap
+/// allocations per call.
+struct PolicyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Single-input policy MLP forward: p50/p99 latency and allocations per call.",
+        discussion: "Default network 12 → 256 → 256 → 6 (ReLU), random weights; --model loads a safetensors file instead."
+    )
+
+    @Option(help: "Layer widths, input first.") var widths = "12,256,256,6"
+    @Option(help: "A safetensors policy to time instead (nn.Sequential layout, docs/models.md).") var model: String?
+    @Option(parsing: .unconditional, help: "Timed calls.") var calls = 20000
+    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+    func validate() throws {
+        guard calls > 0 else { throw ValidationError("--calls must be positive") }
+    }
+
+    func run() throws {
+        Startup.configureMath()
+        let w = widths.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let report: [String: Any]
+        do {
+            report = PolicyBenchmark.run(mlp: try PolicyBenchmark.network(modelPath: model, widths: w), calls: calls)
+        } catch let error as BenchmarkError {
+            throw ValidationError(error.description)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        try JSONOutput.print(report)
+    }
+}

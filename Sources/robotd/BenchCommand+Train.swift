@@ -1,0 +1,47 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+
+/// `robotd bench train --json`: training throughput of the dynamics ensemble and its
+/// single-input prediction latency.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Ensemble training throughput (member-samples/s, 1 and 2 threads) and prediction latency.",
+        discussion: """
+            5 members of 18 → 200 → 200 → 200 → 12 (SiLU; --widths for others), batch 256, AdamW, on 20 000 synthetic \
+            transitions; one epoch per member and thread setting. With 2 threads the members are \
+            split between two threads (OpenBLAS single-threaded in each). Single-input prediction \
+            latency on one core (MLPEnsemble.predict) and, when the process may use two CPUs, on \
+            two (SplitEnsemblePredictor: the caller on the first CPU, a helper on the second).
+            """
+    )
+
+    @Option(parsing: .unconditional, help: "Transitions in the data set.") var samples = 20_000
+    @Option(parsing: .unconditional, help: "Ensemble members.") var members = 5
+    @Option(help: "Layer widths, input first (e.g. 12,64,64,12: the daemon's default residual ensemble).")
+    var widths = "18,200,200,200,12"
+    @Option(parsing: .unconditional, help: "Epochs per measurement.") var epochs = 1
+    @Flag(help: "Measure prediction on one core only (no split across two).") var singleCore = false
+    @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+    func validate() throws {
+        guard samples > 0, members > 0, epochs > 0 else { throw ValidationError("--samples, --members and --epochs must be positive") }
+    }
+
+    func run() throws {
+        Startup.configureMath()
+        let parts = self.widths.split(separator: ",", omittingEmptySubsequences: false)
+        let widths = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard widths.count >= 2, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--widths: expected positive integers separated by commas, input first, e.g. 18,200,200,200,12; got \"\(self.widths)\"")
+        }
+        var options = TrainBenchmark.Options()
+        options.samples = samples
+        options.members = members
+        options.widths = widths
+        options.epochs = epochs
+        options.singleCore = singleCore
+        try JSONOutput.print(TrainBenchmark.run(options))
+    }
+}
