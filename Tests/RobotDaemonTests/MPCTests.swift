@@ -303,7 +303,7 @@ extension MPCModeTests {
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-        let slot = PolicySlot(dof: 6)
+        let slot = PolicySlot(dof: 6, actionKind: commandMode)
         var config = ControlLoop<SimulatedArm>.Configuration()
         config.overrunFaultThreshold = 100_000
         config.endEffectorFrame = model.frames.count - 1
@@ -332,7 +332,7 @@ extension MPCModeTests {
             for i in 0 ..< 6 { w[i * 12 + i] = scale; w[i * 12 + 6 + i] = -0.5 }
             return MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [[Float](repeating: bias, count: 6)])!
         }
-        slot.install(PolicyBox(mlp: linear(2, bias: 1), name: "a"))
+        slot.install(MLPPolicy(mlp: linear(2, bias: 1), name: "a", actionKind: .torque))
         _ = loop.commands.send(LoopCommand(id: 2, kind: .setMode, mode: .policy))
         tick(1)
         #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .policy))
@@ -345,7 +345,7 @@ extension MPCModeTests {
         }
         tick(1)
         check(scale: 2, bias: 1)
-        let second = PolicyBox(mlp: linear(-1, bias: 0.5), name: "b")
+        let second = MLPPolicy(mlp: linear(-1, bias: 0.5), name: "b", actionKind: .torque)
         slot.install(second)
         AllocationCounter_start()
         tick(1)   // adopts the new policy
@@ -376,8 +376,8 @@ extension MPCModeTests {
         // output (bias only) per joint.
         let start = loop.telemetry.read()
         let action = (0 ..< 6).map { i in mode == .position ? start.position[i] + 0.01 * Double(i + 1) : 0.02 * Double(i + 1) }
-        slot.install(PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
-                                        biases: [action.map { Float($0) }])!, name: "\(mode)"))
+        slot.install(MLPPolicy(mlp: MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
+                                        biases: [action.map { Float($0) }])!, name: "\(mode)", actionKind: mode))
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         // Entry goes through the limiter, which moves a position goal at most the joint's
         // velocity limit × dt per tick: after 0.1 s every goal is reached.
@@ -401,12 +401,12 @@ extension MPCModeTests {
         func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
         let features = try PolicyFeature.parse("target_q, q,target_position,ee_position")
         #expect(features == [.targetQ, .q, .targetPosition, .eePosition])
-        #expect(PolicyBox.observationSize(features, dof: 6) == 18)
+        #expect(MLPPolicy.observationSize(features, dof: 6) == 18)
         var w = [Float](repeating: 0, count: 6 * 18)
         for i in 0 ..< 6 { w[i * 18 + i] = 10; w[i * 18 + 6 + i] = -10 }
         for i in 0 ..< 3 { w[i * 18 + 12 + i] = 1; w[i * 18 + 15 + i] = -1 }
         let mlp = try #require(MLP(widths: [18, 6], activation: .identity, weights: [w], biases: [[Float](repeating: 0, count: 6)]))
-        slot.install(PolicyBox(mlp: mlp, name: "reach", features: features))
+        slot.install(MLPPolicy(mlp: mlp, name: "reach", features: features, actionKind: .torque))
         tick(2)
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         tick(1)
@@ -479,18 +479,18 @@ extension MPCModeTests {
         // torque as the bias (gains 150 and 200 N·m/rad), so that in `policy` mode the arm stays
         // put whichever is installed.
         let model = try DaemonAssembly.loadModel(MPCClosedLoopTests.config())
-        func holdingPolicies(at q0: [Double]) -> [PolicyBox] {
+        func holdingPolicies(at q0: [Double]) -> [MLPPolicy] {
             var ws = model.makeWorkspace()
             model.rnea(&ws, q: q0, v: Array(repeating: 0, count: 6), a: Array(repeating: 0, count: 6))
             let gravity = ws.tau
-            return [150.0, 200.0].enumerated().map { k, kp -> PolicyBox in
+            return [150.0, 200.0].enumerated().map { k, kp -> MLPPolicy in
                 var w = [Float](repeating: 0, count: 6 * 12)
                 for i in 0 ..< 6 {
                     w[i * 12 + i] = Float(-kp)
                     w[i * 12 + 6 + i] = Float(-2 * kp.squareRoot())
                 }
                 let b = (0 ..< 6).map { Float(gravity[$0] + kp * q0[$0]) }
-                return PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [b])!, name: "pd\(k)")
+                return MLPPolicy(mlp: MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [b])!, name: "pd\(k)", actionKind: .torque)
             }
         }
         func measuredQ() -> [Double] { let t = loop.telemetry.read(); return (0 ..< 6).map { t.position[$0] } }
