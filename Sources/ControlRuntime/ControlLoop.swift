@@ -223,6 +223,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         do {
             try driver.read(into: &sample)
         } catch {
+            stateIsHeld = true
             perform(machine.on(.fault(.driverRead)), time: time)
             finishTick(time: time, overran: overran)
             return
@@ -241,9 +242,10 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         consecutiveStaleStates = 0
         stateIsHeld = false
         guard sample.isFinite else {
-            // The previous fresh state stays the measurement (a fault's hold takes its pose);
+            // The previous fresh state stays the measurement (the fault's hold takes its pose);
             // the faulting sample is recorded for the dump.
             perform(machine.on(.fault(.nonFiniteState)), time: time)
+            resendLastCommand(time: time)
             finishTick(time: time, overran: overran, recordingSample: true)
             return
         }
@@ -294,10 +296,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         endEffectorIsCurrent = false
     }
 
-    /// A tick without a fresh measurement: the driver gets the last command again (the servo
-    /// keeps its goal; a torque arm keeps the last effort, gravity compensation included) rather
-    /// than one computed from a state that may no longer be true. Nothing is sent when no command
-    /// has been since the actuators came on: the driver's activation holds the arm then.
+    /// A tick without a usable measurement (invalid, stale or non-finite sample): the driver gets
+    /// the last command again, through the limiter (the servo keeps its goal; a torque arm keeps
+    /// the last effort, gravity compensation included) rather than one computed from a state that
+    /// may no longer be true. Nothing is sent when no command has been since the actuators came
+    /// on: the driver's activation holds the arm then.
     private func resendLastCommand(time: Double) {
         commandModelVersion = 0
         commandPolicyVersion = 0
@@ -322,7 +325,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// `recordingSample`: the transition carries the driver's sample instead of the measurement
     /// (a non-finite sample, for the dump).
     private func finishTick(time: Double, overran: Bool, recordingSample: Bool = false) {
-        if recordingSample { record(time: time, overran: overran, measured: sample) } else { record(time: time, overran: overran, measured: state) }
+        if recordingSample {
+            record(time: time, overran: overran, measured: sample)
+        } else {
+            record(time: time, overran: overran, measured: state)
+        }
         if freezePending {
             freezePending = false
             flightRecorder.freeze()
