@@ -65,8 +65,10 @@ let package = Package(
         // JSON-RPC client): Glibc sockets and Foundation's JSONSerialization, no NIO, no daemon
         // code, so robotctl, the server, the socket benchmark and the tests share one copy.
         .target(name: "ControlProtocol"),
-        .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface", "Learning"]),
+        // The Policy protocol and its MLP implementation (over Learning's networks): the tick
+        // sees only the protocol, so teleop and imitation policies plug in beside the MLP.
+        .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra", "Learning"]),
+        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
         .target(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
@@ -93,7 +95,7 @@ let package = Package(
         .target(
             name: "ControlServer",
             dependencies: [
-                "ControlProtocol", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
+                "ControlProtocol", "Control", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -147,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter"]
+            dependencies: ["Control", "RigidBody", "RobotInterface", "SimulationDriver", "Learning", "AllocationCounter"]
         ),
         .testTarget(
             name: "ControlRuntimeTests",
@@ -157,7 +159,7 @@ let package = Package(
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
-        .testTarget(name: "LearningTests", dependencies: ["Learning", "CVectorMath", "AllocationCounter", "BuildInfo"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "LinearAlgebra", "CVectorMath", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Learning"]),
         .testTarget(
             name: "PlanningTests",

@@ -4,8 +4,13 @@ import RobotInterface
 import Synchronization
 
 /// One tick of the control thread, and everything it owns (DESIGN.md §2):
-///   drain commands → driver.read → safety checks → active controller → limiter → driver.write
-///   → record the transition (flight recorder, rings) → publish telemetry.
+///   drain commands → driver.read → freshness and safety checks → active controller → limiter
+///   → driver.write → record the transition (flight recorder, rings) → publish telemetry.
+///
+/// Measurement: the driver reads into `sample`; only a fresh sample (valid, recent, finite)
+/// becomes `state`, the measurement every controller, action and telemetry reads. While samples
+/// are invalid or stale the tick re-sends the last command (limited again, so the limiter still
+/// runs once per tick) and counts; `staleStateFaultTicks` in a row fault the loop.
 ///
 /// Generic over the driver so that the tick calls it without existential boxing. The class is
 /// created and started on the main thread, then used only by the control thread; other threads
@@ -32,6 +37,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         /// A joint above its velocity limit × (1 + margin) faults the loop
         /// (`limits.velocity_fault_margin`).
         public var velocityFaultMargin: Double = 0.5
+        /// Oldest driver sample used as a measurement (s, `loop.max_state_age`): a sample whose
+        /// timestamp has not advanced for longer than this on the loop's clock is stale.
+        public var maxStateAge: Double = 0.05
+        /// Consecutive ticks with an invalid or stale sample before the loop faults
+        /// (`loop.stale_state_fault_ticks`).
+        public var staleStateFaultTicks: Int = 10
 
         public init() {}
     }
@@ -58,13 +69,41 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var moveController: JointPDController
     private var limiter: CommandLimiter
     private var trajectory: MinimumJerkTrajectory
+    /// The driver's newest read, before the freshness checks.
+    private var sample: JointState
+    /// The newest fresh measurement: what controllers, policies, telemetry and transitions read.
     private var state: JointState
     private var command: JointCommand
+    /// Whether `command` holds what the driver was last sent since the actuators came on (so a
+    /// tick without a fresh state can re-send it).
+    private var commandWasWritten = false
     private var holdTarget: [Double]
+    /// The PD controllers' references: the move's sample or the hold pose (dof values each).
     private var desiredPosition: [Double]
     private var desiredVelocity: [Double]
     private var desiredAcceleration: [Double]
     private var moveTarget: [Double]
+    /// x = [q; v] of `state`, the input of the plan's feedback law (2·dof values).
+    private var feedbackState: [Double]
+    /// The plan's reference for position servos: goal positions and feedforward efforts (dof each).
+    private var referencePosition: [Double]
+    private var referenceEffort: [Double]
+    /// What a policy observes this tick (filled in place).
+    private var observation: PolicyObservation
+    /// Where this tick's command came from, for its transition: the plan's model version, the
+    /// policy's version (0 = neither) and whether a person produced it.
+    private var commandModelVersion: UInt32 = 0
+    private var commandPolicyVersion: UInt32 = 0
+    private var commandIsIntervention = false
+    /// Freshness of driver samples: the newest timestamp seen, the loop time it was first seen
+    /// (s), and the current run of unusable samples.
+    private var newestSampleTimestamp: UInt64 = 0
+    private var hasSampleTimestamp = false
+    private var newestSampleSeenAt = 0.0
+    private var consecutiveStaleStates = 0
+    private var staleStates: UInt64 = 0
+    /// Whether this tick's measurement is the held last fresh one.
+    private var stateIsHeld = false
     private var moveStart: Double = 0
     private var actuatorsOn = false
     private var tickCount: UInt64 = 0
@@ -80,6 +119,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 policies: PolicySlot? = nil) {
         precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
         precondition(limits.dof == model.dof, "one limit per joint")
+        precondition(configuration.maxStateAge > 0 && configuration.staleStateFaultTicks >= 1,
+                     "a positive state age and at least one stale tick before the fault")
         let n = model.dof
         self.model = model
         self.configuration = configuration
@@ -88,6 +129,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         self.moveController = moveController ?? holdController
         limiter = CommandLimiter(limits: limits)
         trajectory = MinimumJerkTrajectory(dof: n)
+        sample = JointState(dof: n)
         state = JointState(dof: n)
         command = JointCommand(mode: configuration.commandMode, dof: n)
         holdTarget = Array(repeating: 0, count: n)
@@ -95,6 +137,10 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         desiredVelocity = Array(repeating: 0, count: n)
         desiredAcceleration = Array(repeating: 0, count: n)
         moveTarget = Array(repeating: 0, count: n)
+        feedbackState = Array(repeating: 0, count: 2 * n)
+        referencePosition = Array(repeating: 0, count: n)
+        referenceEffort = Array(repeating: 0, count: n)
+        observation = PolicyObservation(dof: n)
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
         workspace = model.makeWorkspace()
@@ -103,10 +149,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             precondition(plans.dof == n, "plan slot for \(plans.dof) joints, robot has \(n)")
             machine.availableModes.insert(.mpc)
         }
-        planState = Array(repeating: 0, count: 2 * n)
         self.policies = policies
         if let policies {
             precondition(policies.dof == n, "policy slot for \(policies.dof) joints, robot has \(n)")
+            precondition(policies.actionKind == configuration.commandMode,
+                         "policy slot for \(policies.actionKind) actions, loop commands \(configuration.commandMode)")
             machine.availableModes.insert(.policy)
         }
     }
@@ -115,12 +162,19 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     public var mode: Mode { machine.mode }
 
     /// Configures the driver, takes a first sample and enters the initial mode.
-    /// - Throws: the driver's error when it cannot be configured or activated.
+    /// - Throws: the driver's error when it cannot be configured or activated, and
+    ///   `DriverError.communication` when its first sample is invalid or not finite (the initial
+    ///   mode holds the measured pose, so it needs one).
     /// - Warning: Not real-time safe. Call before the control thread starts ticking.
     public func start() throws(DriverError) {
         try driver.configure()
-        endEffectorIsCurrent = false
-        try driver.read(into: &state)
+        hasSampleTimestamp = false
+        try driver.read(into: &sample)
+        guard sample.isValid, sample.isFinite else {
+            throw DriverError(.communication, "the driver's first joint state is invalid or not finite")
+        }
+        _ = sampleIsFresh(time: 0)
+        adoptSample()
         publish(time: 0)
         if configuration.initialMode != .idle {
             perform(machine.on(.request(configuration.initialMode)), time: 0)
@@ -166,49 +220,116 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
         while let c = commands.receive() { handle(c, time: time) }
 
-        endEffectorIsCurrent = false
         do {
-            try driver.read(into: &state)
+            try driver.read(into: &sample)
         } catch {
+            stateIsHeld = true
             perform(machine.on(.fault(.driverRead)), time: time)
             finishTick(time: time, overran: overran)
             return
         }
-        guard state.isFinite else {
-            perform(machine.on(.fault(.nonFiniteState)), time: time)
+        guard sampleIsFresh(time: time) else {
+            staleStates &+= 1
+            consecutiveStaleStates += 1
+            if consecutiveStaleStates >= configuration.staleStateFaultTicks {
+                perform(machine.on(.fault(.staleState)), time: time)
+            }
+            stateIsHeld = true
+            resendLastCommand(time: time)
             finishTick(time: time, overran: overran)
             return
         }
+        consecutiveStaleStates = 0
+        stateIsHeld = false
+        guard sample.isFinite else {
+            // The previous fresh state stays the measurement (the fault's hold takes its pose);
+            // the faulting sample is recorded for the dump.
+            perform(machine.on(.fault(.nonFiniteState)), time: time)
+            resendLastCommand(time: time)
+            finishTick(time: time, overran: overran, recordingSample: true)
+            return
+        }
+        adoptSample()
         if actuatorsOn, let reason = limitViolation() {
             perform(machine.on(.fault(reason)), time: time)
         }
 
         if actuatorsOn {
             computeCommand(time: time)
-            limitedLastTick = limiter.limit(&command, state: state, dt: configuration.period) > 0
             if !commandIsFinite() {
                 perform(machine.on(.fault(.nonFiniteCommand)), time: time)
-                if actuatorsOn {
-                    // The fault holds the last measured pose: recompute a finite command.
-                    computeCommand(time: time)
-                    limiter.limit(&command, state: state, dt: configuration.period)
-                }
+                // The fault holds the last measured pose: a finite command from the hold controller.
+                if actuatorsOn { computeCommand(time: time) }
             }
-            if actuatorsOn {
-                do {
-                    try driver.write(command)
-                } catch {
-                    perform(machine.on(.fault(.driverWrite)), time: time)
-                }
-            }
+            if actuatorsOn { limitAndWrite(time: time) }
         }
         finishTick(time: time, overran: overran)
     }
 
+    /// Whether `sample` may be this tick's measurement: the driver says it is valid, and its
+    /// timestamp is newer than the newest seen (a new sample) or is that one, first seen no more
+    /// than `maxStateAge` ago on the loop's clock. Driver clocks are not the loop's, so a sample's
+    /// age is measured from when its timestamp first appeared (a lower bound); a timestamp that
+    /// goes back is never fresh.
+    /// - Note: Real-time safe: no allocation, no locks.
+    private func sampleIsFresh(time: Double) -> Bool {
+        guard sample.isValid else { return false }
+        let stamp = sample.timestampNanoseconds
+        if !hasSampleTimestamp || stamp > newestSampleTimestamp {
+            hasSampleTimestamp = true
+            newestSampleTimestamp = stamp
+            newestSampleSeenAt = time
+            return true
+        }
+        return stamp == newestSampleTimestamp && time - newestSampleSeenAt <= configuration.maxStateAge
+    }
+
+    /// `sample` becomes the measurement.
+    private func adoptSample() {
+        for i in 0 ..< model.dof {
+            state.position[i] = sample.position[i]
+            state.velocity[i] = sample.velocity[i]
+            state.effort[i] = sample.effort[i]
+        }
+        state.timestampNanoseconds = sample.timestampNanoseconds
+        state.isValid = true
+        endEffectorIsCurrent = false
+    }
+
+    /// A tick without a usable measurement (invalid, stale or non-finite sample): the driver gets
+    /// the last command again, through the limiter (the servo keeps its goal; a torque arm keeps
+    /// the last effort, gravity compensation included) rather than one computed from a state that
+    /// may no longer be true. Nothing is sent when no command has been since the actuators came
+    /// on: the driver's activation holds the arm then.
+    private func resendLastCommand(time: Double) {
+        commandModelVersion = 0
+        commandPolicyVersion = 0
+        commandIsIntervention = false
+        guard actuatorsOn, commandWasWritten else { return }
+        limitAndWrite(time: time)
+    }
+
+    /// The limiter (once per tick) and the write; a failed write faults.
+    private func limitAndWrite(time: Double) {
+        limitedLastTick = limiter.limit(&command, state: state, dt: configuration.period) > 0
+        do {
+            try driver.write(command)
+            commandWasWritten = true
+        } catch {
+            perform(machine.on(.fault(.driverWrite)), time: time)
+        }
+    }
+
     /// Records the tick (the faulting one too: its state is what the dump is for), freezes the
     /// flight recorder if this tick faulted, and publishes telemetry.
-    private func finishTick(time: Double, overran: Bool) {
-        record(time: time, overran: overran)
+    /// `recordingSample`: the transition carries the driver's sample instead of the measurement
+    /// (a non-finite sample, for the dump).
+    private func finishTick(time: Double, overran: Bool, recordingSample: Bool = false) {
+        if recordingSample {
+            record(time: time, overran: overran, measured: sample)
+        } else {
+            record(time: time, overran: overran, measured: state)
+        }
         if freezePending {
             freezePending = false
             flightRecorder.freeze()
@@ -272,10 +393,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var fallbacks: UInt64 = 0
     private var lastFallbackFrom = Mode.idle
     private var lastFallbackTime = 0.0
-    /// (q, v) for the plan's feedback law.
-    private var planState: [Double]
     /// The end-effector pose of `state`, computed at most once per measurement (the policy and
-    /// telemetry both need it): `endEffectorIsCurrent` is cleared whenever `state` is read.
+    /// telemetry both need it): `endEffectorIsCurrent` is cleared whenever `state` changes.
     private var endEffector = Transform.identity
     private var endEffectorIsCurrent = false
     /// A fault asked for a flight-recorder dump; frozen once this tick is recorded.
@@ -290,18 +409,23 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         return true
     }
 
+    /// Carries out a transition's actions. A driver that cannot be configured or activated is
+    /// itself a fault, whose actions are carried out in turn (and end the recursion: a fault in
+    /// `faulted` returns none); the remaining actions of the failed transition are dropped.
     private func perform(_ actions: ModeActions, time: Double) {
         if actions.contains(.disableActuators) {
             driver.deactivate()
             actuatorsOn = false
+            commandWasWritten = false
         }
         if actions.contains(.reactivateDriver) {
             driver.cleanup()
+            // A reconfigured driver may restart its clock.
+            hasSampleTimestamp = false
             do {
                 try driver.configure()
             } catch {
-                _ = machine.on(.fault(.driverActivation))
-                freezePending = true
+                perform(machine.on(.fault(.driverActivation)), time: time)
                 return
             }
         }
@@ -309,10 +433,10 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             do {
                 try driver.activate(mode: configuration.commandMode)
                 actuatorsOn = true
+                commandWasWritten = false
                 command.mode = configuration.commandMode
             } catch {
-                _ = machine.on(.fault(.driverActivation))
-                freezePending = true
+                perform(machine.on(.fault(.driverActivation)), time: time)
                 return
             }
         }
@@ -342,64 +466,76 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         }
     }
 
-    /// The plan's control law at `time`; false when no valid plan covers it.
+    /// The plan's control law at `time` into `command`; false when no valid plan covers it.
+    /// Torque: u = u_ff + K (x − x_ref) on x = [q; v] (no feedforward effort). Position servos:
+    /// the plan's reference positions as goals and its torques as feedforward effort.
+    /// - Note: Real-time safe: no allocation, no locks.
     private func planControl(time: Double) -> Bool {
         guard let plans else { return false }
         let n = model.dof
-        for i in 0 ..< n {
-            planState[i] = state.position[i]
-            planState[n + i] = state.velocity[i]
-        }
         if command.mode == .position {
-            // Position servos get the plan's positions as goals and its torques as feedforward.
-            // planState is scratch here: positions in the first half, torques in the second.
-            let fresh = planState.withUnsafeMutableBufferPointer { b in
-                plans.reference(at: time, position: b.baseAddress!, effort: b.baseAddress! + n) != nil
+            let covered = referencePosition.withUnsafeMutableBufferPointer { q in
+                referenceEffort.withUnsafeMutableBufferPointer { tau in
+                    plans.reference(at: time, position: q.baseAddress!, effort: tau.baseAddress!) != nil
+                }
             }
-            guard fresh else { return false }
+            guard covered else { return false }
             for i in 0 ..< n {
-                command.values[i] = planState[i]
-                command.feedforwardEffort[i] = planState[n + i]
+                command.values[i] = referencePosition[i]
+                command.feedforwardEffort[i] = referenceEffort[i]
             }
-            return true
-        }
-        return planState.withUnsafeBufferPointer { x in
-            command.values.withUnsafeMutableBufferPointer { u in
-                plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) != nil
+        } else {
+            for i in 0 ..< n {
+                feedbackState[i] = state.position[i]
+                feedbackState[n + i] = state.velocity[i]
             }
+            let covered = feedbackState.withUnsafeBufferPointer { x in
+                command.values.withUnsafeMutableBufferPointer { u in
+                    plans.control(at: time, state: x.baseAddress!, into: u.baseAddress!) != nil
+                }
+            }
+            guard covered else { return false }
+            for i in 0 ..< n { command.feedforwardEffort[i] = 0 }
         }
+        commandModelVersion = plans.followedModelVersion
+        return true
     }
 
-    private func computeCommand(time: Double) {
-        if machine.mode == .policy, let policies {
-            // The end-effector position, for policies that observe it or an end-effector target.
-            var ee = SIMD3<Double>()
-            if policies.prepare() {
-                let p = measuredEndEffector().translation
-                ee = SIMD3(p.x, p.y, p.z)
-            }
-            let ok = state.position.withUnsafeBufferPointer { q in
-                state.velocity.withUnsafeBufferPointer { v in
-                    planState.withUnsafeMutableBufferPointer { out in
-                        policies.evaluate(q: q.baseAddress!, v: v.baseAddress!, ee: ee, into: out.baseAddress!)
-                    }
-                }
-            }
-            if ok {
-                for i in 0 ..< model.dof {
-                    command.values[i] = planState[i]
-                    command.feedforwardEffort[i] = 0
-                }
-                return
-            }
+    /// The installed policy's action on this tick's observation into `command`; false without
+    /// a policy or an action.
+    /// - Note: Real-time safe: no allocation, no locks (the policy's contract).
+    private func policyControl(_ policies: PolicySlot, time: Double) -> Bool {
+        guard let needs = policies.prepare() else { return false }
+        let n = model.dof
+        observation.time = time
+        for i in 0 ..< n {
+            observation.position[i] = state.position[i]
+            observation.velocity[i] = state.velocity[i]
+            observation.effort[i] = state.effort[i]
         }
+        if needs.contains(.endEffectorPosition) {
+            let p = measuredEndEffector().translation
+            observation.endEffectorPosition = SIMD3(p.x, p.y, p.z)
+        }
+        let acted = command.values.withUnsafeMutableBufferPointer { action in
+            policies.evaluate(&observation, into: action)
+        }
+        guard let acted else { return false }
+        for i in 0 ..< n { command.feedforwardEffort[i] = 0 }
+        commandPolicyVersion = acted.version
+        commandIsIntervention = acted.operatedByPerson
+        return true
+    }
+
+    /// The active controller's command for this tick into `command` (not yet limited), and
+    /// where it came from (`commandModelVersion`, `commandPolicyVersion`, `commandIsIntervention`).
+    private func computeCommand(time: Double) {
+        commandModelVersion = 0
+        commandPolicyVersion = 0
+        commandIsIntervention = machine.mode == .teleop
+        if machine.mode == .policy, let policies, policyControl(policies, time: time) { return }
         if machine.mode == .mpc {
-            if planControl(time: time) {
-                if command.mode != .position {
-                    for i in 0 ..< model.dof { command.feedforwardEffort[i] = 0 }
-                }
-                return
-            }
+            if planControl(time: time) { return }
             let from = machine.mode
             perform(machine.on(.planExpired), time: time)
             fallbacks &+= 1
@@ -445,30 +581,31 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         return true
     }
 
-    private func record(time: Double, overran: Bool) {
+    /// The tick's transition: the measurement (`measured`), the command sent (none while the
+    /// actuators are off) and where it came from.
+    private func record(time: Double, overran: Bool, measured: borrowing JointState) {
         var t = Transition()
         t.time = time
         t.tick = tickCount
         t.dof = UInt8(model.dof)
         t.mode = machine.mode
-        t.flags = (limitedLastTick ? Transition.Flags.limited : 0) | (overran ? Transition.Flags.overrun : 0)
-        t.commandMode = actuatorsOn ? commandModeCode(command.mode) : 0
+        var flags: UInt8 = 0
+        if limitedLastTick { flags |= Transition.Flags.limited }
+        if overran { flags |= Transition.Flags.overrun }
+        if stateIsHeld { flags |= Transition.Flags.heldState }
+        if actuatorsOn, commandIsIntervention { flags |= Transition.Flags.intervention }
+        t.flags = flags
+        t.commandMode = actuatorsOn ? command.mode : nil
+        t.modelVersion = actuatorsOn ? commandModelVersion : 0
+        t.policyVersion = actuatorsOn ? commandPolicyVersion : 0
         for i in 0 ..< model.dof {
-            t.position[i] = state.position[i]
-            t.velocity[i] = state.velocity[i]
-            t.effort[i] = state.effort[i]
+            t.position[i] = measured.position[i]
+            t.velocity[i] = measured.velocity[i]
+            t.effort[i] = measured.effort[i]
             t.command[i] = actuatorsOn ? command.values[i] : 0
         }
         flightRecorder.record(t)
         transitions?.push(t)
-    }
-
-    private func commandModeCode(_ m: CommandMode) -> UInt8 {
-        switch m {
-        case .torque: 1
-        case .position: 2
-        case .velocity: 3
-        }
     }
 
     /// Forward kinematics of the measured state, once per measurement.

@@ -51,6 +51,9 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
     case velocityLimit
     /// A joint at or past a position limit while the arm is commanded.
     case positionLimit
+    /// `loop.stale_state_fault_ticks` ticks in a row without a fresh joint state: the driver's
+    /// samples were invalid or older than `loop.max_state_age`.
+    case staleState
 
     public var description: String {
         switch self {
@@ -63,6 +66,7 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
         case .stall: "control loop stalled"
         case .velocityLimit: "joint velocity limit exceeded"
         case .positionLimit: "joint position limit reached"
+        case .staleState: "joint state invalid or stale"
         }
     }
 }

@@ -24,6 +24,7 @@ public final class PlanSlot: @unchecked Sendable {
         var dt = 0.01
         var count = 0
         var id: UInt64 = 0
+        var modelVersion: UInt32 = 0
         let xRef: UnsafeMutablePointer<Double>
         let uff: UnsafeMutablePointer<Double>
         let gains: UnsafeMutablePointer<Double>
@@ -48,6 +49,9 @@ public final class PlanSlot: @unchecked Sendable {
     private let buffers: [Buffer]
     private let latest = Atomic<Int>(-1)
     private var nextID: UInt64 = 0
+    /// Tick side: the model version of the plan the newest successful `control` or `reference`
+    /// followed (control thread only; the tick records it in the transition).
+    public private(set) var followedModelVersion: UInt32 = 0
 
     /// - Warning: Not real-time safe (allocates both buffers).
     public init(dof: Int, capacity: Int, validity: Double = .infinity) {
@@ -59,10 +63,11 @@ public final class PlanSlot: @unchecked Sendable {
     }
 
     /// Planner side (one thread): fills the free buffer through `fill` and publishes it.
-    /// `fill` receives (xRef, uff, gains) to write `count` nodes into.
+    /// `fill` receives (xRef, uff, gains) to write `count` nodes into; `modelVersion` is the
+    /// learned dynamics model's version the plan was computed with (0 = rigid body alone).
     /// - Returns: the plan's id.
     @discardableResult
-    public func publish(t0: Double, dt: Double, count: Int,
+    public func publish(t0: Double, dt: Double, count: Int, modelVersion: UInt32 = 0,
                         fill: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> UInt64 {
         precondition(count >= 1 && count <= capacity, "plan length \(count) outside 1…\(capacity)")
         let current = latest.load(ordering: .acquiring)
@@ -75,6 +80,7 @@ public final class PlanSlot: @unchecked Sendable {
         b.dt = dt
         b.count = count
         b.id = nextID
+        b.modelVersion = modelVersion
         fill(b.xRef, b.uff, b.gains)
         b.sequence.store(s &+ 2, ordering: .releasing)
         latest.store(current == 0 ? 1 : 0, ordering: .releasing)
@@ -86,34 +92,35 @@ public final class PlanSlot: @unchecked Sendable {
 
     /// Runs `body(plan, k, w)` for the newest plan's node k = ⌊(t − t0)/dt⌋ and interval fraction
     /// w, under the sequence check; a read that raced a publish is retried once (on the buffer
-    /// just published). Returns the plan's t0, or nil (no plan, t outside it or past its
-    /// validity, or a second race: the caller keeps its previous command).
+    /// just published). Returns the plan's t0 and model version, or nil (no plan, t outside it or
+    /// past its validity, or a second race: the caller keeps its previous command).
     /// - Note: Real-time safe: no allocation, no locks.
     @inline(__always)
-    private func atNode(_ t: Double, _ body: (Buffer, Int, Double) -> Void) -> Double? {
+    private func atNode(_ t: Double, _ body: (Buffer, Int, Double) -> Void) -> (t0: Double, modelVersion: UInt32)? {
         for _ in 0 ..< 2 {
             let index = latest.load(ordering: .acquiring)
             guard index >= 0 else { return nil }
             let b = buffers[index]
             let s1 = b.sequence.load(ordering: .acquiring)
             guard s1 & 1 == 0 else { continue }
-            let t0 = b.t0, count = b.count
+            let t0 = b.t0, count = b.count, version = b.modelVersion
             let position = (t - t0) / b.dt
             guard position >= 0, position < Double(count), t - t0 <= validity else { return nil }
             let k = min(Int(position), count - 1)
             body(b, k, position - Double(k))
             atomicMemoryFence(ordering: .acquiring)
-            if b.sequence.load(ordering: .relaxed) == s1 { return t0 }
+            if b.sequence.load(ordering: .relaxed) == s1 { return (t0, version) }
         }
         return nil
     }
 
     /// Tick side: the control at loop time `t` for measured state `x` (nx values) into `u`
-    /// (dof values). Returns the plan's t0 when a plan covered `t` (see `atNode`).
+    /// (dof values). Returns the plan's t0 when a plan covered `t` (see `atNode`), and then
+    /// sets `followedModelVersion`.
     /// - Note: Real-time safe: no allocation, no locks.
     public func control(at t: Double, state x: UnsafePointer<Double>, into u: UnsafeMutablePointer<Double>) -> Double? {
         let n = dof, nx = 2 * dof
-        return atNode(t) { b, k, w in
+        let followed = atNode(t) { b, k, w in
             let x0 = b.xRef + k * nx, x1 = b.xRef + (k + 1) * nx
             let g = b.gains + k * n * nx
             for r in 0 ..< n {
@@ -122,6 +129,8 @@ public final class PlanSlot: @unchecked Sendable {
                 u[r] = v
             }
         }
+        if let followed { followedModelVersion = followed.modelVersion }
+        return followed?.t0
     }
 
     /// Position-servo form of the plan at loop time `t`: the reference positions q_ref(t) into
@@ -130,13 +139,15 @@ public final class PlanSlot: @unchecked Sendable {
     /// - Note: Real-time safe: no allocation, no locks.
     public func reference(at t: Double, position: UnsafeMutablePointer<Double>, effort: UnsafeMutablePointer<Double>) -> Double? {
         let n = dof, nx = 2 * dof
-        return atNode(t) { b, k, w in
+        let followed = atNode(t) { b, k, w in
             for i in 0 ..< n {
                 let a = b.xRef[k * nx + i], c = b.xRef[(k + 1) * nx + i]
                 position[i] = a + w * (c - a)
                 effort[i] = b.uff[k * n + i]
             }
         }
+        if let followed { followedModelVersion = followed.modelVersion }
+        return followed?.t0
     }
 
     /// Whether a valid plan covers loop time `t` (what `control` and `reference` would follow).

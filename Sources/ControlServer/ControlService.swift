@@ -1,4 +1,5 @@
 import ControlProtocol
+import Control
 import ControlRuntime
 import Learning
 import ModelFiles
@@ -583,7 +584,7 @@ final class ControlService {
         } catch {
             throw .invalidParams("\(path): __metadata__ observation: \(error.description)")
         }
-        let size = PolicyBox.observationSize(features, dof: n)
+        let size = MLPPolicy.observationSize(features, dof: n)
         guard mlp.inputSize == size else {
             throw .invalidParams("\(path): the policy takes \(mlp.inputSize) inputs; its observation (\(features.map(\.rawValue).joined(separator: ", "))) is \(size) values for \(n) joints")
         }
@@ -598,7 +599,7 @@ final class ControlService {
         } catch {
             throw .invalidParams("\(error)")
         }
-        slot.install(PolicyBox(mlp: mlp, name: path, features: features))
+        slot.install(MLPPolicy(mlp: mlp, name: path, features: features, actionKind: slot.actionKind))
         return ["loaded": .string(path), "widths": .array(mlp.widths.map { JSONValue($0) }), "activation": .string(mlp.activation.rawValue),
                 "observation": JSONValue(features.map(\.rawValue)),
                 "robot": metadata["robot"].map { .string($0) } ?? .null, "provenance": metadata["provenance"].map { .string($0) } ?? .null]

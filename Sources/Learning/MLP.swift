@@ -1,4 +1,5 @@
 import CVectorMath
+import LinearAlgebra
 import RealModule
 
 /// Elementwise nonlinearities between the linear layers.

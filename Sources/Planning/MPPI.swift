@@ -1,4 +1,5 @@
 import Learning
+import LinearAlgebra
 import RealModule
 
 /// Model-predictive path integral control (Williams et al., "Information-theoretic MPC", 2017)

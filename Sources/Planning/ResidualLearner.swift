@@ -130,12 +130,14 @@ public final class ResidualLearner {
     public var current: [MLP]? { versions.last?.members }
     public var currentCalibration: Calibration? { versions.last?.calibration }
 
-    /// Adds one tick. Samples form from runs of consecutive actuated torque-mode ticks.
+    /// Adds one tick. Samples form from runs of consecutive actuated torque-mode ticks with a
+    /// fresh measurement (a held state is not one).
     public func ingest(_ t: Transition) {
         let consecutive = window.last.map { t.tick == $0.tick + 1 } ?? true
-        guard consecutive, t.commandMode == 1, t.mode.isActuated else {
+        let usable = t.commandMode == .torque && t.mode.isActuated && t.flags & Transition.Flags.heldState == 0
+        guard consecutive, usable else {
             window.removeAll(keepingCapacity: true)
-            if t.commandMode == 1, t.mode.isActuated { window.append(t) }
+            if usable { window.append(t) }
             return
         }
         window.append(t)

@@ -96,10 +96,32 @@ public enum DaemonAssembly {
         }
     }
 
+    /// Checks a driver's description against the robot model before anything moves: the loop
+    /// indexes the driver's joints and the model's alike, so they must be the same joints in the
+    /// same order, and the driver must accept the loop's command mode.
+    /// - Throws: `Failure` naming the driver, the robot file and the first difference.
+    public static func checkDriver(_ description: DriverDescription, model: RobotModel, urdf: String,
+                                   commandMode: CommandMode) throws(Failure) {
+        let expected = model.joints.map(\.name)
+        let actual = description.jointNames
+        let names = { (list: [String]) in list.joined(separator: ", ") }
+        guard actual.count == expected.count else {
+            throw Failure("driver \"\(description.name)\": \(actual.count) joints (\(names(actual))); the robot model \(urdf) has \(expected.count) moving joints (\(names(expected)))")
+        }
+        if let i = expected.indices.first(where: { expected[$0] != actual[$0] }) {
+            throw Failure("driver \"\(description.name)\": joint \(i) is \"\(actual[i])\", the robot model \(urdf) has \"\(expected[i])\" there (driver: \(names(actual)); model: \(names(expected)))")
+        }
+        guard description.supportedModes.contains(commandMode) else {
+            throw Failure("driver \"\(description.name)\": does not accept \(commandMode) commands (it accepts \(description.supportedModes.map(\.rawValue).joined(separator: ", ")))")
+        }
+    }
+
     /// The control loop over the simulated arm (with a plan slot for the MPC planner when
     /// `mpc.enabled`).
     public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
         let arm = try simulatedArm(config, model: model)
+        let commandMode = CommandMode.torque
+        try checkDriver(arm.description, model: model, urdf: config.robot.urdf, commandMode: commandMode)
         let hold = JointPDController(
             model: model, kp: try perJoint(config.control.hold.kp, "control.hold.kp", model),
             kd: try perJoint(config.control.hold.kd, "control.hold.kd", model),
@@ -112,9 +134,11 @@ public enum DaemonAssembly {
         )
         var loopConfig = ControlLoop<SimulatedArm>.Configuration()
         loopConfig.period = config.loop.period
-        loopConfig.commandMode = .torque
+        loopConfig.commandMode = commandMode
         loopConfig.overrunFaultThreshold = config.loop.overrunFaultThreshold
         loopConfig.maxStall = config.loop.maxStall
+        loopConfig.maxStateAge = config.loop.maxStateAge
+        loopConfig.staleStateFaultTicks = config.loop.staleStateFaultTicks
         loopConfig.velocityFaultMargin = config.limits.velocityFaultMargin
         loopConfig.moveMaxVelocity = Array(repeating: config.control.maxMoveVelocity, count: model.dof)
         loopConfig.endEffectorFrame = model.frames.count - 1
@@ -128,7 +152,7 @@ public enum DaemonAssembly {
         return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
                            limits: try limits(config, model: model), configuration: loopConfig,
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
-                           policies: PolicySlot(dof: model.dof))
+                           policies: PolicySlot(dof: model.dof, actionKind: commandMode))
     }
 
     /// What `robotd run` builds before anything starts: the loop over the simulated arm, the

@@ -594,7 +594,7 @@ public final class MPCPlanner: @unchecked Sendable {
             return
         }
         let T = configuration.horizon, nx = 2 * n
-        plans.publish(t0: t.time, dt: configuration.dt, count: T) { xRef, uff, gains in
+        plans.publish(t0: t.time, dt: configuration.dt, count: T, modelVersion: UInt32(clamping: modelVersion)) { xRef, uff, gains in
             for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
             for k in 0 ..< T {
                 solver.control(k, into: uff + k * n)

@@ -28,7 +28,7 @@ public struct JointState: Sendable, Equatable {
 }
 
 /// How a command's values are interpreted by the driver.
-public enum CommandMode: String, Sendable, Equatable, CaseIterable {
+public enum CommandMode: String, Sendable, Equatable, CaseIterable, BitwiseCopyable {
     /// Joint efforts (N·m or N) applied directly.
     case torque
     /// Goal positions (rad or m) tracked by the actuator's own servo loop.

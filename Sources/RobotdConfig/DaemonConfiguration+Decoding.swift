@@ -140,6 +140,8 @@ extension DaemonConfiguration.Loop {
         catchUp = try r.enumeration("catch_up", default: catchUp)
         flightRecorderSeconds = try r.double("flight_recorder_seconds", default: flightRecorderSeconds, .closed(0, 60), unit: "s")
         maxStall = try r.double("max_stall", default: maxStall, .closed(0.005, 10), unit: "s")
+        maxStateAge = try r.double("max_state_age", default: maxStateAge, .closed(0.0001, 10), unit: "s")
+        staleStateFaultTicks = try r.int("stale_state_fault_ticks", default: staleStateFaultTicks, .closed(1, 10_000), unit: "ticks")
         try r.finish()
     }
 }

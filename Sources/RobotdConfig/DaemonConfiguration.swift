@@ -173,6 +173,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// machine (SIGSTOP, a VM pause) left the arm uncontrolled that long. Shorter gaps are
         /// absorbed: time-based references (moves, plans) pause with the loop instead of jumping.
         public var maxStall = 0.5
+        /// Oldest driver sample the tick uses as a measurement (s), 0.0001…10: a sample whose
+        /// timestamp has not advanced for longer than this is stale, as is one the driver marks
+        /// invalid; the tick re-sends its last command instead of computing one from it.
+        public var maxStateAge = 0.05
+        /// Consecutive ticks with an invalid or stale sample before the loop faults, 1…10000.
+        public var staleStateFaultTicks = 10
 
         /// The default loop: 1 kHz, priority 80, memory locked.
         public init() {}

@@ -73,7 +73,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
     private var servoDamping: [Double]
     private var command: JointCommand
     private var kp: [Double], kd: [Double], kv: [Double]
-    private var rng: NoiseGenerator
+    private var noise: GaussianNoise
     private var configured = false
     private var hasSampled = false
     private var activeMode: CommandMode?
@@ -129,7 +129,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         savedVelocity = Array(repeating: 0, count: n)
         command = JointCommand(mode: .torque, dof: n)
         integrator = plant.makeIntegratorWorkspace()
-        rng = NoiseGenerator(seed: c.seed)
+        noise = GaussianNoise(seed: c.seed)
     }
 
     public mutating func configure() throws(DriverError) {
@@ -142,7 +142,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
             appliedEffort[i] = 0
         }
         time = 0
-        rng = NoiseGenerator(seed: configuration.seed)
+        noise = GaussianNoise(seed: configuration.seed)
         configured = true
         hasSampled = false
         activeMode = nil
@@ -175,8 +175,8 @@ public struct SimulatedArm: RobotDriver, Sendable {
         if hasSampled { advance(actuated: activeMode != nil) }
         hasSampled = true
         for i in 0 ..< model.dof {
-            state.position[i] = position[i] + configuration.positionNoise * rng.gaussian()
-            state.velocity[i] = velocity[i] + configuration.velocityNoise * rng.gaussian()
+            state.position[i] = position[i] + configuration.positionNoise * noise.gaussian()
+            state.velocity[i] = velocity[i] + configuration.velocityNoise * noise.gaussian()
             state.effort[i] = appliedEffort[i]
         }
         state.timestampNanoseconds = UInt64((time * 1e9).rounded())
@@ -267,22 +267,16 @@ public struct SimulatedArm: RobotDriver, Sendable {
     }
 }
 
-/// Seeded Gaussian noise: SplitMix64 uniforms through Box–Muller.
-struct NoiseGenerator: Sendable {
-    private var state: UInt64
+/// Seeded Gaussian sensor noise: `SplitMix64` uniforms in (0, 1] through Box–Muller, both
+/// branches used (cosine, then the spare sine).
+struct GaussianNoise: Sendable {
+    private var rng: SplitMix64
     private var spare: Double?
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
-    private mutating func nextUniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        // 53 random bits into (0, 1]: never 0, so log is finite.
-        return (Double(z >> 11) + 1) * 0x1p-53
-    }
+    /// 53 random bits into (0, 1]: never 0, so log is finite.
+    private mutating func nextUniform() -> Double { (Double(rng.next() >> 11) + 1) * 0x1p-53 }
 
     mutating func gaussian() -> Double {
         if let s = spare {

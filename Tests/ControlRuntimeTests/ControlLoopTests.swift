@@ -8,12 +8,33 @@ import SimulationDriver
 import BuildInfo
 import Testing
 
-/// A driver whose failures are scripted, wrapping the simulated arm for the physics.
+/// What a scripted driver did, readable after the loop consumed it. Preallocated, so that
+/// updating it inside the tick allocates nothing.
+final class DriverProbe: @unchecked Sendable {
+    /// The values of the newest command written (first dof entries).
+    var lastCommand = [Double](repeating: .nan, count: 8)
+    var writes = 0
+    var activations = 0
+    var deactivations = 0
+}
+
+/// A driver whose failures are scripted, wrapping the simulated arm for the physics. Read
+/// numbers count from 1, the read of `ControlLoop.start()`; tick k makes read k + 1.
 struct ScriptedDriver: RobotDriver {
     var arm: SimulatedArm
     var failReadAt: Int? = nil
     var failWriteAt: Int? = nil
     var nanAt: Int? = nil
+    /// Activation number (from 1) that fails.
+    var failActivationAt: Int? = nil
+    /// Reads whose sample the driver marks invalid (with a position of 99 rad on joint 0, which
+    /// must never be used).
+    var invalidReads: [ClosedRange<Int>] = []
+    /// From this read on the driver repeats its last sample: the timestamp stops advancing.
+    var frozenFromRead: Int? = nil
+    /// A read whose timestamp is 1 ms older than the previous one.
+    var backwardsTimestampAt: Int? = nil
+    var probe = DriverProbe()
     var reads = 0
     var writes = 0
     var activations = 0
@@ -23,26 +44,37 @@ struct ScriptedDriver: RobotDriver {
     var description: DriverDescription { arm.description }
     mutating func configure() throws(DriverError) { try arm.configure() }
     mutating func activate(mode: CommandMode) throws(DriverError) {
-        try arm.activate(mode: mode)
         activations += 1
+        probe.activations += 1
+        if activations == failActivationAt { throw DriverError(.hardware, "scripted activation failure") }
+        try arm.activate(mode: mode)
         isActive = true
     }
     mutating func deactivate() {
         arm.deactivate()
         deactivations += 1
+        probe.deactivations += 1
         isActive = false
     }
     mutating func cleanup() { arm.cleanup() }
     mutating func read(into state: inout JointState) throws(DriverError) {
         reads += 1
         if reads == failReadAt { throw DriverError(.communication, "scripted read failure") }
+        if let f = frozenFromRead, reads >= f { return }
         try arm.read(into: &state)
         if reads == nanAt { state.position[2] = .nan }
+        if invalidReads.contains(where: { $0.contains(reads) }) {
+            state.isValid = false
+            state.position[0] = 99
+        }
+        if reads == backwardsTimestampAt { state.timestampNanoseconds -= 2_000_000 }
     }
     mutating func write(_ command: JointCommand) throws(DriverError) {
         writes += 1
+        probe.writes += 1
         if writes == failWriteAt { throw DriverError(.timeout, "scripted write failure") }
         try arm.write(command)
+        for i in 0 ..< command.values.count { probe.lastCommand[i] = command.values[i] }
     }
 }
 
@@ -53,7 +85,8 @@ struct ScriptedDriver: RobotDriver {
         return try RobotModel(urdfText: String(contentsOfFile: path, encoding: .utf8), file: path)
     }
 
-    static func loop(_ edit: (inout ScriptedDriver) -> Void = { _ in }) throws -> (ControlLoop<ScriptedDriver>, RobotModel) {
+    static func loop(_ edit: (inout ScriptedDriver) -> Void = { _ in },
+                     configure: (inout ControlLoop<ScriptedDriver>.Configuration) -> Void = { _ in }) throws -> (ControlLoop<ScriptedDriver>, RobotModel) {
         let model = try sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
@@ -62,6 +95,7 @@ struct ScriptedDriver: RobotDriver {
         var config = ControlLoop<ScriptedDriver>.Configuration()
         config.endEffectorFrame = model.frameIndex(named: "tool0") ?? 0
         config.flightRecorderTicks = 500
+        configure(&config)
         let loop = ControlLoop(model: model, driver: driver, holdController: JointPDController(model: model),
                                limits: JointLimits(model: model), configuration: config, transitionRingCapacity: 4096)
         try loop.start()
@@ -158,6 +192,28 @@ struct ScriptedDriver: RobotDriver {
         _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
         Self.run(loop, from: &k, ticks: 5)
         #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: true, mode: .hold))
+    }
+
+    /// Actions of a transition the loop triggers itself are carried out, not dropped: a reset
+    /// whose re-activation fails faults with `driverActivation`, and that fault's actions run
+    /// (the driver is deactivated again, the flight recorder dumped).
+    @Test func aFailedActivationPerformsTheFaultsActions() throws {
+        let probe = DriverProbe()
+        let (loop, _) = try Self.loop { $0.failWriteAt = 20; $0.failActivationAt = 2; $0.probe = probe }
+        var k = 1
+        Self.run(loop, from: &k, ticks: 30)
+        #expect(loop.telemetry.read().fault == .driverWrite)
+        #expect(probe.deactivations == 1 && probe.activations == 1)
+        #expect(loop.flightRecorder.dumpGeneration == 1)
+        loop.flightRecorder.thaw()
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
+        Self.run(loop, from: &k, ticks: 5)
+        #expect(loop.results.pop() == LoopCommandResult(id: 1, accepted: true, mode: .faulted))
+        let s = loop.telemetry.read()
+        #expect(s.mode == .faulted && s.fault == .driverActivation)
+        #expect(probe.activations == 2 && probe.deactivations == 2, "the activation fault's disableActuators ran")
+        #expect(loop.flightRecorder.isFrozen && loop.flightRecorder.dumpGeneration == 2)
+        #expect(loop.flightRecorder.frozenTicks().last.map { $0.commandMode == nil } == true)
     }
 
     @Test func consecutiveOverrunsFault() throws {

@@ -129,7 +129,7 @@ import Testing
         let (loop, limits) = try Self.loop(policies: slot)
         let saturating = MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
                              biases: [[Float](repeating: 1e4, count: 6)])
-        slot.install(PolicyBox(mlp: try #require(saturating), name: "saturating"))
+        slot.install(MLPPolicy(mlp: try #require(saturating), name: "saturating", actionKind: .torque))
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         var time = 0.0
         var faultedAt: Double?

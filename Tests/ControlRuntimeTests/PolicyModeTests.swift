@@ -15,7 +15,7 @@ import Testing
         let model = try Fixtures.sim6()
         var sim = SimulatedArm.Configuration()
         sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
-        let slot = PolicySlot(dof: 6)
+        let slot = PolicySlot(dof: 6, actionKind: commandMode)
         var config = ControlLoop<SimulatedArm>.Configuration()
         config.overrunFaultThreshold = 100_000
         config.endEffectorFrame = model.frames.count - 1
@@ -44,7 +44,7 @@ import Testing
             for i in 0 ..< 6 { w[i * 12 + i] = scale; w[i * 12 + 6 + i] = -0.5 }
             return MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [[Float](repeating: bias, count: 6)])!
         }
-        slot.install(PolicyBox(mlp: linear(2, bias: 1), name: "a"))
+        slot.install(MLPPolicy(mlp: linear(2, bias: 1), name: "a", actionKind: .torque))
         _ = loop.commands.send(LoopCommand(id: 2, kind: .setMode, mode: .policy))
         tick(1)
         #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .policy))
@@ -57,7 +57,7 @@ import Testing
         }
         tick(1)
         check(scale: 2, bias: 1)
-        let second = PolicyBox(mlp: linear(-1, bias: 0.5), name: "b")
+        let second = MLPPolicy(mlp: linear(-1, bias: 0.5), name: "b", actionKind: .torque)
         slot.install(second)
         AllocationCounter_start()
         tick(1)   // adopts the new policy
@@ -88,8 +88,8 @@ import Testing
         // output (bias only) per joint.
         let start = loop.telemetry.read()
         let action = (0 ..< 6).map { i in mode == .position ? start.position[i] + 0.01 * Double(i + 1) : 0.02 * Double(i + 1) }
-        slot.install(PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
-                                        biases: [action.map { Float($0) }])!, name: "\(mode)"))
+        slot.install(MLPPolicy(mlp: MLP(widths: [12, 6], activation: .identity, weights: [[Float](repeating: 0, count: 72)],
+                                        biases: [action.map { Float($0) }])!, name: "\(mode)", actionKind: mode))
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         // Entry goes through the limiter, which moves a position goal at most the joint's
         // velocity limit × dt per tick: after 0.1 s every goal is reached.
@@ -113,12 +113,12 @@ import Testing
         func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
         let features = try PolicyFeature.parse("target_q, q,target_position,ee_position")
         #expect(features == [.targetQ, .q, .targetPosition, .eePosition])
-        #expect(PolicyBox.observationSize(features, dof: 6) == 18)
+        #expect(MLPPolicy.observationSize(features, dof: 6) == 18)
         var w = [Float](repeating: 0, count: 6 * 18)
         for i in 0 ..< 6 { w[i * 18 + i] = 10; w[i * 18 + 6 + i] = -10 }
         for i in 0 ..< 3 { w[i * 18 + 12 + i] = 1; w[i * 18 + 15 + i] = -1 }
         let mlp = try #require(MLP(widths: [18, 6], activation: .identity, weights: [w], biases: [[Float](repeating: 0, count: 6)]))
-        slot.install(PolicyBox(mlp: mlp, name: "reach", features: features))
+        slot.install(MLPPolicy(mlp: mlp, name: "reach", features: features, actionKind: .torque))
         tick(2)
         _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
         tick(1)

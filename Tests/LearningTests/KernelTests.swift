@@ -1,6 +1,7 @@
 import CVectorMath
 import Foundation
 @testable import Learning
+import LinearAlgebra
 import Testing
 
 /// The single-input kernels under `MLP.forward` against Float64 references: SiLU and its

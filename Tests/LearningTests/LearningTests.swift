@@ -1,6 +1,7 @@
 import AllocationCounter
 import Foundation
 @testable import Learning
+import LinearAlgebra
 import BuildInfo
 import Testing
 

@@ -2,6 +2,7 @@ import AllocationCounter
 import BuildInfo
 import Foundation
 @testable import Learning
+import LinearAlgebra
 import Synchronization
 import Testing
 

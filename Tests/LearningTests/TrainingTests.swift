@@ -1,4 +1,5 @@
 @testable import Learning
+import LinearAlgebra
 import Testing
 
 @Suite struct TrainingTests {

@@ -3,15 +3,7 @@ import LinearAlgebra
 import RealModule
 import Testing
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func matrix(_ r: Int, _ c: Int) -> Matrix {
         Matrix(rows: r, columns: c, columnMajor: (0 ..< r * c).map { _ in Double.random(in: -1 ... 1, using: &self) })
     }
@@ -34,7 +26,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
     @Test(arguments: [(Transpose.none, Transpose.none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose)])
     func gemmMatchesNaiveProduct(_ ta: Transpose, _ tb: Transpose) {
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMix64(seed: 1)
         let (m, k, n) = (5, 7, 3)
         let a = ta == .none ? rng.matrix(m, k) : rng.matrix(k, m)
         let b = tb == .none ? rng.matrix(k, n) : rng.matrix(n, k)
@@ -49,7 +41,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
     @Test(arguments: [Transpose.none, .transpose])
     func gemvMatchesNaiveProduct(_ t: Transpose) {
-        var rng = SplitMix64(state: 2)
+        var rng = SplitMix64(seed: 2)
         let a = rng.matrix(4, 6)
         let x = t == .none ? rng.matrix(6, 1) : rng.matrix(4, 1)
         var y = t == .none ? rng.matrix(4, 1) : rng.matrix(6, 1)
@@ -62,7 +54,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
     @Test(arguments: [Triangle.upper, .lower])
     func syrkMatchesAAT(_ triangle: Triangle) {
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         let a = rng.matrix(4, 9)
         var c = Matrix(rows: 4, columns: 4)
         BLAS.syrk(a, into: &c, triangle: triangle)
@@ -75,7 +67,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
     }
 
     @Test func levelOneOperations() {
-        var rng = SplitMix64(state: 4)
+        var rng = SplitMix64(seed: 4)
         let x = rng.matrix(7, 1)
         var y = rng.matrix(7, 1)
         let y0 = y
@@ -90,7 +82,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
     }
 
     @Test func inPlaceCallsDoNotAllocate() {
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         let a = rng.matrix(6, 6), b = rng.matrix(6, 6)
         var c = Matrix(rows: 6, columns: 6)
         var spd = naiveProduct(a, a.transposed)
@@ -114,7 +106,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
 @Suite struct LAPACKTests {
     static func spd(_ n: Int, seed: UInt64) -> Matrix {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         let a = rng.matrix(n, n)
         var m = naiveProduct(a, a.transposed)
         for i in 0 ..< n { m[i, i] += Double(n) }
@@ -131,7 +123,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
         for j in 0 ..< 6 { for i in 0 ..< 6 where triangle == .lower ? i < j : i > j { t[i, j] = 0 } }
         let rebuilt = triangle == .lower ? naiveProduct(t, t.transposed) : naiveProduct(t.transposed, t)
         #expect(maxAbsDiff(rebuilt, a) < 1e-12)
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMix64(seed: 11)
         let b = rng.matrix(6, 3)
         var x = b
         #expect(LAPACK.choleskySolve(factor: f, &x, triangle: triangle) == .success)
@@ -149,7 +141,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
     @Test func symmetricIndefiniteSolve() {
         let a = Matrix([[1, 2, 3], [2, -4, 1], [3, 1, 0]])
-        var rng = SplitMix64(state: 12)
+        var rng = SplitMix64(seed: 12)
         let b = rng.matrix(3, 2)
         var x = b
         var ws = SymmetricSolveWorkspace(dimension: 3)
@@ -162,7 +154,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
 
 @Suite struct SmallMatrixTests {
     @Test func crossProductIdentities() {
-        var rng = SplitMix64(state: 20)
+        var rng = SplitMix64(seed: 20)
         for _ in 0 ..< 100 {
             let a = Vector3(.random(in: -1 ... 1, using: &rng), .random(in: -1 ... 1, using: &rng), .random(in: -1 ... 1, using: &rng))
             let b = Vector3(.random(in: -1 ... 1, using: &rng), .random(in: -1 ... 1, using: &rng), .random(in: -1 ... 1, using: &rng))
@@ -175,7 +167,7 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
     }
 
     @Test func rotationsAreOrthonormalAndComposeLikeURDF() {
-        var rng = SplitMix64(state: 21)
+        var rng = SplitMix64(seed: 21)
         for _ in 0 ..< 100 {
             let (r, p, y) = (Double.random(in: -3 ... 3, using: &rng), Double.random(in: -1.5 ... 1.5, using: &rng), Double.random(in: -3 ... 3, using: &rng))
             let m = Matrix3.rpy(r, p, y)

@@ -48,7 +48,7 @@ import Testing
             t.time = Double(tick) * 0.001
             t.dof = 6
             t.mode = .hold
-            t.commandMode = 1
+            t.commandMode = .torque
             for i in 0 ..< 6 {
                 t.position[i] = state.position[i]
                 t.velocity[i] = state.velocity[i]
@@ -130,7 +130,7 @@ extension ResidualLearnerTests {
             t.tick = UInt64(tick)
             t.dof = 6
             t.mode = .hold
-            t.commandMode = 1
+            t.commandMode = .torque
             for i in 0 ..< 6 { t.position[i] = q0[i] }
             learner.ingest(t)
             #expect(learner.sampleCount <= 100)

@@ -1,4 +1,5 @@
 import AllocationCounter
+import LinearAlgebra
 import RigidBody
 import Testing
 

@@ -1,21 +1,11 @@
 import Foundation
+import LinearAlgebra
 import RigidBody
 import Testing
 
 /// Every shipped robot against Pinocchio, the reference C++ rigid-body library (PyPI `pin`),
 /// through `Tests/oracles/pinocchio_reference.py`.
 @Suite struct PinocchioOracleTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Agreement to 1e-9 relative to each quantity's magnitude: both sides are exact algorithms
     /// in double precision, so only rounding separates them (derivatives: 1e-7, as they pass
     /// through M⁻¹ whose condition number on the small arms reaches ~1e4).
@@ -25,7 +15,7 @@ import Testing
         let model = try RobotModel(urdfText: String(contentsOfFile: path, encoding: .utf8), file: path)
         let n = model.dof
         let frame = model.frames.count - 1
-        var rng = SplitMix64(state: 2024)
+        var rng = SplitMix64(seed: 2024)
         var states: [[String: [Double]]] = []
         for _ in 0 ..< 8 {
             let q = model.joints.map { j -> Double in

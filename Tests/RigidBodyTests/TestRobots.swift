@@ -1,17 +1,9 @@
 import LinearAlgebra
 import RigidBody
 
-/// SplitMix64: a tiny seeded generator so every test run sees the same "random" states.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Uniform draws for the dynamics tests, from the shared seeded generator so every run sees the
+/// same "random" states.
+extension SplitMix64 {
     mutating func uniform(_ lo: Double, _ hi: Double) -> Double { Double.random(in: lo ..< hi, using: &self) }
     mutating func vector(_ n: Int, _ lo: Double, _ hi: Double) -> [Double] { (0 ..< n).map { _ in uniform(lo, hi) } }
     mutating func vector3(_ lo: Double, _ hi: Double) -> Vector3 { Vector3(uniform(lo, hi), uniform(lo, hi), uniform(lo, hi)) }

@@ -217,18 +217,18 @@ import Testing
         // torque as the bias (gains 150 and 200 N·m/rad), so that in `policy` mode the arm stays
         // put whichever is installed.
         let model = try DaemonAssembly.loadModel(MPCClosedLoopTests.config())
-        func holdingPolicies(at q0: [Double]) -> [PolicyBox] {
+        func holdingPolicies(at q0: [Double]) -> [MLPPolicy] {
             var ws = model.makeWorkspace()
             model.rnea(&ws, q: q0, v: Array(repeating: 0, count: 6), a: Array(repeating: 0, count: 6))
             let gravity = ws.tau
-            return [150.0, 200.0].enumerated().map { k, kp -> PolicyBox in
+            return [150.0, 200.0].enumerated().map { k, kp -> MLPPolicy in
                 var w = [Float](repeating: 0, count: 6 * 12)
                 for i in 0 ..< 6 {
                     w[i * 12 + i] = Float(-kp)
                     w[i * 12 + 6 + i] = Float(-2 * kp.squareRoot())
                 }
                 let b = (0 ..< 6).map { Float(gravity[$0] + kp * q0[$0]) }
-                return PolicyBox(mlp: MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [b])!, name: "pd\(k)")
+                return MLPPolicy(mlp: MLP(widths: [12, 6], activation: .identity, weights: [w], biases: [b])!, name: "pd\(k)", actionKind: .torque)
             }
         }
         func measuredQ() -> [Double] { let t = loop.telemetry.read(); return (0 ..< 6).map { t.position[$0] } }

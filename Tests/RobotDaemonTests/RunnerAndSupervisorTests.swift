@@ -303,6 +303,38 @@ final class RecordingNotifier: ServiceNotifier, @unchecked Sendable {
         #expect(limits.velocity[i] == 0.1)
     }
 
+    /// The driver's joints must be the model's, in order, and it must take the loop's command
+    /// mode; each mismatch is named with both lists.
+    @Test func theDriverDescriptionIsCheckedAgainstTheRobotModel() throws {
+        let model = try Fixtures.sim6()
+        let names = model.joints.map(\.name)
+        func failure(_ d: DriverDescription, _ mode: CommandMode = .torque) -> String? {
+            do throws(DaemonAssembly.Failure) {
+                try DaemonAssembly.checkDriver(d, model: model, urdf: "sim6/robot.urdf", commandMode: mode)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(failure(DriverDescription(name: "arm", jointNames: names, supportedModes: [.torque])) == nil)
+        let short = try #require(failure(DriverDescription(name: "bus", jointNames: Array(names.prefix(5)), supportedModes: [.torque])))
+        #expect(short.contains("driver \"bus\": 5 joints") && short.contains("sim6/robot.urdf has 6 moving joints"), "\(short)")
+        #expect(short.contains(names[5]), "\(short)")
+        var swapped = names
+        swapped.swapAt(1, 2)
+        let order = try #require(failure(DriverDescription(name: "bus", jointNames: swapped, supportedModes: [.torque])))
+        #expect(order.contains("joint 1 is \"\(names[2])\"") && order.contains("has \"\(names[1])\" there"), "\(order)")
+        let mode = try #require(failure(DriverDescription(name: "servos", jointNames: names, supportedModes: [.position]), .torque))
+        #expect(mode.contains("does not accept torque commands") && mode.contains("position"), "\(mode)")
+    }
+
+    @Test func theLoopTakesTheFreshnessSettingsFromTheConfig() throws {
+        let c = try Self.config("robot: {urdf: ../hardware/robots/sim6/robot.urdf}\nloop: {max_state_age: 0.02, stale_state_fault_ticks: 7}")
+        let loop = try DaemonAssembly.simulationLoop(c, model: try DaemonAssembly.loadModel(c))
+        #expect(loop.configuration.maxStateAge == 0.02 && loop.configuration.staleStateFaultTicks == 7)
+        #expect(loop.policies?.actionKind == loop.configuration.commandMode)
+    }
+
     @Test func aMissingRobotDescriptionNamesTheKeyAndPath() throws {
         let c = try Self.config("robot: {urdf: /nonexistent/robot.urdf}")
         do {

@@ -104,6 +104,8 @@ import Testing
               overrun_fault_threshold: 3
               catch_up: burst
               flight_recorder_seconds: 0
+              max_state_age: 0.02
+              stale_state_fault_ticks: 4
             control:
               hold: {kp: [80, 80, 60], kd: 2}
               move: {kp: 120, kd: [4, 4, 3]}
@@ -152,6 +154,8 @@ import Testing
         #expect(c.loop.overrunFaultThreshold == 3)
         #expect(c.loop.catchUp == .burst)
         #expect(c.loop.flightRecorderSeconds == 0)
+        #expect(c.loop.maxStateAge == 0.02)
+        #expect(c.loop.staleStateFaultTicks == 4)
         #expect(c.control.hold == .init(kp: .perJoint([80, 80, 60]), kd: .uniform(2)))
         #expect(c.control.move == .init(kp: .uniform(120), kd: .perJoint([4, 4, 3])))
         #expect(!c.control.gravityCompensation)
@@ -283,6 +287,10 @@ import Testing
                     messageContains: "≥ 0")
         expectError("loop:\n  flight_recorder_seconds: 61\n", .outOfRange,
                     keyPath: "loop.flight_recorder_seconds", line: 2, messageContains: "0…60 s")
+        expectError("loop:\n  max_state_age: 0\n", .outOfRange, keyPath: "loop.max_state_age", line: 2,
+                    messageContains: "0.0001…10 s")
+        expectError("loop:\n  stale_state_fault_ticks: 0\n", .outOfRange, keyPath: "loop.stale_state_fault_ticks", line: 2,
+                    messageContains: "1…10000 ticks")
         expectError("limits:\n  velocity_scale: 0\n", .outOfRange, keyPath: "limits.velocity_scale", line: 2,
                     messageContains: "0 < x ≤ 1")
         expectError("limits:\n  effort_scale: 1.5\n", .outOfRange, keyPath: "limits.effort_scale", line: 2)
