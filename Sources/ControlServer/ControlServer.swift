@@ -1,5 +1,6 @@
 import ControlProtocol
 import ControlRuntime
+import ControlSocket
 import Foundation
 import Logging
 import NIOCore
@@ -624,8 +625,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             case let .success(value):
                 if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
             case let .failure(error):
-                let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
-                if rpc.code == RPCError.notPermittedCode {
+                let rpc = error as? RPCError ?? .internalError("internal error: \(error)")
+                if rpc.code == .notPermitted {
                     state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
                                          metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
                 }

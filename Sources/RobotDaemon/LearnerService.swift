@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import ControlServer
 import Foundation
@@ -226,7 +227,7 @@ extension LearnerService: ModelControl {
     public func rollback() throws(RPCError) -> JSONValue {
         let versions = published.withLock { $0 }
         guard let last = versions.last else {
-            throw RPCError(code: RPCError.wrongModeCode, message: "nothing to roll back: the model is version 0 (the rigid-body model alone)",
+            throw RPCError(code: .wrongMode, message: "nothing to roll back: the model is version 0 (the rigid-body model alone)",
                            data: ["version": 0])
         }
         let previous = versions.dropLast().last

@@ -1,3 +1,4 @@
+import ControlProtocol
 import ControlRuntime
 import ControlServer
 import Foundation

@@ -8,6 +8,7 @@ import RigidBody
 import RobotDaemon
 import RobotdConfig
 import ModelFiles
+import ControlProtocol
 import ControlServer
 import Testing
 
