@@ -87,10 +87,13 @@ let package = Package(
         .target(name: "ControlSocket", dependencies: ["ControlProtocol"]),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
+        // What the control server calls in the daemon (the MPC planner, the learner), typed, so
+        // that they implement it without linking the server.
+        .target(name: "ControlPorts", dependencies: ["ControlProtocol", "ModelFiles"]),
         .target(
             name: "ControlServer",
             dependencies: [
-                "ControlProtocol", "ControlSocket", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
+                "ControlProtocol", "ControlSocket", "ControlPorts", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "RobotDaemon",
             dependencies: [
-                "ControlServer", "ControlProtocol", "ControlSocket", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "ControlServer", "ControlPorts", "ControlProtocol", "ControlSocket", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]
