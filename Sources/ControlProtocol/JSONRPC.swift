@@ -321,7 +321,7 @@ public struct Params: Sendable {
         return out
     }
 
-    /// The member `key` read as the members of a nested object (`"what"` names it in errors).
+    /// The member `key`, which must be an object, read the same way (params or result).
     public func object(_ key: String) throws(RPCError) -> Params {
         guard let v = value[key] else { throw fail("missing \"\(key)\"") }
         guard case .object = v else { throw fail("\"\(key)\" must be an object, got \(v.typeName)") }

@@ -49,7 +49,7 @@ extension ControlService {
             // target whatever the learner's state.
             try FileAccess.checkWritable(source, dataDirectory: dataDirectory)
             let encoded: EncodedModel
-            do { encoded = try models.encodedModel() } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
+            do { encoded = try models.encodedModel() } catch { throw .invalidParams("\(error)") }
             try FileAccess.write(encoded.bytes, to: source, dataDirectory: dataDirectory)
             return ModelSaveResult(saved: source.name, members: encoded.members, version: encoded.version).json
         }
@@ -63,7 +63,7 @@ extension ControlService {
             let bytes = try FileAccess.readSafeTensors(source, dataDirectory: dataDirectory)
             let file: SafeTensors.File
             do { file = try SafeTensors.decode(bytes, name: source.name) } catch { throw .invalidParams("\(error)") }
-            do { return try models.load(file: file, name: source.name).json } catch let e as RPCError { throw e } catch { throw .invalidParams("\(error)") }
+            do { return try models.load(file: file, name: source.name).json } catch { throw .invalidParams("\(error)") }
         }
     }
 }
