@@ -2,7 +2,8 @@
 // Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface, …) →
 // I/O edges (SimulationDriver, …) → composition (RobotDaemon, Benchmarks) → executables.
 // The pure core imports no Foundation; a test greps for it.
-// ControlProtocol sits beside the pure core (sockets and JSON, but no NIO and no daemon module).
+// ControlProtocol (the socket's vocabulary: JSON, JSON-RPC, methods, typed params and results) is
+// pure core too; ControlSocket (its Unix-socket client and address) is an I/O edge without NIO.
 import PackageDescription
 
 let package = Package(
@@ -61,9 +62,10 @@ let package = Package(
             dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]
         ),
         .target(name: "RobotInterface"),
-        // The control socket's vocabulary and client (method names, `sockaddr_un`, the line
-        // JSON-RPC client): Glibc sockets and Foundation's JSONSerialization, no NIO, no daemon
-        // code, so robotctl, the server, the socket benchmark and the tests share one copy.
+        // The control socket's vocabulary: the JSON value with its bounded parser and sorted-key
+        // printer, JSON-RPC requests, replies and the one error type, the method names, typed
+        // params and results. Pure, so the server, robotctl, the benchmark, the tests and the
+        // fuzz target share one copy.
         .target(name: "ControlProtocol"),
         // The Policy protocol and its MLP implementation (over Learning's networks): the tick
         // sees only the protocol, so teleop and imitation policies plug in beside the MLP.
@@ -90,12 +92,20 @@ let package = Package(
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
+        // The socket side of the protocol without NIO: the one `sockaddr_un` builder with its
+        // length check, SCM_RIGHTS messages, and the careful line JSON-RPC client (EINTR,
+        // CLOEXEC, timeouts, typed errors, descriptor passing) that robotctl, the socket
+        // benchmark and the tests use.
+        .target(name: "ControlSocket", dependencies: ["ControlProtocol"]),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
+        // What the control server calls in the daemon (the MPC planner, the learner), typed, so
+        // that they implement it without linking the server.
+        .target(name: "ControlPorts", dependencies: ["ControlProtocol", "ModelFiles"]),
         .target(
             name: "ControlServer",
             dependencies: [
-                "ControlProtocol", "Control", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
+                "ControlProtocol", "ControlSocket", "ControlPorts", "Control", "ControlRuntime", "RobotdConfig", "Platform", "Learning", "ModelFiles",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -103,7 +113,7 @@ let package = Package(
         .target(
             name: "RobotDaemon",
             dependencies: [
-                "ControlServer", "ControlProtocol", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "ControlServer", "ControlPorts", "ControlProtocol", "ControlSocket", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -114,7 +124,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "RobotDaemon", "ControlServer", "ControlProtocol", "ControlRuntime", "RobotdConfig", "Platform",
+                "RobotDaemon", "ControlServer", "ControlProtocol", "ControlSocket", "ControlRuntime", "RobotdConfig", "Platform",
                 "RigidBody", "LinearAlgebra", "Planning", "Learning", "ModelFiles", "AllocationCounter",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,10 +140,11 @@ let package = Package(
             ]
         ),
 
-        // The client: plain sockets and JSON, no daemon code, so it stays small and starts fast.
+        // The client: the protocol and its socket client, no daemon code, so it stays small and
+        // starts fast (LayeringTests holds it to these three imports).
         .executableTarget(
             name: "robotctl",
-            dependencies: ["ControlProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ControlProtocol", "ControlSocket", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: tests
@@ -155,10 +166,11 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
-        .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol"]),
-        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlServer"]),
+        .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
+        .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket"]),
+        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlSocket", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "LinearAlgebra", "CVectorMath", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Learning"]),
         .testTarget(
@@ -172,11 +184,11 @@ let package = Package(
         .testTarget(
             name: "RobotDaemonTests",
             dependencies: [
-                "RobotDaemon", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
+                "RobotDaemon", "ControlProtocol", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
-        .testTarget(name: "PlatformTests", dependencies: ["ControlProtocol", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -2,8 +2,9 @@
 // libFuzzer targets for robotd's parsers of untrusted input (README "Fuzzing"). A separate
 // package so that the sanitizer flags never touch the main build: `make fuzz` builds it with
 // `--sanitize fuzzer --sanitize address` into .build-fuzz. The library targets are symlinks to the
-// main package's sources (only the modules the parsers need, so the cold build stays small); the
-// control socket's JSON and JSON-RPC decoding come as two files, without NIO.
+// main package's sources (only the modules the parsers need, so the cold build stays small): the
+// control socket's JSON parser and JSON-RPC request decoder are the real ones, in the pure
+// ControlProtocol module (no NIO, no sockets).
 import PackageDescription
 
 let package = Package(
@@ -23,12 +24,11 @@ let package = Package(
         ),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "CLinuxRT"),
-        // RobotdConfig takes the Unix socket path limit from ControlProtocol's address builder.
+        // Pure: the JSON value, the JSON-RPC framing, and the socket path limit RobotdConfig checks.
         .target(name: "ControlProtocol"),
         .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
-        .target(name: "ControlServerJSON"),
 
-        .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlServerJSON"]),
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlProtocol"]),
         .executableTarget(name: "FuzzURDF", dependencies: ["RigidBody"]),
         .executableTarget(name: "FuzzConfig", dependencies: ["RobotdConfig"]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["ModelFiles"]),

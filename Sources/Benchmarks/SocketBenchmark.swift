@@ -1,4 +1,5 @@
 import ControlProtocol
+import ControlSocket
 import ControlRuntime
 import ControlServer
 import Foundation
@@ -149,16 +150,15 @@ public enum SocketBenchmark {
         return r
     }
 
-    static func timing(_ socket: String) throws -> [String: Any] {
+    static func timing(_ socket: String) throws -> JSONValue {
         let c = try ControlClient(path: socket, timeout: 5)
         defer { c.close() }
-        guard let result = try c.call(ControlMethod.timing) as? [String: Any] else {
-            throw Failure(description: "timing: unexpected reply")
-        }
+        let result = try c.call(ControlMethod.timing)
+        guard case .object = result else { throw Failure(description: "timing: unexpected reply") }
         return result
     }
 
-    static func report(settings: Settings, clients: [ClientResult], before: [String: Any], after: [String: Any], target: String) -> [String: Any] {
+    static func report(settings: Settings, clients: [ClientResult], before: JSONValue, after: JSONValue, target: String) -> [String: Any] {
         var rtts = clients.flatMap(\.rtts)
         rtts.sort()
         func q(_ p: Double) -> Double {
@@ -166,10 +166,10 @@ public enum SocketBenchmark {
             return Double(rtts[min(rtts.count - 1, Int((p * Double(rtts.count)).rounded(.up)) - 1)]) / 1000
         }
         let errors = clients.flatMap(\.errors)
-        let overrunsBefore = (before["overruns"] as? Int) ?? 0
-        let overrunsAfter = (after["overruns"] as? Int) ?? 0
-        let ticksBefore = (before["ticks"] as? Int) ?? 0
-        let ticksAfter = (after["ticks"] as? Int) ?? 0
+        let overrunsBefore = before["overruns"]?.intValue ?? 0
+        let overrunsAfter = after["overruns"]?.intValue ?? 0
+        let ticksBefore = before["ticks"]?.intValue ?? 0
+        let ticksAfter = after["ticks"]?.intValue ?? 0
         return [
             "socket": target,
             "clients": settings.clients,

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Glibc
 
 /// Who may do what on the control socket (docs/protocol.md, "Access control"): uid 0 and the

@@ -1,5 +1,6 @@
 import ControlProtocol
 import ControlRuntime
+import ControlSocket
 import Foundation
 import Logging
 import NIOCore
@@ -143,79 +144,6 @@ public final class ControlServer: @unchecked Sendable {
     }
 }
 
-/// Accepts connections on its own thread and hands each to NIO (`withConnectedSocket`),
-/// keeping a duplicate of its descriptor: NIO reads with read(2), which discards SCM_RIGHTS, so
-/// a file passed by a peer is received with recvmsg(2) on the duplicate while NIO's reading of
-/// that connection is paused (docs/protocol.md, "Files").
-final class Acceptor: @unchecked Sendable {
-    private let listening: Int32
-    private let wake: (read: Int32, write: Int32)
-    private let thread: Thread
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(listening: Int32, logger: Logger,
-         adopt: @escaping @Sendable (_ connection: Int32, _ side: OwnedDescriptor) -> EventLoopFuture<Channel>) throws {
-        var pipeFDs: [Int32] = [0, 0]
-        // accept4 and pipe2 are behind _GNU_SOURCE in Glibc's module: the flags are set after.
-        guard pipe(&pipeFDs) == 0 else {
-            throw ControlServer.StartError("pipe: \(String(cString: strerror(errno)))")
-        }
-        for fd in pipeFDs {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        self.listening = listening
-        wake = (pipeFDs[0], pipeFDs[1])
-        let wakeRead = pipeFDs[0]
-        let finished = self.finished
-        thread = Thread {
-            defer { finished.signal() }
-            while true {
-                var fds = [pollfd(fd: listening, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-                let ready = poll(&fds, 2, -1)
-                if ready < 0 {
-                    if errno == EINTR { continue }
-                    logger.error("control socket: poll failed: \(String(cString: strerror(errno))); no more connections are accepted")
-                    return
-                }
-                if fds[1].revents != 0 { return }
-                let connection = accept(listening, nil, nil)
-                if connection < 0 {
-                    let e = errno
-                    if e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED { continue }
-                    logger.warning("control socket: accept failed: \(String(cString: strerror(e)))")
-                    // EMFILE and the like: do not spin while descriptors are short.
-                    usleep(100_000)
-                    continue
-                }
-                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(connection, F_SETFL, fcntl(connection, F_GETFL) | O_NONBLOCK)
-                let side = fcntl(connection, F_DUPFD_CLOEXEC, 0)
-                guard side >= 0 else {
-                    logger.warning("control socket: dup failed: \(String(cString: strerror(errno))); connection dropped")
-                    close(connection)
-                    continue
-                }
-                adopt(connection, OwnedDescriptor(side)).whenFailure { error in
-                    logger.warning("control socket: cannot serve a connection: \(error)")
-                }
-            }
-        }
-        thread.name = "robotd-accept"
-        thread.start()
-    }
-
-    /// Wakes the thread, waits for it, closes the listening socket.
-    func stop() {
-        var byte: UInt8 = 1
-        _ = write(wake.write, &byte, 1)
-        finished.wait()
-        close(listening)
-        close(wake.read)
-        close(wake.write)
-    }
-}
-
 /// Checks around the socket file: its directory must not be writable by others (someone could
 /// replace the socket), a stale file from a crashed daemon is removed, a live one is not.
 public enum SocketFile {
@@ -271,76 +199,6 @@ public enum SocketFile {
             throw ControlServer.StartError("socket.mode: cannot chmod \(path): \(String(cString: strerror(errno)))")
         }
     }
-}
-
-/// Everything connections share; lives on the server's event loop.
-final class ServerState {
-    let service: ControlService
-    let policy: AccessPolicy
-    let logger: Logger
-    let options: ControlServer.Options
-    /// Admitted connections in the general pool, in the operators' reserve, and per
-    /// non-operator uid (docs/protocol.md, "Limits").
-    var generalConnections = 0
-    var reservedConnections = 0
-    var connectionsPerUID: [uid_t: Int] = [:]
-
-    enum Admission {
-        case general
-        case reserved
-        case refused(String)
-    }
-
-    /// Decided after SO_PEERCRED, when the role is known: operators are exempt from the per-uid
-    /// limit and may use the reserve.
-    func admit(uid: uid_t, role: Role) -> Admission {
-        if role != .operator, connectionsPerUID[uid, default: 0] >= options.maxConnectionsPerUID {
-            return .refused("daemon busy: too many connections from uid \(uid) (socket.max_connections_per_uid = \(options.maxConnectionsPerUID))")
-        }
-        let admission: Admission
-        if generalConnections < options.maxConnections {
-            generalConnections += 1
-            admission = .general
-        } else if role == .operator, reservedConnections < options.operatorReservedConnections {
-            reservedConnections += 1
-            admission = .reserved
-        } else {
-            let reserve = role == .operator ? " and the \(options.operatorReservedConnections) reserved for operators (socket.operator_reserved_connections)" : ""
-            return .refused("daemon busy: too many connections (socket.max_connections = \(options.maxConnections)\(reserve) are open)")
-        }
-        if role != .operator { connectionsPerUID[uid, default: 0] += 1 }
-        return admission
-    }
-
-    func release(_ admission: Admission, uid: uid_t, role: Role) {
-        switch admission {
-        case .general: generalConnections -= 1
-        case .reserved: reservedConnections -= 1
-        case .refused: return
-        }
-        if role != .operator {
-            let n = connectionsPerUID[uid, default: 1] - 1
-            connectionsPerUID[uid] = n > 0 ? n : nil
-        }
-    }
-
-    let files: NIOThreadPool
-
-    init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop,
-         files: NIOThreadPool) {
-        self.files = files
-        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared, files: files)
-        self.policy = policy
-        self.logger = logger
-        self.options = options
-    }
-}
-
-/// `struct ucred` of <sys/socket.h> (pid_t, uid_t, gid_t), which Glibc hides behind _GNU_SOURCE.
-struct PeerCredentials: Sendable {
-    var pid: Int32
-    var uid: UInt32
-    var gid: UInt32
 }
 
 /// One line of input: a request, or a line over the limit that was discarded as it arrived.
@@ -570,7 +428,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             inFlight = true
-            if let purpose = ControlService.fileMethods[request.method], request.params["fd"] == .bool(true),
+            if let purpose = ControlService.fileMethods[request.method], FileParams.passesDescriptor(request.params),
                connection.role >= state.service.requiredRole(request.method) ?? .operator, let side {
                 receiveDescriptor(for: request, purpose: purpose, on: side, connection: connection)
                 return
@@ -624,8 +482,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             case let .success(value):
                 if let id = request.id { write(RPCResponse.result(id: id, idLexeme: request.idLexeme, value)) }
             case let .failure(error):
-                let rpc = error as? RPCError ?? .init(code: RPCError.internalErrorCode, message: "internal error: \(error)")
-                if rpc.code == RPCError.notPermittedCode {
+                let rpc = error as? RPCError ?? .internalError("internal error: \(error)")
+                if rpc.code == .notPermitted {
                     state.logger.warning("control socket: \(request.method) refused for uid \(connection.uid) (role \(connection.role))",
                                          metadata: ["uid": "\(connection.uid)", "method": "\(request.method)"])
                 }

@@ -1,4 +1,5 @@
 import ControlProtocol
+import ControlSocket
 import Foundation
 import Glibc
 
@@ -63,6 +64,47 @@ enum FileAccess {
     }
 
     static func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    // MARK: Sources
+
+    /// The file of a file method: the descriptor received for this request (`"fd": true`), or
+    /// a `"path"` inside data_directory.
+    /// - Throws: *invalid params* when the params announce a descriptor that did not come.
+    static func source(_ params: FileParams, received: OwnedDescriptor?) throws(RPCError) -> FileSource {
+        switch params.source {
+        case let .passed(name):
+            guard let received else { throw .invalidParams("\"fd\": no file descriptor was received for this request") }
+            return .descriptor(received, name: name)
+        case let .path(path):
+            return .path(path)
+        }
+    }
+
+    /// The whole safetensors file of `source`, after the checks of `readSafeTensors(_:name:)`.
+    static func readSafeTensors(_ source: FileSource, dataDirectory: String) throws(RPCError) -> [UInt8] {
+        switch source {
+        case let .descriptor(file, name): try readSafeTensors(file, name: name)
+        case let .path(path): try readSafeTensors(try openForReading(path, dataDirectory: dataDirectory), name: path)
+        }
+    }
+
+    /// Checks that `source` can be written before anything is produced for it: a passed
+    /// descriptor must be a regular file open for writing, a path must not name anything but a
+    /// regular file.
+    static func checkWritable(_ source: FileSource, dataDirectory: String) throws(RPCError) {
+        switch source {
+        case let .descriptor(file, name): try check(file, name: name, for: .write)
+        case let .path(path): _ = try saveTarget(path, dataDirectory: dataDirectory)
+        }
+    }
+
+    /// Writes `bytes` as the whole content of `source` (see the two `write` functions below).
+    static func write(_ bytes: [UInt8], to source: FileSource, dataDirectory: String) throws(RPCError) {
+        switch source {
+        case let .descriptor(file, name): try write(bytes, to: file, name: name)
+        case let .path(path): try write(bytes, toPath: path, dataDirectory: dataDirectory)
+        }
+    }
 
     // MARK: Descriptors over the socket
 

@@ -1,5 +1,6 @@
+import ControlPorts
+import ControlProtocol
 import ControlRuntime
-import ControlServer
 import Foundation
 import Learning
 import Logging
@@ -223,19 +224,16 @@ extension LearnerService: ModelControl {
 
     /// Back to the previous version: the planner switches at its next re-plan (a round in
     /// progress is cancelled), the learner's state follows on its thread.
-    /// - Throws: when there is nothing to roll back (version 0, the rigid-body model).
-    public func rollback() throws(RPCError) -> JSONValue {
+    /// - Returns: nil when there is nothing to roll back (version 0, the rigid-body model).
+    public func rollback() -> ModelRollbackResult? {
         let versions = published.withLock { $0 }
-        guard let last = versions.last else {
-            throw RPCError(code: RPCError.wrongModeCode, message: "nothing to roll back: the model is version 0 (the rigid-body model alone)",
-                           data: ["version": 0])
-        }
+        guard let last = versions.last else { return nil }
         let previous = versions.dropLast().last
         cancelRound.store(true, ordering: .releasing)
         planner.setLearnedModel(previous?.members, version: previous?.number ?? 0, calibration: previous?.calibration)
         enqueue(.rollback)
         logger.notice("model rollback", metadata: ["from_version": "\(last.number)", "to_version": "\(previous?.number ?? 0)"])
-        return ["requested": true, "from_version": JSONValue(last.number), "version": JSONValue(previous?.number ?? 0)]
+        return ModelRollbackResult(fromVersion: last.number, version: previous?.number ?? 0)
     }
 
     /// Back to the rigid-body model: the planner switches at its next re-plan, a round in
@@ -250,7 +248,7 @@ extension LearnerService: ModelControl {
     /// The published model as a safetensors file, with its provenance and calibration; throws a
     /// message when there is none. The socket's file access writes it (to the caller's
     /// descriptor or inside data_directory).
-    public func encodedModel() throws -> (bytes: [UInt8], members: Int, version: Int) {
+    public func encodedModel() throws -> EncodedModel {
         guard let current = published.withLock({ $0.last }) else { throw LearnerError("no learned model to save (version 0 is the rigid-body model)") }
         let members = current.members
         let n = learner.model.dof
@@ -266,11 +264,12 @@ extension LearnerService: ModelControl {
             metadata["disagreement_limit"] = "\(c.disagreementLimit)"
             metadata["residual_bound"] = JSONValue(c.residualBound).serialized
         }
-        return (SafeTensors.encode(EnsembleFile.file(members: members, metadata: metadata)), members.count, current.number)
+        return EncodedModel(bytes: SafeTensors.encode(EnsembleFile.file(members: members, metadata: metadata)), members: members.count,
+                            version: current.number)
     }
 
     /// Checks a decoded model file (`path` names it in errors) and queues it as the next version.
-    public func load(file: SafeTensors.File, name path: String) throws -> JSONValue {
+    public func load(file: SafeTensors.File, name path: String) throws -> ModelLoadResult {
         let members: [MLP], meta: [String: String]
         do {
             (members, meta) = try EnsembleFile.members(from: file, name: path)
@@ -304,7 +303,7 @@ extension LearnerService: ModelControl {
         enqueue(.adopt(members, path, calibration, fileVersion))
         logger.notice("model load requested", metadata: ["path": "\(path)", "file_version": "\(fileVersion.map(String.init) ?? "none")",
                                                          "from_version": "\(status.version)"])
-        return ["loaded": .string(path), "members": JSONValue(members.count)]
+        return ModelLoadResult(loaded: path, members: members.count)
     }
 
     /// A saved model's calibration (`disagreement_limit`, `residual_bound` in `__metadata__`);
@@ -338,18 +337,13 @@ extension LearnerService: ModelControl {
         ]
     }
 
-    public func statusJSON() -> JSONValue {
+    public func modelStatus() -> ModelStatus {
         let s = status
-        func number(_ x: Double?) -> JSONValue { x.map { .number($0) } ?? .null }
-        return [
-            "version": JSONValue(s.version), "planner_version": JSONValue(planner.modelVersion), "samples": JSONValue(s.samples),
-            "samples_seen": JSONValue(s.samplesSeen), "rounds": JSONValue(s.rounds),
-            "validation_mse": number(s.lastValidationError), "nominal_mse": number(s.lastNominalError),
-            "last_training_s": number(s.lastTrainingSeconds), "last_trained_at": number(s.lastTrainedAt),
-            "last_outcome": .string(s.lastOutcome), "training": .bool(s.training), "warm_started": .bool(s.lastWarmStarted),
-            "disagreement": .number(planner.planDisagreement),
-            "cpus": .array(s.cpus.map { JSONValue($0) }), "cpu_warning": s.cpuWarning.map { .string($0) } ?? .null,
-        ]
+        return ModelStatus(version: s.version, plannerVersion: planner.modelVersion, samples: s.samples, samplesSeen: s.samplesSeen,
+                           rounds: s.rounds, validationMSE: s.lastValidationError, nominalMSE: s.lastNominalError,
+                           lastTrainingSeconds: s.lastTrainingSeconds, lastTrainedAt: s.lastTrainedAt, lastOutcome: s.lastOutcome,
+                           training: s.training, warmStarted: s.lastWarmStarted, disagreement: planner.planDisagreement,
+                           cpus: s.cpus, cpuWarning: s.cpuWarning)
     }
 }
 

@@ -1,5 +1,4 @@
 import ControlRuntime
-import ControlServer
 import Foundation
 import Learning
 import LinearAlgebra
@@ -636,43 +635,8 @@ public final class MPCPlanner: @unchecked Sendable {
     }
 }
 
-extension MPCPlanner: TargetPlanner {
-    public func setTarget(position: [Double]?, orientation: [Double]?, joints: [Double]?, duration: Double?) throws {
-        if let p = position {
-            try setTarget(.pose(position: Vector3(p[0], p[1], p[2]), orientation: orientation), duration: duration)
-        } else if let q = joints {
-            try setTarget(.joints(q), duration: duration)
-        }
-    }
-
+extension MPCPlanner {
     /// `statistics.disagreement` without the lock or the copy of the statistics (every telemetry
     /// sample of every client reads it: 64 000 reads a second at 64 clients and 1 kHz).
     public var planDisagreement: Double { Double(bitPattern: disagreementBits.load(ordering: .relaxed)) }
-
-    public func setPath(waypoints: [[Double]], period: Double) throws {
-        try setTarget(.path(ReferencePath(waypoints: waypoints.map { Vector3($0[0], $0[1], $0[2]) }, period: period)), duration: nil)
-    }
-
-    public func statusJSON(loopTime: Double) -> JSONValue {
-        let s = statistics
-        var target: JSONValue = .null
-        switch s.target {
-        case let .pose(p, o)?:
-            target = ["position": JSONValue([p.x, p.y, p.z]), "orientation": o.map { JSONValue($0) } ?? .null]
-        case let .joints(q)?:
-            target = ["q": JSONValue(q)]
-        case let .path(path)?:
-            target = ["path": .array(path.waypoints.map { JSONValue([$0.x, $0.y, $0.z]) }), "period": .number(path.period)]
-        case nil: break
-        }
-        return [
-            "target": target, "solves": JSONValue(s.solves), "solve_ms": .number(s.lastSolveMs), "max_solve_ms": .number(s.maxSolveMs),
-            "iterations": JSONValue(s.lastIterations), "cost": .number(s.lastCost), "status": .string(s.lastStatus),
-            "plan_age_ms": s.solves == 0 || s.target == nil ? .null : .number((loopTime - s.planT0) * 1000),
-            "predicted_error_m": .number(s.predictedTerminalError), "reach_m": .number(reach),
-            "rate_hz": JSONValue(configuration.rateHz), "horizon": JSONValue(configuration.horizon), "dt": .number(configuration.dt),
-            "model_version": JSONValue(modelVersion), "disagreement": .number(s.disagreement), "uncertain_plans": JSONValue(s.uncertainPlans),
-            "fallback_plans": JSONValue(s.fallbackPlans), "planning_model": .string(s.planningModel), "disagreement_limit": .number(s.disagreementLimit),
-        ]
-    }
 }

@@ -420,9 +420,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The control socket (`socket:`).
     public struct Socket: Sendable, Equatable {
-        /// Longest socket path (bytes of UTF-8), `UnixSocketAddress.maxPathBytes`. Relative paths
-        /// are checked as written.
-        public static let maxPathBytes = UnixSocketAddress.maxPathBytes
+        /// Longest socket path (bytes of UTF-8), `SocketPath.maxBytes` (the `sun_path` limit).
+        /// Relative paths are checked as written.
+        public static let maxPathBytes = SocketPath.maxBytes
 
         /// Socket path; nil = `$RUNTIME_DIRECTORY/robotd.sock` under systemd, else
         /// `./run/robotd.sock` (the daemon resolves it). Relative paths resolve against the

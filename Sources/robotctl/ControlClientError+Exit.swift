@@ -1,4 +1,5 @@
 import ControlProtocol
+import ControlSocket
 
 /// How `robotctl` ends on each client error: the exit codes follow sysexits(3) where one fits
 /// and are listed in `Robotctl`'s discussion.
@@ -8,7 +9,7 @@ extension ControlClientError {
         case .usage: return 64
         case .unreachable, .connectionLost: return 69
         case .permissionDenied: return 77
-        case .rpc(_, let code, _, _): return code == ControlClientError.notPermittedCode ? 77 : 1
+        case .rpc(_, let error): return error.code == .notPermitted ? 77 : 1
         case .timeout: return 1
         case .protocolError: return 70
         }
@@ -25,9 +26,9 @@ extension ControlClientError {
             return "robotctl: lost the connection to robotd at \(path): \(reason)"
         case .permissionDenied(let path, let reason):
             return "robotctl: permission denied on \(path): \(reason) (ask for membership in the socket's group)"
-        case .rpc(let method, let code, let message, let data):
-            var text = "robotctl: \(method) failed: \(message) (code \(code))"
-            if let data { text += "\nrobotctl: error data: \(data)" }
+        case .rpc(let method, let error):
+            var text = "robotctl: \(method) failed: \(error.message) (code \(error.code.rawValue))"
+            if let data = error.data { text += "\nrobotctl: error data: \(data.serialized)" }
             return text
         case .timeout(let method, let seconds):
             return "robotctl: \(method) failed: timed out after \(Format.seconds(seconds)) s waiting for robotd (see --timeout)"

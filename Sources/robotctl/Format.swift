@@ -1,32 +1,37 @@
 import ControlProtocol
+import ControlSocket
 import Foundation
 
 /// Text rendering of robotd's results: fixed decimals, aligned columns, `-` for missing values.
 enum Format {
     // MARK: values
 
-    /// Whether a JSONSerialization value is `true`/`false` (see `JSONText.isBool`).
-    static func isBool(_ value: Any?) -> Bool {
-        JSONText.isBool(value)
+    /// Whether a value is `true`/`false`.
+    static func isBool(_ value: JSONValue?) -> Bool {
+        value?.boolValue != nil
     }
 
     /// A JSON number as Double (not a boolean).
-    static func double(_ value: Any?) -> Double? {
-        guard let value, !isBool(value), let number = value as? NSNumber else { return nil }
-        return number.doubleValue
+    static func double(_ value: JSONValue?) -> Double? {
+        value?.doubleValue
     }
 
-    static func int(_ value: Any?) -> Int? {
+    static func int(_ value: JSONValue?) -> Int? {
         guard let x = double(value), x.isFinite, x.rounded() == x, abs(x) < 9e15 else { return nil }
         return Int(x)
     }
 
-    static func string(_ value: Any?) -> String? {
-        value as? String
+    static func string(_ value: JSONValue?) -> String? {
+        value?.stringValue
     }
 
-    static func doubles(_ value: Any?) -> [Double?] {
-        (value as? [Any])?.map { double($0) } ?? []
+    /// The member `key` when it is an object, else nil.
+    static func object(_ value: JSONValue?) -> JSONValue? {
+        value?.objectValue != nil ? value : nil
+    }
+
+    static func doubles(_ value: JSONValue?) -> [Double?] {
+        value?.arrayValue?.map { double($0) } ?? []
     }
 
     /// `x` with `decimals` fixed decimals, or `-` when missing.
@@ -44,21 +49,21 @@ enum Format {
         ControlClient.seconds(x)
     }
 
-    static func integer(_ value: Any?) -> String {
+    static func integer(_ value: JSONValue?) -> String {
         int(value).map(String.init) ?? (double(value).map { fixed($0, 3) } ?? "-")
     }
 
-    static func bool(_ value: Any?) -> String {
-        guard isBool(value), let b = value as? Bool else { return "-" }
+    static func bool(_ value: JSONValue?) -> String {
+        guard let b = value?.boolValue else { return "-" }
         return b ? "yes" : "no"
     }
 
-    static func text(_ value: Any?) -> String {
-        if let s = value as? String { return s }
-        if value == nil || value is NSNull { return "-" }
+    static func text(_ value: JSONValue?) -> String {
+        guard let value, value != .null else { return "-" }
+        if let s = value.stringValue { return s }
         if let i = int(value) { return String(i) }
         if let d = double(value) { return fixed(d, 3) }
-        return JSONText.compact(value!)
+        return value.serialized
     }
 
     static func duration(_ seconds: Double?) -> String {
@@ -109,10 +114,10 @@ enum Format {
 
     // MARK: results
 
-    static func status(_ result: Any) -> String {
-        let r = result as? [String: Any] ?? [:]
+    static func status(_ result: JSONValue) -> String {
+        let r = result
         var mode = text(r["mode"])
-        if let fault = r["fault"] as? String { mode += " (fault: \(fault))" }
+        if let fault = r["fault"]?.stringValue { mode += " (fault: \(fault))" }
         var lines = keyValues([
             ("mode", mode),
             ("rate", int(r["rate_hz"]).map { "\($0) Hz" } ?? "-"),
@@ -122,34 +127,34 @@ enum Format {
         ])
 
         lines.append("")
-        let joints = r["joints"] as? [String: Any] ?? [:]
-        lines += jointTable(names: (joints["names"] as? [Any])?.map { text($0) } ?? [],
+        let joints = object(r["joints"]) ?? [:]
+        lines += jointTable(names: joints["names"]?.arrayValue?.map { text($0) } ?? [],
                             q: doubles(joints["q"]), v: doubles(joints["v"]),
                             effort: doubles(joints["effort"]), command: doubles(joints["command"]))
 
         lines.append("")
-        let ee = r["end_effector"] as? [String: Any] ?? [:]
-        let frame = (ee["frame"] as? String).map { " (\($0))" } ?? ""
+        let ee = object(r["end_effector"]) ?? [:]
+        let frame = ee["frame"]?.stringValue.map { " (\($0))" } ?? ""
         lines.append("end effector\(frame) position [m]  \(xyz(doubles(ee["position"])))")
-        if let policy = r["policy"] as? String { lines.append("policy  \(policy)") }
+        if let policy = r["policy"]?.stringValue { lines.append("policy  \(policy)") }
 
-        if let mpc = r["mpc"] as? [String: Any] {
+        if let mpc = object(r["mpc"]) {
             lines.append("")
             lines += planner(mpc, endEffector: doubles(ee["position"]))
         }
-        if let f = r["last_fallback"] as? [String: Any] {
+        if let f = object(r["last_fallback"]) {
             lines.append("")
             lines.append("last fallback to hold: from \(text(f["from"])) at t \(fixed(double(f["loop_time_s"]), 3)) s (\(integer(f["count"])) in all): \(text(f["reason"]))")
         }
 
         lines.append("")
-        let faults = r["faults"] as? [Any] ?? []
+        let faults = r["faults"]?.arrayValue ?? []
         if faults.isEmpty {
             lines.append("recent faults: none")
         } else {
             lines.append("recent faults (oldest first):")
             let rows = faults.map { item -> [String] in
-                let f = item as? [String: Any] ?? [:]
+                let f = item
                 return [integer(f["tick"]), fixed(double(f["loop_time_s"]), 3), text(f["reason"]), text(f["flight_recorder"])]
             }
             lines += table(["tick", "t [s]", "reason", "flight recorder"], rows, right: [true, true, false, false])
@@ -159,11 +164,11 @@ enum Format {
     }
 
     /// The MPC planner's figures: target and distance to it, the newest plan, solve times.
-    static func planner(_ mpc: [String: Any], endEffector: [Double?]) -> [String] {
+    static func planner(_ mpc: JSONValue, endEffector: [Double?]) -> [String] {
         var target = "none"
         var error = "-"
-        if let t = mpc["target"] as? [String: Any] {
-            if let p = t["position"] as? [Any] {
+        if let t = object(mpc["target"]) {
+            if let p = t["position"], p.arrayValue != nil {
                 let xyzTarget = doubles(p)
                 target = "position " + self.xyz(xyzTarget)
                 if xyzTarget.count == 3, endEffector.count == 3 {
@@ -174,9 +179,9 @@ enum Format {
                     }
                     error = fixed(sum.squareRoot() * 1000, 2) + " mm"
                 }
-            } else if let q = t["q"] as? [Any] {
+            } else if let q = t["q"], q.arrayValue != nil {
                 target = "joints " + doubles(q).map { fixed($0, 4) }.joined(separator: " ")
-            } else if let path = t["path"] as? [Any] {
+            } else if let path = t["path"]?.arrayValue {
                 target = "path of \(path.count) waypoints, \(fixed(double(t["period"]), 2)) s per lap"
             }
         }
@@ -205,13 +210,13 @@ enum Format {
         return "x \(fixed(p[0], 4))  y \(fixed(p[1], 4))  z \(fixed(p[2], 4))"
     }
 
-    static func timing(_ result: Any) -> String {
-        let r = result as? [String: Any] ?? [:]
+    static func timing(_ result: JSONValue) -> String {
+        let r = result
         let keys = ["p50", "p90", "p99", "p99_9", "max", "mean"]
         let header = ["[µs]", "p50", "p90", "p99", "p99.9", "max", "mean"]
         let rows = [("wake latency", "wake_latency_us"), ("compute", "compute_us"), ("compute (CPU)", "compute_cpu_us")]
             .filter { r[$0.1] != nil }.map { label, key -> [String] in
-            let stats = r[key] as? [String: Any] ?? [:]
+            let stats = r[key] ?? [:]
             return [label] + keys.map { fixed(double(stats[$0]), 1) }
         }
         var lines = table(header, rows, right: [false] + Array(repeating: true, count: keys.count))
@@ -223,18 +228,18 @@ enum Format {
             ("overruns", integer(r["overruns"]) + "  (worst streak \(integer(r["worst_overrun_streak"])))"),
             ("scheduler", scheduler),
             ("memory locked", bool(r["memory_locked"])),
-            ("cpu", r["cpu"] is NSNull || r["cpu"] == nil ? "any" : text(r["cpu"])),
+            ("cpu", r["cpu"] == .null || r["cpu"] == nil ? "any" : text(r["cpu"])),
             ("allocations", integer(r["allocations"])),
         ])
-        if let mpc = r["mpc"] as? [String: Any] {
+        if let mpc = object(r["mpc"]) {
             lines.append("")
             lines += planner(mpc, endEffector: [])
         }
         return lines.joined(separator: "\n")
     }
 
-    static func hello(_ result: Any) -> String {
-        let r = result as? [String: Any] ?? [:]
+    static func hello(_ result: JSONValue) -> String {
+        let r = result
         var role = text(r["role"])
         if let uid = int(r["uid"]) { role += " (uid \(uid))" }
         var pairs: [(String, String)] = [
@@ -246,22 +251,22 @@ enum Format {
         ]
         if r["driver"] != nil { pairs.append(("driver", text(r["driver"]))) }
         if let rate = int(r["rate_hz"]) { pairs.append(("rate", "\(rate) Hz")) }
-        if let modes = r["modes"] as? [Any] { pairs.append(("modes", modes.map { text($0) }.joined(separator: ", "))) }
+        if let modes = r["modes"]?.arrayValue { pairs.append(("modes", modes.map { text($0) }.joined(separator: ", "))) }
         return keyValues(pairs).joined(separator: "\n")
     }
 
     // MARK: telemetry
 
     /// One line per sample for pipes: `tick=… mode=… q=a,b,c` (q with 4 decimals).
-    static func telemetryLine(_ params: Any?) -> String {
-        let p = params as? [String: Any] ?? [:]
+    static func telemetryLine(_ params: JSONValue?) -> String {
+        let p = params ?? [:]
         let q = doubles(p["q"]).map { fixed($0, 4) }.joined(separator: ",")
         return "tick=\(integer(p["tick"])) mode=\(text(p["mode"])) q=\(q)"
     }
 
     /// The full-screen view for a terminal.
-    static func telemetryView(_ params: Any?, names: [String], rateHz: Int?, samples: Int) -> [String] {
-        let p = params as? [String: Any] ?? [:]
+    static func telemetryView(_ params: JSONValue?, names: [String], rateHz: Int?, samples: Int) -> [String] {
+        let p = params ?? [:]
         var lines = ["robotd telemetry" + (rateHz.map { " at \($0) Hz" } ?? "") + "  (Ctrl-C to stop)", ""]
         lines += keyValues([
             ("tick", integer(p["tick"])),

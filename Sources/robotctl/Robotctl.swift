@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControlProtocol
+import ControlSocket
 import Foundation
 
 #if canImport(Glibc)
@@ -87,15 +88,15 @@ struct GlobalOptions: ParsableArguments {
 
     /// Calls a file method passing `descriptor` (see `ControlClient.call(_:_:passing:)`) and prints
     /// the result like `callAndPrint`.
-    func callAndPrint(_ method: String, _ params: [String: Any], passing descriptor: Int32, text: (Any) -> String) throws {
+    func callAndPrint(_ method: String, _ params: [String: JSONValue], passing descriptor: Int32, text: (JSONValue) -> String) throws {
         let result = try withClient { try $0.call(method, params, passing: descriptor) }
-        Output.line(json ? JSONText.pretty(result) : text(result))
+        Output.line(json ? result.pretty : text(result))
     }
 
     /// Calls `method` and prints the result: raw JSON with --json, else `text(result)`.
-    func callAndPrint(_ method: String, _ params: Any? = nil, text: (Any) -> String) throws {
+    func callAndPrint(_ method: String, _ params: JSONValue? = nil, text: (JSONValue) -> String) throws {
         let result = try withClient { try $0.call(method, params) }
-        Output.line(json ? JSONText.pretty(result) : text(result))
+        Output.line(json ? result.pretty : text(result))
     }
 }
 
@@ -169,11 +170,11 @@ struct Watch: ParsableCommand {
 
         try options.withClient { client in
             var names: [String] = []
-            if terminal, let hello = try? client.call(ControlMethod.hello) as? [String: Any] {
-                names = (hello["joint_names"] as? [Any])?.map { Format.text($0) } ?? []
+            if terminal, let hello = try? client.call(ControlMethod.hello) {
+                names = hello["joint_names"]?.arrayValue?.map { Format.text($0) } ?? []
             }
-            let subscription = try client.call(ControlMethod.telemetrySubscribe, ["rate_hz": rate])
-            let effectiveRate = Format.int((subscription as? [String: Any])?["rate_hz"]) ?? rate
+            let subscription = try client.call(ControlMethod.telemetrySubscribe, ["rate_hz": JSONValue(rate)])
+            let effectiveRate = Format.int(subscription["rate_hz"]) ?? rate
             // Allow a couple of sample periods on top of the reply timeout before giving up.
             let wait = options.timeout + 2.0 / Double(max(effectiveRate, 1))
 
@@ -184,7 +185,7 @@ struct Watch: ParsableCommand {
                 guard method == ControlMethod.telemetry else { continue }
                 samples += 1
                 if options.json {
-                    Output.line(JSONText.compact(params ?? NSNull()))
+                    Output.line((params ?? .null).serialized)
                 } else if terminal {
                     let lines = Format.telemetryView(params, names: names, rateHz: effectiveRate, samples: samples)
                     print("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n\u{1B}[J",
@@ -240,15 +241,13 @@ struct Mode: ParsableCommand {
 
     func run() throws {
         if let mode {
-            var params: [String: Any] = ["mode": mode]
-            if force { params["force"] = true }
-            try options.callAndPrint(ControlMethod.modeSet, params) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: mode, force: force).json) { "mode: \(Format.text($0["mode"]))" }
             return
         }
-        let status = try options.withClient { try $0.call(ControlMethod.status) } as? [String: Any] ?? [:]
+        let status = try options.withClient { try $0.call(ControlMethod.status) }
         if options.json {
-            Output.line(JSONText.pretty(["mode": status["mode"] ?? NSNull(), "fault": status["fault"] ?? NSNull()]))
-        } else if let fault = status["fault"] as? String {
+            Output.line(JSONValue.object(["mode": status["mode"] ?? .null, "fault": status["fault"] ?? .null]).pretty)
+        } else if let fault = status["fault"]?.stringValue {
             Output.line("\(Format.text(status["mode"])) (fault: \(fault))")
         } else {
             Output.line(Format.text(status["mode"]))
@@ -287,11 +286,7 @@ struct Move: ParsableCommand {
         /// The global options, with any given after `--` applied.
         var options: GlobalOptions
 
-        var params: [String: Any] {
-            var params: [String: Any] = ["q": q]
-            if let duration { params["duration"] = duration }
-            return params
-        }
+        var params: JSONValue { MoveParams(q: q, duration: duration).json }
     }
 
     /// Reads the captured words: numbers and comma-separated lists of numbers, plus the options
@@ -369,8 +364,8 @@ struct Move: ParsableCommand {
     func run() throws {
         let target = try Self.parse(targets, duration: duration, options: options)
         try target.options.callAndPrint(ControlMethod.move, target.params) { result in
-            let r = result as? [String: Any] ?? [:]
-            let accepted = (Format.isBool(r["accepted"]) ? r["accepted"] as? Bool : nil).map { $0 ? "accepted" : "not accepted" } ?? "sent"
+            let r = result
+            let accepted = r["accepted"]?.boolValue.map { $0 ? "accepted" : "not accepted" } ?? "sent"
             let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
             return "move \(accepted): mode \(Format.text(r["mode"])), duration \(seconds)"
         }
@@ -449,30 +444,29 @@ struct TargetCommand: ParsableCommand {
         return points
     }
 
-    func params() throws -> [String: Any] {
+    func params() throws -> JSONValue {
         if let path {
             guard numbers.isEmpty, !joints, orientation == nil, duration == nil else {
                 throw ValidationError("--path takes no numbers, --joints, --orientation or --duration.")
             }
             guard let period else { throw ValidationError("--path needs --period (seconds per lap).") }
-            return ["path": try Self.waypoints(file: path), "period": period]
+            return TargetSetParams(target: .path(waypoints: try Self.waypoints(file: path), period: period)).json
         }
         if period != nil { throw ValidationError("--period applies to --path.") }
         let parsed = try Move.parse(numbers, duration: duration, options: options)
-        var p: [String: Any] = [:]
+        let target: TargetSetParams.Target
         if joints {
-            p["q"] = parsed.q
+            target = .joints(parsed.q)
         } else {
             guard parsed.q.count == 3 else { throw ValidationError("A position target is X,Y,Z (3 numbers, m); use --joints for joint positions.") }
-            p["position"] = parsed.q
+            var w: [Double]?
             if let orientation {
-                let w = orientation.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard w.count == 4 else { throw ValidationError("--orientation is a quaternion w,x,y,z (4 numbers).") }
-                p["orientation"] = w
+                w = orientation.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard w?.count == 4 else { throw ValidationError("--orientation is a quaternion w,x,y,z (4 numbers).") }
             }
+            target = .pose(position: parsed.q, orientation: w)
         }
-        if let d = parsed.duration { p["duration"] = d }
-        return p
+        return TargetSetParams(target: target, duration: parsed.duration).json
     }
 
     func validate() throws {
@@ -491,20 +485,19 @@ struct TargetCommand: ParsableCommand {
         }
         let p = try params()
         try options.callAndPrint(ControlMethod.targetSet, p) { result in
-            let r = result as? [String: Any] ?? [:]
-            return "target accepted (mode \(Format.text(r["mode"])))"
+            "target accepted (mode \(Format.text(result["mode"])))"
         }
         if go {
             // The planner needs one re-plan before the loop accepts mpc: retry briefly, quietly.
             for _ in 0 ..< 20 {
                 if let client = try? ControlClient(path: options.socketPath, timeout: options.timeout),
-                   let result = try? client.call(ControlMethod.modeSet, ["mode": "mpc"]) {
-                    Output.line(options.json ? JSONText.pretty(result) : "mode: \(Format.text((result as? [String: Any])?["mode"]))")
+                   let result = try? client.call(ControlMethod.modeSet, ModeSetParams(mode: "mpc").json) {
+                    Output.line(options.json ? result.pretty : "mode: \(Format.text(result["mode"]))")
                     return
                 }
                 usleep(50_000)
             }
-            try options.callAndPrint(ControlMethod.modeSet, ["mode": "mpc"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "mpc").json) { "mode: \(Format.text($0["mode"]))" }
         }
     }
 }
@@ -528,13 +521,13 @@ struct PolicyCommand: ParsableCommand {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let file = try LocalFile.openForReading(absolute)
         defer { close(file) }
-        try options.callAndPrint(ControlMethod.policyLoad, ["name": absolute], passing: file) { result in
-            let r = result as? [String: Any] ?? [:]
-            let widths = (r["widths"] as? [Any])?.map { Format.text($0) }.joined(separator: "-") ?? "?"
+        try options.callAndPrint(ControlMethod.policyLoad, ["name": .string(absolute)], passing: file) { result in
+            let r = result
+            let widths = r["widths"]?.arrayValue?.map { Format.text($0) }.joined(separator: "-") ?? "?"
             return "policy loaded: \(Format.text(r["loaded"])) (\(widths), \(Format.text(r["activation"])))"
         }
         if go {
-            try options.callAndPrint(ControlMethod.modeSet, ["mode": "policy"]) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "policy").json) { "mode: \(Format.text($0["mode"]))" }
         }
     }
 }
@@ -573,7 +566,7 @@ struct ModelCommand: ParsableCommand {
         switch action {
         case .status:
             try options.callAndPrint(ControlMethod.modelStatus) { result in
-                let r = result as? [String: Any] ?? [:]
+                let r = result
                 return [
                     "version          \(Format.text(r["version"])) (planner uses \(Format.text(r["planner_version"])))",
                     "samples          \(Format.text(r["samples"])) (seen \(Format.text(r["samples_seen"])))",
@@ -589,8 +582,8 @@ struct ModelCommand: ParsableCommand {
         case .save, .load:
             let given = path ?? ""
             let absolute = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
-            let text = { (result: Any) -> String in
-                let r = result as? [String: Any] ?? [:]
+            let text = { (result: JSONValue) -> String in
+                let r = result
                 return action == .save
                     ? "saved version \(Format.text(r["version"])) (\(Format.text(r["members"])) members) to \(Format.text(r["saved"]))"
                     : "loaded \(Format.text(r["loaded"])) (\(Format.text(r["members"])) members; the planner adopts it at its next re-plan)"
@@ -598,11 +591,11 @@ struct ModelCommand: ParsableCommand {
             if action == .load {
                 let file = try LocalFile.openForReading(absolute)
                 defer { close(file) }
-                try options.callAndPrint(ControlMethod.modelLoad, ["name": absolute], passing: file, text: text)
+                try options.callAndPrint(ControlMethod.modelLoad, ["name": .string(absolute)], passing: file, text: text)
             } else {
                 let temporary = try LocalFile.createTemporary(next: absolute)
                 do {
-                    try options.callAndPrint(ControlMethod.modelSave, ["name": absolute], passing: temporary.descriptor, text: text)
+                    try options.callAndPrint(ControlMethod.modelSave, ["name": .string(absolute)], passing: temporary.descriptor, text: text)
                     try LocalFile.commit(temporary, to: absolute)
                 } catch {
                     close(temporary.descriptor)
@@ -621,7 +614,7 @@ struct Estop: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.estop) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        try options.callAndPrint(ControlMethod.estop) { "mode: \(Format.text($0["mode"]))" }
     }
 }
 
@@ -632,7 +625,7 @@ struct Reset: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.reset) { "mode: \(Format.text(($0 as? [String: Any])?["mode"]))" }
+        try options.callAndPrint(ControlMethod.reset) { "mode: \(Format.text($0["mode"]))" }
     }
 }
 
@@ -643,7 +636,7 @@ struct Config: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.configGet, text: JSONText.pretty)
+        try options.callAndPrint(ControlMethod.configGet, text: \.pretty)
     }
 }
 
@@ -662,10 +655,10 @@ struct LogLevel: ParsableCommand {
     var level: Level
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.logSetLevel, ["level": level.rawValue]) { result in
-            let r = result as? [String: Any] ?? [:]
+        try options.callAndPrint(ControlMethod.logSetLevel, LogSetLevelParams(level: level.rawValue).json) { result in
+            let r = result
             var text = "log level: \(Format.text(r["level"]))"
-            if let previous = r["previous"] as? String { text += " (was \(previous))" }
+            if let previous = r["previous"]?.stringValue { text += " (was \(previous))" }
             return text
         }
     }
@@ -697,12 +690,12 @@ struct Call: ParsableCommand {
     @Argument(help: ArgumentHelp("Params as a JSON object or array.", valueName: "params-json"))
     var params: String?
 
-    static func parseParams(_ text: String?) throws -> Any? {
+    static func parseParams(_ text: String?) throws -> JSONValue? {
         guard let text else { return nil }
-        guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+        guard let value = try? JSONValue.parse(text) else {
             throw ValidationError("params are not valid JSON: \(text)")
         }
-        guard value is [String: Any] || value is [Any] else {
+        guard value.objectValue != nil || value.arrayValue != nil else {
             throw ValidationError("params must be a JSON object or array, not \(text)")
         }
         return value
@@ -715,7 +708,7 @@ struct Call: ParsableCommand {
 
     func run() throws {
         let result = try options.withClient { try $0.call(method, Self.parseParams(params)) }
-        Output.line(JSONText.pretty(result))
+        Output.line(result.pretty)
     }
 }
 

@@ -1,4 +1,4 @@
-import ControlProtocol
+import ControlSocket
 import Foundation
 import CLinuxRT
 import Glibc

@@ -1,7 +1,7 @@
 import Testing
 
-/// robotctl's side of `UnixSocketAddress`'s length check (ControlProtocolTests tests the check).
-extension RobotctlTests {
+/// robotctl turns `UnixSocketAddress`'s refusal into a usage error (exit 64) naming the limit.
+@Suite struct SocketPathTests {
     @Test func robotctlRefusesATooLongSocketPathAsAUsageError() throws {
         let tooLong = "/tmp/" + String(repeating: "x", count: 103)
         let r = try Robotctl.run(["status", "--socket", tooLong])

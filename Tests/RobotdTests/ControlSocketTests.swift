@@ -1,4 +1,5 @@
 import ControlProtocol
+import ControlSocket
 import Foundation
 import Glibc
 import Testing
@@ -46,17 +47,19 @@ extension ControlClient {
 
     /// The next line as a JSON object, or nil on timeout or end of stream.
     func readObject(timeout: Double = 10) throws -> [String: Any]? {
+        let message: JSONValue
         do {
-            return try readMessage(within: timeout, waitingFor: "a message")
+            message = try readMessage(within: timeout, waitingFor: "a message")
         } catch .timeout, .connectionLost {
             return nil
         }
+        return try SocketReply.foundation(message)
     }
 
     /// Sends a request and returns its reply as sent (error or result), skipping notifications.
     func reply(_ method: String, _ params: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
-        let id = try request(method, params)
-        return try reply(to: id, method: method, within: timeout)
+        let id = try request(method, params.map { try JSONValue.parse(Array(JSONSerialization.data(withJSONObject: $0))) })
+        return try SocketReply.foundation(reply(to: id, method: method, within: timeout))
     }
 
     /// `reply`, requiring a result object.
@@ -73,6 +76,15 @@ extension ControlClient: @unchecked Sendable {}
 
 /// Reading JSON-RPC replies.
 enum SocketReply {
+    /// `message` as Foundation's JSONSerialization reads it (the oracle: the tests check what any
+    /// JSON reader sees, not what our parser makes of it).
+    static func foundation(_ message: JSONValue) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(message.serializedBytes)) as? [String: Any] else {
+            throw SocketTestFailure.badReply("not an object: \(message.serialized)")
+        }
+        return object
+    }
+
     static func errorObject(_ reply: [String: Any]?) -> [String: Any]? { reply?["error"] as? [String: Any] }
     static func code(_ reply: [String: Any]?) -> Int? { errorObject(reply)?["code"] as? Int }
     static func message(_ reply: [String: Any]?) -> String { errorObject(reply)?["message"] as? String ?? "" }

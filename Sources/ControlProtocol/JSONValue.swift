@@ -1,6 +1,10 @@
 /// A JSON value, parsed with limits a network-facing daemon needs (nesting depth, no
-/// recursion on untrusted input deeper than `maxDepth`) and printed with sorted keys on one line.
-public enum JSONValue: Sendable, Equatable {
+/// recursion on untrusted input deeper than `maxDepth`) and printed with sorted keys, on one
+/// line (`serialized`, the wire form) or indented (`pretty`, what `robotctl --json` prints).
+///
+/// Pure Swift (no Foundation): the server, `robotctl`, the socket benchmark and the fuzz target
+/// share this one parser and printer.
+public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
@@ -27,6 +31,33 @@ public enum JSONValue: Sendable, Equatable {
         if case let .string(s) = self { return s }
         return nil
     }
+
+    public var boolValue: Bool? {
+        if case let .bool(b) = self { return b }
+        return nil
+    }
+
+    /// An integral number that fits `Int` (an `.integer`, or a `.number` without a fraction).
+    public var intValue: Int? {
+        switch self {
+        case let .integer(i): return Int(exactly: i)
+        case let .number(x): return x.isFinite && x.rounded() == x && abs(x) < 9e15 ? Int(x) : nil
+        default: return nil
+        }
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case let .array(a) = self { return a }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case let .object(o) = self { return o }
+        return nil
+    }
+
+    /// Whether this is `null`.
+    public var isNull: Bool { self == .null }
 
     /// The JSON type's name, for error messages.
     public var typeName: String {
@@ -75,7 +106,8 @@ extension JSONValue {
         return out
     }
 
-    func write(to out: inout [UInt8]) {
+    /// Appends the compact form to `out`.
+    public func write(to out: inout [UInt8]) {
         switch self {
         case .null: Self.append("null", to: &out)
         case let .bool(b): Self.append(b ? "true" : "false", to: &out)
@@ -98,6 +130,49 @@ extension JSONValue {
                 member.value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Indented text with sorted keys, laid out as Foundation's `JSONSerialization` lays out
+    /// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]` (two spaces per level,
+    /// `"key" : value`, an empty container as an opening line, a blank line and the closing
+    /// line), so `robotctl --json` prints what it printed before it stopped using Foundation.
+    public var pretty: String {
+        var out: [UInt8] = []
+        writePretty(to: &out, indent: 0)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func writePretty(to out: inout [UInt8], indent: Int) {
+        func newline(_ level: Int) {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * level))
+        }
+        switch self {
+        case let .array(a):
+            out.append(UInt8(ascii: "["))
+            if a.isEmpty { out.append(UInt8(ascii: "\n")) }
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                v.writePretty(to: &out, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "]"))
+        case let .object(o):
+            out.append(UInt8(ascii: "{"))
+            if o.isEmpty { out.append(UInt8(ascii: "\n")) }
+            for (i, member) in o.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                Self.writeString(member.key, to: &out)
+                Self.append(" : ", to: &out)
+                member.value.writePretty(to: &out, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(to: &out)
         }
     }
 
@@ -155,7 +230,7 @@ extension JSONValue {
 // MARK: - Parsing
 
 /// Why a line is not JSON: the byte offset and the reason.
-public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible {
     public var offset: Int
     public var reason: String
     public var description: String { "\(reason) at byte \(offset)" }

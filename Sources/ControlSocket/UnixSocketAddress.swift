@@ -1,3 +1,5 @@
+import ControlProtocol
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,7 +29,9 @@ public struct UnixSocketAddress: Sendable, Hashable {
         }
     }
 
-    /// Longest path in bytes: `MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1`.
+    /// Longest path in bytes: `MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1`, the
+    /// number ControlProtocol states as `SocketPath.maxBytes` for the configuration (a test
+    /// keeps the two equal).
     public static let maxPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
     public let path: String

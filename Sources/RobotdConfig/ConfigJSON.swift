@@ -1,7 +1,8 @@
-import RobotdConfig
+import ControlProtocol
 
 /// The effective configuration as JSON, keyed as in the YAML file (configs/README.md), for
-/// `config.get`.
+/// `config.get` and the provenance of saved models. Lives with the configuration (not the
+/// server) so the learner can describe its settings without linking the socket.
 public enum ConfigJSON {
     public static func encode(_ c: DaemonConfiguration) -> JSONValue {
         func values(_ v: JointValues) -> JSONValue {

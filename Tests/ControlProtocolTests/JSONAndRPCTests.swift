@@ -1,5 +1,4 @@
 import ControlProtocol
-@testable import ControlServer
 import Foundation
 import Testing
 
@@ -93,7 +92,7 @@ import Testing
     ])
     func rejectsInvalidRequestsKeepingTheID(_ line: String, _ code: Int, _ id: JSONValue?) {
         guard case let .failure(e) = decode(line) else { Issue.record("accepted \(line)"); return }
-        #expect(e.error.code == code)
+        #expect(e.error.code.rawValue == code)
         #expect(e.id == id || (id == nil && (e.id == nil || e.id == .null)))
     }
 
@@ -111,27 +110,7 @@ import Testing
     }
 }
 
-/// Role resolution with the real user and group databases.
-@Suite struct AccessPolicyTests {
-    @Test func rootAndTheDaemonUserAreOperators() {
-        let p = AccessPolicy(daemonUID: 4242, operators: [], observers: [])
-        #expect(p.role(uid: 0, gid: 0) == .operator)
-        #expect(p.role(uid: 4242, gid: 4242) == .operator)
-        #expect(p.role(uid: 65534, gid: 65534) == .none)
-    }
-
-    @Test func namesAndGroupsGrantRoles() throws {
-        // `nobody` (65534) and group `nogroup` exist on Debian.
-        try #require(AccessPolicy.userName(65534) == "nobody")
-        let byName = AccessPolicy(daemonUID: 4242, operators: [], observers: ["nobody"])
-        #expect(byName.role(uid: 65534, gid: 65534) == .observer)
-        let byGroup = AccessPolicy(daemonUID: 4242, operators: ["@nogroup"], observers: [])
-        #expect(byGroup.role(uid: 65534, gid: 65534) == .operator)
-        #expect(AccessPolicy(daemonUID: 4242, operators: ["nobodyy", "@nosuchgroup"], observers: []).unknownEntries() == ["nobodyy", "@nosuchgroup"])
-    }
-}
-
-/// Issue 12: ids echoed as written, invalid UTF-8 refused, and `FileAccess`'s cmsghdr walk.
+/// Issue 12: ids echoed as written, invalid UTF-8 refused.
 @Suite struct RequestEchoAndUTF8Tests {
     @Test(arguments: ["123456789012345678901234567890", "-0", "1.50", "1E+300", "7"])
     func aNumericIDIsEchoedAsWritten(id: String) throws {
@@ -161,25 +140,90 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue.parse(line) }
         #expect((try? JSONValue.parse(Array(#"{"a":"été 😀"}"#.utf8))) == .object(["a": .string("été 😀")]))
     }
+}
 
-    /// Two SCM_RIGHTS messages laid out as the kernel does (16-byte headers, 8-byte alignment).
-    @Test func controlMessagesYieldEveryDescriptor() {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        buffer.withUnsafeMutableBytes { b in
-            b.storeBytes(of: 16 + 8, toByteOffset: 0, as: Int.self)
-            b.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 8, as: Int32.self)
-            b.storeBytes(of: Int32(1), toByteOffset: 12, as: Int32.self)
-            b.storeBytes(of: Int32(7), toByteOffset: 16, as: Int32.self)
-            b.storeBytes(of: Int32(9), toByteOffset: 20, as: Int32.self)
-            b.storeBytes(of: 16 + 4, toByteOffset: 24, as: Int.self)
-            b.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 32, as: Int32.self)
-            b.storeBytes(of: Int32(1), toByteOffset: 36, as: Int32.self)
-            b.storeBytes(of: Int32(11), toByteOffset: 40, as: Int32.self)
-            #expect(ControlMessages.rights(b, length: 44) == [7, 9, 11])
-            #expect(ControlMessages.rights(b, length: 23) == [], "a truncated header yields nothing")
+/// `robotctl --json` prints `pretty`: the layout Foundation's JSONSerialization printed before
+/// (the oracle), so scripts that read it see the same bytes.
+@Suite struct JSONPrettyTests {
+    @Test func prettyMatchesFoundationsLayout() throws {
+        let text = #"{"b":[1,2.5,[],{}],"a":{"x/y":null,"e":1e20,"s":"é\u0001\t/\"","small":1e-7,"f":0.1,"t":true},"c":[[1]],"d":{}}"#
+        let ours = try JSONValue.parse(text).pretty
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        let theirs = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        #expect(ours == String(decoding: theirs, as: UTF8.self))
+        #expect(JSONValue.string("x").pretty == "\"x\"")
+    }
+}
+
+/// Typed params decode what the protocol fixes and name the member they refuse; encoding and
+/// decoding again is the identity.
+@Suite struct TypedParamsTests {
+    @Test func targetParamsRoundTripAndNameTheMember() throws {
+        let targets: [TargetSetParams] = [
+            .init(target: .pose(position: [0.3, 0, 0.4], orientation: [1, 0, 0, 0]), duration: 2),
+            .init(target: .joints([0, 0.5, -0.5])),
+            .init(target: .path(waypoints: [[0.3, 0, 0.4], [0.3, 0.1, 0.4], [0.3, 0.1, 0.5]], period: 4)),
+        ]
+        for t in targets {
+            #expect(try TargetSetParams(Params(t.json, method: ControlMethod.targetSet)) == t)
         }
-        var sent = ControlMessages.rights(holding: 42)
-        #expect(sent.count == 24, "CMSG_SPACE(4) on 64-bit Linux")
-        sent.withUnsafeMutableBytes { #expect(ControlMessages.rights($0, length: $0.count) == [42]) }
+        func refusal(_ params: JSONValue) -> String {
+            do {
+                _ = try TargetSetParams(Params(params, method: ControlMethod.targetSet))
+                return "accepted"
+            } catch {
+                #expect(error.code == .invalidParams)
+                return error.message
+            }
+        }
+        #expect(refusal(["position": [1, 2]]).contains("\"position\" must have 3 values"))
+        #expect(refusal(["q": [0, "x"]]).contains("\"q\"[1] must be a number, got string"))
+        #expect(refusal(["path": [[0, 0, 0]], "period": 1]).contains("needs 3 to 10000 waypoints"))
+        #expect(refusal(["path": [[0, 0, 0], [1, 1, 1], [2, 2, 2]], "duration": 1]).contains("\"duration\" does not combine with \"path\""))
+        #expect(refusal(["q": [0], "positon": [1, 2, 3]]).contains("unknown param \"positon\""))
+    }
+
+    @Test func fileParamsTellThePassedFileFromAPath() throws {
+        #expect(try FileParams(Params(["fd": true], method: "m")).source == .passed(name: FileParams.defaultName))
+        #expect(try FileParams(Params(["path": "a.safetensors"], method: "m")).source == .path("a.safetensors"))
+        #expect(throws: RPCError.self) { try FileParams(Params(["fd": true, "path": "a"], method: "m")) }
+        #expect(throws: RPCError.self) { try FileParams(Params(["name": "a"], method: "m")) }
+        #expect(throws: RPCError.self) { try FileParams(Params(["fd": 1], method: "m")) }
+    }
+
+    @Test func otherParamsRoundTrip() throws {
+        #expect(try ModeSetParams(Params(ModeSetParams(mode: "idle", force: true).json, method: "m")) == ModeSetParams(mode: "idle", force: true))
+        #expect(try MoveParams(Params(MoveParams(q: [1, 2], duration: 3).json, method: "m")) == MoveParams(q: [1, 2], duration: 3))
+        #expect(try TelemetrySubscribeParams(Params([:], method: "m")).rateHz == 100)
+        #expect(throws: RPCError.self) { try TelemetrySubscribeParams(Params(["rate_hz": 0.5], method: "m")) }
+        #expect(try LogSetLevelParams(Params(["level": "debug"], method: "m")).level == "debug")
+    }
+
+    @Test func resultsRoundTripAndNameAMalformedMember() throws {
+        let planner = PlannerStatus(target: .path(waypoints: [[0, 0, 0], [1, 0, 0], [0, 1, 0]], period: 2), solves: 3, solveMs: 1.5,
+                                    maxSolveMs: 2.5, iterations: 4, cost: 0.25, status: "converged", planAgeMs: nil, predictedErrorM: 0.01,
+                                    reachM: 0.8, rateHz: 50, horizon: 40, dt: 0.02, modelVersion: 1, disagreement: 0.5, uncertainPlans: 0,
+                                    fallbackPlans: 1, planningModel: "rigid_body", disagreementLimit: 2)
+        #expect(try PlannerStatus(json: JSONValue.parse(planner.json.serialized)) == planner)
+        let model = ModelStatus(version: 2, plannerVersion: 2, samples: 10, samplesSeen: 20, rounds: 1, validationMSE: 0.5, nominalMSE: nil,
+                                lastTrainingSeconds: 1, lastTrainedAt: nil, lastOutcome: "adopted", training: false, warmStarted: true,
+                                disagreement: 0, cpus: [1, 2], cpuWarning: nil)
+        #expect(try ModelStatus(json: model.json) == model)
+        let policy = PolicyLoadResult(loaded: "p", widths: [12, 64, 6], activation: "tanh", observation: ["q", "v"], robot: nil, provenance: "x")
+        #expect(try PolicyLoadResult(json: policy.json) == policy)
+        #expect(try ModelRollbackResult(json: ModelRollbackResult(fromVersion: 2, version: 1).json) == ModelRollbackResult(fromVersion: 2, version: 1))
+        do {
+            _ = try ModelSaveResult(json: ["saved": "x", "members": "five", "version": 1])
+            Issue.record("accepted a malformed result")
+        } catch {
+            #expect(error.message.contains("\"members\" must be an integer") && error.message.contains("model.save"), "\(error)")
+        }
+    }
+
+    @Test func errorObjectsRoundTrip() {
+        let e = RPCError.notPermitted(method: "move", role: .observer, required: .operator)
+        #expect(e.code == .notPermitted && e.code.rawValue == -32001)
+        #expect(RPCError(json: e.json) == e)
+        #expect(RPCError(json: ["code": "x", "message": "m"]) == nil)
     }
 }

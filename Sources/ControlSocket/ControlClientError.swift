@@ -1,3 +1,5 @@
+import ControlProtocol
+
 /// Everything that can go wrong talking to robotd over the control socket.
 ///
 /// `robotctl` maps each case to its exit code and message; see `Robotctl`'s discussion.
@@ -11,13 +13,10 @@ public enum ControlClientError: Error {
     case connectionLost(path: String, reason: String)
     /// EACCES/EPERM when connecting.
     case permissionDenied(path: String, reason: String)
-    /// The daemon answered the request with a JSON-RPC error.
-    case rpc(method: String, code: Int, message: String, data: String?)
+    /// The daemon answered the request with a JSON-RPC error (the protocol's one error type).
+    case rpc(method: String, RPCError)
     /// No reply (or notification) within the timeout.
     case timeout(method: String, seconds: Double)
     /// The daemon sent something that is not valid JSON-RPC 2.0.
     case protocolError(String)
-
-    /// The daemon's JSON-RPC error code for "the peer's role may not call this method".
-    public static let notPermittedCode = -32001
 }

@@ -1,4 +1,5 @@
 import ControlProtocol
+import ControlSocket
 import Foundation
 import Testing
 
@@ -20,6 +21,7 @@ import Glibc
 
     @Test func longestPathBindsAndAcceptsAConnection() throws {
         #expect(UnixSocketAddress.maxPathBytes == 107)
+        #expect(UnixSocketAddress.maxPathBytes == SocketPath.maxBytes, "the configuration checks paths against ControlProtocol's number")
         let (directory, path) = try Self.path(ofLength: 107)
         defer { unlink(path); rmdir(directory) }
         let address = try UnixSocketAddress(path: path)

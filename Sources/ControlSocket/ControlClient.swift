@@ -1,4 +1,4 @@
-import Foundation
+import ControlProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +12,9 @@ import Darwin
 /// that arrive while a reply is awaited are skipped by `call`; `nextNotification` returns them.
 /// Every system call retries on `EINTR`; the socket is close-on-exec; sends never raise SIGPIPE.
 ///
-/// The raw operations (`sendRaw`, `readLine`, `readMessage`, `reply(to:)`) exist for the socket
-/// tests and the benchmark, which speak malformed or hand-built lines on purpose.
+/// Messages are `JSONValue`s, parsed and printed by ControlProtocol (sorted keys, bounded
+/// nesting). The raw operations (`sendRaw`, `readLine`, `readMessage`, `reply(to:)`) exist for
+/// the socket tests and the benchmark, which speak malformed or hand-built lines on purpose.
 ///
 /// - Warning: Not thread-safe: one thread owns a client at a time.
 public final class ControlClient {
@@ -76,9 +77,9 @@ public final class ControlClient {
     // MARK: requests
 
     /// Sends `method` with `params` (a JSON object or array, or nil for none) and returns the
-    /// `result` of the matching reply (possibly `NSNull`).
+    /// `result` of the matching reply (possibly `.null`).
     /// - Throws: `.rpc` when the daemon answers with an error; transport and protocol errors.
-    public func call(_ method: String, _ params: Any? = nil) throws(ControlClientError) -> Any {
+    public func call(_ method: String, _ params: JSONValue? = nil) throws(ControlClientError) -> JSONValue {
         let id = try request(method, params)
         return try Self.result(of: reply(to: id, method: method), id: id, method: method)
     }
@@ -87,17 +88,17 @@ public final class ControlClient {
     /// with `"fd": true`, waits for the daemon's `fd.expect` for this id, sends one byte carrying
     /// `descriptor` (SCM_RIGHTS), and returns the reply's result. The daemon reads or writes
     /// exactly the file this process opened, never a path of its own choosing.
-    public func call(_ method: String, _ params: [String: Any], passing descriptor: Int32) throws(ControlClientError) -> Any {
+    public func call(_ method: String, _ params: [String: JSONValue], passing descriptor: Int32) throws(ControlClientError) -> JSONValue {
         var withFD = params
         withFD["fd"] = true
-        let id = try request(method, withFD)
+        let id = try request(method, .object(withFD))
         let deadline = Self.now() + timeout
         var sent = false
         while true {
             let message = try readMessage(deadline: deadline, waited: timeout, method: method)
             if Self.isNotification(message) {
-                if !sent, message["method"] as? String == ControlMethod.fdExpect,
-                   let expected = (message["params"] as? [String: Any])?["id"], Self.number(expected) == Double(id) {
+                if !sent, message["method"] == .string(ControlMethod.fdExpect),
+                   let expected = message["params"]?["id"], Self.number(expected) == Double(id) {
                     try sendDescriptor(descriptor, method: method)
                     sent = true
                 }
@@ -109,30 +110,24 @@ public final class ControlClient {
 
     /// Sends a request with the next id (or a notification, without one) and returns the id.
     @discardableResult
-    public func request(_ method: String, _ params: Any? = nil, notification: Bool = false) throws(ControlClientError) -> Int {
+    public func request(_ method: String, _ params: JSONValue? = nil, notification: Bool = false) throws(ControlClientError) -> Int {
         let id = nextID
         nextID += 1
-        var request: [String: Any] = ["jsonrpc": "2.0", "method": method]
-        if !notification { request["id"] = id }
-        if let params { request["params"] = params }
-        guard let data = try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys]) else {
-            throw .usage("cannot encode the params of \(method) as JSON")
-        }
-        try send(Array(data) + [UInt8(ascii: "\n")], method: method)
+        try send(RPCRequestLine.encode(method: method, params: params, id: notification ? nil : id) + [UInt8(ascii: "\n")], method: method)
         return id
     }
 
     /// The next message that is not a notification, unchecked: the reply to request `id` as the
     /// daemon sent it, error or result. Waits at most `seconds` (default: `timeout`).
     /// - Throws: `.protocolError` when its id is another request's; transport errors.
-    public func reply(to id: Int, method: String, within seconds: Double? = nil) throws(ControlClientError) -> [String: Any] {
+    public func reply(to id: Int, method: String, within seconds: Double? = nil) throws(ControlClientError) -> JSONValue {
         let waited = seconds ?? timeout
         let deadline = Self.now() + waited
         while true {
             let message = try readMessage(deadline: deadline, waited: waited, method: method)
             if Self.isNotification(message) { continue }
-            if let replyID = message["id"], !(replyID is NSNull), Self.number(replyID) != Double(id) {
-                throw .protocolError("reply id \(JSONText.compact(replyID)) does not match request id \(id) (\(method))")
+            if let replyID = message["id"], replyID != .null, Self.number(replyID) != Double(id) {
+                throw .protocolError("reply id \(replyID.serialized) does not match request id \(id) (\(method))")
             }
             return message
         }
@@ -140,64 +135,55 @@ public final class ControlClient {
 
     /// Waits up to `seconds` for the next notification and returns its `method` and `params`.
     /// A JSON-RPC error that arrives instead is thrown (e.g. *busy* before the daemon hangs up).
-    public func nextNotification(within seconds: Double, waitingFor what: String) throws(ControlClientError) -> (method: String, params: Any?) {
+    public func nextNotification(within seconds: Double, waitingFor what: String) throws(ControlClientError) -> (method: String, params: JSONValue?) {
         let message = try readMessage(deadline: Self.now() + seconds, waited: seconds, method: what)
-        if Self.isNotification(message), let method = message["method"] as? String {
+        if Self.isNotification(message), let method = message["method"]?.stringValue {
             return (method, message["params"])
         }
         if message["error"] != nil {
             _ = try Self.result(of: message, id: nil, method: what)
         }
-        throw .protocolError("unexpected message while waiting for \(what): \(Self.excerpt(JSONText.compact(message)))")
+        throw .protocolError("unexpected message while waiting for \(what): \(Self.excerpt(message.serialized))")
     }
 
     // MARK: JSON-RPC validation
 
-    private static func isNotification(_ message: [String: Any]) -> Bool {
+    private static func isNotification(_ message: JSONValue) -> Bool {
         message["method"] != nil && message["id"] == nil
     }
 
     /// Checks that `message` is a JSON-RPC 2.0 response to request `id` and returns its result.
-    private static func result(of message: [String: Any], id: Int?, method: String) throws(ControlClientError) -> Any {
-        guard message["jsonrpc"] as? String == "2.0" else {
-            throw .protocolError("reply to \(method) is not JSON-RPC 2.0 (no \"jsonrpc\": \"2.0\"): \(excerpt(JSONText.compact(message)))")
+    private static func result(of message: JSONValue, id: Int?, method: String) throws(ControlClientError) -> JSONValue {
+        guard message["jsonrpc"] == .string("2.0") else {
+            throw .protocolError("reply to \(method) is not JSON-RPC 2.0 (no \"jsonrpc\": \"2.0\"): \(excerpt(message.serialized))")
         }
         guard let replyID = message["id"] else {
-            throw .protocolError("reply to \(method) has no id: \(excerpt(JSONText.compact(message)))")
+            throw .protocolError("reply to \(method) has no id: \(excerpt(message.serialized))")
         }
         let hasResult = message["result"] != nil
         let hasError = message["error"] != nil
         guard hasResult != hasError else {
-            throw .protocolError("reply to \(method) must have exactly one of result and error: \(excerpt(JSONText.compact(message)))")
+            throw .protocolError("reply to \(method) must have exactly one of result and error: \(excerpt(message.serialized))")
         }
-        if replyID is NSNull {
+        if replyID == .null {
             // A reply the daemon could not tie to a request (parse error, busy before close): only errors.
             guard hasError else { throw .protocolError("reply to \(method) has a null id but no error") }
         } else if let id {
             guard let number = Self.number(replyID), number == Double(id) else {
-                throw .protocolError("reply id \(JSONText.compact(replyID)) does not match request id \(id) (\(method))")
+                throw .protocolError("reply id \(replyID.serialized) does not match request id \(id) (\(method))")
             }
         }
         if let result = message["result"] { return result }
-        guard let error = message["error"] as? [String: Any],
-              let code = integer(error["code"]),
-              let text = error["message"] as? String
-        else {
-            throw .protocolError("malformed error object in reply to \(method): \(excerpt(JSONText.compact(message["error"] ?? NSNull())))")
+        let errorObject = message["error"] ?? .null
+        guard case .object = errorObject, let error = RPCError(json: errorObject) else {
+            throw .protocolError("malformed error object in reply to \(method): \(excerpt(errorObject.serialized))")
         }
-        let data = error["data"].flatMap { $0 is NSNull ? nil : JSONText.compact($0) }
-        throw .rpc(method: method, code: code, message: text, data: data)
+        throw .rpc(method: method, error)
     }
 
-    /// A JSON number that is not a boolean (JSONSerialization bridges both to NSNumber).
-    static func number(_ value: Any?) -> Double? {
-        guard let number = value as? NSNumber, !JSONText.isBool(number) else { return nil }
-        return number.doubleValue
-    }
-
-    private static func integer(_ value: Any?) -> Int? {
-        guard let x = number(value), x.isFinite, x.rounded() == x, abs(x) < 9e15 else { return nil }
-        return Int(x)
+    /// A JSON number (not a boolean) as a Double.
+    static func number(_ value: JSONValue?) -> Double? {
+        value?.doubleValue
     }
 
     // MARK: socket
@@ -270,19 +256,19 @@ public final class ControlClient {
     }
 
     /// Reads the next non-blank line within `seconds` and parses it as a JSON object.
-    public func readMessage(within seconds: Double, waitingFor what: String) throws(ControlClientError) -> [String: Any] {
+    public func readMessage(within seconds: Double, waitingFor what: String) throws(ControlClientError) -> JSONValue {
         try readMessage(deadline: Self.now() + seconds, waited: seconds, method: what)
     }
 
-    private func readMessage(deadline: Double, waited: Double, method: String) throws(ControlClientError) -> [String: Any] {
+    private func readMessage(deadline: Double, waited: Double, method: String) throws(ControlClientError) -> JSONValue {
         while true {
             var line = try readLine(deadline: deadline, waited: waited, method: method)
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) else {
+            guard let message = try? JSONValue.parse(line) else {
                 throw .protocolError("robotd sent a line that is not JSON: \(Self.excerpt(String(decoding: line, as: UTF8.self)))")
             }
-            guard let message = object as? [String: Any] else {
+            guard case .object = message else {
                 throw .protocolError("robotd sent JSON that is not an object: \(Self.excerpt(String(decoding: line, as: UTF8.self)))")
             }
             return message
@@ -347,12 +333,18 @@ public final class ControlClient {
         String(cString: strerror(code))
     }
 
-    /// Seconds for messages: whole numbers without a fraction, others with up to three decimals.
+    /// Seconds for messages: whole numbers without a fraction, others rounded to three decimals
+    /// without trailing zeros (`%.3f` trimmed: "0.5", "2.25").
     public static func seconds(_ x: Double) -> String {
         if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
-        var text = String(format: "%.3f", x)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
+        let millis = (abs(x) * 1000).rounded()
+        guard x.isFinite, millis < 9e15 else { return x.description }
+        let m = Int(millis)
+        var text = (x < 0 && m > 0 ? "-" : "") + String(m / 1000)
+        var fraction = String(m % 1000)
+        fraction = String(repeating: "0", count: 3 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        if !fraction.isEmpty { text += "." + fraction }
         return text
     }
 

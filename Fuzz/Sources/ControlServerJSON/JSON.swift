@@ -1,1 +1,0 @@
-../../../Sources/ControlServer/JSON.swift

@@ -1,0 +1,46 @@
+import ControlProtocol
+import ControlRuntime
+
+/// `telemetry.subscribe`, `telemetry.unsubscribe` and the samples the connection streams.
+extension ControlService {
+    func registerTelemetryMethods() {
+        register(ControlMethod.telemetrySubscribe, role: .observer, sync: { (s, p, c) throws(RPCError) in try s.subscribe(p, c) })
+        register(ControlMethod.telemetryUnsubscribe, role: .observer, sync: { (_, p, c) throws(RPCError) in
+            try p.allowOnly([])
+            c.subscriptionRate = nil
+            c.onSubscriptionChange(c)
+            return ["subscribed": false]
+        })
+    }
+
+    var telemetryMaxHz: Int { min(info.rateHz, access.configuration.socket.telemetryMaxHz) }
+
+    func subscribe(_ p: Params, _ c: Connection) throws(RPCError) -> JSONValue {
+        let requested = try TelemetrySubscribeParams(p).rateHz
+        // Clamp in Double first: Int(_:) traps on values beyond Int.max (1e19 killed the daemon).
+        let rate = requested >= Double(telemetryMaxHz) ? telemetryMaxHz : Int(requested.rounded())
+        if c.subscriptionRate == nil {
+            c.subscriptionID = nextSubscription
+            nextSubscription += 1
+        }
+        c.subscriptionRate = rate
+        c.onSubscriptionChange(c)
+        return TelemetrySubscribeResult(subscription: c.subscriptionID, rateHz: rate).json
+    }
+
+    /// One telemetry notification's params.
+    func telemetrySample(subscription: Int, dropped: UInt64) -> JSONValue {
+        let t = access.telemetry()
+        let n = Int(t.dof)
+        func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
+        return [
+            "subscription": JSONValue(subscription), "tick": JSONValue(t.tick), "loop_time_s": .number(t.time),
+            "mode": .string("\(t.mode)"), "q": vec(t.position), "v": vec(t.velocity), "effort": vec(t.effort),
+            "command": vec(t.command),
+            "end_effector": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
+            "dropped": JSONValue(dropped),
+            "disagreement": access.planner.map { .number($0.planDisagreement) } ?? .null,
+            "model_version": access.planner.map { JSONValue($0.modelVersion) } ?? .null,
+        ]
+    }
+}
