@@ -25,6 +25,8 @@ struct ScriptedDriver: RobotDriver {
     var failReadAt: Int? = nil
     var failWriteAt: Int? = nil
     var nanAt: Int? = nil
+    /// From this read on every sample has a NaN on joint 2 (a sensor that died).
+    var nanFromRead: Int? = nil
     /// Activation number (from 1) that fails.
     var failActivationAt: Int? = nil
     /// Reads whose sample the driver marks invalid (with a position of 99 rad on joint 0, which
@@ -63,6 +65,7 @@ struct ScriptedDriver: RobotDriver {
         if let f = frozenFromRead, reads >= f { return }
         try arm.read(into: &state)
         if reads == nanAt { state.position[2] = .nan }
+        if let f = nanFromRead, reads >= f { state.position[2] = .nan }
         if invalidReads.contains(where: { $0.contains(reads) }) {
             state.isValid = false
             state.position[0] = 99
@@ -170,6 +173,9 @@ struct ScriptedDriver: RobotDriver {
         Self.run(loop, from: &k, ticks: 200)
         let s = loop.telemetry.read()
         #expect(s.mode == .faulted && s.hasFault && s.fault == .nonFiniteState)
+        // The fault holds the last fresh pose: the NaN never reaches the hold target, so every
+        // later command is finite and no second fault is needed to keep the arm safe.
+        for i in 0 ..< 6 { #expect(s.command[i].isFinite && s.position[i].isFinite, "joint \(i): \(s.command[i])") }
         #expect(loop.flightRecorder.isFrozen && loop.flightRecorder.dumpGeneration == 1)
         let ticks = loop.flightRecorder.frozenTicks()
         // Read 100 is tick 99's (start() made the first read); the faulting tick is recorded
@@ -181,6 +187,23 @@ struct ScriptedDriver: RobotDriver {
         _ = loop.commands.send(LoopCommand(id: 1, kind: .reset))
         Self.run(loop, from: &k, ticks: 10)
         #expect(loop.mode == .hold)
+    }
+
+    /// A sensor that keeps reading NaN after the fault: the hold takes the last fresh pose, so
+    /// the actuators get finite commands within the limits on every tick, and the commands
+    /// stay near the gravity hold of that pose (the arm does not drift or get thrown).
+    @Test func aPersistentlyNonFiniteStateKeepsTheFaultHoldFinite() throws {
+        let (loop, _) = try Self.loop { $0.nanFromRead = 100 }
+        var k = 1
+        Self.run(loop, from: &k, ticks: 99)
+        let before = loop.telemetry.read()
+        Self.run(loop, from: &k, ticks: 300)
+        let s = loop.telemetry.read()
+        #expect(s.mode == .faulted && s.fault == .nonFiniteState)
+        for i in 0 ..< 6 {
+            #expect(s.command[i].isFinite && s.position[i].isFinite, "joint \(i): command \(s.command[i])")
+            #expect(abs(s.position[i] - before.position[i]) < 1e-9, "joint \(i): the measurement stays the last fresh one")
+        }
     }
 
     @Test func driverWriteFailureCutsTheActuators() throws {
