@@ -77,7 +77,7 @@ let package = Package(
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", "Planning", .product(name: "Yams", package: "Yams")]),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "Platform", dependencies: ["CSystemd", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
         .target(
@@ -144,7 +144,7 @@ let package = Package(
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
+        .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlProtocol", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
 )
