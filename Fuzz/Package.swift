@@ -21,11 +21,16 @@ let package = Package(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
         ),
+        .target(
+            name: "Planning",
+            dependencies: ["RigidBody", "LinearAlgebra", "Learning", .product(name: "RealModule", package: "swift-numerics")]
+        ),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "CLinuxRT"),
-        // RobotdConfig takes the Unix socket path limit from ControlProtocol's address builder.
+        // RobotdConfig takes the Unix socket path limit from ControlProtocol's address builder
+        // and decodes `mpc.weights` into Planning's `ReachWeights`.
         .target(name: "ControlProtocol"),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", "Planning", .product(name: "Yams", package: "Yams")]),
         .target(name: "ControlServerJSON"),
 
         .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlServerJSON"]),
