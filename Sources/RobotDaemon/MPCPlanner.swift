@@ -360,19 +360,45 @@ public final class MPCPlanner: @unchecked Sendable {
         }
     }
 
-    private func replan() {
-        if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)? in defer { p = nil }; return p }) {
-            let nominal = solver.dynamics.nominal
-            let derivatives = uncertainty.derivatives
-            solver.dynamics.box.install(pending.members.map {
-                ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives, residualBound: pending.calibration?.residualBound)
-            }, version: pending.version)
-            calibratedLimit = pending.members == nil ? 0 : pending.calibration?.disagreementLimit ?? 0
-            task.resetLearnedBias()
-            applyLimits()
-            fallback = false
-            modelVersionValue.store(pending.version, ordering: .relaxed)
+    /// Installs the learned model handed over by `setLearnedModel`, if any: its calibrated limit
+    /// and penalty, a fresh learned bias, and a clean slate for the fallback.
+    private func installPendingModel() {
+        guard let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)? in defer { p = nil }; return p })
+        else { return }
+        let nominal = solver.dynamics.nominal
+        let derivatives = uncertainty.derivatives
+        solver.dynamics.box.install(pending.members.map {
+            ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives, residualBound: pending.calibration?.residualBound)
+        }, version: pending.version)
+        calibratedLimit = pending.members == nil ? 0 : pending.calibration?.disagreementLimit ?? 0
+        task.resetLearnedBias()
+        applyLimits()
+        fallback = false
+        modelVersionValue.store(pending.version, ordering: .relaxed)
+    }
+
+    /// Copies the solver's plan into the loop's slot and the learner's probe.
+    private func publishPlan(t0: Double) {
+        let n = model.dof, T = configuration.horizon, nx = 2 * n
+        plans.publish(t0: t0, dt: configuration.dt, count: T) { xRef, uff, gains in
+            for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
+            for k in 0 ..< T {
+                solver.control(k, into: uff + k * n)
+                solver.gain(k, into: gains + k * n * nx)
+            }
         }
+        probe.withLock { p in
+            p.states.withUnsafeMutableBufferPointer { s in for k in 0 ... T { solver.state(k, into: s.baseAddress! + k * nx) } }
+            p.controls.withUnsafeMutableBufferPointer { c in for k in 0 ..< T { solver.control(k, into: c.baseAddress! + k * n) } }
+            p.nodes = T + 1
+        }
+    }
+
+    /// One re-plan: the task sets the cost up for the newest state, iLQR solves warm-started,
+    /// the uncertainty gate may replace a learned plan by a rigid-body one, and the plan is
+    /// published with its figures.
+    private func replan() {
+        installPendingModel()
         solver.dynamics.box.suspended = fallback
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
         guard let target else {
@@ -444,25 +470,13 @@ public final class MPCPlanner: @unchecked Sendable {
             disagreementBits.store(0, ordering: .relaxed)
             return
         }
-        let T = configuration.horizon, nx = 2 * n
-        plans.publish(t0: t.time, dt: configuration.dt, count: T) { xRef, uff, gains in
-            for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
-            for k in 0 ..< T {
-                solver.control(k, into: uff + k * n)
-                solver.gain(k, into: gains + k * n * nx)
-            }
-        }
-        probe.withLock { p in
-            p.states.withUnsafeMutableBufferPointer { s in for k in 0 ... T { solver.state(k, into: s.baseAddress! + k * nx) } }
-            p.controls.withUnsafeMutableBufferPointer { c in for k in 0 ..< T { solver.control(k, into: c.baseAddress! + k * n) } }
-            p.nodes = T + 1
-        }
+        publishPlan(t0: t.time)
         lastT0 = t.time
         // The plan's final end-effector position against where it should end: the pose target,
         // or the path's point for node T.
         var terminalError = 0.0
         if let goal = task.terminalGoal(solver.cost, target: target) {
-            stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(configuration.horizon, into: $0.baseAddress!) }
             let e = task.framePosition(stateScratch) - goal
             terminalError = e.dot(e).squareRoot()
         }
