@@ -160,43 +160,17 @@ public struct CostModelSum: TrajectoryCost {
                 total += c * addFrameTerm(t, r: r, rotation: orientation ? orientationJacobianFactor(pose.rotation) : nil,
                                           ws: &ws, into: d, c: c, n: n, nx: nx)
             case .state:
-                let a = terms[t].activation
-                var sum = 0.0
-                for i in 0 ..< nx {
-                    let (v, g, h) = a.element(i, x[i] - stateReference[i])
-                    sum += v
-                    if let d {
-                        d.lx[i] += c * g
-                        d.lxx[i * nx + i] += c * h
-                    }
+                total += stateReference.withUnsafeBufferPointer { ref in
+                    Self.addDiagonal(terms[t].activation, count: nx, c: c, gradient: d?.lx, hessian: d?.lxx, stride: nx + 1) { x[$0] - ref[$0] }
                 }
-                total += c * sum
-            case .jointPosition, .jointVelocity:
-                let a = terms[t].activation, offset = terms[t].residual == .jointVelocity ? n : 0
-                var sum = 0.0
-                for i in 0 ..< n {
-                    let (v, g, h) = a.element(i, x[offset + i])
-                    guard h != 0 || v != 0 else { continue }
-                    sum += v
-                    if let d {
-                        d.lx[offset + i] += c * g
-                        d.lxx[(offset + i) * nx + offset + i] += c * h
-                    }
-                }
-                total += c * sum
+            case .jointPosition:
+                total += Self.addDiagonal(terms[t].activation, count: n, c: c, gradient: d?.lx, hessian: d?.lxx, stride: nx + 1) { x[$0] }
+            case .jointVelocity:
+                total += Self.addDiagonal(terms[t].activation, count: n, c: c, gradient: d.map { $0.lx + n }, hessian: d.map { $0.lxx + n * nx + n },
+                                          stride: nx + 1) { x[n + $0] }
             case .control:
                 guard !terminal, let u else { continue }
-                let a = terms[t].activation
-                var sum = 0.0
-                for i in 0 ..< n {
-                    let (v, g, h) = a.element(i, u[i])
-                    sum += v
-                    if let d {
-                        d.lu[i] += c * g
-                        d.luu[i * n + i] += c * h
-                    }
-                }
-                total += c * sum
+                total += Self.addDiagonal(terms[t].activation, count: n, c: c, gradient: d?.lu, hessian: d?.luu, stride: n + 1) { u[$0] }
             case .disagreement:
                 guard !terminal, let u, let box = disagreementBox, disagreementActive else { continue }
                 total += addDisagreementTerm(t, box: box, x: x, u: u, ws: &ws, into: d, c: c, n: n, nx: nx)
@@ -205,32 +179,88 @@ public struct CostModelSum: TrajectoryCost {
         return total
     }
 
+    /// c·a(r) of a residual with an identity Jacobian, adding c·a_r into `gradient` and c·a_rr
+    /// into the diagonal of `hessian` (`stride` apart). One loop per kind of activation, so none
+    /// branches per component.
+    @inline(__always)
+    private static func addDiagonal(_ a: CostActivation, count: Int, c: Double, gradient: UnsafeMutablePointer<Double>?,
+                                    hessian: UnsafeMutablePointer<Double>?, stride: Int, residual r: (Int) -> Double) -> Double {
+        var sum = 0.0
+        switch a.kind {
+        case .quadratic:
+            for i in 0 ..< count {
+                let ri = r(i)
+                sum += ri * ri
+                if let gradient, let hessian {
+                    gradient[i] += c * ri
+                    hessian[i * stride] += c
+                }
+            }
+        case .weightedQuadratic:
+            for i in 0 ..< count {
+                let ri = r(i), w = a.weights[i]
+                sum += w * ri * ri
+                if let gradient, let hessian {
+                    gradient[i] += c * w * ri
+                    hessian[i * stride] += c * w
+                }
+            }
+        case .quadraticBarrier:
+            for i in 0 ..< count {
+                let ri = r(i), lo = a.lower[i], hi = a.upper[i]
+                let v = ri < lo ? ri - lo : (ri > hi ? ri - hi : 0)
+                guard v != 0 else { continue }
+                sum += v * v
+                if let gradient, let hessian {
+                    gradient[i] += c * v
+                    hessian[i * stride] += c
+                }
+            }
+        }
+        return 0.5 * c * sum
+    }
+
     /// a(r) of a frame term, adding c·Jᵀa_r and c·Jᵀdiag(a_rr)J into `d`: J the linear rows of
     /// the frame Jacobian (translation) or G·J_ω (`rotation` = G, orientation).
     @inline(__always)
     private func addFrameTerm(_ t: Int, r: Vector3, rotation G: Matrix3?, ws: inout Workspace, into d: CostDerivatives?,
                               c: Double, n: Int, nx: Int) -> Double {
-        let a = terms[t].activation
-        let e0 = a.element(0, r.x), e1 = a.element(1, r.y), e2 = a.element(2, r.z)
+        let value: Double, g: Vector3, h: Vector3
+        if terms[t].activation.kind == .quadratic {
+            (value, g, h) = (0.5 * r.dot(r), r, Vector3(1, 1, 1))
+        } else {
+            let e0 = terms[t].activation.element(0, r.x), e1 = terms[t].activation.element(1, r.y), e2 = terms[t].activation.element(2, r.z)
+            (value, g, h) = (e0.value + e1.value + e2.value, Vector3(e0.gradient, e1.gradient, e2.gradient), Vector3(e0.hessian, e1.hessian, e2.hessian))
+        }
         if let d {
-            let g = Vector3(e0.gradient, e1.gradient, e2.gradient), h = Vector3(e0.hessian, e1.hessian, e2.hessian)
-            let row = G == nil ? 0 : 3
-            @inline(__always) func column(_ i: Int) -> Vector3 {
-                let v = Vector3(ws.jacobian[6 * i + row], ws.jacobian[6 * i + row + 1], ws.jacobian[6 * i + row + 2])
-                return G.map { $0 * v } ?? v
-            }
-            for i in 0 ..< n {
-                let ji = column(i)
-                d.lx[i] += c * ji.dot(g)
-                let hi = Vector3(h.x * ji.x, h.y * ji.y, h.z * ji.z)
-                for j in 0 ... i {
-                    let v = c * hi.dot(column(j))
-                    d.lxx[i * nx + j] += v
-                    if j != i { d.lxx[j * nx + i] += v }
+            // J's columns: rows 0…2 of the (6 × n, column-major) frame Jacobian, or G·(rows 3…5).
+            if let G {
+                Self.addGaussNewton(c: c, g: g, h: h, n: n, nx: nx, into: d) { i in
+                    G * Vector3(ws.jacobian[6 * i + 3], ws.jacobian[6 * i + 4], ws.jacobian[6 * i + 5])
+                }
+            } else {
+                Self.addGaussNewton(c: c, g: g, h: h, n: n, nx: nx, into: d) { i in
+                    Vector3(ws.jacobian[6 * i], ws.jacobian[6 * i + 1], ws.jacobian[6 * i + 2])
                 }
             }
         }
-        return e0.value + e1.value + e2.value
+        return value
+    }
+
+    /// lx += c·Jᵀg and lxx += c·Jᵀdiag(h)J for a 3-row residual Jacobian J given by its columns.
+    @inline(__always)
+    private static func addGaussNewton(c: Double, g: Vector3, h: Vector3, n: Int, nx: Int, into d: CostDerivatives,
+                                       column: (Int) -> Vector3) {
+        for i in 0 ..< n {
+            let ji = column(i)
+            d.lx[i] += c * ji.dot(g)
+            let hi = Vector3(h.x * ji.x, h.y * ji.y, h.z * ji.z)
+            for j in 0 ... i {
+                let v = c * hi.dot(column(j))
+                d.lxx[i * nx + j] += v
+                if j != i { d.lxx[j * nx + i] += v }
+            }
+        }
     }
 
     /// c·a(r), r = (D − D₀)/D₀, adding c·a_r ∇D/D₀ and c·a_rr ∇D∇Dᵀ/D₀² into `d`, split into
