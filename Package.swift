@@ -91,7 +91,7 @@ let package = Package(
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", "Planning", .product(name: "Yams", package: "Yams")]),
         // The socket side of the protocol without NIO: the one `sockaddr_un` builder with its
         // length check, SCM_RIGHTS messages, and the careful line JSON-RPC client (EINTR,
         // CLOEXEC, timeouts, typed errors, descriptor passing) that robotctl, the socket
@@ -188,7 +188,7 @@ let package = Package(
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig"]),
+        .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -22,11 +22,21 @@ let package = Package(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
         ),
+        // Planning reads ControlRuntime's `Transition` (its residual learner), which pulls in the
+        // tick's pure modules.
+        .target(name: "RobotInterface"),
+        .target(name: "Control", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra", "Learning"]),
+        .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
+        .target(
+            name: "Planning",
+            dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ControlRuntime", .product(name: "RealModule", package: "swift-numerics")]
+        ),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "CLinuxRT"),
         // Pure: the JSON value, the JSON-RPC framing, and the socket path limit RobotdConfig checks.
         .target(name: "ControlProtocol"),
-        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", .product(name: "Yams", package: "Yams")]),
+        // RobotdConfig decodes `mpc.weights` into Planning's `ReachWeights`.
+        .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", "Planning", .product(name: "Yams", package: "Yams")]),
 
         .executableTarget(name: "FuzzJSONRPC", dependencies: ["ControlProtocol"]),
         .executableTarget(name: "FuzzURDF", dependencies: ["RigidBody"]),

@@ -23,7 +23,8 @@ public enum ILQRBenchmark {
         public var q0: [Double]
         public var v0: [Double]
         public var target: [Double]
-        public var weights: ReachCost.Weights
+        /// The problem's four weights: running frame, state and control, terminal frame.
+        public var weights: (runningFrame: Double, runningState: Double, runningControl: Double, terminalFrame: Double)
         public var torqueLimits: Bool
         public var maxIterations: Int
         public var tolerance: Double
@@ -51,15 +52,12 @@ public enum ILQRBenchmark {
             return a.map(\.doubleValue)
         }
         let w = try value("weights", [String: Any].self)
-        var weights = ReachCost.Weights()
         func weight(_ key: String) throws -> Double {
             guard let x = w[key] as? NSNumber else { throw BenchmarkError("\(path): \"weights.\(key)\" is missing or not a number") }
             return x.doubleValue
         }
-        weights.runningFrame = try weight("running_frame")
-        weights.runningState = try weight("running_state")
-        weights.runningControl = try weight("running_control")
-        weights.terminalFrame = try weight("terminal_frame")
+        let weights = (runningFrame: try weight("running_frame"), runningState: try weight("running_state"),
+                       runningControl: try weight("running_control"), terminalFrame: try weight("terminal_frame"))
         let initName = (o["init"] as? String) ?? "zero"
         guard ["zero", "x0_gravity"].contains(initName) else { throw BenchmarkError("\(path): \"init\" must be \"zero\" or \"x0_gravity\"") }
         let q0 = try numbers("q0", count: nil)
@@ -83,8 +81,13 @@ public enum ILQRBenchmark {
         guard let frame = model.frameIndex(named: p.frame) else { throw BenchmarkError("no frame named \"\(p.frame)\"") }
         let x0 = p.q0 + p.v0
         let target = Vector3(p.target[0], p.target[1], p.target[2])
-        let cost = ReachCost(model: model, frame: frame, dt: p.dt, weights: p.weights, target: target, stateReference: x0)
-        var options = ILQRSolver<RigidBodyDynamics, ReachCost>.Options()
+        let w = p.weights
+        let cost = CostModelSum(model: model, frame: frame, dt: p.dt, terms: [
+            CostTerm("frame_translation", .frameTranslation, running: w.runningFrame, terminal: w.terminalFrame),
+            CostTerm("state", .state, running: w.runningState),
+            CostTerm("control", .control, running: w.runningControl),
+        ], frameTarget: target, stateReference: x0)
+        var options = ILQRSolver<RigidBodyDynamics, CostModelSum>.Options()
         options.maxIterations = p.maxIterations
         options.tolerance = p.tolerance
         if p.torqueLimits {
@@ -96,7 +99,7 @@ public enum ILQRBenchmark {
         let initial = p.initZero ? Array(repeating: 0.0, count: p.horizon * model.dof) : (0 ..< p.horizon).flatMap { _ in ws.tau }
 
         var times: [Double] = []
-        var last: ILQRSolver<RigidBodyDynamics, ReachCost>.Result?
+        var last: ILQRSolver<RigidBodyDynamics, CostModelSum>.Result?
         for _ in 0 ..< p.repeats {
             solver.setControls(initial)
             // "zero" is the all-zero iterate, states included (infeasible; the gaps close as the
@@ -131,7 +134,7 @@ public enum ILQRBenchmark {
     }
 
     /// Receding horizon on the model itself: solve, apply u₀ for one dt, shift, re-solve.
-    static func mpcRun(solver: ILQRSolver<RigidBodyDynamics, ReachCost>, model: RobotModel, x0: [Double], initial: [Double],
+    static func mpcRun(solver: ILQRSolver<RigidBodyDynamics, CostModelSum>, model: RobotModel, x0: [Double], initial: [Double],
                 steps: Int, iterations: Int) -> [String: Any] {
         solver.setControls(initial)
         var x = x0

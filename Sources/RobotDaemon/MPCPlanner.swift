@@ -13,15 +13,8 @@ import Synchronization
 /// publishes the plan to the tick through a `PlanSlot`. It plans whenever a target is set, in
 /// any mode, so that switching to `mpc` starts from a fresh plan.
 public final class MPCPlanner: @unchecked Sendable {
-    /// What a person asks the arm to reach.
-    public enum Target: Sendable, Equatable {
-        /// End-effector position (m, base frame) and optional orientation (unit quaternion w x y z).
-        case pose(position: Vector3, orientation: [Double]?)
-        /// Joint positions (rad).
-        case joints([Double])
-        /// A closed end-effector path traversed repeatedly from the moment it is set.
-        case path(ReferencePath)
-    }
+    /// What a person asks the arm to reach (the task's own vocabulary).
+    public typealias Target = ReachTask.Target
 
     /// Planner figures for `status`/`timing`.
     public struct Statistics: Sendable {
@@ -94,8 +87,8 @@ public final class MPCPlanner: @unchecked Sendable {
     /// installed model's calibration.
     private func applyLimits() {
         activeLimit = uncertainty.hardLimit > 0 ? uncertainty.hardLimit : calibratedLimit
-        solver.cost.threshold = uncertainty.softThreshold > 0 ? uncertainty.softThreshold : uncertainty.softFraction * activeLimit
-        solver.cost.weight = uncertainty.weight
+        ReachTask.setDisagreementPenalty(&solver.cost, threshold: uncertainty.softThreshold > 0 ? uncertainty.softThreshold : uncertainty.softFraction * activeLimit,
+                                         weight: uncertainty.weight)
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -110,7 +103,10 @@ public final class MPCPlanner: @unchecked Sendable {
     public let reach: Double
     public let base: Vector3
     private let telemetry: () -> TelemetrySnapshot
-    private let solver: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>
+    private let solver: ILQRSolver<SwitchableDynamics, CostModelSum>
+    /// What the target means for the cost, the integral bias and the minimum-jerk reference
+    /// (planner thread).
+    private var task: ReachTask
     /// A learned model waiting to be installed by the planner thread (nil members = nominal).
     private let pendingModel = Mutex<(members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)?>(nil)
     /// The newest published plan's states ((T+1) × nx) and controls (T × nu), for the learner to
@@ -118,33 +114,6 @@ public final class MPCPlanner: @unchecked Sendable {
     private let probe = Mutex<(states: [Double], controls: [Double], nodes: Int)>(([], [], 0))
     private let shared = Mutex<(target: Target?, duration: Double?, setAt: Double, startPosition: Vector3?, startJoints: [Double]?, stats: Statistics)>(
         (nil, nil, 0, nil, nil, Statistics()))
-    /// Integral of the steady-state error (offset-free MPC): the planner aims at target + bias,
-    /// where the bias integrates (target − measured) near the target. It absorbs what the model
-    /// lacks — friction, unmodelled payload — that would otherwise leave a constant offset
-    /// (the receding horizon keeps "arriving at the end of the horizon").
-    ///
-    /// One bias per planning model — [0] the rigid-body model, [1] the learned one — since each
-    /// lacks something different: the rigid-body bias absorbs a payload's sag that the learned
-    /// model predicts, and aiming the learned plan at it would send the arm off the target (and
-    /// off its data). The learned bias restarts with every model installed.
-    private var positionBias = [Vector3.zero, .zero]
-    private var jointBias: [[Double]] = [[], []]
-    private var biasTarget: Target?
-    /// The target without the bias (pose: position; joints: q), set each re-plan.
-    private var unbiasedPosition = Vector3.zero
-    private var unbiasedJoints: [Double] = []
-
-    /// Points the cost at the target plus the bias of planning model `m` (0 rigid body, 1 learned).
-    private func aim(_ m: Int, target: Target) {
-        switch target {
-        case .pose: solver.cost.base.target = unbiasedPosition + positionBias[m]
-        case .joints:
-            for i in 0 ..< model.dof { solver.cost.base.stateReference[i] = unbiasedJoints[i] + jointBias[m][i] }
-        case .path: break
-        }
-    }
-    /// Integral gain (1/s), the radius inside which it integrates (m or rad), and its clamp.
-    static let biasGain = 3.0, biasZone = 0.05, biasLimit = 0.05
     // Planner-thread scratch, so a re-plan allocates only on a cold start.
     private var fk: RobotWorkspace
     private var qScratch: [Double]
@@ -173,26 +142,14 @@ public final class MPCPlanner: @unchecked Sendable {
         }
         precondition(plans.dof == model.dof && plans.capacity >= configuration.horizon, "plan slot too small")
         self.plans = plans
-        let w = configuration.weights
-        var weights = ReachCost.Weights()
-        weights.runningFrame = w.runningFrame
-        weights.runningState = w.runningState
-        weights.runningControl = w.runningControl
-        weights.terminalFrame = w.terminalFrame
-        weights.terminalVelocity = w.terminalVelocity
-        weights.limitBarrier = w.jointLimitBarrier
         let n = model.dof
-        var ws = model.makeWorkspace()
-        let q0 = Array(repeating: 0.0, count: n)
-        model.forwardKinematics(&ws, q: q0)
-        let cost = ReachCost(model: model, frame: frame, dt: configuration.dt, weights: weights,
-                             target: model.framePose(ws, frame: frame).translation, stateReference: Array(repeating: 0, count: 2 * n))
-        var options = ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Options()
+        task = ReachTask(model: model, frame: frame, weights: configuration.weights, horizon: configuration.horizon, dt: configuration.dt,
+                         replanPeriod: 1 / Double(configuration.rateHz))
+        var options = ILQRSolver<SwitchableDynamics, CostModelSum>.Options()
         options.bounds = .symmetric(effortLimits)
         let dynamics = SwitchableDynamics(nominal: RigidBodyDynamics(model: model, dt: configuration.dt))
-        solver = ILQRSolver(dynamics: dynamics, cost: DisagreementPenalty(base: cost, dynamics: dynamics),
+        solver = ILQRSolver(dynamics: dynamics, cost: task.makeCost(disagreementBox: dynamics.box),
                             horizon: configuration.horizon, options: options)
-        solver.cost.base.frameTargets.reserveCapacity(configuration.horizon + 1)
         (base, reach) = Self.workspaceSphere(model: model, frame: frame)
         fk = model.makeWorkspace()
         qScratch = Array(repeating: 0, count: n)
@@ -339,14 +296,6 @@ public final class MPCPlanner: @unchecked Sendable {
     /// time, from one thread, never together with `start()`.
     public func replanNow() { replan() }
 
-    /// The quaternion (w, x, y, z) as a rotation matrix.
-    static func rotation(_ q: [Double]) -> Matrix3 {
-        let (w, x, y, z) = (q[0], q[1], q[2], q[3])
-        return Matrix3(1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                       2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                       2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y))
-    }
-
     /// Hands the planner a learned residual model (nil members = back to the rigid-body model alone);
     /// installed at the start of the next re-plan. The members must take (x, u) or x and give Δx
     /// at `mpc.dt`; `calibration` bounds their residual and sets the disagreement limit.
@@ -360,28 +309,6 @@ public final class MPCPlanner: @unchecked Sendable {
     /// The newest plan's disagreement (bit pattern), read without the lock: `planDisagreement`,
     /// and `statistics.disagreement` derives from it.
     private let disagreementBits = Atomic<UInt64>(0)
-
-    /// The frame's position for the joint positions in the first dof entries of `x`.
-    /// Planner thread only.
-    private func framePosition(_ x: [Double]) -> Vector3 {
-        for i in 0 ..< model.dof { qScratch[i] = x[i] }
-        model.forwardKinematics(&fk, q: qScratch)
-        return model.framePose(fk, frame: frame).translation
-    }
-
-    /// The state term of end-effector targets: ½w‖x − (q_now, 0)‖², motion damping that keeps
-    /// the redundant joints still (`mpc.weights.running_state`).
-    private func dampMotion(from x: [Double]) {
-        let n = model.dof
-        for i in 0 ..< n {
-            solver.cost.base.stateReference[i] = x[i]
-            solver.cost.base.stateReference[n + i] = 0
-            solver.cost.base.stateScale[i] = 1
-            solver.cost.base.stateScale[n + i] = 1
-        }
-        solver.cost.base.weights.runningState = configuration.weights.runningState
-        solver.cost.base.weights.terminalState = 0
-    }
 
     /// Cold start: hold the current pose (gravity torques) as the initial guess.
     private func coldStart(_ x: [Double]) {
@@ -425,27 +352,52 @@ public final class MPCPlanner: @unchecked Sendable {
         return d
     }
 
-    private func solve(_ x: [Double]) -> ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Result {
+    private func solve(_ x: [Double]) -> ILQRSolver<SwitchableDynamics, CostModelSum>.Result {
         x.withUnsafeBufferPointer {
             solver.solve(from: $0.baseAddress!, maxIterations: configuration.iterations,
                          budget: UInt64(configuration.budget * 1e9), now: MonotonicClock.now)
         }
     }
 
-    private func replan() {
-        if let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)? in defer { p = nil }; return p }) {
-            let nominal = solver.dynamics.nominal
-            let derivatives = uncertainty.derivatives
-            solver.dynamics.box.install(pending.members.map {
-                ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives, residualBound: pending.calibration?.residualBound)
-            }, version: pending.version)
-            calibratedLimit = pending.members == nil ? 0 : pending.calibration?.disagreementLimit ?? 0
-            positionBias[1] = .zero
-            if !jointBias[1].isEmpty { for i in jointBias[1].indices { jointBias[1][i] = 0 } }
-            applyLimits()
-            fallback = false
-            modelVersionValue.store(pending.version, ordering: .relaxed)
+    /// Installs the learned model handed over by `setLearnedModel`, if any: its calibrated limit
+    /// and penalty, a fresh learned bias, and a clean slate for the fallback.
+    private func installPendingModel() {
+        guard let pending = pendingModel.withLock({ p -> (members: [MLP]?, version: Int, calibration: ResidualLearner.Calibration?)? in defer { p = nil }; return p })
+        else { return }
+        let nominal = solver.dynamics.nominal
+        let derivatives = uncertainty.derivatives
+        solver.dynamics.box.install(pending.members.map {
+            ResidualDynamics(nominal: nominal, members: $0, derivatives: derivatives, residualBound: pending.calibration?.residualBound)
+        }, version: pending.version)
+        calibratedLimit = pending.members == nil ? 0 : pending.calibration?.disagreementLimit ?? 0
+        task.resetLearnedBias()
+        applyLimits()
+        fallback = false
+        modelVersionValue.store(pending.version, ordering: .relaxed)
+    }
+
+    /// Copies the solver's plan into the loop's slot and the learner's probe.
+    private func publishPlan(t0: Double) {
+        let n = model.dof, T = configuration.horizon, nx = 2 * n
+        plans.publish(t0: t0, dt: configuration.dt, count: T, modelVersion: UInt32(clamping: modelVersion)) { xRef, uff, gains in
+            for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
+            for k in 0 ..< T {
+                solver.control(k, into: uff + k * n)
+                solver.gain(k, into: gains + k * n * nx)
+            }
         }
+        probe.withLock { p in
+            p.states.withUnsafeMutableBufferPointer { s in for k in 0 ... T { solver.state(k, into: s.baseAddress! + k * nx) } }
+            p.controls.withUnsafeMutableBufferPointer { c in for k in 0 ..< T { solver.control(k, into: c.baseAddress! + k * n) } }
+            p.nodes = T + 1
+        }
+    }
+
+    /// One re-plan: the task sets the cost up for the newest state, iLQR solves warm-started,
+    /// the uncertainty gate may replace a learned plan by a rigid-body one, and the plan is
+    /// published with its figures.
+    private func replan() {
+        installPendingModel()
         solver.dynamics.box.suspended = fallback
         let (target, duration, setAt, startPosition, startJoints) = shared.withLock { ($0.target, $0.duration, $0.setAt, $0.startPosition, $0.startJoints) }
         guard let target else {
@@ -461,84 +413,9 @@ public final class MPCPlanner: @unchecked Sendable {
             plannerState[n + i] = t.velocity[i]
         }
         let x = plannerState
-        // With a duration, the reference slides from the start to the target along a
-        // minimum-jerk profile, evaluated at the end of the horizon.
-        var s = 1.0
-        if let duration, duration > 0 {
-            let tau = min(1, max(0, (t.time + Double(configuration.horizon) * configuration.dt - setAt) / duration))
-            s = tau * tau * tau * (10 - 15 * tau + 6 * tau * tau)
-        }
-        let w = configuration.weights
-        solver.cost.base.frameTargets.removeAll(keepingCapacity: true)
-        solver.cost.base.weights.terminalVelocity = w.terminalVelocity
-        if biasTarget != target {
-            biasTarget = target
-            positionBias = [.zero, .zero]
-            jointBias = [Array(repeating: 0, count: n), Array(repeating: 0, count: n)]
-            unbiasedJoints = Array(repeating: 0, count: n)
-        }
-        // The model this re-plan starts with; only its bias integrates.
-        let m = solver.dynamics.box.active == nil ? 0 : 1
-        let period = 1.0 / Double(configuration.rateHz)
-        switch target {
-        case let .pose(p, orientation):
-            let start = startPosition ?? p
-            if s >= 1 {
-                let e = p - framePosition(x)
-                if e.dot(e).squareRoot() < Self.biasZone {
-                    positionBias[m] += (Self.biasGain * period) * e
-                    let norm = positionBias[m].dot(positionBias[m]).squareRoot()
-                    if norm > Self.biasLimit { positionBias[m] = (Self.biasLimit / norm) * positionBias[m] }
-                }
-            }
-            unbiasedPosition = start + s * (p - start)
-            aim(m, target: target)
-            solver.cost.base.weights.runningFrame = w.runningFrame
-            solver.cost.base.weights.terminalFrame = w.terminalFrame
-            if let orientation {
-                solver.cost.base.targetRotation = Self.rotation(orientation)
-                solver.cost.base.weights.runningOrientation = w.runningOrientation
-                solver.cost.base.weights.terminalOrientation = w.terminalOrientation
-            } else {
-                solver.cost.base.weights.runningOrientation = 0
-                solver.cost.base.weights.terminalOrientation = 0
-            }
-            dampMotion(from: x)
-        case let .joints(q):
-            let start = startJoints ?? q
-            solver.cost.base.weights.runningFrame = 0
-            solver.cost.base.weights.terminalFrame = 0
-            solver.cost.base.weights.runningOrientation = 0
-            solver.cost.base.weights.terminalOrientation = 0
-            for i in 0 ..< n {
-                if s >= 1, abs(q[i] - x[i]) < Self.biasZone {
-                    jointBias[m][i] = min(max(jointBias[m][i] + Self.biasGain * period * (q[i] - x[i]), -Self.biasLimit), Self.biasLimit)
-                }
-                unbiasedJoints[i] = start[i] + s * (q[i] - start[i])
-                solver.cost.base.stateReference[i] = unbiasedJoints[i] + jointBias[m][i]
-                solver.cost.base.stateReference[n + i] = 0
-            }
-            // Running: joint tracking (positions) plus motion damping (velocities).
-            solver.cost.base.weights.runningState = w.runningJoint
-            for i in 0 ..< n {
-                solver.cost.base.stateScale[i] = 1
-                solver.cost.base.stateScale[n + i] = w.runningState / max(w.runningJoint, 1e-12)
-            }
-            solver.cost.base.weights.terminalState = w.terminalJoint
-        case let .path(path):
-            // A moving reference: node k aims at where the path is k·dt from now. No integral
-            // action — a tracking lag is not the constant offset the bias is meant to absorb.
-            let phase = t.time - setAt
-            for k in 0 ... configuration.horizon {
-                solver.cost.base.frameTargets.append(path.position(at: phase + Double(k) * configuration.dt))
-            }
-            solver.cost.base.weights.runningFrame = w.pathFrame
-            solver.cost.base.weights.terminalFrame = w.terminalFrame
-            solver.cost.base.weights.terminalVelocity = 0
-            solver.cost.base.weights.runningOrientation = 0
-            solver.cost.base.weights.terminalOrientation = 0
-            dampMotion(from: x)
-        }
+        // Only the bias of the model this re-plan starts with integrates.
+        task.update(&solver.cost, goal: ReachTask.Goal(target: target, duration: duration, setAt: setAt, startPosition: startPosition, startJoints: startJoints),
+                    time: t.time, state: x, planningModel: solver.dynamics.box.active == nil ? .nominal : .learned)
 
         if let last = lastT0 {
             solver.shift(by: Int(((t.time - last) / configuration.dt).rounded(.down)))
@@ -559,13 +436,13 @@ public final class MPCPlanner: @unchecked Sendable {
         let gated = max(1, Int((configuration.planValidity / configuration.dt).rounded(.up)))
         var disagreement = disagreementAlongPlan(nodes: gated)
         let limit = activeLimit
-        var refused: (status: ILQRSolver<SwitchableDynamics, DisagreementPenalty<ReachCost>>.Status, disagreement: Double)?
+        var refused: (status: ILQRSolver<SwitchableDynamics, CostModelSum>.Status, disagreement: Double)?
         if box.learned != nil, !box.suspended,
            result.status == .invalidDynamics || (limit > 0 && disagreement > limit) || planLeavesLimits(nodes: gated) {
             refused = (result.status, disagreement)
             fallback = true
             box.suspended = true
-            aim(0, target: target)
+            task.aim(&solver.cost, target: target, planningModel: .nominal)
             coldStart(x)
             result = solve(x)
             disagreement = disagreementAlongPlan(nodes: gated)
@@ -592,32 +469,14 @@ public final class MPCPlanner: @unchecked Sendable {
             disagreementBits.store(0, ordering: .relaxed)
             return
         }
-        let T = configuration.horizon, nx = 2 * n
-        plans.publish(t0: t.time, dt: configuration.dt, count: T, modelVersion: UInt32(clamping: modelVersion)) { xRef, uff, gains in
-            for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
-            for k in 0 ..< T {
-                solver.control(k, into: uff + k * n)
-                solver.gain(k, into: gains + k * n * nx)
-            }
-        }
-        probe.withLock { p in
-            p.states.withUnsafeMutableBufferPointer { s in for k in 0 ... T { solver.state(k, into: s.baseAddress! + k * nx) } }
-            p.controls.withUnsafeMutableBufferPointer { c in for k in 0 ..< T { solver.control(k, into: c.baseAddress! + k * n) } }
-            p.nodes = T + 1
-        }
+        publishPlan(t0: t.time)
         lastT0 = t.time
         // The plan's final end-effector position against where it should end: the pose target,
         // or the path's point for node T.
-        var goal: Vector3?
-        switch target {
-        case let .pose(p, _): goal = p
-        case .path: goal = solver.cost.base.frameTargets[T]
-        case .joints: goal = nil
-        }
         var terminalError = 0.0
-        if let goal {
-            stateScratch.withUnsafeMutableBufferPointer { solver.state(T, into: $0.baseAddress!) }
-            let e = framePosition(stateScratch) - goal
+        if let goal = task.terminalGoal(solver.cost, target: target) {
+            stateScratch.withUnsafeMutableBufferPointer { solver.state(configuration.horizon, into: $0.baseAddress!) }
+            let e = task.framePosition(stateScratch) - goal
             terminalError = e.dot(e).squareRoot()
         }
         let ms = Double(result.nanoseconds) / 1e6

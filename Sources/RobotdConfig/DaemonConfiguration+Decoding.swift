@@ -1,3 +1,4 @@
+import Planning
 import Yams
 
 // The schema: one `init(reading:)` per section, in the order of `configs/README.md`. Each reads
@@ -180,21 +181,27 @@ extension DaemonConfiguration.MPC {
         planValidity = try r.double("plan_validity", default: planValidity, .closed(0.005, 1), unit: "s")
         frame = try r.optionalString("frame")
         var w = try r.section("weights")
-        var weights = Weights()
-        weights.runningFrame = try w.double("running_frame", default: weights.runningFrame, .atLeast(0))
-        weights.runningState = try w.double("running_state", default: weights.runningState, .atLeast(0))
-        weights.runningControl = try w.double("running_control", default: weights.runningControl, .above(0))
-        weights.terminalFrame = try w.double("terminal_frame", default: weights.terminalFrame, .atLeast(0))
-        weights.runningOrientation = try w.double("running_orientation", default: weights.runningOrientation, .atLeast(0))
-        weights.terminalOrientation = try w.double("terminal_orientation", default: weights.terminalOrientation, .atLeast(0))
-        weights.terminalVelocity = try w.double("terminal_velocity", default: weights.terminalVelocity, .atLeast(0))
-        weights.runningJoint = try w.double("running_joint", default: weights.runningJoint, .atLeast(0))
-        weights.pathFrame = try w.double("path_frame", default: weights.pathFrame, .atLeast(0))
-        weights.terminalJoint = try w.double("terminal_joint", default: weights.terminalJoint, .atLeast(0))
-        weights.jointLimitBarrier = try w.double("joint_limit_barrier", default: weights.jointLimitBarrier, .atLeast(0))
-        try w.finish()
-        self.weights = weights
+        weights = try ReachWeights(reading: &w)
         try r.finish()
+    }
+}
+
+extension ReachWeights {
+    /// Decodes `mpc.weights` (configs/README.md); a missing key keeps the default.
+    init(reading w: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        runningFrame = try w.double("running_frame", default: runningFrame, .atLeast(0))
+        runningState = try w.double("running_state", default: runningState, .atLeast(0))
+        runningControl = try w.double("running_control", default: runningControl, .above(0))
+        terminalFrame = try w.double("terminal_frame", default: terminalFrame, .atLeast(0))
+        runningOrientation = try w.double("running_orientation", default: runningOrientation, .atLeast(0))
+        terminalOrientation = try w.double("terminal_orientation", default: terminalOrientation, .atLeast(0))
+        terminalVelocity = try w.double("terminal_velocity", default: terminalVelocity, .atLeast(0))
+        runningJoint = try w.double("running_joint", default: runningJoint, .atLeast(0))
+        pathFrame = try w.double("path_frame", default: pathFrame, .atLeast(0))
+        terminalJoint = try w.double("terminal_joint", default: terminalJoint, .atLeast(0))
+        jointLimitBarrier = try w.double("joint_limit_barrier", default: jointLimitBarrier, .atLeast(0))
+        try w.finish()
     }
 }
 

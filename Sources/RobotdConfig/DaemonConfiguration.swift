@@ -1,4 +1,5 @@
 import ControlProtocol
+import Planning
 
 /// Everything robotd reads from its YAML configuration file, already validated.
 ///
@@ -251,38 +252,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var planValidity = 0.1
         /// End-effector frame (URDF link); nil = the last link.
         public var frame: String? = nil
-        /// Cost weights.
-        public var weights = Weights()
+        /// Cost weights (`mpc.weights`; configs/README.md gives each with its unit).
+        public var weights = ReachWeights()
 
         /// The default planner: 100 Hz, 50 nodes of 10 ms, 3 iterations within 8 ms.
         public init() {}
 
-        /// Cost weights of the planner (see docs/mpc.md for the cost).
-        public struct Weights: Sendable, Equatable {
-            /// ½w‖p − p*‖² per second of the horizon.
-            public var runningFrame = 1.0
-            /// ½w‖x − (q_now, 0)‖² per second: damping of the motion.
-            public var runningState = 1e-3
-            /// ½w‖τ‖² per second.
-            public var runningControl = 1e-5
-            /// ½W‖p − p*‖² at the end of the horizon.
-            public var terminalFrame = 1e3
-            /// Orientation terms, used when a target has an orientation.
-            public var runningOrientation = 0.1
-            public var terminalOrientation = 100.0
-            /// ½W‖v‖² at the end of the horizon: arrive at rest.
-            public var terminalVelocity = 1.0
-            /// Joint targets: ½w‖q − q*‖² per second and ½W‖q − q*‖² at the end.
-            public var runningJoint = 1.0
-            /// Path targets: ½w‖p − p*(t)‖² per second along a moving reference (1/(m²·s)).
-            public var pathFrame = 300.0
-            public var terminalJoint = 1e3
-            /// Quadratic barrier in the last 0.05 rad before a joint limit.
-            public var jointLimitBarrier = 100.0
-
-            /// The default weights.
-            public init() {}
-        }
+        /// The planner's cost weights: Planning's own type, decoded straight from `mpc.weights`.
+        public typealias Weights = ReachWeights
     }
 
     // MARK: learning

@@ -273,20 +273,22 @@ enum Dense {
     }
 
     /// The reach cost's gradients (position, orientation, state, control, barrier) against
-    /// central differences of its value, running and terminal.
+    /// central differences of its value, running and terminal: the sum of named terms that
+    /// replaced `ReachCost`, set up with the weights the old test used.
     @Test func reachCostGradientsMatchFiniteDifferences() throws {
         let model = try Self.sim6()
         let frame = try #require(model.frameIndex(named: "tool0"))
-        var weights = ReachCost.Weights()
+        var weights = LegacyReachCost.Weights()
         weights.runningOrientation = 0.7
         weights.terminalOrientation = 30
         weights.terminalState = 0.2
         weights.terminalVelocity = 3
         weights.limitBarrier = 50
-        var cost = ReachCost(model: model, frame: frame, dt: 0.01, weights: weights, target: Vector3(0.4, 0.2, 0.3),
-                             stateReference: [0, -1, 1, 0, 0.3, 0, 0, 0, 0, 0, 0, 0])
-        cost.targetRotation = Matrix3.rpy(0.3, -0.2, 1.1)
-        cost.limitMargin = 6.3   // puts some joints inside the barrier band (sim6 limits are ±2π)
+        var legacy = LegacyReachCost(model: model, frame: frame, dt: 0.01, weights: weights, target: Vector3(0.4, 0.2, 0.3),
+                                     stateReference: [0, -1, 1, 0, 0.3, 0, 0, 0, 0, 0, 0, 0])
+        legacy.targetRotation = Matrix3.rpy(0.3, -0.2, 1.1)
+        legacy.limitMargin = 6.3   // puts some joints inside the barrier band (sim6 limits are ±2π)
+        let cost = legacy.asSum()
         var ws = cost.makeWorkspace()
         let nx = 12, nu = 6
         let x = [0.1, -1.1, 0.9, -0.4, 0.5, 0.2, 0.3, -0.2, 0.5, 0.1, -0.3, 0.4]
@@ -322,7 +324,7 @@ enum Dense {
 }
 
 @Suite struct ILQRReachTests {
-    static func reachSolver(horizon: Int = 50) throws -> (ILQRSolver<RigidBodyDynamics, ReachCost>, [Double], Vector3, RobotModel) {
+    static func reachSolver(horizon: Int = 50) throws -> (ILQRSolver<RigidBodyDynamics, CostModelSum>, [Double], Vector3, RobotModel) {
         let model = try PlanningDerivativeTests.sim6()
         let frame = try #require(model.frameIndex(named: "tool0"))
         let q0 = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
@@ -332,7 +334,12 @@ enum Dense {
         // edge of what 0.5 s allows make the problem ill-conditioned: iLQR and Crocoddyl's FDDP
         // alike then creep for hundreds of iterations.)
         let target = Vector3(0.52, 0.38, 0.31)
-        let cost = ReachCost(model: model, frame: frame, dt: 0.01, target: target, stateReference: x0)
+        // The old `ReachCost`'s default weights: frame 1 running and 1e3 terminal, state 1e-3, control 1e-5.
+        let cost = CostModelSum(model: model, frame: frame, dt: 0.01, terms: [
+            CostTerm("frame_translation", .frameTranslation, running: 1, terminal: 1e3),
+            CostTerm("state", .state, running: 1e-3),
+            CostTerm("control", .control, running: 1e-5),
+        ], frameTarget: target, stateReference: x0)
         let solver = ILQRSolver(dynamics: RigidBodyDynamics(model: model, dt: 0.01), cost: cost, horizon: horizon)
         // Start from gravity compensation at q0.
         model.rnea(&ws, q: q0, v: Array(repeating: 0, count: 6), a: Array(repeating: 0, count: 6))

@@ -100,7 +100,7 @@ struct KinkedCost: TrajectoryCost {
     /// The same reach cost and rigid-body dynamics iLQR uses, planned by sampling alone.
     @Test func improvesAReachOnTheArm() throws {
         let (ilqr, x0, _, _) = try ILQRReachTests.reachSolver(horizon: 20)
-        var options = MPPIPlanner<RigidBodyDynamics, ReachCost>.Options()
+        var options = MPPIPlanner<RigidBodyDynamics, CostModelSum>.Options()
         options.samples = 64
         options.temperature = 0.05
         options.noise = [5]

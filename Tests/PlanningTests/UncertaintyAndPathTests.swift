@@ -55,8 +55,9 @@ import Testing
         var probe = dynamics.box.learned!.makeWorkspace()
         let D = dynamics.box.learned!.disagreement(&probe, x: Self.x, u: Self.u)
         // Threshold at half the disagreement here: the penalty is active with r = 1.
-        let cost = DisagreementPenalty(base: base.cost, dynamics: dynamics, threshold: D / 2, weight: 50)
+        let cost = base.cost.addingDisagreement(dynamics: dynamics, threshold: D / 2, weight: 50)
         var ws = cost.makeWorkspace()
+        var baseWorkspace = base.cost.makeWorkspace()
         func value(_ x: [Double], _ u: [Double]) -> Double { cost.value(&ws, node: 3, horizon: 10, x: x, u: u) }
         var lx = [Double](repeating: 0, count: 12), lu = [Double](repeating: 0, count: 6)
         var lxx = [Double](repeating: 0, count: 144), luu = [Double](repeating: 0, count: 36), lux = [Double](repeating: 0, count: 72)
@@ -65,7 +66,7 @@ import Testing
                 cost.derivatives(&ws, node: 3, horizon: 10, x: Self.x, u: Self.u,
                                  into: CostDerivatives(lx: a.baseAddress!, lu: b.baseAddress!, lxx: c.baseAddress!, luu: d.baseAddress!, lux: e.baseAddress!))
             } } } } }
-        let baseOnly = base.cost.value(&ws.base, node: 3, horizon: 10, x: Self.x, u: Self.u)
+        let baseOnly = base.cost.value(&baseWorkspace, node: 3, horizon: 10, x: Self.x, u: Self.u)
         // ½·w·dt·r² with r = (D − D/2)/(D/2) = 1.
         #expect(abs(total - value(Self.x, Self.u)) <= 1e-9 * abs(total))
         #expect(abs((total - baseOnly) - 0.5 * 50 * 0.01) <= 1e-4 * 0.25)
@@ -85,10 +86,10 @@ import Testing
         for i in 0 ..< 12 { for j in 0 ..< 12 { #expect(abs(lxx[i * 12 + j] - lxx[j * 12 + i]) <= 1e-12 * max(1, abs(lxx[i * 12 + j]))) } }
 
         // Below the threshold, or with no learned model, the cost is the base cost.
-        let off = DisagreementPenalty(base: base.cost, dynamics: dynamics, threshold: D * 2, weight: 50)
+        let off = base.cost.addingDisagreement(dynamics: dynamics, threshold: D * 2, weight: 50)
         var ows = off.makeWorkspace()
         #expect(off.value(&ows, node: 3, horizon: 10, x: Self.x, u: Self.u) == baseOnly)
-        let nominalOnly = DisagreementPenalty(base: base.cost, dynamics: SwitchableDynamics(nominal: base.dynamics), threshold: D / 2, weight: 50)
+        let nominalOnly = base.cost.addingDisagreement(dynamics: SwitchableDynamics(nominal: base.dynamics), threshold: D / 2, weight: 50)
         var nws = nominalOnly.makeWorkspace()
         #expect(nominalOnly.value(&nws, node: 3, horizon: 10, x: Self.x, u: Self.u) == baseOnly)
     }
@@ -107,7 +108,7 @@ import Testing
             return m
         }), version: 1)
         func plan(threshold: Double, weight: Double) -> Double {
-            let solver = ILQRSolver(dynamics: dynamics, cost: DisagreementPenalty(base: base.cost, dynamics: dynamics, threshold: threshold, weight: weight),
+            let solver = ILQRSolver(dynamics: dynamics, cost: base.cost.addingDisagreement(dynamics: dynamics, threshold: threshold, weight: weight),
                                     horizon: 30)
             solver.setControls(base.controls)
             _ = x0.withUnsafeBufferPointer { solver.solve(from: $0.baseAddress!, maxIterations: 50) }
