@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// Layering (DESIGN.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface, …) →
+// Layering (docs/architecture.md §1): C edges → pure core (LinearAlgebra, RigidBody, RobotInterface, …) →
 // I/O edges (SimulationDriver, …) → composition (RobotDaemon, Benchmarks) → executables.
 // The pure core imports no Foundation; a test greps for it.
 // ControlProtocol (the socket's vocabulary: JSON, JSON-RPC, methods, typed params and results) is
@@ -75,7 +75,7 @@ let package = Package(
             name: "Learning",
             dependencies: ["LinearAlgebra", "CVectorMath", .product(name: "RealModule", package: "swift-numerics")]
         ),
-        // Planning also holds `ResidualLearner`. DESIGN.md files it under learning, but it turns the
+        // Planning also holds `ResidualLearner`. docs/architecture.md files it under learning, but it turns the
         // tick's `Transition`s into samples of the planner's rigid-body step and validates candidates
         // along plans with `ResidualDynamics`; Learning cannot hold it, as Planning builds on
         // Learning's MLPs. Planning therefore reads ControlRuntime's `Transition` record: an arrow

@@ -3,7 +3,7 @@ import RigidBody
 import RobotInterface
 import Synchronization
 
-/// One tick of the control thread, and everything it owns (DESIGN.md §2):
+/// One tick of the control thread, and everything it owns (docs/architecture.md §2):
 ///   drain commands → driver.read → freshness and safety checks → active controller → limiter
 ///   → driver.write → record the transition (flight recorder, rings) → publish telemetry.
 ///

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// The last few seconds of ticks, kept in a preallocated ring by the control thread and frozen
-/// when a fault occurs so that another thread can write them out (DESIGN.md §3).
+/// when a fault occurs so that another thread can write them out (docs/architecture.md §3).
 ///
 /// Protocol: the control thread calls `record` every tick and `freeze` on a fault (which bumps
 /// `dumpGeneration`); a non-real-time thread sees the new generation, copies `frozenTicks()`,

@@ -1,4 +1,4 @@
-/// The daemon's operating modes (DESIGN.md §3).
+/// The daemon's operating modes (docs/architecture.md §3).
 public enum Mode: UInt8, Sendable, BitwiseCopyable, CaseIterable, CustomStringConvertible {
     /// Actuators off.
     case idle

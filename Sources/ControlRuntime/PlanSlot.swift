@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A planner's output for the control tick (DESIGN.md §2): from loop time `t0`, nodes every
+/// A planner's output for the control tick (docs/architecture.md §2): from loop time `t0`, nodes every
 /// `dt` seconds with reference states x_ref[k] = (q, v) (k = 0 … count), feedforward controls
 /// u_ff[k] and feedback gains K[k] (k = 0 … count−1, nu × nx row-major). The tick applies
 ///   u(t) = u_ff[k] + K[k] (x − x_ref(t)),  k = ⌊(t − t0)/dt⌋,

@@ -56,7 +56,7 @@ public struct SystemdNotifier: ServiceNotifier {
 }
 
 /// Decides when to feed the watchdog: only if the control loop's tick counter advanced since
-/// the last feed, so that a stalled loop lets systemd's watchdog fire (DESIGN.md §2).
+/// the last feed, so that a stalled loop lets systemd's watchdog fire (docs/architecture.md §2).
 public struct WatchdogFeeder: Sendable, Equatable {
     private var lastTick: UInt64?
 

@@ -10,7 +10,7 @@ import RobotdConfig
 import SimulationDriver
 import Synchronization
 
-/// `robotd run`: the daemon's life from configuration to exit (DESIGN.md §2).
+/// `robotd run`: the daemon's life from configuration to exit (docs/architecture.md §2).
 ///
 /// Start-up order matters: signals are routed first (before any thread of ours exists), then
 /// logging, the configuration, the model and driver, the control thread; `READY=1` is sent only

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Platform
 
-/// The daemon's main-thread duties while the control thread ticks (DESIGN.md §2), one `poll`
+/// The daemon's main-thread duties while the control thread ticks (docs/architecture.md §2), one `poll`
 /// at a time: feed the systemd watchdog only while the loop's tick counter advances, keep
 /// `STATUS=` current, log mode changes and faults, and write the flight recorder to the data
 /// directory when the loop froze it on a fault.

@@ -10,7 +10,7 @@ import Platform
 import RobotdConfig
 import Synchronization
 
-/// The learner thread (DESIGN.md §2): drains the loop's transition ring into a `ResidualLearner`,
+/// The learner thread (docs/architecture.md §2): drains the loop's transition ring into a `ResidualLearner`,
 /// retrains in the background (low priority), and hands a better model to the planner. Socket
 /// requests (`model.*`) are queued to it and answered from its state.
 public final class LearnerService: @unchecked Sendable {

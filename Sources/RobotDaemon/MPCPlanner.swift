@@ -8,7 +8,7 @@ import RigidBody
 import RobotdConfig
 import Synchronization
 
-/// The MPC planner thread (DESIGN.md §2): at `mpc.rate_hz` it reads the loop's newest state,
+/// The MPC planner thread (docs/architecture.md §2): at `mpc.rate_hz` it reads the loop's newest state,
 /// re-solves iLQR warm-started from its previous plan (shifted by the time elapsed), and
 /// publishes the plan to the tick through a `PlanSlot`. It plans whenever a target is set, in
 /// any mode, so that switching to `mpc` starts from a fresh plan.

@@ -1,7 +1,7 @@
 import ControlRuntime
 import Testing
 
-/// The mode logic driven event by event (DESIGN.md §6).
+/// The mode logic driven event by event (docs/architecture.md §3).
 @Suite struct ModeStateMachineTests {
     @Test func idleToHoldPowersUpAndHoldsTheMeasuredPose() {
         var sm = ModeStateMachine()

@@ -3,7 +3,7 @@ import LinearAlgebra
 import RigidBody
 import Testing
 
-/// DESIGN.md rule 3: once the workspace exists, no algorithm allocates.
+/// docs/architecture.md rule 3: once the workspace exists, no algorithm allocates.
 @Suite struct AllocationTests {
     @Test func dynamicsAlgorithmsDoNotAllocate() throws {
         let model = try RobotModel(urdf: TestRobots.randomChain())

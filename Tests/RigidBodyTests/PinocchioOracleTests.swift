@@ -72,7 +72,7 @@ import Testing
         }
     }
 
-    /// The URDFs are plain URDF that other tools load too (DESIGN.md §4).
+    /// The URDFs are plain URDF that other tools load too (docs/architecture.md §4).
     @Test func shippedURDFsLoadInPinocchioAndMuJoCo() throws {
         let paths = TestSupport.shippedRobots.map(TestSupport.urdfPath)
         let result = try TestSupport.python("Tests/oracles/check_urdf_loads.py", paths)

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// DESIGN.md §1 rule 1: the pure core imports no Foundation, NIO, Logging, Glibc or service
+/// docs/architecture.md §1 rule 1: the pure core imports no Foundation, NIO, Logging, Glibc or service
 /// machinery; time and I/O come in as parameters. The compiler cannot enforce this across
 /// targets that merely could link those modules, so this test reads the sources.
 ///
@@ -9,7 +9,7 @@ import Testing
 /// checked without editing this test; a module this test expects there but cannot find (moved
 /// out of the section, renamed, its sources gone) fails instead of being skipped.
 @Suite struct LayeringTests {
-    /// The modules DESIGN.md puts in the pure core; each must be in Package.swift's pure-core
+    /// The modules docs/architecture.md puts in the pure core; each must be in Package.swift's pure-core
     /// section and have sources.
     static let expectedPureCoreModules: Set<String> = [
         "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Planning", "Learning", "ControlProtocol",

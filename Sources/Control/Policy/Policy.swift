@@ -1,6 +1,6 @@
 import RobotInterface
 
-/// A controller the tick runs in `policy` mode: observation in, action out (DESIGN.md §2).
+/// A controller the tick runs in `policy` mode: observation in, action out (docs/architecture.md §2).
 /// A learned MLP (`MLPPolicy`) is one; teleoperation (a leader arm's positions) and imitation
 /// policies are others. The tick holds whichever is installed as `any Policy` and calls
 /// `action(into:observation:)` once per tick on the control thread.
