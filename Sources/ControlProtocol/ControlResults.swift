@@ -1,9 +1,32 @@
 /// Typed results (docs/protocol.md): what the daemon's ports return and the server encodes, and
-/// what a client can decode. `json` is the wire form (snake_case keys); `init(json:method:)`
-/// throws a *malformed result* error naming the member.
+/// what a client decodes. `json` is the wire form (snake_case keys); the decoder throws a
+/// *malformed result* error naming the member by its path.
+
+/// A method's typed result: encodes to the wire form and decodes from it, so that
+/// `R(json: r.json) == r`.
+public protocol ControlResult: Sendable, Hashable {
+    /// The method whose result this is, named in decoding errors unless the caller names another
+    /// (one result type can answer several methods: `ModeResult` is also `estop`'s and `reset`'s).
+    static var method: String { get }
+    /// The wire form.
+    var json: JSONValue { get }
+    /// Reads the members of `r` (a whole result or a member of one).
+    /// - Throws: *internal error* "malformed … result" naming the member that does not read.
+    init(_ r: Params) throws(RPCError)
+}
+
+extension ControlResult {
+    /// Decodes `method`'s result.
+    /// - Throws: *internal error* "malformed `method` result: …" naming the member.
+    public init(json: JSONValue, method: String = Self.method) throws(RPCError) {
+        try self.init(Params(ofResult: json, method: method))
+    }
+}
 
 /// The MPC planner's state (`status.mpc`, `timing.mpc`).
-public struct PlannerStatus: Sendable, Hashable {
+public struct PlannerStatus: ControlResult {
+    public static let method = ControlMethod.status
+
     public enum Target: Sendable, Hashable {
         /// Position (m, base frame) and orientation quaternion [w, x, y, z] when one was given.
         case pose(position: [Double], orientation: [Double]?)
@@ -76,25 +99,17 @@ public struct PlannerStatus: Sendable, Hashable {
         ]
     }
 
-    public init(json: JSONValue, method: String = ControlMethod.status) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         var target: Target?
-        if let t = json["target"], t != .null {
-            let tp = try r.object("target")
+        if let tp = try r.optionalObject("target") {
             if tp.has("position") {
                 target = .pose(position: try tp.numbers("position"), orientation: try tp.optionalNumbers("orientation"))
             } else if tp.has("q") {
                 target = .joints(try tp.numbers("q"))
+            } else if tp.has("path") {
+                target = .path(waypoints: try tp.numberRows("path"), period: try tp.number("period"))
             } else {
-                guard case let .array(items)? = t["path"] else { throw r.fail("\"target\" has none of \"position\", \"q\", \"path\"") }
-                var waypoints: [[Double]] = []
-                for item in items {
-                    guard let xs = item.arrayValue?.compactMap(\.doubleValue), xs.count == item.arrayValue?.count else {
-                        throw r.fail("\"target\".\"path\" must be a list of lists of numbers")
-                    }
-                    waypoints.append(xs)
-                }
-                target = .path(waypoints: waypoints, period: try tp.number("period"))
+                throw r.fail("\(r.name("target")) has none of \"position\", \"q\", \"path\"")
             }
         }
         self.init(target: target, solves: try r.int("solves"), solveMs: try r.number("solve_ms"), maxSolveMs: try r.number("max_solve_ms"),
@@ -108,7 +123,8 @@ public struct PlannerStatus: Sendable, Hashable {
 }
 
 /// The learned dynamics model (`model.status`).
-public struct ModelStatus: Sendable, Hashable {
+public struct ModelStatus: ControlResult {
+    public static let method = ControlMethod.modelStatus
     public var version: Int
     /// The version the planner uses now (it switches at its next re-plan).
     public var plannerVersion: Int
@@ -160,8 +176,7 @@ public struct ModelStatus: Sendable, Hashable {
         ]
     }
 
-    public init(json: JSONValue, method: String = ControlMethod.modelStatus) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(version: try r.int("version"), plannerVersion: try r.int("planner_version"), samples: try r.int("samples"),
                   samplesSeen: try r.int("samples_seen"), rounds: try r.int("rounds"), validationMSE: try r.optionalNumber("validation_mse"),
                   nominalMSE: try r.optionalNumber("nominal_mse"), lastTrainingSeconds: try r.optionalNumber("last_training_s"),
@@ -172,7 +187,8 @@ public struct ModelStatus: Sendable, Hashable {
 }
 
 /// `model.rollback`: the version rolled back from and the version now requested.
-public struct ModelRollbackResult: Sendable, Hashable {
+public struct ModelRollbackResult: ControlResult {
+    public static let method = ControlMethod.modelRollback
     public var fromVersion: Int
     public var version: Int
 
@@ -183,15 +199,15 @@ public struct ModelRollbackResult: Sendable, Hashable {
 
     public var json: JSONValue { ["requested": true, "from_version": JSONValue(fromVersion), "version": JSONValue(version)] }
 
-    public init(json: JSONValue, method: String = ControlMethod.modelRollback) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(fromVersion: try r.int("from_version"), version: try r.int("version"))
     }
 }
 
 /// `model.load`: the file (name or path) and its ensemble size; the version follows when the
 /// learner adopts it.
-public struct ModelLoadResult: Sendable, Hashable {
+public struct ModelLoadResult: ControlResult {
+    public static let method = ControlMethod.modelLoad
     public var loaded: String
     public var members: Int
 
@@ -202,14 +218,14 @@ public struct ModelLoadResult: Sendable, Hashable {
 
     public var json: JSONValue { ["loaded": .string(loaded), "members": JSONValue(members)] }
 
-    public init(json: JSONValue, method: String = ControlMethod.modelLoad) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(loaded: try r.string("loaded"), members: try r.int("members"))
     }
 }
 
 /// `model.save`: where, how many ensemble members, which version.
-public struct ModelSaveResult: Sendable, Hashable {
+public struct ModelSaveResult: ControlResult {
+    public static let method = ControlMethod.modelSave
     public var saved: String
     public var members: Int
     public var version: Int
@@ -222,14 +238,14 @@ public struct ModelSaveResult: Sendable, Hashable {
 
     public var json: JSONValue { ["saved": .string(saved), "members": JSONValue(members), "version": JSONValue(version)] }
 
-    public init(json: JSONValue, method: String = ControlMethod.modelSave) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(saved: try r.string("saved"), members: try r.int("members"), version: try r.int("version"))
     }
 }
 
 /// `policy.load`: the policy's shape and what its file says about itself.
-public struct PolicyLoadResult: Sendable, Hashable {
+public struct PolicyLoadResult: ControlResult {
+    public static let method = ControlMethod.policyLoad
     public var loaded: String
     /// Layer widths, input first.
     public var widths: [Int]
@@ -254,8 +270,7 @@ public struct PolicyLoadResult: Sendable, Hashable {
          "robot": robot.map { .string($0) } ?? .null, "provenance": provenance.map { .string($0) } ?? .null]
     }
 
-    public init(json: JSONValue, method: String = ControlMethod.policyLoad) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(loaded: try r.string("loaded"), widths: try r.ints("widths"), activation: try r.string("activation"),
                   observation: try r.strings("observation"), robot: try r.optionalString("robot"),
                   provenance: try r.optionalString("provenance"))
@@ -263,7 +278,8 @@ public struct PolicyLoadResult: Sendable, Hashable {
 }
 
 /// `telemetry.subscribe`: the subscription's id and the rate granted (clamped to the maximum).
-public struct TelemetrySubscribeResult: Sendable, Hashable {
+public struct TelemetrySubscribeResult: ControlResult {
+    public static let method = ControlMethod.telemetrySubscribe
     public var subscription: Int
     public var rateHz: Int
 
@@ -274,8 +290,7 @@ public struct TelemetrySubscribeResult: Sendable, Hashable {
 
     public var json: JSONValue { ["subscription": JSONValue(subscription), "rate_hz": JSONValue(rateHz)] }
 
-    public init(json: JSONValue, method: String = ControlMethod.telemetrySubscribe) throws(RPCError) {
-        let r = Params(ofResult: json, method: method)
+    public init(_ r: Params) throws(RPCError) {
         self.init(subscription: try r.int("subscription"), rateHz: try r.int("rate_hz"))
     }
 }

@@ -201,29 +201,41 @@ public enum RPCRequestLine {
 }
 
 /// Typed access to the members of a request's params (or of a result) with errors that name
-/// the member. Params errors are *invalid params* (-32602); a result that does not read is the
-/// daemon's fault (*internal error*, -32603, "malformed … result").
+/// the member by its path from the top (`"joints"."q"[2]`, `"faults"[0]."tick"`). Params errors
+/// are *invalid params* (-32602); a result that does not read is the daemon's fault (*internal
+/// error*, -32603, "malformed … result").
+///
+/// In a result, a `null` where a number belongs reads as NaN: the printer writes non-finite
+/// numbers as `null` (JSON has none), and one such figure must not hide the rest of a status.
 public struct Params: Sendable {
     public let value: JSONValue
     public let method: String
     /// Reading a result (`ofResult:`), not a request's params.
     public let isResult: Bool
+    /// Where `value` sits in the top-level object, as errors print it (`"joints".`; empty at the top).
+    public let path: String
 
     public init(_ value: JSONValue, method: String) {
-        self.value = value
-        self.method = method
-        isResult = false
+        self.init(value, method: method, isResult: false, path: "")
     }
 
     public init(ofResult value: JSONValue, method: String) {
+        self.init(value, method: method, isResult: true, path: "")
+    }
+
+    private init(_ value: JSONValue, method: String, isResult: Bool, path: String) {
         self.value = value
         self.method = method
-        isResult = true
+        self.isResult = isResult
+        self.path = path
     }
 
     public func fail(_ message: String) -> RPCError {
         isResult ? .internalError("malformed \(method) result: \(message)") : .invalidParams(message)
     }
+
+    /// The member `key` as errors name it: its path and its quoted name.
+    public func name(_ key: String) -> String { "\(path)\"\(key)\"" }
 
     public func has(_ key: String) -> Bool { value[key] != nil }
 
@@ -235,46 +247,52 @@ public struct Params: Sendable {
         guard case let .object(o) = value else { return }
         for k in o.keys.sorted() where !keys.contains(k) {
             let known = keys.isEmpty ? "none" : keys.sorted().joined(separator: ", ")
-            throw fail("unknown param \"\(k)\" for \(method) (known: \(known))")
+            throw fail("unknown param \(name(k)) for \(method) (known: \(known))")
         }
+    }
+
+    /// One number: a result's `null` is NaN (see above), a request's is absent.
+    private func numberValue(_ v: JSONValue, _ what: @autoclosure () -> String) throws(RPCError) -> Double {
+        if let x = v.doubleValue { return x }
+        if isResult, v == .null { return .nan }
+        throw fail("\(what()) must be a number, got \(v.typeName)")
     }
 
     public func optionalNumber(_ key: String) throws(RPCError) -> Double? {
         guard let v = value[key], v != .null else { return nil }
-        guard let x = v.doubleValue else { throw fail("\"\(key)\" must be a number, got \(v.typeName)") }
-        return x
+        return try numberValue(v, name(key))
     }
 
     public func number(_ key: String) throws(RPCError) -> Double {
-        guard let x = try optionalNumber(key) else { throw fail("missing \"\(key)\"") }
-        return x
+        guard let v = value[key], isResult || v != .null else { throw fail("missing \(name(key))") }
+        return try numberValue(v, name(key))
     }
 
     public func optionalInt(_ key: String) throws(RPCError) -> Int? {
         guard let v = value[key], v != .null else { return nil }
-        guard let x = v.intValue else { throw fail("\"\(key)\" must be an integer, got \(v.typeName == "number" ? "\(v.serialized)" : v.typeName)") }
+        guard let x = v.intValue else { throw fail("\(name(key)) must be an integer, got \(v.typeName == "number" ? "\(v.serialized)" : v.typeName)") }
         return x
     }
 
     public func int(_ key: String) throws(RPCError) -> Int {
-        guard let x = try optionalInt(key) else { throw fail("missing \"\(key)\"") }
+        guard let x = try optionalInt(key) else { throw fail("missing \(name(key))") }
         return x
     }
 
     public func optionalBool(_ key: String) throws(RPCError) -> Bool? {
         guard let v = value[key], v != .null else { return nil }
-        guard case let .bool(b) = v else { throw fail("\"\(key)\" must be true or false, got \(v.typeName)") }
+        guard case let .bool(b) = v else { throw fail("\(name(key)) must be true or false, got \(v.typeName)") }
         return b
     }
 
     public func bool(_ key: String) throws(RPCError) -> Bool {
-        guard let b = try optionalBool(key) else { throw fail("missing \"\(key)\"") }
+        guard let b = try optionalBool(key) else { throw fail("missing \(name(key))") }
         return b
     }
 
     public func string(_ key: String) throws(RPCError) -> String {
-        guard let v = value[key] else { throw fail("missing \"\(key)\"") }
-        guard case let .string(s) = v else { throw fail("\"\(key)\" must be a string, got \(v.typeName)") }
+        guard let v = value[key] else { throw fail("missing \(name(key))") }
+        guard case let .string(s) = v else { throw fail("\(name(key)) must be a string, got \(v.typeName)") }
         return s
     }
 
@@ -283,14 +301,16 @@ public struct Params: Sendable {
         return try string(key)
     }
 
+    /// The member `key`, which must be an array: its elements with their paths (`"q"[2]`).
+    private func array(_ key: String, of what: String) throws(RPCError) -> [(JSONValue, String)] {
+        guard let v = value[key] else { throw fail("missing \(name(key))") }
+        guard case let .array(a) = v else { throw fail("\(name(key)) must be an array of \(what), got \(v.typeName)") }
+        return a.enumerated().map { ($1, "\(name(key))[\($0)]") }
+    }
+
     public func numbers(_ key: String) throws(RPCError) -> [Double] {
-        guard let v = value[key] else { throw fail("missing \"\(key)\"") }
-        guard case let .array(a) = v else { throw fail("\"\(key)\" must be an array of numbers, got \(v.typeName)") }
         var out: [Double] = []
-        for (i, x) in a.enumerated() {
-            guard let n = x.doubleValue else { throw fail("\"\(key)\"[\(i)] must be a number, got \(x.typeName)") }
-            out.append(n)
-        }
+        for (x, at) in try array(key, of: "numbers") { out.append(try numberValue(x, at)) }
         return out
     }
 
@@ -299,32 +319,57 @@ public struct Params: Sendable {
         return try numbers(key)
     }
 
+    /// An array of arrays of numbers (a matrix's rows, a path's waypoints).
+    public func numberRows(_ key: String) throws(RPCError) -> [[Double]] {
+        var rows: [[Double]] = []
+        for (row, at) in try array(key, of: "arrays of numbers") {
+            guard case let .array(xs) = row else { throw fail("\(at) must be an array of numbers, got \(row.typeName)") }
+            var out: [Double] = []
+            for (j, x) in xs.enumerated() { out.append(try numberValue(x, "\(at)[\(j)]")) }
+            rows.append(out)
+        }
+        return rows
+    }
+
     public func ints(_ key: String) throws(RPCError) -> [Int] {
-        guard let v = value[key] else { throw fail("missing \"\(key)\"") }
-        guard case let .array(a) = v else { throw fail("\"\(key)\" must be an array of integers, got \(v.typeName)") }
         var out: [Int] = []
-        for (i, x) in a.enumerated() {
-            guard let n = x.intValue else { throw fail("\"\(key)\"[\(i)] must be an integer, got \(x.typeName)") }
+        for (x, at) in try array(key, of: "integers") {
+            guard let n = x.intValue else { throw fail("\(at) must be an integer, got \(x.typeName)") }
             out.append(n)
         }
         return out
     }
 
     public func strings(_ key: String) throws(RPCError) -> [String] {
-        guard let v = value[key] else { throw fail("missing \"\(key)\"") }
-        guard case let .array(a) = v else { throw fail("\"\(key)\" must be an array of strings, got \(v.typeName)") }
         var out: [String] = []
-        for (i, x) in a.enumerated() {
-            guard case let .string(s) = x else { throw fail("\"\(key)\"[\(i)] must be a string, got \(x.typeName)") }
+        for (x, at) in try array(key, of: "strings") {
+            guard case let .string(s) = x else { throw fail("\(at) must be a string, got \(x.typeName)") }
             out.append(s)
         }
         return out
     }
 
-    /// The member `key`, which must be an object, read the same way (params or result).
+    /// The member `key`, which must be an object, read the same way (params or result); its
+    /// errors name it as the path (`"joints"."q"`).
     public func object(_ key: String) throws(RPCError) -> Params {
-        guard let v = value[key] else { throw fail("missing \"\(key)\"") }
-        guard case .object = v else { throw fail("\"\(key)\" must be an object, got \(v.typeName)") }
-        return isResult ? Params(ofResult: v, method: method) : Params(v, method: method)
+        guard let v = value[key] else { throw fail("missing \(name(key))") }
+        guard case .object = v else { throw fail("\(name(key)) must be an object, got \(v.typeName)") }
+        return Params(v, method: method, isResult: isResult, path: name(key) + ".")
+    }
+
+    /// `object(key)`, or nil when the member is absent or `null`.
+    public func optionalObject(_ key: String) throws(RPCError) -> Params? {
+        guard let v = value[key], v != .null else { return nil }
+        return try object(key)
+    }
+
+    /// The member `key`, which must be an array of objects (`"faults"[0].`).
+    public func objects(_ key: String) throws(RPCError) -> [Params] {
+        var out: [Params] = []
+        for (x, at) in try array(key, of: "objects") {
+            guard case .object = x else { throw fail("\(at) must be an object, got \(x.typeName)") }
+            out.append(Params(x, method: method, isResult: isResult, path: at + "."))
+        }
+        return out
     }
 }

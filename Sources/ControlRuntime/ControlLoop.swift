@@ -624,7 +624,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         let n = model.dof
         let mode = machine.mode
         let fault = machine.lastFault
-        let tick = tickCount, overrunCount = overruns, stallCount = stalls, stalled = stalledTime
+        let tick = tickCount, overrunCount = overruns, stallCount = stalls, stalled = stalledTime, staleCount = staleStates
         let fallbackCount = fallbacks, fallbackFrom = lastFallbackFrom, fallbackTime = lastFallbackTime
         telemetry.update { s in
             s.tick = tick
@@ -636,6 +636,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             s.overruns = overrunCount
             s.stalls = stallCount
             s.stalledTime = stalled
+            s.staleStates = staleCount
             s.fallbacks = fallbackCount
             s.lastFallbackFrom = fallbackFrom
             s.lastFallbackTime = fallbackTime

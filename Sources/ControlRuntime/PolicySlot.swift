@@ -79,6 +79,12 @@ public final class PolicySlot: @unchecked Sendable {
     /// Version of the newest installed policy, 0 before the first (any thread).
     public var installedVersion: UInt32 { newest.withLock { $0.version } }
 
+    /// The newest installed policy's name and version, read together (two reads could straddle
+    /// an install); nil before the first install. Any thread.
+    public var installed: (name: String, version: UInt32)? {
+        newest.withLock { n in n.name.map { ($0, n.version) } }
+    }
+
     /// Sets (or with nils clears) the target policies observe: joint positions (dof values)
     /// and/or an end-effector position (3 values, m). Any non-real-time thread.
     public func setTarget(joints: [Double]?, position: [Double]?) {

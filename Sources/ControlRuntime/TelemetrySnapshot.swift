@@ -21,6 +21,8 @@ public struct TelemetrySnapshot: Sendable, BitwiseCopyable {
     /// Gaps of more than 1.5 periods between ticks, and the time they lost in all (s).
     public var stalls: UInt64 = 0
     public var stalledTime: Double = 0
+    /// Ticks whose driver sample was invalid or stale (older than `maxStateAge`) since start.
+    public var staleStates: UInt64 = 0
     /// Falls from a moving mode back to `hold` that nobody asked for (`mpc` without a valid plan
     /// covering the loop time: late, withdrawn or none), the mode left by the newest one and its
     /// loop time (s). The supervisor logs each with the planner's account of why.

@@ -95,14 +95,14 @@ extension ControlService {
         }
         let mode = access.telemetry().mode
         if case let .path(waypoints, _) = params.target {
-            return ["accepted": true, "mode": .string("\(mode)"), "waypoints": JSONValue(waypoints.count),
-                    "hint": mode == .mpc ? .null : "send mode.set {\"mode\": \"mpc\"} to follow the path"]
+            return TargetSetResult(mode: "\(mode)", waypoints: waypoints.count,
+                                   hint: mode == .mpc ? nil : "send mode.set {\"mode\": \"mpc\"} to follow the path").json
         }
         // Target-conditioned policies observe the same target.
         access.policies?.setTarget(joints: joints, position: position)
-        return ["accepted": true, "mode": .string("\(mode)"),
-                "hint": mode == .mpc || mode == .policy ? .null
-                    : planner == nil ? "send mode.set {\"mode\": \"policy\"} to let a target-conditioned policy act" : "send mode.set {\"mode\": \"mpc\"} to follow the plan"]
+        return TargetSetResult(mode: "\(mode)",
+                               hint: mode == .mpc || mode == .policy ? nil
+                                   : planner == nil ? "send mode.set {\"mode\": \"policy\"} to let a target-conditioned policy act" : "send mode.set {\"mode\": \"mpc\"} to follow the plan").json
     }
 
     /// One position per joint, each within its limits (`move` and `target.set`; numbers are
@@ -135,9 +135,8 @@ extension ControlService {
         let q = try checkedJointPositions(params.q)
         let duration = try checkedMoveDuration(params.duration)
         if let duration { try checkMoveSpeed(to: q, duration: duration) }
-        return command(extra: ["accepted": true, "duration_s": duration.map { .number($0) } ?? .null]) {
-            .move(id: $0, to: q, duration: duration ?? 0)
-        }
+        return commandMode { .move(id: $0, to: q, duration: duration ?? 0) }
+            .map { MoveResult(mode: "\($0)", durationS: duration).json }
     }
 
     /// A minimum-jerk move of `duration` from the measured pose peaks at 15/8 · |Δq| / T on each

@@ -7,9 +7,9 @@ import RobotdConfig
 /// `hello`, `status`, `timing`, `config.get`, `log.setLevel`: what the daemon is and does.
 extension ControlService {
     func registerStatusMethods() {
-        register(ControlMethod.hello, role: .none, sync: { (s, p, c) throws(RPCError) in try p.allowOnly([]); return s.hello(c) })
-        register(ControlMethod.status, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.status() })
-        register(ControlMethod.timing, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.timing() })
+        register(ControlMethod.hello, role: .none, sync: { (s, p, c) throws(RPCError) in try p.allowOnly([]); return s.hello(c).json })
+        register(ControlMethod.status, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.status().json })
+        register(ControlMethod.timing, role: .observer, sync: { (s, p, _) throws(RPCError) in try p.allowOnly([]); return s.timing().json })
         register(ControlMethod.configGet, role: .observer, sync: { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
             var o = ConfigJSON.encode(s.access.configuration)
@@ -21,74 +21,55 @@ extension ControlService {
             guard let previous = s.logLevel.set(name) else {
                 throw .invalidParams("\"level\" must be one of \(LogLevelControl.names.joined(separator: ", ")), got \"\(name)\"")
             }
-            return ["level": .string(name), "previous": .string(previous)]
+            return LogSetLevelResult(level: name, previous: previous).json
         })
     }
 
-    func hello(_ c: Connection) -> JSONValue {
-        [
-            "protocol": 1, "daemon": "robotd", "version": .string(info.version), "robot": .string(info.robot),
-            "dof": JSONValue(info.jointNames.count), "joint_names": JSONValue(info.jointNames),
-            "rate_hz": JSONValue(info.rateHz), "driver": .string(info.driver),
-            "modes": JSONValue(info.modes.map(\.description)), "role": .string("\(c.role)"),
-            "uid": JSONValue(c.uid), "methods": JSONValue(methodNames),
-            "telemetry_max_hz": JSONValue(telemetryMaxHz),
-        ]
+    func hello(_ c: Connection) -> HelloResult {
+        HelloResult(version: info.version, robot: info.robot, dof: info.jointNames.count, jointNames: info.jointNames, rateHz: info.rateHz,
+                    driver: info.driver, modes: info.modes.map(\.description), role: "\(c.role)", uid: Int(c.uid), methods: methodNames,
+                    telemetryMaxHz: telemetryMaxHz)
     }
 
-    func status() -> JSONValue {
+    func status() -> StatusResult {
         let t = access.telemetry()
         let n = Int(t.dof)
-        func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
+        func vec(_ a: InlineArray<8, Double>) -> [Double] { (0 ..< n).map { a[$0] } }
         let r = t.endEffectorRotation
-        let faults: [JSONValue] = access.faults.all.map { f in
-            ["reason": .string(f.reason), "tick": JSONValue(f.tick), "loop_time_s": .number(f.loopTime),
-             "flight_recorder": f.flightRecorder.map { .string($0) } ?? .null]
+        let faults = access.faults.all.map { f in
+            StatusResult.Fault(reason: f.reason, tick: Int(clamping: f.tick), loopTimeS: f.loopTime, flightRecorder: f.flightRecorder)
         }
-        return [
-            "mode": .string("\(t.mode)"),
-            "fault": t.mode == .faulted && t.hasFault ? .string("\(t.fault)") : .null,
-            "rate_hz": JSONValue(info.rateHz),
-            "tick_count": JSONValue(t.tick),
-            "overruns": JSONValue(t.overruns),
-            "stalls": JSONValue(t.stalls), "stalled_s": .number(t.stalledTime),
-            "uptime_s": .number(MonotonicClock.seconds() - access.startedAt),
-            "loop_time_s": .number(t.time),
-            "joints": [
-                "names": JSONValue(Array(info.jointNames.prefix(n))), "q": vec(t.position), "v": vec(t.velocity),
-                "effort": vec(t.effort), "command": vec(t.command),
-            ],
-            "end_effector": [
-                "frame": .string(info.endEffectorFrame),
-                "position": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
-                "rotation": .array((0 ..< 3).map { i in .array((0 ..< 3).map { j in .number(r[3 * i + j]) }) }),
-            ],
-            "faults": .array(faults),
-            "last_fallback": access.faults.lastFallback.map { f in
-                ["from": .string(f.from), "reason": .string(f.reason), "loop_time_s": .number(f.loopTime), "count": JSONValue(f.count)]
-            } ?? .null,
-            "mpc": access.planner?.status(loopTime: t.time).json ?? .null,
-            "policy": access.policies.map { p in p.installedName.map { .string($0) } ?? .null } ?? .null,
-        ]
+        let fallback = access.faults.lastFallback.map { f in
+            StatusResult.Fallback(from: f.from, reason: f.reason, loopTimeS: f.loopTime, count: Int(clamping: f.count))
+        }
+        let policy = access.policies?.installed
+        return StatusResult(
+            mode: "\(t.mode)", fault: t.mode == .faulted && t.hasFault ? "\(t.fault)" : nil, rateHz: info.rateHz,
+            tickCount: Int(clamping: t.tick), overruns: Int(clamping: t.overruns), stalls: Int(clamping: t.stalls), stalledS: t.stalledTime,
+            staleStates: Int(clamping: t.staleStates), uptimeS: MonotonicClock.seconds() - access.startedAt, loopTimeS: t.time,
+            joints: .init(names: Array(info.jointNames.prefix(n)), q: vec(t.position), v: vec(t.velocity), effort: vec(t.effort),
+                          command: vec(t.command)),
+            endEffector: .init(frame: info.endEffectorFrame, position: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]],
+                               rotation: (0 ..< 3).map { i in (0 ..< 3).map { j in r[3 * i + j] } }),
+            faults: faults, lastFallback: fallback, mpc: access.planner?.status(loopTime: t.time),
+            policy: policy?.name, policyVersion: policy.map { Int($0.version) })
     }
 
-    func timing() -> JSONValue {
+    func timing() -> TimingResult {
         let s = access.statistics()
-        func q(_ h: LatencyHistogram) -> JSONValue {
-            func us(_ x: UInt64) -> JSONValue { .number(Double(x) / 1000) }
-            return ["p50": us(h.value(atQuantile: 0.5)), "p90": us(h.value(atQuantile: 0.9)), "p99": us(h.value(atQuantile: 0.99)),
-                    "p99_9": us(h.value(atQuantile: 0.999)), "max": us(h.total == 0 ? 0 : h.max), "mean": .number(h.mean / 1000)]
+        func us(_ h: LatencyHistogram) -> TimingResult.Latency {
+            func us(_ x: UInt64) -> Double { Double(x) / 1000 }
+            return .init(p50: us(h.value(atQuantile: 0.5)), p90: us(h.value(atQuantile: 0.9)), p99: us(h.value(atQuantile: 0.99)),
+                         p99_9: us(h.value(atQuantile: 0.999)), max: us(h.total == 0 ? 0 : h.max), mean: h.mean / 1000)
         }
         let a = access.achieved
-        var priority: JSONValue = .null
-        if case let .fifo(p) = a.scheduler { priority = JSONValue(p) }
-        return [
-            "ticks": JSONValue(s.ticks), "overruns": JSONValue(s.overruns), "worst_overrun_streak": JSONValue(s.worstOverrunStreak),
-            "wake_latency_us": q(s.wakeLatency), "compute_us": q(s.computeTime), "compute_cpu_us": q(s.computeCPUTime),
-            "preempted_ticks": JSONValue(s.preemptedTicks), "allocations": JSONValue(s.allocations),
-            "scheduler": .string(a.schedulerName), "rt_priority": priority, "memory_locked": .bool(a.memoryLocked),
-            "cpu": a.cpu.map { JSONValue($0) } ?? .null,
-            "mpc": access.planner?.status(loopTime: access.telemetry().time).json ?? .null,
-        ]
+        var priority: Int?
+        if case let .fifo(p) = a.scheduler { priority = Int(p) }
+        return TimingResult(
+            ticks: Int(clamping: s.ticks), overruns: Int(clamping: s.overruns), worstOverrunStreak: Int(clamping: s.worstOverrunStreak),
+            wakeLatencyUs: us(s.wakeLatency), computeUs: us(s.computeTime), computeCPUUs: us(s.computeCPUTime),
+            preemptedTicks: Int(clamping: s.preemptedTicks), allocations: Int(clamping: s.allocations),
+            scheduler: a.schedulerName, rtPriority: priority, memoryLocked: a.memoryLocked, cpu: a.cpu,
+            mpc: access.planner?.status(loopTime: access.telemetry().time))
     }
 }

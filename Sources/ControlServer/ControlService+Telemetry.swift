@@ -32,15 +32,12 @@ extension ControlService {
     func telemetrySample(subscription: Int, dropped: UInt64) -> JSONValue {
         let t = access.telemetry()
         let n = Int(t.dof)
-        func vec(_ a: InlineArray<8, Double>) -> JSONValue { .array((0 ..< n).map { .number(a[$0]) }) }
-        return [
-            "subscription": JSONValue(subscription), "tick": JSONValue(t.tick), "loop_time_s": .number(t.time),
-            "mode": .string("\(t.mode)"), "q": vec(t.position), "v": vec(t.velocity), "effort": vec(t.effort),
-            "command": vec(t.command),
-            "end_effector": [.number(t.endEffectorPosition[0]), .number(t.endEffectorPosition[1]), .number(t.endEffectorPosition[2])],
-            "dropped": JSONValue(dropped),
-            "disagreement": access.planner.map { .number($0.planDisagreement) } ?? .null,
-            "model_version": access.planner.map { JSONValue($0.modelVersion) } ?? .null,
-        ]
+        func vec(_ a: InlineArray<8, Double>) -> [Double] { (0 ..< n).map { a[$0] } }
+        return TelemetrySample(
+            subscription: subscription, tick: Int(clamping: t.tick), loopTimeS: t.time, mode: "\(t.mode)",
+            q: vec(t.position), v: vec(t.velocity), effort: vec(t.effort), command: vec(t.command),
+            endEffector: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]], dropped: Int(clamping: dropped),
+            disagreement: access.planner?.planDisagreement, modelVersion: access.planner?.modelVersion
+        ).json
     }
 }

@@ -109,14 +109,17 @@ final class ControlService {
         registerModelMethods()
     }
 
-    /// Sends a command and turns the loop's answer into a result or a protocol error.
-    func command(extra: [String: JSONValue] = [:], _ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
+    /// Sends a command and turns the loop's answer into the mode after it (`ModeResult` for
+    /// `mode.set`, `estop`, `reset`), or a protocol error when the loop refused.
+    func command(_ make: (UInt64) -> LoopCommand) -> EventLoopFuture<JSONValue> {
+        commandMode(make).map { ModeResult(mode: "\($0)").json }
+    }
+
+    /// Sends a command; the future holds the mode after it, or fails with the protocol error
+    /// that says why the loop refused.
+    func commandMode(_ make: (UInt64) -> LoopCommand) -> EventLoopFuture<Mode> {
         broker.send(make).assumeIsolated().flatMapThrowing { r in
-            if r.accepted {
-                var o = extra
-                o["mode"] = .string("\(r.mode)")
-                return .object(o)
-            }
+            if r.accepted { return r.mode }
             let t = self.access.telemetry()
             if r.mode == .faulted || r.mode == .estop {
                 let why = r.mode == .estop ? "estop" : (t.hasFault ? "\(t.fault)" : "fault")

@@ -6,32 +6,12 @@ import Foundation
 enum Format {
     // MARK: values
 
-    /// Whether a value is `true`/`false`.
-    static func isBool(_ value: JSONValue?) -> Bool {
-        value?.boolValue != nil
-    }
-
-    /// A JSON number as Double (not a boolean).
-    static func double(_ value: JSONValue?) -> Double? {
-        value?.doubleValue
-    }
-
-    static func int(_ value: JSONValue?) -> Int? {
-        guard let x = double(value), x.isFinite, x.rounded() == x, abs(x) < 9e15 else { return nil }
-        return Int(x)
-    }
-
-    static func string(_ value: JSONValue?) -> String? {
-        value?.stringValue
-    }
-
-    /// The member `key` when it is an object, else nil.
-    static func object(_ value: JSONValue?) -> JSONValue? {
-        value?.objectValue != nil ? value : nil
-    }
-
-    static func doubles(_ value: JSONValue?) -> [Double?] {
-        value?.arrayValue?.map { double($0) } ?? []
+    /// A number as `text` of its JSON value shows it: an integral one without decimals, others
+    /// with 3, `-` when missing.
+    static func number(_ x: Double?) -> String {
+        guard let x else { return "-" }
+        if x.isFinite, x.rounded() == x, abs(x) < 9e15 { return String(Int(x)) }
+        return fixed(x, 3)
     }
 
     /// `x` with `decimals` fixed decimals, or `-` when missing.
@@ -47,23 +27,6 @@ enum Format {
     /// Seconds for messages: no trailing zeros ("5", "0.5", "2.25").
     static func seconds(_ x: Double) -> String {
         ControlClient.seconds(x)
-    }
-
-    static func integer(_ value: JSONValue?) -> String {
-        int(value).map(String.init) ?? (double(value).map { fixed($0, 3) } ?? "-")
-    }
-
-    static func bool(_ value: JSONValue?) -> String {
-        guard let b = value?.boolValue else { return "-" }
-        return b ? "yes" : "no"
-    }
-
-    static func text(_ value: JSONValue?) -> String {
-        guard let value, value != .null else { return "-" }
-        if let s = value.stringValue { return s }
-        if let i = int(value) { return String(i) }
-        if let d = double(value) { return fixed(d, 3) }
-        return value.serialized
     }
 
     static func duration(_ seconds: Double?) -> String {
@@ -114,49 +77,42 @@ enum Format {
 
     // MARK: results
 
-    static func status(_ result: JSONValue) -> String {
-        let r = result
-        var mode = text(r["mode"])
-        if let fault = r["fault"]?.stringValue { mode += " (fault: \(fault))" }
-        var lines = keyValues([
+    static func status(_ r: StatusResult) -> String {
+        var mode = r.mode
+        if let fault = r.fault { mode += " (fault: \(fault))" }
+        var pairs = [
             ("mode", mode),
-            ("rate", int(r["rate_hz"]).map { "\($0) Hz" } ?? "-"),
-            ("ticks", integer(r["tick_count"])),
-            ("overruns", integer(r["overruns"])),
-            ("uptime", duration(double(r["uptime_s"]))),
-        ])
+            ("rate", "\(r.rateHz) Hz"),
+            ("ticks", String(r.tickCount)),
+            ("overruns", String(r.overruns)),
+        ]
+        if let stale = r.staleStates { pairs.append(("stale states", String(stale))) }
+        pairs.append(("uptime", duration(r.uptimeS)))
+        var lines = keyValues(pairs)
 
         lines.append("")
-        let joints = object(r["joints"]) ?? [:]
-        lines += jointTable(names: joints["names"]?.arrayValue?.map { text($0) } ?? [],
-                            q: doubles(joints["q"]), v: doubles(joints["v"]),
-                            effort: doubles(joints["effort"]), command: doubles(joints["command"]))
+        lines += jointTable(names: r.joints.names, q: r.joints.q, v: r.joints.v, effort: r.joints.effort, command: r.joints.command)
 
         lines.append("")
-        let ee = object(r["end_effector"]) ?? [:]
-        let frame = ee["frame"]?.stringValue.map { " (\($0))" } ?? ""
-        lines.append("end effector\(frame) position [m]  \(xyz(doubles(ee["position"])))")
-        if let policy = r["policy"]?.stringValue { lines.append("policy  \(policy)") }
+        let ee = r.endEffector
+        lines.append("end effector (\(ee.frame)) position [m]  \(xyz(ee.position))")
+        if let policy = r.policy { lines.append("policy  \(policy)" + (r.policyVersion.map { " (version \($0))" } ?? "")) }
 
-        if let mpc = object(r["mpc"]) {
+        if let mpc = r.mpc {
             lines.append("")
-            lines += planner(mpc, endEffector: doubles(ee["position"]))
+            lines += planner(mpc, endEffector: ee.position)
         }
-        if let f = object(r["last_fallback"]) {
+        if let f = r.lastFallback {
             lines.append("")
-            lines.append("last fallback to hold: from \(text(f["from"])) at t \(fixed(double(f["loop_time_s"]), 3)) s (\(integer(f["count"])) in all): \(text(f["reason"]))")
+            lines.append("last fallback to hold: from \(f.from) at t \(fixed(f.loopTimeS, 3)) s (\(f.count) in all): \(f.reason)")
         }
 
         lines.append("")
-        let faults = r["faults"]?.arrayValue ?? []
-        if faults.isEmpty {
+        if r.faults.isEmpty {
             lines.append("recent faults: none")
         } else {
             lines.append("recent faults (oldest first):")
-            let rows = faults.map { item -> [String] in
-                let f = item
-                return [integer(f["tick"]), fixed(double(f["loop_time_s"]), 3), text(f["reason"]), text(f["flight_recorder"])]
-            }
+            let rows = r.faults.map { f in [String(f.tick), fixed(f.loopTimeS, 3), f.reason, f.flightRecorder ?? "-"] }
             lines += table(["tick", "t [s]", "reason", "flight recorder"], rows, right: [true, true, false, false])
                 .map { "  " + $0 }
         }
@@ -164,39 +120,35 @@ enum Format {
     }
 
     /// The MPC planner's figures: target and distance to it, the newest plan, solve times.
-    static func planner(_ mpc: JSONValue, endEffector: [Double?]) -> [String] {
+    static func planner(_ mpc: PlannerStatus, endEffector: [Double]) -> [String] {
         var target = "none"
         var error = "-"
-        if let t = object(mpc["target"]) {
-            if let p = t["position"], p.arrayValue != nil {
-                let xyzTarget = doubles(p)
-                target = "position " + self.xyz(xyzTarget)
-                if xyzTarget.count == 3, endEffector.count == 3 {
-                    var sum = 0.0
-                    for i in 0 ..< 3 {
-                        guard let a = xyzTarget[i], let b = endEffector[i] else { sum = .nan; break }
-                        sum += (a - b) * (a - b)
-                    }
-                    error = fixed(sum.squareRoot() * 1000, 2) + " mm"
-                }
-            } else if let q = t["q"], q.arrayValue != nil {
-                target = "joints " + doubles(q).map { fixed($0, 4) }.joined(separator: " ")
-            } else if let path = t["path"]?.arrayValue {
-                target = "path of \(path.count) waypoints, \(fixed(double(t["period"]), 2)) s per lap"
+        switch mpc.target {
+        case let .pose(position, _)?:
+            target = "position " + xyz(position)
+            if position.count == 3, endEffector.count == 3 {
+                let sum = (0 ..< 3).reduce(0.0) { $0 + (position[$1] - endEffector[$1]) * (position[$1] - endEffector[$1]) }
+                error = fixed(sum.squareRoot() * 1000, 2) + " mm"
             }
+        case let .joints(q)?:
+            target = "joints " + q.map { fixed($0, 4) }.joined(separator: " ")
+        case let .path(waypoints, period)?:
+            target = "path of \(waypoints.count) waypoints, \(fixed(period, 2)) s per lap"
+        case nil:
+            break
         }
         return ["mpc planner:"] + keyValues([
             ("target", target),
             ("distance to target", error),
-            ("newest plan", "\(text(mpc["status"])), \(fixed(double(mpc["plan_age_ms"]), 1)) ms old, \(integer(mpc["iterations"])) iterations"),
-            ("solves", "\(integer(mpc["solves"])), last \(fixed(double(mpc["solve_ms"]), 2)) ms, max \(fixed(double(mpc["max_solve_ms"]), 2)) ms at \(integer(mpc["rate_hz"])) Hz"),
-            ("model", "version \(integer(mpc["model_version"])), disagreement \(fixed(double(mpc["disagreement"]), 4)), \(integer(mpc["uncertain_plans"])) plans withdrawn"),
+            ("newest plan", "\(mpc.status), \(fixed(mpc.planAgeMs, 1)) ms old, \(mpc.iterations) iterations"),
+            ("solves", "\(mpc.solves), last \(fixed(mpc.solveMs, 2)) ms, max \(fixed(mpc.maxSolveMs, 2)) ms at \(mpc.rateHz) Hz"),
+            ("model", "version \(mpc.modelVersion), disagreement \(fixed(mpc.disagreement, 4)), \(mpc.uncertainPlans) plans withdrawn"),
         ]).map { "  " + $0 }
     }
 
-    static func jointTable(names: [String], q: [Double?], v: [Double?], effort: [Double?], command: [Double?]) -> [String] {
+    static func jointTable(names: [String], q: [Double], v: [Double], effort: [Double], command: [Double]) -> [String] {
         let count = max(names.count, q.count, v.count, effort.count, command.count)
-        func at(_ a: [Double?], _ i: Int) -> Double? { i < a.count ? a[i] : nil }
+        func at(_ a: [Double], _ i: Int) -> Double? { i < a.count ? a[i] : nil }
         let rows = (0..<count).map { i -> [String] in
             [i < names.count ? names[i] : "joint \(i + 1)",
              fixed(at(q, i), 4), fixed(at(v, i), 4), fixed(at(effort, i), 3), fixed(at(command, i), 3)]
@@ -205,81 +157,83 @@ enum Format {
                      right: [false, true, true, true, true])
     }
 
-    static func xyz(_ p: [Double?]) -> String {
+    static func xyz(_ p: [Double]) -> String {
         guard p.count == 3 else { return p.isEmpty ? "-" : p.map { fixed($0, 4) }.joined(separator: " ") }
         return "x \(fixed(p[0], 4))  y \(fixed(p[1], 4))  z \(fixed(p[2], 4))"
     }
 
-    static func timing(_ result: JSONValue) -> String {
-        let r = result
-        let keys = ["p50", "p90", "p99", "p99_9", "max", "mean"]
+    static func timing(_ r: TimingResult) -> String {
         let header = ["[µs]", "p50", "p90", "p99", "p99.9", "max", "mean"]
-        let rows = [("wake latency", "wake_latency_us"), ("compute", "compute_us"), ("compute (CPU)", "compute_cpu_us")]
-            .filter { r[$0.1] != nil }.map { label, key -> [String] in
-            let stats = r[key] ?? [:]
-            return [label] + keys.map { fixed(double(stats[$0]), 1) }
+        let latencies: [(String, TimingResult.Latency?)] = [("wake latency", r.wakeLatencyUs), ("compute", r.computeUs), ("compute (CPU)", r.computeCPUUs)]
+        let rows = latencies.compactMap { label, l in
+            l.map { l in [label] + [l.p50, l.p90, l.p99, l.p99_9, l.max, l.mean].map { fixed($0, 1) } }
         }
-        var lines = table(header, rows, right: [false] + Array(repeating: true, count: keys.count))
+        var lines = table(header, rows, right: [false] + Array(repeating: true, count: header.count - 1))
         lines.append("")
-        var scheduler = text(r["scheduler"])
-        if let priority = int(r["rt_priority"]) { scheduler += ", priority \(priority)" }
+        var scheduler = r.scheduler
+        if let priority = r.rtPriority { scheduler += ", priority \(priority)" }
         lines += keyValues([
-            ("ticks", integer(r["ticks"])),
-            ("overruns", integer(r["overruns"]) + "  (worst streak \(integer(r["worst_overrun_streak"])))"),
+            ("ticks", String(r.ticks)),
+            ("overruns", "\(r.overruns)  (worst streak \(r.worstOverrunStreak))"),
             ("scheduler", scheduler),
-            ("memory locked", bool(r["memory_locked"])),
-            ("cpu", r["cpu"] == .null || r["cpu"] == nil ? "any" : text(r["cpu"])),
-            ("allocations", integer(r["allocations"])),
+            ("memory locked", r.memoryLocked ? "yes" : "no"),
+            ("cpu", r.cpu.map(String.init) ?? "any"),
+            ("allocations", String(r.allocations)),
         ])
-        if let mpc = object(r["mpc"]) {
+        if let mpc = r.mpc {
             lines.append("")
             lines += planner(mpc, endEffector: [])
         }
         return lines.joined(separator: "\n")
     }
 
-    static func hello(_ result: JSONValue) -> String {
-        let r = result
-        var role = text(r["role"])
-        if let uid = int(r["uid"]) { role += " (uid \(uid))" }
-        var pairs: [(String, String)] = [
-            ("daemon", "\(text(r["daemon"])) \(text(r["version"]))"),
-            ("protocol", text(r["protocol"])),
-            ("robot", text(r["robot"])),
-            ("dof", text(r["dof"])),
-            ("role", role),
-        ]
-        if r["driver"] != nil { pairs.append(("driver", text(r["driver"]))) }
-        if let rate = int(r["rate_hz"]) { pairs.append(("rate", "\(rate) Hz")) }
-        if let modes = r["modes"]?.arrayValue { pairs.append(("modes", modes.map { text($0) }.joined(separator: ", "))) }
-        return keyValues(pairs).joined(separator: "\n")
+    static func hello(_ r: HelloResult) -> String {
+        keyValues([
+            ("daemon", "\(r.daemon) \(r.version)"),
+            ("protocol", String(r.protocol)),
+            ("robot", r.robot),
+            ("dof", String(r.dof)),
+            ("role", "\(r.role) (uid \(r.uid))"),
+            ("driver", r.driver),
+            ("rate", "\(r.rateHz) Hz"),
+            ("modes", r.modes.joined(separator: ", ")),
+        ]).joined(separator: "\n")
+    }
+
+    /// `model.status` as aligned lines; numbers as `number` shows them.
+    static func model(_ m: ModelStatus) -> String {
+        [
+            "version          \(m.version) (planner uses \(m.plannerVersion))",
+            "samples          \(m.samples) (seen \(m.samplesSeen))",
+            "rounds           \(m.rounds) (last took \(number(m.lastTrainingSeconds)) s)",
+            "validation mse   \(number(m.validationMSE)) (rigid body \(number(m.nominalMSE)))",
+            "disagreement     \(number(m.disagreement)) (along the newest plan)",
+            "last outcome     \(m.lastOutcome)",
+            "learner cpus     \(JSONValue.array(m.cpus.map { JSONValue($0) }).serialized)",
+        ].joined(separator: "\n")
     }
 
     // MARK: telemetry
 
     /// One line per sample for pipes: `tick=… mode=… q=a,b,c` (q with 4 decimals).
-    static func telemetryLine(_ params: JSONValue?) -> String {
-        let p = params ?? [:]
-        let q = doubles(p["q"]).map { fixed($0, 4) }.joined(separator: ",")
-        return "tick=\(integer(p["tick"])) mode=\(text(p["mode"])) q=\(q)"
+    static func telemetryLine(_ p: TelemetrySample) -> String {
+        "tick=\(p.tick) mode=\(p.mode) q=\(p.q.map { fixed($0, 4) }.joined(separator: ","))"
     }
 
     /// The full-screen view for a terminal.
-    static func telemetryView(_ params: JSONValue?, names: [String], rateHz: Int?, samples: Int) -> [String] {
-        let p = params ?? [:]
+    static func telemetryView(_ p: TelemetrySample, names: [String], rateHz: Int?, samples: Int) -> [String] {
         var lines = ["robotd telemetry" + (rateHz.map { " at \($0) Hz" } ?? "") + "  (Ctrl-C to stop)", ""]
         lines += keyValues([
-            ("tick", integer(p["tick"])),
-            ("loop time", fixed(double(p["loop_time_s"]), 3) + " s"),
-            ("mode", text(p["mode"])),
-            ("dropped", integer(p["dropped"])),
+            ("tick", String(p.tick)),
+            ("loop time", fixed(p.loopTimeS, 3) + " s"),
+            ("mode", p.mode),
+            ("dropped", String(p.dropped)),
             ("samples", String(samples)),
         ])
         lines.append("")
-        lines += jointTable(names: names, q: doubles(p["q"]), v: doubles(p["v"]),
-                            effort: doubles(p["effort"]), command: doubles(p["command"]))
+        lines += jointTable(names: names, q: p.q, v: p.v, effort: p.effort, command: p.command)
         lines.append("")
-        lines.append("end effector [m]  \(xyz(doubles(p["end_effector"])))")
+        lines.append("end effector [m]  \(xyz(p.endEffector))")
         return lines
     }
 }

@@ -77,9 +77,13 @@ struct GlobalOptions: ParsableArguments {
 
     /// Connects, runs `body`, and turns a `ControlClientError` into its message on stderr and exit code.
     func withClient<T>(_ body: (ControlClient) throws -> T) throws -> T {
+        try reportingErrors { try body(ControlClient(path: socketPath, timeout: timeout)) }
+    }
+
+    /// Runs `body`, turning a `ControlClientError` into its message on stderr and exit code.
+    func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
-            let client = try ControlClient(path: socketPath, timeout: timeout)
-            return try body(client)
+            return try body()
         } catch let error as ControlClientError {
             Output.error(error.message)
             throw ExitCode(error.exitCode)
@@ -88,15 +92,37 @@ struct GlobalOptions: ParsableArguments {
 
     /// Calls a file method passing `descriptor` (see `ControlClient.call(_:_:passing:)`) and prints
     /// the result like `callAndPrint`.
-    func callAndPrint(_ method: String, _ params: [String: JSONValue], passing descriptor: Int32, text: (JSONValue) -> String) throws {
-        let result = try withClient { try $0.call(method, params, passing: descriptor) }
-        Output.line(json ? result.pretty : text(result))
+    func callAndPrint<R: ControlResult>(_ method: String, _ params: [String: JSONValue], passing descriptor: Int32, as _: R.Type,
+                                        text: (R) -> String) throws {
+        try withClient { client in
+            let result = try client.call(method, params, passing: descriptor)
+            Output.line(json ? result.pretty : text(try Self.decode(result, of: method)))
+        }
     }
 
-    /// Calls `method` and prints the result: raw JSON with --json, else `text(result)`.
-    func callAndPrint(_ method: String, _ params: JSONValue? = nil, text: (JSONValue) -> String) throws {
+    /// Calls `method` and prints the result: the raw JSON with --json (every key, also those this
+    /// robotctl does not know), else `text` of the typed result.
+    func callAndPrint<R: ControlResult>(_ method: String, _ params: JSONValue? = nil, as _: R.Type, text: (R) -> String) throws {
+        try withClient { client in
+            let result = try client.call(method, params)
+            Output.line(json ? result.pretty : text(try Self.decode(result, of: method)))
+        }
+    }
+
+    /// Calls `method` and prints its raw result, with or without --json (`config.get`, `call`).
+    func callAndPrintJSON(_ method: String, _ params: JSONValue? = nil) throws {
         let result = try withClient { try $0.call(method, params) }
-        Output.line(json ? result.pretty : text(result))
+        Output.line(result.pretty)
+    }
+
+    /// `method`'s result as `R`; a result that does not read is robotd's protocol error (exit 70)
+    /// naming the member.
+    static func decode<R: ControlResult>(_ result: JSONValue, of method: String) throws(ControlClientError) -> R {
+        do {
+            return try R(json: result, method: method)
+        } catch {
+            throw .protocolError(error.message)
+        }
     }
 }
 
@@ -125,7 +151,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.status, text: Format.status)
+        try options.callAndPrint(ControlMethod.status, as: StatusResult.self, text: Format.status)
     }
 }
 
@@ -170,11 +196,12 @@ struct Watch: ParsableCommand {
 
         try options.withClient { client in
             var names: [String] = []
-            if terminal, let hello = try? client.call(ControlMethod.hello) {
-                names = hello["joint_names"]?.arrayValue?.map { Format.text($0) } ?? []
+            if terminal, let hello = try? client.call(ControlMethod.hello), let h = try? HelloResult(json: hello) {
+                names = h.jointNames
             }
-            let subscription = try client.call(ControlMethod.telemetrySubscribe, ["rate_hz": JSONValue(rate)])
-            let effectiveRate = Format.int(subscription["rate_hz"]) ?? rate
+            let subscription: TelemetrySubscribeResult = try GlobalOptions.decode(
+                client.call(ControlMethod.telemetrySubscribe, TelemetrySubscribeParams(rateHz: Double(rate)).json), of: ControlMethod.telemetrySubscribe)
+            let effectiveRate = subscription.rateHz
             // Allow a couple of sample periods on top of the reply timeout before giving up.
             let wait = options.timeout + 2.0 / Double(max(effectiveRate, 1))
 
@@ -186,12 +213,15 @@ struct Watch: ParsableCommand {
                 samples += 1
                 if options.json {
                     Output.line((params ?? .null).serialized)
-                } else if terminal {
-                    let lines = Format.telemetryView(params, names: names, rateHz: effectiveRate, samples: samples)
-                    print("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n\u{1B}[J",
-                          terminator: "")
                 } else {
-                    Output.line(Format.telemetryLine(params))
+                    let sample: TelemetrySample = try GlobalOptions.decode(params ?? .null, of: ControlMethod.telemetry)
+                    if terminal {
+                        let lines = Format.telemetryView(sample, names: names, rateHz: effectiveRate, samples: samples)
+                        print("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n\u{1B}[J",
+                              terminator: "")
+                    } else {
+                        Output.line(Format.telemetryLine(sample))
+                    }
                 }
                 if !Output.flush() {
                     // The reader went away (`robotctl watch | head -3` with SIGPIPE ignored): stop quietly.
@@ -211,7 +241,7 @@ struct Timing: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.timing, text: Format.timing)
+        try options.callAndPrint(ControlMethod.timing, as: TimingResult.self, text: Format.timing)
     }
 }
 
@@ -241,16 +271,16 @@ struct Mode: ParsableCommand {
 
     func run() throws {
         if let mode {
-            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: mode, force: force).json) { "mode: \(Format.text($0["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: mode, force: force).json, as: ModeResult.self) { "mode: \($0.mode)" }
             return
         }
-        let status = try options.withClient { try $0.call(ControlMethod.status) }
+        let status: StatusResult = try options.withClient { try GlobalOptions.decode($0.call(ControlMethod.status), of: ControlMethod.status) }
         if options.json {
-            Output.line(JSONValue.object(["mode": status["mode"] ?? .null, "fault": status["fault"] ?? .null]).pretty)
-        } else if let fault = status["fault"]?.stringValue {
-            Output.line("\(Format.text(status["mode"])) (fault: \(fault))")
+            Output.line(JSONValue.object(["mode": .string(status.mode), "fault": status.fault.map { .string($0) } ?? .null]).pretty)
+        } else if let fault = status.fault {
+            Output.line("\(status.mode) (fault: \(fault))")
         } else {
-            Output.line(Format.text(status["mode"]))
+            Output.line(status.mode)
         }
     }
 }
@@ -363,11 +393,9 @@ struct Move: ParsableCommand {
 
     func run() throws {
         let target = try Self.parse(targets, duration: duration, options: options)
-        try target.options.callAndPrint(ControlMethod.move, target.params) { result in
-            let r = result
-            let accepted = r["accepted"]?.boolValue.map { $0 ? "accepted" : "not accepted" } ?? "sent"
-            let seconds = Format.double(r["duration_s"]).map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
-            return "move \(accepted): mode \(Format.text(r["mode"])), duration \(seconds)"
+        try target.options.callAndPrint(ControlMethod.move, target.params, as: MoveResult.self) { r in
+            let seconds = r.durationS.map { Format.fixed($0, 3) + " s" } ?? "chosen by robotd"
+            return "move \(r.accepted ? "accepted" : "not accepted"): mode \(r.mode), duration \(seconds)"
         }
     }
 }
@@ -480,24 +508,26 @@ struct TargetCommand: ParsableCommand {
 
     func run() throws {
         if clear {
-            try options.callAndPrint(ControlMethod.targetClear) { _ in "target cleared" }
+            try options.withClient { client in
+                let result = try client.call(ControlMethod.targetClear)
+                Output.line(options.json ? result.pretty : "target cleared")
+            }
             return
         }
         let p = try params()
-        try options.callAndPrint(ControlMethod.targetSet, p) { result in
-            "target accepted (mode \(Format.text(result["mode"])))"
-        }
+        try options.callAndPrint(ControlMethod.targetSet, p, as: TargetSetResult.self) { "target accepted (mode \($0.mode))" }
         if go {
             // The planner needs one re-plan before the loop accepts mpc: retry briefly, quietly.
             for _ in 0 ..< 20 {
                 if let client = try? ControlClient(path: options.socketPath, timeout: options.timeout),
                    let result = try? client.call(ControlMethod.modeSet, ModeSetParams(mode: "mpc").json) {
-                    Output.line(options.json ? result.pretty : "mode: \(Format.text(result["mode"]))")
+                    let mode: ModeResult = try options.reportingErrors { try GlobalOptions.decode(result, of: ControlMethod.modeSet) }
+                    Output.line(options.json ? result.pretty : "mode: \(mode.mode)")
                     return
                 }
                 usleep(50_000)
             }
-            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "mpc").json) { "mode: \(Format.text($0["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "mpc").json, as: ModeResult.self) { "mode: \($0.mode)" }
         }
     }
 }
@@ -521,13 +551,11 @@ struct PolicyCommand: ParsableCommand {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let file = try LocalFile.openForReading(absolute)
         defer { close(file) }
-        try options.callAndPrint(ControlMethod.policyLoad, ["name": .string(absolute)], passing: file) { result in
-            let r = result
-            let widths = r["widths"]?.arrayValue?.map { Format.text($0) }.joined(separator: "-") ?? "?"
-            return "policy loaded: \(Format.text(r["loaded"])) (\(widths), \(Format.text(r["activation"])))"
+        try options.callAndPrint(ControlMethod.policyLoad, ["name": .string(absolute)], passing: file, as: PolicyLoadResult.self) { r in
+            "policy loaded: \(r.loaded) (\(r.widths.map(String.init).joined(separator: "-")), \(r.activation))"
         }
         if go {
-            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "policy").json) { "mode: \(Format.text($0["mode"]))" }
+            try options.callAndPrint(ControlMethod.modeSet, ModeSetParams(mode: "policy").json, as: ModeResult.self) { "mode: \($0.mode)" }
         }
     }
 }
@@ -565,37 +593,28 @@ struct ModelCommand: ParsableCommand {
     func run() throws {
         switch action {
         case .status:
-            try options.callAndPrint(ControlMethod.modelStatus) { result in
-                let r = result
-                return [
-                    "version          \(Format.text(r["version"])) (planner uses \(Format.text(r["planner_version"])))",
-                    "samples          \(Format.text(r["samples"])) (seen \(Format.text(r["samples_seen"])))",
-                    "rounds           \(Format.text(r["rounds"])) (last took \(Format.text(r["last_training_s"])) s)",
-                    "validation mse   \(Format.text(r["validation_mse"])) (rigid body \(Format.text(r["nominal_mse"])))",
-                    "disagreement     \(Format.text(r["disagreement"])) (along the newest plan)",
-                    "last outcome     \(Format.text(r["last_outcome"]))",
-                    "learner cpus     \(Format.text(r["cpus"]))",
-                ].joined(separator: "\n")
-            }
+            try options.callAndPrint(ControlMethod.modelStatus, as: ModelStatus.self, text: Format.model)
         case .train, .rollback, .reset:
-            try options.callAndPrint("model.\(action.rawValue)") { _ in "\(action.rawValue) requested (see robotctl model status)" }
+            try options.withClient { client in
+                let result = try client.call("model.\(action.rawValue)")
+                Output.line(options.json ? result.pretty : "\(action.rawValue) requested (see robotctl model status)")
+            }
         case .save, .load:
             let given = path ?? ""
             let absolute = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
-            let text = { (result: JSONValue) -> String in
-                let r = result
-                return action == .save
-                    ? "saved version \(Format.text(r["version"])) (\(Format.text(r["members"])) members) to \(Format.text(r["saved"]))"
-                    : "loaded \(Format.text(r["loaded"])) (\(Format.text(r["members"])) members; the planner adopts it at its next re-plan)"
-            }
             if action == .load {
                 let file = try LocalFile.openForReading(absolute)
                 defer { close(file) }
-                try options.callAndPrint(ControlMethod.modelLoad, ["name": .string(absolute)], passing: file, text: text)
+                try options.callAndPrint(ControlMethod.modelLoad, ["name": .string(absolute)], passing: file, as: ModelLoadResult.self) { r in
+                    "loaded \(r.loaded) (\(r.members) members; the planner adopts it at its next re-plan)"
+                }
             } else {
                 let temporary = try LocalFile.createTemporary(next: absolute)
                 do {
-                    try options.callAndPrint(ControlMethod.modelSave, ["name": .string(absolute)], passing: temporary.descriptor, text: text)
+                    try options.callAndPrint(ControlMethod.modelSave, ["name": .string(absolute)], passing: temporary.descriptor,
+                                             as: ModelSaveResult.self) { r in
+                        "saved version \(r.version) (\(r.members) members) to \(r.saved)"
+                    }
                     try LocalFile.commit(temporary, to: absolute)
                 } catch {
                     close(temporary.descriptor)
@@ -614,7 +633,7 @@ struct Estop: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.estop) { "mode: \(Format.text($0["mode"]))" }
+        try options.callAndPrint(ControlMethod.estop, as: ModeResult.self) { "mode: \($0.mode)" }
     }
 }
 
@@ -625,7 +644,7 @@ struct Reset: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.reset) { "mode: \(Format.text($0["mode"]))" }
+        try options.callAndPrint(ControlMethod.reset, as: ModeResult.self) { "mode: \($0.mode)" }
     }
 }
 
@@ -636,7 +655,7 @@ struct Config: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.configGet, text: \.pretty)
+        try options.callAndPrintJSON(ControlMethod.configGet)
     }
 }
 
@@ -655,11 +674,8 @@ struct LogLevel: ParsableCommand {
     var level: Level
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.logSetLevel, LogSetLevelParams(level: level.rawValue).json) { result in
-            let r = result
-            var text = "log level: \(Format.text(r["level"]))"
-            if let previous = r["previous"]?.stringValue { text += " (was \(previous))" }
-            return text
+        try options.callAndPrint(ControlMethod.logSetLevel, LogSetLevelParams(level: level.rawValue).json, as: LogSetLevelResult.self) { r in
+            "log level: \(r.level) (was \(r.previous))"
         }
     }
 }
@@ -671,7 +687,7 @@ struct Hello: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        try options.callAndPrint(ControlMethod.hello, text: Format.hello)
+        try options.callAndPrint(ControlMethod.hello, as: HelloResult.self, text: Format.hello)
     }
 }
 
@@ -707,8 +723,7 @@ struct Call: ParsableCommand {
     }
 
     func run() throws {
-        let result = try options.withClient { try $0.call(method, Self.parseParams(params)) }
-        Output.line(result.pretty)
+        try options.callAndPrintJSON(method, Self.parseParams(params))
     }
 }
 

@@ -115,3 +115,23 @@ import Testing
         #expect(count == 0, "\(count) allocations")
     }
 }
+
+extension StateFreshnessTests {
+    /// `status.stale_states`: every tick without a fresh sample since start, invalid or too old,
+    /// as many as the transitions flagged as held; a fresh sample does not reset it.
+    @Test func telemetryCountsTheTicksWithoutAFreshState() throws {
+        let (loop, _) = try ControlLoopTests.loop({ $0.invalidReads = [12 ... 15, 17 ... 20] }, configure: { $0.staleStateFaultTicks = 5 })
+        Self.run(loop, 1 ... 10)
+        #expect(loop.telemetry.read().staleStates == 0)
+        Self.run(loop, 11 ... 40)
+        #expect(loop.telemetry.read().staleStates == 8)
+        #expect(Self.transitions(loop).values.filter { $0.flags & Transition.Flags.heldState != 0 }.count == 8)
+        #expect(loop.mode == .hold)
+
+        // Too old: the sample first seen at tick 99 is stale from tick 104 on (4.5 ms maximum age).
+        let (frozen, _) = try ControlLoopTests.loop({ $0.frozenFromRead = 101 },
+                                                   configure: { $0.maxStateAge = 0.0045; $0.staleStateFaultTicks = 10 })
+        Self.run(frozen, 1 ... 106)
+        #expect(frozen.telemetry.read().staleStates == 3)
+    }
+}
