@@ -89,6 +89,11 @@ let package = Package(
             ]
         ),
 
+        // Servo-bus protocols without I/O (issue 14): Dynamixel Protocol 2.0 and Feetech SCS/STS
+        // packets (encoders, decoders that return a typed result or error for any bytes), the
+        // control tables, and emulated servos as pure state machines (packet in, replies out).
+        .target(name: "ServoProtocol"),
+
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
         .target(name: "RobotdConfig", dependencies: ["CLinuxRT", "ControlProtocol", "Planning", .product(name: "Yams", package: "Yams")]),
@@ -129,6 +134,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // Servo buses on real adapters (libserialport) and pseudo-terminals (termios): the
+        // transaction layer (discard stale input, whole writes, deadline reads, reply matching)
+        // and the bus emulator's host (a PTY at a stable path, wire time paced at the baud).
+        .target(name: "ServoBus", dependencies: ["ServoProtocol", "CSerialPort", "Platform", "CLinuxRT"]),
 
         // MARK: executables
         .executableTarget(
@@ -188,6 +198,8 @@ let package = Package(
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "ServoProtocolTests", dependencies: ["ServoProtocol"]),
+        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
