@@ -28,13 +28,13 @@ public enum FeetechDecodeError: Error, Hashable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case let .badHeader(offset, byte):
-            "Feetech packet: byte \(offset) is \(hex(byte)), expected the FF FF header"
+            "Feetech packet: byte \(offset) is \(feetechHexByte(byte)), expected the FF FF header"
         case let .truncated(needed, have):
             "Feetech packet truncated: \(have) bytes of \(needed)"
         case let .badLength(len):
             "Feetech packet: LEN \(len) is outside 2…\(FeetechPacket.maxPacketLength - 4)"
         case let .badChecksum(expected, got):
-            "Feetech packet: checksum \(hex(got)), expected \(hex(expected))"
+            "Feetech packet: checksum \(feetechHexByte(got)), expected \(feetechHexByte(expected))"
         case let .wrongID(expected, got):
             "Feetech reply from ID \(got), expected ID \(expected)"
         case let .wrongLength(expected, got):
@@ -44,17 +44,17 @@ public enum FeetechDecodeError: Error, Hashable, Sendable, CustomStringConvertib
         case let .invalidID(id):
             "Feetech packet: ID \(id) is not valid here"
         case let .invalidErrorByte(byte):
-            "Feetech reply: ERR byte \(hex(byte)) is above 0x7F"
+            "Feetech reply: ERR byte \(feetechHexByte(byte)) is above 0x7F"
         case let .unknownInstruction(byte):
-            "Feetech packet: unknown instruction \(hex(byte))"
+            "Feetech packet: unknown instruction \(feetechHexByte(byte))"
         case let .badParameters(instruction, count):
             "Feetech \(instruction): \(count) parameter bytes do not fit the instruction"
         }
     }
 }
 
-@usableFromInline
-func hex(_ b: UInt8) -> String {
+/// "0x1F": a byte as the notes and the SDK print it.
+func feetechHexByte(_ b: UInt8) -> String {
     let digits: [Character] = Array("0123456789ABCDEF")
     return "0x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 15)])
 }
@@ -101,7 +101,6 @@ public enum FeetechCommand: Sendable, Hashable {
 public enum FeetechDecoder {
     /// The frame checks common to both kinds: header, LEN, completeness, checksum. Returns the
     /// frame length.
-    @inlinable
     static func checkFrame(_ p: UnsafeBufferPointer<UInt8>) -> Result<Int, FeetechDecodeError> {
         let n = p.count
         for i in 0..<min(2, n) where p[i] != FeetechPacket.header {

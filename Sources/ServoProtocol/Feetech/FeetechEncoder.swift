@@ -32,14 +32,16 @@ public enum FeetechEncoder {
 
     public static func ping(id: UInt8, into buffer: inout [UInt8]) throws(FeetechEncodeError) {
         try checkID(id, .ping, broadcastAllowed: true)
-        frame(id, .ping, into: &buffer) { _ in }
+        frame(id, .ping, into: &buffer)
     }
 
     public static func read(id: UInt8, address: UInt8, length: UInt8,
                             into buffer: inout [UInt8]) throws(FeetechEncodeError) {
         try checkID(id, .read, broadcastAllowed: false)
         guard length > 0 else { throw .empty(instruction: .read) }
-        frame(id, .read, into: &buffer) { $0.append(address); $0.append(length) }
+        begin(id, .read, into: &buffer)
+        buffer.append(address); buffer.append(length)
+        finish(&buffer)
     }
 
     public static func write<C: Collection>(id: UInt8, address: UInt8, data: C,
@@ -58,7 +60,7 @@ public enum FeetechEncoder {
     public static func action(id: UInt8 = FeetechPacket.broadcastID,
                               into buffer: inout [UInt8]) throws(FeetechEncodeError) {
         try checkID(id, .action, broadcastAllowed: true)
-        frame(id, .action, into: &buffer) { _ in }
+        frame(id, .action, into: &buffer)
     }
 
     /// SYNC_READ (STS only): broadcast `address, length, id…`; each listed servo answers with an
@@ -66,15 +68,25 @@ public enum FeetechEncoder {
     public static func syncRead<C: Collection>(address: UInt8, length: UInt8, ids: C,
                                                into buffer: inout [UInt8]) throws(FeetechEncodeError)
         where C.Element == UInt8 {
-        guard !ids.isEmpty, length > 0 else { throw .empty(instruction: .syncRead) }
-        for id in ids { try checkID(id, .syncRead, broadcastAllowed: false) }
+        // Concrete bytes from here on: iterating an unspecialised generic collection allocates.
+        try FeetechDecoder.withContiguous(ids) { ids in
+            syncReadCore(address: address, length: length, ids: ids, into: &buffer)
+        }.get()
+    }
+
+    static func syncReadCore(address: UInt8, length: UInt8, ids: UnsafeBufferPointer<UInt8>,
+                             into buffer: inout [UInt8]) -> Result<Void, FeetechEncodeError> {
+        guard !ids.isEmpty, length > 0 else { return .failure(.empty(instruction: .syncRead)) }
+        for id in ids where id > FeetechPacket.maxServoID { return .failure(.invalidID(id, instruction: .syncRead)) }
         let count = 2 + ids.count
         guard count <= FeetechPacket.maxParameterCount else {
-            throw .tooLong(instruction: .syncRead, parameterCount: count)
+            return .failure(.tooLong(instruction: .syncRead, parameterCount: count))
         }
-        frame(FeetechPacket.broadcastID, .syncRead, into: &buffer) {
-            $0.append(address); $0.append(length); $0.append(contentsOf: ids)
-        }
+        begin(FeetechPacket.broadcastID, .syncRead, into: &buffer)
+        buffer.append(address); buffer.append(length)
+        for id in ids { buffer.append(id) }
+        finish(&buffer)
+        return .success(())
     }
 
     /// SYNC_WRITE: broadcast `address, length, [id, data…]…`; `data` holds `length` bytes per ID in
@@ -82,24 +94,34 @@ public enum FeetechEncoder {
     public static func syncWrite<I: Collection, D: Collection>(
         address: UInt8, length: UInt8, ids: I, data: D, into buffer: inout [UInt8]
     ) throws(FeetechEncodeError) where I.Element == UInt8, D.Element == UInt8 {
-        guard !ids.isEmpty, length > 0 else { throw .empty(instruction: .syncWrite) }
-        for id in ids { try checkID(id, .syncWrite, broadcastAllowed: false) }
+        try FeetechDecoder.withContiguous(ids) { ids in
+            FeetechDecoder.withContiguous(data) { data in
+                syncWriteCore(address: address, length: length, ids: ids, data: data, into: &buffer)
+            }
+        }.get()
+    }
+
+    static func syncWriteCore(address: UInt8, length: UInt8, ids: UnsafeBufferPointer<UInt8>,
+                              data: UnsafeBufferPointer<UInt8>,
+                              into buffer: inout [UInt8]) -> Result<Void, FeetechEncodeError> {
+        guard !ids.isEmpty, length > 0 else { return .failure(.empty(instruction: .syncWrite)) }
+        for id in ids where id > FeetechPacket.maxServoID { return .failure(.invalidID(id, instruction: .syncWrite)) }
         let n = Int(length)
         guard data.count == ids.count * n else {
-            throw .dataCountMismatch(expected: ids.count * n, got: data.count)
+            return .failure(.dataCountMismatch(expected: ids.count * n, got: data.count))
         }
         let count = 2 + ids.count * (1 + n)
         guard count <= FeetechPacket.maxParameterCount else {
-            throw .tooLong(instruction: .syncWrite, parameterCount: count)
+            return .failure(.tooLong(instruction: .syncWrite, parameterCount: count))
         }
-        frame(FeetechPacket.broadcastID, .syncWrite, into: &buffer) {
-            $0.append(address); $0.append(length)
-            var d = data.makeIterator()
-            for id in ids {
-                $0.append(id)
-                for _ in 0..<n { $0.append(d.next()!) }
-            }
+        begin(FeetechPacket.broadcastID, .syncWrite, into: &buffer)
+        buffer.append(address); buffer.append(length)
+        for (k, id) in ids.enumerated() {
+            buffer.append(id)
+            for j in 0..<n { buffer.append(data[k * n + j]) }
         }
+        finish(&buffer)
+        return .success(())
     }
 
     /// A status (reply) packet: what a servo sends, and what the emulator answers with.
@@ -107,14 +129,17 @@ public enum FeetechEncoder {
                                              into buffer: inout [UInt8]) throws(FeetechEncodeError)
         where C.Element == UInt8 {
         guard id <= FeetechPacket.maxServoID else { throw .invalidID(id, instruction: .ping) }
-        guard parameters.count <= FeetechPacket.maxParameterCount else {
-            throw .tooLong(instruction: .read, parameterCount: parameters.count)
-        }
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(FeetechPacket.header); buffer.append(FeetechPacket.header)
-        buffer.append(id); buffer.append(UInt8(parameters.count + 2)); buffer.append(error)
-        buffer.append(contentsOf: parameters)
-        buffer.append(FeetechPacket.checksum(buffer[2...]))
+        try FeetechDecoder.withContiguous(parameters) { p -> Result<Void, FeetechEncodeError> in
+            guard p.count <= FeetechPacket.maxParameterCount else {
+                return .failure(.tooLong(instruction: .read, parameterCount: p.count))
+            }
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(FeetechPacket.header); buffer.append(FeetechPacket.header)
+            buffer.append(id); buffer.append(UInt8(p.count + 2)); buffer.append(error)
+            for b in p { buffer.append(b) }
+            buffer.append(checksum(of: buffer))
+            return .success(())
+        }.get()
     }
 
     // MARK: returning a new array
@@ -167,7 +192,7 @@ public enum FeetechEncoder {
         case let .reset(id):
             try checkID(id, .reset, broadcastAllowed: true)
             var b: [UInt8] = []
-            frame(id, .reset, into: &b) { _ in }
+            frame(id, .reset, into: &b)
             return b
         case let .syncRead(address, length, ids): return try syncRead(address: address, length: length, ids: ids)
         case let .syncWrite(address, length, ids, data):
@@ -189,22 +214,45 @@ public enum FeetechEncoder {
                                          into buffer: inout [UInt8]) throws(FeetechEncodeError)
         where C.Element == UInt8 {
         try checkID(id, instruction, broadcastAllowed: true)
-        guard !data.isEmpty else { throw .empty(instruction: instruction) }
-        guard 1 + data.count <= FeetechPacket.maxParameterCount else {
-            throw .tooLong(instruction: instruction, parameterCount: 1 + data.count)
-        }
-        frame(id, instruction, into: &buffer) { $0.append(address); $0.append(contentsOf: data) }
+        try FeetechDecoder.withContiguous(data) { data -> Result<Void, FeetechEncodeError> in
+            guard !data.isEmpty else { return .failure(.empty(instruction: instruction)) }
+            guard 1 + data.count <= FeetechPacket.maxParameterCount else {
+                return .failure(.tooLong(instruction: instruction, parameterCount: 1 + data.count))
+            }
+            begin(id, instruction, into: &buffer)
+            buffer.append(address)
+            for b in data { buffer.append(b) }
+            finish(&buffer)
+            return .success(())
+        }.get()
     }
 
-    /// Header, ID, a LEN placeholder, INST, the parameters `body` appends, then LEN and checksum.
+    /// Header, ID, a LEN placeholder and INST; the caller appends the parameters, then `finish`.
     @inline(__always)
-    static func frame(_ id: UInt8, _ instruction: FeetechInstruction, into buffer: inout [UInt8],
-                      _ body: (inout [UInt8]) -> Void) {
+    static func begin(_ id: UInt8, _ instruction: FeetechInstruction, into buffer: inout [UInt8]) {
         buffer.removeAll(keepingCapacity: true)
         buffer.append(FeetechPacket.header); buffer.append(FeetechPacket.header)
         buffer.append(id); buffer.append(0); buffer.append(instruction.rawValue)
-        body(&buffer)
+    }
+
+    /// Sets LEN (parameters + 2) and appends the checksum.
+    @inline(__always)
+    static func finish(_ buffer: inout [UInt8]) {
         buffer[3] = UInt8(buffer.count - 5 + 2)
-        buffer.append(FeetechPacket.checksum(buffer[2...]))
+        buffer.append(checksum(of: buffer))
+    }
+
+    /// The checksum of a packet under construction: every byte after the header.
+    @inline(__always)
+    static func checksum(of buffer: [UInt8]) -> UInt8 {
+        var sum: UInt8 = 0
+        for i in 2..<buffer.count { sum &+= buffer[i] }
+        return ~sum
+    }
+
+    @inline(__always)
+    static func frame(_ id: UInt8, _ instruction: FeetechInstruction, into buffer: inout [UInt8]) {
+        begin(id, instruction, into: &buffer)
+        finish(&buffer)
     }
 }
