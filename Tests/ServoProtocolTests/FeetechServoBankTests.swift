@@ -131,6 +131,7 @@ import Testing
 
     @Test func tableLooksUpByNameAndAddress() {
         #expect(STS3215.item(named: "goal_position") == STS3215.goalPosition)
+        #expect(FeetechModel.name(STS3215.modelNumber) == "STS3215" && FeetechModel.name(1) == "model 1")
         #expect(STS3215.item(named: "nope") == nil)
         #expect(STS3215.item(at: 43) == STS3215.goalPosition)
         #expect(STS3215.item(at: 50) == nil)

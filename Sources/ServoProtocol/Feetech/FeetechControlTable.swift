@@ -50,6 +50,14 @@ public struct FeetechItem: Sendable, Hashable {
     }
 }
 
+/// Feetech model numbers (register 3) a bus scan can name (hardware-notes §2.3).
+public enum FeetechModel {
+    public static let names: [UInt16: String] = [777: "STS3215", 2825: "STS3250", 1284: "SCS0009"]
+
+    /// "STS3215", or "model N" for a number robotd does not know.
+    public static func name(_ number: UInt16) -> String { names[number] ?? "model \(number)" }
+}
+
 /// The STS3215 memory table (hardware-notes §2.3; LeRobot `STS_SMS_SERIES_CONTROL_TABLE`, the
 /// Feetech memory-table analysis): addresses 0–39 EEPROM, 40–70 RAM. Two-byte items are
 /// little-endian on the wire (`FeetechSeries.sts`).

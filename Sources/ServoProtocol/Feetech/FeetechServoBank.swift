@@ -44,7 +44,9 @@ public struct FeetechServoBank: Sendable {
     /// - Parameters:
     ///   - ids: one servo per ID, in bus order (broadcast PING replies come in this order).
     ///   - firmware: registers 0 and 1.
-    ///   - eepromLocked: Lock (55) at power-on.
+    ///   - eepromLocked: Lock (55) at power-on. Locked by default, the cautious reading: Feetech's
+    ///     examples and LeRobot unlock explicitly before any EEPROM write, so correct clients work
+    ///     either way and a client that forgets is caught here rather than on the bench.
     public init<S: Sequence>(ids: S, firmware: (major: UInt8, minor: UInt8) = (3, 10), eepromLocked: Bool = true)
         where S.Element == UInt8 {
         servos = []
