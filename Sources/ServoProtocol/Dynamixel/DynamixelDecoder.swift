@@ -35,7 +35,7 @@ public enum DynamixelDecoder {
     }
 
     /// Finds and checks the frame: header position, reserved byte, id, LEN bounds, completeness,
-    /// CRC. `fast` allows the broadcast id in a status packet.
+    /// CRC. `allowBroadcast` admits id 0xFE (instructions, fast replies).
     static func frame(
         _ b: UnsafeBufferPointer<UInt8>, skippingGarbage: Bool, minimumLength: Int, allowBroadcast: Bool
     ) throws(DynamixelDecodeError) -> Frame {
@@ -94,10 +94,11 @@ public enum DynamixelDecoder {
         skippingGarbage: Bool = false, into parameters: inout [UInt8]
     ) throws(DynamixelDecodeError) -> DynamixelStatusHeader {
         parameters.removeAll(keepingCapacity: true)
-        let f = try frame(bytes, skippingGarbage: skippingGarbage, minimumLength: 4, allowBroadcast: false)
+        let f = try frame(bytes, skippingGarbage: skippingGarbage, minimumLength: 3, allowBroadcast: false)
         if f.instruction != DynamixelInstruction.status.rawValue {
             throw .echoedInstruction(DynamixelInstruction(rawValue: f.instruction))
         }
+        if f.length < 4 { throw .wrongLength(expected: 4, received: f.length) }
         if let expectedID, f.id != expectedID { throw .wrongID(expected: expectedID, received: f.id) }
         // INST…params is the stuffed region; INST (0x55) cannot take part in a pattern.
         try unstuff(bytes, (f.start + 8)..<(f.end - 2), into: &parameters)
@@ -139,7 +140,7 @@ public enum DynamixelDecoder {
     ) throws(DynamixelDecodeError) -> DynamixelFastReply {
         guard ids.count == lengths.count else { throw .wrongLength(expected: ids.count, received: lengths.count) }
         return try withBuffer(bytes) { b throws(DynamixelDecodeError) in
-            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 4, allowBroadcast: true)
+            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 3, allowBroadcast: true)
             if f.instruction != DynamixelInstruction.status.rawValue {
                 throw .echoedInstruction(DynamixelInstruction(rawValue: f.instruction))
             }

@@ -233,8 +233,8 @@ public enum DynamixelEncoder {
             out.append(b.error.rawValue); out.append(b.id)
             out.append(contentsOf: b.data)
             crc = out.withUnsafeBufferPointer { DynamixelCRC.update(crc, $0, crcFrom..<out.count) }
+            crcFrom = out.count  // the next CRC covers this one's bytes too
             out.append(UInt8(truncatingIfNeeded: crc)); out.append(UInt8(truncatingIfNeeded: crc >> 8))
-            crcFrom = out.count
         }
         if blocks.isEmpty {
             crc = out.withUnsafeBufferPointer { DynamixelCRC.update(0, $0, start..<out.count) }
