@@ -198,7 +198,7 @@ let package = Package(
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ServoProtocolTests", dependencies: ["ServoProtocol", "LinearAlgebra"]),
+        .testTarget(name: "ServoProtocolTests", dependencies: ["ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
