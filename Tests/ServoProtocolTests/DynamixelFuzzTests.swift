@@ -94,6 +94,15 @@ import Testing
         #expect(validFailures == 0)
         #expect(mismatches == 0)
         #expect(roundTrips > 3 * Self.frames / 7 - 10)
+        // The TX echo of any instruction is named as such.
+        var echoes = 0
+        for _ in 0..<10_000 {
+            let v = g.valid(status: false)
+            do throws(DynamixelDecodeError) { _ = try DynamixelDecoder.decodeStatus(v.bytes) } catch {
+                if error == .echoedInstruction(DynamixelInstruction(rawValue: v.code)) { echoes += 1 }
+            }
+        }
+        #expect(echoes == 10_000)
         #expect(decoded > roundTrips)
     }
 

@@ -80,6 +80,10 @@ import Testing
         add(#""call":"bulk_read","entries":[[2,65,1],[6,104,4]]"#, DynamixelEncoder.bulkRead([
             .init(id: 2, address: 65, length: 1), .init(id: 6, address: 104, length: 4),
         ]))                                                                                              // 14
+        add(#""call":"bulk_read","fast":true,"entries":[[4,132,4],[2,65,1],[6,104,4]]"#, DynamixelEncoder.fastBulkRead([
+            .init(id: 4, address: 132, length: 4), .init(id: 2, address: 65, length: 1), .init(id: 6, address: 104, length: 4),
+        ]))                                                                                              // 15
+        add(#""call":"broadcast_ping""#, DynamixelEncoder.ping(id: 0xFE))                               // 16
 
         let input = "{\"cases\":[" + cases.map { "{\($0.json),\"rx\":\"\(Self.hexString($0.rx))\"}" }.joined(separator: ",") + "]}"
         let run = try Self.runOracle(input)
@@ -119,5 +123,10 @@ import Testing
         #expect((values(12)["5"] as? NSNumber)?.intValue == Int(bank.value(5, T.presentTemperature)!))
         #expect((values(14)["2"] as? NSNumber)?.intValue == 1 && (values(14)["6"] as? NSNumber)?.intValue == u32(-50))
         #expect(bank.goalVelocity(6) == -50)
+        #expect([4, 2, 6].map { (values(15)[String($0)] as? NSNumber)?.intValue } == [u32(-500), 1, u32(-50)])
+        let found = results[16]["found"] as? [String: [Int]]
+        #expect(found == Dictionary(uniqueKeysWithValues: all.map {
+            (String($0), [Int(bank.model($0)!.rawValue), Int(bank.model($0)!.emulatedFirmware)])
+        }))
     }
 }

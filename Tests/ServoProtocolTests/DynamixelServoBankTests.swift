@@ -25,6 +25,8 @@ import Testing
         #expect(all.map(\.id) == [1, 2, 3, 4, 5, 6])
         #expect(try Self.status(all[3]).parameters == [0xB0, 0x04, 46])  // 1200 = XL330-M288
         #expect(bank.value(1, T.baudRate) == 3 && bank.value(1, T.statusReturnLevel) == 2)
+        #expect(bank.bitsPerSecond(1) == 1_000_000 && T.baudRateCode(bitsPerSecond: 57600) == 1)
+        #expect(T.bitsPerSecond(baudRateCode: 8) == nil)
     }
 
     @Test func readAndWrite() throws {

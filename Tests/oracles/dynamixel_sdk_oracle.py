@@ -6,9 +6,9 @@ after each write, offers the reply bytes the caller supplied (robotd's servo ban
 stdin:  {"cases": [{"call": "...", ..., "rx": "hex of the bytes the bus answers"}]}
 stdout: [{"tx": ["hex", ...], "result": int, "error": int, ...}]  one entry per case
 
-calls: ping(id); read(id, address, length); write(id, address, data); reboot(id);
+calls: ping(id); broadcast_ping (waits the SDK's fixed ~0.8 s); read(id, address, length); write(id, address, data); reboot(id);
        sync_read / fast_sync_read(address, length, ids); sync_write(address, length, data{id: bytes});
-       bulk_read(entries [[id, address, length]]); bulk_write(entries [[id, address, data]])
+       bulk_read(entries [[id, address, length]], fast); bulk_write(entries [[id, address, data]])
 """
 import json
 import sys
@@ -72,6 +72,9 @@ def run(case, port, ph):
     if call == "ping":
         model, result, error = ph.ping(port, case["id"])
         out.update(result=result, error=error, model=model)
+    elif call == "broadcast_ping":
+        found, result = ph.broadcastPing(port)
+        out.update(result=result, error=0, found={str(k): v for k, v in found.items()})
     elif call == "read":
         data, result, error = ph.readTxRx(port, case["id"], case["address"], case["length"])
         out.update(result=result, error=error, data=list(data))
@@ -102,7 +105,7 @@ def run(case, port, ph):
         group = GroupBulkRead(port, ph)
         for i, address, length in case["entries"]:
             group.addParam(i, address, length)
-        result = group.txRxPacket()
+        result = group.fastBulkRead() if case.get("fast") else group.txRxPacket()
         values = {}
         for i, address, length in case["entries"]:
             values[str(i)] = group.getData(i, address, length) if length in (1, 2, 4) else None

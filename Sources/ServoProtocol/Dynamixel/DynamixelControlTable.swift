@@ -127,6 +127,18 @@ public enum DynamixelControlTable {
     /// 1 °C.
     public static let presentTemperature = DynamixelControlItem("Present_Temperature", 146, 1, .read)
 
+    /// Bits per second of a Baud Rate (8) code: 0 = 9600, 1 = 57 600 (factory), 2 = 115 200,
+    /// 3 = 1 M, 4 = 2 M, 5 = 3 M, 6 = 4 M, 7 = 4.5 M; nil for another code.
+    public static func bitsPerSecond(baudRateCode code: UInt8) -> Int? {
+        let rates = [9600, 57600, 115_200, 1_000_000, 2_000_000, 3_000_000, 4_000_000, 4_500_000]
+        return Int(code) < rates.count ? rates[Int(code)] : nil
+    }
+
+    /// The Baud Rate code of `bitsPerSecond`, nil when the X series has none.
+    public static func baudRateCode(bitsPerSecond: Int) -> UInt8? {
+        (0...7).first { Self.bitsPerSecond(baudRateCode: UInt8($0)) == bitsPerSecond }.map(UInt8.init)
+    }
+
     /// Every item, by address.
     public static let items: [DynamixelControlItem] = [
         modelNumber, modelInformation, firmwareVersion, id, baudRate, returnDelayTime, driveMode, operatingMode,

@@ -35,9 +35,10 @@ public enum DynamixelDecoder {
     }
 
     /// Finds and checks the frame: header position, reserved byte, id, LEN bounds, completeness,
-    /// CRC. `allowBroadcast` admits id 0xFE (instructions, fast replies).
+    /// CRC. Id 0xFE passes here (instructions, fast replies); status decoding refuses it after
+    /// the instruction byte has been looked at, so an echoed broadcast is named an echo.
     static func frame(
-        _ b: UnsafeBufferPointer<UInt8>, skippingGarbage: Bool, minimumLength: Int, allowBroadcast: Bool
+        _ b: UnsafeBufferPointer<UInt8>, skippingGarbage: Bool, minimumLength: Int
     ) throws(DynamixelDecodeError) -> Frame {
         let start: Int
         switch findHeader(b, from: 0) {
@@ -48,7 +49,7 @@ public enum DynamixelDecoder {
         guard b.count >= start + 8 else { throw .truncated(needed: start + 8, available: b.count) }
         if b[start + 3] != 0 { throw .reservedNotZero(b[start + 3]) }
         let id = b[start + 4]
-        if id > DynamixelID.maxServo && !(allowBroadcast && id == DynamixelID.broadcast) { throw .invalidID(id) }
+        if id > DynamixelID.maxServo && id != DynamixelID.broadcast { throw .invalidID(id) }
         let length = Int(b[start + 5]) | Int(b[start + 6]) << 8
         if length < minimumLength { throw .wrongLength(expected: minimumLength, received: length) }
         if length > maximumLength { throw .wrongLength(expected: maximumLength, received: length) }
@@ -94,10 +95,11 @@ public enum DynamixelDecoder {
         skippingGarbage: Bool = false, into parameters: inout [UInt8]
     ) throws(DynamixelDecodeError) -> DynamixelStatusHeader {
         parameters.removeAll(keepingCapacity: true)
-        let f = try frame(bytes, skippingGarbage: skippingGarbage, minimumLength: 3, allowBroadcast: false)
+        let f = try frame(bytes, skippingGarbage: skippingGarbage, minimumLength: 3)
         if f.instruction != DynamixelInstruction.status.rawValue {
             throw .echoedInstruction(DynamixelInstruction(rawValue: f.instruction))
         }
+        if f.id == DynamixelID.broadcast { throw .invalidID(f.id) }
         if f.length < 4 { throw .wrongLength(expected: 4, received: f.length) }
         if let expectedID, f.id != expectedID { throw .wrongID(expected: expectedID, received: f.id) }
         // INST…params is the stuffed region; INST (0x55) cannot take part in a pattern.
@@ -140,7 +142,7 @@ public enum DynamixelDecoder {
     ) throws(DynamixelDecodeError) -> DynamixelFastReply {
         guard ids.count == lengths.count else { throw .wrongLength(expected: ids.count, received: lengths.count) }
         return try withBuffer(bytes) { b throws(DynamixelDecodeError) in
-            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 3, allowBroadcast: true)
+            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 3)
             if f.instruction != DynamixelInstruction.status.rawValue {
                 throw .echoedInstruction(DynamixelInstruction(rawValue: f.instruction))
             }
@@ -178,7 +180,7 @@ public enum DynamixelDecoder {
         _ bytes: [UInt8], skippingGarbage: Bool = false
     ) throws(DynamixelDecodeError) -> DynamixelInstructionPacket {
         try withBuffer(bytes) { b throws(DynamixelDecodeError) in
-            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 3, allowBroadcast: true)
+            let f = try frame(b, skippingGarbage: skippingGarbage, minimumLength: 3)
             if f.instruction == DynamixelInstruction.status.rawValue { throw .unexpectedStatus }
             var p: [UInt8] = []
             p.reserveCapacity(f.length - 3)

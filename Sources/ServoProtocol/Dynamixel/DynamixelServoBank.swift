@@ -114,6 +114,11 @@ public struct DynamixelServoBank: Sendable {
     public func torqueEnabled(_ id: UInt8) -> Bool? { servos[id].map(\.torqueOn) }
     public func operatingMode(_ id: UInt8) -> UInt8? { servos[id].map { $0.memory[11] } }
     public func returnDelayMicroseconds(_ id: UInt8) -> Int? { servos[id]?.returnDelayMicroseconds }
+    /// The servo's configured line rate (a Baud Rate write takes effect here at once; the host
+    /// decides what a servo on another rate than the bus hears).
+    public func bitsPerSecond(_ id: UInt8) -> Int? {
+        servos[id].flatMap { DynamixelControlTable.bitsPerSecond(baudRateCode: $0.memory[8]) }
+    }
 
     public mutating func setPresentPosition(_ id: UInt8, _ v: Int32) { setValue(id, DynamixelControlTable.presentPosition, Int64(v)) }
     public mutating func setPresentVelocity(_ id: UInt8, _ v: Int32) { setValue(id, DynamixelControlTable.presentVelocity, Int64(v)) }
