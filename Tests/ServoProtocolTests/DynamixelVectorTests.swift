@@ -100,8 +100,8 @@ func hex(_ s: String) -> [UInt8] {
         #expect(throws: DynamixelDecodeError.wrongLength(expected: 28, received: 25)) {
             try DynamixelDecoder.decodeFastSyncReadReply(reply, ids: [3, 7, 4], dataLength: 5)
         }
-        // A normal status decoder refuses it: broadcast is no status sender id.
-        #expect(throws: DynamixelDecodeError.invalidID(0xFE)) { try DynamixelDecoder.decodeStatus(reply) }
+        // A single-status decoder names it.
+        #expect(throws: DynamixelDecodeError.combinedFastReply) { try DynamixelDecoder.decodeStatus(reply) }
     }
 
     @Test func typedErrors() {

@@ -22,6 +22,9 @@ public enum DynamixelDecodeError: Error, Hashable, Sendable, CustomStringConvert
     case echoedInstruction(DynamixelInstruction)
     /// A status packet where an instruction was expected.
     case unexpectedStatus
+    /// The combined reply of a FAST_SYNC_READ / FAST_BULK_READ (status from id 0xFE) where one
+    /// servo's status was expected; `DynamixelDecoder.decodeFastReply` reads it.
+    case combinedFastReply
     /// `FF FF FD` not followed by the stuffing `FD` inside the body.
     case badStuffing(offset: Int)
     /// The parameters do not fit the instruction's layout.
@@ -41,6 +44,7 @@ public enum DynamixelDecodeError: Error, Hashable, Sendable, CustomStringConvert
         case let .badCRC(c, r): "Dynamixel CRC mismatch: computed 0x\(String(c, radix: 16)), received 0x\(String(r, radix: 16))"
         case let .echoedInstruction(i): "echoed \(i) instruction packet where a status packet was expected"
         case .unexpectedStatus: "status packet where an instruction packet was expected"
+        case .combinedFastReply: "combined fast-read reply where a single status packet was expected"
         case let .badStuffing(o): "unstuffed FF FF FD at byte \(o) of the Dynamixel packet"
         case let .malformedParameters(i): "malformed parameters of Dynamixel \(i)"
         case let .unknownInstruction(c): "unknown Dynamixel instruction 0x\(String(c, radix: 16))"

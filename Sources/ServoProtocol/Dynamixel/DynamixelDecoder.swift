@@ -99,7 +99,7 @@ public enum DynamixelDecoder {
         if f.instruction != DynamixelInstruction.status.rawValue {
             throw .echoedInstruction(DynamixelInstruction(rawValue: f.instruction))
         }
-        if f.id == DynamixelID.broadcast { throw .invalidID(f.id) }
+        if f.id == DynamixelID.broadcast { throw .combinedFastReply }
         if f.length < 4 { throw .wrongLength(expected: 4, received: f.length) }
         if let expectedID, f.id != expectedID { throw .wrongID(expected: expectedID, received: f.id) }
         // INST…params is the stuffed region; INST (0x55) cannot take part in a pattern.
