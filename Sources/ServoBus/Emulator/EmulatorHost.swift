@@ -11,11 +11,15 @@ public struct EmulatorHostConfiguration: Sendable, Equatable {
     public var baud: Int = 1_000_000
     /// Faults to inject.
     public var faults = FaultPlan()
+    /// Writes every received byte straight back, as a one-wire adapter that hears its own
+    /// transmission does (hardware-notes §5 pitfall 5).
+    public var echoesRequests = false
 
-    public init(linkPath: String? = nil, baud: Int = 1_000_000, faults: FaultPlan = FaultPlan()) {
+    public init(linkPath: String? = nil, baud: Int = 1_000_000, faults: FaultPlan = FaultPlan(), echoesRequests: Bool = false) {
         self.linkPath = linkPath
         self.baud = baud
         self.faults = faults
+        self.echoesRequests = echoesRequests
     }
 
     /// The conventional link of an emulated arm: `./run/<arm>.tty`.
@@ -62,6 +66,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
     /// The published link, if any.
     public let linkPath: String?
     public let baud: Int
+    private let echoesRequests: Bool
 
     private let pty: PseudoTerminal
     private let control: Mutex<Control>
@@ -81,6 +86,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         slavePath = pty.slavePath
         linkPath = configuration.linkPath
         baud = configuration.baud
+        echoesRequests = configuration.echoesRequests
         self.responder = responder
         random = SplitMix64(state: configuration.faults.seed)
         control = Mutex(Control(faults: configuration.faults))
@@ -205,6 +211,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(pty.master, $0.baseAddress, $0.count) }
             guard n > 0 else { continue }
+            if echoesRequests { writeAll(Array(chunk[0..<n]), countAsReply: false) }
             let arrival = MonotonicClock.now()
             // The request occupied the wire for its bytes' time before its last byte arrived.
             busyUntil = max(busyUntil, arrival) &+ UInt64(n) &* nsPerByte
@@ -265,7 +272,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         if detached == nil { busyUntil = clock }
     }
 
-    private func writeAll(_ bytes: [UInt8]) {
+    private func writeAll(_ bytes: [UInt8], countAsReply: Bool = true) {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(pty.master, $0.baseAddress! + done, $0.count - done) }
@@ -280,7 +287,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
                 return
             }
         }
-        control.withLock { $0.statistics.repliesSent += 1 }
+        if countAsReply { control.withLock { $0.statistics.repliesSent += 1 } }
     }
 
     private func wake() {

@@ -16,6 +16,11 @@ public enum FrameResult: Sendable, Equatable {
 /// Dynamixel 2.0 framer (adapter over ServoProtocol's decoder): find `FF FF FD 00` (next byte ≠
 /// FD), wait for LEN, check the CRC, `complete(length: LEN + 7, id:)`. Feetech: `FF FF`, LEN,
 /// checksum, `complete(length: LEN + 4, id:)`. A framer is pure and keeps no state between calls.
+///
+/// A framer must reject as `.garbage` every header it can prove impossible (reserved bytes,
+/// a length above the protocol's largest reply, an instruction byte a reply cannot carry):
+/// the transaction layer waits on `.needMore` until its deadline, so noise taken for a header
+/// with a made-up length would cost a timeout.
 public protocol ReplyFramer {
     /// Looks at the unconsumed received bytes, which always start where the previous frame or
     /// skipped garbage ended.
