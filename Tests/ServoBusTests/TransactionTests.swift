@@ -148,9 +148,18 @@ import Testing
         #expect(try rig.echo(id: 4, seq: 8) == [8])
     }
 
-    /// A 40 kB packet does not fit the pty's buffers: the write completes through partial writes
-    /// and EAGAIN waits, and the reply comes back whole.
+    /// A 40 kB packet does not fit the pty's buffers (checked first: one non-blocking write
+    /// takes only part of it): the write completes through partial writes and EAGAIN waits, and
+    /// the reply comes back whole.
     @Test func aPacketLargerThanThePtyBufferIsWrittenWhole() throws {
+        let pty = try PseudoTerminal()
+        let probe = try PosixTTYTransport(path: pty.slavePath, baud: 1_000_000)
+        let big = [UInt8](repeating: 0x42, count: 40_000)
+        let accepted = probe.withFileDescriptor { fd in big.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        #expect(accepted > 0 && accepted < big.count, "one write took \(accepted) bytes")
+        probe.close()
+        pty.close()
+
         let rig = try Rig(baud: 0) {
             $0.receiveCapacity = 1 << 17
             $0.timeoutNanoseconds = 5_000_000_000

@@ -208,3 +208,36 @@ import Testing
         #expect(EmulatorHostConfiguration.defaultLinkPath(arm: "so101") == "./run/so101.tty")
     }
 }
+
+/// libserialport on a real UART when the machine has one (a VM's 8250 `ttyS0` with nothing
+/// attached): open, line settings, flush, a deadline read of nothing, a write into the void.
+/// Pseudo-terminals cannot exercise this transport (hardware-notes §5 pitfall 1).
+@Suite struct LibSerialPortTransportTests {
+    static var uart: String? {
+        let path = "/dev/ttyS0"
+        guard SerialDevice(path: path).usesLibSerialPort else { return nil }
+        let fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var t = termios()
+        return tcgetattr(fd, &t) == 0 ? path : nil
+    }
+
+    @Test(.enabled(if: uart != nil, "no UART that libserialport can open (ttyS0 absent or without hardware)"))
+    func opensAUARTAndTimesOutReadingNothing() throws {
+        let path = try #require(Self.uart)
+        let opened = try SerialPorts.open(path: path, baud: 115_200)
+        defer { opened.transport.close() }
+        #expect(opened.transport is LibSerialPortTransport)
+        try opened.transport.discardInput()
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = try buffer.withUnsafeMutableBytes { try opened.transport.read(into: $0, deadlineNanoseconds: MonotonicClock.now() + 30_000_000) }
+        #expect(n == 0)
+        try [UInt8](arrayLiteral: 0xFF, 0xFF, 0x01).withUnsafeBytes {
+            try opened.transport.write($0, deadlineNanoseconds: MonotonicClock.now() + 1_000_000_000)
+        }
+        // A second open is refused while the first holds the port.
+        let error = #expect(throws: SerialTransportError.self) { _ = try LibSerialPortTransport(path: path, baud: 115_200) }
+        #expect(error?.code == .busy)
+    }
+}
