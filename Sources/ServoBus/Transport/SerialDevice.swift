@@ -57,8 +57,9 @@ public struct SerialDevice: Sendable, Equatable {
         let name = resolvedPath.split(separator: "/").last.map(String.init) ?? resolvedPath
         return "serial port \(path): the FTDI latency timer is \(ms) ms, so each reply can wait up to \(ms) ms in the adapter; "
             + "set it to 1 ms with `echo 1 | sudo tee /sys/bus/usb-serial/devices/\(name)/latency_timer` "
-            + "or for good with a udev rule: "
-            + "`ACTION==\"add\", SUBSYSTEM==\"usb-serial\", DRIVER==\"ftdi_sio\", ATTR{latency_timer}=\"1\"`"
+            + "or for good with a udev rule in /etc/udev/rules.d/99-robotd-serial.rules: "
+            + "`ACTION==\"add\", SUBSYSTEM==\"usb-serial\", DRIVER==\"ftdi_sio\", ATTR{latency_timer}=\"1\"` "
+            + "(docs/servo-buses.md §3)"
     }
 
     /// `realpath(3)`, or `path` itself when it cannot be resolved (missing, no permission).

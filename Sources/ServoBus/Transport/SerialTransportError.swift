@@ -60,7 +60,7 @@ public struct SerialTransportError: Error, Hashable, CustomStringConvertible, Se
                 .permissionDenied, path: path,
                 message: "permission denied opening serial port \(path): add your user to the dialout group "
                     + "(`sudo usermod -aG dialout $USER`, then log out and in) or install a udev rule such as "
-                    + "`SUBSYSTEM==\"tty\", ATTRS{idVendor}==\"0403\", MODE=\"0660\", GROUP=\"dialout\"` in /etc/udev/rules.d/")
+                    + "`SUBSYSTEM==\"tty\", ATTRS{idVendor}==\"0403\", MODE=\"0660\", GROUP=\"dialout\"` in /etc/udev/rules.d/ (docs/servo-buses.md §3)")
         case EIO, ENXIO, ENODEV:
             return vanished(path, detail: "\(operation) failed: \(errnoText(code))")
         default:
