@@ -191,6 +191,32 @@ import Testing
         #expect(try naive.echo(id: 2, seq: 5) == [5 ^ 0x80], "the echo passes for the reply")
     }
 
+    /// Random drops from a seeded plan: each dropped reply costs exactly one timeout and one
+    /// retry, and every transaction still completes with its own data.
+    @Test func randomDropsAreRetriedAndCounted() throws {
+        var faults = FaultPlan()
+        faults.random = [.init(.dropReply, probability: 0.3)]
+        faults.seed = 42
+        let rig = try Rig(faults: faults) {
+            $0.retries = 6
+            $0.timeoutNanoseconds = 60_000_000
+            $0.settleNanoseconds = 5_000_000
+        }
+        for seq in UInt8(0)..<20 {
+            #expect(try rig.echo(id: 5, seq: seq) == [seq])
+        }
+        let dropped = rig.host.statistics.faultsInjected
+        #expect(dropped > 0)
+        #expect(rig.bus.health.timeouts == dropped)
+        #expect(rig.bus.health.retries == dropped)
+        #expect(rig.bus.health.failures == 0)
+    }
+
+    @Test func wireTimeIsTenBitsPerByte() {
+        #expect(WireTime.nanoseconds(bytes: 110, baud: 1_000_000) == 1_100_000)
+        #expect(WireTime.nanoseconds(bytes: 1, baud: 57_600) == 173_611)
+    }
+
     @Test func theVanishedPortGivesAClearError() throws {
         let rig = try Rig()
         #expect(try rig.echo(id: 1, seq: 1) == [1])

@@ -168,7 +168,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         var pending: [Pending] = []
         var busyUntil: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
-        let nsPerByte: UInt64 = baud > 0 ? UInt64(10_000_000_000 / baud) : 0
+        let nsPerByte: UInt64 = baud > 0 ? WireTime.nanoseconds(bytes: 1, baud: baud) : 0
         while true {
             let (stop, vanish) = control.withLock { ($0.stopRequested, $0.vanishRequested && !$0.vanished) }
             if stop { return }
@@ -210,7 +210,12 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             if fds[1].revents != 0 { drainWake() }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(pty.master, $0.baseAddress, $0.count) }
-            guard n > 0 else { continue }
+            guard n > 0 else {
+                // EIO with no slave open cannot happen while the keep-alive descriptor is held;
+                // if the kernel says so anyway, back off instead of spinning on poll.
+                if n < 0 && errno == EIO { waitForWake(timeoutMilliseconds: 10) }
+                continue
+            }
             if echoesRequests { writeAll(Array(chunk[0..<n]), countAsReply: false) }
             let arrival = MonotonicClock.now()
             // The request occupied the wire for its bytes' time before its last byte arrived.

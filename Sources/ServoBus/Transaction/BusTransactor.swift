@@ -94,6 +94,10 @@ public final class BusTransactor<Framer: ReplyFramer> {
     /// - Returns: `.complete`, or `.timedOut(received:)` after the last retry.
     /// - Throws: `SerialTransportError` when the port fails (vanished, write timeout); the bus
     ///   is then unusable until reopened.
+    /// - Note: Allocates nothing after `init` on success or timeout (errors carry strings). It
+    ///   blocks in `poll` up to `timeoutNanoseconds` per attempt, plus the settle wait after a
+    ///   failed one: call it from the bus's own thread at the servo rate, never from the 1 kHz
+    ///   tick.
     public func transact(_ request: [UInt8], expectedIDs: [UInt8]) throws(SerialTransportError) -> TransactionOutcome {
         health.transactions += 1
         var attempt = 0
