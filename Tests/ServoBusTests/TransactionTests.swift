@@ -61,6 +61,16 @@ import Testing
         }
     }
 
+    /// A broadcast ping's shape: every servo present answers; the window runs to its end.
+    @Test func collectKeepsEveryReplyInTheWindow() throws {
+        let rig = try Rig()
+        rig.host.setSilent(4, true)
+        let n = try rig.bus.collect(LengthPrefixed.packet(id: 0xFE, payload: [1, 2, 3, 4, 5]), windowNanoseconds: 200_000_000, maximumReplies: 10)
+        #expect(n == 4)
+        #expect((0..<n).map { rig.bus.reply($0)[2] } == [1, 2, 3, 5])
+        #expect(try rig.echo(id: 1, seq: 3) == [3])
+    }
+
     @Test func aWriteWithoutRepliesOnlyWrites() throws {
         let rig = try Rig()
         #expect(try rig.bus.transact(LengthPrefixed.packet(id: 0xFE, payload: []), expectedIDs: []) == .complete)

@@ -133,8 +133,10 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         if !already { wake() }
         thread?.join()
         thread = nil
-        pty.close()
+        // Unlink while our pty still holds its number: once closed, a new pty may reuse
+        // /dev/pts/N and its host's link would then look like ours.
         unpublishLink()
+        pty.close()
     }
 
     /// Makes the port disappear now: the master closes and the link goes (an unplugged adapter).
@@ -173,8 +175,8 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             let (stop, vanish) = control.withLock { ($0.stopRequested, $0.vanishRequested && !$0.vanished) }
             if stop { return }
             if vanish {
-                pty.close()
                 unpublishLink()
+                pty.close()
                 pending.removeAll()
                 control.withLock { $0.vanished = true }
             }

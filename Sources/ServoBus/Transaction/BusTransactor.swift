@@ -124,7 +124,28 @@ public final class BusTransactor<Framer: ReplyFramer> {
         }
     }
 
-    private func attemptOnce(_ request: [UInt8], expectedIDs: [UInt8]) throws(SerialTransportError) -> TransactionOutcome {
+    /// Sends `request` and keeps every valid reply, from any id, that arrives within
+    /// `windowNanoseconds` (up to `maximumReplies`): a broadcast ping, where the servos present
+    /// are what the caller wants to learn. The window always runs to its end unless
+    /// `maximumReplies` arrive first; replies are readable with `withReply`, in arrival order.
+    /// - Returns: the number of replies.
+    /// - Throws: `SerialTransportError` when the port fails.
+    public func collect(_ request: [UInt8], windowNanoseconds: UInt64, maximumReplies: Int) throws(SerialTransportError) -> Int {
+        health.transactions += 1
+        do throws(SerialTransportError) {
+            _ = try attemptOnce(request, expectedIDs: [], collecting: (windowNanoseconds, max(0, maximumReplies)))
+        } catch {
+            health.transportErrors += 1
+            unsettled = true
+            throw error
+        }
+        health.completed += 1
+        return replies.count
+    }
+
+    private func attemptOnce(
+        _ request: [UInt8], expectedIDs: [UInt8], collecting: (window: UInt64, limit: Int)? = nil
+    ) throws(SerialTransportError) -> TransactionOutcome {
         replies.removeAll(keepingCapacity: true)
         if unsettled { try settle() }
         try transport.discardInput()
@@ -139,8 +160,9 @@ public final class BusTransactor<Framer: ReplyFramer> {
             }
         }
         try written.get()
-        let deadline = MonotonicClock.now() &+ configuration.timeoutNanoseconds
-        if expectedIDs.isEmpty { return .complete }
+        let deadline = MonotonicClock.now() &+ (collecting?.window ?? configuration.timeoutNanoseconds)
+        let wanted = collecting?.limit ?? expectedIDs.count
+        if wanted == 0 { return .complete }
 
         let bytes = buffer.bindMemory(to: UInt8.self)
         var echoLeft = configuration.adapterEchoes ? request.count : 0
@@ -149,7 +171,7 @@ public final class BusTransactor<Framer: ReplyFramer> {
         var keep = 0  // bytes [0, keep) hold accepted replies and must not move
         while true {
             // Frame everything received so far.
-            while start < end && replies.count < expectedIDs.count {
+            while start < end && replies.count < wanted {
                 if echoLeft > 0 {
                     let echoed = request.count - echoLeft
                     if bytes[start] == request[echoed] {
@@ -175,7 +197,7 @@ public final class BusTransactor<Framer: ReplyFramer> {
                         start += 1
                         continue
                     }
-                    if id == expectedIDs[replies.count] {
+                    if collecting != nil || id == expectedIDs[replies.count] {
                         if start != keep {
                             // Keep accepted replies contiguous at the front of the buffer.
                             UnsafeMutableRawBufferPointer(rebasing: buffer[keep..<(keep + length)])
@@ -191,7 +213,7 @@ public final class BusTransactor<Framer: ReplyFramer> {
                 }
                 break
             }
-            if replies.count == expectedIDs.count {
+            if replies.count == wanted {
                 if start < end {
                     // More than the expected replies: someone else's bytes are on the line.
                     health.discardedBytes += end - start
@@ -217,6 +239,11 @@ public final class BusTransactor<Framer: ReplyFramer> {
             }
             let n = try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), deadlineNanoseconds: deadline)
             if n == 0 {
+                if collecting != nil {
+                    // The window ended: a partial reply left behind belongs to nobody.
+                    if start < end { markUnsettled() }
+                    return .complete
+                }
                 markUnsettled()
                 return .timedOut(received: replies.count)
             }
