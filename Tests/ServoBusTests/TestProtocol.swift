@@ -50,7 +50,7 @@ struct EchoResponder: BusResponder {
     var pending: [UInt8] = []
     var returnDelaySeconds = 0.0
 
-    mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>) -> [BusResponse] {
+    mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>, atNanoseconds time: UInt64) -> [BusResponse] {
         pending.append(contentsOf: bytes)
         var responses: [BusResponse] = []
         while !pending.isEmpty {

@@ -1,3 +1,4 @@
+import AllocationCounter
 import Glibc
 import Platform
 import Testing
@@ -48,6 +49,23 @@ import Testing
         #expect(rig.bus.health.completed == 20)
         #expect(rig.bus.health.errors == 0)
         #expect(rig.host.statistics.requests == 20)
+    }
+
+    /// A transaction allocates nothing on the calling thread once the transactor exists (the
+    /// bus thread runs at the servo rate beside the allocation-free tick).
+    @Test func transactionsAllocateNothing() throws {
+        let rig = try Rig()
+        let ids: [UInt8] = [1, 2, 3, 4, 5, 6]
+        let request = LengthPrefixed.packet(id: 0xFE, payload: ids)
+        #expect(try rig.bus.transact(request, expectedIDs: ids) == .complete)
+        var completed = 0
+        AllocationCounter_start()
+        for _ in 0..<20 {
+            if try rig.bus.transact(request, expectedIDs: ids) == .complete { completed += 1 }
+        }
+        let allocations = AllocationCounter_stop()
+        #expect(completed == 20)
+        #expect(allocations == 0)
     }
 
     @Test func syncReadRepliesArriveInListOrder() throws {

@@ -32,7 +32,10 @@ public struct BusResponse: Sendable, Equatable {
 /// requests for scripted faults and paces the replies at the baud.
 public protocol BusResponder {
     /// Consumes received bytes.
-    /// - Parameter bytes: the new bytes (valid only during the call).
+    /// - Parameters:
+    ///   - bytes: the new bytes (valid only during the call).
+    ///   - time: when they arrived, on `MonotonicClock.now()` (ns): an emulated arm advances its
+    ///     physics to this time before it answers, so positions move between reads.
     /// - Returns: one response per request completed by these bytes, in arrival order.
-    mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>) -> [BusResponse]
+    mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>, atNanoseconds time: UInt64) -> [BusResponse]
 }

@@ -222,7 +222,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             let arrival = MonotonicClock.now()
             // The request occupied the wire for its bytes' time before its last byte arrived.
             busyUntil = max(busyUntil, arrival) &+ UInt64(n) &* nsPerByte
-            let responses = chunk.withUnsafeBufferPointer { responder.receive(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+            let responses = chunk.withUnsafeBufferPointer { responder.receive(UnsafeBufferPointer(rebasing: $0[0..<n]), atNanoseconds: arrival) }
             for response in responses {
                 schedule(response, busyUntil: &busyUntil, nsPerByte: nsPerByte, into: &pending)
             }
