@@ -46,7 +46,7 @@ public enum TransactionOutcome: Sendable, Equatable {
 /// One thread uses a transactor at a time. The receive buffer is allocated once.
 public final class BusTransactor<Framer: ReplyFramer> {
     public let transport: any SerialTransport
-    public let framer: Framer
+    public private(set) var framer: Framer
     public var configuration: TransactionConfiguration
     public private(set) var health = BusHealth()
 

@@ -15,7 +15,9 @@ public enum FrameResult: Sendable, Equatable {
 ///
 /// Dynamixel 2.0 framer (adapter over ServoProtocol's decoder): find `FF FF FD 00` (next byte ≠
 /// FD), wait for LEN, check the CRC, `complete(length: LEN + 7, id:)`. Feetech: `FF FF`, LEN,
-/// checksum, `complete(length: LEN + 4, id:)`. A framer is pure and keeps no state between calls.
+/// checksum, `complete(length: LEN + 4, id:)`. A framer's answer depends only on the bytes;
+/// `frame` is `mutating` only so that a framer may own scratch space (a decoder's parameter
+/// buffer with reserved capacity) and stay allocation-free.
 ///
 /// A framer must reject as `.garbage` every header it can prove impossible (reserved bytes,
 /// a length above the protocol's largest reply, an instruction byte a reply cannot carry):
@@ -27,5 +29,5 @@ public protocol ReplyFramer {
     /// - Parameter buffer: the bytes (index 0 = oldest); valid only during the call.
     /// - Returns: `.complete` with `length ≤ buffer.count`, `.needMore`, or `.garbage(skip:)`.
     /// - Note: Real-time safe: must not allocate.
-    func frame(_ buffer: UnsafeBufferPointer<UInt8>) -> FrameResult
+    mutating func frame(_ buffer: UnsafeBufferPointer<UInt8>) -> FrameResult
 }
