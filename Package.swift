@@ -199,7 +199,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ServoProtocolTests", dependencies: ["ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
-        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo"]),
+        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo", "AllocationCounter"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]

@@ -66,3 +66,18 @@ int CLinuxRT_setCurrentThreadNice(int nice) {
     pid_t tid = (pid_t)syscall(SYS_gettid);
     return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : errno;
 }
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int CLinuxRT_openPseudoTerminal(char *slaveName, unsigned long capacity) {
+    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (grantpt(fd) != 0 || unlockpt(fd) != 0 || ptsname_r(fd, slaveName, capacity) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}

@@ -31,3 +31,8 @@ int CLinuxRT_blockAsyncSignals(void);
 /// Sets the calling thread's nice value (background work); returns 0 or an errno value.
 /// The corresponding C call is `setpriority(PRIO_PROCESS, gettid(), nice)`.
 int CLinuxRT_setCurrentThreadNice(int nice);
+/// Opens a new pseudo-terminal master (`O_RDWR | O_NOCTTY | O_CLOEXEC`), grants and unlocks its
+/// slave and writes the slave's path (`/dev/pts/N`) into `slaveName`. Returns the master's
+/// descriptor, or -errno. The corresponding C functions are `posix_openpt`, `grantpt`,
+/// `unlockpt` and `ptsname_r` (XSI: glibc hides them from Swift's Glibc module).
+int CLinuxRT_openPseudoTerminal(char *slaveName, unsigned long capacity);
