@@ -131,6 +131,7 @@ let package = Package(
             dependencies: [
                 "RobotDaemon", "ControlServer", "ControlProtocol", "ControlSocket", "ControlRuntime", "RobotdConfig", "Platform",
                 "RigidBody", "LinearAlgebra", "Planning", "Learning", "ModelFiles", "AllocationCounter",
+                "ServoBus", "ServoProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -145,7 +146,7 @@ let package = Package(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Benchmarks", "AllocationCounter",
+                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
