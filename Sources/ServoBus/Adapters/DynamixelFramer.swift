@@ -5,13 +5,13 @@ import ServoProtocol
 /// Header checks first, byte by byte, so noise is dropped without waiting: `FF FF FD 00`, an id
 /// that a reply can carry (0…252, or 0xFE for a fast sync read's combined packet), a LEN within
 /// 4…`DynamixelDecoder.maximumLength`, and instruction byte 0x55 (an echoed instruction is
-/// garbage). Then, with the whole packet present, `DynamixelDecoder.decodeStatus` checks the CRC
-/// and the stuffing:
+/// garbage). Then, with the whole packet present, the CRC (a bad one is `.garbage(skip: 1)`), and
+/// for a single servo's status `DynamixelDecoder.decodeStatus` checks the stuffing:
 ///
-/// | decoder result | FrameResult |
+/// | result | FrameResult |
 /// | --- | --- |
 /// | a status packet | `.complete(length: LEN + 7, id:)` |
-/// | `.combinedFastReply` (CRC valid, id 0xFE) | `.complete(length: LEN + 7, id: 0xFE)` |
+/// | id 0xFE with a valid CRC (the decoder's `.combinedFastReply`) | `.complete(length: LEN + 7, id: 0xFE)` |
 /// | `.truncated` | `.needMore` |
 /// | anything else (CRC, stuffing, reserved byte, echo) | `.garbage(skip: 1)`: reframe from the next byte |
 ///
@@ -47,6 +47,12 @@ public struct DynamixelFramer: ReplyFramer {
         if b[7] != DynamixelInstruction.status.rawValue { return .garbage(skip: 1) }
         let total = length + 7
         guard b.count >= total else { return .needMore }
+        // The CRC is checked here, not left to the decoder's error: a thrown decode error
+        // allocates (measured: one allocation per `.combinedFastReply`), and the fast sync read's
+        // combined reply, which the decoder refuses as a single status, arrives every cycle.
+        let crc = DynamixelCRC.update(0, b, 0..<(total - 2))
+        guard crc == UInt16(b[total - 2]) | UInt16(b[total - 1]) << 8 else { return .garbage(skip: 1) }
+        if b[4] == DynamixelID.broadcast { return .complete(length: total, id: DynamixelID.broadcast) }
         let packet = UnsafeBufferPointer(rebasing: b[0..<total])
         do throws(DynamixelDecodeError) {
             let h = try DynamixelDecoder.decodeStatus(packet, into: &scratch)

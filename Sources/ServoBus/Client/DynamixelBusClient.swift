@@ -271,12 +271,21 @@ public final class DynamixelBusClient {
         return item.signed ? -(1 << (bits - 1))...((1 << (bits - 1)) - 1) : 0...((1 << bits) - 1)
     }
 
-    /// WRITE without waiting for the status (an ID change answers from an id the caller cannot
-    /// predict on every firmware): the caller verifies afterwards.
+    /// WRITE without checking the status (an ID change answers from an id the caller cannot
+    /// predict on every firmware, a baud change maybe not at all): a reply from any id within the
+    /// timeout is absorbed; the caller verifies afterwards.
     public func writeUnacknowledged(_ id: UInt8, _ item: DynamixelControlItem, _ value: Int64) throws(ServoBusError) {
         tx.removeAll(keepingCapacity: true)
         DynamixelEncoder.write(id: id, address: item.address, data: item.bytes(value), into: &tx)
-        try sendOnly()
+        try sendAbsorbingOneReply()
+    }
+
+    /// Sends `tx` and waits up to the timeout for one reply from any id, which is dropped: so a
+    /// late status cannot be taken for the answer to the next request.
+    private func sendAbsorbingOneReply() throws(ServoBusError) {
+        do throws(SerialTransportError) {
+            _ = try bus.collect(tx, windowNanoseconds: bus.configuration.timeoutNanoseconds, maximumReplies: 1)
+        } catch { throw .transport(error) }
     }
 
     /// REBOOT: clears a latched hardware fault (the servo restarts with torque off).

@@ -208,11 +208,14 @@ public final class FeetechBusClient {
         try unicast(id, expectedCount: 0, what: "WRITE of \(item.name)")
     }
 
-    /// WRITE without waiting for the status (an ID change: the caller verifies afterwards).
+    /// WRITE without checking the status (an ID or baud change: the caller verifies afterwards);
+    /// a reply from any id within the timeout is absorbed, so it cannot answer the next request.
     public func writeUnacknowledged(_ id: UInt8, _ item: FeetechItem, _ value: Int) throws(ServoBusError) {
         let data = try Self.wireBytes(item, value, id: id)
         try encode(id) { (b) throws(FeetechEncodeError) in try FeetechEncoder.write(id: id, address: item.address, data: data, into: &b) }
-        try sendOnly()
+        do throws(SerialTransportError) {
+            _ = try bus.collect(tx, windowNanoseconds: bus.configuration.timeoutNanoseconds, maximumReplies: 1)
+        } catch { throw .transport(error) }
     }
 
     static func wireBytes(_ item: FeetechItem, _ value: Int, id: UInt8?) throws(ServoBusError) -> [UInt8] {
