@@ -74,6 +74,16 @@ import Testing
         #expect(write.stdout.contains("Goal_Position of servo 5 = 3100"))
     }
 
+    @Test func aBusyPortNamesTheHolderFix() throws {
+        let bus = try Bus(FeetechResponder(bank: FeetechServoBank(ids: 1...6)))
+        let holder = try SerialPorts.open(path: bus.link, baud: 1_000_000).transport
+        defer { holder.close() }
+        let busy = try Self.robotd(["read", "--port", bus.link, "--protocol", "feetech", "1", "ID"])
+        #expect(busy.status == 1)
+        #expect(busy.stderr.contains("is busy"))
+        #expect(busy.stderr.contains("fuser -v"))
+    }
+
     @Test func aMissingPortANonTTYAndBadArgumentsGiveClearErrors() throws {
         let missing = try Self.robotd(["read", "--port", "/dev/serial/by-id/usb-NOPE", "--protocol", "dynamixel", "1", "ID"])
         #expect(missing.status == 1)
