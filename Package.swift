@@ -131,6 +131,7 @@ let package = Package(
             dependencies: [
                 "RobotDaemon", "ControlServer", "ControlProtocol", "ControlSocket", "ControlRuntime", "RobotdConfig", "Platform",
                 "RigidBody", "LinearAlgebra", "Planning", "Learning", "ModelFiles", "AllocationCounter",
+                "ServoBus", "ServoProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -145,7 +146,7 @@ let package = Package(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Benchmarks", "AllocationCounter",
+                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -176,7 +177,7 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo", "ServoBus", "ServoProtocol"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket"]),
