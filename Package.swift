@@ -148,7 +148,7 @@ let package = Package(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Benchmarks", "AllocationCounter",
+                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

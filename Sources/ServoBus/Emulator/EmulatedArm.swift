@@ -318,3 +318,39 @@ final class RequestRecorder {
 
     deinit { fclose(file) }
 }
+
+extension EmulatedArm {
+    /// Assembles an arm on an emulated bus and starts serving it on a pseudo-terminal: what
+    /// `robotd emulate` runs until it is told to stop (`EmulatorHost.stop()` removes the link).
+    /// - Throws: `EmulatedArmError` for a model that does not fit the profile or a pty/link
+    ///   that cannot be created.
+    public static func serve(
+        profile: EmulatedArmProfile, model: RobotModel, options: EmulatedArmOptions = EmulatedArmOptions(),
+        host configuration: EmulatorHostConfiguration
+    ) throws(EmulatedArmError) -> EmulatorHost<EmulatedArm> {
+        let arm = try EmulatedArm(profile: profile, model: model, options: options)
+        do throws(SerialTransportError) {
+            return try EmulatorHost(responder: arm, configuration: configuration)
+        } catch {
+            throw EmulatedArmError("cannot open the emulated bus: \(error)")
+        }
+    }
+
+    /// One line for people: `so101: 6 × STS3215 (ids 1–6), feetech protocol`.
+    public static func summary(_ profile: EmulatedArmProfile) -> String {
+        var groups: [(String, [UInt8])] = []
+        for s in profile.servos {
+            let name: String
+            switch s.kind {
+            case .sts3215: name = "STS3215"
+            case let .dynamixel(m): name = m.description
+            }
+            if let last = groups.last, last.0 == name { groups[groups.count - 1].1.append(s.id) } else { groups.append((name, [s.id])) }
+        }
+        let parts = groups.map { g in
+            let ids = g.1.count > 1 ? "ids \(g.1.first!)–\(g.1.last!)" : "id \(g.1[0])"
+            return "\(g.1.count) × \(g.0) (\(ids))"
+        }
+        return "\(profile.name): \(parts.joined(separator: ", ")), \(profile.busProtocol.rawValue) protocol"
+    }
+}
