@@ -179,7 +179,7 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo"]),
+        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo", "ServoProtocol"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket"]),
