@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import ServoProtocol
 import Testing
 
@@ -184,5 +185,35 @@ import Testing
         // The overloaded servo answers with the alert bit set, and its torque stays off.
         let torque = (out["torque"] as? [Bool]) ?? []
         #expect(torque == [true, false, true, false, true, true])
+    }
+
+    @Test func vanishAfterNRequestsRemovesTheLink() throws {
+        let emulator = try Emulator(arm: "koch", extra: ["--vanish-after", "1"])
+        let fd = open(emulator.link, O_RDWR | O_NOCTTY)
+        try #require(fd >= 0, "cannot open \(emulator.link)")
+        defer { close(fd) }
+        let ping = DynamixelEncoder.ping(id: 1)
+        for _ in 0..<2 {
+            _ = ping.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            usleep(50_000)
+        }
+        var gone = false
+        for _ in 0..<400 {
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: emulator.link)) == nil { gone = true; break }
+            usleep(10_000)
+        }
+        #expect(gone, "the link is still there after the port vanished")
+        let (status, stderr) = emulator.stop()
+        #expect(status == 0, "robotd emulate: \(stderr)")
+    }
+
+    @Test func badArgumentsAreRejectedWithTheirNames() throws {
+        let unknown = try TestSupport.run(TestSupport.robotdPath, ["emulate", "--arm", "ur5"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--arm ur5 is not emulated") && unknown.stderr.contains("so101, koch"))
+        let probability = try TestSupport.run(TestSupport.robotdPath, ["emulate", "--arm", "koch", "--drop", "2"])
+        #expect(probability.status != 0 && probability.stderr.contains("--drop"))
+        let trip = try TestSupport.run(TestSupport.robotdPath, ["emulate", "--arm", "koch", "--overload-servo", "9", "--link", "/tmp/robotd-emulate-unused.tty"])
+        #expect(trip.status != 0 && trip.stderr.contains("no servo with id 9"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/robotd-emulate-unused.tty"))
     }
 }
