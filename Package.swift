@@ -139,14 +139,17 @@ let package = Package(
         // Servo buses on real adapters (libserialport) and pseudo-terminals (termios): the
         // transaction layer (discard stale input, whole writes, deadline reads, reply matching)
         // and the bus emulator's host (a PTY at a stable path, wire time paced at the baud).
-        .target(name: "ServoBus", dependencies: ["ServoProtocol", "CSerialPort", "Platform", "CLinuxRT"]),
+        .target(
+            name: "ServoBus",
+            dependencies: ["ServoProtocol", "CSerialPort", "Platform", "CLinuxRT", "SimulationDriver", "RigidBody", "RobotInterface"]
+        ),
 
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol",
+                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

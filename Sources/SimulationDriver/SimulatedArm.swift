@@ -46,6 +46,9 @@ public struct SimulatedArm: RobotDriver, Sendable {
         public var extraDamping: [Double] = []
         /// Initial joint positions; empty = zero clamped into the limits.
         public var initialPosition: [Double] = []
+        /// Damping of a limp joint (`setLimp`), per joint or empty = 0 (N·m·s/rad): a servo
+        /// with its torque off still resists being back-driven through its gearbox and motor.
+        public var limpDamping: [Double] = []
 
         public init() {}
     }
@@ -63,6 +66,9 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public private(set) var appliedEffort: [Double]
     /// Simulated time since configure (s).
     public private(set) var time: Double = 0
+    /// Joints whose actuator is off while the others act (a servo bus where each servo's torque
+    /// is switched on its own): no motor torque, only `limpDamping`; all false by default.
+    public private(set) var limp: [Bool]
 
     private var integrator: IntegratorWorkspace
     private var tau: [Double]
@@ -83,7 +89,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public init(model: RobotModel, configuration: Configuration = Configuration()) throws(DriverError) {
         let n = model.dof
         let c = configuration
-        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.extraFriction, c.extraDamping, c.initialPosition]
+        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.extraFriction, c.extraDamping, c.initialPosition, c.limpDamping]
         where !array.isEmpty && array.count != n {
             throw DriverError(.dimensionMismatch, "per-joint simulation setting has the wrong number of entries")
         }
@@ -123,6 +129,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         position = Array(repeating: 0, count: n)
         velocity = Array(repeating: 0, count: n)
         appliedEffort = Array(repeating: 0, count: n)
+        limp = Array(repeating: false, count: n)
         tau = Array(repeating: 0, count: n)
         servoDamping = Array(repeating: 0, count: n)
         savedPosition = Array(repeating: 0, count: n)
@@ -161,6 +168,14 @@ public struct SimulatedArm: RobotDriver, Sendable {
 
     public mutating func deactivate() {
         activeMode = nil
+    }
+
+    /// Switches one joint's actuator off (`true`: limp, gravity acts against `limpDamping`) or
+    /// back on; the joint then follows the active mode's command again from the next step.
+    /// - Note: Real-time safe.
+    public mutating func setLimp(_ joint: Int, _ isLimp: Bool) {
+        precondition(joint >= 0 && joint < model.dof, "joint index out of range")
+        limp[joint] = isLimp
     }
 
     public mutating func cleanup() {
@@ -215,7 +230,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
                 savedPosition[i] = position[i]
                 savedVelocity[i] = velocity[i]
                 var t: Double, implicit = 0.0
-                switch (actuated ? activeMode : nil) {
+                switch (actuated && !limp[i] ? activeMode : nil) {
                 case .torque?:
                     t = command.values[i]
                 case .position?:
@@ -226,6 +241,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
                     implicit = kv[i]
                 case nil:
                     t = 0
+                    if limp[i], !configuration.limpDamping.isEmpty { implicit = configuration.limpDamping[i] }
                 }
                 let limit = model.joints[i].effortLimit
                 if implicit == 0, abs(t) > limit { t = t > 0 ? limit : -limit }
@@ -233,7 +249,8 @@ public struct SimulatedArm: RobotDriver, Sendable {
                 servoDamping[i] = implicit
             }
             plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method, extraDamping: servoDamping)
-            for i in 0 ..< n where servoDamping[i] > 0 {
+            // A limp joint's damping is passive (no motor behind it), so it never saturates.
+            for i in 0 ..< n where servoDamping[i] > 0 && !limp[i] {
                 let limit = model.joints[i].effortLimit
                 let applied = tau[i] - servoDamping[i] * velocity[i]
                 if abs(applied) > limit {
@@ -250,7 +267,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
                 plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method, extraDamping: servoDamping)
             }
             for i in 0 ..< n {
-                appliedEffort[i] = tau[i] - servoDamping[i] * velocity[i]
+                appliedEffort[i] = limp[i] ? 0 : tau[i] - servoDamping[i] * velocity[i]
             }
             for i in 0 ..< n {
                 let j = model.joints[i]

@@ -53,6 +53,29 @@ import Testing
         #expect(maxAbs(arm.velocity) > 0.1)
     }
 
+    /// A limp joint (a servo bus's torque off) moves under gravity while the servoed joints
+    /// hold, and its limp damping slows the fall to a terminal-velocity drift: the terminal speed
+    /// of a joint whose gravity torque g meets damping d is about g/d.
+    @Test func limpJointSinksWhileTheOthersHold() throws {
+        let model = try Self.sim6()
+        func run(damping: Double) throws -> SimulatedArm {
+            var arm = try Self.arm(model) { $0.limpDamping = Array(repeating: damping, count: model.dof) }
+            try arm.activate(mode: .position)
+            arm.setLimp(1, true)
+            var state = JointState(dof: model.dof)
+            for _ in 0 ..< 300 { try arm.read(into: &state) }
+            #expect(arm.appliedEffort[1] == 0)
+            return arm
+        }
+        let free = try run(damping: 0), damped = try run(damping: 20)
+        let start = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        for arm in [free, damped] {
+            for i in [0, 2, 3, 4, 5] { #expect(abs(arm.position[i] - start[i]) < 0.05, "joint \(i) did not hold") }
+        }
+        #expect(abs(free.position[1] - start[1]) > 0.05, "the limp joint did not move")
+        #expect(abs(damped.velocity[1]) < abs(free.velocity[1]) / 2, "limp damping did not slow the fall")
+    }
+
     /// Position servo with gravity fed forward reaches its goal.
     @Test func positionServoReachesGoal() throws {
         let model = try Self.sim6()

@@ -15,6 +15,11 @@ public struct DynamixelResponder: BusResponder, Sendable {
     public var bank: DynamixelServoBank
     /// Gap after which an unfinished packet is abandoned (ns).
     public var interByteTimeoutNanoseconds: UInt64
+    /// Keeps every framed request in `recordedRequests` (a test's or `robotd emulate
+    /// --record-requests`' view of what a client put on the wire).
+    public var recordsRequests = false
+    /// The framed requests received while `recordsRequests` (the owner empties it).
+    public var recordedRequests: [[UInt8]] = []
     var pending: [UInt8] = []
     var lastArrival: UInt64 = 0
 
@@ -34,6 +39,7 @@ public struct DynamixelResponder: BusResponder, Sendable {
         pending.append(contentsOf: bytes)
         var responses: [BusResponse] = []
         while let packet = nextPacket() {
+            if recordsRequests { recordedRequests.append(packet) }
             let replies = bank.handle(bytes: packet)
             responses.append(BusResponse(replies.map {
                 // A fast sync/bulk read's combined reply (id 0xFE) is no single servo's.

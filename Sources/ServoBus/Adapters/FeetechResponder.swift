@@ -12,6 +12,11 @@ public struct FeetechResponder: BusResponder, Sendable {
     public var bank: FeetechServoBank
     /// Gap after which an unfinished packet is abandoned (ns).
     public var interByteTimeoutNanoseconds: UInt64
+    /// Keeps every framed request in `recordedRequests` (a test's or `robotd emulate
+    /// --record-requests`' view of what a client put on the wire).
+    public var recordsRequests = false
+    /// The framed requests received while `recordsRequests` (the owner empties it).
+    public var recordedRequests: [[UInt8]] = []
     var pending: [UInt8] = []
     var lastArrival: UInt64 = 0
 
@@ -29,6 +34,7 @@ public struct FeetechResponder: BusResponder, Sendable {
         pending.append(contentsOf: bytes)
         var responses: [BusResponse] = []
         while let packet = nextPacket() {
+            if recordsRequests { recordedRequests.append(packet) }
             let replies = bank.handle(packet: packet)
             responses.append(BusResponse(replies.map {
                 BusReply(servoID: $0.id, delaySeconds: Double($0.returnDelayMicroseconds) / 1_000_000, bytes: $0.bytes)

@@ -1,0 +1,356 @@
+import Glibc
+import RigidBody
+import RobotInterface
+import ServoProtocol
+import SimulationDriver
+
+/// Why an emulated arm cannot be assembled.
+public struct EmulatedArmError: Error, Hashable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Settings of an `EmulatedArm` beyond its profile.
+public struct EmulatedArmOptions: Sendable, Equatable {
+    /// Servos that overload, by id, and after how many requests (0 = from power-on): the
+    /// servo latches its overload error bit and, as the firmware does when the fault is in its
+    /// shutdown (Dynamixel register 63) or unloading (Feetech register 19) mask, switches its
+    /// torque off and keeps it off (until a Dynamixel REBOOT clears the error).
+    public var overload: [UInt8: Int] = [:]
+    /// Servos that overheat, likewise; they also report a temperature above their limit.
+    public var overheat: [UInt8: Int] = [:]
+    /// Appends every framed request as a line of hex to this file (tests compare what a client
+    /// put on the wire with robotd's encoders).
+    public var recordRequestsPath: String?
+    /// Physics step (s); the simulated arm integrates in 4 substeps of it.
+    public var physicsPeriod = 0.001
+    /// Longest stretch of simulated time one request catches up (s): after a longer silence the
+    /// arm has long settled, so the rest is skipped rather than computed before a reply.
+    public var maximumCatchUpSeconds = 1.0
+    /// Joint angles at power-on (rad), in joint order; empty = the URDF's zero pose.
+    public var initialPosition: [Double] = []
+
+    public init() {}
+}
+
+/// An arm's servos on an emulated bus, moved by physics: a `BusResponder` for `EmulatorHost`.
+///
+/// On every chunk of received bytes (`atNanoseconds` = its arrival time) the simulated arm
+/// (`SimulatedArm` on the arm's URDF, position-servo mode: each servo's PD with its torque
+/// limit) is advanced to that time in fixed steps under the commands the servos held until then;
+/// the present position, velocity, load/current, voltage and temperature are written into the
+/// servo bank in the servo's units; then the requests are answered by the bank, and the goals
+/// and torque enables they leave behind act from this instant on. Torque off makes a joint limp:
+/// gravity acts against the profile's back-drive damping.
+///
+/// Angles map with the factory convention (`ServoUnits`): 4096 ticks per turn, 2048 = 0 rad,
+/// counts grow with the URDF angle, corrected by the servo's Homing_Offset (Dynamixel reports
+/// actual + offset, Feetech actual − offset) and Dynamixel's Drive_Mode reverse bit.
+///
+/// Not emulated: velocity, current and PWM operating modes (the joint goes limp), profile
+/// velocity/acceleration, Torque_Limit/Goal_Current/Current_Limit (the URDF effort limit is the
+/// torque limit), position limits (the URDF's limits stop the joint), temperature rise, the servo's
+/// own overload detection (inject it with `EmulatedArmOptions`).
+public struct EmulatedArm: BusResponder {
+    public let profile: EmulatedArmProfile
+    public let options: EmulatedArmOptions
+    /// The physics; `position`/`velocity` are the true joint state (rad, rad/s).
+    public private(set) var simulator: SimulatedArm
+    public private(set) var dynamixel: DynamixelResponder?
+    public private(set) var feetech: FeetechResponder?
+    /// Complete requests answered so far.
+    public private(set) var requests = 0
+
+    /// Model joint index of each profile servo.
+    let jointIndex: [Int]
+    /// Each servo's maximum torque (the URDF effort limit, N·m): the 100 % of a load reading.
+    let stallTorque: [Double]
+    var startNanoseconds: UInt64?
+    var command: JointCommand
+    var state: JointState
+    var pendingTrips: [(id: UInt8, afterRequests: Int, overheat: Bool)]
+    let recorder: RequestRecorder?
+
+    public init(profile: EmulatedArmProfile, model: RobotModel, options: EmulatedArmOptions = EmulatedArmOptions()) throws(EmulatedArmError) {
+        var index: [Int] = []
+        for servo in profile.servos {
+            guard let j = model.joints.firstIndex(where: { $0.name == servo.joint }) else {
+                throw EmulatedArmError("the robot description \(model.name) has no joint \(servo.joint) (servo id \(servo.id) of \(profile.name))")
+            }
+            index.append(j)
+        }
+        for id in Array(options.overload.keys) + Array(options.overheat.keys) where !profile.servos.contains(where: { $0.id == id }) {
+            throw EmulatedArmError("\(profile.name) has no servo with id \(id) (ids \(profile.servos.map { String($0.id) }.joined(separator: ", ")))")
+        }
+        guard options.physicsPeriod > 0, options.physicsPeriod <= 0.01, options.maximumCatchUpSeconds > 0 else {
+            throw EmulatedArmError("physics period must be in (0, 0.01] s and the catch-up limit > 0 s")
+        }
+        var c = SimulatedArm.Configuration()
+        c.period = options.physicsPeriod
+        c.substeps = 4
+        c.limpDamping = Array(repeating: profile.limpDamping, count: model.dof)
+        c.initialPosition = options.initialPosition
+        do throws(DriverError) {
+            simulator = try SimulatedArm(model: model, configuration: c)
+            try simulator.configure()
+            try simulator.activate(mode: .position)
+        } catch {
+            throw EmulatedArmError("cannot simulate \(model.name): \(error)")
+        }
+        for j in 0..<model.dof { simulator.setLimp(j, true) }
+        self.profile = profile
+        self.options = options
+        jointIndex = index
+        stallTorque = index.map { model.joints[$0].effortLimit.isFinite ? model.joints[$0].effortLimit : 1 }
+        command = JointCommand(mode: .position, dof: model.dof)
+        state = JointState(dof: model.dof)
+        // The first read samples without advancing; later reads advance one period each.
+        try? simulator.read(into: &state)
+        pendingTrips = options.overload.map { ($0.key, $0.value, false) } + options.overheat.map { ($0.key, $0.value, true) }
+        pendingTrips.sort { ($0.afterRequests, $0.id) < ($1.afterRequests, $1.id) }
+        switch profile.busProtocol {
+        case .feetech:
+            var bank = FeetechServoBank(ids: profile.servos.map(\.id))
+            for s in profile.servos { bank.setPresentVoltage(profile.supplyDecivolts, id: s.id) }
+            feetech = FeetechResponder(bank: bank)
+        case .dynamixel:
+            var configurations: [DynamixelServoBank.ServoConfiguration] = []
+            for s in profile.servos {
+                guard case let .dynamixel(m) = s.kind else { throw EmulatedArmError("\(profile.name): servo \(s.id) is not a Dynamixel") }
+                configurations.append(.init(id: s.id, model: m))
+            }
+            dynamixel = DynamixelResponder(bank: DynamixelServoBank(configurations))
+            for s in profile.servos where s.kind == .dynamixel(.xl430W250) {
+                dynamixel!.bank.setPresentInputVoltage(s.id, UInt16(profile.supplyDecivolts))
+            }
+        }
+        if let path = options.recordRequestsPath {
+            guard let r = RequestRecorder(path: path) else { throw EmulatedArmError("cannot open \(path) to record requests: \(String(cString: strerror(errno)))") }
+            recorder = r
+            dynamixel?.recordsRequests = true
+            feetech?.recordsRequests = true
+        } else {
+            recorder = nil
+        }
+        tripFaults()
+        writePresent()
+        // Power-on: each goal equals the present position, so enabling torque holds the pose.
+        for k in profile.servos.indices { setGoalToPresent(k) }
+    }
+
+    public mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>, atNanoseconds time: UInt64) -> [BusResponse] {
+        advance(to: time)
+        writePresent()
+        let responses: [BusResponse]
+        if dynamixel != nil {
+            responses = dynamixel!.receive(bytes, atNanoseconds: time)
+            if let recorder, !dynamixel!.recordedRequests.isEmpty {
+                recorder.write(dynamixel!.recordedRequests)
+                dynamixel!.recordedRequests.removeAll(keepingCapacity: true)
+            }
+        } else {
+            responses = feetech!.receive(bytes, atNanoseconds: time)
+            if let recorder, !feetech!.recordedRequests.isEmpty {
+                recorder.write(feetech!.recordedRequests)
+                feetech!.recordedRequests.removeAll(keepingCapacity: true)
+            }
+        }
+        requests += responses.count
+        tripFaults()
+        applyCommands()
+        return responses
+    }
+
+    // MARK: physics
+
+    /// Advances the simulated arm to `time` (ns on the host's clock) in whole physics periods.
+    mutating func advance(to time: UInt64) {
+        guard let start = startNanoseconds else {
+            startNanoseconds = time
+            return
+        }
+        guard time > start else { return }
+        var target = Double(time - start) * 1e-9
+        if target - simulator.time > options.maximumCatchUpSeconds {
+            let skipped = target - simulator.time - options.maximumCatchUpSeconds
+            startNanoseconds = start &+ UInt64(skipped * 1e9)
+            target = simulator.time + options.maximumCatchUpSeconds
+        }
+        let period = options.physicsPeriod
+        while simulator.time + period <= target + 1e-12 {
+            try? simulator.read(into: &state)
+        }
+    }
+
+    /// Reads torque enables, operating modes and goals from the bank into the simulator, and
+    /// holds torque off on a servo whose latched fault shuts it down.
+    mutating func applyCommands() {
+        for (k, servo) in profile.servos.enumerated() {
+            let j = jointIndex[k]
+            var goal: Double?
+            let id = servo.id
+            if dynamixel != nil {
+                if let error = dynamixel!.bank.hardwareError(id), let mask = dynamixel!.bank.value(id, DynamixelControlTable.shutdown),
+                   error.rawValue & UInt8(truncatingIfNeeded: mask) != 0, dynamixel!.bank.torqueEnabled(id) == true {
+                    dynamixel!.bank.setValue(id, DynamixelControlTable.torqueEnable, 0)
+                }
+                let bank = dynamixel!.bank
+                if bank.torqueEnabled(id) == true, let mode = bank.operatingMode(id), [3, 4, 5].contains(mode),
+                   let g = bank.goalPosition(id) {
+                    let offset = Double(bank.value(id, DynamixelControlTable.homingOffset) ?? 0)
+                    goal = dynamixelSign(id) * ServoUnits.radians(ticks: Double(g) - offset)
+                }
+            } else if feetech != nil {
+                let unloading = feetech!.bank.value(STS3215.unloadingCondition, id: id) ?? 0
+                if let faults = feetech!.bank.faults(id: id), Int(faults.rawValue) & unloading != 0,
+                   feetech!.bank.torqueEnabled(id: id) == true {
+                    feetech!.bank.setValue(STS3215.torqueEnable, id: id, 0)
+                }
+                let bank = feetech!.bank
+                if bank.torqueEnabled(id: id) == true, bank.value(STS3215.operatingMode, id: id) == 0,
+                   let g = bank.goalPosition(id: id) {
+                    let offset = Double(bank.homingOffset(id: id) ?? 0)
+                    goal = ServoUnits.radians(ticks: Double(g) + offset)
+                }
+            }
+            if let goal {
+                command.values[j] = goal
+                simulator.setLimp(j, false)
+            } else {
+                command.values[j] = simulator.position[j]
+                simulator.setLimp(j, true)
+            }
+        }
+        try? simulator.write(command)
+    }
+
+    func dynamixelSign(_ id: UInt8) -> Double {
+        ((dynamixel?.bank.value(id, DynamixelControlTable.driveMode) ?? 0) & 1) != 0 ? -1 : 1
+    }
+
+    /// Writes the simulated joint state into the servos' present registers.
+    mutating func writePresent() {
+        for (k, servo) in profile.servos.enumerated() {
+            let j = jointIndex[k], id = servo.id
+            let q = simulator.position[j], v = simulator.velocity[j], tau = simulator.appliedEffort[j]
+            let load = max(-1000, min(1000, (tau / stallTorque[k] * 1000).rounded()))
+            if dynamixel != nil {
+                let s = dynamixelSign(id)
+                let offset = dynamixel!.bank.value(id, DynamixelControlTable.homingOffset) ?? 0
+                let ticks = Int64(ServoUnits.ticks(radians: s * q).rounded()) + offset
+                dynamixel!.bank.setPresentPosition(id, Int32(clamping: ticks))
+                dynamixel!.bank.setPresentVelocity(id, Int32(clamping: Int64((s * v / ServoUnits.dynamixelVelocityUnit).rounded())))
+                let effort: Double
+                switch servo.kind {
+                case .dynamixel(.xl330M288): effort = s * tau * ServoUnits.xl330M288MilliampsPerNewtonMetre
+                case .dynamixel(.xl330M077): effort = s * tau * ServoUnits.xl330M077MilliampsPerNewtonMetre
+                case .dynamixel(.xm430W350): effort = s * tau * ServoUnits.xm430W350MilliampsPerNewtonMetre / 2.69
+                case .dynamixel(.xm540W270): effort = s * tau * ServoUnits.xm540W270MilliampsPerNewtonMetre / 2.69
+                default: effort = s * load  // XL430: Present Load, 0.1 %
+                }
+                dynamixel!.bank.setPresentCurrent(id, Int16(clamping: Int64(effort.rounded())))
+                let hot = dynamixel!.bank.hardwareError(id)?.contains(.overheating) ?? false
+                let limit = dynamixel!.bank.value(id, DynamixelControlTable.temperatureLimit) ?? 70
+                dynamixel!.bank.setPresentTemperature(id, UInt8(clamping: hot ? limit + 2 : 28))
+            } else if feetech != nil {
+                let offset = feetech!.bank.homingOffset(id: id) ?? 0
+                var ticks = Int(ServoUnits.ticks(radians: q).rounded()) - offset
+                ticks = ((ticks % 4096) + 4096) % 4096
+                let speed = Int((v / ServoUnits.feetechVelocityUnit).rounded())
+                feetech!.bank.setPresentPosition(ticks, id: id)
+                feetech!.bank.setPresentVelocity(speed, id: id)
+                feetech!.bank.setPresentLoad(Int(load), id: id)
+                feetech!.bank.setMoving(abs(speed) > 4, id: id)
+                let hot = feetech!.bank.faults(id: id)?.contains(.overheat) ?? false
+                let limit = feetech!.bank.value(STS3215.maxTemperatureLimit, id: id) ?? 70
+                feetech!.bank.setPresentTemperature(hot ? limit + 2 : 25, id: id)
+            }
+        }
+    }
+
+    mutating func setGoalToPresent(_ k: Int) {
+        let id = profile.servos[k].id
+        if dynamixel != nil, let p = dynamixel!.bank.value(id, DynamixelControlTable.presentPosition) {
+            dynamixel!.bank.setValue(id, DynamixelControlTable.goalPosition, p)
+        } else if feetech != nil, let p = feetech!.bank.value(STS3215.presentPosition, id: id) {
+            feetech!.bank.setValue(STS3215.goalPosition, id: id, p)
+        }
+    }
+
+    // MARK: faults
+
+    /// Latches the overload/overheat faults whose request count has come.
+    mutating func tripFaults() {
+        while let next = pendingTrips.first, next.afterRequests <= requests {
+            pendingTrips.removeFirst()
+            if dynamixel != nil {
+                dynamixel!.bank.injectHardwareError(next.id, next.overheat ? .overheating : .overload)
+            } else if feetech != nil {
+                let now = feetech!.bank.faults(id: next.id) ?? []
+                feetech!.bank.setFaults(now.union(next.overheat ? .overheat : .overload), id: next.id)
+            }
+        }
+        applyCommands()
+    }
+}
+
+/// Appends framed requests to a file as lines of hex, flushed per chunk so a reader sees them
+/// as soon as they are answered.
+final class RequestRecorder {
+    let file: UnsafeMutablePointer<FILE>
+
+    init?(path: String) {
+        guard let f = fopen(path, "a") else { return nil }
+        file = f
+    }
+
+    func write(_ packets: [[UInt8]]) {
+        let digits = Array("0123456789abcdef".utf8)
+        for p in packets {
+            var line: [UInt8] = []
+            line.reserveCapacity(2 * p.count + 1)
+            for b in p { line.append(digits[Int(b >> 4)]); line.append(digits[Int(b & 15)]) }
+            line.append(0x0A)
+            _ = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        }
+        fflush(file)
+    }
+
+    deinit { fclose(file) }
+}
+
+extension EmulatedArm {
+    /// Assembles an arm on an emulated bus and starts serving it on a pseudo-terminal: what
+    /// `robotd emulate` runs until it is told to stop (`EmulatorHost.stop()` removes the link).
+    /// - Throws: `EmulatedArmError` for a model that does not fit the profile or a pty/link
+    ///   that cannot be created.
+    public static func serve(
+        profile: EmulatedArmProfile, model: RobotModel, options: EmulatedArmOptions = EmulatedArmOptions(),
+        host configuration: EmulatorHostConfiguration
+    ) throws(EmulatedArmError) -> EmulatorHost<EmulatedArm> {
+        let arm = try EmulatedArm(profile: profile, model: model, options: options)
+        do throws(SerialTransportError) {
+            return try EmulatorHost(responder: arm, configuration: configuration)
+        } catch {
+            throw EmulatedArmError("cannot open the emulated bus: \(error)")
+        }
+    }
+
+    /// One line for people: `so101: 6 × STS3215 (ids 1–6), feetech protocol`.
+    public static func summary(_ profile: EmulatedArmProfile) -> String {
+        var groups: [(String, [UInt8])] = []
+        for s in profile.servos {
+            let name: String
+            switch s.kind {
+            case .sts3215: name = "STS3215"
+            case let .dynamixel(m): name = m.description
+            }
+            if let last = groups.last, last.0 == name { groups[groups.count - 1].1.append(s.id) } else { groups.append((name, [s.id])) }
+        }
+        let parts = groups.map { g in
+            let ids = g.1.count > 1 ? "ids \(g.1.first!)–\(g.1.last!)" : "id \(g.1[0])"
+            return "\(g.1.count) × \(g.0) (\(ids))"
+        }
+        return "\(profile.name): \(parts.joined(separator: ", ")), \(profile.busProtocol.rawValue) protocol"
+    }
+}
