@@ -38,4 +38,14 @@ public protocol BusResponder {
     ///     physics to this time before it answers, so positions move between reads.
     /// - Returns: one response per request completed by these bytes, in arrival order.
     mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>, atNanoseconds time: UInt64) -> [BusResponse]
+
+    /// Called by the host while the line is quiet (about every `EmulatorHost.idlePeriodNanoseconds`),
+    /// so that work that tracks time (an emulated arm's physics) keeps up between requests
+    /// instead of catching up in one burst when the next request arrives — a burst that can
+    /// outlast a client's reply timeout.
+    mutating func idle(atNanoseconds time: UInt64)
+}
+
+extension BusResponder {
+    public mutating func idle(atNanoseconds time: UInt64) {}
 }

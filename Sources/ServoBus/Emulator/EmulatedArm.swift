@@ -161,6 +161,13 @@ public struct EmulatedArm: BusResponder {
         return responses
     }
 
+    /// Keeps the physics up with the clock between requests (once the first request started it),
+    /// so a request after a quiet spell is answered without a long catch-up first.
+    public mutating func idle(atNanoseconds time: UInt64) {
+        guard startNanoseconds != nil else { return }
+        advance(to: time)
+    }
+
     // MARK: physics
 
     /// Advances the simulated arm to `time` (ns on the host's clock) in whole physics periods.

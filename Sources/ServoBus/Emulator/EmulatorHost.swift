@@ -164,11 +164,16 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
 
     public var statistics: Statistics { control.withLock { $0.statistics } }
 
+    /// How often a quiet host lets the responder catch up with time (`BusResponder.idle`), so
+    /// that no request waits for more than this much emulated physics before it is answered.
+    public static var idlePeriodNanoseconds: UInt64 { 2_000_000 }
+
     // MARK: host thread
 
     private func run() {
         var pending: [Pending] = []
         var busyUntil: UInt64 = 0
+        var lastIdle: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
         let nsPerByte: UInt64 = baud > 0 ? WireTime.nanoseconds(bytes: 1, baud: baud) : 0
         while true {
@@ -201,8 +206,14 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
                 }
                 continue
             }
-            let timeout: Int32 =
-                pending.min(by: { $0.due < $1.due }).map { Int32(clamping: ($0.due - now) / 1_000_000 - 1) } ?? 100
+            if now &- lastIdle >= Self.idlePeriodNanoseconds {
+                responder.idle(atNanoseconds: now)
+                lastIdle = now
+            }
+            let idleMilliseconds = Int32(Self.idlePeriodNanoseconds / 1_000_000)
+            let timeout: Int32 = min(
+                idleMilliseconds,
+                pending.min(by: { $0.due < $1.due }).map { Int32(clamping: ($0.due - now) / 1_000_000 - 1) } ?? idleMilliseconds)
             var fds = [
                 pollfd(fd: pty.master, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
