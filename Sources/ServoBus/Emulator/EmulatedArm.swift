@@ -131,14 +131,23 @@ public struct EmulatedArm: BusResponder {
         pendingTrips.sort { ($0.afterRequests, $0.id) < ($1.afterRequests, $1.id) }
         switch profile.busProtocol {
         case .feetech:
+            guard let baudIndex = STS3215.baudRates.firstIndex(of: profile.baud) else {
+                throw EmulatedArmError("\(profile.name): Feetech servos have no \(profile.baud) baud")
+            }
             var bank = FeetechServoBank(ids: profile.servos.map(\.id))
-            for s in profile.servos { bank.setPresentVoltage(profile.supplyDecivolts, id: s.id) }
+            for s in profile.servos {
+                bank.setPresentVoltage(profile.supplyDecivolts, id: s.id)
+                _ = bank.setValue(STS3215.baudRate, id: s.id, baudIndex)
+            }
             feetech = FeetechResponder(bank: bank)
         case .dynamixel:
+            guard let baudCode = DynamixelControlTable.baudRateCode(bitsPerSecond: profile.baud) else {
+                throw EmulatedArmError("\(profile.name): Dynamixel servos have no \(profile.baud) baud")
+            }
             var configurations: [DynamixelServoBank.ServoConfiguration] = []
             for s in profile.servos {
                 guard case let .dynamixel(m) = s.kind else { throw EmulatedArmError("\(profile.name): servo \(s.id) is not a Dynamixel") }
-                configurations.append(.init(id: s.id, model: m))
+                configurations.append(.init(id: s.id, model: m, baudRate: baudCode))
             }
             dynamixel = DynamixelResponder(bank: DynamixelServoBank(configurations))
             for s in profile.servos where s.kind == .dynamixel(.xl430W250) {
@@ -180,6 +189,11 @@ public struct EmulatedArm: BusResponder {
         tripFaults()
         applyCommands()
         return responses
+    }
+
+    public mutating func setLineRate(_ bitsPerSecond: Int?) {
+        dynamixel?.setLineRate(bitsPerSecond)
+        feetech?.setLineRate(bitsPerSecond)
     }
 
     // MARK: physics
