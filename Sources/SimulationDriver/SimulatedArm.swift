@@ -79,6 +79,8 @@ public struct SimulatedArm: RobotDriver, Sendable {
     private var servoDamping: [Double]
     private var command: JointCommand
     private var kp: [Double], kd: [Double], kv: [Double]
+    /// Motor torque limit per joint (N·m or N): the URDF effort limit unless `setServo` changed it.
+    private var torqueLimit: [Double]
     private var noise: GaussianNoise
     private var configured = false
     private var hasSampled = false
@@ -126,6 +128,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         let kpForDamping = kp
         kd = c.dampingGain.isEmpty ? (0 ..< n).map { 2 * (kpForDamping[$0] * inertia[$0]).squareRoot() } : c.dampingGain
         kv = c.velocityGain.isEmpty ? kd : c.velocityGain
+        torqueLimit = model.joints.map(\.effortLimit)
         position = Array(repeating: 0, count: n)
         velocity = Array(repeating: 0, count: n)
         appliedEffort = Array(repeating: 0, count: n)
@@ -176,6 +179,24 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public mutating func setLimp(_ joint: Int, _ isLimp: Bool) {
         precondition(joint >= 0 && joint < model.dof, "joint index out of range")
         limp[joint] = isLimp
+    }
+
+    /// Position-mode stiffness per joint (N·m/rad): `Configuration.positionGain`, or derived.
+    public var positionGains: [Double] { kp }
+    /// Position-mode damping per joint (N·m·s/rad): `Configuration.dampingGain`, or derived.
+    public var dampingGains: [Double] { kd }
+    /// Motor torque limit per joint (N·m or N).
+    public var torqueLimits: [Double] { torqueLimit }
+
+    /// Changes one joint's position-loop gains and motor torque limit (a servo whose control
+    /// table was written); they act from the next step.
+    /// - Note: Real-time safe.
+    public mutating func setServo(_ joint: Int, stiffness: Double, damping: Double, torqueLimit limit: Double) {
+        precondition(joint >= 0 && joint < model.dof, "joint index out of range")
+        precondition(stiffness >= 0 && damping >= 0 && limit >= 0, "servo gains and torque limit must be ≥ 0")
+        kp[joint] = stiffness
+        kd[joint] = damping
+        torqueLimit[joint] = limit
     }
 
     public mutating func cleanup() {
@@ -243,7 +264,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
                     t = 0
                     if limp[i], !configuration.limpDamping.isEmpty { implicit = configuration.limpDamping[i] }
                 }
-                let limit = model.joints[i].effortLimit
+                let limit = torqueLimit[i]
                 if implicit == 0, abs(t) > limit { t = t > 0 ? limit : -limit }
                 tau[i] = t
                 servoDamping[i] = implicit
@@ -251,7 +272,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
             plant.step(&integrator, q: &position, v: &velocity, tau: tau, dt: dt, method: configuration.method, extraDamping: servoDamping)
             // A limp joint's damping is passive (no motor behind it), so it never saturates.
             for i in 0 ..< n where servoDamping[i] > 0 && !limp[i] {
-                let limit = model.joints[i].effortLimit
+                let limit = torqueLimit[i]
                 let applied = tau[i] - servoDamping[i] * velocity[i]
                 if abs(applied) > limit {
                     tau[i] = applied > 0 ? limit : -limit

@@ -14,6 +14,8 @@ struct EmulateCommand: ParsableCommand {
             Opens a pseudo-terminal, links it at --link (default ./run/<arm>.tty) and answers as the arm's \
             servos (ids 1–6) until SIGINT or SIGTERM, then removes the link. The joints move by the \
             simulated arm's physics on its URDF. Replies are paced at --baud (10 bits per byte). \
+            The servos start at the arm's rate (1000000) and answer only a client set to their \
+            Baud_Rate, read from the pseudo-terminal's settings. \
             Fault options take a probability per request (0…1) and, where a size is needed, a value \
             after a colon: --delay 0.1:0.005 delays one reply in ten by 5 ms. See docs/servo-buses.md.
             """
@@ -21,7 +23,7 @@ struct EmulateCommand: ParsableCommand {
 
     @Option(help: "The arm: \(EmulatedArmProfile.all.map(\.name).joined(separator: ", ")).") var arm: String
     @Option(help: "Where to link the pseudo-terminal (default ./run/<arm>.tty).") var link: String?
-    @Option(parsing: .unconditional, help: "Line rate the replies are paced at (bit/s); 0 disables pacing.") var baud: Int?
+    @Option(parsing: .unconditional, help: "Line rate the replies are paced at (bit/s; default the arm's); 0 disables pacing.") var baud: Int?
     @Option(help: "The arm's URDF (default hardware/robots/<arm>/robot.urdf).") var urdf: String?
     @Option(parsing: .unconditional, help: "Probability of leaving a request unanswered.") var drop = 0.0
     @Option(parsing: .unconditional, help: "Probability of corrupting a reply's CRC/checksum.") var corrupt = 0.0

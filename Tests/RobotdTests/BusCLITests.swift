@@ -74,6 +74,29 @@ import Testing
         #expect(write.stdout.contains("Goal_Position of servo 5 = 3100"))
     }
 
+    @Test func scanFindsTheEmulatedKochAt1MbaudAndAMovedServoWithAllRates() throws {
+        let emulator = try EmulatorSDKTests.Emulator(arm: "koch")
+        defer { _ = emulator.stop() }
+        let common = ["--port", emulator.link, "--protocol", "dynamixel"]
+        func scan(_ extra: [String]) throws -> [String] {
+            let r = try Self.robotd(["scan"] + common + ["--json", "--window-ms", "150"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let servos = try #require((try TestSupport.json(r.stdout) as? [String: Any])?["servos"] as? [[String: Any]])
+            return servos.map { "\($0["id"] as? Int ?? -1)@\($0["baud"] as? Int ?? -1)" }
+        }
+        // 1 Mbaud is the first rate tried: the scan stops there.
+        #expect(try scan([]) == (1...6).map { "\($0)@1000000" })
+        let moved = try Self.robotd(["set-baud"] + common + ["--baud", "1000000", "2", "57600"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        // The servo at 57 600 no longer hears 1 Mbaud; --all-rates finds it at its rate.
+        #expect(try scan([]) == [1, 3, 4, 5, 6].map { "\($0)@1000000" })
+        #expect(try scan(["--all-rates"]) == [1, 3, 4, 5, 6].map { "\($0)@1000000" } + ["2@57600"])
+        let old = try Self.robotd(["read"] + common + ["2", "ID"])
+        #expect(old.status == 1)
+        let new = try Self.robotd(["read"] + common + ["--baud", "57600", "2", "ID"])
+        #expect(new.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(new.stderr)")
+    }
+
     @Test func aBusyPortNamesTheHolderFix() throws {
         let bus = try Bus(FeetechResponder(bank: FeetechServoBank(ids: 1...6)))
         let holder = try SerialPorts.open(path: bus.link, baud: 1_000_000).transport

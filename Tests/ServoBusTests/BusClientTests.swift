@@ -124,6 +124,60 @@ import Testing
         #expect(c.health.timeouts >= 1)
     }
 
+    @Test func dynamixelFastSyncReadGetsNoCombinedReplyWhileAServoIsSilent() throws {
+        let rig = try Rig(DynamixelResponder(bank: Self.koch))
+        var config = Self.configuration
+        config.timeoutNanoseconds = 30_000_000
+        let c = DynamixelBusClient(transport: rig.transport, configuration: config)
+        var fast = try DynamixelSyncRead(ids: Self.ids, items: [DynamixelControlTable.presentPosition], fast: true)
+        #expect(try c.syncRead(&fast) == 6)
+        // A real chain: servo 4 adds no part, so the combined packet is broken; nothing arrives.
+        rig.host.setSilent(4, true)
+        #expect(try c.syncRead(&fast) == 0)
+        #expect(fast.valid == [false, false, false, false, false, false])
+        #expect(c.health.timeouts >= 1)
+        #expect(rig.host.statistics.silencedReplies >= 1)
+        rig.host.setSilent(4, false)
+        #expect(try c.syncRead(&fast) == 6)
+    }
+
+    // MARK: line rate
+
+    @Test func aServoHearsOnlyAClientAtItsBaud() throws {
+        let rig = try Rig(DynamixelResponder(bank: Self.koch))
+        rig.transport.close()
+        var tool = BusTool(path: rig.link, family: .dynamixel, configuration: Self.configuration)
+        tool.configuration.retries = 0
+        // 1 Mbaud servos do not hear a client at 57 600: no reply, and a write does nothing.
+        #expect(throws: ServoBusError(.noReply, servoID: 1, message: "")) { _ = try tool.read(id: 1, item: "ID", baud: 57_600) }
+        #expect(throws: ServoBusError(.noReply, servoID: 2, message: "")) { _ = try tool.write(id: 2, item: "Goal_Position", value: 3000, baud: 57_600) }
+        #expect(try tool.read(id: 2, item: "Goal_Position", baud: 1_000_000).value == 0)
+        // After set-baud, servo 3 answers at 57 600 only.
+        #expect(try tool.setBaud(3, from: 1_000_000, to: 57_600).baud == 57_600)
+        #expect(try tool.read(id: 3, item: "Baud_Rate", baud: 57_600).value == 1)
+        #expect(throws: ServoBusError(.noReply, servoID: 3, message: "")) { _ = try tool.read(id: 3, item: "ID", baud: 1_000_000) }
+        #expect(throws: ServoBusError(.noReply, servoID: 1, message: "")) { _ = try tool.read(id: 1, item: "ID", baud: 57_600) }
+        // A scan stops at the first rate that answers; every rate finds the moved servo too.
+        let first = try tool.scan(bauds: BusTool.commonBauds(.dynamixel), windowNanoseconds: 100_000_000)
+        #expect(first.map(\.id) == [1, 2, 4, 5, 6])
+        #expect(first.allSatisfy { $0.baud == 1_000_000 })
+        let all = try tool.scan(bauds: BusTool.commonBauds(.dynamixel), allRates: true, windowNanoseconds: 100_000_000)
+        #expect(all.map { "\($0.id)@\($0.baud)" } == ["1@1000000", "2@1000000", "4@1000000", "5@1000000", "6@1000000", "3@57600"])
+    }
+
+    @Test func feetechSetBaudMovesAServoToTheNewRateOnly() throws {
+        let rig = try Rig(FeetechResponder(bank: FeetechServoBank(ids: Self.ids)))
+        rig.transport.close()
+        var tool = BusTool(path: rig.link, family: .feetech, configuration: Self.configuration)
+        tool.configuration.retries = 0
+        #expect(throws: ServoBusError(.noReply, servoID: 5, message: "")) { _ = try tool.read(id: 5, item: "ID", baud: 57_600) }
+        #expect(try tool.setBaud(5, from: 1_000_000, to: 57_600).baud == 57_600)
+        #expect(try tool.read(id: 5, item: "ID", baud: 57_600).value == 5)
+        #expect(throws: ServoBusError(.noReply, servoID: 5, message: "")) { _ = try tool.read(id: 5, item: "ID", baud: 1_000_000) }
+        let all = try tool.scan(bauds: [1_000_000, 115_200, 57_600], allRates: true, windowNanoseconds: 100_000_000)
+        #expect(all.map { "\($0.id)@\($0.baud)" } == ["1@1000000", "2@1000000", "3@1000000", "4@1000000", "6@1000000", "5@57600"])
+    }
+
     // MARK: Feetech
 
     @Test func feetechPingReadWriteAndSigns() throws {

@@ -114,4 +114,70 @@ import Testing
         #expect(reply[4] & FeetechStatusError.overheat.rawValue != 0)
         #expect(reply[5] == 72)
     }
+
+    // MARK: the position loop follows the control table
+
+    static func feetechWrite(_ arm: inout EmulatedArm, id: UInt8, address: UInt8, _ data: [UInt8], at seconds: Double) {
+        let w = feetech { (o: inout [UInt8]) throws(FeetechEncodeError) in try FeetechEncoder.write(id: id, address: address, data: data, into: &o) }
+        _ = send(&arm, w, at: seconds)
+    }
+
+    /// The SO-101 holding its power-on pose for 3 s with torque on, after `setUp` wrote the
+    /// table (with EEPROM unlocked); returns the true joint angles (rad).
+    static func so101Hold(_ setUp: (inout EmulatedArm) -> Void) throws -> [Double] {
+        var options = EmulatedArmOptions()
+        // Arm stretched out level, so gravity loads shoulder_lift and elbow_flex.
+        options.initialPosition = [0, 0, 0, 0, 0, 0]
+        var arm = try arm("so101", options: options)
+        for id in UInt8(1)...6 { feetechWrite(&arm, id: id, address: 55, [0], at: 0) }  // Lock 0
+        setUp(&arm)
+        for id in UInt8(1)...6 { feetechWrite(&arm, id: id, address: 40, [1], at: 0.001) }
+        for k in 1...30 { _ = feetechPositions(&arm, at: 0.001 + Double(k) * 0.1) }
+        return arm.simulator.position
+    }
+
+    @Test func aHigherPCoefficientHoldsAgainstGravityWithASmallerError() throws {
+        let factory = try Self.so101Hold { _ in }
+        let stiff = try Self.so101Hold { arm in
+            for id in UInt8(1)...6 { Self.feetechWrite(&arm, id: id, address: 21, [128], at: 0) }  // P_Coefficient 4× factory
+        }
+        // The most loaded joint: its steady-state error τ_g / K_p shrinks about fourfold.
+        let j = (0..<6).max { abs(factory[$0]) < abs(factory[$1]) }!
+        #expect(abs(factory[j]) > 0.01, "no joint is loaded: \(factory)")
+        #expect(abs(stiff[j]) < abs(factory[j]) / 2.5, "joint \(j): P 128 \(stiff[j]) vs P 32 \(factory[j])")
+    }
+
+    @Test func aLowTorqueLimitCannotHoldALoadedJoint() throws {
+        let factory = try Self.so101Hold { _ in }
+        let weak = try Self.so101Hold { arm in
+            for id in UInt8(1)...6 { Self.feetechWrite(&arm, id: id, address: 48, [30, 0], at: 0) }  // Torque_Limit 3 %
+        }
+        let j = (0..<6).max { abs(factory[$0]) < abs(factory[$1]) }!
+        #expect(abs(factory[j]) < 0.1, "factory servo lets joint \(j) sag to \(factory[j])")
+        #expect(abs(weak[j]) > 0.3, "a 3 % torque limit still holds joint \(j) at \(weak[j])")
+        // Max_Torque_Limit (EEPROM) caps Torque_Limit as well.
+        let capped = try Self.so101Hold { arm in
+            for id in UInt8(1)...6 { Self.feetechWrite(&arm, id: id, address: 16, [30, 0], at: 0) }
+        }
+        #expect(abs(capped[j]) > 0.3)
+    }
+
+    @Test func kochPositionPGainFollowsTheTable() throws {
+        func hold(pGain: Int?) throws -> [Double] {
+            var arm = try Self.arm("koch")
+            if let pGain {
+                for id in UInt8(1)...6 {
+                    _ = Self.send(&arm, DynamixelEncoder.write(id: id, address: 84, data: [UInt8(pGain & 0xFF), UInt8(pGain >> 8)]), at: 0)
+                }
+            }
+            _ = Self.send(&arm, DynamixelEncoder.syncWrite(address: 64, length: 1, ids: [1, 2, 3, 4, 5, 6], data: [1, 1, 1, 1, 1, 1]), at: 0.001)
+            for k in 1...30 { _ = Self.send(&arm, DynamixelEncoder.ping(id: 1), at: 0.001 + Double(k) * 0.1) }
+            return arm.simulator.position
+        }
+        let factory = try hold(pGain: nil)
+        let stiff = try hold(pGain: 2560)  // 4× the XL430's, 6.4× the XL330's factory P
+        let j = (0..<6).max { abs(factory[$0]) < abs(factory[$1]) }!
+        #expect(abs(factory[j]) > 0.005, "no joint is loaded: \(factory)")
+        #expect(abs(stiff[j]) < abs(factory[j]) / 2.5, "joint \(j): \(stiff[j]) vs \(factory[j])")
+    }
 }

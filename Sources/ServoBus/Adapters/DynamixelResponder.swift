@@ -43,11 +43,26 @@ public struct DynamixelResponder: BusResponder, Sendable {
             let replies = bank.handle(bytes: packet)
             responses.append(BusResponse(replies.map {
                 // A fast sync/bulk read's combined reply (id 0xFE) is no single servo's.
-                BusReply(servoID: $0.id == DynamixelID.broadcast ? nil : $0.id,
-                         delaySeconds: Double($0.returnDelayMicroseconds) / 1_000_000, bytes: $0.bytes)
+                let combined = $0.id == DynamixelID.broadcast
+                return BusReply(servoID: combined ? nil : $0.id, delaySeconds: Double($0.returnDelayMicroseconds) / 1_000_000,
+                                bytes: $0.bytes, combinedServoIDs: combined ? Self.fastReadIDs(packet) : [])
             }))
         }
         return responses
+    }
+
+    /// The servo's line rate filter: see `DynamixelServoBank.lineRate`.
+    public mutating func setLineRate(_ bitsPerSecond: Int?) { bank.lineRate = bitsPerSecond }
+
+    /// The ids a fast sync/bulk read lists, in chain order ([] for any other packet).
+    static func fastReadIDs(_ packet: [UInt8]) -> [UInt8] {
+        guard let decoded = try? DynamixelDecoder.decodeInstruction(packet),
+              let command = try? DynamixelCommand(decoded) else { return [] }
+        switch command {
+        case let .fastSyncRead(_, _, list): return list
+        case let .fastBulkRead(entries): return entries.map(\.id)
+        default: return []
+        }
     }
 
     /// The next whole packet at the front of `pending` (removed), skipping noise; nil when more

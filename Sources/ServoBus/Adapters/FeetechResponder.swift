@@ -43,6 +43,9 @@ public struct FeetechResponder: BusResponder, Sendable {
         return responses
     }
 
+    /// The servo's line rate filter: see `FeetechServoBank.lineRate`.
+    public mutating func setLineRate(_ bitsPerSecond: Int?) { bank.lineRate = bitsPerSecond }
+
     /// The next packet with a valid checksum at the front of `pending` (removed), skipping
     /// noise; nil when more bytes are needed.
     mutating func nextPacket() -> [UInt8]? {

@@ -8,11 +8,16 @@ public struct BusReply: Sendable, Equatable {
     public var delaySeconds: Double
     /// The packet, checksum/CRC included.
     public var bytes: [UInt8]
+    /// The servos whose parts make up a combined reply (a Dynamixel fast sync/bulk read), in
+    /// chain order; empty for one servo's reply. On a real bus each servo appends its part, so
+    /// one that stays silent breaks the packet: the host then sends none of it.
+    public var combinedServoIDs: [UInt8]
 
-    public init(servoID: UInt8?, delaySeconds: Double = 0, bytes: [UInt8]) {
+    public init(servoID: UInt8?, delaySeconds: Double = 0, bytes: [UInt8], combinedServoIDs: [UInt8] = []) {
         self.servoID = servoID
         self.delaySeconds = delaySeconds
         self.bytes = bytes
+        self.combinedServoIDs = combinedServoIDs
     }
 }
 
@@ -44,8 +49,14 @@ public protocol BusResponder {
     /// instead of catching up in one burst when the next request arrives — a burst that can
     /// outlast a client's reply timeout.
     mutating func idle(atNanoseconds time: UInt64)
+
+    /// The rate (bits/s) the client's side of the line is set to, for the bytes `receive` gets
+    /// next; nil when the host cannot tell. A servo set to another rate would see framing errors:
+    /// it neither acts on nor answers what it receives. The default ignores the rate.
+    mutating func setLineRate(_ bitsPerSecond: Int?)
 }
 
 extension BusResponder {
     public mutating func idle(atNanoseconds time: UInt64) {}
+    public mutating func setLineRate(_ bitsPerSecond: Int?) {}
 }

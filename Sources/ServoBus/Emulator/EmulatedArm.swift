@@ -36,8 +36,8 @@ public struct EmulatedArmOptions: Sendable, Equatable {
 /// An arm's servos on an emulated bus, moved by physics: a `BusResponder` for `EmulatorHost`.
 ///
 /// On every chunk of received bytes (`atNanoseconds` = its arrival time) the simulated arm
-/// (`SimulatedArm` on the arm's URDF, position-servo mode: each servo's PD with its torque
-/// limit) is advanced to that time in fixed steps under the commands the servos held until then;
+/// (`SimulatedArm` on the arm's URDF, position-servo mode: each servo's PD with its gains and
+/// torque limit from its control table) is advanced to that time in fixed steps under the commands the servos held until then;
 /// the present position, velocity, load/current, voltage and temperature are written into the
 /// servo bank in the servo's units; then the requests are answered by the bank, and the goals
 /// and torque enables they leave behind act from this instant on. Torque off makes a joint limp:
@@ -47,10 +47,15 @@ public struct EmulatedArmOptions: Sendable, Equatable {
 /// counts grow with the URDF angle, corrected by the servo's Homing_Offset (Dynamixel reports
 /// actual + offset, Feetech actual − offset) and Dynamixel's Drive_Mode reverse bit.
 ///
+/// Each servo's position loop follows its control table: P and D gains and the torque limit
+/// (Feetech Torque_Limit/Max_Torque_Limit; Dynamixel PWM limit, or Goal_Current/Current_Limit
+/// in current-based position mode), scaled so the factory values give `SimulatedArm`'s derived
+/// servo (`servoLoop`).
+///
 /// Not emulated: velocity, current and PWM operating modes (the joint goes limp), profile
-/// velocity/acceleration, Torque_Limit/Goal_Current/Current_Limit (the URDF effort limit is the
-/// torque limit), position limits (the URDF's limits stop the joint), temperature rise, the servo's
-/// own overload detection (inject it with `EmulatedArmOptions`).
+/// velocity/acceleration, the I gains and feedforward, position limits (the URDF's limits stop
+/// the joint), temperature rise, the servo's own overload detection (inject it with
+/// `EmulatedArmOptions`).
 public struct EmulatedArm: BusResponder {
     public let profile: EmulatedArmProfile
     public let options: EmulatedArmOptions
@@ -65,6 +70,13 @@ public struct EmulatedArm: BusResponder {
     let jointIndex: [Int]
     /// Each servo's maximum torque (the URDF effort limit, N·m): the 100 % of a load reading.
     let stallTorque: [Double]
+    /// Each servo's position loop at its factory gains: stiffness (N·m/rad) and damping
+    /// (N·m·s/rad) of `SimulatedArm`'s derived servo, which the control table's gains scale.
+    let factoryStiffness: [Double]
+    let factoryDamping: [Double]
+    /// Dynamixel servos' factory Position_P_Gain, Position_D_Gain and Current_Limit (0 when the
+    /// model has none), the references of `servoLoop`.
+    let dynamixelFactory: [(p: Double, d: Double, currentLimit: Double)]
     var startNanoseconds: UInt64?
     var command: JointCommand
     var state: JointState
@@ -102,6 +114,15 @@ public struct EmulatedArm: BusResponder {
         self.options = options
         jointIndex = index
         stallTorque = index.map { model.joints[$0].effortLimit.isFinite ? model.joints[$0].effortLimit : 1 }
+        let gains = (simulator.positionGains, simulator.dampingGains)
+        factoryStiffness = index.map { gains.0[$0] }
+        factoryDamping = index.map { gains.1[$0] }
+        dynamixelFactory = profile.servos.map { servo in
+            guard case let .dynamixel(model) = servo.kind else { return (0, 0, 0) }
+            let factory = DynamixelControlTable.factoryValues(for: model)
+            func value(_ item: DynamixelControlItem) -> Double { Double(factory.first { $0.0.address == item.address }?.1 ?? 0) }
+            return (value(DynamixelControlTable.positionPGain), value(DynamixelControlTable.positionDGain), value(DynamixelControlTable.currentLimit))
+        }
         command = JointCommand(mode: .position, dof: model.dof)
         state = JointState(dof: model.dof)
         // The first read samples without advancing; later reads advance one period each.
@@ -110,14 +131,23 @@ public struct EmulatedArm: BusResponder {
         pendingTrips.sort { ($0.afterRequests, $0.id) < ($1.afterRequests, $1.id) }
         switch profile.busProtocol {
         case .feetech:
+            guard let baudIndex = STS3215.baudRates.firstIndex(of: profile.baud) else {
+                throw EmulatedArmError("\(profile.name): Feetech servos have no \(profile.baud) baud")
+            }
             var bank = FeetechServoBank(ids: profile.servos.map(\.id))
-            for s in profile.servos { bank.setPresentVoltage(profile.supplyDecivolts, id: s.id) }
+            for s in profile.servos {
+                bank.setPresentVoltage(profile.supplyDecivolts, id: s.id)
+                _ = bank.setValue(STS3215.baudRate, id: s.id, baudIndex)
+            }
             feetech = FeetechResponder(bank: bank)
         case .dynamixel:
+            guard let baudCode = DynamixelControlTable.baudRateCode(bitsPerSecond: profile.baud) else {
+                throw EmulatedArmError("\(profile.name): Dynamixel servos have no \(profile.baud) baud")
+            }
             var configurations: [DynamixelServoBank.ServoConfiguration] = []
             for s in profile.servos {
                 guard case let .dynamixel(m) = s.kind else { throw EmulatedArmError("\(profile.name): servo \(s.id) is not a Dynamixel") }
-                configurations.append(.init(id: s.id, model: m))
+                configurations.append(.init(id: s.id, model: m, baudRate: baudCode))
             }
             dynamixel = DynamixelResponder(bank: DynamixelServoBank(configurations))
             for s in profile.servos where s.kind == .dynamixel(.xl430W250) {
@@ -166,6 +196,11 @@ public struct EmulatedArm: BusResponder {
     public mutating func idle(atNanoseconds time: UInt64) {
         guard startNanoseconds != nil else { return }
         advance(to: time)
+    }
+
+    public mutating func setLineRate(_ bitsPerSecond: Int?) {
+        dynamixel?.setLineRate(bitsPerSecond)
+        feetech?.setLineRate(bitsPerSecond)
     }
 
     // MARK: physics
@@ -220,6 +255,8 @@ public struct EmulatedArm: BusResponder {
                     goal = ServoUnits.radians(ticks: Double(g) + offset)
                 }
             }
+            let loop = servoLoop(k)
+            simulator.setServo(j, stiffness: loop.stiffness, damping: loop.damping, torqueLimit: loop.torqueLimit)
             if let goal {
                 command.values[j] = goal
                 simulator.setLimp(j, false)
@@ -229,6 +266,47 @@ public struct EmulatedArm: BusResponder {
             }
         }
         try? simulator.write(command)
+    }
+
+    /// The position loop servo `k`'s control table asks for, in the physics' units.
+    ///
+    /// Scales (register units → N·m/rad), chosen so the factory values give the servo that
+    /// `SimulatedArm` derives from the URDF (K_p = τ_max / 0.1 rad, K_d critically damped):
+    /// - Feetech STS: K_p = K_p,0 · P_Coefficient / 32 and K_d = K_d,0 · D_Coefficient / 32
+    ///   (32 and 32 are the factory values); torque limit = τ_max · min(Torque_Limit,
+    ///   Max_Torque_Limit) / 1000 (both 0.1 %).
+    /// - Dynamixel X: K_p = K_p,0 · Position_P_Gain / factory P (XL430 640, XL330 400, XM 800);
+    ///   K_d = K_d,0 · (1 + (Position_D_Gain − factory D) / 4000) (4000 is the XL430's factory
+    ///   D); torque limit = τ_max · min(PWM_Limit, |Goal_PWM|) / 885 in position modes (3, 4),
+    ///   and in current-based position mode (5) τ_max · min(|Goal_Current|, Current_Limit) /
+    ///   factory Current_Limit (XL330 1750, XM430 1193, XM540 2047).
+    /// K_d never drops below the back-drive damping `limpDamping` (gearbox and motor are there
+    /// whatever the gain), or K_d,0 where that is less. τ_max is the URDF effort limit (the
+    /// servo's stall torque).
+    func servoLoop(_ k: Int) -> (stiffness: Double, damping: Double, torqueLimit: Double) {
+        let id = profile.servos[k].id
+        let kp0 = factoryStiffness[k], kd0 = factoryDamping[k], tauMax = stallTorque[k]
+        var kp = kp0, kd = kd0, limit = tauMax
+        if let bank = dynamixel?.bank {
+            let factory = dynamixelFactory[k]
+            let p = Double(bank.value(id, DynamixelControlTable.positionPGain) ?? 0)
+            let d = Double(bank.value(id, DynamixelControlTable.positionDGain) ?? 0)
+            kp = factory.p > 0 ? kp0 * p / factory.p : kp0
+            kd = kd0 * (1 + (d - factory.d) / 4000)
+            if bank.operatingMode(id) == 5, let goalCurrent = bank.value(id, DynamixelControlTable.goalCurrent),
+               let currentLimit = bank.value(id, DynamixelControlTable.currentLimit) {
+                limit = factory.currentLimit > 0 ? tauMax * Double(min(abs(goalCurrent), currentLimit)) / factory.currentLimit : tauMax
+            } else {
+                let pwm = min(bank.value(id, DynamixelControlTable.pwmLimit) ?? 885, abs(bank.value(id, DynamixelControlTable.goalPWM) ?? 885))
+                limit = tauMax * Double(pwm) / 885
+            }
+        } else if let bank = feetech?.bank {
+            kp = kp0 * Double(bank.value(STS3215.pCoefficient, id: id) ?? 32) / 32
+            kd = kd0 * Double(bank.value(STS3215.dCoefficient, id: id) ?? 32) / 32
+            let torque = min(bank.value(STS3215.torqueLimit, id: id) ?? 1000, bank.value(STS3215.maxTorqueLimit, id: id) ?? 1000)
+            limit = tauMax * Double(max(0, torque)) / 1000
+        }
+        return (max(0, kp), max(min(kd0, profile.limpDamping), kd), max(0, limit))
     }
 
     func dynamixelSign(_ id: UInt8) -> Double {

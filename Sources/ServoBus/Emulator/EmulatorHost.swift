@@ -8,6 +8,8 @@ public struct EmulatorHostConfiguration: Sendable, Equatable {
     /// nil publishes nothing (use `EmulatorHost.slavePath`).
     public var linkPath: String?
     /// The emulated line rate; replies are paced at 10 bits per byte (8N1). 0 disables pacing.
+    /// The pty's slave starts at this rate (1 000 000 when 0). Which servos hear a request is
+    /// decided by the rate the client set on the slave (`BusResponder.setLineRate`), not by this.
     public var baud: Int = 1_000_000
     /// Faults to inject.
     public var faults = FaultPlan()
@@ -34,6 +36,9 @@ public struct EmulatorHostConfiguration: Sendable, Equatable {
 /// time after it arrived; each reply starts its return delay after the wire is free and is
 /// written, whole, when its last byte would have left the servo. A pty carries bytes instantly
 /// and ignores the baud (hardware-notes §5 pitfall 2), so this pacing is all the timing there is.
+/// The rate a client sets is still kept in the pty's termios: the host reads it (through its own
+/// slave descriptor) as each chunk arrives and hands it to the responder, whose servos at another
+/// rate neither act nor answer, as real servos that see only framing errors.
 public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @unchecked Sendable {
     /// Counters for tests and the bench.
     public struct Statistics: Sendable, Equatable {
@@ -82,7 +87,7 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
     ///   path exists and is not a symlink, or its directory cannot be made).
     /// - Warning: Not real-time safe.
     public init(responder: Responder, configuration: EmulatorHostConfiguration) throws(SerialTransportError) {
-        pty = try PseudoTerminal()
+        pty = try PseudoTerminal(bitsPerSecond: configuration.baud > 0 ? configuration.baud : 1_000_000)
         slavePath = pty.slavePath
         linkPath = configuration.linkPath
         baud = configuration.baud
@@ -233,6 +238,8 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             let arrival = MonotonicClock.now()
             // The request occupied the wire for its bytes' time before its last byte arrived.
             busyUntil = max(busyUntil, arrival) &+ UInt64(n) &* nsPerByte
+            // The servos hear only what is sent at their own rate: tell them the client's.
+            responder.setLineRate(pty.lineRate())
             let responses = chunk.withUnsafeBufferPointer { responder.receive(UnsafeBufferPointer(rebasing: $0[0..<n]), atNanoseconds: arrival) }
             for response in responses {
                 schedule(response, busyUntil: &busyUntil, nsPerByte: nsPerByte, into: &pending)
@@ -254,7 +261,9 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             return (fault, c.faults.silentServos)
         }
         var replies = response.replies.filter { reply in
-            guard let id = reply.servoID, silent.contains(id) else { return true }
+            // A combined (fast read) reply is cut when any servo of its chain is silent.
+            let silenced = reply.servoID.map { silent.contains($0) } ?? reply.combinedServoIDs.contains { silent.contains($0) }
+            guard silenced else { return true }
             control.withLock { $0.statistics.silencedReplies += 1 }
             return false
         }

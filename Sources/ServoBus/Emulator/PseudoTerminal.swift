@@ -13,7 +13,9 @@ final class PseudoTerminal {
     private var slaveKeepAlive: Int32
     let slavePath: String
 
-    init() throws(SerialTransportError) {
+    /// - Parameter bitsPerSecond: the line rate the slave starts at (what a client that sets
+    ///   none reads and sends at); a rate with no `B` constant leaves the pty's default.
+    init(bitsPerSecond: Int = 1_000_000) throws(SerialTransportError) {
         var name = [CChar](repeating: 0, count: 128)
         let fd = CLinuxRT_openPseudoTerminal(&name, UInt(name.count))
         guard fd >= 0 else {
@@ -30,6 +32,10 @@ final class PseudoTerminal {
             var t = termios()
             tcgetattr(side, &t)
             cfmakeraw(&t)
+            if let speed = Self.speeds.first(where: { $0.1 == bitsPerSecond })?.0 {
+                cfsetispeed(&t, speed)
+                cfsetospeed(&t, speed)
+            }
             tcsetattr(side, TCSANOW, &t)
         }
         let flags = fcntl(fd, F_GETFL)
@@ -40,6 +46,28 @@ final class PseudoTerminal {
     }
 
     deinit { close() }
+
+    /// The line rate the client last set on the slave (bits/s), read through the keep-alive
+    /// descriptor: a pty carries bytes at any rate, but its termios keeps the speed a client set
+    /// (`tcsetattr`), which is the rate a real adapter would put on the wire. nil when it cannot
+    /// be read or is not a standard rate (BOTHER).
+    func lineRate() -> Int? {
+        guard slaveKeepAlive >= 0 else { return nil }
+        var t = termios()
+        guard tcgetattr(slaveKeepAlive, &t) == 0 else { return nil }
+        let speed = cfgetospeed(&t)
+        return Self.speeds.first { $0.0 == speed }?.1
+    }
+
+    /// The Linux `B` constants of the rates servo buses use, with their bits per second.
+    static let speeds: [(speed_t, Int)] = [
+        (speed_t(B9600), 9600), (speed_t(B19200), 19_200), (speed_t(B38400), 38_400),
+        (speed_t(B57600), 57_600), (speed_t(B115200), 115_200), (speed_t(B230400), 230_400),
+        (speed_t(B460800), 460_800), (speed_t(B500000), 500_000), (speed_t(B576000), 576_000),
+        (speed_t(B921600), 921_600), (speed_t(B1000000), 1_000_000), (speed_t(B1152000), 1_152_000),
+        (speed_t(B1500000), 1_500_000), (speed_t(B2000000), 2_000_000), (speed_t(B2500000), 2_500_000),
+        (speed_t(B3000000), 3_000_000), (speed_t(B3500000), 3_500_000), (speed_t(B4000000), 4_000_000),
+    ]
 
     /// Closes both descriptors; a client's next read sees a hang-up. Idempotent.
     func close() {

@@ -13,6 +13,7 @@
 /// - SYNC_READ / BULK_READ: one status packet per present servo, in parameter order (a missing
 ///   id is skipped). FAST_SYNC_READ / FAST_BULK_READ: one combined packet (id 0xFE) with the
 ///   cumulative block CRCs.
+/// - A servo hears only packets sent at its Baud Rate (`lineRate`).
 /// - Every status error byte carries the alert bit while Hardware Error Status ≠ 0; REBOOT clears
 ///   it, resets the RAM area to factory values and keeps EEPROM and the present values.
 public struct DynamixelServoBank: Sendable {
@@ -77,6 +78,14 @@ public struct DynamixelServoBank: Sendable {
     }
 
     var servos: [UInt8: Servo] = [:]
+
+    /// The line rate (bits/s) the packets being handled were sent at. A servo set to another
+    /// Baud Rate sees framing errors: it neither acts on nor answers them (and a fast group read
+    /// that lists it gets no combined reply, the chain being broken). nil: every servo hears (the
+    /// default, for hosts that cannot tell the rate).
+    public var lineRate: Int?
+    /// The servos that cannot hear the packet being executed (set only during `handle`).
+    var deafIDs: Set<UInt8> = []
 
     public init(_ configurations: [ServoConfiguration]) {
         for c in configurations {
@@ -150,7 +159,7 @@ public struct DynamixelServoBank: Sendable {
         do throws(DynamixelDecodeError) {
             return handle(try DynamixelDecoder.decodeInstruction(bytes))
         } catch {
-            if case .badCRC = error, bytes.count > 4, let s = servos[bytes[4]], s.statusReturnLevel >= 2 {
+            if case .badCRC = error, bytes.count > 4, let s = servos[bytes[4]], hears(s), s.statusReturnLevel >= 2 {
                 return [status(bytes[4], s, .crcError, [])]
             }
             return []
@@ -159,6 +168,23 @@ public struct DynamixelServoBank: Sendable {
 
     /// Executes one instruction packet and returns the replies in the order they go on the wire.
     public mutating func handle(_ packet: DynamixelInstructionPacket) -> [Reply] {
+        guard lineRate != nil, servos.values.contains(where: { !hears($0) }) else { return execute(packet) }
+        // Servos at another rate are off the bus for this packet.
+        let deaf = servos.filter { !hears($0.value) }
+        for id in deaf.keys { servos[id] = nil }
+        deafIDs = Set(deaf.keys)
+        let replies = execute(packet)
+        deafIDs = []
+        for (id, s) in deaf where servos[id] == nil { servos[id] = s }
+        return replies
+    }
+
+    func hears(_ s: Servo) -> Bool {
+        guard let lineRate else { return true }
+        return DynamixelControlTable.bitsPerSecond(baudRateCode: s.memory[8]) == lineRate
+    }
+
+    mutating func execute(_ packet: DynamixelInstructionPacket) -> [Reply] {
         let broadcast = packet.id == DynamixelID.broadcast
         guard broadcast || servos[packet.id] != nil else { return [] }
         let command: DynamixelCommand
@@ -274,6 +300,7 @@ public struct DynamixelServoBank: Sendable {
         var blocks: [DynamixelFastReplyBlock] = []
         var delay: Int?
         for (id, address, length) in list {
+            if deafIDs.contains(id) { return [] }
             guard let s = servos[id], s.statusReturnLevel >= 1 else { continue }
             delay = delay ?? s.returnDelayMicroseconds
             if length > 0, address + length <= s.memory.count {

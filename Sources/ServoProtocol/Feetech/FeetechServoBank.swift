@@ -24,6 +24,7 @@ public struct FeetechReply: Sendable, Hashable {
 /// - The ERR byte of every reply carries the injected faults, mirrored in register 65.
 /// - A packet that does not decode (bad checksum, garbage) gets no reply.
 /// - Writing a new ID: the reply comes from the old ID, later packets must use the new one.
+/// - A servo hears only packets sent at its Baud_Rate (`lineRate`).
 ///
 /// Not emulated: RESET (answered, changes nothing), Torque_Enable = 128 (set the midpoint), the
 /// servo's own overload/overheat detection (the host injects those faults), persistence.
@@ -40,6 +41,10 @@ public struct FeetechServoBank: Sendable {
 
     var servos: [Servo]
     let series = STS3215.series
+    /// The line rate (bits/s) the packets being handled were sent at. A servo set to another
+    /// Baud_Rate sees framing errors: it neither acts on nor answers them. nil: every servo hears
+    /// (the default, for hosts that cannot tell the rate).
+    public var lineRate: Int?
 
     /// - Parameters:
     ///   - ids: one servo per ID, in bus order (broadcast PING replies come in this order).
@@ -186,8 +191,16 @@ public struct FeetechServoBank: Sendable {
 
     func index(of id: UInt8) -> Int? { servos.firstIndex { $0.id == id } }
 
+    /// The servos a packet to `id` reaches: those with that id (or all, for broadcast) that hear
+    /// the line rate.
     func indices(of id: UInt8) -> [Int] {
-        id == FeetechPacket.broadcastID ? Array(servos.indices) : servos.indices.filter { servos[$0].id == id }
+        servos.indices.filter { (id == FeetechPacket.broadcastID || servos[$0].id == id) && hears($0) }
+    }
+
+    func hears(_ i: Int) -> Bool {
+        guard let lineRate else { return true }
+        let index = Int(servos[i].memory[Int(STS3215.baudRate.address)])
+        return index < STS3215.baudRates.count && STS3215.baudRates[index] == lineRate
     }
 
     func statusReturnLevel(_ i: Int) -> UInt8 { servos[i].memory[Int(STS3215.responseStatusLevel.address)] }
