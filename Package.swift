@@ -163,11 +163,13 @@ let package = Package(
 
         // MARK: tests
         .target(name: "BuildInfo", path: "Tests/BuildInfo"),
+        // Running a child process (Python oracles, robotd, the vendors' SDKs) from any suite.
+        .target(name: "TestProcess", path: "Tests/TestProcess"),
         .testTarget(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", "AllocationCounter", .product(name: "RealModule", package: "swift-numerics")]
         ),
-        .testTarget(name: "RigidBodyTests", dependencies: ["RigidBody", "LinearAlgebra", "AllocationCounter"]),
+        .testTarget(name: "RigidBodyTests", dependencies: ["TestProcess", "RigidBody", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(
             name: "SimulationDriverTests",
             dependencies: ["SimulationDriver", "RigidBody", "RobotInterface", "AllocationCounter"]
@@ -180,13 +182,13 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: ["ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "AllocationCounter", "BuildInfo", "Learning"]
         ),
-        .testTarget(name: "RobotdTests", dependencies: ["ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo", "ServoBus", "ServoProtocol"]),
+        .testTarget(name: "RobotdTests", dependencies: ["TestProcess", "ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo", "ServoBus", "ServoProtocol"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlSocket", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "LinearAlgebra", "CVectorMath", "AllocationCounter", "BuildInfo"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Learning"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestProcess", "ModelFiles", "Learning"]),
         .testTarget(
             name: "PlanningTests",
             dependencies: [
@@ -202,7 +204,7 @@ let package = Package(
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ServoProtocolTests", dependencies: ["ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
+        .testTarget(name: "ServoProtocolTests", dependencies: ["TestProcess", "ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo", "AllocationCounter"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),

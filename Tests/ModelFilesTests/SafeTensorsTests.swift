@@ -1,23 +1,15 @@
 import Foundation
 import Learning
 import ModelFiles
+import TestProcess
 import Testing
 
 enum OracleSupport {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func python(_ args: [String], script: String = "Tests/oracles/safetensors_mlp.py") throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", repoRoot.appendingPathComponent(script).path] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try ChildProcess.python(script, args)
+        return (r.status, r.stdout, r.stderr)
     }
 
     static func temporaryPath(_ name: String) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcess
 
 /// The shipped robots and a runner for the Python oracles in Tests/oracles (Pinocchio, MuJoCo),
 /// for the tests that check RigidBody against them.
@@ -20,26 +21,8 @@ enum TestSupport {
 
     /// Runs `python3 script arguments…` from the repository root to completion, feeding `stdin`.
     static func python(_ script: String, _ arguments: [String], stdin: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repoRoot.appendingPathComponent(script).path] + arguments
-        process.currentDirectoryURL = repoRoot
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-        nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        errThread.start()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let r = try ChildProcess.python(script, arguments, stdin: stdin.map { Data($0.utf8) })
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     static func json(_ text: String) throws -> Any {

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcess
 
 /// Paths and process helpers shared by the end-to-end tests.
 enum TestSupport {
@@ -25,28 +26,10 @@ enum TestSupport {
         var stderr: String
     }
 
-    /// Runs a process to completion, feeding `stdin`, and collects its output.
+    /// Runs a process to completion in the repository root, feeding `stdin`, and collects its output.
     static func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-        nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        errThread.start()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let r = try ChildProcess.run(executable, arguments, stdin: stdin.map { Data($0.utf8) })
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     static func python(_ script: String, _ arguments: [String], stdin: String? = nil) throws -> Result {

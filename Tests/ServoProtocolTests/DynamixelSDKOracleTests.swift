@@ -1,5 +1,6 @@
 import Foundation
 import ServoProtocol
+import TestProcess
 import Testing
 
 /// robotd's Dynamixel encoders and emulated servo bank against the official dynamixel-sdk 4.1.0
@@ -20,21 +21,8 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func runOracle(_ input: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repoRoot.appendingPathComponent("Tests/oracles/dynamixel_sdk_oracle.py").path]
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        process.standardOutput = out; process.standardError = err; process.standardInput = inp
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        errThread.start()
-        inp.fileHandleForWriting.write(Data(input.utf8))
-        try inp.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let r = try ChildProcess.python("Tests/oracles/dynamixel_sdk_oracle.py", stdin: Data(input.utf8))
+        return (r.status, r.stdout, r.stderr)
     }
 
     static func hexString(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }

@@ -1,5 +1,6 @@
 import Foundation
 import ServoProtocol
+import TestProcess
 import Testing
 
 /// robotd's Feetech encoders and emulated servos against the vendor's own code: the official
@@ -95,25 +96,7 @@ import Testing
 
     /// Runs `python3 script` from the repository root, feeding `stdin`.
     static func python(_ script: String, stdin: Data) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repoRoot.appendingPathComponent(script).path]
-        process.currentDirectoryURL = repoRoot
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // Drain stderr on its own thread so a chatty child cannot block on a full pipe.
-        nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        errThread.start()
-        input.fileHandleForWriting.write(stdin)
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        return Output(status: process.terminationStatus, stdout: outData,
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let r = try ChildProcess.python(script, stdin: stdin)
+        return Output(status: r.status, stdout: r.stdoutData, stderr: r.stderr)
     }
 }
