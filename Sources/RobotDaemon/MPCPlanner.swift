@@ -379,7 +379,10 @@ public final class MPCPlanner: @unchecked Sendable {
     /// Copies the solver's plan into the loop's slot and the learner's probe.
     private func publishPlan(t0: Double) {
         let n = model.dof, T = configuration.horizon, nx = 2 * n
-        plans.publish(t0: t0, dt: configuration.dt, count: T, modelVersion: UInt32(clamping: modelVersion)) { xRef, uff, gains in
+        // The version of the model this plan was made with (0 = the rigid body, also when a
+        // learned model is installed but its plan was refused): what the tick records.
+        let version = solver.dynamics.box.active == nil ? 0 : UInt32(clamping: modelVersion)
+        plans.publish(t0: t0, dt: configuration.dt, count: T, modelVersion: version) { xRef, uff, gains in
             for k in 0 ... T { solver.state(k, into: xRef + k * nx) }
             for k in 0 ..< T {
                 solver.control(k, into: uff + k * n)

@@ -147,6 +147,9 @@ import Testing
         #expect(modes == ["mpc"], "the arm left mpc: \(modes)")
         #expect(s.uncertainPlans >= 1 && s.disagreement > 1e-20 && planner.modelVersion == 1, "\(s)")
         #expect(s.planningModel == "nominal (fallback)" && s.fallbackPlans >= 100, "\(s)")
+        // What the tick records (Transition.modelVersion) is the model the followed plan was
+        // made with: the rigid body (0), not the installed learned model it refused.
+        #expect(loop.plans?.followedModelVersion == 0, "the tick followed a plan of model \(String(describing: loop.plans?.followedModelVersion))")
         let t = loop.telemetry.read()
         let e = Vector3(t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]) - target
         #expect(e.dot(e).squareRoot() < 0.002, "\(e.dot(e).squareRoot()) m from the target after 2 s")
