@@ -39,9 +39,7 @@ extension ControlService {
         let faults = access.faults.all.map { f in
             StatusResult.Fault(reason: f.reason, tick: Int(clamping: f.tick), loopTimeS: f.loopTime, flightRecorder: f.flightRecorder)
         }
-        let fallback = access.faults.lastFallback.map { f in
-            StatusResult.Fallback(from: f.from, reason: f.reason, loopTimeS: f.loopTime, count: Int(clamping: f.count))
-        }
+        let fallback = access.faults.lastFallback
         let policy = access.policies?.installed
         return StatusResult(
             mode: "\(t.mode)", fault: t.mode == .faulted && t.hasFault ? "\(t.fault)" : nil, rateHz: info.rateHz,

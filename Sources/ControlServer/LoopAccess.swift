@@ -1,4 +1,5 @@
 import ControlPorts
+import ControlProtocol
 import ControlRuntime
 import Glibc
 import Platform
@@ -71,20 +72,9 @@ public final class FaultLog: Sendable {
 
     public var all: [Entry] { entries.withLock { $0 } }
 
-    /// The newest unrequested fall back to `hold` (from `mpc` or `policy`) and why, for `status`.
-    public struct Fallback: Sendable, Equatable {
-        public var from: String
-        public var reason: String
-        public var loopTime: Double
-        public var count: UInt64
-
-        public init(from: String, reason: String, loopTime: Double, count: UInt64) {
-            self.from = from
-            self.reason = reason
-            self.loopTime = loopTime
-            self.count = count
-        }
-    }
+    /// The newest unrequested fall back to `hold` (from `mpc` or `policy`) and why, for `status`:
+    /// kept as the result type `status` sends.
+    public typealias Fallback = StatusResult.Fallback
 
     private let fallback = Mutex<Fallback?>(nil)
 

@@ -129,7 +129,7 @@ public final class DaemonSupervisor {
     private func logFallback(_ t: TelemetrySnapshot) {
         var reason = "no valid plan covers the loop time"
         if let summary = source.plannerSummary?(t.lastFallbackTime) { reason += " (\(summary))" }
-        source.faults?.recordFallback(.init(from: "\(t.lastFallbackFrom)", reason: reason, loopTime: t.lastFallbackTime, count: t.fallbacks))
+        source.faults?.recordFallback(.init(from: "\(t.lastFallbackFrom)", reason: reason, loopTimeS: t.lastFallbackTime, count: Int(clamping: t.fallbacks)))
         logger.warning("\(t.lastFallbackFrom) fell back to hold: \(reason)",
                        metadata: ["from": "\(t.lastFallbackFrom)", "loop_time_s": "\(t.lastFallbackTime)", "fallbacks": "\(t.fallbacks)"])
     }
