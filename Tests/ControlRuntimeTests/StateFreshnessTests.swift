@@ -48,6 +48,32 @@ import Testing
         #expect(loop.telemetry.read().position[0] < 3, "fresh samples are used again")
     }
 
+    /// Stale data in the middle of a fast move: 9 invalid samples (one short of the fault) and
+    /// later 15 (a fault). The tick re-sends its last command meanwhile, so the arm keeps moving
+    /// unseen; on every tick the measured state is within the position limits and below the
+    /// velocity fault threshold unless the loop has faulted, and after the fault it comes to rest.
+    @Test func staleDataMidMotionNeverTakesAJointPastItsLimitsUnfaulted() throws {
+        let (loop, model) = try ControlLoopTests.loop { $0.invalidReads = [151 ... 159, 251 ... 265] }
+        let limits = JointLimits(model: model)
+        Self.run(loop, 1 ... 50)
+        #expect(loop.commands.send(.move(id: 1, to: [0.3, -1, 0.8, -0.3, 0.3, 0.2], duration: 0.3)))
+        var faulted = false
+        for k in 51 ... 1_000 {
+            loop.tick(time: Double(k) * 0.001, overran: false)
+            let s = loop.telemetry.read()
+            if s.mode == .faulted { faulted = true }
+            guard !faulted else { continue }
+            for i in 0 ..< 6 {
+                #expect(s.position[i] > limits.lower[i] && s.position[i] < limits.upper[i], "tick \(k) joint \(i): q \(s.position[i])")
+                #expect(abs(s.velocity[i]) <= 1.5 * limits.velocity[i], "tick \(k) joint \(i): v \(s.velocity[i])")
+            }
+            #expect(k < 250 || k > 266 || s.mode == .move, "tick \(k): \(s.mode)")
+        }
+        let s = loop.telemetry.read()
+        #expect(faulted && s.fault == .staleState, "\(s.mode) \(String(describing: s.fault))")
+        for i in 0 ..< 6 { #expect(abs(s.velocity[i]) < 0.05, "joint \(i) at rest after the fault: \(s.velocity[i])") }
+    }
+
     @Test func staleStateFaultTicksInARowFaultWithAFlightRecorderDump() throws {
         let (loop, _) = try ControlLoopTests.loop({ $0.invalidReads = [101 ... 200] }, configure: { $0.staleStateFaultTicks = 5 })
         Self.run(loop, 1 ... 103)
