@@ -93,6 +93,8 @@ let package = Package(
         // packets (encoders, decoders that return a typed result or error for any bytes), the
         // control tables, and emulated servos as pure state machines (packet in, replies out).
         .target(name: "ServoProtocol"),
+        // SHA-256 for content hashes (calibration, URDF, configuration) in status and provenance.
+        .target(name: "Digest"),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -144,12 +146,19 @@ let package = Package(
             dependencies: ["ServoProtocol", "CSerialPort", "Platform", "CLinuxRT", "SimulationDriver", "RigidBody", "RobotInterface"]
         ),
 
+        // The servo-bus arms as `RobotDriver`s (issue 15): the bus cycle on the driver's own I/O
+        // thread, calibration (robotd's files and LeRobot imports), bus health for status.
+        .target(
+            name: "ServoDriver",
+            dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest"]
+        ),
+
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol", "Platform",
+                "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol", "ServoDriver", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -206,6 +215,13 @@ let package = Package(
         ),
         .testTarget(name: "ServoProtocolTests", dependencies: ["TestProcess", "ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "ServoProtocol", "BuildInfo", "AllocationCounter"]),
+        .testTarget(
+            name: "ServoDriverTests",
+            dependencies: [
+                "ServoDriver", "ServoBus", "ServoProtocol", "RobotInterface", "SimulationDriver", "RigidBody", "Digest",
+                "AllocationCounter", "BuildInfo", "TestProcess",
+            ]
+        ),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
