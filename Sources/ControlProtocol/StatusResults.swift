@@ -189,10 +189,13 @@ public struct StatusResult: ControlResult {
     /// The installed policy's name or path and its version (1, 2, … per install); nil when none.
     public var policy: String?
     public var policyVersion: Int?
+    /// The servo bus behind a servo driver; nil for the simulated arm (and older daemons).
+    public var bus: BusStatus?
 
     public init(mode: String, fault: String?, rateHz: Int, tickCount: Int, overruns: Int, stalls: Int?, stalledS: Double?, staleStates: Int?,
                 uptimeS: Double, loopTimeS: Double, joints: Joints, endEffector: EndEffector, faults: [Fault], lastFallback: Fallback?,
-                mpc: PlannerStatus?, policy: String?, policyVersion: Int?) {
+                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil) {
+        self.bus = bus
         self.mode = mode
         self.fault = fault
         self.rateHz = rateHz
@@ -224,6 +227,7 @@ public struct StatusResult: ControlResult {
         if let stalls { o["stalls"] = JSONValue(stalls) }
         if let stalledS { o["stalled_s"] = .number(stalledS) }
         if let staleStates { o["stale_states"] = JSONValue(staleStates) }
+        if let bus { o["bus"] = bus.json }
         return .object(o)
     }
 
@@ -236,7 +240,8 @@ public struct StatusResult: ControlResult {
                   joints: try Joints(r.object("joints")), endEffector: try EndEffector(r.object("end_effector")), faults: faults,
                   lastFallback: try r.optionalObject("last_fallback").map { (f) throws(RPCError) in try Fallback(f) },
                   mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
-                  policy: try r.optionalString("policy"), policyVersion: try r.optionalInt("policy_version"))
+                  policy: try r.optionalString("policy"), policyVersion: try r.optionalInt("policy_version"),
+                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) })
     }
 }
 
@@ -292,9 +297,13 @@ public struct TimingResult: ControlResult {
     public var cpu: Int?
     /// The planner's state; nil when the daemon runs none.
     public var mpc: PlannerStatus?
+    /// The servo bus's cycle timing and health; nil for the simulated arm (and older daemons).
+    public var bus: BusStatus?
 
     public init(ticks: Int, overruns: Int, worstOverrunStreak: Int, wakeLatencyUs: Latency, computeUs: Latency, computeCPUUs: Latency?,
-                preemptedTicks: Int?, allocations: Int, scheduler: String, rtPriority: Int?, memoryLocked: Bool, cpu: Int?, mpc: PlannerStatus?) {
+                preemptedTicks: Int?, allocations: Int, scheduler: String, rtPriority: Int?, memoryLocked: Bool, cpu: Int?, mpc: PlannerStatus?,
+                bus: BusStatus? = nil) {
+        self.bus = bus
         self.ticks = ticks
         self.overruns = overruns
         self.worstOverrunStreak = worstOverrunStreak
@@ -319,6 +328,7 @@ public struct TimingResult: ControlResult {
         ]
         if let computeCPUUs { o["compute_cpu_us"] = computeCPUUs.json }
         if let preemptedTicks { o["preempted_ticks"] = JSONValue(preemptedTicks) }
+        if let bus { o["bus"] = bus.json }
         return .object(o)
     }
 
@@ -328,6 +338,7 @@ public struct TimingResult: ControlResult {
                   computeCPUUs: try r.optionalObject("compute_cpu_us").map { (l) throws(RPCError) in try Latency(l) },
                   preemptedTicks: try r.optionalInt("preempted_ticks"), allocations: try r.int("allocations"),
                   scheduler: try r.string("scheduler"), rtPriority: try r.optionalInt("rt_priority"), memoryLocked: try r.bool("memory_locked"),
-                  cpu: try r.optionalInt("cpu"), mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) })
+                  cpu: try r.optionalInt("cpu"), mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
+                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) })
     }
 }

@@ -43,6 +43,9 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         /// Consecutive ticks with an invalid or stale sample before the loop faults
         /// (`loop.stale_state_fault_ticks`).
         public var staleStateFaultTicks: Int = 10
+        /// Every fault turns the actuators off (a servo arm's `safe_state: torque_off`), not
+        /// only the driver's; see `ModeStateMachine.faultsDisableActuators`.
+        public var faultsDisableActuators = false
 
         public init() {}
     }
@@ -144,6 +147,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
         workspace = model.makeWorkspace()
+        machine.faultsDisableActuators = configuration.faultsDisableActuators
         self.plans = plans
         if let plans {
             precondition(plans.dof == n, "plan slot for \(plans.dof) joints, robot has \(n)")
@@ -224,7 +228,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             try driver.read(into: &sample)
         } catch {
             stateIsHeld = true
-            perform(machine.on(.fault(.driverRead)), time: time)
+            perform(machine.on(.fault(error.code == .hardware ? .actuatorFault : .driverRead)), time: time)
             finishTick(time: time, overran: overran)
             return
         }

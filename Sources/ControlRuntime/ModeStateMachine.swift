@@ -54,6 +54,9 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
     /// `loop.stale_state_fault_ticks` ticks in a row without a fresh joint state: the driver's
     /// samples were invalid or older than `loop.max_state_age`.
     case staleState
+    /// The driver reported an actuator's own fault (a servo's overload, overheating, voltage or
+    /// encoder error); the driver names the servo (status `bus.last_fault`).
+    case actuatorFault
 
     public var description: String {
         switch self {
@@ -67,6 +70,7 @@ public enum FaultReason: UInt8, Sendable, BitwiseCopyable, CustomStringConvertib
         case .velocityLimit: "joint velocity limit exceeded"
         case .positionLimit: "joint position limit reached"
         case .staleState: "joint state invalid or stale"
+        case .actuatorFault: "actuator fault"
         }
     }
 }
@@ -121,6 +125,10 @@ public struct ModeStateMachine: Sendable, Equatable {
     public private(set) var lastFault: FaultReason?
     /// Modes that exist in this build; requests for others are rejected.
     public var availableModes: Set<Mode> = [.idle, .hold, .move, .estop]
+    /// Whether every fault turns the actuators off, not only the driver's: a servo arm's
+    /// `safe_state: torque_off` (its servos cannot be trusted to hold a pose the loop no longer
+    /// checks). A torque-controlled arm keeps the default: hold the last measured pose.
+    public var faultsDisableActuators = false
 
     public init(mode: Mode = .idle) {
         self.mode = mode
@@ -134,7 +142,7 @@ public struct ModeStateMachine: Sendable, Equatable {
             if from == .estop { return [] }
             mode = .estop
             // Unpowered (idle, or a driver fault already cut the actuators): stay unpowered.
-            let unpowered = from == .idle || (from == .faulted && lastFault.map(Self.isDriverFault) == true)
+            let unpowered = from == .idle || (from == .faulted && lastFault.map(cutsActuators) == true)
             return unpowered ? [] : .holdMeasured
 
         case (.estop, .reset), (.faulted, .reset):
@@ -154,7 +162,7 @@ public struct ModeStateMachine: Sendable, Equatable {
             let from = mode
             mode = .faulted
             lastFault = reason
-            if Self.isDriverFault(reason) { return [.disableActuators, .dumpFlightRecorder] }
+            if cutsActuators(reason) { return [.disableActuators, .dumpFlightRecorder] }
             return from.isActuated ? [.holdMeasured, .dumpFlightRecorder] : [.dumpFlightRecorder]
         case (.faulted, _):
             return .rejected
@@ -189,7 +197,12 @@ public struct ModeStateMachine: Sendable, Equatable {
         }
     }
 
+    /// Whether a fault for `reason` leaves the actuators off.
+    func cutsActuators(_ reason: FaultReason) -> Bool {
+        faultsDisableActuators || Self.isDriverFault(reason)
+    }
+
     static func isDriverFault(_ reason: FaultReason) -> Bool {
-        reason == .driverRead || reason == .driverWrite || reason == .driverActivation
+        reason == .driverRead || reason == .driverWrite || reason == .driverActivation || reason == .actuatorFault
     }
 }

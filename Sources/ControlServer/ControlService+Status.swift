@@ -41,8 +41,14 @@ extension ControlService {
         }
         let fallback = access.faults.lastFallback
         let policy = access.policies?.installed
+        let bus = access.bus?()
+        // A driver fault names the servo and why when the driver knows (status `bus.last_fault`).
+        var fault: String? = t.mode == .faulted && t.hasFault ? "\(t.fault)" : nil
+        if let f = fault, let detail = bus?.lastFault, [.driverRead, .driverWrite, .driverActivation, .actuatorFault].contains(t.fault) {
+            fault = "\(f): \(detail)"
+        }
         return StatusResult(
-            mode: "\(t.mode)", fault: t.mode == .faulted && t.hasFault ? "\(t.fault)" : nil, rateHz: info.rateHz,
+            mode: "\(t.mode)", fault: fault, rateHz: info.rateHz,
             tickCount: Int(clamping: t.tick), overruns: Int(clamping: t.overruns), stalls: Int(clamping: t.stalls), stalledS: t.stalledTime,
             staleStates: Int(clamping: t.staleStates), uptimeS: MonotonicClock.seconds() - access.startedAt, loopTimeS: t.time,
             joints: .init(names: Array(info.jointNames.prefix(n)), q: vec(t.position), v: vec(t.velocity), effort: vec(t.effort),
@@ -50,7 +56,7 @@ extension ControlService {
             endEffector: .init(frame: info.endEffectorFrame, position: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]],
                                rotation: (0 ..< 3).map { i in (0 ..< 3).map { j in r[3 * i + j] } }),
             faults: faults, lastFallback: fallback, mpc: access.planner?.status(loopTime: t.time),
-            policy: policy?.name, policyVersion: policy.map { Int($0.version) })
+            policy: policy?.name, policyVersion: policy.map { Int($0.version) }, bus: bus)
     }
 
     func timing() -> TimingResult {
@@ -68,6 +74,6 @@ extension ControlService {
             wakeLatencyUs: us(s.wakeLatency), computeUs: us(s.computeTime), computeCPUUs: us(s.computeCPUTime),
             preemptedTicks: Int(clamping: s.preemptedTicks), allocations: Int(clamping: s.allocations),
             scheduler: a.schedulerName, rtPriority: priority, memoryLocked: a.memoryLocked, cpu: a.cpu,
-            mpc: access.planner?.status(loopTime: access.telemetry().time))
+            mpc: access.planner?.status(loopTime: access.telemetry().time), bus: access.bus?())
     }
 }

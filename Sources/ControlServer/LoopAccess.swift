@@ -105,12 +105,15 @@ public struct LoopAccess: @unchecked Sendable {
     /// The torque gravity puts on each joint at the measured pose (N·m), to refuse an `idle` that
     /// would let the arm fall; nil when the daemon cannot tell.
     public var gravityTorque: (() -> [Double])?
+    /// The servo bus's health (a servo driver's monitor); nil for the simulated arm.
+    public var bus: (@Sendable () -> BusStatus)?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
                 configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
-                models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil) {
+                models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil, bus: (@Sendable () -> BusStatus)? = nil) {
+        self.bus = bus
         self.models = models
         self.gravityTorque = gravityTorque
         self.planner = planner

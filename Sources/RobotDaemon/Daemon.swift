@@ -6,6 +6,7 @@ import Control
 import LinearAlgebra
 import Logging
 import Platform
+import RobotInterface
 import RobotdConfig
 import SimulationDriver
 import Synchronization
@@ -57,7 +58,7 @@ public enum Daemon {
                                           loop: ControlLoop<Driver>, runner: ControlLoopRunner<Driver>,
                                           achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
                                           policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil,
-                                          models: LearnerService? = nil) -> ControlServer {
+                                          models: LearnerService? = nil, bus: (@Sendable () -> BusStatus)? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond,
@@ -68,7 +69,7 @@ public enum Daemon {
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
-                policies: loop.policies, models: models, gravityTorque: gravityTorque(loop)
+                policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -123,13 +124,27 @@ public enum Daemon {
         OpenBLAS.configureSingleThreaded()
 
         let notifier = SystemdNotifier()
-        let parts: DaemonAssembly.Parts
         do {
-            parts = try DaemonAssembly.parts(config, logger: logger)
+            return try DaemonAssembly.assemble(config, logger: logger,
+                                               into: Running(options: options, config: config, logger: logger, notifier: notifier, stop: stop))
+        } catch let error as DaemonAssembly.DriverUnavailable {
+            logger.critical("driver unavailable: \(error)")
+            return .failure
         } catch {
             logger.critical("cannot assemble the daemon: \(error)")
             return .config
         }
+    }
+
+    /// The daemon's life once its parts exist, for whichever driver they were built around.
+    struct Running: DaemonAssembly.PartsConsumer {
+        let options: Options
+        let config: DaemonConfiguration
+        let logger: Logger
+        let notifier: SystemdNotifier
+        let stop: StopFlag
+
+    func consume<Driver: RobotDriver>(_ parts: DaemonAssembly.Parts<Driver>) -> ExitStatus {
         let (loop, limits, planner, learnerService) = (parts.loop, parts.limits, parts.planner, parts.learner)
 
         // The control socket is checked before anything moves: a directory others can write to
@@ -174,7 +189,7 @@ public enum Daemon {
         }
         let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
                                 runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger,
-                                planner: planner, models: learnerService)
+                                planner: planner, models: learnerService, bus: parts.bus)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {
@@ -231,6 +246,7 @@ public enum Daemon {
             "allocations": "\(s.allocations)",
         ])
         return .ok
+    }
     }
 }
 

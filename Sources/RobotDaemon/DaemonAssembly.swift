@@ -1,4 +1,5 @@
 import Control
+import ControlProtocol
 import ControlRuntime
 import Foundation
 import Logging
@@ -120,8 +121,15 @@ public enum DaemonAssembly {
     /// `mpc.enabled`).
     public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
         let arm = try simulatedArm(config, model: model)
-        let commandMode = CommandMode.torque
-        try checkDriver(arm.description, model: model, urdf: config.robot.urdf, commandMode: commandMode)
+        return try loop(config, model: model, driver: arm, commandMode: .torque)
+    }
+
+    /// The control loop over any driver: the controllers, the limiter, the plan and policy slots,
+    /// with the driver checked against the robot first. `commandMode` is what the driver is
+    /// activated in and the policies' action kind.
+    public static func loop<Driver: RobotDriver>(_ config: DaemonConfiguration, model: RobotModel, driver: consuming Driver,
+                                                 commandMode: CommandMode, faultsDisableActuators: Bool = false) throws -> ControlLoop<Driver> {
+        try checkDriver(driver.description, model: model, urdf: config.robot.urdf, commandMode: commandMode)
         let hold = JointPDController(
             model: model, kp: try perJoint(config.control.hold.kp, "control.hold.kp", model),
             kd: try perJoint(config.control.hold.kd, "control.hold.kd", model),
@@ -132,9 +140,10 @@ public enum DaemonAssembly {
             kd: try perJoint(config.control.move.kd, "control.move.kd", model),
             gravityCompensation: config.control.gravityCompensation
         )
-        var loopConfig = ControlLoop<SimulatedArm>.Configuration()
+        var loopConfig = ControlLoop<Driver>.Configuration()
         loopConfig.period = config.loop.period
         loopConfig.commandMode = commandMode
+        loopConfig.faultsDisableActuators = faultsDisableActuators
         loopConfig.overrunFaultThreshold = config.loop.overrunFaultThreshold
         loopConfig.maxStall = config.loop.maxStall
         loopConfig.maxStateAge = config.loop.maxStateAge
@@ -149,30 +158,64 @@ public enum DaemonAssembly {
             loopConfig.endEffectorFrame = f
         }
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
-        return ControlLoop(model: model, driver: arm, holdController: hold, moveController: move,
+        return ControlLoop(model: model, driver: driver, holdController: hold, moveController: move,
                            limits: try limits(config, model: model), configuration: loopConfig,
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
                            policies: PolicySlot(dof: model.dof, actionKind: commandMode))
     }
 
-    /// What `robotd run` builds before anything starts: the loop over the simulated arm, the
+    /// What `robotd run` builds before anything starts: the loop over the configured driver, the
     /// limiter's bounds, the MPC planner (when `mpc.enabled`) and the learner thread (when
-    /// `learning.enabled` and there is a planner). Nothing is started.
-    public struct Parts {
-        public let loop: ControlLoop<SimulatedArm>
+    /// `learning.enabled` and there is a planner), and the servo bus's status for servo drivers.
+    /// Nothing is started.
+    public struct Parts<Driver: RobotDriver> {
+        public let loop: ControlLoop<Driver>
         public let limits: JointLimits
         public let planner: MPCPlanner?
         public let learner: LearnerService?
+        /// The servo bus's health for `status` and `timing`; nil for the simulated arm.
+        public let bus: (@Sendable () -> BusStatus)?
         public var model: RobotModel { loop.model }
     }
 
-    /// Builds the daemon's parts from `config` (see `Parts`); errors name the key at fault.
-    public static func parts(_ config: DaemonConfiguration, logger: Logger) throws -> Parts {
+    /// What runs the assembled parts, whatever the driver: the daemon, a benchmark. Generic over
+    /// the driver so the control loop calls it without an existential.
+    public protocol PartsConsumer {
+        associatedtype Output
+        func consume<Driver: RobotDriver>(_ parts: Parts<Driver>) throws -> Output
+    }
+
+    /// The configured driver is not there (a missing, busy or forbidden port; a servo that does
+    /// not answer): not a configuration error, so a service manager may retry later.
+    public struct DriverUnavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Builds the daemon's parts from `config` (see `Parts`) and hands them to `consumer`; errors
+    /// name the key at fault (`Failure`) or the hardware that is missing (`DriverUnavailable`).
+    public static func assemble<Consumer: PartsConsumer>(_ config: DaemonConfiguration, logger: Logger,
+                                                         into consumer: Consumer) throws -> Consumer.Output {
         let model = try loadModel(config)
-        let loop = try simulationLoop(config, model: model)
-        let limits = try limits(config, model: model)
+        switch config.driver {
+        case .simulation:
+            return try consumer.consume(parts(config, loop: try simulationLoop(config, model: model), bus: nil, logger: logger))
+        case .feetech, .dynamixel:
+            throw Failure("driver.kind: \(config.driver.kind.rawValue) is not available yet; use simulation")
+        }
+    }
+
+    /// The simulated arm's parts (benchmarks and tests that need no servo bus).
+    public static func parts(_ config: DaemonConfiguration, logger: Logger) throws -> Parts<SimulatedArm> {
+        let model = try loadModel(config)
+        return try parts(config, loop: try simulationLoop(config, model: model), bus: nil, logger: logger)
+    }
+
+    static func parts<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, bus: (@Sendable () -> BusStatus)?,
+                              logger: Logger) throws -> Parts<Driver> {
+        let limits = try limits(config, model: loop.model)
         let planner = try planner(config, loop: loop, limits: limits)
-        return Parts(loop: loop, limits: limits, planner: planner, learner: learner(config, loop: loop, planner: planner, logger: logger))
+        return Parts(loop: loop, limits: limits, planner: planner, learner: learner(config, loop: loop, planner: planner, logger: logger),
+                     bus: bus)
     }
 
     /// The runner for a loop at `loop.rate_hz` with the configured catch-up policy.

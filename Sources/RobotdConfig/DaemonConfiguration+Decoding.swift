@@ -126,6 +126,24 @@ extension DaemonConfiguration.SerialBus {
             ids.append(id)
         }
         self.init(port: port, baud: baud, ids: ids)
+        busRateHz = try r.double("bus_rate_hz", default: busRateHz, .closed(1, 2000), unit: "Hz")
+        positionMode = try r.enumeration("position_mode", default: positionMode)
+        if positionMode == .currentPosition, kind != "dynamixel" {
+            throw r.error(.invalidValue, "position_mode", at: r.node("position_mode"),
+                          "current_position is Dynamixel's current-based position mode; \(kind) servos have only position")
+        }
+        profileVelocity = try r.optionalDouble("profile_velocity", .above(0), unit: "rad/s")
+        profileAcceleration = try r.optionalDouble("profile_acceleration", .above(0), unit: "rad/s²")
+        if r.contains("position_p") { positionP = try r.jointValues("position_p", default: .uniform(0), .closed(0, 16383), unit: "") }
+        if r.contains("position_d") { positionD = try r.jointValues("position_d", default: .uniform(0), .closed(0, 16383), unit: "") }
+        if r.contains("torque_limit") { torqueLimit = try r.jointValues("torque_limit", default: .uniform(1), .closed(0, 1), unit: "") }
+        maxGoalStep = try r.double("max_goal_step", default: maxGoalStep, .closed(0.0001, 1), unit: "rad")
+        softLimitMargin = try r.double("soft_limit_margin", default: softLimitMargin, .closed(0, 0.5), unit: "rad")
+        failedCyclesToFault = try r.int("failed_cycles_to_fault", default: failedCyclesToFault, .closed(1, 100), unit: "cycles")
+        retries = try r.int("retries", default: retries, .closed(0, 5), unit: "")
+        safeState = try r.enumeration("safe_state", default: safeState)
+        diagnosticsHz = try r.double("diagnostics_hz", default: diagnosticsHz, .closed(0.1, 50), unit: "Hz")
+        calibration = try r.optionalString("calibration")
         try r.finish()
     }
 }

@@ -138,6 +138,52 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var baud = 1_000_000
         /// Servo IDs in joint order (0…253). Required, non-empty, no repeats.
         public var ids: [Int]
+        /// Bus cycles per second (Hz), 1…2000: each cycle writes the newest goals and reads the
+        /// joints' state. The loop may tick faster (it then reuses the newest state, whose
+        /// timestamp shows it is the same sample) or at this rate.
+        public var busRateHz = 250.0
+        /// The servos' position loop: `position`, or `current_position` (Dynamixel current-based
+        /// position mode 5, whose current limit bounds the torque; not on Feetech).
+        public var positionMode = PositionMode.position
+        /// Profile velocity (rad/s) and acceleration (rad/s²) the servos shape goals with; nil =
+        /// unlimited (the servo steps to each goal).
+        public var profileVelocity: Double? = nil
+        public var profileAcceleration: Double? = nil
+        /// Position-loop P and D gains in the servos' own register units (Feetech P/D_Coefficient,
+        /// Dynamixel Position_P/D_Gain), one number or one per joint; nil = leave the servos'.
+        public var positionP: JointValues? = nil
+        public var positionD: JointValues? = nil
+        /// Torque limit as a fraction of each servo's maximum, 0…1 (Feetech Torque_Limit,
+        /// Dynamixel PWM_Limit or, in current-based position mode, Goal_Current); nil = leave.
+        public var torqueLimit: JointValues? = nil
+        /// Largest change of a goal position per bus cycle (rad): the driver's last line of defence
+        /// against a jump, on by default (LeRobot's `max_relative_target` is off by default).
+        public var maxGoalStep = 0.02
+        /// Goals stay this far inside the calibrated range (rad): the soft limits.
+        public var softLimitMargin = 0.02
+        /// Consecutive failed bus cycles (after retries) before the driver faults the loop, 1…100.
+        public var failedCyclesToFault = 3
+        /// Retries of a timed-out or corrupt transaction within one cycle, 0…5.
+        public var retries = 1
+        /// What the servos are left in on a fault and on shutdown: torque off (the arm goes
+        /// limp: support it) or `hold` (torque stays on at the last goal).
+        public var safeState = SafeState.torqueOff
+        /// Temperature, voltage and hardware-error sampling rate (Hz), 0.1…50.
+        public var diagnosticsHz = 2.0
+        /// The calibration file; nil = `<data_directory>/calibration/<arm_id>.json`.
+        public var calibration: String? = nil
+
+        /// The servos' position loop (`position_mode`).
+        public enum PositionMode: String, Sendable, Equatable, CaseIterable {
+            case position
+            case currentPosition = "current_position"
+        }
+
+        /// `safe_state`.
+        public enum SafeState: String, Sendable, Equatable, CaseIterable {
+            case torqueOff = "torque_off"
+            case hold
+        }
 
         /// Creates bus settings.
         ///

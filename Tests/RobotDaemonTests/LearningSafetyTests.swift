@@ -7,6 +7,7 @@ import Planning
 import RigidBody
 import RobotDaemon
 import RobotdConfig
+import SimulationDriver
 import ModelFiles
 import ControlProtocol
 import Testing
@@ -21,7 +22,7 @@ import Testing
     /// The parts and a lock-step driver over them.
     final class Rig {
         let config: DaemonConfiguration
-        let parts: DaemonAssembly.Parts
+        let parts: DaemonAssembly.Parts<SimulatedArm>
         let planner: MPCPlanner
         let learner: LearnerService
         var tick = 0
