@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: setup setup-test build run test bench fuzz fuzz-smoke clean
+.PHONY: setup setup-test build run run-emulated test bench fuzz fuzz-smoke clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,12 @@ export OPENBLAS_NUM_THREADS = 1
 # (ramp to hold, driver off, exit 0). robotctl is built next to it (README, "Running the daemon").
 run: build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/robotd run --config configs/sim.yaml
+
+# The daemon on an emulated SO-101 (ARM=koch for the Koch): the bus emulator on a pseudo-terminal
+# and the servo-bus driver talking to it, as with the real arm (docs/servo-buses.md §9).
+ARM ?= so101
+run-emulated: build
+	CONFIG=$(CONFIG) scripts/run-emulated.sh $(ARM)
 
 # The suite runs optimised (what the daemon runs: allocation counts are only meaningful there)
 # with testable imports enabled.

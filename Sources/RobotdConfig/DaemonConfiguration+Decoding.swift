@@ -12,7 +12,7 @@ extension DaemonConfiguration {
         var robot = try r.section("robot")
         self.robot = try Robot(reading: &robot, baseDirectory: baseDirectory)
         var driver = try r.section("driver")
-        self.driver = try Driver(reading: &driver)
+        self.driver = try Driver(reading: &driver, baseDirectory: baseDirectory)
         var loop = try r.section("loop")
         self.loop = try Loop(reading: &loop)
         var control = try r.section("control")
@@ -53,7 +53,7 @@ extension DaemonConfiguration.Robot {
 }
 
 extension DaemonConfiguration.Driver {
-    init(reading r: inout ConfigReader) throws(ConfigError) {
+    init(reading r: inout ConfigReader, baseDirectory: String?) throws(ConfigError) {
         let kind = try r.enumeration("kind", default: Kind.simulation)
         for other in Kind.allCases where other != kind && r.contains(other.rawValue) {
             throw r.error(
@@ -65,9 +65,9 @@ extension DaemonConfiguration.Driver {
         case .simulation:
             self = .simulation(try DaemonConfiguration.Simulation(reading: &settings))
         case .dynamixel:
-            self = .dynamixel(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue))
+            self = .dynamixel(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue, baseDirectory: baseDirectory))
         case .feetech:
-            self = .feetech(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue))
+            self = .feetech(try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue, baseDirectory: baseDirectory))
         }
         try r.finish()
     }
@@ -102,7 +102,7 @@ extension DaemonConfiguration.Simulation {
 }
 
 extension DaemonConfiguration.SerialBus {
-    init(reading r: inout ConfigReader, kind: String) throws(ConfigError) {
+    init(reading r: inout ConfigReader, kind: String, baseDirectory: String?) throws(ConfigError) {
         let reason = "when driver.kind is \(kind)"
         let port = try r.requiredString("port", because: reason)
         let baud = try r.int("baud", default: 1_000_000, .closed(1, 4_000_000), unit: "baud")
@@ -143,7 +143,7 @@ extension DaemonConfiguration.SerialBus {
         retries = try r.int("retries", default: retries, .closed(0, 5), unit: "")
         safeState = try r.enumeration("safe_state", default: safeState)
         diagnosticsHz = try r.double("diagnostics_hz", default: diagnosticsHz, .closed(0.1, 50), unit: "Hz")
-        calibration = try r.optionalString("calibration")
+        calibration = try r.optionalString("calibration").map { ConfigLoader.resolve($0, against: baseDirectory) }
         try r.finish()
     }
 }

@@ -24,6 +24,24 @@ import Testing
         #expect(sm.on(.request(.hold)) == .holdMeasured, "hold during a move stops where the arm is")
     }
 
+    /// A servo arm with `safe_state: torque_off`: a limit fault cuts torque like a driver fault,
+    /// an estop then leaves it unpowered, and reset re-powers from the measured pose (the driver's
+    /// activation sets goal := present first).
+    @Test func servoSafeStateTurnsEveryFaultIntoTorqueOff() {
+        var sm = ModeStateMachine()
+        sm.faultsDisableActuators = true
+        _ = sm.on(.request(.hold))
+        #expect(sm.on(.fault(.positionLimit)) == [.disableActuators, .dumpFlightRecorder])
+        #expect(sm.on(.estop) == [], "an unpowered arm stays unpowered on estop")
+        #expect(sm.on(.reset) == [.enableActuators, .holdMeasured])
+        _ = sm.on(.request(.hold))
+        #expect(sm.on(.fault(.actuatorFault)) == [.disableActuators, .dumpFlightRecorder])
+        #expect(sm.on(.reset) == [.reactivateDriver, .enableActuators, .holdMeasured], "an actuator fault re-arms the driver")
+        var torqueArm = ModeStateMachine()
+        _ = torqueArm.on(.request(.hold))
+        #expect(torqueArm.on(.fault(.positionLimit)) == [.holdMeasured, .dumpFlightRecorder], "a torque arm holds by default")
+    }
+
     @Test func estopLatchesUntilReset() {
         var sm = ModeStateMachine()
         _ = sm.on(.request(.hold))
