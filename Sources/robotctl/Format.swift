@@ -102,6 +102,10 @@ enum Format {
             lines.append("")
             lines += planner(mpc, endEffector: ee.position)
         }
+        if let bus = r.bus {
+            lines.append("")
+            lines += self.bus(bus, servos: true)
+        }
         if let f = r.lastFallback {
             lines.append("")
             lines.append("last fallback to hold: from \(f.from) at t \(fixed(f.loopTimeS, 3)) s (\(f.count) in all): \(f.reason)")
@@ -184,7 +188,36 @@ enum Format {
             lines.append("")
             lines += planner(mpc, endEffector: [])
         }
+        if let bus = r.bus {
+            lines.append("")
+            lines += self.bus(bus, servos: false)
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// The servo bus: its state, cycle timing and error rates, the calibration in use, and (for
+    /// `status`) a row per servo with its errors, temperature, voltage and hardware error.
+    static func bus(_ b: BusStatus, servos: Bool) -> [String] {
+        var pairs = [
+            ("state", b.state + (b.lastFault.map { " (last fault: \($0))" } ?? "")),
+            ("port", "\(b.port)  (\(b.protocol), \(b.baud) baud)"),
+            ("cycle", "\(fixed(b.cycleHz, 1)) Hz of \(fixed(b.targetHz, 0)) Hz, p50 \(fixed(b.cycleP50Us, 0)) µs, p99 \(fixed(b.cycleP99Us, 0)) µs"),
+            ("cycles", "\(b.cycles)  (failed \(b.failedCycles))"),
+            ("errors", "\(fixed(b.errorsPerS, 1))/s, retries \(fixed(b.retriesPerS, 1))/s"),
+        ]
+        if let hash = b.calibrationHash {
+            pairs.append(("calibration", "\(b.calibrationFile ?? "-")  sha256 \(hash.prefix(16))…"))
+        }
+        var lines = ["servo bus:"] + keyValues(pairs).map { "  " + $0 }
+        if servos, !b.servos.isEmpty {
+            let rows = b.servos.map { s in
+                [String(s.id), s.joint, String(s.errors), s.temperatureC.map { fixed($0, 0) } ?? "-",
+                 s.voltageV.map { fixed($0, 1) } ?? "-", s.hardwareError ?? "-"]
+            }
+            lines += table(["id", "joint", "errors", "°C", "V", "hardware error"], rows, right: [true, false, true, true, true, false])
+                .map { "  " + $0 }
+        }
+        return lines
     }
 
     static func hello(_ r: HelloResult) -> String {

@@ -57,6 +57,34 @@ import Testing
         #expect(try roundTrip(noPlanner) == noPlanner)
     }
 
+    static let bus = BusStatus(
+        state: "faulted", port: "/dev/serial/by-id/usb-1a86_USB_Single_Serial-if00", protocol: "feetech", baud: 1_000_000, targetHz: 250,
+        cycleHz: 249.6, cycleP50Us: 1180, cycleP99Us: 2450, cycles: 51234, failedCycles: 3, errorsPerS: 0.5, retriesPerS: 0.5,
+        calibrationHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", calibrationFile: "data/calibration/so101.json",
+        lastFault: "servo 3 (elbow_flex): overload",
+        servos: [.init(id: 1, joint: "shoulder_pan", errors: 0, temperatureC: 31, voltageV: 12.1, hardwareError: nil),
+                 .init(id: 3, joint: "elbow_flex", errors: 2, temperatureC: nil, voltageV: nil, hardwareError: "overload")])
+
+    /// A servo arm's `bus` section in status and timing round-trips, with its documented keys;
+    /// the simulated arm's results have none.
+    @Test func busSectionRoundTripsAndIsAbsentWithoutABus() throws {
+        var status = Self.status
+        status.bus = Self.bus
+        #expect(try roundTrip(status) == status)
+        var timing = Self.timing
+        timing.bus = Self.bus
+        #expect(try roundTrip(timing) == timing)
+        let keys = Set(Self.bus.json.objectValue?.keys.map { $0 } ?? [])
+        #expect(keys == ["state", "port", "protocol", "baud", "target_hz", "cycle_hz", "cycle_p50_us", "cycle_p99_us", "cycles",
+                         "failed_cycles", "errors_per_s", "retries_per_s", "calibration_hash", "calibration_file", "last_fault", "servos"])
+        #expect(Self.bus.json["servos"]?.arrayValue?.last?.serialized
+            == #"{"errors":2,"hardware_error":"overload","id":3,"joint":"elbow_flex","temperature_c":null,"voltage_v":null}"#)
+        #expect(Self.status.json["bus"] == nil && Self.timing.json["bus"] == nil)
+        var bad = status.json
+        if case var .object(o) = bad, case var .object(b) = o["bus"]! { b["cycles"] = .string("many"); o["bus"] = .object(b); bad = .object(o) }
+        #expect(throws: RPCError.self) { try StatusResult(json: bad) }
+    }
+
     /// The keys docs/protocol.md documents, each once; nullable members are `null`, never absent.
     @Test func wireFormHasTheDocumentedKeys() throws {
         let keys = { (v: JSONValue) in Set(v.objectValue?.keys.map { $0 } ?? []) }
