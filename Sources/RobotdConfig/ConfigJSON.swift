@@ -27,6 +27,13 @@ public enum ConfigJSON {
         case let .dynamixel(bus), let .feetech(bus):
             driver[c.driver.kind.rawValue] = [
                 "port": .string(bus.port), "baud": JSONValue(bus.baud), "ids": .array(bus.ids.map { JSONValue($0) }),
+                "bus_rate_hz": .number(bus.busRateHz), "position_mode": .string(bus.positionMode.rawValue),
+                "profile_velocity": optional(bus.profileVelocity), "profile_acceleration": optional(bus.profileAcceleration),
+                "position_p": bus.positionP.map(values) ?? .null, "position_d": bus.positionD.map(values) ?? .null,
+                "torque_limit": bus.torqueLimit.map(values) ?? .null, "max_goal_step": .number(bus.maxGoalStep),
+                "soft_limit_margin": .number(bus.softLimitMargin), "failed_cycles_to_fault": JSONValue(bus.failedCyclesToFault),
+                "retries": JSONValue(bus.retries), "safe_state": .string(bus.safeState.rawValue),
+                "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration),
             ]
         }
         let w = c.mpc.weights, l = c.learning
@@ -42,6 +49,7 @@ public enum ConfigJSON {
                 "cpu_affinity": c.loop.cpuAffinity.map { JSONValue($0) } ?? .null, "lock_memory": .bool(c.loop.lockMemory),
                 "overrun_fault_threshold": JSONValue(c.loop.overrunFaultThreshold), "catch_up": .string(c.loop.catchUp.rawValue),
                 "flight_recorder_seconds": .number(c.loop.flightRecorderSeconds), "max_stall": .number(c.loop.maxStall),
+                "max_state_age": .number(c.loop.maxStateAge), "stale_state_fault_ticks": JSONValue(c.loop.staleStateFaultTicks),
             ],
             "control": [
                 "hold": ["kp": values(c.control.hold.kp), "kd": values(c.control.hold.kd)],

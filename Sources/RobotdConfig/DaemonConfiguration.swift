@@ -62,9 +62,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public enum Driver: Sendable, Equatable {
         /// The simulated arm: forward dynamics of the robot description (`kind: simulation`).
         case simulation(Simulation)
-        /// Dynamixel servos on a serial bus (`kind: dynamixel`). Not implemented yet.
+        /// Dynamixel servos on a serial bus (`kind: dynamixel`): the Koch v1.1 and other X-series arms.
         case dynamixel(SerialBus)
-        /// Feetech (STS/SCS) servos on a serial bus (`kind: feetech`). Not implemented yet.
+        /// Feetech (STS) servos on a serial bus (`kind: feetech`): the SO-100/SO-101.
         case feetech(SerialBus)
 
         /// Which driver, without its settings (`driver.kind`).

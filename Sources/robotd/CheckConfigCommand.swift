@@ -36,7 +36,7 @@ struct CheckConfigCommand: ParsableCommand {
         case .simulation: break
         case let .dynamixel(bus), let .feetech(bus):
             driver += " on \(bus.port) at \(bus.baud) baud, ids \(bus.ids.map(String.init).joined(separator: ","))"
-            driver += " (not implemented yet)"
+            driver += ", bus \(bus.busRateHz.formatted()) Hz"
         }
         var loop = "\(config.loop.rateHz) Hz loop (priority \(config.loop.rtPriority)"
         if let cpu = config.loop.cpuAffinity { loop += ", cpu \(cpu)" }
