@@ -1,10 +1,12 @@
 import AllocationCounter
+import ControlProtocol
 import ControlRuntime
 import Foundation
 import Logging
 import Platform
 import RobotDaemon
 import RobotdConfig
+import RobotInterface
 
 /// `robotd bench loop`: the daemon's control loop on the simulated arm, run for a while on its
 /// real-time thread, exactly as `robotd run` builds it, under a workload that exercises every
@@ -26,6 +28,8 @@ public enum LoopBenchmark {
         public var counterVerified: Bool
         /// With the learner training back to back on the other CPUs: its rounds, and where it ran.
         public var learning: (rounds: Int, cpus: [Int])?
+        /// The servo bus at the end of the run (servo-bus drivers only): its cycle timing beside the loop's.
+        public var bus: BusStatus? = nil
 
         /// The JSON object printed by the command (µs for times).
         public var json: [String: Any] {
@@ -66,6 +70,13 @@ public enum LoopBenchmark {
                 "moves": moves,
                 "final_mode": "\(finalMode)",
                 "learning": learning.map { ["training_rounds": $0.rounds, "learner_cpus": $0.cpus] as [String: Any] } ?? false,
+                "bus": bus.map { b in
+                    [
+                        "protocol": b.protocol, "port": b.port, "target_hz": b.targetHz, "cycle_hz": b.cycleHz,
+                        "cycle_p50_us": b.cycleP50Us, "cycle_p99_us": b.cycleP99Us, "cycles": b.cycles,
+                        "failed_cycles": b.failedCycles, "errors_per_s": b.errorsPerS, "retries_per_s": b.retriesPerS,
+                    ] as [String: Any]
+                } ?? false,
             ]
         }
     }
@@ -83,40 +94,52 @@ public enum LoopBenchmark {
         if learning { config.mpc.enabled = true }
         var logger = Logger(label: "robotd.bench.loop")
         logger.logLevel = .warning
-        let parts = try DaemonAssembly.parts(config, logger: logger)
-        let (loop, limits, learner, model) = (parts.loop, parts.limits, parts.learner, parts.model)
-        try loop.start()
-        let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
-        let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
-        learner?.start()
-        defer { learner?.stop() }
+        return try DaemonAssembly.assemble(config, logger: logger,
+                                           into: Workload(config: config, seconds: seconds, counterVerified: verified))
+    }
 
-        // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
-        let q0 = loop.telemetry.read()
-        let a = (0 ..< model.dof).map { q0.position[$0] }
-        let b = (0 ..< model.dof).map { i in
-            let mid = (limits.lower[i] + limits.upper[i]) / 2
-            let step = 0.3 * (mid >= a[i] ? 1.0 : -1.0)
-            return min(max(a[i] + step, limits.lower[i]), limits.upper[i])
-        }
-        let start = MonotonicClock.seconds()
-        var moves = 0
-        var nextMove = start
-        while MonotonicClock.seconds() - start < seconds {
-            let now = MonotonicClock.seconds()
-            if now >= nextMove {
-                _ = loop.commands.send(.move(id: UInt64(moves + 1), to: moves % 2 == 0 ? b : a, duration: 0.8))
-                moves += 1
-                nextMove += 1
+    /// The benchmark's workload over the assembled loop, whatever its driver.
+    struct Workload: DaemonAssembly.PartsConsumer {
+        let config: DaemonConfiguration
+        let seconds: Double
+        let counterVerified: Bool
+
+        func consume<Driver: RobotDriver>(_ parts: DaemonAssembly.Parts<Driver>) throws -> Report {
+            let (loop, limits, learner, model) = (parts.loop, parts.limits, parts.learner, parts.model)
+            try loop.start()
+            let runner = DaemonAssembly.runner(config, loop: loop, rampTicks: 0)
+            let achieved = runner.start(options: DaemonAssembly.threadOptions(config))
+            learner?.start()
+            defer { learner?.stop() }
+
+            // Two poses inside the limits: the start pose and 0.3 rad from it towards the middle.
+            let q0 = loop.telemetry.read()
+            let a = (0 ..< model.dof).map { q0.position[$0] }
+            let b = (0 ..< model.dof).map { i in
+                let mid = (limits.lower[i] + limits.upper[i]) / 2
+                let step = 0.3 * (mid >= a[i] ? 1.0 : -1.0)
+                return min(max(a[i] + step, limits.lower[i]), limits.upper[i])
             }
-            learner?.requestTraining()
-            usleep(5000)
+            let start = MonotonicClock.seconds()
+            var moves = 0
+            var nextMove = start
+            while MonotonicClock.seconds() - start < seconds {
+                let now = MonotonicClock.seconds()
+                if now >= nextMove {
+                    _ = loop.commands.send(.move(id: UInt64(moves + 1), to: moves % 2 == 0 ? b : a, duration: 0.8))
+                    moves += 1
+                    nextMove += 1
+                }
+                learner?.requestTraining()
+                usleep(5000)
+            }
+            let bus = parts.bus?()
+            runner.requestStop()
+            runner.join()
+            return Report(rateHz: config.loop.rateHz, seconds: seconds, statistics: runner.statistics.read(),
+                          achieved: achieved, moves: moves, finalMode: loop.telemetry.read().mode,
+                          counterVerified: counterVerified, learning: learner.map { ($0.status.rounds, $0.status.cpus) }, bus: bus)
         }
-        runner.requestStop()
-        runner.join()
-        return Report(rateHz: config.loop.rateHz, seconds: seconds, statistics: runner.statistics.read(),
-                      achieved: achieved, moves: moves, finalMode: loop.telemetry.read().mode,
-                      counterVerified: verified, learning: learner.map { ($0.status.rounds, $0.status.cpus) })
     }
 
     /// Counts a heap allocation that cannot be optimised away.
