@@ -27,6 +27,7 @@ import Testing
         let link: String
         let requests: String
         var host: EmulatorHost<EmulatedArm>
+        var retired: [EmulatorHost<EmulatedArm>] = []
         let armOptions: EmulatedArmOptions
 
         init(_ arm: String, overload: [UInt8: Int] = [:], faults: FaultPlan = FaultPlan()) throws {
@@ -53,6 +54,9 @@ import Testing
         /// A fresh emulator at the same link (the adapter plugged back in).
         func restart() throws {
             host.stop()
+            // Kept alive: EmulatorHost's deinit calls stop() again, which would unlink the new
+            // host's link if the new pty reuses the old one's /dev/pts number.
+            retired.append(host)
             var o = armOptions
             o.overload = [:]
             host = try EmulatedArm.serve(profile: profile, model: model, options: o, host: EmulatorHostConfiguration(linkPath: link))

@@ -156,7 +156,9 @@ final class ServoBusEngine: @unchecked Sendable {
         o.name = "robotd-servobus"
         let t = RealtimeThread.start(options: o) { [self] _ in run() }
         let warnings = t.result.warnings
-        if !warnings.isEmpty { monitor.update { $0.warnings.append(contentsOf: warnings) } }
+        monitor.update { s in
+            for w in warnings where !s.warnings.contains(w) { s.warnings.append(w) }
+        }
         thread = t
     }
 
@@ -207,12 +209,15 @@ final class ServoBusEngine: @unchecked Sendable {
                 }
             }
             let start = MonotonicClock.now()
-            if !portLost { cycle() }
+            let ran = !portLost
+            if ran { cycle() }
             let end = MonotonicClock.now()
             let deadline = schedule.next(afterTickEndingAt: end)
-            let overruns = schedule.overruns
-            monitor.record(cycleNanoseconds: end &- start) { s in
-                s.overruns = overruns
+            if ran {
+                let overruns = schedule.overruns
+                monitor.record(cycleNanoseconds: end &- start) { s in
+                    s.overruns = overruns
+                }
             }
             MonotonicClock.sleep(untilNanoseconds: deadline)
         }

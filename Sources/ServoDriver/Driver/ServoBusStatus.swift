@@ -49,7 +49,7 @@ public struct ServoBusStatus: Sendable, Equatable {
     public var cycles: UInt64 = 0
     /// Cycles whose state read missed a servo after the retries (published as invalid).
     public var failedCycles: UInt64 = 0
-    /// Cycles that started after their deadline had passed (the bus could not keep the rate).
+    /// Bus periods missed because cycles ran long (retries, a slow bus): `FixedRateSchedule.overruns`.
     public var overruns: UInt64 = 0
     /// Totals since configure, from the transaction layer.
     public var errors = 0
