@@ -74,11 +74,7 @@ import Testing
             var o = ServoArmOptions(busProtocol: profile.busProtocol == .feetech ? .feetech : .dynamixel, port: link, ids: ids,
                                     jointNames: names, robotName: arm,
                                     calibration: ArmCalibration(arm: arm, busProtocol: profile.busProtocol.rawValue, joints: joints))
-            o.effortPerUnit = profile.servos.enumerated().map { k, s in
-                let stall = model.joints.first { $0.name == s.joint }!.effortLimit
-                if case .dynamixel(.xl330M288) = s.kind { return 1 / ServoUnits.xl330M288MilliampsPerNewtonMetre }
-                return stall / 1000
-            }
+            o.effortLimits = profile.servos.map { s in model.joints.first { $0.name == s.joint }!.effortLimit }
             o.diagnosticsHz = 10
             return o
         }
@@ -193,11 +189,18 @@ import Testing
         try driver.write(command)
         let tolerance = 0.08
         var last = start
+        var wristRollSpeed = (lowest: 0.0, highest: 0.0)
         let reached = try Self.poll(driver, seconds: 8) { s in
             last = s
+            wristRollSpeed = (min(wristRollSpeed.lowest, s.velocity[4]), max(wristRollSpeed.highest, s.velocity[4]))
             return (0..<s.dof).allSatisfy { abs(s.position[$0] - command.values[$0]) < tolerance }
         }
         #expect(reached, "\(arm): \(last.position) vs goal \(command.values)")
+        // Velocities in rad/s with the joint's sign: wrist_roll (no gravity) ramps +0.5 rad at
+        // most 0.01 rad per cycle, so it moves forward at a bus-rate-bound speed.
+        #expect(wristRollSpeed.highest > 0.3 && wristRollSpeed.highest < 10 && wristRollSpeed.lowest > -1, "\(wristRollSpeed)")
+        // Efforts in N·m: shoulder_lift carries the arm against gravity.
+        #expect(abs(last.effort[1]) > 0.01 && abs(last.effort[1]) < 3, "shoulder_lift effort \(last.effort[1]) N·m")
         let status = driver.monitor.snapshot()
         #expect(status.connection == .connected && status.active)
         #expect(status.cycles > 10 && status.failedCycles == 0)

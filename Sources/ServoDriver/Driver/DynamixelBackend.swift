@@ -177,6 +177,18 @@ final class DynamixelBackend: ServoBusBackend {
     func temperature(_ i: Int) -> Double? { powerGroup.valid[i] ? Double(powerGroup.values[i * 2 + 1]) : nil }
     func hardwareError(_ i: Int) -> UInt8? { errorGroup.valid[i] ? UInt8(truncatingIfNeeded: errorGroup.values[i]) : nil }
 
+    /// XL430: Present_Load, 0.1 % of the stall torque; current models: Present_Current in
+    /// 1 mA (XL330) or 2.69 mA (XM) units through the datasheet current per torque.
+    func effortPerUnit(joint i: Int, effortLimit: Double) -> Double {
+        switch i < models.count ? models[i] : .xl430W250 {
+        case .xl430W250: effortLimit / 1000
+        case .xl330M288: 1 / ServoUnits.xl330M288MilliampsPerNewtonMetre
+        case .xl330M077: 1 / ServoUnits.xl330M077MilliampsPerNewtonMetre
+        case .xm430W350: 2.69 / ServoUnits.xm430W350MilliampsPerNewtonMetre
+        case .xm540W270: 2.69 / ServoUnits.xm540W270MilliampsPerNewtonMetre
+        }
+    }
+
     func hardwareErrorReasons(_ bits: UInt8) -> [String] {
         let named: [(DynamixelHardwareError, String)] = [
             (.inputVoltage, "input voltage"), (.overheating, "overheating"), (.encoder, "encoder"),

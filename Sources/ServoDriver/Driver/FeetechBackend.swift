@@ -143,5 +143,7 @@ final class FeetechBackend: ServoBusBackend {
     func hardwareError(_ i: Int) -> UInt8? {
         statusGroup.valid[i] ? (UInt8(truncatingIfNeeded: statusGroup.values[i]) | statusGroup.errors[i].rawValue) & Self.faultMask : nil
     }
+    /// Present_Load is 0.1 % of the stall torque.
+    func effortPerUnit(joint i: Int, effortLimit: Double) -> Double { effortLimit / 1000 }
     func hardwareErrorReasons(_ bits: UInt8) -> [String] { FeetechStatusError(rawValue: bits).reasons }
 }

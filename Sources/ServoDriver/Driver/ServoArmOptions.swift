@@ -81,8 +81,13 @@ public struct ServoArmOptions: Sendable, Equatable {
     public var safeState: SafeState = .torqueOff
     /// N·m per raw load/current unit, per joint, signed with the joint (Feetech Present_Load and
     /// XL430 Present_Load: 0.1 % of stall torque, i.e. stall/1000; XL330 Present_Current: 1 mA,
-    /// i.e. N·m per mA). Empty = efforts reported as 0.
+    /// i.e. N·m per mA). Empty = derived from `effortLimits` and the servo models found at
+    /// connect, as the emulator converts (`EmulatedArm`); both empty = efforts reported as 0.
     public var effortPerUnit: [Double] = []
+    /// Each joint's servo stall torque (N·m; the robot description's effort limits), from which
+    /// `effortPerUnit` is derived when it is empty: load servos (STS3215, XL430) stall/1000 per
+    /// 0.1 %; current servos through their datasheet current per torque (`ServoUnits`).
+    public var effortLimits: [Double] = []
     /// Rate of the slow diagnostics reads (temperature, voltage, hardware error), 0.1…50 Hz,
     /// at most `busRateHz`.
     public var diagnosticsHz: Double = 2
@@ -150,6 +155,7 @@ public struct ServoArmOptions: Sendable, Equatable {
         }
         guard effortPerUnit.isEmpty || effortPerUnit.count == n else { throw fail("effortPerUnit has \(effortPerUnit.count) entries for \(n) joints") }
         if let bad = effortPerUnit.firstIndex(where: { !$0.isFinite }) { throw fail("effortPerUnit of \(servoName(bad)) is not finite") }
+        guard effortLimits.isEmpty || effortLimits.count == n else { throw fail("effortLimits has \(effortLimits.count) entries for \(n) joints") }
         guard calibration.joints.count == n else {
             throw fail("the calibration \(calibration.arm) has \(calibration.joints.count) joints for \(n) servos")
         }

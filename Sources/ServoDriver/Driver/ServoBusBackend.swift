@@ -57,6 +57,8 @@ protocol ServoBusBackend: AnyObject {
     func voltage(_ i: Int) -> Double?
     func temperature(_ i: Int) -> Double?
     func hardwareError(_ i: Int) -> UInt8?
+    /// N·m per raw effort unit of joint `i`'s servo whose stall torque is `effortLimit` (N·m).
+    func effortPerUnit(joint i: Int, effortLimit: Double) -> Double
     /// "overload", "overheating", … for error bits.
     func hardwareErrorReasons(_ bits: UInt8) -> [String]
 }

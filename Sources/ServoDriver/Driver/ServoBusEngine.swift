@@ -94,7 +94,8 @@ final class ServoBusEngine: @unchecked Sendable {
             return Int32(max(1, min(4096, (step / abs(calibration.radiansPerCount(i))).rounded(.down))))
         }
         effortScale = (0..<n).map { i in
-            let perUnit = options.effortPerUnit.isEmpty ? 0 : options.effortPerUnit[i]
+            let perUnit = !options.effortPerUnit.isEmpty ? options.effortPerUnit[i]
+                : !options.effortLimits.isEmpty ? backend.effortPerUnit(joint: i, effortLimit: options.effortLimits[i]) : 0
             return calibration.radiansPerCount(i) < 0 ? -perUnit : perUnit
         }
         diagnosticsEvery = UInt64(max(1, (options.busRateHz / options.diagnosticsHz).rounded()))
