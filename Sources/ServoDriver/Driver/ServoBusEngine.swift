@@ -393,17 +393,13 @@ final class ServoBusEngine: @unchecked Sendable {
         }
     }
 
-    /// Latches the first fault: the state slot carries it to `read`; goal writes stop; torque
-    /// goes off unless the safe state is hold.
+    /// Latches the first fault: goal writes stop; torque goes off unless the safe state is hold;
+    /// the monitor says what happened; then the state slot carries the fault to `read` (last,
+    /// so that whoever sees the fault there also sees it in the monitor).
     private func latch(_ kind: StateSlot.Fault, joint: Int, _ sentence: @autoclosure () -> String) {
         guard fault == .none else { return }
         fault = kind
         faultJoint = joint
-        slot.updateHeader { h in
-            h.fault = kind
-            h.faultJoint = joint
-            if kind == .communication { h.isValid = false }
-        }
         if active && options.safeState == .torqueOff && !portLost {
             do throws(ServoBusError) { try backend.setTorque(false) } catch {
                 if error.transportError != nil { portLost = true }
@@ -413,11 +409,17 @@ final class ServoBusEngine: @unchecked Sendable {
         let text = sentence()
         let cycle = cycles
         let stillActive = active
+        updateCounters()
         monitor.update { s in
             s.connection = .faulted
             s.lastFault = text
             s.faultCycle = cycle
             s.active = stillActive
+        }
+        slot.updateHeader { h in
+            h.fault = kind
+            h.faultJoint = joint
+            if kind == .communication { h.isValid = false }
         }
     }
 
