@@ -121,6 +121,7 @@ let package = Package(
             name: "RobotDaemon",
             dependencies: [
                 "ControlServer", "ControlPorts", "ControlProtocol", "ControlSocket", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
+                "ServoDriver", "ServoProtocol",
                 "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -128,7 +128,8 @@ public enum DaemonAssembly {
     /// with the driver checked against the robot first. `commandMode` is what the driver is
     /// activated in and the policies' action kind.
     public static func loop<Driver: RobotDriver>(_ config: DaemonConfiguration, model: RobotModel, driver: consuming Driver,
-                                                 commandMode: CommandMode, faultsDisableActuators: Bool = false) throws -> ControlLoop<Driver> {
+                                                 commandMode: CommandMode, faultsDisableActuators: Bool = false,
+                                                 limits given: JointLimits? = nil) throws -> ControlLoop<Driver> {
         try checkDriver(driver.description, model: model, urdf: config.robot.urdf, commandMode: commandMode)
         let hold = JointPDController(
             model: model, kp: try perJoint(config.control.hold.kp, "control.hold.kp", model),
@@ -159,7 +160,7 @@ public enum DaemonAssembly {
         }
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
         return ControlLoop(model: model, driver: driver, holdController: hold, moveController: move,
-                           limits: try limits(config, model: model), configuration: loopConfig,
+                           limits: try given ?? limits(config, model: model), configuration: loopConfig,
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
                            policies: PolicySlot(dof: model.dof, actionKind: commandMode))
     }
@@ -199,8 +200,8 @@ public enum DaemonAssembly {
         switch config.driver {
         case .simulation:
             return try consumer.consume(parts(config, loop: try simulationLoop(config, model: model), bus: nil, logger: logger))
-        case .feetech, .dynamixel:
-            throw Failure("driver.kind: \(config.driver.kind.rawValue) is not available yet; use simulation")
+        case let .feetech(bus), let .dynamixel(bus):
+            return try consumer.consume(servoParts(config, bus: bus, model: model, logger: logger))
         }
     }
 
@@ -210,9 +211,9 @@ public enum DaemonAssembly {
         return try parts(config, loop: try simulationLoop(config, model: model), bus: nil, logger: logger)
     }
 
-    static func parts<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, bus: (@Sendable () -> BusStatus)?,
-                              logger: Logger) throws -> Parts<Driver> {
-        let limits = try limits(config, model: loop.model)
+    static func parts<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, limits given: JointLimits? = nil,
+                              bus: (@Sendable () -> BusStatus)?, logger: Logger) throws -> Parts<Driver> {
+        let limits = try given ?? limits(config, model: loop.model)
         let planner = try planner(config, loop: loop, limits: limits)
         return Parts(loop: loop, limits: limits, planner: planner, learner: learner(config, loop: loop, planner: planner, logger: logger),
                      bus: bus)

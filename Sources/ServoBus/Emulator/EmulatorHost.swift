@@ -135,12 +135,15 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
             c.stopRequested = true
             return was
         }
-        if !already { wake() }
+        // Only the first stop unlinks: once our pty is closed, a new host's pty may reuse
+        // /dev/pts/N, and its link at the same path would then look like ours.
+        guard !already else { return }
+        wake()
         thread?.join()
         thread = nil
-        // Unlink while our pty still holds its number: once closed, a new pty may reuse
-        // /dev/pts/N and its host's link would then look like ours.
-        unpublishLink()
+        // Unlink while our pty still holds its number, for the same reason; a vanished host
+        // closed its pty and unlinked already.
+        if !control.withLock({ $0.vanished }) { unpublishLink() }
         pty.close()
     }
 

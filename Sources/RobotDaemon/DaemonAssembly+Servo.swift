@@ -1,0 +1,136 @@
+import Control
+import ControlProtocol
+import ControlRuntime
+import Foundation
+import Logging
+import RigidBody
+import RobotInterface
+import RobotdConfig
+import ServoDriver
+import ServoProtocol
+
+/// The servo-bus arms (`driver.kind: feetech | dynamixel`): the calibration, the driver's
+/// options from the configuration, the connected driver, and the loop over it in position mode.
+extension DaemonAssembly {
+    /// The calibration file a servo configuration uses: `driver.*.calibration`, else
+    /// `<data_directory>/calibration/<arm_id>.json` (`arm_id` defaults to the robot's name).
+    public static func calibrationPath(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel) -> String {
+        if let path = bus.calibration { return path }
+        return "\(config.dataDirectory)/calibration/\(armID(config, bus: bus, model: model)).json"
+    }
+
+    static func armID(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel) -> String {
+        bus.armID ?? config.robot.name ?? model.name
+    }
+
+    /// The driver's options from the configuration and a calibration.
+    /// - Throws: `Failure` naming the key whose value does not fit the robot.
+    public static func servoOptions(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel,
+                                    calibration: ArmCalibration) throws -> ServoArmOptions {
+        let kind = config.driver.kind.rawValue
+        guard bus.ids.count == model.dof else {
+            throw Failure("driver.\(kind).ids: \(bus.ids.count) servo ids for \(model.dof) joints (\(model.joints.map(\.name).joined(separator: ", ")))")
+        }
+        var o = ServoArmOptions(busProtocol: config.driver.kind == .dynamixel ? .dynamixel : .feetech, port: bus.port, baud: bus.baud,
+                                ids: bus.ids.map { UInt8($0) }, jointNames: model.joints.map(\.name),
+                                robotName: config.robot.name ?? model.name, calibration: calibration)
+        o.busRateHz = bus.busRateHz
+        o.positionMode = bus.positionMode == .currentPosition ? .currentBasedPosition : .position
+        o.profileVelocity = bus.profileVelocity
+        o.profileAcceleration = bus.profileAcceleration
+        if let p = bus.positionP { o.positionP = try perJoint(p, "driver.\(kind).position_p", model).map { Int($0.rounded()) } }
+        if let d = bus.positionD { o.positionD = try perJoint(d, "driver.\(kind).position_d", model).map { Int($0.rounded()) } }
+        if let t = bus.torqueLimit { o.torqueLimit = try perJoint(t, "driver.\(kind).torque_limit", model) }
+        o.maxGoalStep = bus.maxGoalStep
+        o.softLimitMargin = Int((bus.softLimitMargin / (2 * Double.pi) * Double(ArmCalibration.countsPerRevolution)).rounded(.up))
+        o.failedCyclesToFault = bus.failedCyclesToFault
+        o.retriesPerCycle = bus.retries
+        o.safeState = bus.safeState == .hold ? .hold : .torqueOff
+        o.effortLimits = model.joints.map(\.effortLimit)
+        o.diagnosticsHz = min(bus.diagnosticsHz, bus.busRateHz)
+        do throws(ServoArmError) {
+            try o.validate()
+        } catch {
+            throw Failure("driver.\(kind): \(error)")
+        }
+        return o
+    }
+
+    /// The limiter's bounds for a servo arm: the robot description's, narrowed to the calibrated
+    /// range less the soft-limit margin, so that moves and plans stay where the driver would
+    /// clamp anyway and the loop's own limit checks watch the real range.
+    static func servoLimits(_ config: DaemonConfiguration, model: RobotModel, calibration: ArmCalibration,
+                            margin: Double) throws -> JointLimits {
+        var limits = try limits(config, model: model)
+        for i in 0 ..< model.dof {
+            let range = calibration.positionRange(joint: i)
+            let lower = max(limits.lower[i], range.lower + margin), upper = min(limits.upper[i], range.upper - margin)
+            guard lower < upper else {
+                throw Failure("the calibrated range of \(model.joints[i].name) [\(range.lower), \(range.upper)] rad (less the "
+                              + "soft_limit_margin \(margin) rad) does not overlap the robot description's [\(limits.lower[i]), \(limits.upper[i])] rad: "
+                              + "recalibrate (robotd calibrate) or check the joint's drive mode")
+            }
+            limits.lower[i] = lower
+            limits.upper[i] = upper
+        }
+        return limits
+    }
+
+    /// `status.bus` from the driver's monitor and the calibration in use.
+    static func busStatus(_ s: ServoBusStatus, calibrationHash: String?, calibrationFile: String?) -> BusStatus {
+        BusStatus(state: s.connection.rawValue, port: s.port, protocol: s.busProtocol, baud: s.baud, targetHz: s.targetRateHz,
+                  cycleHz: s.cycleRateHz, cycleP50Us: s.cycleTimeP50Microseconds, cycleP99Us: s.cycleTimeP99Microseconds,
+                  cycles: Int(clamping: s.cycles), failedCycles: Int(clamping: s.failedCycles), errorsPerS: s.errorsPerSecond,
+                  retriesPerS: s.retriesPerSecond, calibrationHash: calibrationHash, calibrationFile: calibrationFile,
+                  lastFault: s.lastFault,
+                  servos: s.servos.map { v in
+                      BusStatus.Servo(id: Int(v.id), joint: v.joint, errors: v.errors, temperatureC: v.temperatureCelsius,
+                                      voltageV: v.voltageVolts, hardwareError: v.hardwareErrors.isEmpty ? nil : v.hardwareErrors.joined(separator: ", "))
+                  })
+    }
+
+    /// The servo arm's parts: calibration loaded and checked, the bus connected (start-up errors
+    /// about the port or the servos are `DriverUnavailable`), the loop in position mode.
+    static func servoParts(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel,
+                           logger: Logger) throws -> Parts<ServoArmDriver> {
+        let path = calibrationPath(config, bus: bus, model: model)
+        let loaded = try loadCalibration(path, config: config, bus: bus, model: model)
+        let options = try servoOptions(config, bus: bus, model: model, calibration: loaded.calibration)
+        let driver: ServoArmDriver
+        do throws(ServoArmError) {
+            driver = try ServoArmDriver.connect(options)
+        } catch {
+            throw DriverUnavailable(description: "driver.\(config.driver.kind.rawValue).port: \(error)")
+        }
+        for warning in driver.warnings { logger.warning("\(warning)") }
+        let limits = try servoLimits(config, model: model, calibration: loaded.calibration, margin: bus.softLimitMargin)
+        let loop = try loop(config, model: model, driver: driver, commandMode: .position,
+                            faultsDisableActuators: bus.safeState == .torqueOff, limits: limits)
+        let monitor = driver.monitor
+        let hash = loaded.hash
+        return try parts(config, loop: loop, limits: limits,
+                         bus: { busStatus(monitor.snapshot(), calibrationHash: hash, calibrationFile: path) }, logger: logger)
+    }
+}
+
+extension DaemonAssembly {
+    /// The arm's calibration file, checked against the robot and the configured servo ids.
+    /// - Throws: `Failure` with the file's problem, or, when there is no file, how to make one
+    ///   (torque is never enabled on an uncalibrated arm).
+    static func loadCalibration(_ path: String, config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus,
+                                model: RobotModel) throws -> (calibration: ArmCalibration, hash: String) {
+        let kind = config.driver.kind.rawValue
+        let target = CalibrationTarget(arm: armID(config, bus: bus, model: model), busProtocol: kind,
+                                       joints: model.joints.map(\.name), ids: bus.ids)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure("driver.\(kind): no calibration at \(path); the arm stays unpowered until it is calibrated: "
+                          + "robotd calibrate --config <this file> (or --import-lerobot <LeRobot's file>), docs/servo-buses.md §6")
+        }
+        do throws(CalibrationError) {
+            let loaded = try CalibrationFile.load(path: path, target: target)
+            return (loaded.calibration, loaded.sha256)
+        } catch {
+            throw Failure("driver.\(kind).calibration: \(error)")
+        }
+    }
+}
