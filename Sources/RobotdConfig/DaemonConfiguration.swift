@@ -138,6 +138,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var baud = 1_000_000
         /// Servo IDs in joint order (0…253). Required, non-empty, no repeats.
         public var ids: [Int]
+        /// Which physical arm this is (`arm_id`): names its calibration file,
+        /// `<data_directory>/calibration/<arm_id>.json`. nil = the robot's name.
+        public var armID: String? = nil
 
         /// Creates bus settings.
         ///
