@@ -33,7 +33,7 @@ public enum ConfigJSON {
                 "torque_limit": bus.torqueLimit.map(values) ?? .null, "max_goal_step": .number(bus.maxGoalStep),
                 "soft_limit_margin": .number(bus.softLimitMargin), "failed_cycles_to_fault": JSONValue(bus.failedCyclesToFault),
                 "retries": JSONValue(bus.retries), "safe_state": .string(bus.safeState.rawValue),
-                "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration),
+                "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration), "arm_id": optional(bus.armID),
             ]
         }
         let w = c.mpc.weights, l = c.learning

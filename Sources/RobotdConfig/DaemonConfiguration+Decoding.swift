@@ -126,6 +126,14 @@ extension DaemonConfiguration.SerialBus {
             ids.append(id)
         }
         self.init(port: port, baud: baud, ids: ids)
+        armID = try r.optionalString("arm_id")
+        if let arm = armID {
+            let ok = !arm.isEmpty && arm.count <= 64 && !arm.hasPrefix(".")
+                && arm.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+            guard ok else {
+                throw r.error(.invalidValue, "arm_id", at: r.node("arm_id"), "\"\(arm)\" cannot name a file: use 1…64 letters, digits, '.', '_' or '-', not starting with '.'")
+            }
+        }
         busRateHz = try r.double("bus_rate_hz", default: busRateHz, .closed(1, 2000), unit: "Hz")
         positionMode = try r.enumeration("position_mode", default: positionMode)
         if positionMode == .currentPosition, kind != "dynamixel" {

@@ -184,6 +184,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case torqueOff = "torque_off"
             case hold
         }
+        /// Which physical arm this is (`arm_id`): names its calibration file,
+        /// `<data_directory>/calibration/<arm_id>.json`. nil = the robot's name.
+        public var armID: String? = nil
 
         /// Creates bus settings.
         ///

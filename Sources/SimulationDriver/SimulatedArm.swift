@@ -181,6 +181,15 @@ public struct SimulatedArm: RobotDriver, Sendable {
         limp[joint] = isLimp
     }
 
+    /// Puts joint `joint` at `position` at rest (a hand placing it): the next step starts from
+    /// there. The caller keeps the position within the joint's limits.
+    /// - Note: Real-time safe.
+    public mutating func place(joint: Int, position q: Double) {
+        precondition(joint >= 0 && joint < model.dof && q.isFinite, "joint index out of range or position not finite")
+        position[joint] = q
+        velocity[joint] = 0
+    }
+
     /// Position-mode stiffness per joint (N·m/rad): `Configuration.positionGain`, or derived.
     public var positionGains: [Double] { kp }
     /// Position-mode damping per joint (N·m·s/rad): `Configuration.dampingGain`, or derived.

@@ -37,6 +37,10 @@ struct EmulateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the random faults and garbage bytes.") var seed: UInt64 = 0x5EED
     @Flag(help: "Echo every received byte back, as a one-wire adapter that hears itself.") var echo = false
     @Option(help: .hidden) var recordRequests: String?
+    /// A person's hand for tests of calibration: stdin lines `move JOINT RAD` / `release JOINT`.
+    @Flag(help: .hidden) var hand = false
+    /// A servo mounted the other way round (counts grow against the URDF angle; repeatable).
+    @Option(parsing: .singleValue, help: .hidden) var reversedServo: [Int] = []
 
     func validate() throws {
         guard EmulatedArmProfile.named(arm) != nil else {
@@ -52,6 +56,7 @@ struct EmulateCommand: ParsableCommand {
         }
         if let g = garbage { guard g.value >= 1, g.value <= 4096, g.value == g.value.rounded() else { throw ValidationError("--garbage: the count must be a whole number in 1…4096") } }
         for id in silentServo { guard (0...253).contains(id) else { throw ValidationError("--silent-servo \(id): ids are 0…253") } }
+        for id in reversedServo { guard (0...253).contains(id) else { throw ValidationError("--reversed-servo \(id): ids are 0…253") } }
         if let n = vanishAfter { guard n >= 0 else { throw ValidationError("--vanish-after must be ≥ 0") } }
     }
 
@@ -62,6 +67,7 @@ struct EmulateCommand: ParsableCommand {
         for t in overloadServo { options.overload[t.id] = t.afterRequests }
         for t in overheatServo { options.overheat[t.id] = t.afterRequests }
         options.recordRequestsPath = recordRequests
+        options.reversedServos = Set(reversedServo.map { UInt8($0) })
         var faults = FaultPlan()
         faults.seed = seed
         if drop > 0 { faults.random.append(.init(.dropReply, probability: drop)) }
@@ -85,11 +91,48 @@ struct EmulateCommand: ParsableCommand {
             throw CLIError("\(error)")
         }
         FileHandle.standardError.write(Data("robotd emulate: \(EmulatedArm.summary(profile)) at \(configuration.baud) baud on \(linkPath) (\(host.slavePath))\n".utf8))
+        if hand { Self.startHand(host) }
         stop.wait()
         host.stop()
         let s = host.statistics
         FileHandle.standardError.write(Data("robotd emulate: stopped after \(s.requests) requests (\(s.faultsInjected) faults injected); \(linkPath) removed\n".utf8))
         withExtendedLifetime(watcher) {}
+    }
+}
+
+extension EmulateCommand {
+    /// Reads `move JOINT RAD` and `release JOINT` lines from stdin on a thread of its own and
+    /// answers each on stdout with `ok …` or `error: …` (JOINT: a URDF joint name or its index).
+    /// The hand moves only limp joints and holds them at rest where it put them.
+    static func startHand(_ host: EmulatorHost<EmulatedArm>) {
+        let thread = Thread {
+            while let line = readLine() {
+                let words = line.split(separator: " ").map(String.init)
+                let reply: String
+                switch (words.first, words.count) {
+                case ("move", 3):
+                    guard let angle = Double(words[2]), angle.isFinite else { reply = "error: \(words[2]) is not an angle in rad"; break }
+                    let joint = words[1]
+                    let r = host.withResponder { (arm: inout EmulatedArm) -> String in
+                        do throws(EmulatedArmError) {
+                            let name = try arm.placeByHand(joint: joint, angle: angle, atNanoseconds: MonotonicClock.now())
+                            return "ok move \(name) \(angle)"
+                        } catch { return "error: \(error)" }
+                    }
+                    reply = r ?? "error: the emulator has stopped"
+                case ("release", 2):
+                    let joint = words[1]
+                    let r = host.withResponder { (arm: inout EmulatedArm) -> String in
+                        do throws(EmulatedArmError) { return "ok release \(try arm.releaseByHand(joint: joint))" } catch { return "error: \(error)" }
+                    }
+                    reply = r ?? "error: the emulator has stopped"
+                case (nil, _): continue
+                default: reply = "error: expected `move JOINT RAD` or `release JOINT`, not \"\(line)\""
+                }
+                FileHandle.standardOutput.write(Data((reply + "\n").utf8))
+            }
+        }
+        thread.start()
     }
 }
 

@@ -29,6 +29,9 @@ public struct EmulatedArmOptions: Sendable, Equatable {
     public var maximumCatchUpSeconds = 1.0
     /// Joint angles at power-on (rad), in joint order; empty = the URDF's zero pose.
     public var initialPosition: [Double] = []
+    /// Servos mounted the other way round, by id: their counts grow against the URDF angle (an
+    /// arm whose calibration needs drive mode 1 for that joint).
+    public var reversedServos: Set<UInt8> = []
 
     public init() {}
 }
@@ -81,6 +84,9 @@ public struct EmulatedArm: BusResponder {
     var command: JointCommand
     var state: JointState
     var pendingTrips: [(id: UInt8, afterRequests: Int, overheat: Bool)]
+    /// Joints a hand holds (`placeByHand`): model joint index → angle (rad), re-placed after
+    /// every physics step until released or until the servo's torque takes over.
+    var handHeld: [Int: Double] = [:]
     let recorder: RequestRecorder?
 
     public init(profile: EmulatedArmProfile, model: RobotModel, options: EmulatedArmOptions = EmulatedArmOptions()) throws(EmulatedArmError) {
@@ -91,7 +97,7 @@ public struct EmulatedArm: BusResponder {
             }
             index.append(j)
         }
-        for id in Array(options.overload.keys) + Array(options.overheat.keys) where !profile.servos.contains(where: { $0.id == id }) {
+        for id in Array(options.overload.keys) + Array(options.overheat.keys) + Array(options.reversedServos) where !profile.servos.contains(where: { $0.id == id }) {
             throw EmulatedArmError("\(profile.name) has no servo with id \(id) (ids \(profile.servos.map { String($0.id) }.joined(separator: ", ")))")
         }
         guard options.physicsPeriod > 0, options.physicsPeriod <= 0.01, options.maximumCatchUpSeconds > 0 else {
@@ -221,6 +227,7 @@ public struct EmulatedArm: BusResponder {
         let period = options.physicsPeriod
         while simulator.time + period <= target + 1e-12 {
             try? simulator.read(into: &state)
+            for (j, q) in handHeld { simulator.place(joint: j, position: q) }
         }
     }
 
@@ -240,7 +247,7 @@ public struct EmulatedArm: BusResponder {
                 if bank.torqueEnabled(id) == true, let mode = bank.operatingMode(id), [3, 4, 5].contains(mode),
                    let g = bank.goalPosition(id) {
                     let offset = Double(bank.value(id, DynamixelControlTable.homingOffset) ?? 0)
-                    goal = dynamixelSign(id) * ServoUnits.radians(ticks: Double(g) - offset)
+                    goal = mountSign(id) * dynamixelSign(id) * ServoUnits.radians(ticks: Double(g) - offset)
                 }
             } else if feetech != nil {
                 let unloading = feetech!.bank.value(STS3215.unloadingCondition, id: id) ?? 0
@@ -252,7 +259,7 @@ public struct EmulatedArm: BusResponder {
                 if bank.torqueEnabled(id: id) == true, bank.value(STS3215.operatingMode, id: id) == 0,
                    let g = bank.goalPosition(id: id) {
                     let offset = Double(bank.homingOffset(id: id) ?? 0)
-                    goal = ServoUnits.radians(ticks: Double(g) + offset)
+                    goal = mountSign(id) * ServoUnits.radians(ticks: Double(g) + offset)
                 }
             }
             let loop = servoLoop(k)
@@ -260,6 +267,7 @@ public struct EmulatedArm: BusResponder {
             if let goal {
                 command.values[j] = goal
                 simulator.setLimp(j, false)
+                handHeld[j] = nil
             } else {
                 command.values[j] = simulator.position[j]
                 simulator.setLimp(j, true)
@@ -309,6 +317,9 @@ public struct EmulatedArm: BusResponder {
         return (max(0, kp), max(min(kd0, profile.limpDamping), kd), max(0, limit))
     }
 
+    /// −1 for a servo mounted the other way round (`EmulatedArmOptions.reversedServos`).
+    func mountSign(_ id: UInt8) -> Double { options.reversedServos.contains(id) ? -1 : 1 }
+
     func dynamixelSign(_ id: UInt8) -> Double {
         ((dynamixel?.bank.value(id, DynamixelControlTable.driveMode) ?? 0) & 1) != 0 ? -1 : 1
     }
@@ -317,7 +328,8 @@ public struct EmulatedArm: BusResponder {
     mutating func writePresent() {
         for (k, servo) in profile.servos.enumerated() {
             let j = jointIndex[k], id = servo.id
-            let q = simulator.position[j], v = simulator.velocity[j], tau = simulator.appliedEffort[j]
+            let m = mountSign(id)
+            let q = m * simulator.position[j], v = m * simulator.velocity[j], tau = m * simulator.appliedEffort[j]
             let load = max(-1000, min(1000, (tau / stallTorque[k] * 1000).rounded()))
             if dynamixel != nil {
                 let s = dynamixelSign(id)
@@ -360,6 +372,47 @@ public struct EmulatedArm: BusResponder {
         } else if feetech != nil, let p = feetech!.bank.value(STS3215.presentPosition, id: id) {
             feetech!.bank.setValue(STS3215.goalPosition, id: id, p)
         }
+    }
+
+    // MARK: a hand
+
+    /// A person's hand moves a limp joint to `angle` and holds it there, at rest, until
+    /// `releaseByHand` or until the servo's torque is switched on (the servo then holds it).
+    /// What `robotd emulate --hand` does for each `move` line: calibration without a person.
+    /// - Parameters:
+    ///   - joint: the URDF joint name, or the servo's index in joint order (0…).
+    ///   - angle: the joint angle (rad), within the URDF's limits.
+    ///   - time: now, on `MonotonicClock` (the physics first catches up to it).
+    /// - Returns: the joint's name.
+    /// - Throws: `EmulatedArmError` for an unknown joint, an angle outside the limits, or a
+    ///   joint whose torque is on (a servo holding its pose is not moved by hand here).
+    public mutating func placeByHand(joint: String, angle: Double, atNanoseconds time: UInt64) throws(EmulatedArmError) -> String {
+        let k = try handJoint(joint)
+        let j = jointIndex[k], model = simulator.model.joints[j]
+        guard angle.isFinite, angle >= model.lowerLimit, angle <= model.upperLimit else {
+            throw EmulatedArmError("\(model.name): \(angle) rad is outside its limits [\(model.lowerLimit), \(model.upperLimit)] rad")
+        }
+        advance(to: time)
+        guard simulator.limp[j] else {
+            throw EmulatedArmError("\(model.name): its servo (id \(profile.servos[k].id)) has torque on; switch it off to move the joint by hand")
+        }
+        handHeld[j] = angle
+        simulator.place(joint: j, position: angle)
+        writePresent()
+        return model.name
+    }
+
+    /// The hand lets go of `joint` (it falls under gravity if limp).
+    public mutating func releaseByHand(joint: String) throws(EmulatedArmError) -> String {
+        let k = try handJoint(joint)
+        handHeld[jointIndex[k]] = nil
+        return profile.servos[k].joint
+    }
+
+    func handJoint(_ name: String) throws(EmulatedArmError) -> Int {
+        if let k = profile.servos.firstIndex(where: { $0.joint == name }) { return k }
+        if let k = Int(name), profile.servos.indices.contains(k) { return k }
+        throw EmulatedArmError("no joint \(name); joints: \(profile.servos.map(\.joint).joined(separator: ", ")) (or 0…\(profile.servos.count - 1))")
     }
 
     // MARK: faults

@@ -58,6 +58,8 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         var vanished = false
         var faults: FaultPlan
         var statistics = Statistics()
+        /// Changes to the responder waiting for the host thread (`withResponder`).
+        var edits: [@Sendable (inout Responder) -> Void] = []
     }
 
     /// A packet waiting for its time on the wire.
@@ -172,6 +174,25 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
 
     public var statistics: Statistics { control.withLock { $0.statistics } }
 
+    /// Runs `body` on the responder on the host thread, between requests, and returns its result
+    /// (nil once the host has stopped): how a test or `robotd emulate --hand` reaches into the
+    /// emulated servos while they serve.
+    public func withResponder<R: Sendable>(_ body: @escaping @Sendable (inout Responder) -> R) -> R? {
+        let handOff = HandOff<R>()
+        control.withLock { c in
+            c.edits.append { responder in
+                let value = body(&responder)
+                handOff.slot.withLock { $0 = value }
+            }
+        }
+        wake()
+        while true {
+            if let value = handOff.slot.withLock({ $0 }) { return value }
+            if control.withLock({ $0.stopRequested }) { return nil }
+            usleep(500)
+        }
+    }
+
     /// How often a quiet host lets the responder catch up with time (`BusResponder.idle`), so
     /// that no request waits for more than this much emulated physics before it is answered.
     public static var idlePeriodNanoseconds: UInt64 { 2_000_000 }
@@ -185,8 +206,12 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         var chunk = [UInt8](repeating: 0, count: 4096)
         let nsPerByte: UInt64 = baud > 0 ? WireTime.nanoseconds(bytes: 1, baud: baud) : 0
         while true {
-            let (stop, vanish) = control.withLock { ($0.stopRequested, $0.vanishRequested && !$0.vanished) }
+            let (stop, vanish, edits) = control.withLock { c in
+                defer { c.edits.removeAll() }
+                return (c.stopRequested, c.vanishRequested && !c.vanished, c.edits)
+            }
             if stop { return }
+            for edit in edits { edit(&responder) }
             if vanish {
                 unpublishLink()
                 pty.close()
@@ -375,4 +400,9 @@ public final class EmulatorHost<Responder: BusResponder & SendableMetatype>: @un
         let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if target == slavePath { unlink(link) }
     }
+}
+
+/// A result handed from the host thread to a `withResponder` caller.
+private final class HandOff<R: Sendable>: Sendable {
+    let slot = Mutex<R?>(nil)
 }
