@@ -150,9 +150,9 @@ struct CalibrateCommand: ParsableCommand {
 
     static func save(_ calibration: ArmCalibration, _ arm: Arm, source: String) throws {
         let hash = try perform { () throws(CalibrationError) in try CalibrationFile.write(calibration, to: arm.path, source: source) }
-        for j in calibration.joints {
-            let lo = calibration.positionRange(joint: calibration.joints.firstIndex(of: j)!)
-            Console.say("  \(j.joint.padding(toLength: 14, withPad: " ", startingAt: 0)) id \(j.id)  drive mode \(j.driveMode)  homing offset \(j.homingOffset)  range \(j.rangeMin)…\(j.rangeMax) (\(String(format: "%.2f", lo.lower))…\(String(format: "%.2f", lo.upper)) rad)")
+        for (i, j) in calibration.joints.enumerated() {
+            let r = calibration.positionRange(joint: i)
+            Console.say("  \(j.joint.padding(toLength: 14, withPad: " ", startingAt: 0)) id \(j.id)  drive mode \(j.driveMode)  homing offset \(j.homingOffset)  range \(j.rangeMin)…\(j.rangeMax) (\(String(format: "%.2f", r.lower))…\(String(format: "%.2f", r.upper)) rad)")
         }
         Console.say("wrote \(arm.path)")
         Console.say("sha256 \(hash)")

@@ -194,6 +194,16 @@ import Testing
         #expect(dxl.driver == .dynamixel(.init(port: "/dev/ttyUSB0", baud: 57600, ids: [7])))
     }
 
+    @Test func armIDNamesTheCalibrationFileAndMustBeAFileName() throws {
+        let c = try ConfigLoader.parse("driver: {kind: feetech, feetech: {port: p, ids: [1], arm_id: so101-left_2}}", file: nil, baseDirectory: nil)
+        guard case let .feetech(bus) = c.driver else { Issue.record("not feetech"); return }
+        #expect(bus.armID == "so101-left_2")
+        for bad in ["../x", ".hidden", "a/b", "ärm"] {
+            expectError("driver:\n  kind: feetech\n  feetech:\n    port: p\n    ids: [1]\n    arm_id: \(bad)\n", .invalidValue,
+                        keyPath: "driver.feetech.arm_id", line: 6, messageContains: "cannot name a file")
+        }
+    }
+
     @Test(arguments: [("0660", 0o660), ("\"0660\"", 0o660), ("660", 0o660), ("0o600", 0o600), ("'0777'", 0o777), ("0", 0)])
     func socketModeIsChmodOctal(_ written: String, _ expected: Int) throws {
         let c = try ConfigLoader.parse("socket:\n  mode: \(written)\n", file: nil, baseDirectory: nil)

@@ -248,6 +248,11 @@ import Testing
         }
         let read = try rig.withClient { bus in
             #expect(try bus.differences(from: c).isEmpty, "the servos hold the file")
+            // calibrate never enabled torque.
+            for id in c.joints.map(\.id) {
+                if let f = bus as? FeetechBusClient { #expect(try f.read(id, STS3215.torqueEnable) == 0) }
+                if let d = bus as? DynamixelBusClient { #expect(try d.read(id, DynamixelControlTable.torqueEnable) == 0) }
+            }
             return try bus.presentPositions(c.joints.map(\.id))
         }
         for k in 0..<6 {
@@ -317,6 +322,20 @@ import Testing
         let old = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", rig.config, "--import-lerobot", legacy, "--no-bus", "--yes"])
         #expect(old.status == 1)
         #expect(old.stderr.contains("\(legacy): this is LeRobot's legacy calibration format"))
+    }
+
+    @Test func aBusyPortIsAClearErrorAndTheHandMovesOnlyLimpJoints() throws {
+        let rig = try Rig(arm: "so101")
+        try rig.withClient { bus in
+            let run = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", rig.config, "--yes"])
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("cannot open the servo bus") && run.stderr.lowercased().contains("busy"), "\(run.stderr)")
+            // A servo holding its pose is not moved by the hand.
+            try (bus as! FeetechBusClient).write(3, STS3215.torqueEnable, 1)
+            rig.emulator.send("move elbow_flex 0.3")
+            let reply = try rig.emulator.wait(for: "the hand's refusal") { $0.hasPrefix("ok ") || $0.hasPrefix("error") }
+            #expect(reply.contains("elbow_flex") && reply.contains("torque on"), "\(reply)")
+        }
     }
 
     @Test func aMissingPortIsAClearError() throws {

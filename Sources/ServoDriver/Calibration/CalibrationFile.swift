@@ -122,7 +122,7 @@ public enum CalibrationFile {
         guard fd >= 0 else { throw CalibrationError(.io, file: path, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var written = 0
         while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            let n = bytes.withUnsafeBytes { b in b.baseAddress.map { Glibc.write(fd, $0 + written, b.count - written) } ?? 0 }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 let reason = String(cString: strerror(errno))
