@@ -86,6 +86,11 @@ public enum DaemonAssembly {
             }
             c.initialPosition = q0
         }
+        // The servo's position loop and torque limit; absent keys keep SimulatedArm's derived
+        // defaults (K_d from the K_p actually used).
+        if let kp = sim.servo.kp { c.positionGain = try perJoint(kp, "driver.simulation.servo.kp", model) }
+        if let kd = sim.servo.kd { c.dampingGain = try perJoint(kd, "driver.simulation.servo.kd", model) }
+        if let limit = sim.servo.torqueLimit { c.torqueLimit = try perJoint(limit, "driver.simulation.servo.torque_limit", model) }
         if let frame = sim.payloadFrame, model.frameIndex(named: frame) == nil {
             throw Failure("driver.simulation.payload_frame: no link named \"\(frame)\"")
         }
@@ -117,10 +122,12 @@ public enum DaemonAssembly {
     }
 
     /// The control loop over the simulated arm (with a plan slot for the MPC planner when
-    /// `mpc.enabled`).
+    /// `mpc.enabled`), commanding torques or servo goal positions as
+    /// `driver.simulation.command_mode` says; policies act in the same mode.
     public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
         let arm = try simulatedArm(config, model: model)
-        let commandMode = CommandMode.torque
+        var commandMode = CommandMode.torque
+        if case .simulation(let sim) = config.driver, sim.commandMode == .position { commandMode = .position }
         try checkDriver(arm.description, model: model, urdf: config.robot.urdf, commandMode: commandMode)
         let hold = JointPDController(
             model: model, kp: try perJoint(config.control.hold.kp, "control.hold.kp", model),

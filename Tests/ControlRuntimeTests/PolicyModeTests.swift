@@ -76,8 +76,8 @@ import Testing
     /// commands exactly that; before any target the targets read as the measured q and
     /// end-effector position (τ = 0); the targets come in between ticks without allocating.
     /// With a position-servo or velocity driver the action is a position goal or a velocity per
-    /// joint: the command carries the policy's output in the driver's mode, with no torque
-    /// feedforward.
+    /// joint: the command carries the policy's output in the driver's mode (a position goal with
+    /// the model's gravity torque as feedforward, as hold's; a velocity without).
     @Test(arguments: [CommandMode.position, .velocity])
     func actionsAreInTheDriversCommandMode(_ mode: CommandMode) throws {
         let (loop, slot) = try Self.policyLoop(commandMode: mode)
