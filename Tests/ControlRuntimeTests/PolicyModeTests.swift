@@ -98,7 +98,12 @@ import Testing
         if mode == .position {
             #expect((0 ..< 6).contains { abs(first.command[$0] - action[$0]) > 1e-3 }, "the first tick's goals are rate-limited")
         }
-        tick(100)
+        tick(10)
+        // Policy ticks allocate nothing, the position goals' gravity feedforward included.
+        AllocationCounter_start()
+        tick(90)
+        let allocations = AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations in 90 \(mode) policy ticks") }
         let s = loop.telemetry.read()
         #expect(s.mode == .policy)
         for i in 0 ..< 6 {
