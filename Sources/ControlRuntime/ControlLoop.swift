@@ -93,6 +93,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var referenceEffort: [Double]
     /// What a policy observes this tick (filled in place).
     private var observation: PolicyObservation
+    /// q̇ = 0 for the gravity torque g(q) = RNEA(q, 0, 0) (dof values).
+    private let zeroVelocity: [Double]
     /// Where this tick's command came from, for its transition: the plan's model version, the
     /// policy's version (0 = neither) and whether a person produced it.
     private var commandModelVersion: UInt32 = 0
@@ -144,6 +146,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         referencePosition = Array(repeating: 0, count: n)
         referenceEffort = Array(repeating: 0, count: n)
         observation = PolicyObservation(dof: n)
+        zeroVelocity = Array(repeating: 0, count: n)
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
         workspace = model.makeWorkspace()
@@ -305,11 +308,26 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// the last effort, gravity compensation included) rather than one computed from a state that
     /// may no longer be true. Nothing is sent when no command has been since the actuators came
     /// on: the driver's activation holds the arm then.
+    ///
+    /// Position servos in `faulted` or `estop` get the hold goal instead: the pose of the last
+    /// fresh measurement (what the fault's `holdMeasured` took), never the goal a policy or plan
+    /// left behind. A goal needs no fresh state to be safe, so the stop does not wait for one;
+    /// its gravity feedforward is that measurement's too.
     private func resendLastCommand(time: Double) {
         commandModelVersion = 0
         commandPolicyVersion = 0
         commandIsIntervention = false
-        guard actuatorsOn, commandWasWritten else { return }
+        guard actuatorsOn else { return }
+        if command.mode == .position, machine.mode == .faulted || machine.mode == .estop {
+            for i in 0 ..< model.dof {
+                desiredPosition[i] = holdTarget[i]
+                desiredVelocity[i] = 0
+            }
+            holdController.compute(&command, desiredPosition: desiredPosition, desiredVelocity: desiredVelocity, state: state)
+            limitAndWrite(time: time)
+            return
+        }
+        guard commandWasWritten else { return }
         limitAndWrite(time: time)
     }
 
@@ -525,7 +543,14 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             policies.evaluate(&observation, into: action)
         }
         guard let acted else { return false }
-        for i in 0 ..< n { command.feedforwardEffort[i] = 0 }
+        // A goal position comes with gravity's torque, as hold's and move's do, so the servo
+        // reaches the goal the policy asked for instead of sagging g/K_p below it.
+        if command.mode == .position, holdController.gravityCompensation {
+            model.bias(&workspace, q: state.position, v: zeroVelocity)
+            for i in 0 ..< n { command.feedforwardEffort[i] = workspace.tau[i] }
+        } else {
+            for i in 0 ..< n { command.feedforwardEffort[i] = 0 }
+        }
         commandPolicyVersion = acted.version
         commandIsIntervention = acted.operatedByPerson
         return true

@@ -130,11 +130,15 @@ public final class ResidualLearner {
     public var current: [MLP]? { versions.last?.members }
     public var currentCalibration: Calibration? { versions.last?.calibration }
 
-    /// Adds one tick. Samples form from runs of consecutive actuated torque-mode ticks with a
-    /// fresh measurement (a held state is not one).
+    /// Adds one tick. Samples form from runs of consecutive actuated ticks in one command mode
+    /// with a fresh measurement (a held state is not one). ū is the torque the arm got over the
+    /// sample: torque mode, the mean command of its first `stride` ticks (held for a period
+    /// each); position servos, whose PD makes the torque, the mean measured effort of its last
+    /// `stride` ticks (each tick's measurement carries the effort of the period before it).
     public func ingest(_ t: Transition) {
-        let consecutive = window.last.map { t.tick == $0.tick + 1 } ?? true
-        let usable = t.commandMode == .torque && t.mode.isActuated && t.flags & Transition.Flags.heldState == 0
+        let consecutive = window.last.map { t.tick == $0.tick + 1 && t.commandMode == $0.commandMode } ?? true
+        let usable = (t.commandMode == .torque || t.commandMode == .position) && t.mode.isActuated
+            && t.flags & Transition.Flags.heldState == 0
         guard consecutive, usable else {
             window.removeAll(keepingCapacity: true)
             if usable { window.append(t) }
@@ -150,7 +154,11 @@ public final class ResidualLearner {
             xNext[i] = last.position[i]
             xNext[n + i] = last.velocity[i]
             var s = 0.0
-            for k in 0 ..< stride { s += window[k].command[i] }
+            if first.commandMode == .position {
+                for k in 1 ... stride { s += window[k].effort[i] }
+            } else {
+                for k in 0 ..< stride { s += window[k].command[i] }
+            }
             u[i] = s / Double(stride)
         }
         var predicted = [Double](repeating: 0, count: 2 * n)

@@ -87,6 +87,11 @@ public enum DaemonAssembly {
             }
             c.initialPosition = q0
         }
+        // The servo's position loop and torque limit; absent keys keep SimulatedArm's derived
+        // defaults (K_d from the K_p actually used).
+        if let kp = sim.servo.kp { c.positionGain = try perJoint(kp, "driver.simulation.servo.kp", model) }
+        if let kd = sim.servo.kd { c.dampingGain = try perJoint(kd, "driver.simulation.servo.kd", model) }
+        if let limit = sim.servo.torqueLimit { c.torqueLimit = try perJoint(limit, "driver.simulation.servo.torque_limit", model) }
         if let frame = sim.payloadFrame, model.frameIndex(named: frame) == nil {
             throw Failure("driver.simulation.payload_frame: no link named \"\(frame)\"")
         }
@@ -118,10 +123,13 @@ public enum DaemonAssembly {
     }
 
     /// The control loop over the simulated arm (with a plan slot for the MPC planner when
-    /// `mpc.enabled`).
+    /// `mpc.enabled`), commanding torques or servo goal positions as
+    /// `driver.simulation.command_mode` says; policies act in the same mode.
     public static func simulationLoop(_ config: DaemonConfiguration, model: RobotModel) throws -> ControlLoop<SimulatedArm> {
         let arm = try simulatedArm(config, model: model)
-        return try loop(config, model: model, driver: arm, commandMode: .torque)
+        var commandMode = CommandMode.torque
+        if case .simulation(let sim) = config.driver, sim.commandMode == .position { commandMode = .position }
+        return try loop(config, model: model, driver: arm, commandMode: commandMode)
     }
 
     /// The control loop over any driver: the controllers, the limiter, the plan and policy slots,

@@ -23,6 +23,11 @@ public enum ConfigJSON {
                 "payload_mass": .number(s.payloadMass), "payload_frame": optional(s.payloadFrame),
                 "payload_offset": JSONValue(s.payloadOffset), "extra_friction": values(s.extraFriction),
                 "extra_damping": values(s.extraDamping), "initial_position": s.initialPosition.map { JSONValue($0) } ?? .null,
+                "command_mode": .string(s.commandMode.rawValue),
+                "servo": [
+                    "kp": s.servo.kp.map(values) ?? .null, "kd": s.servo.kd.map(values) ?? .null,
+                    "torque_limit": s.servo.torqueLimit.map(values) ?? .null,
+                ],
             ]
         case let .dynamixel(bus), let .feetech(bus):
             driver[c.driver.kind.rawValue] = [

@@ -271,6 +271,12 @@ struct ConfigReader {
         return .uniform(try double(node, keyPath: keyPath(key), bounds, unit: unit))
     }
 
+    /// `jointValues` without a default: nil when the key is absent.
+    mutating func optionalJointValues(_ key: String, _ bounds: Bounds<Double>, unit: String) throws(ConfigError) -> JointValues? {
+        guard contains(key) else { return nil }
+        return try jointValues(key, default: .uniform(0), bounds, unit: unit)
+    }
+
     // MARK: typing
 
     func typeError(_ node: Node, keyPath: String, expected: String) -> ConfigError {

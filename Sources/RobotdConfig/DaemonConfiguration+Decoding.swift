@@ -97,6 +97,19 @@ extension DaemonConfiguration.Simulation {
             }
             initialPosition = initial
         }
+        commandMode = try r.enumeration("command_mode", default: commandMode)
+        var servo = try r.section("servo")
+        self.servo = try Servo(reading: &servo)
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Simulation.Servo {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        kp = try r.optionalJointValues("kp", .above(0), unit: "N·m/rad")
+        kd = try r.optionalJointValues("kd", .atLeast(0), unit: "N·m·s/rad")
+        torqueLimit = try r.optionalJointValues("torque_limit", .above(0), unit: "N·m")
         try r.finish()
     }
 }

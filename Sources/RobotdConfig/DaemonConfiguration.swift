@@ -111,9 +111,39 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var extraDamping = JointValues.uniform(0)
         /// Initial joint positions (rad), one per joint; nil = zero clamped into the limits.
         public var initialPosition: [Double]? = nil
+        /// What the simulated actuators take: torques (a torque-controlled arm) or goal
+        /// positions (position servos closing their own PD loop, like the SO-101's and Koch's).
+        public var commandMode = CommandMode.torque
+        /// The simulated servos' position loop and motor torque limit (`servo:`).
+        public var servo = Servo()
 
         /// The default simulation: 4 semi-implicit Euler substeps, no noise, no payload.
         public init() {}
+
+        /// What the simulated actuators take (`command_mode`).
+        public enum CommandMode: String, Sendable, Equatable, CaseIterable {
+            /// Joint torques (N·m), applied within the motor torque limit.
+            case torque
+            /// Goal positions (rad) plus feedforward torque: the servo's PD,
+            /// τ = clamp(K_p (q* − q) − K_d q̇ + τ_ff, ±τ_max).
+            case position
+        }
+
+        /// The simulated servos (`driver.simulation.servo:`): the position loop's gains act in
+        /// `position` mode, the torque limit caps the motor in either mode. nil = the simulated
+        /// arm's defaults, derived per joint: K_p = τ_max / 0.1 rad, critical damping
+        /// K_d = 2 √(K_p M_ii) at the initial pose, τ_max the URDF's effort limit.
+        public struct Servo: Sendable, Equatable {
+            /// Position-loop stiffness (N·m/rad), > 0.
+            public var kp: JointValues? = nil
+            /// Position-loop damping (N·m·s/rad), ≥ 0.
+            public var kd: JointValues? = nil
+            /// Motor torque limit (N·m), > 0.
+            public var torqueLimit: JointValues? = nil
+
+            /// The derived defaults.
+            public init() {}
+        }
 
         /// Integration method of the simulated arm.
         public enum Integrator: String, Sendable, Equatable, CaseIterable {

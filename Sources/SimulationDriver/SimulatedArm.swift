@@ -36,6 +36,9 @@ public struct SimulatedArm: RobotDriver, Sendable {
         public var dampingGain: [Double] = []
         /// Velocity-mode gain per joint (N·m·s/rad); empty = K_d.
         public var velocityGain: [Double] = []
+        /// Motor torque limit per joint (N·m or N), in every mode; empty = the URDF's effort
+        /// limit. `positionGain`'s derived default uses the URDF's effort limit either way.
+        public var torqueLimit: [Double] = []
         /// Unmodelled payload at the end effector (kg) and its offset in that frame (m).
         public var payloadMass: Double = 0
         public var payloadOffset: Vector3 = .zero
@@ -91,7 +94,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public init(model: RobotModel, configuration: Configuration = Configuration()) throws(DriverError) {
         let n = model.dof
         let c = configuration
-        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.extraFriction, c.extraDamping, c.initialPosition, c.limpDamping]
+        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.torqueLimit, c.extraFriction, c.extraDamping, c.initialPosition, c.limpDamping]
         where !array.isEmpty && array.count != n {
             throw DriverError(.dimensionMismatch, "per-joint simulation setting has the wrong number of entries")
         }
@@ -100,6 +103,9 @@ public struct SimulatedArm: RobotDriver, Sendable {
         }
         guard c.payloadMass >= 0, c.payloadMass.isFinite, c.positionNoise >= 0, c.velocityNoise >= 0 else {
             throw DriverError(.invalidCommand, "payload mass and noise levels must be finite and ≥ 0")
+        }
+        for array in [c.positionGain, c.dampingGain, c.velocityGain, c.torqueLimit] where array.contains(where: { !($0 >= 0 && $0.isFinite) }) {
+            throw DriverError(.invalidCommand, "servo gains and torque limits must be finite and ≥ 0")
         }
         var plant = model
         if c.payloadMass > 0 {
@@ -128,7 +134,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
         let kpForDamping = kp
         kd = c.dampingGain.isEmpty ? (0 ..< n).map { 2 * (kpForDamping[$0] * inertia[$0]).squareRoot() } : c.dampingGain
         kv = c.velocityGain.isEmpty ? kd : c.velocityGain
-        torqueLimit = model.joints.map(\.effortLimit)
+        torqueLimit = c.torqueLimit.isEmpty ? model.joints.map(\.effortLimit) : c.torqueLimit
         position = Array(repeating: 0, count: n)
         velocity = Array(repeating: 0, count: n)
         appliedEffort = Array(repeating: 0, count: n)
@@ -194,7 +200,7 @@ public struct SimulatedArm: RobotDriver, Sendable {
     public var positionGains: [Double] { kp }
     /// Position-mode damping per joint (N·m·s/rad): `Configuration.dampingGain`, or derived.
     public var dampingGains: [Double] { kd }
-    /// Motor torque limit per joint (N·m or N).
+    /// Motor torque limit per joint (N·m or N): `Configuration.torqueLimit`, or the URDF's.
     public var torqueLimits: [Double] { torqueLimit }
 
     /// Changes one joint's position-loop gains and motor torque limit (a servo whose control

@@ -76,8 +76,8 @@ import Testing
     /// commands exactly that; before any target the targets read as the measured q and
     /// end-effector position (τ = 0); the targets come in between ticks without allocating.
     /// With a position-servo or velocity driver the action is a position goal or a velocity per
-    /// joint: the command carries the policy's output in the driver's mode, with no torque
-    /// feedforward.
+    /// joint: the command carries the policy's output in the driver's mode (a position goal with
+    /// the model's gravity torque as feedforward, as hold's; a velocity without).
     @Test(arguments: [CommandMode.position, .velocity])
     func actionsAreInTheDriversCommandMode(_ mode: CommandMode) throws {
         let (loop, slot) = try Self.policyLoop(commandMode: mode)
@@ -98,7 +98,12 @@ import Testing
         if mode == .position {
             #expect((0 ..< 6).contains { abs(first.command[$0] - action[$0]) > 1e-3 }, "the first tick's goals are rate-limited")
         }
-        tick(100)
+        tick(10)
+        // Policy ticks allocate nothing, the position goals' gravity feedforward included.
+        AllocationCounter_start()
+        tick(90)
+        let allocations = AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations in 90 \(mode) policy ticks") }
         let s = loop.telemetry.read()
         #expect(s.mode == .policy)
         for i in 0 ..< 6 {

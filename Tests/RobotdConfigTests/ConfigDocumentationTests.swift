@@ -11,6 +11,7 @@ import Testing
         ("robot", "robot: {__probe: 1}"),
         ("driver", "driver: {__probe: 1}"),
         ("driver.simulation", "driver: {simulation: {__probe: 1}}"),
+        ("driver.simulation.servo", "driver: {simulation: {servo: {__probe: 1}}}"),
         ("driver.dynamixel", "driver: {kind: dynamixel, dynamixel: {port: p, ids: [1], __probe: 1}}"),
         ("driver.feetech", "driver: {kind: feetech, feetech: {port: p, ids: [1], __probe: 1}}"),
         ("loop", "loop: {__probe: 1}"),
@@ -60,6 +61,7 @@ import Testing
         let readme = try String(
             contentsOf: ConfigLoaderTests.repoRoot.appendingPathComponent("configs/README.md"), encoding: .utf8)
         let choices = DaemonConfiguration.Simulation.Integrator.allCases.map(\.rawValue)
+            + DaemonConfiguration.Simulation.CommandMode.allCases.map(\.rawValue)
             + DaemonConfiguration.Loop.CatchUp.allCases.map(\.rawValue)
             + DaemonConfiguration.Logging.Level.allCases.map(\.rawValue)
             + DaemonConfiguration.Logging.Target.allCases.map(\.rawValue)
