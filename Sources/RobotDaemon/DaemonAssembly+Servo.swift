@@ -47,6 +47,9 @@ extension DaemonAssembly {
         o.retriesPerCycle = bus.retries
         o.safeState = bus.safeState == .hold ? .hold : .torqueOff
         o.effortLimits = model.joints.map(\.effortLimit)
+        let stiffness = try bus.feedforwardStiffness.map { try perJoint($0, "driver.\(kind).feedforward_stiffness", model) }
+            ?? model.joints.map { $0.effortLimit.isFinite ? $0.effortLimit / 0.1 : 0 }
+        o.feedforwardCompliance = stiffness.map { $0 > 0 ? 1 / $0 : 0 }
         o.diagnosticsHz = min(bus.diagnosticsHz, bus.busRateHz)
         do throws(ServoArmError) {
             try o.validate()

@@ -36,6 +36,7 @@ public enum ConfigJSON {
                 "profile_velocity": optional(bus.profileVelocity), "profile_acceleration": optional(bus.profileAcceleration),
                 "position_p": bus.positionP.map(values) ?? .null, "position_d": bus.positionD.map(values) ?? .null,
                 "torque_limit": bus.torqueLimit.map(values) ?? .null, "max_goal_step": .number(bus.maxGoalStep),
+                "feedforward_stiffness": bus.feedforwardStiffness.map(values) ?? .null,
                 "soft_limit_margin": .number(bus.softLimitMargin), "failed_cycles_to_fault": JSONValue(bus.failedCyclesToFault),
                 "retries": JSONValue(bus.retries), "safe_state": .string(bus.safeState.rawValue),
                 "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration), "arm_id": optional(bus.armID),

@@ -158,6 +158,9 @@ extension DaemonConfiguration.SerialBus {
         if r.contains("position_p") { positionP = try r.jointValues("position_p", default: .uniform(0), .closed(0, 16383), unit: "") }
         if r.contains("position_d") { positionD = try r.jointValues("position_d", default: .uniform(0), .closed(0, 16383), unit: "") }
         if r.contains("torque_limit") { torqueLimit = try r.jointValues("torque_limit", default: .uniform(1), .closed(0, 1), unit: "") }
+        if r.contains("feedforward_stiffness") {
+            feedforwardStiffness = try r.jointValues("feedforward_stiffness", default: .uniform(0), .atLeast(0), unit: "N·m/rad")
+        }
         maxGoalStep = try r.double("max_goal_step", default: maxGoalStep, .closed(0.0001, 1), unit: "rad")
         softLimitMargin = try r.double("soft_limit_margin", default: softLimitMargin, .closed(0, 0.5), unit: "rad")
         failedCyclesToFault = try r.int("failed_cycles_to_fault", default: failedCyclesToFault, .closed(1, 100), unit: "cycles")

@@ -186,6 +186,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Torque limit as a fraction of each servo's maximum, 0…1 (Feetech Torque_Limit,
         /// Dynamixel PWM_Limit or, in current-based position mode, Goal_Current); nil = leave.
         public var torqueLimit: JointValues? = nil
+        /// Each servo's position stiffness (N·m/rad), through which the loop's feed-forward
+        /// torque (gravity in hold and move, the plan's torques in mpc) is sent as a goal offset
+        /// τ/K_p; 0 ignores feed-forward. nil = each joint's effort limit / 0.1 rad (full torque
+        /// at 0.1 rad of error, the emulator's factory servo; an estimate for a real one).
+        public var feedforwardStiffness: JointValues? = nil
         /// Largest change of a goal position per bus cycle (rad): the driver's last line of defence
         /// against a jump, on by default (LeRobot's `max_relative_target` is off by default).
         public var maxGoalStep = 0.02

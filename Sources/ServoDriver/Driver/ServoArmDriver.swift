@@ -242,7 +242,9 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
         state.isValid = h.isValid
     }
 
-    /// Leaves goal positions (rad) for the next bus cycle. NaN or infinite values are not sent
+    /// Leaves goal positions (rad) for the next bus cycle, each shifted by its feed-forward
+    /// effort through the servo's compliance (`ServoArmOptions.feedforwardCompliance`: the
+    /// servo's own PD then adds about that torque). NaN or infinite values are not sent
     /// (the joint keeps its previous goal; `ServoBusStatus.rejectedGoals` counts them); the bus
     /// thread clamps goals into the soft limits and the per-cycle step limit.
     /// - Throws: `.notActive`, `.unsupportedMode`, `.dimensionMismatch`.
@@ -252,7 +254,12 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
         guard isActive else { throw DriverError(.notActive, "write while torque is off") }
         guard command.mode == .position else { throw DriverError(.unsupportedMode, "servo arms take position goals only") }
         guard command.values.count == options.dof else { throw DriverError(.dimensionMismatch, "command size differs from the arm's joints") }
-        mailbox.post(command.values)
+        if options.feedforwardCompliance.isEmpty {
+            mailbox.post(command.values)
+        } else {
+            mailbox.post(command.values, feedforward: command.feedforwardEffort, compliance: options.feedforwardCompliance,
+                         maxOffset: options.maxFeedforwardOffset)
+        }
     }
 
     static func driverError(_ e: ServoArmError) -> DriverError {

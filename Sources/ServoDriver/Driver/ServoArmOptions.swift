@@ -88,6 +88,15 @@ public struct ServoArmOptions: Sendable, Equatable {
     /// `effortPerUnit` is derived when it is empty: load servos (STS3215, XL430) stall/1000 per
     /// 0.1 %; current servos through their datasheet current per torque (`ServoUnits`).
     public var effortLimits: [Double] = []
+    /// rad per N·m per joint (1 / the servo's position stiffness K_p): a position servo takes
+    /// no feed-forward torque, so the command's feed-forward effort (gravity for hold and move,
+    /// the plan's torques in mpc) is sent as a goal offset τ_ff / K_p, which the servo's own
+    /// proportional term turns back into about τ_ff. Empty = feed-forward ignored (the servo
+    /// sags by g/K_p under gravity and MPC plans lose their torques).
+    public var feedforwardCompliance: [Double] = []
+    /// Largest goal offset the feed-forward may add (rad): a wrong stiffness must not move the
+    /// arm far.
+    public var maxFeedforwardOffset: Double = 0.1
     /// Rate of the slow diagnostics reads (temperature, voltage, hardware error), 0.1…50 Hz,
     /// at most `busRateHz`.
     public var diagnosticsHz: Double = 2
@@ -156,6 +165,13 @@ public struct ServoArmOptions: Sendable, Equatable {
         guard effortPerUnit.isEmpty || effortPerUnit.count == n else { throw fail("effortPerUnit has \(effortPerUnit.count) entries for \(n) joints") }
         if let bad = effortPerUnit.firstIndex(where: { !$0.isFinite }) { throw fail("effortPerUnit of \(servoName(bad)) is not finite") }
         guard effortLimits.isEmpty || effortLimits.count == n else { throw fail("effortLimits has \(effortLimits.count) entries for \(n) joints") }
+        guard feedforwardCompliance.isEmpty || feedforwardCompliance.count == n else {
+            throw fail("feedforwardCompliance has \(feedforwardCompliance.count) entries for \(n) joints")
+        }
+        for (i, c) in feedforwardCompliance.enumerated() where !(c >= 0 && c.isFinite) {
+            throw fail("feedforwardCompliance of \(servoName(i)) is \(c): it must be finite and ≥ 0")
+        }
+        guard maxFeedforwardOffset >= 0, maxFeedforwardOffset.isFinite else { throw fail("maxFeedforwardOffset must be finite and ≥ 0") }
         guard calibration.joints.count == n else {
             throw fail("the calibration \(calibration.arm) has \(calibration.joints.count) joints for \(n) servos")
         }

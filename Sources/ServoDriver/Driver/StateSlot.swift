@@ -127,6 +127,22 @@ final class GoalMailbox: @unchecked Sendable {
         sequence.store(s &+ 2, ordering: .releasing)
     }
 
+    /// Writer: leaves goal_i = goals_i + clamp(τ_ff,i · compliance_i, ±maxOffset) (rad): a servo
+    /// that takes no feed-forward torque gets it as a goal offset through its stiffness
+    /// (compliance = 1 / K_p, rad per N·m; 0 ignores the feed-forward). A non-finite offset counts
+    /// as 0; a non-finite goal stays so (the bus thread rejects it).
+    /// - Note: Real-time safe: no allocation, no locks.
+    func post(_ goals: [Double], feedforward: [Double], compliance: [Double], maxOffset: Double) {
+        let s = sequence.load(ordering: .relaxed)
+        sequence.store(s &+ 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        for i in 0..<dof {
+            let offset = feedforward[i] * compliance[i]
+            values[i] = goals[i] + (offset.isFinite ? min(max(offset, -maxOffset), maxOffset) : 0)
+        }
+        sequence.store(s &+ 2, ordering: .releasing)
+    }
+
     /// Posts so far (twice the number of writes: the sequence).
     var version: UInt64 { sequence.load(ordering: .acquiring) }
 
