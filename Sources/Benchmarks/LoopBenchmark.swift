@@ -7,6 +7,7 @@ import Platform
 import RobotDaemon
 import RobotdConfig
 import RobotInterface
+import ServoBus
 
 /// `robotd bench loop`: the daemon's control loop on the simulated arm, run for a while on its
 /// real-time thread, exactly as `robotd run` builds it, under a workload that exercises every
@@ -16,6 +17,10 @@ import RobotInterface
 /// quantiles of the loop's own histograms, overruns, and heap allocations made by the control
 /// thread while ticking, counted by the interposed allocator — the proof of "0 per tick".
 public enum LoopBenchmark {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public struct Report: Sendable {
         public var rateHz: Int
         public var seconds: Double
@@ -30,6 +35,8 @@ public enum LoopBenchmark {
         public var learning: (rounds: Int, cpus: [Int])?
         /// The servo bus at the end of the run (servo-bus drivers only): its cycle timing beside the loop's.
         public var bus: BusStatus? = nil
+        /// The arm the bus emulator answered as, when the benchmark started one in-process.
+        public var emulator: String? = nil
 
         /// The JSON object printed by the command (µs for times).
         public var json: [String: Any] {
@@ -70,6 +77,7 @@ public enum LoopBenchmark {
                 "moves": moves,
                 "final_mode": "\(finalMode)",
                 "learning": learning.map { ["training_rounds": $0.rounds, "learner_cpus": $0.cpus] as [String: Any] } ?? false,
+                "emulator": emulator ?? false,
                 "bus": bus.map { b in
                     [
                         "protocol": b.protocol, "port": b.port, "target_hz": b.targetHz, "cycle_hz": b.cycleHz,
@@ -94,8 +102,40 @@ public enum LoopBenchmark {
         if learning { config.mpc.enabled = true }
         var logger = Logger(label: "robotd.bench.loop")
         logger.logLevel = .warning
-        return try DaemonAssembly.assemble(config, logger: logger,
-                                           into: Workload(config: config, seconds: seconds, counterVerified: verified))
+        let emulator = try emulatorIfNeeded(config)
+        defer { emulator?.host.stop() }
+        var report = try DaemonAssembly.assemble(config, logger: logger,
+                                                 into: Workload(config: config, seconds: seconds, counterVerified: verified))
+        report.emulator = emulator?.arm
+        return report
+    }
+
+    /// A servo-bus configuration whose port does not exist, for an arm the bus emulator knows
+    /// (`robot.name` so101 or koch, on its protocol): the emulator is started in this process at
+    /// that port, as `robotd emulate --arm <arm>` would, so `bench loop --config
+    /// configs/so101-emulated.yaml` needs nothing else running. nil for any other configuration.
+    static func emulatorIfNeeded(_ config: DaemonConfiguration) throws -> (arm: String, host: EmulatorHost<EmulatedArm>)? {
+        let bus: DaemonConfiguration.SerialBus
+        switch config.driver {
+        case .simulation: return nil
+        case let .feetech(b), let .dynamixel(b): bus = b
+        }
+        guard !FileManager.default.fileExists(atPath: bus.port) else { return nil }
+        let kind = config.driver.kind.rawValue
+        guard let profile = EmulatedArmProfile.all.first(where: { $0.name == config.robot.name && $0.busProtocol.rawValue == kind }) else {
+            throw Failure(description: "bench loop: driver.\(kind).port \(bus.port) does not exist, and robot.name is not an arm the emulator knows "
+                          + "(\(EmulatedArmProfile.all.map(\.name).joined(separator: ", "))); connect the arm or start `robotd emulate`")
+        }
+        let model = try DaemonAssembly.loadModel(config)
+        let directory = (bus.port as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        do throws(EmulatedArmError) {
+            let host = try EmulatedArm.serve(profile: profile, model: model,
+                                             host: EmulatorHostConfiguration(linkPath: bus.port, baud: profile.baud))
+            return (profile.name, host)
+        } catch {
+            throw Failure(description: "bench loop: \(error)")
+        }
     }
 
     /// The benchmark's workload over the assembled loop, whatever its driver.

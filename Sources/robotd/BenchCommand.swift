@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
 
     struct Loop: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The daemon's control loop on the simulated arm: latency, compute time, overruns, allocations.",
+            abstract: "The daemon's control loop on its configured driver: latency, compute time, overruns, allocations.",
             discussion: """
                 Builds the loop from --config exactly as `robotd run` does (rate from --rate), runs it on \
                 its real-time thread for --seconds while commanding a joint move every second, and prints \
@@ -20,7 +20,10 @@ struct BenchCommand: ParsableCommand {
                 the heap allocations the control thread made while ticking (target: 0 per tick). \
                 With --learning the daemon's learner thread runs beside it (nice 19, off the loop's CPU; pin \
                 the loop with --cpu), training one round after another on the loop's transitions: compare \
-                the two runs for the cost of online learning to the control thread.
+                the two runs for the cost of online learning to the control thread. \
+                On a servo-bus configuration the report adds the bus's cycle timing (`bus`); when its port \
+                does not exist and robot.name is an arm the emulator knows (configs/so101-emulated.yaml, \
+                koch-emulated.yaml), the bus emulator is started in-process at that port (`emulator`).
                 """)
 
         @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
