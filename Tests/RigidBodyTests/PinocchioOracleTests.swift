@@ -119,6 +119,7 @@ import Testing
             }
             model.forwardKinematics(&ws, q: q)
             let refFrames = try #require(ref["frames"] as? [[String: Any]])
+            try #require(refFrames.count == model.frames.count)
             for (f, refFrame) in zip(model.frames.indices, refFrames) {
                 let pose = model.framePose(ws, frame: f)
                 let name = model.frames[f].name

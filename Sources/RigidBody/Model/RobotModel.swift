@@ -308,13 +308,14 @@ public struct RobotModel: Sendable {
     ///
     /// Eliminating M from the last joint to the first (M = Lᵀ D L, leaves before their parents)
     /// leaves as pivot D_i the inertia joint i feels with every joint after it free; on a tree
-    /// without mimic joints that is ABA's D_i = S_iᵀ I^A_i S_i. D_i ≈ 0 names the joint whose
-    /// motion moves nothing the joints below it could not move alone.
+    /// without mimic joints that is ABA's D_i = S_iᵀ I^A_i S_i, computed in O(n) by ABA's
+    /// articulated-inertia pass (a chain of 10 000 joints built in code must not cost n³ or n²
+    /// memory). With mimic joints the pivots come from the dense reduced M (n³/3, arm-sized).
+    /// D_i ≈ 0 names the joint whose motion moves nothing the joints below it could not move alone.
     func checkMassMatrix(lines: [String: Int]) throws(URDFError) {
         let n = dof
-        var ws = makeWorkspace()
         var q = [Double](repeating: 0, count: n)
-        var m = [Double](repeating: 0, count: n * n)
+        var pivots = [Double](repeating: 0, count: n), diagonal = [Double](repeating: 0, count: n)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         for sample in 0 ..< 4 {
             if sample > 0 {
@@ -331,27 +332,19 @@ public struct RobotModel: Sendable {
                     q[j] = lo + u * (hi - lo)
                 }
             }
-            crba(&ws, q: q)
-            var largest = 0.0
-            for i in 0 ..< n { largest = max(largest, ws.massMatrix[i * n + i]) }
-            for k in 0 ..< n * n { m[k] = ws.massMatrix[k] }
+            if hasMimic {
+                reducedPivots(q: q, pivots: &pivots, diagonal: &diagonal)
+            } else {
+                articulatedPivots(q: q, pivots: &pivots, diagonal: &diagonal)
+            }
+            let largest = diagonal.reduce(0) { max($0, $1) }
             for i in stride(from: n - 1, through: 0, by: -1) {
-                let d = m[i * n + i]
-                let diagonal = ws.massMatrix[i * n + i]
+                let d = pivots[i]
                 // Rounding leaves D_i of a singular M at ~1e-16 of the entries it came from.
-                if d > 1e-9 * diagonal && d > 1e-12 * largest && d.isFinite {
-                    for a in 0 ..< i {
-                        let f = m[i * n + a] / d
-                        for b in 0 ... a {
-                            m[b * n + a] -= f * m[i * n + b]
-                            m[a * n + b] = m[b * n + a]
-                        }
-                    }
-                    continue
-                }
+                if d > 1e-9 * diagonal[i] && d > 1e-12 * largest && d.isFinite { continue }
                 let name = joints[i].name
                 let at = sample == 0 ? "q = 0" : "q = [\(q.map { "\($0)" }.joined(separator: ", "))]"
-                if !(diagonal > 1e-12 * largest) {
+                if !(diagonal[i] > 1e-12 * largest) {
                     throw URDFError(
                         .masslessJoint, element: "joint \"\(name)\"", line: lines[name] ?? 0,
                         message: "moves no mass or inertia at \(at) (its mass-matrix row is zero: the bodies it moves are massless, or point masses on its axis)"
@@ -360,8 +353,51 @@ public struct RobotModel: Sendable {
                 throw URDFError(
                     .singularMassMatrix, element: "joint \"\(name)\"", line: lines[name] ?? 0,
                     message: "moves no inertia that the joints below it cannot move on their own at \(at) "
-                        + "(pivot \(d) of mass-matrix entry \(diagonal) kg·m²): the mass matrix is singular"
+                        + "(pivot \(d) of mass-matrix entry \(diagonal[i]) kg·m²): the mass matrix is singular"
                 )
+            }
+        }
+    }
+
+    /// Without mimic joints (q is the tree's): M_ii = S_iᵀ I^c_i S_i + armature_i from composite
+    /// inertias and D_i = S_iᵀ I^A_i S_i + armature_i from ABA's articulated inertias, O(n). Once a
+    /// pivot is not positive the pivots of its ancestors are meaningless; the caller stops at the
+    /// first (highest-index) bad one.
+    private func articulatedPivots(q: [Double], pivots: inout [Double], diagonal: inout [Double]) {
+        let n = treeCount
+        let x = (0 ..< n).map { jointPose($0, q[$0]) }
+        var composite = inertias
+        var articulated = inertias.map(\.matrix)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let s = subspaces[i]
+            diagonal[i] = s.dot(composite[i] * s) + armatures[i]
+            let u = articulated[i] * s
+            let d = s.dot(u) + armatures[i]
+            pivots[i] = d
+            let p = parents[i]
+            guard p >= 0 else { continue }
+            composite[p] += composite[i].transformed(by: x[i])
+            if d > 0 { articulated[p] += articulated[i].subtractingOuterProduct(u, scale: 1 / d).transformed(by: x[i]) }
+        }
+    }
+
+    /// With mimic joints: the reduced M = Gᵀ M_tree G by CRBA, then the leaves-first elimination.
+    private func reducedPivots(q: [Double], pivots: inout [Double], diagonal: inout [Double]) {
+        let n = dof
+        var ws = makeWorkspace()
+        crba(&ws, q: q)
+        var m = ws.massMatrix
+        for i in 0 ..< n { diagonal[i] = m[i * n + i] }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let d = m[i * n + i]
+            pivots[i] = d
+            guard d > 0 else { continue }
+            for a in 0 ..< i {
+                let f = m[i * n + a] / d
+                for b in 0 ... a {
+                    m[b * n + a] -= f * m[i * n + b]
+                    m[a * n + b] = m[b * n + a]
+                }
             }
         }
     }
