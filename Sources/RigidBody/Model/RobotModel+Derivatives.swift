@@ -19,9 +19,14 @@ extension RobotModel {
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
                 a.withUnsafeBufferPointer { a in
-                    withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in
-                        rneaKernel(&ws, q: qt, v: vt!, a: at)
-                        rneaDerivativesAfterRNEA(&ws, v: vt!)
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in
+                            rneaKernel(&ws, q: qt, v: vt!, a: at)
+                            rneaDerivativesAfterRNEA(&ws, v: vt!)
+                        }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: a)
+                        rneaDerivativesAfterRNEA(&ws, v: v)
                     }
                 }
             }
@@ -137,9 +142,14 @@ extension RobotModel {
                 }
                 return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { ddq in
                     for i in 0 ..< n { ddq[i] = ws.ddq[i] }
-                    withTreeCoordinates(q: q, v: v, a: UnsafeBufferPointer(ddq)) { qt, vt, at in
-                        rneaKernel(&ws, q: qt, v: vt!, a: at)
-                        rneaDerivativesAfterRNEA(&ws, v: vt!)
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: UnsafeBufferPointer(ddq)) { qt, vt, at in
+                            rneaKernel(&ws, q: qt, v: vt!, a: at)
+                            rneaDerivativesAfterRNEA(&ws, v: vt!)
+                        }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
+                        rneaDerivativesAfterRNEA(&ws, v: v)
                     }
                     crbaFromPoses(&ws)
                     guard invertMassMatrix(&ws) else { return false }

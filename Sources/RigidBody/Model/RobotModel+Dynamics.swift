@@ -19,7 +19,11 @@ extension RobotModel {
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
                 a.withUnsafeBufferPointer { a in
-                    withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in rneaKernel(&ws, q: qt, v: vt!, a: at) }
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in rneaKernel(&ws, q: qt, v: vt!, a: at) }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: a)
+                    }
                 }
             }
         }
@@ -68,7 +72,11 @@ extension RobotModel {
         precondition(q.count == dof && v.count == dof, "q, v must have \(dof) entries")
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
-                withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in rneaKernel(&ws, q: qt, v: vt!, a: nil) }
+                if hasMimic {
+                    withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in rneaKernel(&ws, q: qt, v: vt!, a: nil) }
+                } else {
+                    rneaKernel(&ws, q: q, v: v, a: nil)
+                }
             }
         }
         reduceVector(&ws.tau, ws.treeTau)

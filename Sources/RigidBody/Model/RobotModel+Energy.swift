@@ -9,7 +9,9 @@ extension RobotModel {
         precondition(q.count == dof && v.count == dof, "q, v must have \(dof) entries")
         return q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
-                withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in energyKernel(&ws, q: qt, v: vt!) }
+                hasMimic
+                    ? withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in energyKernel(&ws, q: qt, v: vt!) }
+                    : energyKernel(&ws, q: q, v: v)
             }
         }
     }

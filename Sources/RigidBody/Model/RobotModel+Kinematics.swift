@@ -7,7 +7,11 @@ extension RobotModel {
     public func forwardKinematics(_ ws: inout RobotWorkspace, q: [Double]) {
         precondition(q.count == dof, "q has \(q.count) entries, the model has \(dof) joints")
         q.withUnsafeBufferPointer { q in
-            withTreeCoordinates(q: q, v: nil, a: nil) { qt, _, _ in forwardKinematicsKernel(&ws, q: qt) }
+            if hasMimic {
+                withTreeCoordinates(q: q, v: nil, a: nil) { qt, _, _ in forwardKinematicsKernel(&ws, q: qt) }
+            } else {
+                forwardKinematicsKernel(&ws, q: q)
+            }
         }
     }
 

@@ -5,7 +5,10 @@ import LinearAlgebra
 /// G (treeCount × dof) has one non-zero per row, G[t, coordinates[t]] = multipliers[t].
 extension RobotModel {
     /// Calls `body` with q_tree, v_tree and a_tree (`nil` stays `nil`). Without mimic joints these
-    /// are the caller's buffers; with them, stack scratch.
+    /// are the caller's buffers; with them, stack scratch. The kernels' callers branch on
+    /// `hasMimic` and call the kernel directly without: through this closure the 6-dof forward
+    /// kinematics cost ~100 ns more a call (an optimiser limit, measured with `robotd bench
+    /// dynamics`).
     /// - Note: Real-time safe: no allocation (the scratch is 3·treeCount doubles on the stack).
     @inline(__always)
     func withTreeCoordinates<R>(
@@ -13,6 +16,14 @@ extension RobotModel {
         _ body: (UnsafeBufferPointer<Double>, UnsafeBufferPointer<Double>?, UnsafeBufferPointer<Double>?) -> R
     ) -> R {
         guard hasMimic else { return body(q, v, a) }
+        return withExpandedTreeCoordinates(q: q, v: v, a: a, body)
+    }
+
+    @inline(never)
+    func withExpandedTreeCoordinates<R>(
+        q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>?, a: UnsafeBufferPointer<Double>?,
+        _ body: (UnsafeBufferPointer<Double>, UnsafeBufferPointer<Double>?, UnsafeBufferPointer<Double>?) -> R
+    ) -> R {
         let nt = treeCount
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * nt) { buffer in
             for t in 0 ..< nt {
