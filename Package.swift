@@ -179,7 +179,10 @@ let package = Package(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", "AllocationCounter", .product(name: "RealModule", package: "swift-numerics")]
         ),
-        .testTarget(name: "RigidBodyTests", dependencies: ["TestProcess", "RigidBody", "LinearAlgebra", "AllocationCounter"]),
+        .testTarget(
+            name: "RigidBodyTests", dependencies: ["TestProcess", "RigidBody", "LinearAlgebra", "AllocationCounter"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "SimulationDriverTests",
             dependencies: ["SimulationDriver", "RigidBody", "RobotInterface", "AllocationCounter"]

@@ -28,6 +28,20 @@ struct ModelCommand: ParsableCommand {
         }
 
         func inspection(_ model: RobotModel) -> [String: Any] {
+            var out = inspectionWithoutMimics(model)
+            // Only robots with mimic joints carry the key, so other robots' output is unchanged.
+            if !model.mimicJoints.isEmpty {
+                out["mimic_joints"] = model.mimicJoints.map { m -> [String: Any] in
+                    [
+                        "name": m.name, "type": m.kind.rawValue, "leader": model.joints[m.leader].name,
+                        "multiplier": m.multiplier, "offset": m.offset, "child_link": m.childLink,
+                    ]
+                }
+            }
+            return out
+        }
+
+        func inspectionWithoutMimics(_ model: RobotModel) -> [String: Any] {
             [
                 "robot": model.name,
                 "dof": model.dof,
@@ -64,6 +78,9 @@ struct ModelCommand: ParsableCommand {
                     + pad(fmt(j.lowerLimit), 10) + pad(fmt(j.upperLimit), 10) + pad(fmt(j.velocityLimit), 9)
                     + pad(fmt(j.effortLimit), 9) + pad(fmt(j.damping), 8) + pad(fmt(j.friction), 8)
                     + fmt(model.bodyInertia(i).mass) + "\n"
+            }
+            for m in model.mimicJoints {
+                out += "\nmimic: \(m.name) = \(fmt(m.multiplier))·\(model.joints[m.leader].name) + \(fmt(m.offset)) (not a degree of freedom)"
             }
             out += "\nframes: " + model.frames.map(\.name).joined(separator: ", ")
             out += "\nunits: rad, m, rad/s, N·m, N·m·s/rad, kg"

@@ -5,8 +5,11 @@ import Testing
 
 /// docs/architecture.md rule 3: once the workspace exists, no algorithm allocates.
 @Suite struct AllocationTests {
-    @Test func dynamicsAlgorithmsDoNotAllocate() throws {
-        let model = try RobotModel(urdf: TestRobots.randomChain())
+    /// The mimic gripper takes the reduced paths (tree coordinates on the stack, Cholesky
+    /// forward dynamics).
+    @Test(arguments: ["random_chain", "mimic_gripper"])
+    func dynamicsAlgorithmsDoNotAllocate(_ name: String) throws {
+        let model = try RobotModel(urdf: try #require(TestRobots.all.first { $0.0 == name }).1)
         var ws = model.makeWorkspace()
         var iw = model.makeIntegratorWorkspace()
         var rng = SplitMix64(seed: 9)

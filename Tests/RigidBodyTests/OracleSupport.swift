@@ -13,6 +13,14 @@ enum TestSupport {
         repoRoot.appendingPathComponent("hardware/robots/\(robot)/robot.urdf").path
     }
 
+    /// Robot descriptions written like the ones found in the wild (point masses, mimic joints),
+    /// in Tests/RigidBodyTests/Fixtures.
+    static let fixtures = ["point_masses", "mimic_gripper"]
+
+    static func fixturePath(_ name: String) -> String {
+        repoRoot.appendingPathComponent("Tests/RigidBodyTests/Fixtures/\(name).urdf").path
+    }
+
     struct Result {
         var status: Int32
         var stdout: String

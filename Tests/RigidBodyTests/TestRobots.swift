@@ -100,8 +100,64 @@ enum TestRobots {
         )
     }
 
+    /// A 3-joint arm with a two-finger gripper: `finger_right` mimics `finger_left`
+    /// (q = −1.3·q_left + 0.05) and carries a `tip` joint of its own (a degree of freedom below a
+    /// follower); `slider`, a prismatic follower on the hand, mimics the revolute `joint2`. Point
+    /// masses (zero inertia tensors) on the left finger and on a 1e-9 kg dummy frame, damping,
+    /// friction and armature on a follower.
+    static func mimicGripper(seed: UInt64 = 11) -> URDFDescription {
+        var rng = SplitMix64(seed: seed)
+        func pointMass(_ mass: Double, at xyz: Vector3) -> URDFInertial {
+            URDFInertial(origin: URDFPose(xyz: xyz), mass: mass, ixx: 0, ixy: 0, ixz: 0, iyy: 0, iyz: 0, izz: 0)
+        }
+        var links = [URDFLink(name: "base_link", inertial: inertial(&rng, mass: 2))]
+        var joints: [URDFJoint] = []
+        for k in 1 ... 3 {
+            links.append(URDFLink(name: "link\(k)", inertial: inertial(&rng, mass: rng.uniform(0.5, 2))))
+            let axis = rng.vector3(-1, 1)
+            joints.append(URDFJoint(
+                name: "joint\(k)", type: .revolute, parent: k == 1 ? "base_link" : "link\(k - 1)", child: "link\(k)",
+                origin: URDFPose(xyz: rng.vector3(-0.3, 0.3), rpy: rng.vector3(-1.5, 1.5)),
+                axis: axis / axis.norm, limits: limits(), dynamics: URDFDynamics(damping: 0.1, friction: 0.2)
+            ))
+        }
+        links += [
+            URDFLink(name: "hand", inertial: pointMass(0.3, at: Vector3(0.01, 0.02, 0.05))),
+            URDFLink(name: "hand_frame", inertial: pointMass(1e-9, at: .zero)),
+            URDFLink(name: "left", inertial: pointMass(0.4, at: Vector3(0.05, 0.08, 0.1))),
+            URDFLink(name: "right", inertial: inertial(&rng, mass: 0.5)),
+            URDFLink(name: "right_pad"),
+            URDFLink(name: "tip", inertial: inertial(&rng, mass: 0.3)),
+            URDFLink(name: "slide", inertial: inertial(&rng, mass: 0.1)),
+        ]
+        func axis() -> Vector3 { let a = rng.vector3(-1, 1); return a / a.norm }
+        joints += [
+            URDFJoint(name: "hand_joint", type: .fixed, parent: "link3", child: "hand", origin: URDFPose(xyz: Vector3(0, 0, 0.1))),
+            URDFJoint(name: "hand_frame_joint", type: .fixed, parent: "hand", child: "hand_frame", origin: URDFPose(xyz: Vector3(0, 0, 0.08))),
+            URDFJoint(
+                name: "finger_left", type: .revolute, parent: "hand", child: "left",
+                origin: URDFPose(xyz: Vector3(0, 0.02, 0.06), rpy: rng.vector3(-1, 1)), axis: axis(), limits: limits()
+            ),
+            URDFJoint(
+                name: "finger_right", type: .revolute, parent: "hand", child: "right",
+                origin: URDFPose(xyz: Vector3(0, -0.02, 0.06), rpy: rng.vector3(-1, 1)), axis: axis(), limits: limits(),
+                dynamics: URDFDynamics(damping: 0.2, friction: 0.1), mimic: URDFMimic(joint: "finger_left", multiplier: -1.3, offset: 0.05)
+            ),
+            URDFJoint(name: "right_pad_joint", type: .fixed, parent: "right", child: "right_pad", origin: URDFPose(xyz: Vector3(0.01, 0, 0.05))),
+            URDFJoint(
+                name: "tip", type: .revolute, parent: "right", child: "tip",
+                origin: URDFPose(xyz: Vector3(0, 0, 0.04), rpy: rng.vector3(-1, 1)), axis: axis(), limits: limits()
+            ),
+            URDFJoint(
+                name: "slider", type: .prismatic, parent: "hand", child: "slide", origin: URDFPose(xyz: rng.vector3(-0.05, 0.05)),
+                axis: axis(), limits: limits(), mimic: URDFMimic(joint: "joint2", multiplier: 0.1, offset: -0.02)
+            ),
+        ]
+        return URDFDescription(name: "mimic_gripper", links: links, joints: joints, armature: ["finger_right": 0.01, "joint1": 0.01])
+    }
+
     static var all: [(String, URDFDescription)] {
-        [("random_chain", randomChain()), ("branched_tree", branchedTree())]
+        [("random_chain", randomChain()), ("branched_tree", branchedTree()), ("mimic_gripper", mimicGripper())]
     }
 }
 

@@ -234,9 +234,11 @@ import Testing
             label: "indefinite inertia", text: robot("<link name='a'><inertial><mass value='1'/>\n<inertia ixx='1' ixy='2' ixz='0' iyy='1' iyz='0' izz='1'/></inertial></link>"),
             code: .inertiaNotPositiveDefinite, element: #"link "a""#, line: 3, fragment: "not positive definite"
         ),
+        // A zero tensor with mass is a point mass (PointMassTests); a zero diagonal with products
+        // of inertia is indefinite.
         .init(
-            label: "zero inertia with mass", text: robot("<link name='a'><inertial><mass value='1e-9'/><inertia ixx='0' ixy='0' ixz='0' iyy='0' iyz='0' izz='0'/></inertial></link>"),
-            code: .inertiaNotPositiveDefinite, element: #"link "a""#, line: 2, fragment: "mass 1e-09 kg but a zero inertia tensor"
+            label: "zero diagonal with products", text: robot("<link name='a'><inertial><mass value='1e-9'/><inertia ixx='0' ixy='1e-6' ixz='0' iyy='0' iyz='0' izz='0'/></inertial></link>"),
+            code: .inertiaNotPositiveDefinite, element: #"link "a""#, line: 2, fragment: "not positive definite"
         ),
         .init(
             label: "semidefinite inertia", text: robot("<link name='a'><inertial><mass value='1'/><inertia ixx='1' ixy='1' ixz='0' iyy='1' iyz='0' izz='1'/></inertial></link>"),
@@ -264,9 +266,43 @@ import Testing
         ),
         .init(label: "floating", text: robot("\(ab)<joint name='j' type='floating'/>"), code: .unsupportedJointType, element: #"joint "j""#, line: 3, fragment: "\"floating\""),
         .init(label: "planar", text: robot("\(ab)<joint name='j' type='planar'/>"), code: .unsupportedJointType, element: #"joint "j""#, line: 3, fragment: "\"planar\""),
+        // mimic (the leader checks run after the whole document is read)
         .init(
-            label: "mimic", text: robot("\(ab)<joint name='j' type='fixed'>\(pab)\n<mimic joint='k'/></joint>"),
-            code: .unsupportedElement, element: #"joint "j""#, line: 4, fragment: "mimic joints are not supported"
+            label: "mimic on a fixed joint", text: robot("\(ab)<joint name='j' type='fixed'>\(pab)\n<mimic joint='k'/></joint>"),
+            code: .invalidMimic, element: #"joint "j""#, line: 4, fragment: "a fixed joint cannot mimic"
+        ),
+        .init(
+            label: "mimic without joint", text: robot("\(abc)\(moving("k", "a", "b"))<joint name='j' type='revolute'><parent link='b'/><child link='c'/>\(limit)\n<mimic/></joint>"),
+            code: .missingAttribute, element: #"joint "j""#, line: 4, fragment: "<mimic> is missing attribute \"joint\""
+        ),
+        .init(
+            label: "mimic of an unknown joint", text: robot("\(abc)\(moving("k", "a", "b"))\(follower("j", "b", "c", "\n<mimic joint='elbow'/>"))"),
+            code: .invalidMimic, element: #"joint "j""#, line: 4, fragment: #"names joint "elbow", which is not defined"#
+        ),
+        .init(
+            label: "mimic of a fixed joint", text: robot("\(abc)<joint name='k' type='fixed'>\(pab)</joint>\(follower("j", "b", "c", "\n<mimic joint='k' multiplier='2'/>"))"),
+            code: .invalidMimic, element: #"joint "j""#, line: 4, fragment: #"names fixed joint "k" (line 3)"#
+        ),
+        .init(
+            label: "mimic of itself", text: robot("\(abc)\(moving("k", "a", "b"))\(follower("j", "b", "c", "\n<mimic joint='j'/>"))"),
+            code: .invalidMimic, element: #"joint "j""#, line: 4, fragment: "mimics itself"
+        ),
+        .init(
+            label: "chain of mimics",
+            text: robot("<link name='a'/><link name='b'/><link name='c'/><link name='d'/>\n\(moving("k", "a", "b"))\(follower("j", "b", "c", "<mimic joint='k'/>"))\n\(follower("i", "c", "d", "\n<mimic joint='j'/>"))"),
+            code: .invalidMimic, element: #"joint "i""#, line: 5, fragment: #"which itself mimics "k" (line 3); chains of mimic joints are not supported"#
+        ),
+        .init(
+            label: "NaN multiplier", text: robot("\(abc)\(moving("k", "a", "b"))\(follower("j", "b", "c", "\n<mimic joint='k' multiplier='nan'/>"))"),
+            code: .invalidNumber, element: #"joint "j""#, line: 4, fragment: #"attribute "multiplier" of <mimic> is not a finite number: "nan""#
+        ),
+        .init(
+            label: "infinite offset", text: robot("\(abc)\(moving("k", "a", "b"))\(follower("j", "b", "c", "<mimic joint='k'\n offset='-inf'/>"))"),
+            code: .invalidNumber, element: #"joint "j""#, line: 4, fragment: #"attribute "offset" of <mimic>"#
+        ),
+        .init(
+            label: "two mimics", text: robot("\(abc)\(moving("k", "a", "b"))\(follower("j", "b", "c", "<mimic joint='k'/>\n<mimic joint='k'/>"))"),
+            code: .duplicateElement, element: #"joint "j""#, line: 4, fragment: "more than one <mimic>"
         ),
         .init(
             label: "no parent", text: robot("\(ab)<joint name='j' type='fixed'><child link='b'/></joint>"),
@@ -457,6 +493,16 @@ import Testing
     private func robot(_ body: String) -> String { Self.robot(body) }
 
     private static let ab = "<link name='a'/><link name='b'/>\n"
+    private static let abc = "<link name='a'/><link name='b'/><link name='c'/>\n"
+    private static let limit = "<limit lower='-1' upper='1' effort='1' velocity='1'/>"
+    /// A revolute joint on one line.
+    private static func moving(_ name: String, _ parent: String, _ child: String) -> String {
+        "<joint name='\(name)' type='revolute'><parent link='\(parent)'/><child link='\(child)'/>\(limit)</joint>"
+    }
+    /// A revolute joint whose body ends with `mimic` (which may start on a new line).
+    private static func follower(_ name: String, _ parent: String, _ child: String, _ mimic: String) -> String {
+        "<joint name='\(name)' type='revolute'><parent link='\(parent)'/><child link='\(child)'/>\(limit)\(mimic)</joint>"
+    }
     private static let pab = "<parent link='a'/><child link='b'/>"
     private static let massiveBody = "<mass value='1'/><inertia ixx='1' ixy='0' ixz='0' iyy='1' iyz='0' izz='1'/>"
     private static let massive = "<inertial>\(massiveBody)</inertial>"

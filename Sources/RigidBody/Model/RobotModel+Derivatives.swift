@@ -19,20 +19,36 @@ extension RobotModel {
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
                 a.withUnsafeBufferPointer { a in
-                    rneaKernel(&ws, q: q, v: v, a: a)
-                    rneaDerivativesAfterRNEA(&ws, v: v)
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in
+                            rneaKernel(&ws, q: qt, v: vt!, a: at)
+                            rneaDerivativesAfterRNEA(&ws, v: vt!)
+                        }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: a)
+                        rneaDerivativesAfterRNEA(&ws, v: v)
+                    }
                 }
             }
         }
+        reduceVector(&ws.tau, ws.treeTau)
     }
 
-    /// The derivative sweeps; reads what `rneaKernel` left in `ws`.
+    /// The derivative sweeps on the tree's coordinates; reads what `rneaKernel` left in `ws`.
+    /// Writes ∂τ_tree/∂q_tree into `ws.treeTauDq` (and ∂/∂v) and their reductions
+    /// Gᵀ (∂τ_tree/∂q_tree) G into `ws.tauDq` (and `ws.tauDv`): τ = Gᵀ τ_tree(G q + c, G v, G a).
     func rneaDerivativesAfterRNEA(_ ws: inout RobotWorkspace, v: UnsafeBufferPointer<Double>) {
-        let n = dof
+        rneaTreeDerivatives(&ws, v: v)
+        reduceMatrix(&ws.tauDq, ws.treeTauDq)
+        reduceMatrix(&ws.tauDv, ws.treeTauDv)
+    }
+
+    func rneaTreeDerivatives(_ ws: inout RobotWorkspace, v: UnsafeBufferPointer<Double>) {
+        let n = treeCount
         let a0 = baseAcceleration
         for k in 0 ..< n * n {
-            ws.tauDq[k] = 0
-            ws.tauDv[k] = 0
+            ws.treeTauDq[k] = 0
+            ws.treeTauDv[k] = 0
         }
         for j in 0 ..< n {
             let s = subspaces[j]
@@ -78,23 +94,23 @@ extension RobotModel {
             i = end - 1
             while i > j {
                 let fq = ws.df[i], fv = ws.dfV[i]
-                ws.tauDq[j * n + i] = subspaces[i].dot(fq)
-                ws.tauDv[j * n + i] = subspaces[i].dot(fv)
+                ws.treeTauDq[j * n + i] = subspaces[i].dot(fq)
+                ws.treeTauDv[j * n + i] = subspaces[i].dot(fv)
                 let pi = parents[i]
                 let xi = ws.parentPoses[i]
                 ws.df[pi] += xi.act(fq)
                 ws.dfV[pi] += xi.act(fv)
                 i -= 1
             }
-            ws.tauDq[j * n + j] = s.dot(ws.df[j])
-            ws.tauDv[j * n + j] = s.dot(ws.dfV[j])
+            ws.treeTauDq[j * n + j] = s.dot(ws.df[j])
+            ws.treeTauDv[j * n + j] = s.dot(ws.dfV[j])
 
             var fq = x.act(ws.df[j] + s.cross(ws.forces[j]))
             var fv = x.act(ws.dfV[j])
             var k = p
             while k >= 0 {
-                ws.tauDq[j * n + k] = subspaces[k].dot(fq)
-                ws.tauDv[j * n + k] = subspaces[k].dot(fv)
+                ws.treeTauDq[j * n + k] = subspaces[k].dot(fq)
+                ws.treeTauDv[j * n + k] = subspaces[k].dot(fv)
                 let xk = ws.parentPoses[k]
                 fq = xk.act(fq)
                 fv = xk.act(fv)
@@ -117,11 +133,24 @@ extension RobotModel {
         let n = dof
         return q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
-                tau.withUnsafeBufferPointer { tau in abaKernel(&ws, q: q, v: v, tau: tau) }
+                tau.withUnsafeBufferPointer { tau in
+                    if hasMimic {
+                        reducedForwardDynamics(&ws, q: q, v: v, tau: tau)
+                    } else {
+                        abaKernel(&ws, q: q, v: v, tau: tau)
+                    }
+                }
                 return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { ddq in
                     for i in 0 ..< n { ddq[i] = ws.ddq[i] }
-                    rneaKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
-                    rneaDerivativesAfterRNEA(&ws, v: v)
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: UnsafeBufferPointer(ddq)) { qt, vt, at in
+                            rneaKernel(&ws, q: qt, v: vt!, a: at)
+                            rneaDerivativesAfterRNEA(&ws, v: vt!)
+                        }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
+                        rneaDerivativesAfterRNEA(&ws, v: v)
+                    }
                     crbaFromPoses(&ws)
                     guard invertMassMatrix(&ws) else { return false }
                     for c in 0 ..< n {
@@ -142,12 +171,10 @@ extension RobotModel {
         }
     }
 
-    /// M⁻¹ from `ws.massMatrix` into `ws.massMatrixInverse`: M = L Lᵀ (Cholesky), then
-    /// M⁻¹ = L⁻ᵀ L⁻¹. Plain loops: at arm sizes a LAPACK call costs more than the arithmetic.
+    /// M = L Lᵀ from `ws.massMatrix`, L into `ws.factor` (column-major, lower triangle).
     /// - Returns: `false` when a pivot is not positive (M not positive definite).
-    func invertMassMatrix(_ ws: inout RobotWorkspace) -> Bool {
+    func choleskyFactor(_ ws: inout RobotWorkspace) -> Bool {
         let n = dof
-        // ws.factor holds L column-major, lower triangle.
         for j in 0 ..< n {
             var djj = ws.massMatrix[j * n + j]
             for k in 0 ..< j { djj -= ws.factor[k * n + j] * ws.factor[k * n + j] }
@@ -160,6 +187,15 @@ extension RobotModel {
                 ws.factor[j * n + i] = s / ljj
             }
         }
+        return true
+    }
+
+    /// M⁻¹ from `ws.massMatrix` into `ws.massMatrixInverse`: M = L Lᵀ (Cholesky), then
+    /// M⁻¹ = L⁻ᵀ L⁻¹. Plain loops: at arm sizes a LAPACK call costs more than the arithmetic.
+    /// - Returns: `false` when a pivot is not positive (M not positive definite).
+    func invertMassMatrix(_ ws: inout RobotWorkspace) -> Bool {
+        let n = dof
+        guard choleskyFactor(&ws) else { return false }
         // Overwrite L with L⁻¹ (lower triangular), column by column.
         for j in 0 ..< n {
             ws.factor[j * n + j] = 1 / ws.factor[j * n + j]

@@ -12,23 +12,32 @@ extension RobotModel {
     ///             f_i = I_i a_i + v_i ×* I_i v_i
     ///   backward: τ_i = S_iᵀ f_i,  f_λ += X_iᵀ f_i
     /// Leaves poses, twists, accelerations and subtree forces in `ws` (read by `rneaDerivatives`).
+    /// With mimic joints it runs on the tree at (G q + c, G v, G a) and returns τ = Gᵀ τ_tree.
     /// - Note: Real-time safe: no allocation, no locks.
     public func rnea(_ ws: inout RobotWorkspace, q: [Double], v: [Double], a: [Double]) {
         precondition(q.count == dof && v.count == dof && a.count == dof, "q, v, a must have \(dof) entries")
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
-                a.withUnsafeBufferPointer { a in rneaKernel(&ws, q: q, v: v, a: a) }
+                a.withUnsafeBufferPointer { a in
+                    if hasMimic {
+                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in rneaKernel(&ws, q: qt, v: vt!, a: at) }
+                    } else {
+                        rneaKernel(&ws, q: q, v: v, a: a)
+                    }
+                }
             }
         }
+        reduceVector(&ws.tau, ws.treeTau)
     }
 
-    /// RNEA on raw buffers; `a == nil` means zero joint acceleration.
+    /// RNEA on the tree's coordinates (treeCount entries each) into `ws.treeTau`; `a == nil`
+    /// means zero joint acceleration.
     func rneaKernel(
         _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
         a: UnsafeBufferPointer<Double>?
     ) {
         let a0 = baseAcceleration
-        for i in 0 ..< dof {
+        for i in 0 ..< treeCount {
             let m = jointPose(i, q[i])
             ws.parentPoses[i] = m
             let p = parents[i]
@@ -49,9 +58,9 @@ extension RobotModel {
             let y = inertias[i]
             ws.forces[i] = y * ai + vi.cross(y * vi)
         }
-        for i in stride(from: dof - 1, through: 0, by: -1) {
+        for i in stride(from: treeCount - 1, through: 0, by: -1) {
             let f = ws.forces[i]
-            ws.tau[i] = subspaces[i].dot(f) + armatures[i] * (a?[i] ?? 0)
+            ws.treeTau[i] = subspaces[i].dot(f) + armatures[i] * (a?[i] ?? 0)
             let p = parents[i]
             if p >= 0 { ws.forces[p] += ws.parentPoses[i].act(f) }
         }
@@ -62,8 +71,15 @@ extension RobotModel {
     public func bias(_ ws: inout RobotWorkspace, q: [Double], v: [Double]) {
         precondition(q.count == dof && v.count == dof, "q, v must have \(dof) entries")
         q.withUnsafeBufferPointer { q in
-            v.withUnsafeBufferPointer { v in rneaKernel(&ws, q: q, v: v, a: nil) }
+            v.withUnsafeBufferPointer { v in
+                if hasMimic {
+                    withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in rneaKernel(&ws, q: qt, v: vt!, a: nil) }
+                } else {
+                    rneaKernel(&ws, q: q, v: v, a: nil)
+                }
+            }
         }
+        reduceVector(&ws.tau, ws.treeTau)
     }
 
     /// Composite-rigid-body algorithm: the joint-space mass matrix M(q) into `ws.massMatrix`.
@@ -76,21 +92,22 @@ extension RobotModel {
         crbaFromPoses(&ws)
     }
 
-    /// CRBA on the poses already in `ws.parentPoses`.
+    /// CRBA on the poses already in `ws.parentPoses`: M_tree into `ws.treeMassMatrix`, then
+    /// M = Gᵀ M_tree G into `ws.massMatrix`.
     func crbaFromPoses(_ ws: inout RobotWorkspace) {
-        let n = dof
+        let n = treeCount
         for i in 0 ..< n { ws.compositeInertias[i] = inertias[i] }
         for i in stride(from: n - 1, through: 0, by: -1) {
             let yc = ws.compositeInertias[i]
             var f = yc * subspaces[i]
-            ws.massMatrix[i * n + i] = subspaces[i].dot(f) + armatures[i]
+            ws.treeMassMatrix[i * n + i] = subspaces[i].dot(f) + armatures[i]
             var j = i
             while parents[j] >= 0 {
                 f = ws.parentPoses[j].act(f)
                 j = parents[j]
                 let mij = subspaces[j].dot(f)
-                ws.massMatrix[i * n + j] = mij
-                ws.massMatrix[j * n + i] = mij
+                ws.treeMassMatrix[i * n + j] = mij
+                ws.treeMassMatrix[j * n + i] = mij
             }
             let p = parents[i]
             if p >= 0 { ws.compositeInertias[p] += yc.transformed(by: ws.parentPoses[i]) }
@@ -98,10 +115,11 @@ extension RobotModel {
         // Joints on different branches do not couple.
         for i in 0 ..< n {
             for j in 0 ..< i where !isAncestor(j, of: i) {
-                ws.massMatrix[i * n + j] = 0
-                ws.massMatrix[j * n + i] = 0
+                ws.treeMassMatrix[i * n + j] = 0
+                ws.treeMassMatrix[j * n + i] = 0
             }
         }
+        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
     }
 
     /// Whether joint `a` is an ancestor of joint `b` (subtrees are contiguous in DFS order).
@@ -110,6 +128,11 @@ extension RobotModel {
 
     /// Articulated-body algorithm: forward dynamics ddq = M⁻¹ (τ − b(q, v)), into `ws.ddq`.
     /// Rigid-body terms only (no joint damping or friction: integrators add those).
+    ///
+    /// With mimic joints the followers couple joints that the tree's recursion treats as
+    /// independent, so ABA does not apply (nor does Pinocchio's): ddq then solves
+    /// (Gᵀ M_tree G) ddq = τ − Gᵀ b_tree by CRBA and Cholesky, O(n³) at arm sizes, leaving M in
+    /// `ws.massMatrix`. ddq is NaN where M is not positive definite.
     ///
     ///   pass 1: v_i, c_i = v_i × S_i q̇_i, I^A_i = I_i, p^A_i = v_i ×* I_i v_i
     ///   pass 2: U_i = I^A_i S_i, D_i = S_iᵀ U_i, u_i = τ_i − S_iᵀ p^A_i;
@@ -121,11 +144,45 @@ extension RobotModel {
         precondition(q.count == dof && v.count == dof && tau.count == dof, "q, v, tau must have \(dof) entries")
         q.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { v in
-                tau.withUnsafeBufferPointer { tau in abaKernel(&ws, q: q, v: v, tau: tau) }
+                tau.withUnsafeBufferPointer { tau in
+                    if hasMimic {
+                        reducedForwardDynamics(&ws, q: q, v: v, tau: tau)
+                    } else {
+                        abaKernel(&ws, q: q, v: v, tau: tau)
+                    }
+                }
             }
         }
     }
 
+    /// ddq = (Gᵀ M_tree G)⁻¹ (τ − Gᵀ b_tree) for models with mimic joints; b into
+    /// `ws.scratchTau`, M into `ws.massMatrix`, its Cholesky factor into `ws.factor`.
+    func reducedForwardDynamics(
+        _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        tau: UnsafeBufferPointer<Double>
+    ) {
+        withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in rneaKernel(&ws, q: qt, v: vt!, a: nil) }
+        crbaFromPoses(&ws)
+        reduceVector(&ws.scratchTau, ws.treeTau)
+        let n = dof
+        guard choleskyFactor(&ws) else {
+            for i in 0 ..< n { ws.ddq[i] = .nan }
+            return
+        }
+        // L y = τ − b, then Lᵀ ddq = y (ws.factor holds L column-major, lower triangle).
+        for i in 0 ..< n {
+            var s = tau[i] - ws.scratchTau[i]
+            for k in 0 ..< i { s -= ws.factor[k * n + i] * ws.ddq[k] }
+            ws.ddq[i] = s / ws.factor[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = ws.ddq[i]
+            for k in i + 1 ..< n { s -= ws.factor[i * n + k] * ws.ddq[k] }
+            ws.ddq[i] = s / ws.factor[i * n + i]
+        }
+    }
+
+    /// ABA proper, for models without mimic joints (treeCount = dof).
     func abaKernel(
         _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
         tau: UnsafeBufferPointer<Double>

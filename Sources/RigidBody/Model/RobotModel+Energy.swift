@@ -7,8 +7,21 @@ extension RobotModel {
     /// - Note: Real-time safe: no allocation, no locks.
     public func energy(_ ws: inout RobotWorkspace, q: [Double], v: [Double]) -> (kinetic: Double, potential: Double) {
         precondition(q.count == dof && v.count == dof, "q, v must have \(dof) entries")
+        return q.withUnsafeBufferPointer { q in
+            v.withUnsafeBufferPointer { v in
+                hasMimic
+                    ? withTreeCoordinates(q: q, v: v, a: nil) { qt, vt, _ in energyKernel(&ws, q: qt, v: vt!) }
+                    : energyKernel(&ws, q: q, v: v)
+            }
+        }
+    }
+
+    /// Energy on the tree's coordinates (treeCount entries each).
+    func energyKernel(
+        _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>
+    ) -> (kinetic: Double, potential: Double) {
         var kinetic = 0.0, potential = 0.0
-        for i in 0 ..< dof {
+        for i in 0 ..< treeCount {
             let m = jointPose(i, q[i])
             ws.parentPoses[i] = m
             let p = parents[i]

@@ -4,13 +4,18 @@ import LinearAlgebra
 ///
 /// Every buffer is sized at creation and only overwritten afterwards, so the algorithms never
 /// allocate as long as the arrays stay uniquely referenced (do not keep copies of them).
-/// Per-joint arrays have `dof` entries indexed like q; matrices are `dof × dof`, column-major.
+/// Results (`tau`, `ddq`, the matrices) have `dof` entries indexed like q, matrices `dof × dof`,
+/// column-major. Per-body arrays (`poses`, `velocities`, …) have `treeCount` entries, one per tree
+/// joint including mimic followers (`RobotModel.Frame.body` indexes them); without mimic joints
+/// that is again one per entry of q.
 public struct RobotWorkspace: Sendable {
     public let dof: Int
+    /// Moving joints of the tree, mimic followers included (≥ `dof`).
+    public let treeCount: Int
 
-    /// ^λM_i: joint i's frame in its parent's frame (after `forwardKinematics` or any dynamics call).
+    /// ^λM_i: tree joint i's frame in its parent's frame (after `forwardKinematics` or any dynamics call).
     public internal(set) var parentPoses: [Transform]
-    /// ^0M_i: joint i's frame in the base frame.
+    /// ^0M_i: tree joint i's frame in the base frame.
     public internal(set) var poses: [Transform]
     /// Body twists in joint frames.
     public internal(set) var velocities: [Motion]
@@ -35,6 +40,12 @@ public struct RobotWorkspace: Sendable {
     public internal(set) var tauDq: [Double]
     public internal(set) var tauDv: [Double]
 
+    // The kernels' results on the tree's coordinates, reduced into the ones above (through G;
+    // copied when there are no mimic joints). (treeCount) and (treeCount × treeCount).
+    @usableFromInline var treeTau: [Double]
+    @usableFromInline var treeMassMatrix: [Double]
+    @usableFromInline var treeTauDq: [Double]
+    @usableFromInline var treeTauDv: [Double]
     // ABA scratch.
     @usableFromInline var articulatedInertias: [SpatialMatrix]
     @usableFromInline var biasForces: [Force]
@@ -59,13 +70,18 @@ public struct RobotWorkspace: Sendable {
     @usableFromInline var scratchTau: [Double]
     @usableFromInline var rk: [Double]
 
-    init(dof n: Int) {
+    init(dof n: Int, treeCount nt: Int) {
         self.dof = n
-        parentPoses = Array(repeating: .identity, count: n)
-        poses = Array(repeating: .identity, count: n)
-        velocities = Array(repeating: .zero, count: n)
-        accelerations = Array(repeating: .zero, count: n)
-        forces = Array(repeating: .zero, count: n)
+        self.treeCount = nt
+        parentPoses = Array(repeating: .identity, count: nt)
+        poses = Array(repeating: .identity, count: nt)
+        velocities = Array(repeating: .zero, count: nt)
+        accelerations = Array(repeating: .zero, count: nt)
+        forces = Array(repeating: .zero, count: nt)
+        treeTau = Array(repeating: 0, count: nt)
+        treeMassMatrix = Array(repeating: 0, count: nt * nt)
+        treeTauDq = Array(repeating: 0, count: nt * nt)
+        treeTauDv = Array(repeating: 0, count: nt * nt)
         tau = Array(repeating: 0, count: n)
         ddq = Array(repeating: 0, count: n)
         massMatrix = Array(repeating: 0, count: n * n)
@@ -74,19 +90,19 @@ public struct RobotWorkspace: Sendable {
         ddqDv = Array(repeating: 0, count: n * n)
         tauDq = Array(repeating: 0, count: n * n)
         tauDv = Array(repeating: 0, count: n * n)
-        articulatedInertias = Array(repeating: .zero, count: n)
-        biasForces = Array(repeating: .zero, count: n)
-        biasAccelerations = Array(repeating: .zero, count: n)
-        u = Array(repeating: .zero, count: n)
-        d = Array(repeating: 0, count: n)
-        uTau = Array(repeating: 0, count: n)
-        compositeInertias = Array(repeating: .zero, count: n)
-        dv = Array(repeating: .zero, count: n)
-        da = Array(repeating: .zero, count: n)
-        df = Array(repeating: .zero, count: n)
-        dvV = Array(repeating: .zero, count: n)
-        daV = Array(repeating: .zero, count: n)
-        dfV = Array(repeating: .zero, count: n)
+        articulatedInertias = Array(repeating: .zero, count: nt)
+        biasForces = Array(repeating: .zero, count: nt)
+        biasAccelerations = Array(repeating: .zero, count: nt)
+        u = Array(repeating: .zero, count: nt)
+        d = Array(repeating: 0, count: nt)
+        uTau = Array(repeating: 0, count: nt)
+        compositeInertias = Array(repeating: .zero, count: nt)
+        dv = Array(repeating: .zero, count: nt)
+        da = Array(repeating: .zero, count: nt)
+        df = Array(repeating: .zero, count: nt)
+        dvV = Array(repeating: .zero, count: nt)
+        daV = Array(repeating: .zero, count: nt)
+        dfV = Array(repeating: .zero, count: nt)
         factor = Array(repeating: 0, count: n * n)
         scratchQ = Array(repeating: 0, count: n)
         scratchV = Array(repeating: 0, count: n)

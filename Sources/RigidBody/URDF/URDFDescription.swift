@@ -7,7 +7,8 @@ import LinearAlgebra
 /// Invariants established by `URDFParser.parse`: link and joint names are unique; every joint's
 /// parent and child name a link; every link is the child of at most one joint; exactly one link
 /// (the root) is no joint's child; the joint graph has no cycle; every number is finite; masses are
-/// ≥ 0; inertias of massive links are positive definite; joint axes have unit length.
+/// ≥ 0; the inertia of a massive link is positive definite or zero (a point mass); joint axes have
+/// unit length; a `<mimic>` sits on a moving joint and names a moving joint that mimics no other.
 public struct URDFDescription: Sendable, Equatable {
     /// The `name` attribute of `<robot>`.
     public var name: String
@@ -114,6 +115,24 @@ public struct URDFDynamics: Sendable, Equatable {
     public static let none = URDFDynamics()
 }
 
+/// A joint's `<mimic joint="leader" multiplier="m" offset="c"/>`: the joint is not a degree of
+/// freedom but follows its leader, q = m·q_leader + c (rad or m). URDF's defaults are m = 1, c = 0.
+public struct URDFMimic: Sendable, Equatable {
+    /// Name of the leader joint: a revolute, continuous or prismatic joint that mimics no other.
+    public var joint: String
+    public var multiplier: Double
+    public var offset: Double
+    /// 1-based line of the `<mimic>` tag in the source, 0 when built in code.
+    public var line: Int
+
+    public init(joint: String, multiplier: Double = 1, offset: Double = 0, line: Int = 0) {
+        self.joint = joint
+        self.multiplier = multiplier
+        self.offset = offset
+        self.line = line
+    }
+}
+
 /// A `<joint>`. The child link's frame coincides with the joint frame, which sits at `origin` in
 /// the parent link's frame; `axis` is a unit vector in the joint frame.
 public struct URDFJoint: Sendable, Equatable {
@@ -128,13 +147,15 @@ public struct URDFJoint: Sendable, Equatable {
     /// velocity/effort come from `<limit>` when present, else +∞; `nil` for fixed joints.
     public var limits: URDFLimits?
     public var dynamics: URDFDynamics
+    /// The joint's `<mimic>`, `nil` for a joint that is its own degree of freedom.
+    public var mimic: URDFMimic?
     /// 1-based line of the `<joint>` tag in the source, 0 when built in code.
     public var line: Int
 
     public init(
         name: String, type: URDFJointType, parent: String, child: String,
         origin: URDFPose = .identity, axis: Vector3 = .unitX, limits: URDFLimits? = nil,
-        dynamics: URDFDynamics = .none, line: Int = 0
+        dynamics: URDFDynamics = .none, mimic: URDFMimic? = nil, line: Int = 0
     ) {
         self.name = name
         self.type = type
@@ -144,6 +165,7 @@ public struct URDFJoint: Sendable, Equatable {
         self.axis = axis
         self.limits = limits
         self.dynamics = dynamics
+        self.mimic = mimic
         self.line = line
     }
 }

@@ -33,6 +33,8 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
             case noMovingJoint
             case masslessJoint
             case unknownJoint
+            case invalidMimic
+            case singularMassMatrix
             case tooLarge
         }
 
@@ -55,7 +57,7 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
         public static let unknownJointType = Code(.unknownJointType)
         /// A joint `type` that URDF defines but robotd does not support (`floating`, `planar`).
         public static let unsupportedJointType = Code(.unsupportedJointType)
-        /// An element robotd does not support (`<mimic>`).
+        /// An element robotd does not support (an unknown child of `<robotd>`).
         public static let unsupportedElement = Code(.unsupportedElement)
         /// A joint's parent or child names no `<link>`.
         public static let unknownLink = Code(.unknownLink)
@@ -86,6 +88,9 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
 
         /// robotd's `<robotd>` extension names a joint that does not move or does not exist.
         public static let unknownJoint = Code(.unknownJoint)
+        /// A `<mimic>` on a fixed joint, or naming a joint that does not exist, is fixed, is the
+        /// joint itself or mimics another joint (chains of mimics are not supported).
+        public static let invalidMimic = Code(.invalidMimic)
         /// The file is larger, or has more links or joints, than robotd accepts
         /// (`URDFParser.maxBytes`, `URDFParser.maxLinks`, `URDFParser.maxJoints`).
         public static let tooLarge = Code(.tooLarge)
@@ -94,6 +99,10 @@ public struct URDFError: Error, Hashable, CustomStringConvertible {
         /// A moving joint carries no mass or inertia, so the mass matrix would be singular
         /// (raised by `RobotModel`).
         public static let masslessJoint = Code(.masslessJoint)
+        /// A joint moves no inertia that the joints below it cannot move on their own (its whole
+        /// subtree is a point mass on its axis, or it is coaxial with a child joint and carries
+        /// nothing itself), so the joint-space mass matrix is singular (raised by `RobotModel`).
+        public static let singularMassMatrix = Code(.singularMassMatrix)
 
         public var description: String { base.rawValue }
     }

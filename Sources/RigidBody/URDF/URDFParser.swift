@@ -88,6 +88,7 @@ private struct URDFReader {
         var robot = URDFDescription(name: name, links: links, joints: joints)
         try checkNames(robot)
         try checkGraph(robot, owner: "robot \"\(name)\"", robotLine: root.line)
+        try checkMimics(robot)
         for element in extensions { try readExtension(element, into: &robot) }
         return robot
     }
@@ -138,7 +139,7 @@ private struct URDFReader {
     }
 
     /// Rejects what a simulator would reject: negative mass, inertia on a massless link, and for
-    /// massive links a tensor that is not positive definite or whose principal moments
+    /// massive links a non-zero tensor that is not positive definite or whose principal moments
     /// λ₀ ≤ λ₁ ≤ λ₂ break λ₂ ≤ λ₀ + λ₁ (MuJoCo's "A + B ≥ C"), which no mass distribution has.
     func check(_ inertial: URDFInertial, owner: String, massLine: Int, inertiaLine: Int) throws(URDFError) {
         let mass = inertial.mass
@@ -152,14 +153,12 @@ private struct URDFReader {
             }
             return
         }
-        // CAD exporters (onshape-to-robot) give dummy frames a token mass such as 1e-9 kg with a
-        // zero tensor; say how to fix that rather than quoting three zero eigenvalues.
-        guard components.contains(where: { $0 != 0 }) else {
-            throw failure(
-                .inertiaNotPositiveDefinite, owner, inertiaLine,
-                "mass \(mass) kg but a zero inertia tensor (a massless frame needs mass 0 or no <inertial>)"
-            )
-        }
+        // A zero tensor is a point mass at the centre of mass: CAD exporters (onshape-to-robot, as
+        // in the SO-101 description) give dummy frames a token mass such as 1e-9 kg with a zero
+        // tensor, and hand-written models put servos in as point masses. Pinocchio and MuJoCo
+        // accept it; whether every joint still moves some inertia is `RobotModel`'s check, on the
+        // whole tree.
+        guard components.contains(where: { $0 != 0 }) else { return }
 
         let moments = inertial.principalMoments
         let list = "\(moments.x), \(moments.y), \(moments.z) kg·m²"
@@ -199,8 +198,21 @@ private struct URDFReader {
                 "unknown joint type \"\(typeText.value)\" (expected revolute, continuous, prismatic or fixed)"
             )
         }
-        if let mimic = try optionalChild("mimic", of: element, owner: owner) {
-            throw failure(.unsupportedElement, owner, mimic.line, "mimic joints are not supported")
+        var mimic: URDFMimic?
+        if let mimicElement = try optionalChild("mimic", of: element, owner: owner) {
+            guard type != .fixed else {
+                throw failure(.invalidMimic, owner, mimicElement.line, "a fixed joint cannot mimic another joint")
+            }
+            let leader = try attribute("joint", of: mimicElement, owner: owner)
+            guard !leader.value.isEmpty else {
+                throw failure(.missingAttribute, owner, leader.line, "attribute \"joint\" of <mimic> is empty")
+            }
+            mimic = URDFMimic(
+                joint: leader.value,
+                multiplier: try number("multiplier", of: mimicElement, owner: owner, default: 1),
+                offset: try number("offset", of: mimicElement, owner: owner, default: 0),
+                line: mimicElement.line
+            )
         }
 
         let parentElement = try requiredChild("parent", of: element, owner: owner)
@@ -250,7 +262,7 @@ private struct URDFReader {
         referenceLines.append(JointReferenceLines(parent: parentElement.line, child: childElement.line))
         return URDFJoint(
             name: name, type: type, parent: parent, child: child, origin: origin, axis: axis,
-            limits: limits, dynamics: dynamics, line: element.line
+            limits: limits, dynamics: dynamics, mimic: mimic, line: element.line
         )
     }
 
@@ -358,6 +370,36 @@ private struct URDFReader {
         }
         guard let stray = robot.links.first(where: { !reached.contains($0.name) }) else { return }
         throw cycleFailure(robot, from: stray.name, parentJoint: parentJoint)
+    }
+
+    /// A follower's leader must be a moving joint that is its own degree of freedom: robotd (like
+    /// Pinocchio) reduces q_f = m·q_l + c in one step, so chains of mimics are rejected rather
+    /// than composed.
+    func checkMimics(_ robot: URDFDescription) throws(URDFError) {
+        let byName = Dictionary(robot.joints.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for joint in robot.joints {
+            guard let mimic = joint.mimic else { continue }
+            let owner = "joint \"\(joint.name)\""
+            guard mimic.joint != joint.name else {
+                throw failure(.invalidMimic, owner, mimic.line, "joint mimics itself")
+            }
+            guard let leader = byName[mimic.joint] else {
+                throw failure(.invalidMimic, owner, mimic.line, "<mimic> names joint \"\(mimic.joint)\", which is not defined")
+            }
+            guard leader.type != .fixed else {
+                throw failure(
+                    .invalidMimic, owner, mimic.line,
+                    "<mimic> names fixed joint \"\(leader.name)\" (line \(leader.line)); a leader must be revolute, continuous or prismatic"
+                )
+            }
+            if let next = leader.mimic {
+                throw failure(
+                    .invalidMimic, owner, mimic.line,
+                    "<mimic> names joint \"\(leader.name)\", which itself mimics \"\(next.joint)\" (line \(next.line)); "
+                        + "chains of mimic joints are not supported: mimic \"\(next.joint)\" directly"
+                )
+            }
+        }
     }
 
     /// Walks parent joints up from `start` (a link the root cannot reach) until a link repeats,
