@@ -198,7 +198,7 @@ let package = Package(
         .testTarget(name: "RobotdTests", dependencies: ["TestProcess", "ControlProtocol", "ControlSocket", "Learning", "ModelFiles", "BuildInfo", "ServoBus", "ServoProtocol"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
-        .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket"]),
+        .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket", "TestProcess"]),
         .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlSocket", "ControlServer"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "LinearAlgebra", "CVectorMath", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["TestProcess", "ModelFiles", "Learning"]),

@@ -1,6 +1,7 @@
 import ControlProtocol
 import ControlSocket
 import Foundation
+import TestProcess
 import Testing
 
 #if canImport(Glibc)
@@ -69,9 +70,9 @@ enum Robotctl {
 
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
         nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let errThread = Thread { errData = err.fileHandleForReading.readToEndRetryingEINTR() }
         errThread.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.fileHandleForReading.readToEndRetryingEINTR()
         process.waitUntilExit()
         while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
@@ -589,7 +590,7 @@ enum Sample {
         // The first sample's line means the subscription is up and the loop is waiting for more.
         var seen = Data()
         while !seen.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = out.fileHandleForReading.readSomeRetryingEINTR()
             if chunk.isEmpty { break }
             seen += chunk
         }

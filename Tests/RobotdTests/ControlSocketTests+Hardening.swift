@@ -1,6 +1,7 @@
 import ControlProtocol
 import ControlSocket
 import Foundation
+import TestProcess
 import Glibc
 import Learning
 import ModelFiles
@@ -183,7 +184,7 @@ extension ControlSocketTests {
         }
         var line = Data()
         while !line.contains(0x0A) {
-            let d = hogOut.fileHandleForReading.availableData
+            let d = hogOut.fileHandleForReading.readSomeRetryingEINTR()
             if d.isEmpty { break }
             line.append(d)
         }

@@ -1,6 +1,7 @@
 import ControlProtocol
 import ControlSocket
 import Foundation
+import TestProcess
 import BuildInfo
 import Testing
 
@@ -70,7 +71,7 @@ final class DaemonProcess: @unchecked Sendable {
         let handle = errPipe.fileHandleForReading
         let t = Thread { [self] in
             while true {
-                let d = handle.availableData
+                let d = handle.readSomeRetryingEINTR()
                 if d.isEmpty { break }
                 lock.lock(); errData.append(d); lock.unlock()
             }

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcess
 import Glibc
 import ServoProtocol
 import Testing
@@ -43,7 +44,7 @@ import Testing
         func stop() -> (status: Int32, stderr: String) {
             if process.isRunning { process.interrupt() }
             process.waitUntilExit()
-            let err = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let err = String(decoding: stderrPipe.fileHandleForReading.readToEndRetryingEINTR(), as: UTF8.self)
             return (process.terminationStatus, err)
         }
 

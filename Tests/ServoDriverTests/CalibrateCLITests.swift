@@ -41,7 +41,7 @@ import Testing
             Thread { [self] in
                 var buffer = Data()
                 while true {
-                    let chunk = out.availableData
+                    let chunk = out.readSomeRetryingEINTR()
                     if chunk.isEmpty { break }
                     buffer.append(chunk)
                     while let nl = buffer.firstIndex(of: 0x0A) {
@@ -52,7 +52,7 @@ import Testing
                 }
             }.start()
             Thread { [self] in
-                let data = err.readDataToEndOfFile()
+                let data = err.readToEndRetryingEINTR()
                 errText.withLock { $0 = String(decoding: data, as: UTF8.self) }
             }.start()
         }

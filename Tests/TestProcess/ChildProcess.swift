@@ -28,11 +28,11 @@ public enum ChildProcess {
         // Drain stderr on its own thread while stdout is read here, so that a child writing a
         // lot to either cannot block on a full pipe.
         nonisolated(unsafe) var errData = Data()
-        let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let errThread = Thread { errData = err.fileHandleForReading.readToEndRetryingEINTR() }
         errThread.start()
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.fileHandleForReading.readToEndRetryingEINTR()
         process.waitUntilExit()
         while !errThread.isFinished { Thread.sleep(forTimeInterval: 0.001) }
         return Result(status: process.terminationStatus, stdoutData: outData, stderr: String(decoding: errData, as: UTF8.self))
