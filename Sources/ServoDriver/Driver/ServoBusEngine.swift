@@ -276,7 +276,15 @@ final class ServoBusEngine: @unchecked Sendable {
         defer { backend.transactionConfiguration = cyclic }
         do throws(CalibrationError) {
             do throws(ServoBusError) { try backend.setTorque(false) } catch { throw CalibrationError(.bus, error.message) }
-            try job.body(backend.calibrationBus)
+            // State reads keep coming at the bus rate between the job's transactions: the loop
+            // faults on a state older than loop.max_state_age, also in idle.
+            var due = MonotonicClock.now() &+ periodNanoseconds
+            let bus = CyclingCalibrationBus(backend.calibrationBus) { [self] in
+                guard MonotonicClock.now() >= due else { return }
+                cycle()
+                due = MonotonicClock.now() &+ periodNanoseconds
+            }
+            try job.body(bus)
         } catch {
             job.error = error
             return nil
@@ -515,5 +523,44 @@ final class CalibrationJob: @unchecked Sendable {
     init(adopt: ArmCalibration?, _ body: @escaping (any CalibrationBus) throws(CalibrationError) -> Void) {
         self.adopt = adopt
         self.body = body
+    }
+}
+
+/// A calibration bus that runs the engine's state cycle (`beforeEach`) before each of its
+/// transactions when a cycle is due, so a long calibration job does not starve the state.
+final class CyclingCalibrationBus: CalibrationBus {
+    let inner: any CalibrationBus
+    let beforeEach: () -> Void
+
+    init(_ inner: any CalibrationBus, beforeEach: @escaping () -> Void) {
+        self.inner = inner
+        self.beforeEach = beforeEach
+    }
+
+    var calibrationProtocol: String { inner.calibrationProtocol }
+
+    func calibrationModel(_ id: UInt8) throws(ServoBusError) -> String {
+        beforeEach()
+        return try inner.calibrationModel(id)
+    }
+
+    func disableTorque(_ ids: [UInt8]) throws(ServoBusError) {
+        beforeEach()
+        try inner.disableTorque(ids)
+    }
+
+    func presentPositions(_ ids: [UInt8]) throws(ServoBusError) -> [Int?] {
+        beforeEach()
+        return try inner.presentPositions(ids)
+    }
+
+    func calibrationRegisters(_ id: UInt8) throws(ServoBusError) -> ServoCalibrationRegisters {
+        beforeEach()
+        return try inner.calibrationRegisters(id)
+    }
+
+    func writeCalibrationRegisters(_ id: UInt8, _ registers: ServoCalibrationRegisters) throws(ServoBusError) {
+        beforeEach()
+        try inner.writeCalibrationRegisters(id, registers)
     }
 }
