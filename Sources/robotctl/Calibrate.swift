@@ -2,7 +2,6 @@ import ArgumentParser
 import ControlProtocol
 import ControlSocket
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -95,14 +94,15 @@ struct Calibrate: ParsableCommand {
 /// Standard input's lines, read on a thread so the main thread can poll the daemon meanwhile;
 /// nil in the queue is end of input.
 final class LineReader: @unchecked Sendable {
-    private let queue = Mutex<[String?]>([])
+    private let lock = NSLock()
+    private var queue: [String?] = []
     private let ready = DispatchSemaphore(value: 0)
 
     init() {
         Thread { [self] in
             while true {
                 let line = readLine()
-                queue.withLock { $0.append(line) }
+                lock.withLock { queue.append(line) }
                 ready.signal()
                 if line == nil { return }
             }
@@ -112,12 +112,12 @@ final class LineReader: @unchecked Sendable {
     /// Waits for the next line (nil: end of input).
     func next() -> String? {
         ready.wait()
-        return queue.withLock { $0.removeFirst() }
+        return lock.withLock { queue.removeFirst() }
     }
 
     /// The next line if one arrived (`.some(nil)`: end of input), else nil.
     func poll() -> String?? {
         guard ready.wait(timeout: .now()) == .success else { return nil }
-        return .some(queue.withLock { $0.removeFirst() })
+        return .some(lock.withLock { queue.removeFirst() })
     }
 }
