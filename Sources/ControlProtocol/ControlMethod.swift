@@ -19,6 +19,11 @@ public enum ControlMethod {
     public static let modelSave = "model.save"
     public static let modelLoad = "model.load"
     public static let modelReset = "model.reset"
+    public static let calibrationStart = "calibration.start"
+    public static let calibrationZero = "calibration.zero"
+    public static let calibrationStatus = "calibration.status"
+    public static let calibrationFinish = "calibration.finish"
+    public static let calibrationCancel = "calibration.cancel"
     public static let estop = "estop"
     public static let reset = "reset"
 

@@ -25,6 +25,8 @@ extension ControlService {
         }
         register(ControlMethod.reset, role: .operator) { (s, p, _) throws(RPCError) in
             try p.allowOnly([])
+            // reset returns to hold: torque on.
+            try s.checkTorqueAllowed("reset")
             return s.command { LoopCommand(id: $0, kind: .reset) }
         }
     }
@@ -36,6 +38,7 @@ extension ControlService {
             throw .invalidParams("unknown mode \"\(name)\" (modes: \(Mode.allCases.map(\.description).joined(separator: ", ")))")
         }
         if mode == .idle, !params.force { try checkIdleIsSafe() }
+        if mode != .idle, mode != .estop { try checkTorqueAllowed("mode \(name)") }
         guard info.modes.contains(mode), mode != .move, mode != .faulted else {
             throw .wrongMode("mode \(name) is not available in this build (available: \(info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                              mode: currentMode)
@@ -132,6 +135,7 @@ extension ControlService {
 
     func move(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
         let params = try MoveParams(p)
+        try checkTorqueAllowed("move")
         let q = try checkedJointPositions(params.q)
         let duration = try checkedMoveDuration(params.duration)
         if let duration { try checkMoveSpeed(to: q, duration: duration) }

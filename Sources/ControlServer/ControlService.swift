@@ -107,6 +107,7 @@ final class ControlService {
         registerMotionMethods()
         registerPolicyMethods()
         registerModelMethods()
+        registerCalibrationMethods()
     }
 
     /// Sends a command and turns the loop's answer into the mode after it (`ModeResult` for

@@ -107,13 +107,17 @@ public struct LoopAccess: @unchecked Sendable {
     public var gravityTorque: (() -> [Double])?
     /// The servo bus's health (a servo driver's monitor); nil for the simulated arm.
     public var bus: (@Sendable () -> BusStatus)?
+    /// Calibration while running (`calibration.*`); nil for the simulated arm.
+    public var calibration: CalibrationControl?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
                 configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
-                models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil, bus: (@Sendable () -> BusStatus)? = nil) {
+                models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil, bus: (@Sendable () -> BusStatus)? = nil,
+                calibration: CalibrationControl? = nil) {
         self.bus = bus
+        self.calibration = calibration
         self.models = models
         self.gravityTorque = gravityTorque
         self.planner = planner

@@ -1,3 +1,4 @@
+import ControlPorts
 import ControlProtocol
 import ControlRuntime
 import ControlServer
@@ -58,7 +59,8 @@ public enum Daemon {
                                           loop: ControlLoop<Driver>, runner: ControlLoopRunner<Driver>,
                                           achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
                                           policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil,
-                                          models: LearnerService? = nil, bus: (@Sendable () -> BusStatus)? = nil) -> ControlServer {
+                                          models: LearnerService? = nil, bus: (@Sendable () -> BusStatus)? = nil,
+                                          calibration: CalibrationControl? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond,
@@ -69,7 +71,8 @@ public enum Daemon {
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
-                policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus
+                policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus,
+                calibration: calibration
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -189,7 +192,7 @@ public enum Daemon {
         }
         let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
                                 runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger,
-                                planner: planner, models: learnerService, bus: parts.bus)
+                                planner: planner, models: learnerService, bus: parts.bus, calibration: parts.calibration)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {

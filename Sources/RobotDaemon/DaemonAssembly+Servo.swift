@@ -110,9 +110,16 @@ extension DaemonAssembly {
         let loop = try loop(config, model: model, driver: driver, commandMode: .position,
                             faultsDisableActuators: bus.safeState == .torqueOff, limits: limits)
         let monitor = driver.monitor
-        let hash = loaded.hash
-        return try parts(config, loop: loop, limits: limits,
-                         bus: { busStatus(monitor.snapshot(), calibrationHash: hash, calibrationFile: path) }, logger: logger)
+        let record = CalibrationRecord(file: path, hash: loaded.hash)
+        var made = try parts(config, loop: loop, limits: limits,
+                             bus: { let r = record.current; return busStatus(monitor.snapshot(), calibrationHash: r.hash, calibrationFile: r.file) },
+                             logger: logger)
+        made.calibration = ServoCalibrationControl(
+            driver: driver, record: record,
+            target: CalibrationTarget(arm: armID(config, bus: bus, model: model), busProtocol: config.driver.kind.rawValue,
+                                      joints: model.joints.map(\.name), ids: bus.ids),
+            logger: logger)
+        return made
     }
 }
 

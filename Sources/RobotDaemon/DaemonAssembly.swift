@@ -1,4 +1,5 @@
 import Control
+import ControlPorts
 import ControlProtocol
 import ControlRuntime
 import Foundation
@@ -184,6 +185,8 @@ public enum DaemonAssembly {
         public let learner: LearnerService?
         /// The servo bus's health for `status` and `timing`; nil for the simulated arm.
         public let bus: (@Sendable () -> BusStatus)?
+        /// `calibration.*` over the servo driver; nil for the simulated arm.
+        public var calibration: CalibrationControl? = nil
         public var model: RobotModel { loop.model }
     }
 

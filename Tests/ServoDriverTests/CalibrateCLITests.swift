@@ -29,8 +29,8 @@ import Testing
         private let errText = Mutex<String>("")
         private var consumed = 0
 
-        init(_ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: CalibrateCLITests.robotdPath)
+        init(_ arguments: [String], executable: String = CalibrateCLITests.robotdPath) throws {
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             process.currentDirectoryURL = ChildProcess.repositoryRoot
             process.standardInput = input

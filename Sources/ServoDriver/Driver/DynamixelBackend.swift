@@ -49,6 +49,7 @@ final class DynamixelBackend: ServoBusBackend {
         set { client.bus.configuration = newValue }
     }
     var cycleWireBytes: Int { stateGroup.wireBytes + goalGroup.wireBytes }
+    var calibrationBus: any CalibrationBus { client }
     var canReboot: Bool { true }
 
     func identify() throws(ServoArmError) {

@@ -43,6 +43,7 @@ final class FeetechBackend: ServoBusBackend {
         set { client.bus.configuration = newValue }
     }
     var cycleWireBytes: Int { stateGroup.wireBytes + goalGroup.wireBytes }
+    var calibrationBus: any CalibrationBus { client }
     var canReboot: Bool { false }
 
     func identify() throws(ServoArmError) {

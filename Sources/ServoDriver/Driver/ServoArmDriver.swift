@@ -2,6 +2,7 @@ import Platform
 import RobotInterface
 import ServoBus
 import ServoProtocol
+import Synchronization
 
 /// A servo-bus arm (SO-101 on Feetech, Koch on Dynamixel) as a `RobotDriver` in position mode.
 ///
@@ -32,6 +33,12 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
 
     let slot: StateSlot
     let mailbox: GoalMailbox
+    /// The calibration in use (`options.calibration` until a calibration adopts another).
+    let current: Mutex<ArmCalibration>
+    /// Why torque may not be enabled now (a calibration in progress), or nil.
+    let torqueBlock = Mutex<String?>(nil)
+    /// `engine` for other threads (calibration jobs): set by `configure`, cleared by `cleanup`.
+    let sharedEngine = Mutex<ServoBusEngine?>(nil)
     private var backend: (any ServoBusBackend)?
     private var engine: ServoBusEngine?
     private var isActive = false
@@ -42,6 +49,7 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
         monitor = ServoBusMonitor(options: options)
         slot = StateSlot(dof: options.dof)
         mailbox = GoalMailbox(dof: options.dof)
+        current = Mutex(options.calibration)
     }
 
     deinit {
@@ -155,9 +163,11 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
         }
         guard let backend else { throw DriverError(.notConfigured, "the servo bus is not open") }
         isActive = false
-        let engine = ServoBusEngine(options: options, backend: backend, slot: slot, mailbox: mailbox, monitor: monitor)
+        let engine = ServoBusEngine(options: options, calibration: calibration, backend: backend, slot: slot, mailbox: mailbox,
+                                    monitor: monitor)
         engine.start()
         self.engine = engine
+        sharedEngine.withLock { $0 = engine }
         let deadline = MonotonicClock.now() &+ UInt64(options.firstSampleTimeout * 1e9)
         while true {
             let h = slot.readHeader()
@@ -185,8 +195,15 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
         guard let engine else { throw DriverError(.notConfigured, "activate before configure") }
         guard mode == .position else { throw DriverError(.unsupportedMode, "servo arms take position goals only") }
         if isActive { return }
+        if let reason = torqueBlock.withLock({ $0 }) {
+            lastError = ServoArmError(.invalidCalibration, port: options.port, message: reason)
+            monitor.update { $0.lastFault = reason }
+            throw DriverError(.notConfigured, "a calibration is in progress: torque stays off")
+        }
+        var checked = options
+        checked.calibration = calibration
         for i in 0..<options.dof {
-            if let problem = options.calibrationProblem(joint: i) {
+            if let problem = checked.calibrationProblem(joint: i) {
                 lastError = ServoArmError(.invalidCalibration, port: options.port, servoID: options.ids[i], joint: i, message: problem)
                 monitor.update { $0.lastFault = problem }
                 throw DriverError(.notConfigured, "the joint's calibrated range is empty or invalid: torque stays off", joint: i)
@@ -211,6 +228,7 @@ public final class ServoArmDriver: RobotDriver, @unchecked Sendable {
     /// Stops the I/O thread, turns torque off unless the safe state is hold, closes the port.
     /// - Warning: Not real-time safe.
     public func cleanup() {
+        sharedEngine.withLock { $0 = nil }
         engine?.stop()
         engine = nil
         if let backend, options.safeState == .torqueOff {

@@ -61,6 +61,8 @@ protocol ServoBusBackend: AnyObject {
     func effortPerUnit(joint i: Int, effortLimit: Double) -> Double
     /// "overload", "overheating", … for error bits.
     func hardwareErrorReasons(_ bits: UInt8) -> [String]
+    /// The same client as the calibration registers' reader and writer.
+    var calibrationBus: any CalibrationBus { get }
 }
 
 extension ServoBusBackend {

@@ -23,7 +23,12 @@ import Synchronization
 ///    the safe state is hold, turns torque off.
 /// 4. Every `busRateHz / diagnosticsHz` cycles: temperatures, voltages, hardware errors.
 final class ServoBusEngine: @unchecked Sendable {
-    enum Request { case activate, deactivate }
+    enum Request {
+        case activate
+        case deactivate
+        /// Calibration bus work with torque off (`CalibrationJob`), refused while active.
+        case calibrate(CalibrationJob)
+    }
 
     private struct Control {
         var stop = false
@@ -56,11 +61,15 @@ final class ServoBusEngine: @unchecked Sendable {
     private let nextGoal: UnsafeMutablePointer<Int32>
     /// (dof) goals taken from the mailbox (rad).
     private let goalScratch: UnsafeMutablePointer<Double>
-    /// (3 × dof) positions, velocities, efforts of the sample being published.
+    /// (4 × dof) positions, velocities, efforts, counts of the sample being published.
     private let sample: UnsafeMutablePointer<Double>
-    /// Per joint: the step limit in counts (Int32.max when off), the sign-and-scale of efforts.
-    private let maxStepCounts: [Int32]
-    private let effortScale: [Double]
+    /// Counts ↔ rad and the soft limits; replaced between cycles by a `CalibrationJob` that
+    /// adopts a new calibration.
+    private var calibration: ArmCalibration
+    /// Per joint: the step limit in counts (Int32.max when off), the sign-and-scale of efforts
+    /// (both follow `calibration`).
+    private var maxStepCounts: [Int32]
+    private var effortScale: [Double]
     private let diagnosticsEvery: UInt64
     private var cycles: UInt64 = 0
     private var failedCycles: UInt64 = 0
@@ -71,7 +80,8 @@ final class ServoBusEngine: @unchecked Sendable {
     private var windowHealth = BusHealth()
     private var reportedErrors: [UInt8]
 
-    init(options: ServoArmOptions, backend: any ServoBusBackend, slot: StateSlot, mailbox: GoalMailbox, monitor: ServoBusMonitor) {
+    init(options: ServoArmOptions, calibration: ArmCalibration, backend: any ServoBusBackend, slot: StateSlot, mailbox: GoalMailbox,
+         monitor: ServoBusMonitor) {
         self.options = options
         self.backend = backend
         self.slot = slot
@@ -86,18 +96,10 @@ final class ServoBusEngine: @unchecked Sendable {
         nextGoal.initialize(repeating: 0, count: n)
         goalScratch = .allocate(capacity: n)
         goalScratch.initialize(repeating: 0, count: n)
-        sample = .allocate(capacity: 3 * n)
-        sample.initialize(repeating: 0, count: 3 * n)
-        let calibration = options.calibration
-        maxStepCounts = (0..<n).map { i in
-            guard let step = options.maxGoalStep else { return Int32.max }
-            return Int32(max(1, min(4096, (step / abs(calibration.radiansPerCount(i))).rounded(.down))))
-        }
-        effortScale = (0..<n).map { i in
-            let perUnit = !options.effortPerUnit.isEmpty ? options.effortPerUnit[i]
-                : !options.effortLimits.isEmpty ? backend.effortPerUnit(joint: i, effortLimit: options.effortLimits[i]) : 0
-            return calibration.radiansPerCount(i) < 0 ? -perUnit : perUnit
-        }
+        sample = .allocate(capacity: 4 * n)
+        sample.initialize(repeating: 0, count: 4 * n)
+        self.calibration = calibration
+        (maxStepCounts, effortScale) = Self.scales(options: options, calibration: calibration, backend: backend)
         diagnosticsEvery = UInt64(max(1, (options.busRateHz / options.diagnosticsHz).rounded()))
         reportedErrors = Array(repeating: 0, count: n)
         var c = backend.transactionConfiguration
@@ -113,6 +115,21 @@ final class ServoBusEngine: @unchecked Sendable {
         nextGoal.deallocate()
         goalScratch.deallocate()
         sample.deallocate()
+    }
+
+    /// The step limit in counts and the signed N·m per raw effort unit, per joint.
+    static func scales(options: ServoArmOptions, calibration: ArmCalibration, backend: any ServoBusBackend) -> ([Int32], [Double]) {
+        let n = options.dof
+        let steps = (0..<n).map { i in
+            guard let step = options.maxGoalStep else { return Int32.max }
+            return Int32(max(1, min(4096, (step / abs(calibration.radiansPerCount(i))).rounded(.down))))
+        }
+        let efforts = (0..<n).map { i in
+            let perUnit = !options.effortPerUnit.isEmpty ? options.effortPerUnit[i]
+                : !options.effortLimits.isEmpty ? backend.effortPerUnit(joint: i, effortLimit: options.effortLimits[i]) : 0
+            return calibration.radiansPerCount(i) < 0 ? -perUnit : perUnit
+        }
+        return (steps, efforts)
     }
 
     /// Per-attempt timeout and settle time from the cycle: an attempt may take one period
@@ -172,14 +189,14 @@ final class ServoBusEngine: @unchecked Sendable {
 
     /// Has the I/O thread carry out `request` between cycles and waits for it.
     /// - Returns: nil, or why it failed.
-    func perform(_ request: Request) -> ServoArmError? {
+    func perform(_ request: Request, timeoutNanoseconds: UInt64? = nil) -> ServoArmError? {
         let ticket: UInt64 = control.withLock { c in
             c.ticket += 1
             c.request = request
             c.result = nil
             return c.ticket
         }
-        let timeout = 2_000_000_000 &+ 8 &* backend.transactionConfiguration.timeoutNanoseconds &* UInt64(options.retriesPerCycle + 1)
+        let timeout = timeoutNanoseconds ?? (2_000_000_000 &+ 8 &* backend.transactionConfiguration.timeoutNanoseconds &* UInt64(options.retriesPerCycle + 1))
         let deadline = MonotonicClock.now() &+ timeout
         while true {
             let (done, result) = control.withLock { ($0.done >= ticket, $0.result) }
@@ -235,7 +252,48 @@ final class ServoBusEngine: @unchecked Sendable {
             active = false
             monitor.update { $0.active = false }
             return nil
+        case let .calibrate(job):
+            return calibrate(job)
         }
+    }
+
+    /// Runs a calibration job on the bus with torque off (every servo's, first), with
+    /// configure-time transaction settings (calibration is not cyclic: a few retries, a long
+    /// timeout), then adopts the job's calibration if it gives one.
+    private func calibrate(_ job: CalibrationJob) -> ServoArmError? {
+        if active {
+            return ServoArmError(.bus, port: options.port, message: "\(options.robotName): torque is on; calibration needs the loop idle")
+        }
+        if fault != .none || portLost {
+            return ServoArmError(fault == .hardware ? .hardwareError : .bus, port: options.port, joint: faultJoint,
+                                 message: monitor.snapshot().lastFault ?? "\(options.robotName): the servo bus is faulted; reset it")
+        }
+        let cyclic = backend.transactionConfiguration
+        var c = cyclic
+        c.retries = 2
+        c.timeoutNanoseconds = max(c.timeoutNanoseconds, 50_000_000)
+        backend.transactionConfiguration = c
+        defer { backend.transactionConfiguration = cyclic }
+        do throws(CalibrationError) {
+            do throws(ServoBusError) { try backend.setTorque(false) } catch { throw CalibrationError(.bus, error.message) }
+            // State reads keep coming at the bus rate between the job's transactions: the loop
+            // faults on a state older than loop.max_state_age, also in idle.
+            var due = MonotonicClock.now() &+ periodNanoseconds
+            let bus = CyclingCalibrationBus(backend.calibrationBus) { [self] in
+                guard MonotonicClock.now() >= due else { return }
+                cycle()
+                due = MonotonicClock.now() &+ periodNanoseconds
+            }
+            try job.body(bus)
+        } catch {
+            job.error = error
+            return nil
+        }
+        if let adopted = job.adopt {
+            calibration = adopted
+            (maxStepCounts, effortScale) = Self.scales(options: options, calibration: adopted, backend: backend)
+        }
+        return nil
     }
 
     /// No first-command jump: read the present counts, SYNC_WRITE goal := present with torque
@@ -308,7 +366,7 @@ final class ServoBusEngine: @unchecked Sendable {
     private func buildGoal() {
         let version = mailbox.version
         guard version != mailboxBaseline, mailbox.take(into: goalScratch) != nil else { return }
-        let calibration = options.calibration
+        let calibration = self.calibration
         for i in 0..<n {
             let last = lastSent[i]
             var target: Int32
@@ -330,9 +388,11 @@ final class ServoBusEngine: @unchecked Sendable {
 
     /// Converts the last state read to SI and publishes it as fresh.
     private func publishState(at time: UInt64) {
-        let calibration = options.calibration
+        let calibration = self.calibration
         for i in 0..<n {
-            sample[i] = calibration.position(joint: i, count: backend.presentCount(i))
+            let count = backend.presentCount(i)
+            sample[i] = calibration.position(joint: i, count: count)
+            sample[3 * n + i] = Double(count)
             sample[n + i] = calibration.velocity(joint: i, countsPerSecond: backend.velocityCountsPerSecond(i))
             sample[2 * n + i] = backend.effortRaw(i) * effortScale[i]
         }
@@ -449,5 +509,58 @@ final class ServoBusEngine: @unchecked Sendable {
                 s.retriesPerSecond = retries
             }
         }
+    }
+}
+
+/// Work for the bus I/O thread during a calibration (`ServoArmDriver.calibrate`): `body` uses
+/// the bus between cycles with torque off; `adopt`, when set, becomes the engine's calibration
+/// once `body` succeeded. The caller reads `error` after `perform` returned.
+final class CalibrationJob: @unchecked Sendable {
+    let body: (any CalibrationBus) throws(CalibrationError) -> Void
+    let adopt: ArmCalibration?
+    var error: CalibrationError?
+
+    init(adopt: ArmCalibration?, _ body: @escaping (any CalibrationBus) throws(CalibrationError) -> Void) {
+        self.adopt = adopt
+        self.body = body
+    }
+}
+
+/// A calibration bus that runs the engine's state cycle (`beforeEach`) before each of its
+/// transactions when a cycle is due, so a long calibration job does not starve the state.
+final class CyclingCalibrationBus: CalibrationBus {
+    let inner: any CalibrationBus
+    let beforeEach: () -> Void
+
+    init(_ inner: any CalibrationBus, beforeEach: @escaping () -> Void) {
+        self.inner = inner
+        self.beforeEach = beforeEach
+    }
+
+    var calibrationProtocol: String { inner.calibrationProtocol }
+
+    func calibrationModel(_ id: UInt8) throws(ServoBusError) -> String {
+        beforeEach()
+        return try inner.calibrationModel(id)
+    }
+
+    func disableTorque(_ ids: [UInt8]) throws(ServoBusError) {
+        beforeEach()
+        try inner.disableTorque(ids)
+    }
+
+    func presentPositions(_ ids: [UInt8]) throws(ServoBusError) -> [Int?] {
+        beforeEach()
+        return try inner.presentPositions(ids)
+    }
+
+    func calibrationRegisters(_ id: UInt8) throws(ServoBusError) -> ServoCalibrationRegisters {
+        beforeEach()
+        return try inner.calibrationRegisters(id)
+    }
+
+    func writeCalibrationRegisters(_ id: UInt8, _ registers: ServoCalibrationRegisters) throws(ServoBusError) {
+        beforeEach()
+        try inner.writeCalibrationRegisters(id, registers)
     }
 }

@@ -31,15 +31,16 @@ final class StateSlot: @unchecked Sendable {
     let dof: Int
     private let sequence = Atomic<UInt64>(0)
     private let header: UnsafeMutablePointer<Header>
-    /// (3 × dof): positions, velocities, efforts.
+    /// (4 × dof): positions, velocities, efforts (SI), then the present-position counts they
+    /// were converted from (exact integers), for calibration.
     private let values: UnsafeMutablePointer<Double>
 
     init(dof: Int) {
         self.dof = dof
         header = .allocate(capacity: 1)
         header.initialize(to: Header())
-        values = .allocate(capacity: 3 * dof)
-        values.initialize(repeating: 0, count: 3 * dof)
+        values = .allocate(capacity: 4 * dof)
+        values.initialize(repeating: 0, count: 4 * dof)
     }
 
     deinit {
@@ -47,14 +48,14 @@ final class StateSlot: @unchecked Sendable {
         values.deallocate()
     }
 
-    /// Writer: publishes a sample (`values` = positions, velocities, efforts, 3 × dof).
+    /// Writer: publishes a sample (`values` = positions, velocities, efforts, counts; 4 × dof).
     /// - Note: Real-time safe: no allocation, no locks.
     func publish(_ h: Header, values source: UnsafePointer<Double>?) {
         let s = sequence.load(ordering: .relaxed)
         sequence.store(s &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
         header.pointee = h
-        if let source { values.update(from: source, count: 3 * dof) }
+        if let source { values.update(from: source, count: 4 * dof) }
         sequence.store(s &+ 2, ordering: .releasing)
     }
 
@@ -83,6 +84,22 @@ final class StateSlot: @unchecked Sendable {
             }
             atomicMemoryFence(ordering: .acquiring)
             if sequence.load(ordering: .relaxed) == s1 { return h }
+        }
+        return nil
+    }
+
+    /// Reader: the present-position counts of the newest sample and its header, or nil when
+    /// the writer was busy on every attempt.
+    /// - Warning: Not real-time safe (allocates the array).
+    func readCounts(attempts: Int = 64) -> (Header, [Int])? {
+        var counts = Array(repeating: 0, count: dof)
+        for _ in 0..<attempts {
+            let s1 = sequence.load(ordering: .acquiring)
+            if s1 & 1 == 1 { continue }
+            let h = header.pointee
+            for i in 0..<dof { counts[i] = Int(values[3 * dof + i]) }
+            atomicMemoryFence(ordering: .acquiring)
+            if sequence.load(ordering: .relaxed) == s1 { return (h, counts) }
         }
         return nil
     }
