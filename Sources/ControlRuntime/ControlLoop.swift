@@ -446,10 +446,22 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             hasSampleTimestamp = false
             do {
                 try driver.configure()
+                // The measurement is the last one before the driver failed; the arm may have
+                // moved since (unpowered, it falls; an emulator or adapter replaced, it is
+                // elsewhere). The hold that follows must take the pose measured now, as `start`
+                // does: from the stale pose, a reconnected servo arm slewed back to where it had
+                // been when the bus went away (issue 15).
+                try driver.read(into: &sample)
             } catch {
                 perform(machine.on(.fault(.driverActivation)), time: time)
                 return
             }
+            guard sample.isValid, sample.isFinite else {
+                perform(machine.on(.fault(.driverActivation)), time: time)
+                return
+            }
+            _ = sampleIsFresh(time: time)
+            adoptSample()
         }
         if actions.contains(.enableActuators), !actuatorsOn {
             do {

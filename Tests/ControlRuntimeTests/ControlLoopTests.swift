@@ -23,6 +23,10 @@ final class DriverProbe: @unchecked Sendable {
 struct ScriptedDriver: RobotDriver {
     var arm: SimulatedArm
     var failReadAt: Int? = nil
+    /// From this read on every read fails until `cleanup` (a servo bus whose port went away:
+    /// the driver latches the failure until it is re-armed).
+    var failReadsUntilCleanupAt: Int? = nil
+    var readFailureLatched = false
     var failWriteAt: Int? = nil
     var nanAt: Int? = nil
     /// From this read on every sample has a NaN on joint 2 (a sensor that died).
@@ -58,10 +62,15 @@ struct ScriptedDriver: RobotDriver {
         probe.deactivations += 1
         isActive = false
     }
-    mutating func cleanup() { arm.cleanup() }
+    mutating func cleanup() {
+        readFailureLatched = false
+        arm.cleanup()
+    }
     mutating func read(into state: inout JointState) throws(DriverError) {
         reads += 1
         if reads == failReadAt { throw DriverError(.communication, "scripted read failure") }
+        if reads == failReadsUntilCleanupAt { readFailureLatched = true }
+        if readFailureLatched { throw DriverError(.communication, "scripted latched read failure") }
         if let f = frozenFromRead, reads >= f { return }
         try arm.read(into: &state)
         if reads == nanAt { state.position[2] = .nan }

@@ -68,4 +68,41 @@ import Testing
             }
         }
     }
+
+    /// A driver fault that latches until the driver is re-armed (the servo bus's port went
+    /// away), and an arm that is elsewhere when it comes back (the simulated arm restarts at
+    /// its initial pose on `configure`, as a replaced emulator does): `reset` holds the pose
+    /// measured at the re-arm, not the last one before the fault. The first goal after the
+    /// reset is that pose (within one physics step of the tick's measurement) and the arm stays
+    /// there instead of being driven back to where it was (issue 15: a reconnected emulator's
+    /// arm slewed back to the pre-fault pose).
+    @Test func aResetAfterALatchedDriverFaultHoldsThePoseMeasuredAtTheReset() throws {
+        let probe = DriverProbe()
+        let loop = try Self.loop { $0.failReadsUntilCleanupAt = 801; $0.probe = probe }
+        Self.run(loop, 1 ... 50)
+        #expect(loop.commands.send(.move(id: 1, to: [0.3, -0.9, 0.8, -0.3, 0.3, 0.2], duration: 0.5)))
+        Self.run(loop, 51 ... 799)
+        let beforeFault = loop.telemetry.read()
+        Self.run(loop, 800 ... 1_000)
+        #expect(loop.mode == .faulted && loop.telemetry.read().fault == .driverRead)
+        _ = loop.results.pop()
+        _ = loop.commands.send(LoopCommand(id: 2, kind: .reset))
+        Self.run(loop, 1_001 ... 1_001)
+        #expect(loop.results.pop() == LoopCommandResult(id: 2, accepted: true, mode: .hold))
+        let atReset = loop.telemetry.read()
+        #expect(atReset.mode == .hold)
+        let moved = (0 ..< 6).map { abs(atReset.position[$0] - beforeFault.position[$0]) }.max() ?? 0
+        #expect(moved > 0.1, "the re-armed arm is \(moved) rad from the pre-fault pose (the test needs it elsewhere)")
+        for i in 0 ..< 6 {
+            #expect(abs(probe.lastCommand[i] - atReset.position[i]) < 1e-4,
+                    "joint \(i): first goal \(probe.lastCommand[i]), measured at the reset \(atReset.position[i]), before the fault \(beforeFault.position[i])")
+        }
+        Self.run(loop, 1_002 ... 2_000)
+        let held = loop.telemetry.read()
+        #expect(held.mode == .hold)
+        for i in 0 ..< 6 {
+            #expect(abs(held.position[i] - atReset.position[i]) < 2e-3,
+                    "joint \(i) at \(held.position[i]): held from \(atReset.position[i]), before the fault \(beforeFault.position[i])")
+        }
+    }
 }
