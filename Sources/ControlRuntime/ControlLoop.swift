@@ -115,6 +115,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     private var consecutiveOverruns = 0
     private var overruns: UInt64 = 0
     private var limitedLastTick = false
+    /// Per joint: whether its position-limit check is armed. A joint outside its limits when the
+    /// arm is powered (a servo arm that fell onto its stop after torque went off) is brought back
+    /// by the hold, not faulted at once (which would leave `reset` unable to ever re-arm it); its
+    /// check arms as soon as it is inside.
+    private var positionLimitArmed: [Bool]
     private var workspace: RobotWorkspace
 
     /// - Warning: Not real-time safe (allocates everything the tick will use).
@@ -146,6 +151,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         referencePosition = Array(repeating: 0, count: n)
         referenceEffort = Array(repeating: 0, count: n)
         observation = PolicyObservation(dof: n)
+        positionLimitArmed = Array(repeating: true, count: n)
         zeroVelocity = Array(repeating: 0, count: n)
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
@@ -466,6 +472,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         if actions.contains(.enableActuators), !actuatorsOn {
             do {
                 try driver.activate(mode: configuration.commandMode)
+                // Powered from wherever the arm is: a joint outside its limits is brought back
+                // (by the hold or the move), its limit check armed once it is inside.
+                for i in 0 ..< model.dof {
+                    positionLimitArmed[i] = state.position[i] > limiter.limits.lower[i] && state.position[i] < limiter.limits.upper[i]
+                }
                 actuatorsOn = true
                 commandWasWritten = false
                 command.mode = configuration.commandMode
@@ -475,7 +486,16 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             }
         }
         if actions.contains(.holdMeasured) {
-            for i in 0 ..< model.dof { holdTarget[i] = state.position[i] }
+            // A joint outside its limits is held just inside them (the limiter ramps the goal
+            // there), and its limit check waits until it is back.
+            let limits = limiter.limits
+            for i in 0 ..< model.dof {
+                let q = state.position[i], lower = limits.lower[i], upper = limits.upper[i]
+                let margin = min(Self.limitReentryMargin, 0.25 * (upper - lower))
+                let inside = q > lower && q < upper
+                positionLimitArmed[i] = inside
+                holdTarget[i] = inside ? q : min(max(q, lower + margin), upper - margin)
+            }
             limiter.reset(from: state)
         }
         if actions.contains(.holdGoal) {
@@ -602,7 +622,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
 
     /// A joint past what the limiter should have kept it within: faster than its velocity limit
     /// by more than the margin (the limiter brakes above the limit), or at or past a position
-    /// limit (the limiter never pushes a joint onto one). nil when every joint is inside.
+    /// limit (the limiter never pushes a joint onto one) once its check is armed
+    /// (`positionLimitArmed`). nil when every joint is inside.
     /// - Note: Real-time safe: no allocation, no locks.
     private func limitViolation() -> FaultReason? {
         let limits = limiter.limits
@@ -610,10 +631,19 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         for i in 0 ..< model.dof {
             if abs(state.velocity[i]) > limits.velocity[i] * scale { return .velocityLimit }
             let q = state.position[i]
-            if q >= limits.upper[i] || q <= limits.lower[i] { return .positionLimit }
+            let outside = q >= limits.upper[i] || q <= limits.lower[i]
+            if positionLimitArmed[i] {
+                if outside { return .positionLimit }
+            } else if !outside {
+                positionLimitArmed[i] = true
+            }
         }
         return nil
     }
+
+    /// How far inside its limits a joint found outside them is held (rad or m), at most a quarter
+    /// of its range.
+    static var limitReentryMargin: Double { 0.01 }
 
     private func commandIsFinite() -> Bool {
         for i in 0 ..< model.dof where !command.values[i].isFinite || !command.feedforwardEffort[i].isFinite {

@@ -159,3 +159,43 @@ import Testing
         for i in 0 ..< 6 { #expect(abs(s.velocity[i]) < 0.1, "joint \(i) still moving at \(s.velocity[i]) rad/s, \(6 - when) s after the fault") }
     }
 }
+
+/// A servo arm that fell onto its stop while unpowered (a fault's torque off) rests just past a
+/// joint limit. Powering it must bring that joint back inside instead of faulting at once, which
+/// would leave `reset` unable to ever re-arm the arm; once inside, the joint's limit check is armed
+/// again, so a later excursion still faults.
+@Suite struct LimitReentryTests {
+    static func loop(mode: CommandMode) throws -> (ControlLoop<SimulatedArm>, JointLimits) {
+        let model = try ControlLoopTests.sim6()
+        var sim = SimulatedArm.Configuration()
+        sim.initialPosition = [0, -1.2, 1.0, -0.5, 0.4, 0.1]
+        var config = ControlLoop<SimulatedArm>.Configuration()
+        config.commandMode = mode
+        // The loop's bound for joint 1 (−1.25) lies inside where the arm rests (−1.2 is past it).
+        var limits = JointLimits(model: model)
+        limits.upper[1] = -1.25
+        let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
+                               holdController: JointPDController(model: model), limits: limits, configuration: config)
+        try loop.start()
+        return (loop, limits)
+    }
+
+    @Test(arguments: [CommandMode.torque, .position]) func aJointPastItsLimitIsBroughtBackNotFaulted(_ mode: CommandMode) throws {
+        let (loop, limits) = try Self.loop(mode: mode)
+        var t = 0.0
+        var worst = -Double.infinity
+        for _ in 0 ..< 3000 {
+            t += 0.001
+            loop.tick(time: t, overran: false)
+            let s = loop.telemetry.read()
+            #expect(s.mode == .hold, "\(mode): \(s.mode) \(s.hasFault ? "\(s.fault)" : "") at \(t) s")
+            if s.mode != .hold { return }
+            worst = s.position[1]
+        }
+        #expect(worst < limits.upper[1], "\(mode): joint 1 at \(worst), its upper limit \(limits.upper[1])")
+        // Armed again: a move target is refused outside, and the loop faults if the joint is
+        // pushed past the limit (a policy or plan cannot: the limiter clamps; the arm is held).
+        let s = loop.telemetry.read()
+        #expect(s.position[1] > limits.upper[1] - 0.05, "held just inside the limit, at \(s.position[1])")
+    }
+}

@@ -370,6 +370,15 @@ import Testing
             #expect(dump.rows.count > 100 && dump.rows.last?.mode == "faulted")
             for row in dump.rows { #expect(arm.limitExcess(row.q) < 0, "tick \(row.tick): q \(row.q)") }
             dump.checkGoals(arm)
+            // With torque off the arm sinks, maybe onto a stop just past a joint limit; `reset`
+            // still re-arms it: the hold brings such a joint back inside instead of faulting.
+            usleep(1_500_000)
+            _ = try c.result("reset")
+            let held = try Self.poll(c, seconds: 10) { s in
+                s["mode"] as? String != "hold" || arm.limitExcess(So101SimDaemonTests.q(s)) < 0
+            }
+            #expect(held["mode"] as? String == "hold", "after reset: \(held["mode"] ?? "?") \(held["fault"] ?? "")")
+            #expect(arm.limitExcess(So101SimDaemonTests.q(held)) < 0, "after reset: q \(So101SimDaemonTests.q(held))")
         } else {
             // Absorbed: the move resumed and ended at its goal.
             let done = try Self.poll(c, seconds: 20) { s in
