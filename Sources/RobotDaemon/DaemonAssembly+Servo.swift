@@ -51,6 +51,7 @@ extension DaemonAssembly {
             ?? model.joints.map { $0.effortLimit.isFinite ? $0.effortLimit / 0.1 : 0 }
         o.feedforwardCompliance = stiffness.map { $0 > 0 ? 1 / $0 : 0 }
         o.diagnosticsHz = min(bus.diagnosticsHz, bus.busRateHz)
+
         do throws(ServoArmError) {
             try o.validate()
         } catch {

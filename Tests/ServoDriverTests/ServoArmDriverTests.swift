@@ -296,7 +296,11 @@ import Testing
         faults.random = [.init(.corruptChecksum, probability: 0.05)]
         faults.seed = 42
         let rig = try Rig(arm)
-        let driver = try ServoArmDriver.connect(rig.options())
+        var options = rig.options()
+        // About retries, not faults (silentServoFaultsAfterFailedCyclesInARow): a loaded machine
+        // that delays the emulator for a few cycles must not end this test early.
+        options.failedCyclesToFault = 20
+        let driver = try ServoArmDriver.connect(options)
         defer { driver.cleanup() }
         try driver.configure()
         try driver.activate(mode: .position)
