@@ -95,6 +95,9 @@ let package = Package(
         .target(name: "ServoProtocol"),
         // SHA-256 for content hashes (calibration, URDF, configuration) in status and provenance.
         .target(name: "Digest"),
+        // A minimal Parquet writer (PLAIN, uncompressed, one row group, REQUIRED columns and lists)
+        // for the LeRobot v3 export: file bytes from column arrays, no I/O.
+        .target(name: "Parquet"),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -226,6 +229,7 @@ let package = Package(
                 "AllocationCounter", "BuildInfo", "TestProcess",
             ]
         ),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]
