@@ -9,21 +9,25 @@ import Testing
         return w.bytes
     }
 
-    @Test(arguments: [
-        (UInt64(0), [UInt8(0x00)]), (1, [0x01]), (127, [0x7F]), (128, [0x80, 0x01]), (300, [0xAC, 0x02]),
+    static let varints: [(UInt64, [UInt8])] = [
+        (0, [0x00]), (1, [0x01]), (127, [0x7F]), (128, [0x80, 0x01]), (300, [0xAC, 0x02]),
         (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
         (UInt64(UInt32.max), [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
         (UInt64.max, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
-    ])
+    ]
+
+    @Test(arguments: varints)
     func varintIsULEB128(_ value: UInt64, _ expected: [UInt8]) {
         #expect(bytes { $0.writeVarint(value) } == expected)
     }
 
-    @Test(arguments: [
-        (Int64(0), UInt64(0)), (-1, 1), (1, 2), (-2, 3), (2, 4), (63, 126), (-64, 127),
+    static let zigzags: [(Int64, UInt64)] = [
+        (0, 0), (-1, 1), (1, 2), (-2, 3), (2, 4), (63, 126), (-64, 127),
         (Int64(Int32.max), 0xFFFF_FFFE), (Int64(Int32.min), 0xFFFF_FFFF),
         (Int64.max, UInt64.max - 1), (Int64.min, UInt64.max),
-    ])
+    ]
+
+    @Test(arguments: zigzags)
     func zigzagInterleavesSigns(_ value: Int64, _ expected: UInt64) {
         #expect(ThriftCompactWriter.zigzag(value) == expected)
     }
@@ -67,7 +71,9 @@ import Testing
         #expect(encoded == [0x25, 0x00, 0x3C, 0x15, 0x02, 0x00, 0x15, 0x02, 0x00])
     }
 
-    @Test(arguments: [(0, [UInt8(0x05)]), (1, [0x15]), (14, [0xE5]), (15, [0xF5, 0x0F]), (16, [0xF5, 0x10]), (300, [0xF5, 0xAC, 0x02])])
+    static let listHeaders: [(Int, [UInt8])] = [(0, [0x05]), (1, [0x15]), (14, [0xE5]), (15, [0xF5, 0x0F]), (16, [0xF5, 0x10]), (300, [0xF5, 0xAC, 0x02])]
+
+    @Test(arguments: listHeaders)
     func listHeadersSwitchToAVarintCountAt15(_ count: Int, _ expected: [UInt8]) {
         #expect(bytes { $0.writeListHeader(.i32, count: count) } == expected)
     }
