@@ -19,15 +19,21 @@ struct PageBody {
             appendBitPacked(v[rows])
             levelCount = rows.count
         case .string(let v):
-            for s in v[rows] {
-                let utf8 = s.utf8
-                appendLittleEndian(UInt32(utf8.count), to: &bytes)
-                bytes.append(contentsOf: utf8)
-            }
+            appendPlain(v[rows])
             levelCount = rows.count
-        case .int64Lists(let l): appendList(l, rows)
-        case .floatLists(let l): appendList(l, rows)
-        case .doubleLists(let l): appendList(l, rows)
+        case .int64Lists(let l): appendList(l, rows) { $0.appendPlain($1) }
+        case .floatLists(let l): appendList(l, rows) { $0.appendPlain($1) }
+        case .doubleLists(let l): appendList(l, rows) { $0.appendPlain($1) }
+        case .stringLists(let l): appendList(l, rows) { $0.appendPlain($1) }
+        }
+    }
+
+    /// PLAIN for BYTE_ARRAY: each value's length (u32 LE), then its bytes.
+    private mutating func appendPlain(_ values: ArraySlice<String>) {
+        for s in values {
+            let utf8 = s.utf8
+            appendLittleEndian(UInt32(utf8.count), to: &bytes)
+            bytes.append(contentsOf: utf8)
         }
     }
 
@@ -51,7 +57,9 @@ struct PageBody {
         if n > 0 { bytes.append(byte) }
     }
 
-    private mutating func appendList<T: BitwiseCopyable>(_ lists: ParquetLists<T>, _ rows: Range<Int>) {
+    private mutating func appendList<T>(
+        _ lists: ParquetLists<T>, _ rows: Range<Int>, values appendValues: (inout PageBody, ArraySlice<T>) -> Void
+    ) {
         var repetition: [Bool] = [], definition: [Bool] = []
         let first = rows.lowerBound == 0 ? 0 : lists.rowEnds[rows.lowerBound - 1]
         let last = lists.rowEnds[rows.upperBound - 1]
@@ -73,7 +81,7 @@ struct PageBody {
         }
         appendLevels(repetition)
         appendLevels(definition)
-        appendPlain(lists.values[first..<last])
+        appendValues(&self, lists.values[first..<last])
         levelCount = repetition.count
     }
 

@@ -48,6 +48,7 @@ public enum ParquetColumnValues: Sendable, Hashable {
     case int64Lists(ParquetLists<Int64>)
     case floatLists(ParquetLists<Float>)
     case doubleLists(ParquetLists<Double>)
+    case stringLists(ParquetLists<String>)
 
     public var rowCount: Int {
         switch self {
@@ -59,6 +60,7 @@ public enum ParquetColumnValues: Sendable, Hashable {
         case .int64Lists(let v): v.rowCount
         case .floatLists(let v): v.rowCount
         case .doubleLists(let v): v.rowCount
+        case .stringLists(let v): v.rowCount
         }
     }
 
@@ -73,6 +75,7 @@ public enum ParquetColumnValues: Sendable, Hashable {
         case .int64Lists: .list(.int64)
         case .floatLists: .list(.float)
         case .doubleLists: .list(.double)
+        case .stringLists: .list(.string)
         }
     }
 }

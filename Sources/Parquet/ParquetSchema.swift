@@ -1,6 +1,6 @@
 /// The element type of a list column: lists of REQUIRED values.
 public enum ParquetListElementType: Sendable, Hashable {
-    case int64, float, double
+    case int64, float, double, string
 }
 
 /// The column types this writer supports, all REQUIRED (never null).
@@ -12,7 +12,7 @@ public enum ParquetListElementType: Sendable, Hashable {
 /// | `double` | DOUBLE | `double not null` |
 /// | `boolean` | BOOLEAN | `bool not null` |
 /// | `string` | BYTE_ARRAY, UTF8 / STRING | `string not null` |
-/// | `list(e)` | 3-level LIST group, REQUIRED `element` leaf | `list<element: e not null> not null` |
+/// | `list(e)` | 3-level LIST group, REQUIRED `element` leaf (UTF8 for strings) | `list<element: e not null> not null` |
 public enum ParquetColumnType: Sendable, Hashable {
     case int64, float, double, boolean, string
     case list(ParquetListElementType)

@@ -97,7 +97,7 @@ public struct ParquetWriter: Sendable {
     ) throws(ParquetError) -> ChunkSummary {
         let start = file.count
         var valueCount: Int64 = 0
-        for rows in pageRowRanges(values, rowCount: rowCount) {
+        for rows in try pageRowRanges(column, values, rowCount: rowCount) {
             let page = PageBody(values, rows: rows)
             guard page.bytes.count <= Int(Int32.max), page.levelCount <= Int(Int32.max) else {
                 throw ParquetError(.tooLarge, "column '\(column.name)': a page of rows \(rows) is \(page.bytes.count) bytes, more than Parquet's 2³¹ − 1")
@@ -125,7 +125,10 @@ public struct ParquetWriter: Sendable {
     }
 
     /// Row ranges of about `pageSizeTarget` value bytes each, covering 0..<rowCount.
-    private func pageRowRanges(_ values: ParquetColumnValues, rowCount: Int) -> [Range<Int>] {
+    /// - Throws: `.tooLarge` for a row that alone exceeds a page's 2³¹ − 1 bytes.
+    private func pageRowRanges(
+        _ column: ParquetColumn, _ values: ParquetColumnValues, rowCount: Int
+    ) throws(ParquetError) -> [Range<Int>] {
         // A row's PLAIN bytes; strings and lists vary, the rest are fixed (bool rounded up to a byte).
         let rowBytes: (Int) -> Int = switch values {
         case .int64, .double: { _ in 8 }
@@ -135,11 +138,16 @@ public struct ParquetWriter: Sendable {
         case .int64Lists(let l): { 1 + 8 * l[row: $0].count }
         case .floatLists(let l): { 1 + 4 * l[row: $0].count }
         case .doubleLists(let l): { 1 + 8 * l[row: $0].count }
+        case .stringLists(let l): { 1 + l[row: $0].reduce(0) { $0 + 4 + $1.utf8.count } }
         }
         var ranges: [Range<Int>] = []
         var start = 0, bytes = 0
         for r in 0..<rowCount {
-            bytes += rowBytes(r)
+            let size = rowBytes(r)
+            guard size < Int(Int32.max) / 2 else {
+                throw ParquetError(.tooLarge, "column '\(column.name)': row \(r) is \(size) bytes, more than a Parquet page holds (2³⁰)")
+            }
+            bytes += size
             if bytes >= pageSizeTarget {
                 ranges.append(start..<(r + 1))
                 start = r + 1
@@ -211,18 +219,22 @@ public struct ParquetWriter: Sendable {
                 s.writeI32Field(1, PhysicalType(.list(element)).rawValue)
                 s.writeI32Field(3, Repetition.required)
                 s.writeStringField(4, "element")
+                if element == .string { Self.writeStringAnnotation(into: &s) }
             }
         case .int64, .float, .double, .boolean, .string:
             m.writeStruct { s in
                 s.writeI32Field(1, PhysicalType(column.type).rawValue)
                 s.writeI32Field(3, Repetition.required)
                 s.writeStringField(4, column.name)
-                if column.type == .string {
-                    s.writeI32Field(6, ConvertedType.utf8)
-                    s.writeStructField(10) { $0.writeStructField(LogicalType.string) { _ in } }
-                }
+                if column.type == .string { Self.writeStringAnnotation(into: &s) }
             }
         }
+    }
+
+    /// 6 converted_type UTF8 · 10 logicalType STRING: a BYTE_ARRAY leaf that holds UTF-8 text.
+    private static func writeStringAnnotation(into s: inout ThriftCompactWriter) {
+        s.writeI32Field(6, ConvertedType.utf8)
+        s.writeStructField(10) { $0.writeStructField(LogicalType.string) { _ in } }
     }
 
     /// ColumnChunk: 2 file_offset (the first page, as parquet-mr and older parquet-cpp write it) ·
@@ -260,7 +272,7 @@ enum PhysicalType: Int32 {
         case .float, .list(.float): .float
         case .double, .list(.double): .double
         case .boolean: .boolean
-        case .string: .byteArray
+        case .string, .list(.string): .byteArray
         }
     }
 }

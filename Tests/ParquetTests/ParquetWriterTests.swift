@@ -9,7 +9,7 @@ import Testing
         ParquetColumn("i", .int64), ParquetColumn("f", .float), ParquetColumn("d", .double),
         ParquetColumn("b", .boolean), ParquetColumn("s", .string),
         ParquetColumn("observation.state", .list(.float)), ParquetColumn("stats/mean", .list(.double)),
-        ParquetColumn("counts", .list(.int64)),
+        ParquetColumn("counts", .list(.int64)), ParquetColumn("tasks", .list(.string)),
     ])
 
     /// Rows that reach the edges: extreme and negative integers, ±0, ±∞, NaN, subnormals,
@@ -24,8 +24,9 @@ import Testing
         let floatLists = ParquetLists<Float>((0..<rows).map { r in (0..<(r % 4)).map { Float(r) + Float($0) / 8 } })
         let doubleLists = ParquetLists<Double>((0..<rows).map { r in (0..<((r * 7) % 20)).map { Double(r) - Double($0) * 1e-9 } })
         let intLists = ParquetLists<Int64>((0..<rows).map { r in r % 6 == 0 ? [] : [Int64(r), -Int64(r) << 40] })
+        let stringLists = ParquetLists<String>((0..<rows).map { r in Array(strings[0..<(r % 3)]) })
         return [.int64(ints), .float(floats), .double(doubles), .boolean(bools), .string(strings),
-                .floatLists(floatLists), .doubleLists(doubleLists), .int64Lists(intLists)]
+                .floatLists(floatLists), .doubleLists(doubleLists), .int64Lists(intLists), .stringLists(stringLists)]
     }
 
     @Test func everyTypeReadsBackInPyArrowWithItsMetadata() throws {
@@ -111,7 +112,8 @@ import Testing
     /// Zero rows are written validly: the schema, num_rows = 0 and no row group.
     @Test func zeroRowsWriteAValidEmptyFile() throws {
         let values: [ParquetColumnValues] = [.int64([]), .float([]), .double([]), .boolean([]), .string([]),
-                                             .floatLists(ParquetLists()), .doubleLists(ParquetLists()), .int64Lists(ParquetLists())]
+                                             .floatLists(ParquetLists()), .doubleLists(ParquetLists()), .int64Lists(ParquetLists()),
+                                             .stringLists(ParquetLists())]
         let metadata = [ParquetKeyValue("k", "v")]
         let bytes = try ParquetWriter(schema: Self.everyType, keyValueMetadata: metadata).fileBytes(values)
         PyArrowOracle.expectMatches(try PyArrowOracle.read(bytes), Self.everyType, values, metadata: metadata)

@@ -58,6 +58,7 @@ enum PyArrowOracle {
         case .list(.int64): "list<element: int64 not null>"
         case .list(.float): "list<element: float not null>"
         case .list(.double): "list<element: double not null>"
+        case .list(.string): "list<element: string not null>"
         }
     }
 
@@ -105,14 +106,21 @@ enum PyArrowOracle {
             case .int64Lists(let l): expectList(got, l, sourceLocation)
             case .floatLists(let l): expectList(got, l, sourceLocation)
             case .doubleLists(let l): expectList(got, l, sourceLocation)
+            case .stringLists(let l):
+                expectLengths(got, l, sourceLocation)
+                #expect(got.strings == l.values, "\(name) values", sourceLocation: sourceLocation)
             }
         }
     }
 
     private static func expectList<T: BitwiseCopyable>(_ got: PyArrowFile.Column, _ lists: ParquetLists<T>, _ sourceLocation: SourceLocation) {
+        expectLengths(got, lists, sourceLocation)
+        #expect(got.hex == hex(lists.values), "\(got.name) values", sourceLocation: sourceLocation)
+    }
+
+    private static func expectLengths<T>(_ got: PyArrowFile.Column, _ lists: ParquetLists<T>, _ sourceLocation: SourceLocation) {
         let lengths = (0..<lists.rowCount).map { lists[row: $0].count }
         #expect(got.lengths == lengths, "\(got.name) row lengths", sourceLocation: sourceLocation)
         #expect(got.element_nullable == false, "\(got.name) elements should be not null", sourceLocation: sourceLocation)
-        #expect(got.hex == hex(lists.values), "\(got.name) values", sourceLocation: sourceLocation)
     }
 }
