@@ -95,6 +95,12 @@ let package = Package(
         .target(name: "ServoProtocol"),
         // SHA-256 for content hashes (calibration, URDF, configuration) in status and provenance.
         .target(name: "Digest"),
+        // A minimal Parquet writer (PLAIN, uncompressed, one row group, REQUIRED columns and lists)
+        // for the LeRobot v3 export: file bytes from column arrays, no I/O.
+        .target(name: "Parquet"),
+        // LeRobotDataset v3.0 from an in-memory dataset: data/episodes/tasks Parquet (through
+        // Parquet), info.json and stats.json (through ControlProtocol's JSON), bytes per path.
+        .target(name: "LeRobotExport", dependencies: ["Parquet", "ControlProtocol"]),
 
         // MARK: I/O edges
         .target(name: "SimulationDriver", dependencies: ["RigidBody", "RobotInterface", "LinearAlgebra"]),
@@ -226,6 +232,8 @@ let package = Package(
                 "AllocationCounter", "BuildInfo", "TestProcess",
             ]
         ),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
+        .testTarget(name: "LeRobotExportTests", dependencies: ["LeRobotExport", "Parquet", "ControlProtocol", "TestProcess"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]

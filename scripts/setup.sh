@@ -48,9 +48,10 @@ if [ "${1:-}" = "--test" ]; then
     }
     # Reference implementations used as test oracles: Pinocchio (rigid-body dynamics), MuJoCo
     # (the shipped URDFs must load in it), Crocoddyl (optimal control), safetensors (model files) and
-    # the servo vendors' SDKs (dynamixel-sdk, feetech-servo-sdk: servo-bus packets). Crocoddyl 3.2.1 only
-    # works with Pinocchio 4.0.0 (4.1.0 imports but computes garbage), hence the version check.
-    if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl, safetensors, dynamixel_sdk, scservo_sdk; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
+    # the servo vendors' SDKs (dynamixel-sdk, feetech-servo-sdk: servo-bus packets), pyarrow (Parquet
+    # files). Crocoddyl 3.2.1 only works with Pinocchio 4.0.0 (4.1.0 imports but computes garbage),
+    # hence the version check.
+    if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl, safetensors, dynamixel_sdk, scservo_sdk, pyarrow; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
         echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
         pip_install -r "$(dirname "$0")/requirements-test.txt"
     fi

@@ -13,7 +13,7 @@ import Testing
     /// section and have sources.
     static let expectedPureCoreModules: Set<String> = [
         "LinearAlgebra", "RigidBody", "RobotInterface", "Control", "ControlRuntime", "Planning", "Learning", "ControlProtocol",
-        "ServoProtocol", "Digest",
+        "ServoProtocol", "Digest", "Parquet", "LeRobotExport",
     ]
 
     /// Matches `import Foundation`, `@preconcurrency import NIOCore`, `import struct Foundation.Date`, ….
