@@ -13,13 +13,16 @@ import ServoProtocol
 /// options from the configuration, the connected driver, and the loop over it in position mode.
 extension DaemonAssembly {
     /// The calibration file a servo configuration uses: `driver.*.calibration`, else
-    /// `<data_directory>/calibration/<arm_id>.json` (`arm_id` defaults to the robot's name).
-    public static func calibrationPath(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel) -> String {
-        if let path = bus.calibration { return path }
-        return "\(config.dataDirectory)/calibration/\(armID(config, bus: bus, model: model)).json"
+    /// `<data_directory>/calibration/<arm_id>.json` (`arm_id` defaults to the robot's name). The
+    /// one rule for the daemon, which reads it, and `robotd calibrate`, which writes it.
+    /// - Parameter armID: an arm id chosen on the command line, over the configuration's.
+    public static func calibrationPath(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel,
+                                       armID chosen: String? = nil) -> String {
+        if chosen == nil, let path = bus.calibration { return path }
+        return CalibrationFile.path(dataDirectory: config.dataDirectory, arm: chosen ?? armID(config, bus: bus, model: model))
     }
 
-    static func armID(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel) -> String {
+    public static func armID(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel) -> String {
         bus.armID ?? config.robot.name ?? model.name
     }
 

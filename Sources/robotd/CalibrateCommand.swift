@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RigidBody
+import RobotDaemon
 import RobotdConfig
 import ServoBus
 import ServoDriver
@@ -80,11 +81,11 @@ struct CalibrateCommand: ParsableCommand {
         guard bus.ids.count == joints.count else {
             throw CLIError("\(configPath): driver.\(busProtocol).ids has \(bus.ids.count) servos but \(configuration.robot.urdf) has \(joints.count) joints (\(joints.joined(separator: ", ")))")
         }
-        let id = armID ?? bus.armID ?? configuration.robot.name ?? model.name
+        let id = armID ?? DaemonAssembly.armID(configuration, bus: bus, model: model)
         do throws(CalibrationError) { try CalibrationFile.checkArmID(id) } catch { throw CLIError("\(error)") }
         let readme = ((configuration.robot.urdf as NSString).deletingLastPathComponent as NSString).appendingPathComponent("README.md")
         return Arm(target: CalibrationTarget(arm: id, busProtocol: busProtocol, joints: joints, ids: bus.ids), bus: bus,
-                   path: CalibrationFile.path(dataDirectory: configuration.dataDirectory, arm: id), robotREADME: readme)
+                   path: DaemonAssembly.calibrationPath(configuration, bus: bus, model: model, armID: armID), robotREADME: readme)
     }
 
     /// Opens the bus and finds every servo; the client is closed when `body` returns.

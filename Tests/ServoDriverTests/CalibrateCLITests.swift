@@ -316,6 +316,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: rig.data + "/calibration/spare.json"))
         #expect(!other.stdout.contains("wrote the servos"))
 
+        // A configuration naming its file (`driver.*.calibration`, as configs/*-emulated.yaml
+        // do) gets it written there: the file the daemon reads, not one under data_directory.
+        let named = rig.dir.appendingPathComponent("named.yaml").path
+        let own = rig.dir.appendingPathComponent("mine/arm.json").path
+        let yaml = try String(contentsOfFile: rig.config, encoding: .utf8)
+            .replacingOccurrences(of: "    arm_id: so101-test\n", with: "    arm_id: so101-test\n    calibration: \(own)\n")
+        try yaml.write(toFile: named, atomically: true, encoding: .utf8)
+        let toNamed = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", named, "--import-lerobot", file, "--no-bus"])
+        #expect(toNamed.status == 0, "\(toNamed.stderr)")
+        #expect(try CalibrationFile.load(path: own, target: target).calibration == c, "the file driver.feetech.calibration names")
+
         // The legacy format is refused, naming the file and the reason.
         let legacy = rig.dir.appendingPathComponent("legacy.json").path
         try #"{"homing_offset": [1, 2, 3, 4, 5, 6], "drive_mode": [0, 0, 0, 0, 0, 0], "motor_names": ["a"]}"#.write(toFile: legacy, atomically: true, encoding: .utf8)
