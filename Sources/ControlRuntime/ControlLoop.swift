@@ -474,9 +474,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
                 try driver.activate(mode: configuration.commandMode)
                 // Powered from wherever the arm is: a joint outside its limits is brought back
                 // (by the hold or the move), its limit check armed once it is inside.
-                for i in 0 ..< model.dof {
-                    positionLimitArmed[i] = state.position[i] > limiter.limits.lower[i] && state.position[i] < limiter.limits.upper[i]
-                }
+                armPositionLimitsInside()
                 actuatorsOn = true
                 commandWasWritten = false
                 command.mode = configuration.commandMode
@@ -488,13 +486,12 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         if actions.contains(.holdMeasured) {
             // A joint outside its limits is held just inside them (the limiter ramps the goal
             // there), and its limit check waits until it is back.
+            armPositionLimitsInside()
             let limits = limiter.limits
             for i in 0 ..< model.dof {
                 let q = state.position[i], lower = limits.lower[i], upper = limits.upper[i]
                 let margin = min(Self.limitReentryMargin, 0.25 * (upper - lower))
-                let inside = q > lower && q < upper
-                positionLimitArmed[i] = inside
-                holdTarget[i] = inside ? q : min(max(q, lower + margin), upper - margin)
+                holdTarget[i] = positionLimitArmed[i] ? q : min(max(q, lower + margin), upper - margin)
             }
             limiter.reset(from: state)
         }
@@ -639,6 +636,15 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// Arms the position-limit check of each joint strictly inside its limits at the measured
+    /// pose; the others arm once they are back (`limitViolation`).
+    private func armPositionLimitsInside() {
+        let limits = limiter.limits
+        for i in 0 ..< model.dof {
+            positionLimitArmed[i] = state.position[i] > limits.lower[i] && state.position[i] < limits.upper[i]
+        }
     }
 
     /// How far inside its limits a joint found outside them is held (rad or m), at most a quarter
