@@ -82,6 +82,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     private var muFactor = 1.0
     private var currentCost = Double.infinity
     private var hasTrajectory = false
+    /// `gains` hold the feedback policy of the newest solve (a backward pass succeeded).
+    private var policyValid = false
+    /// The next solve's first rollout follows the shifted policy (`shift(by:)`).
+    private var warmPolicy = false
 
     /// - Warning: Not real-time safe (allocates every buffer the iterations use).
     public init(dynamics: Dynamics, cost: Cost, horizon: Int, options: Options = Options()) {
@@ -139,6 +143,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for i in 0 ..< horizon * nu { us[i] = controls[i] }
         hasTrajectory = false
         statesGiven = false
+        warmPolicy = false
     }
 
     /// Sets an initial state guess ((T+1)·nx values) that need not be dynamically consistent
@@ -149,9 +154,17 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         precondition(states.count == (horizon + 1) * nx, "states: (T+1)·nx values")
         for i in 0 ..< (horizon + 1) * nx { xs[i] = states[i] }
         statesGiven = true
+        warmPolicy = false
     }
 
-    /// Warm start for MPC: drops the first `steps` controls and repeats the last one at the end.
+    /// Warm start for MPC: drops the first `steps` nodes and repeats the last one at the end.
+    ///
+    /// After a solve that produced a feedback policy, the states and gains shift with the
+    /// controls and the next solve's first rollout follows that policy from its new x0,
+    /// u_k = ū_k + K_k (x_k − x̄_k) (clamped to the bounds), rather than replaying ū open loop:
+    /// the measured state never matches the plan's exactly, and on a light, fast arm an open-loop
+    /// torque sequence from a slightly different state diverges within the horizon (the Koch's
+    /// distal links: 0.4 g·m² of armature against 0.5 N·m), leaving iLQR a useless start.
     /// - Note: Real-time safe: no allocation, no locks.
     public func shift(by steps: Int) {
         guard steps > 0 else { return }
@@ -159,6 +172,17 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for k in 0 ..< horizon {
             let src = min(k + s, horizon - 1)
             for i in 0 ..< nu { us[k * nu + i] = us[src * nu + i] }
+        }
+        if hasTrajectory, policyValid {
+            for k in 0 ... horizon {
+                let src = min(k + s, horizon)
+                for i in 0 ..< nx { xs[k * nx + i] = xs[src * nx + i] }
+            }
+            for k in 0 ..< horizon {
+                let src = min(k + s, horizon - 1)
+                for i in 0 ..< nu * nx { gains[k * nu * nx + i] = gains[src * nu * nx + i] }
+            }
+            warmPolicy = true
         }
         hasTrajectory = false
     }
@@ -205,9 +229,15 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             j0 = evaluate()
             feasible = false
         } else {
-            guard let j = rollout(alpha: 0, feedback: false) else {
+            // The shifted policy first (no gaps to close: the rollout is the new iterate), then
+            // the controls open loop.
+            let warm = warmPolicy
+            warmPolicy = false
+            feasible = true
+            guard let j = (warm ? rollout(alpha: 0, feedback: true) : nil) ?? rollout(alpha: 0, feedback: false) else {
                 result.status = .invalidDynamics
                 result.cost = .infinity
+                policyValid = false
                 return result
             }
             swapCandidate()
@@ -287,6 +317,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 }
             }
         }
+        // Gains from this solve's backward passes; an earlier solve's no longer match `xs`.
+        policyValid = it > 0
         result.iterations = it
         result.cost = currentCost
         result.regularization = mu

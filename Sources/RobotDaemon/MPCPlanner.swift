@@ -420,12 +420,21 @@ public final class MPCPlanner: @unchecked Sendable {
         task.update(&solver.cost, goal: ReachTask.Goal(target: target, duration: duration, setAt: setAt, startPosition: startPosition, startJoints: startJoints),
                     time: t.time, state: x, planningModel: solver.dynamics.box.active == nil ? .nominal : .learned)
 
+        var result: ILQRSolver<SwitchableDynamics, CostModelSum>.Result
         if let last = lastT0 {
             solver.shift(by: Int(((t.time - last) / configuration.dt).rounded(.down)))
+            result = solve(x)
+            // A warm start that diverges from this state says nothing about the next one: plan
+            // again from the holding torques rather than publish nothing (and keep failing on
+            // the same shifted plan at every re-plan after).
+            if result.status == .invalidDynamics {
+                coldStart(x)
+                result = solve(x)
+            }
         } else {
             coldStart(x)
+            result = solve(x)
         }
-        var result = solve(x)
         let box = solver.dynamics.box
         // Epistemic uncertainty along the plan: where the learned model's members disagree, its
         // predictions are not to be trusted. A learned plan above the limit (or one whose rollout
@@ -466,6 +475,7 @@ public final class MPCPlanner: @unchecked Sendable {
             $0.stats.disagreementLimit = limit
         }
         guard result.status != .invalidDynamics else {
+            lastT0 = nil
             shared.withLock {
                 $0.stats.lastStatus = result.status.rawValue
             }

@@ -70,7 +70,14 @@ import Testing
     /// 29 N·m/rad, leaves a dead band.)
     @Test(arguments: [[0.4, -0.6, 0.7, 0.5, 0.2, 0.3], [-0.5, 0.3, -0.4, 0.8, 0, 0.5], [0.2, 0.4, 0.3, -0.6, 0.5, 0.9]])
     func mpcReachesATargetThroughTheServosPD(_ goalPose: [Double]) throws {
-        var config = try Self.config()
+        try Self.mpcReaches(goalPose, config: Self.config(), tolerance: 0.005)
+    }
+
+    /// Lock-step MPC toward the gripper position at `goalPose`: within `tolerance` (m) at some
+    /// point and within `finalTolerance` after `seconds`, following the plan, inside the limits.
+    static func mpcReaches(_ goalPose: [Double], config loaded: DaemonConfiguration, tolerance: Double, finalTolerance: Double? = nil,
+                           seconds: Double = 8) throws {
+        var config = loaded
         // Iterations, not the wall clock, bound each re-plan: the result is the controller's.
         config.mpc.budget = 1
         let parts = try DaemonAssembly.parts(config, logger: Logger(label: "test"))
@@ -105,7 +112,7 @@ import Testing
         let t0 = time
         var closest = Double.infinity, worstTracking = 0.0
         var qRef = [Double](repeating: 0, count: 6), tauRef = qRef
-        while time - t0 < 8 {
+        while time - t0 < seconds {
             if k % ticksPerPlan == 0 { planner.replanNow() }
             tick()
             let s = loop.telemetry.read()
@@ -125,9 +132,29 @@ import Testing
         }
         let finalDistance = distance(loop.telemetry.read())
         #expect(initialDistance > 0.1)
-        #expect(closest < 0.005, "never within 5 mm of the target in 8 s (closest \(closest) m)")
-        #expect(finalDistance < 0.005, "\(finalDistance) m from the target after 8 s")
+        #expect(closest < tolerance, "never within \(tolerance) m of the target in \(seconds) s (closest \(closest) m)")
+        #expect(finalDistance < finalTolerance ?? tolerance, "\(finalDistance) m from the target after \(seconds) s")
         #expect(worstTracking < 0.05, "the arm strayed \(worstTracking) rad from the plan's reference")
+    }
+}
+
+/// configs/koch-sim.yaml: the Koch v1.1 simulated as position servos, its distal XL330 links
+/// light enough that an open-loop warm start swung the plans (ILQR's WarmStartTests).
+@Suite(.serialized) struct KochPositionServoMPCTests {
+    static func config() throws -> DaemonConfiguration {
+        var config = try ConfigLoader.load(path: Fixtures.repoRoot.appendingPathComponent("configs/koch-sim.yaml").path)
+        config.loop.lockMemory = false
+        config.loop.overrunFaultThreshold = 1000
+        return config
+    }
+
+    /// The SO-101's three targets (0.11–0.19 m away on this arm): within 5 mm, and within 1 cm
+    /// after 8 s. (It passes within 1–2 mm after about 3 s, then drifts in a slow swing that
+    /// settles 1–6 mm off: the XL330s' 5.2 N·m/rad against the URDF's 0.01 N·m of friction and
+    /// the integral action's 3 /s.)
+    @Test(arguments: [[0.4, -0.6, 0.7, 0.5, 0.2, 0.3], [-0.5, 0.3, -0.4, 0.8, 0, 0.5], [0.2, 0.4, 0.3, -0.6, 0.5, 0.9]])
+    func mpcReachesATargetThroughTheServosPD(_ goalPose: [Double]) throws {
+        try PositionServoMPCTests.mpcReaches(goalPose, config: Self.config(), tolerance: 0.005, finalTolerance: 0.01)
     }
 }
 
