@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // The control socket's event loop (issue 4 asks for SwiftNIO): NIOCore + NIOPosix only.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The episode store (issue 16 asks for SQLite through GRDB, in WAL mode): Debian's
+        // libsqlite3 underneath (scripts/setup.sh installs libsqlite3-dev).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: C edges
@@ -127,7 +130,7 @@ let package = Package(
             name: "RobotDaemon",
             dependencies: [
                 "ControlServer", "ControlPorts", "ControlProtocol", "ControlSocket", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
-                "ServoDriver", "ServoProtocol",
+                "ServoDriver", "ServoProtocol", "EpisodeStore", "Digest",
                 "Platform", "LinearAlgebra", "AllocationCounter", "Planning", "Learning", "ModelFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -140,7 +143,7 @@ let package = Package(
             dependencies: [
                 "RobotDaemon", "ControlServer", "ControlProtocol", "ControlSocket", "ControlRuntime", "RobotdConfig", "Platform",
                 "RigidBody", "LinearAlgebra", "Planning", "Learning", "ModelFiles", "AllocationCounter",
-                "ServoBus", "ServoProtocol",
+                "ServoBus", "ServoProtocol", "EpisodeStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -160,12 +163,20 @@ let package = Package(
             dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest"]
         ),
 
+        // Recorded episodes in SQLite (WAL) under `data_directory`: the schema, crash recovery
+        // (an episode left `recording` opens as `incomplete`), the value types the recorder
+        // writes and the exporter reads.
+        .target(name: "EpisodeStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Recorded episodes → LeRobotDataset v3.0 files in a directory (info.json last, by rename).
+        .target(name: "DatasetExport", dependencies: ["EpisodeStore", "LeRobotExport", "ControlProtocol"]),
+
         // MARK: executables
         .executableTarget(
             name: "robotd",
             dependencies: [
                 "LinearAlgebra", "RigidBody", "RobotInterface", "SimulationDriver", "RobotdConfig",
                 "RobotDaemon", "Benchmarks", "AllocationCounter", "ServoBus", "ServoProtocol", "ServoDriver", "Platform",
+                "EpisodeStore", "DatasetExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -234,6 +245,8 @@ let package = Package(
         ),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
         .testTarget(name: "LeRobotExportTests", dependencies: ["LeRobotExport", "Parquet", "ControlProtocol", "TestProcess"]),
+        .testTarget(name: "EpisodeStoreTests", dependencies: ["EpisodeStore", "TestProcess", "BuildInfo"]),
+        .testTarget(name: "DatasetExportTests", dependencies: ["DatasetExport", "EpisodeStore", "LeRobotExport", "TestProcess"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
     ]

@@ -57,13 +57,20 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     public let results = SPSCRing<LoopCommandResult>(capacity: 64, initial: LoopCommandResult(id: 0, accepted: false, mode: .idle))
     public let telemetry = SeqLock(TelemetrySnapshot())
     public let flightRecorder: FlightRecorder
-    /// Every transition, for a consumer (learner or recorder); `nil` when nobody listens.
+    /// Every transition, for the learner; `nil` when nobody listens.
     public let transitions: SPSCRing<Transition>?
+    /// Every transition again, for the episode recorder (a ring has one consumer); `nil` when
+    /// the daemon does not record.
+    public let recordings: SPSCRing<Transition>?
     /// The planner's plans for `mpc` (their validity is the slot's); nil when this loop has no
     /// planner (mpc unavailable).
     public let plans: PlanSlot?
     /// Learned policies for `policy`; nil when the mode is not offered.
     public let policies: PolicySlot?
+    /// The operator's source for `teleop` (a `Policy` with `isOperatedByPerson`: streamed targets
+    /// or a leader arm); nil when the mode is not offered. While the source has no action (its
+    /// input went stale) the arm holds where it is.
+    public let teleop: PolicySlot?
 
     private var driver: Driver
     private var machine = ModeStateMachine()
@@ -77,6 +84,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// The newest fresh measurement: what controllers, policies, telemetry and transitions read.
     private var state: JointState
     private var command: JointCommand
+    /// This tick's command before the limiter (the transition's `requested`).
+    private var requestedCommand: [Double]
+    /// Whether the previous tick's command came from the policy or teleop source: when the source
+    /// stops acting, the hold takes the measured pose (not the pose the mode was entered at).
+    private var sourceWasActing = false
     /// Whether `command` holds what the driver was last sent since the actuators came on (so a
     /// tick without a fresh state can re-send it).
     private var commandWasWritten = false
@@ -125,8 +137,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
     /// - Warning: Not real-time safe (allocates everything the tick will use).
     public init(model: RobotModel, driver: consuming Driver, holdController: JointPDController,
                 moveController: JointPDController? = nil, limits: JointLimits,
-                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil, plans: PlanSlot? = nil,
-                policies: PolicySlot? = nil) {
+                configuration: Configuration = Configuration(), transitionRingCapacity: Int? = nil, recordingRingCapacity: Int? = nil,
+                plans: PlanSlot? = nil, policies: PolicySlot? = nil, teleop: PolicySlot? = nil) {
         precondition(model.dof <= transitionMaxJoints, "robotd records at most \(transitionMaxJoints) joints")
         precondition(limits.dof == model.dof, "one limit per joint")
         precondition(configuration.maxStateAge > 0 && configuration.staleStateFaultTicks >= 1,
@@ -142,6 +154,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         sample = JointState(dof: n)
         state = JointState(dof: n)
         command = JointCommand(mode: configuration.commandMode, dof: n)
+        requestedCommand = Array(repeating: 0, count: n)
         holdTarget = Array(repeating: 0, count: n)
         desiredPosition = Array(repeating: 0, count: n)
         desiredVelocity = Array(repeating: 0, count: n)
@@ -155,6 +168,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         zeroVelocity = Array(repeating: 0, count: n)
         flightRecorder = FlightRecorder(capacity: max(1, configuration.flightRecorderTicks))
         transitions = transitionRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
+        recordings = recordingRingCapacity.map { SPSCRing(capacity: $0, initial: Transition()) }
         workspace = model.makeWorkspace()
         machine.faultsDisableActuators = configuration.faultsDisableActuators
         self.plans = plans
@@ -168,6 +182,13 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             precondition(policies.actionKind == configuration.commandMode,
                          "policy slot for \(policies.actionKind) actions, loop commands \(configuration.commandMode)")
             machine.availableModes.insert(.policy)
+        }
+        self.teleop = teleop
+        if let teleop {
+            precondition(teleop.dof == n, "teleop slot for \(teleop.dof) joints, robot has \(n)")
+            precondition(teleop.actionKind == configuration.commandMode,
+                         "teleop slot for \(teleop.actionKind) actions, loop commands \(configuration.commandMode)")
+            machine.availableModes.insert(.teleop)
         }
     }
 
@@ -339,6 +360,7 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
 
     /// The limiter (once per tick) and the write; a failed write faults.
     private func limitAndWrite(time: Double) {
+        for i in 0 ..< model.dof { requestedCommand[i] = command.values[i] }
         limitedLastTick = limiter.limit(&command, state: state, dt: configuration.period) > 0
         do {
             try driver.write(command)
@@ -387,7 +409,8 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         switch c.kind {
         case .setMode:
             let missing: RejectReason = c.mode == .mpc && plans?.covers(time) != true ? .noPlan
-                : c.mode == .policy && policies?.hasPolicy != true ? .noPolicy : .none
+                : c.mode == .policy && policies?.hasPolicy != true ? .noPolicy
+                : c.mode == .teleop && teleop?.hasPolicy != true ? .noPolicy : .none
             if missing != .none {
                 _ = results.push(LoopCommandResult(id: c.id, accepted: false, mode: machine.mode, reason: missing))
                 return
@@ -591,7 +614,19 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
         commandModelVersion = 0
         commandPolicyVersion = 0
         commandIsIntervention = machine.mode == .teleop
-        if machine.mode == .policy, let policies, policyControl(policies, time: time) { return }
+        let source = machine.mode == .policy ? policies : machine.mode == .teleop ? teleop : nil
+        if let source {
+            if policyControl(source, time: time) {
+                sourceWasActing = true
+                return
+            }
+            // The source stopped acting (a stale stream, a policy without an action): stop where
+            // the arm is, not back at the pose the mode was entered at.
+            if sourceWasActing {
+                for i in 0 ..< model.dof { holdTarget[i] = state.position[i] }
+            }
+        }
+        sourceWasActing = false
         if machine.mode == .mpc {
             if planControl(time: time) { return }
             let from = machine.mode
@@ -680,9 +715,11 @@ public final class ControlLoop<Driver: RobotDriver>: @unchecked Sendable {
             t.velocity[i] = measured.velocity[i]
             t.effort[i] = measured.effort[i]
             t.command[i] = actuatorsOn ? command.values[i] : 0
+            t.requested[i] = actuatorsOn ? requestedCommand[i] : 0
         }
         flightRecorder.record(t)
         transitions?.push(t)
+        recordings?.push(t)
     }
 
     /// Forward kinematics of the measured state, once per measurement.

@@ -24,6 +24,9 @@ public struct Transition: Sendable, BitwiseCopyable {
     public var effort: InlineArray<8, Double>
     /// The command written to the driver (after the limiter), in `commandMode`.
     public var command: InlineArray<8, Double>
+    /// The command the active controller, policy or operator asked for, before the limiter
+    /// (equal to `command` unless `Flags.limited`); zero while the actuators are off.
+    public var requested: InlineArray<8, Double>
     /// How the driver interprets `command`; nil while the actuators are off (`command` zero).
     public var commandMode: CommandMode?
     /// Version of the learned dynamics model behind the plan that produced the command (`mpc`;
@@ -54,6 +57,7 @@ public struct Transition: Sendable, BitwiseCopyable {
         velocity = InlineArray(repeating: 0)
         effort = InlineArray(repeating: 0)
         command = InlineArray(repeating: 0)
+        requested = InlineArray(repeating: 0)
         commandMode = nil
         modelVersion = 0
         policyVersion = 0

@@ -1,0 +1,2 @@
+import DatasetExport
+import Testing
