@@ -112,6 +112,32 @@ import Testing
         slot.collect()
     }
 
+    /// A source that stops acting (a teleop stream gone stale, a policy without an action) leaves
+    /// the arm where it is: the hold takes the pose measured when it stopped, not the pose the
+    /// mode was entered at (which would slew the arm back across everything it just did).
+    @Test func aSourceThatStopsActingHoldsWhereTheArmIs() throws {
+        let (loop, slot) = try Self.policyLoop(commandMode: .position)
+        var k = 0
+        func tick(_ n: Int) { for _ in 0 ..< n { k += 1; loop.tick(time: Double(k) * 0.001, overran: false) } }
+        tick(5)
+        let entry = loop.telemetry.read().position[0]
+        let source = StoppablePolicy(goal: (0 ..< 6).map { i in loop.telemetry.read().position[i] + (i == 0 ? 0.4 : 0) })
+        slot.install(source)
+        _ = loop.commands.send(LoopCommand(id: 1, kind: .setMode, mode: .policy))
+        tick(400)
+        let moved = loop.telemetry.read()
+        #expect(moved.mode == .policy && moved.position[0] - entry > 0.2, "the policy moved joint 0 from \(entry) to \(moved.position[0])")
+        source.acting = false
+        tick(1)
+        let stopped = loop.telemetry.read().position[0]
+        tick(500)
+        let held = loop.telemetry.read()
+        #expect(held.mode == .policy, "a source without an action holds in its mode")
+        #expect(abs(held.command[0] - stopped) < 0.02 && abs(held.position[0] - stopped) < 0.02,
+                "held at \(held.position[0]) (goal \(held.command[0])); the arm was at \(stopped) when the source stopped, entered at \(entry)")
+        slot.collect()
+    }
+
     @Test func feedsTargetsToTargetConditionedPolicies() throws {
         let (loop, slot) = try Self.policyLoop()
         var k = 0
@@ -147,5 +173,21 @@ import Testing
         #expect(slot.currentTarget.hasJoints && slot.currentTarget.hasPosition)
         #expect(throws: PolicyFeatureError.self) { try PolicyFeature.parse("q,v,velocity") }
         #expect(throws: PolicyFeatureError.self) { try PolicyFeature.parse("q,q") }
+    }
+}
+
+/// A constant position goal until `acting` is cleared (then no action).
+final class StoppablePolicy: Policy, @unchecked Sendable {
+    let goal: [Double]
+    var acting = true
+    init(goal: [Double]) { self.goal = goal }
+    var name: String { "stoppable" }
+    var dof: Int { goal.count }
+    var actionKind: CommandMode { .position }
+    var needs: PolicyObservation.Needs { [] }
+    func action(into action: UnsafeMutableBufferPointer<Double>, observation: borrowing PolicyObservation) -> Bool {
+        guard acting else { return false }
+        for i in 0 ..< goal.count { action[i] = goal[i] }
+        return true
     }
 }
