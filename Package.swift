@@ -160,7 +160,7 @@ let package = Package(
         // thread, calibration (robotd's files and LeRobot imports), bus health for status.
         .target(
             name: "ServoDriver",
-            dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest"]
+            dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest", "Control"]
         ),
 
         // Recorded episodes in SQLite (WAL) under `data_directory`: the schema, crash recovery
@@ -240,7 +240,7 @@ let package = Package(
             name: "ServoDriverTests",
             dependencies: [
                 "ServoDriver", "ServoBus", "ServoProtocol", "RobotInterface", "SimulationDriver", "RigidBody", "Digest",
-                "AllocationCounter", "BuildInfo", "TestProcess",
+                "AllocationCounter", "BuildInfo", "TestProcess", "Control", "ControlRuntime",
             ]
         ),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
