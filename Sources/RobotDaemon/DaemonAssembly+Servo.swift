@@ -28,29 +28,34 @@ extension DaemonAssembly {
 
     /// The driver's options from the configuration and a calibration.
     /// - Throws: `Failure` naming the key whose value does not fit the robot.
+    /// - Parameters:
+    ///   - busKind: the bus's protocol (the follower's `driver.kind`, or a leader arm's);
+    ///     `section`: the configuration key its settings are under, for errors.
     public static func servoOptions(_ config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus, model: RobotModel,
-                                    calibration: ArmCalibration) throws -> ServoArmOptions {
-        let kind = config.driver.kind.rawValue
+                                    calibration: ArmCalibration, busKind: DaemonConfiguration.Driver.Kind? = nil,
+                                    section: String? = nil) throws -> ServoArmOptions {
+        let busKind = busKind ?? config.driver.kind
+        let kind = section ?? "driver.\(busKind.rawValue)"
         guard bus.ids.count == model.dof else {
-            throw Failure("driver.\(kind).ids: \(bus.ids.count) servo ids for \(model.dof) joints (\(model.joints.map(\.name).joined(separator: ", ")))")
+            throw Failure("\(kind).ids: \(bus.ids.count) servo ids for \(model.dof) joints (\(model.joints.map(\.name).joined(separator: ", ")))")
         }
-        var o = ServoArmOptions(busProtocol: config.driver.kind == .dynamixel ? .dynamixel : .feetech, port: bus.port, baud: bus.baud,
+        var o = ServoArmOptions(busProtocol: busKind == .dynamixel ? .dynamixel : .feetech, port: bus.port, baud: bus.baud,
                                 ids: bus.ids.map { UInt8($0) }, jointNames: model.joints.map(\.name),
                                 robotName: config.robot.name ?? model.name, calibration: calibration)
         o.busRateHz = bus.busRateHz
         o.positionMode = bus.positionMode == .currentPosition ? .currentBasedPosition : .position
         o.profileVelocity = bus.profileVelocity
         o.profileAcceleration = bus.profileAcceleration
-        if let p = bus.positionP { o.positionP = try perJoint(p, "driver.\(kind).position_p", model).map { Int($0.rounded()) } }
-        if let d = bus.positionD { o.positionD = try perJoint(d, "driver.\(kind).position_d", model).map { Int($0.rounded()) } }
-        if let t = bus.torqueLimit { o.torqueLimit = try perJoint(t, "driver.\(kind).torque_limit", model) }
+        if let p = bus.positionP { o.positionP = try perJoint(p, "\(kind).position_p", model).map { Int($0.rounded()) } }
+        if let d = bus.positionD { o.positionD = try perJoint(d, "\(kind).position_d", model).map { Int($0.rounded()) } }
+        if let t = bus.torqueLimit { o.torqueLimit = try perJoint(t, "\(kind).torque_limit", model) }
         o.maxGoalStep = bus.maxGoalStep
         o.softLimitMargin = Int((bus.softLimitMargin / (2 * Double.pi) * Double(ArmCalibration.countsPerRevolution)).rounded(.up))
         o.failedCyclesToFault = bus.failedCyclesToFault
         o.retriesPerCycle = bus.retries
         o.safeState = bus.safeState == .hold ? .hold : .torqueOff
         o.effortLimits = model.joints.map(\.effortLimit)
-        let stiffness = try bus.feedforwardStiffness.map { try perJoint($0, "driver.\(kind).feedforward_stiffness", model) }
+        let stiffness = try bus.feedforwardStiffness.map { try perJoint($0, "\(kind).feedforward_stiffness", model) }
             ?? model.joints.map { $0.effortLimit.isFinite ? $0.effortLimit / 0.1 : 0 }
         o.feedforwardCompliance = stiffness.map { $0 > 0 ? 1 / $0 : 0 }
         o.diagnosticsHz = min(bus.diagnosticsHz, bus.busRateHz)
@@ -58,7 +63,7 @@ extension DaemonAssembly {
         do throws(ServoArmError) {
             try o.validate()
         } catch {
-            throw Failure("driver.\(kind): \(error)")
+            throw Failure("\(kind): \(error)")
         }
         return o
     }
@@ -132,19 +137,21 @@ extension DaemonAssembly {
     /// - Throws: `Failure` with the file's problem, or, when there is no file, how to make one
     ///   (torque is never enabled on an uncalibrated arm).
     static func loadCalibration(_ path: String, config: DaemonConfiguration, bus: DaemonConfiguration.SerialBus,
-                                model: RobotModel) throws -> (calibration: ArmCalibration, hash: String) {
-        let kind = config.driver.kind.rawValue
-        let target = CalibrationTarget(arm: armID(config, bus: bus, model: model), busProtocol: kind,
+                                model: RobotModel, busKind: DaemonConfiguration.Driver.Kind? = nil, section: String? = nil,
+                                arm: String? = nil) throws -> (calibration: ArmCalibration, hash: String) {
+        let busKind = busKind ?? config.driver.kind
+        let kind = section ?? "driver.\(busKind.rawValue)"
+        let target = CalibrationTarget(arm: arm ?? armID(config, bus: bus, model: model), busProtocol: busKind.rawValue,
                                        joints: model.joints.map(\.name), ids: bus.ids)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw Failure("driver.\(kind): no calibration at \(path); the arm stays unpowered until it is calibrated: "
+            throw Failure("\(kind): no calibration at \(path); the arm stays unpowered until it is calibrated: "
                           + "robotd calibrate --config <this file> (or --import-lerobot <LeRobot's file>), docs/servo-buses.md §6")
         }
         do throws(CalibrationError) {
             let loaded = try CalibrationFile.load(path: path, target: target)
             return (loaded.calibration, loaded.sha256)
         } catch {
-            throw Failure("driver.\(kind).calibration: \(error)")
+            throw Failure("\(kind).calibration: \(error)")
         }
     }
 }
