@@ -226,3 +226,47 @@ import Testing
         #expect(throws: DatasetExportError(.noEpisodes, "")) { try EpisodeSelection().choose(from: [summaries[3]]) }
     }
 }
+
+/// Issue 16: "LeRobot's own LeRobotDataset loads the export". Opt-in, because lerobot and torch
+/// are heavy (datasets-and-imitation.md §1.13; README "Tests"): runs when ROBOTD_LEROBOT_TEST=1
+/// and the Python in ROBOTD_LEROBOT_PYTHON (default python3) can import lerobot.
+@Suite struct LeRobotLoaderTests {
+    static let python = ProcessInfo.processInfo.environment["ROBOTD_LEROBOT_PYTHON"] ?? "python3"
+
+    static var enabled: Bool {
+        guard ProcessInfo.processInfo.environment["ROBOTD_LEROBOT_TEST"] == "1" else { return false }
+        let probe = try? ChildProcess.run("/usr/bin/env", [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('lerobot') is None)"])
+        return probe?.status == 0
+    }
+
+    struct Load: Decodable {
+        var failures: [String]
+        var frames: Int
+        var episodes: Int
+        var tasks: [String]
+        var features: [String]
+    }
+
+    @Test(.enabled(if: enabled, "set ROBOTD_LEROBOT_TEST=1 and ROBOTD_LEROBOT_PYTHON to a Python with lerobot"))
+    func lerobotsLeRobotDatasetLoadsTheExportWithTheRecordedValues() throws {
+        let recorded = [
+            DatasetExportTests.episode(id: 2, frames: 30), DatasetExportTests.episode(id: 5, frames: 3, task: "push the cube"),
+            DatasetExportTests.episode(id: 11, frames: 17),
+        ]
+        let root = DatasetExportTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try DatasetDirectory.write(try RecordedDataset(recorded).files(), to: root.path, force: false)
+
+        let script = ChildProcess.repositoryRoot.appendingPathComponent("Tests/oracles/lerobot_load.py").path
+        let run = try ChildProcess.run("/usr/bin/env", [Self.python, script, root.path])
+        try #require(run.status == 0, "lerobot_load.py failed: \(run.stderr)")
+        let load = try JSONDecoder().decode(Load.self, from: run.stdoutData)
+        #expect(load.failures == [])
+        #expect(load.frames == 50)
+        #expect(load.episodes == 3)
+        #expect(load.tasks == ["pick the cube", "push the cube", "pick the cube"])
+        for key in ["observation.state", "observation.velocity", "observation.effort", "action", "requested_action", "intervention", "task"] {
+            #expect(load.features.contains(key), "\(key)")
+        }
+    }
+}
