@@ -270,3 +270,52 @@ import Testing
         }
     }
 }
+
+/// The export command's work against an in-memory store.
+@Suite struct DatasetExportJobTests {
+    struct Store: EpisodeSource {
+        var episodes: [RecordedEpisode]
+        func episodeSummaries() throws -> [EpisodeSummary] { episodes.map(\.summary) }
+        func episode(id: Int64) throws -> RecordedEpisode {
+            guard let e = episodes.first(where: { $0.summary.id == id }) else { throw DatasetExportError(.selection, "no \(id)") }
+            return e
+        }
+    }
+
+    static let store = Store(episodes: [
+        DatasetExportTests.episode(id: 1, frames: 4), DatasetExportTests.episode(id: 2, frames: 5, status: .incomplete),
+        DatasetExportTests.episode(id: 6, frames: 6), DatasetExportTests.episode(id: 7, frames: 2, status: .recording),
+    ])
+
+    @Test func exportsTheCompleteEpisodesSkippingTheRestAndSaysWhat() throws {
+        let root = DatasetExportTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let report = try DatasetExportJob(selection: EpisodeSelection(), directory: root.path, force: false).run(Self.store)
+        #expect(report.exported == [1, 6])
+        #expect(report.frames == 10)
+        #expect(report.skipped.map(\.id) == [2, 7])
+        #expect(report.files.last == "meta/info.json")
+        #expect(try DatasetExportTests.check(root).episodes.length == [4, 6])
+
+        // A second export into the same directory needs --force; with it the new dataset replaces the old.
+        let again = DatasetExportJob(selection: EpisodeSelection(ids: [2, 6], includeIncomplete: true), directory: root.path, force: false)
+        #expect(throws: DatasetExportError(.outputDirectory, "")) { try again.run(Self.store) }
+        var forced = again
+        forced.force = true
+        #expect(try forced.run(Self.store).exported == [2, 6])
+        let check = try DatasetExportTests.check(root)
+        #expect(check.failures == [])
+        #expect(check.episodes.length == [5, 6])
+    }
+
+    @Test func aBadEpisodeWritesNothing() throws {
+        var bad = DatasetExportTests.episode(id: 3, frames: 3)
+        bad.frames[1].position[0] = .infinity
+        let root = DatasetExportTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let job = DatasetExportJob(selection: EpisodeSelection(), directory: root.path, force: false)
+        let error = #expect(throws: DatasetExportError.self) { try job.run(Store(episodes: Self.store.episodes + [bad])) }
+        #expect(error?.message == "episode 3 frame 1: position of joint shoulder_pan is inf, not a finite float32")
+        #expect(!FileManager.default.fileExists(atPath: root.path))
+    }
+}
