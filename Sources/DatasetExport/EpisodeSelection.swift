@@ -46,7 +46,7 @@ public struct EpisodeSelection: Sendable, Hashable {
         if let ids {
             let known = Set(summaries.map(\.id))
             if let missing = ids.subtracting(known).min() {
-                throw DatasetExportError(.selection, "episode \(missing) is not in the store (dataset list shows its episodes)")
+                throw DatasetExportError(.selection, "episode \(missing) is not in the store (robotd dataset list shows its episodes)")
             }
         }
         var chosen: [EpisodeSummary] = [], skipped: [(id: Int64, reason: String)] = []

@@ -90,9 +90,12 @@ struct DatasetCommand: ParsableCommand {
     }
 }
 
-/// The seam to `EpisodeStore`'s read-only reader (STORE's branch): wiring it is the one line in
-/// `open`, e.g. `return try EpisodeStore(readOnlyAt: dataDirectory)` plus a conformance
-/// `extension EpisodeStore: EpisodeSource {}` whose two methods forward to the reader's.
+/// The seam to `EpisodeStore`'s read-only reader (the STORE helper's branch). Wiring, checked
+/// against that branch's commit 834c627 (export, list and the StoreCLITests end-to-end test pass):
+/// the body below becomes
+/// `try EpisodeStore(path: EpisodeStore.path(dataDirectory: dataDirectory), access: .reader)`, and
+/// DatasetExport gains `extension EpisodeStore: EpisodeSource { public func episodeSummaries()
+/// throws -> [EpisodeSummary] { try list() } }` (`episode(id:)` already matches).
 enum EpisodeStoreReader {
     static func open(dataDirectory: String) throws -> any EpisodeSource {
         throw CLIError("this robotd has no episode store reader yet (issue 16: EpisodeStore's read-only API is not wired into robotd dataset)")

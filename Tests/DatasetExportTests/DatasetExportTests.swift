@@ -219,7 +219,7 @@ import Testing
         #expect(try EpisodeSelection(ids: [4, 1]).choose(from: summaries).chosen.map(\.id) == [1, 4])
 
         let missing = #expect(throws: DatasetExportError.self) { try EpisodeSelection(ids: [1, 3]).choose(from: summaries) }
-        #expect(missing?.message == "episode 3 is not in the store (dataset list shows its episodes)")
+        #expect(missing?.message == "episode 3 is not in the store (robotd dataset list shows its episodes)")
         let incomplete = #expect(throws: DatasetExportError.self) { try EpisodeSelection(ids: [2]).choose(from: summaries) }
         #expect(incomplete?.message == "episode 2 is incomplete (killed); --include-incomplete exports it")
         #expect(throws: DatasetExportError(.selection, "")) { try EpisodeSelection(ids: [5]).choose(from: summaries) }
