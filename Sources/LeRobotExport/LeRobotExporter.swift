@@ -6,6 +6,11 @@ public struct LeRobotExportFile: Sendable, Hashable {
     /// e.g. `data/chunk-000/file-000.parquet`, `meta/info.json`.
     public var relativePath: String
     public var bytes: [UInt8]
+
+    public init(relativePath: String, bytes: [UInt8]) {
+        self.relativePath = relativePath
+        self.bytes = bytes
+    }
 }
 
 /// Builds a LeRobotDataset v3.0 (datasets-and-imitation.md §1.2–1.9) from an in-memory dataset,

@@ -8,7 +8,7 @@ struct Robotd: ParsableCommand {
         commandName: "robotd",
         abstract: "Robot-arm controller daemon: the control loop, its configuration, dynamics tools and benchmarks.",
         version: RobotdVersion.string,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, ModelCommand.self, BenchCommand.self, SimCommand.self, BusCommand.self, EmulateCommand.self, CalibrateCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, ModelCommand.self, BenchCommand.self, SimCommand.self, BusCommand.self, EmulateCommand.self, CalibrateCommand.self, DatasetCommand.self]
     )
 }
 
