@@ -245,7 +245,7 @@ let package = Package(
         ),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
         .testTarget(name: "LeRobotExportTests", dependencies: ["LeRobotExport", "Parquet", "ControlProtocol", "TestProcess"]),
-        .testTarget(name: "EpisodeStoreTests", dependencies: ["EpisodeStore", "TestProcess", "BuildInfo"]),
+        .testTarget(name: "EpisodeStoreTests", dependencies: ["EpisodeStore", "TestProcess", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetExportTests", dependencies: ["DatasetExport", "EpisodeStore", "LeRobotExport", "TestProcess"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),
