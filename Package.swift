@@ -232,6 +232,7 @@ let package = Package(
             dependencies: [
                 "RobotDaemon", "ControlProtocol", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
+                "EpisodeStore",
             ]
         ),
         .testTarget(name: "ServoProtocolTests", dependencies: ["TestProcess", "ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
