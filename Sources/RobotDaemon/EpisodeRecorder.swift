@@ -114,8 +114,9 @@ public final class EpisodeRecorder: @unchecked Sendable {
     public var status: Status { published.withLock { $0 } }
 
     public func start() {
+        // Normal priority (not the learner's nice 19): the 100 ms bound on what a crash loses
+        // needs it to run; its work per pass is small.
         worker.start(name: "robotd-recorder", stackSize: 1 << 20) { [self] in
-            RealtimeThread.setCurrentThreadNice(10)
             while !worker.isStopping {
                 let drained = step(now: MonotonicClock.seconds())
                 if drained == 0 { usleep(5000) }
