@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import GRDB
 
 /// Recorded episodes in SQLite (`<data_directory>/episodes.sqlite`, WAL), through GRDB.
@@ -41,6 +42,9 @@ public final class EpisodeStore: Sendable {
     public let path: String
     public let access: Access
     private let pool: DatabasePool
+    /// The writer's exclusive `flock` on `<path>.lock`, held until deinit: one writer per file,
+    /// so a second daemon cannot mark the first one's recording `incomplete` under it.
+    private let lockDescriptor: Int32?
 
     /// Opens (as `.writer`: creates) the store at `path`.
     /// - Throws: `EpisodeStoreError` — `.unwritable` (the file or directory cannot be opened as
@@ -52,6 +56,7 @@ public final class EpisodeStore: Sendable {
         if access == .reader, !FileManager.default.fileExists(atPath: path) {
             throw EpisodeStoreError(.unwritable, path: path, "no episode store there (nothing has been recorded with this data_directory)")
         }
+        lockDescriptor = access == .writer ? try Self.lockWriter(path) : nil
         var configuration = Configuration()
         configuration.readonly = access == .reader
         configuration.label = "episodes"
@@ -70,6 +75,7 @@ public final class EpisodeStore: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
+            if let fd = lockDescriptor { close(fd) }
             throw EpisodeStoreError.from(error, path: path, doing: "opening")
         }
         do {
@@ -98,8 +104,35 @@ public final class EpisodeStore: Sendable {
                 }
             }
         } catch {
+            if let fd = lockDescriptor { close(fd) }
             throw EpisodeStoreError.from(error, path: path, doing: "opening")
         }
+    }
+
+    deinit {
+        if let fd = lockDescriptor { close(fd) }
+    }
+
+    /// Takes the writer's lock (non-blocking).
+    /// - Throws: `.inUse` when another process holds it, `.unwritable` when the lock file cannot be made.
+    private static func lockWriter(_ path: String) throws(EpisodeStoreError) -> Int32 {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw EpisodeStoreError(.unwritable, path: path, "cannot create the writer's lock \(lockPath): \(String(cString: strerror(e)))")
+        }
+        var result: Int32
+        repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
+        guard result == 0 else {
+            let e = errno
+            close(fd)
+            if e == EWOULDBLOCK {
+                throw EpisodeStoreError(.inUse, path: path, "another process records into this store (it holds \(lockPath)); one robotd per data_directory")
+            }
+            throw EpisodeStoreError(.unwritable, path: path, "cannot lock \(lockPath): \(String(cString: strerror(e)))")
+        }
+        return fd
     }
 
     /// Why an episode found `recording` at open is `incomplete`.

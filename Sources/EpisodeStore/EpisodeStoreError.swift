@@ -10,6 +10,7 @@ public struct EpisodeStoreError: Error, Hashable, CustomStringConvertible, Senda
             case unknownEpisode = "unknown episode"
             case episodeRecording = "episode being recorded"
             case invalidArgument = "invalid argument"
+            case inUse = "in use"
             case io = "I/O error"
         }
         let kind: Kind
@@ -28,6 +29,9 @@ public struct EpisodeStoreError: Error, Hashable, CustomStringConvertible, Senda
         public static let episodeRecording = Code(kind: .episodeRecording)
         /// The caller passed a value the store cannot keep (empty task, fps < 1, ragged frames).
         public static let invalidArgument = Code(kind: .invalidArgument)
+        /// Another process has the store open as its writer (another robotd on the same
+        /// `data_directory`).
+        public static let inUse = Code(kind: .inUse)
         /// Any other SQLite failure (busy, interrupted, I/O).
         public static let io = Code(kind: .io)
 

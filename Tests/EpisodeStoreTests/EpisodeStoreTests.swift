@@ -130,6 +130,21 @@ func digest(_ path: String) -> Data? { FileManager.default.contents(atPath: path
         #expect(try reader.episode(id: id).frames.count == 8)
     }
 
+    /// One writer per file (another robotd on the same data_directory is refused), readers beside it;
+    /// the lock goes with the writer.
+    @Test func aSecondWriterIsRefused() throws {
+        let dir = TempDirectory()
+        var first: EpisodeStore? = try EpisodeStore(path: dir.store, access: .writer)
+        let id = try #require(first).beginEpisode(task: "t", fps: 10, jointNames: joints, commandMode: "effort", startedAt: 1,
+                                                  provenance: provenance())
+        let error = #expect(throws: EpisodeStoreError.self) { try EpisodeStore(path: dir.store, access: .writer) }
+        #expect(error?.code == .inUse && error?.description.contains("one robotd per data_directory") == true)
+        // The refused writer changed nothing: the episode is still being recorded.
+        #expect(try EpisodeStore(path: dir.store, access: .reader).summary(episode: id).status == .recording)
+        first = nil
+        #expect(try EpisodeStore(path: dir.store, access: .writer).summary(episode: id).status == .incomplete)
+    }
+
     @Test func aReaderOfAMissingStoreSaysSo() {
         let dir = TempDirectory()
         #expect(throws: EpisodeStoreError(.unwritable, path: "", "")) { try EpisodeStore(path: dir.store, access: .reader) }
