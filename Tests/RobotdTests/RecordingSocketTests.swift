@@ -71,7 +71,16 @@ import Testing
         #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM frames WHERE episode_id = \(id)") == "\(frames)")
         #expect(try Self.sqlite(db, "SELECT COUNT(DISTINCT mode) FROM frames WHERE episode_id = \(id) AND mode IN ('hold', 'move')") == "2")
         #expect(try Self.sqlite(db, "SELECT MAX(ABS(timestamp * 50 - frame_index)) < 1e-9 FROM frames WHERE episode_id = \(id)") == "1")
-        #expect(try Self.sqlite(db, "SELECT provenance FROM episodes WHERE id = \(id)").contains("\"robotdVersion\""))
+        // Provenance: the files' SHA-256 as sha256sum computes them, no calibration for the simulator, our uid.
+        let provenance = try #require(try TestSupport.json(try Self.sqlite(db, "SELECT provenance FROM episodes WHERE id = \(id)")) as? [String: Any])
+        func sha256(_ path: String) throws -> String {
+            String(try TestSupport.run("/usr/bin/sha256sum", [path]).stdout.prefix(64))
+        }
+        #expect(provenance["urdfSHA256"] as? String == (try sha256(TestSupport.urdfPath("sim6"))), "\(provenance)")
+        #expect(provenance["configurationSHA256"] as? String == (try sha256(daemon.configPath)), "\(provenance)")
+        #expect(provenance["calibrationSHA256"] == nil && provenance["robot"] as? String == "sim6", "\(provenance)")
+        #expect(provenance["operatorUID"] as? Int == Int(getuid()) && provenance["task"] as? String == "reach the cup", "\(provenance)")
+        #expect((provenance["robotdVersion"] as? String)?.isEmpty == false, "\(provenance)")
 
         // Bad params name the problem; discard deletes; delete of an unknown id is invalid params.
         for bad: [String: Any] in [["task": "", "fps": 50], ["task": "t", "fps": 0], ["task": "t", "fps": 501], ["task": "t"],
