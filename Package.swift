@@ -232,6 +232,7 @@ let package = Package(
             dependencies: [
                 "RobotDaemon", "ControlProtocol", "ControlRuntime", "Control", "RigidBody", "RobotInterface", "SimulationDriver",
                 "RobotdConfig", "Platform", "AllocationCounter", "LinearAlgebra", "Learning", "BuildInfo", .product(name: "Logging", package: "swift-log"),
+                "EpisodeStore",
             ]
         ),
         .testTarget(name: "ServoProtocolTests", dependencies: ["TestProcess", "ServoProtocol", "LinearAlgebra", "AllocationCounter"]),
@@ -245,7 +246,7 @@ let package = Package(
         ),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "TestProcess"]),
         .testTarget(name: "LeRobotExportTests", dependencies: ["LeRobotExport", "Parquet", "ControlProtocol", "TestProcess"]),
-        .testTarget(name: "EpisodeStoreTests", dependencies: ["EpisodeStore", "TestProcess", "BuildInfo"]),
+        .testTarget(name: "EpisodeStoreTests", dependencies: ["EpisodeStore", "TestProcess", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetExportTests", dependencies: ["DatasetExport", "EpisodeStore", "LeRobotExport", "ControlProtocol", "TestProcess"]),
         .testTarget(name: "RobotdConfigTests", dependencies: ["RobotdConfig", "Planning"]),
         .testTarget(name: "PlatformTests", dependencies: ["ControlSocket", "Platform", "CLinuxRT", .product(name: "Logging", package: "swift-log")]),

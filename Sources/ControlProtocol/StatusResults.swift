@@ -191,11 +191,14 @@ public struct StatusResult: ControlResult {
     public var policyVersion: Int?
     /// The servo bus behind a servo driver; nil for the simulated arm (and older daemons).
     public var bus: BusStatus?
+    /// The episode recorder (`record.*`); nil when the daemon does not record (and older daemons).
+    public var recording: RecordingStatusResult?
 
     public init(mode: String, fault: String?, rateHz: Int, tickCount: Int, overruns: Int, stalls: Int?, stalledS: Double?, staleStates: Int?,
                 uptimeS: Double, loopTimeS: Double, joints: Joints, endEffector: EndEffector, faults: [Fault], lastFallback: Fallback?,
-                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil) {
+                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil, recording: RecordingStatusResult? = nil) {
         self.bus = bus
+        self.recording = recording
         self.mode = mode
         self.fault = fault
         self.rateHz = rateHz
@@ -228,6 +231,7 @@ public struct StatusResult: ControlResult {
         if let stalledS { o["stalled_s"] = .number(stalledS) }
         if let staleStates { o["stale_states"] = JSONValue(staleStates) }
         if let bus { o["bus"] = bus.json }
+        if let recording { o["recording"] = recording.json }
         return .object(o)
     }
 
@@ -241,7 +245,8 @@ public struct StatusResult: ControlResult {
                   lastFallback: try r.optionalObject("last_fallback").map { (f) throws(RPCError) in try Fallback(f) },
                   mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
                   policy: try r.optionalString("policy"), policyVersion: try r.optionalInt("policy_version"),
-                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) })
+                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) },
+                  recording: try r.optionalObject("recording").map { (x) throws(RPCError) in try RecordingStatusResult(x) })
     }
 }
 

@@ -108,6 +108,7 @@ final class ControlService {
         registerPolicyMethods()
         registerModelMethods()
         registerCalibrationMethods()
+        registerRecordingMethods()
     }
 
     /// Sends a command and turns the loop's answer into the mode after it (`ModeResult` for

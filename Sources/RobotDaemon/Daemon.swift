@@ -60,7 +60,7 @@ public enum Daemon {
                                           achieved: RealtimeThread.Achieved, limits: JointLimits, faults: FaultLog,
                                           policy: AccessPolicy, logger: Logger, planner: MPCPlanner? = nil,
                                           models: LearnerService? = nil, bus: (@Sendable () -> BusStatus)? = nil,
-                                          calibration: CalibrationControl? = nil) -> ControlServer {
+                                          calibration: CalibrationControl? = nil, recording: RecordingControl? = nil) -> ControlServer {
         ControlServer(
             options: .init(path: socketPath, mode: config.socket.mode, group: config.socket.group,
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond,
@@ -72,7 +72,7 @@ public enum Daemon {
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
                 policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus,
-                calibration: calibration
+                calibration: calibration, recording: recording
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -190,13 +190,20 @@ public enum Daemon {
         if config.learning.enabled, learnerService == nil {
             logger.warning("learning.enabled needs mpc.enabled; learning stays off")
         }
+        var calibrationHash: (@Sendable () -> String?)?
+        if let bus = parts.bus { calibrationHash = { bus().calibrationHash } }
+        let recording = DaemonAssembly.recording(config, configPath: options.configPath, loop: loop, planner: planner,
+                                                 calibrationHash: calibrationHash, logger: logger)
+        recording.recorder?.start()
         let server = makeServer(config: config, configPath: options.configPath, socketPath: socketPath, loop: loop,
                                 runner: runner, achieved: achieved, limits: limits, faults: faults, policy: policy, logger: logger,
-                                planner: planner, models: learnerService, bus: parts.bus, calibration: parts.calibration)
+                                planner: planner, models: learnerService, bus: parts.bus, calibration: parts.calibration,
+                                recording: recording)
         do {
             try server.start(listenDescriptor: listenFDs.first)
         } catch {
             logger.critical("\(error)")
+            recording.recorder?.shutdown()
             learnerService?.stop()
             planner?.stop()
             runner.requestStop()
@@ -236,6 +243,8 @@ public enum Daemon {
         runner.join()
         logger.notice("arm safe: held for \(runner.rampTicks) ticks, driver deactivated")
         planner?.stop()
+        // After the loop stopped: every tick it pushed is in the ring; the episode ends complete.
+        recording.recorder?.shutdown()
         if let learnerService {
             learnerService.stop()
             logger.notice("learner stopped")

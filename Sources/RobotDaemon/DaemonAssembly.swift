@@ -170,7 +170,8 @@ public enum DaemonAssembly {
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
         return ControlLoop(model: model, driver: driver, holdController: hold, moveController: move,
                            limits: try given ?? limits(config, model: model), configuration: loopConfig,
-                           transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil, plans: plans,
+                           transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil,
+                           recordingRingCapacity: recordingRingCapacity, plans: plans,
                            policies: PolicySlot(dof: model.dof, actionKind: commandMode))
     }
 

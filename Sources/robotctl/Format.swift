@@ -106,6 +106,7 @@ enum Format {
             lines.append("")
             lines += self.bus(bus, servos: true)
         }
+        if let recording = r.recording { lines.append(Format.recording(recording)) }
         if let f = r.lastFallback {
             lines.append("")
             lines.append("last fallback to hold: from \(f.from) at t \(fixed(f.loopTimeS, 3)) s (\(f.count) in all): \(f.reason)")

@@ -34,7 +34,7 @@ struct Robotctl: ParsableCommand {
         version: ReleaseVersion.string,
         subcommands: [
             Status.self, Watch.self, Timing.self, Mode.self, Move.self, Calibrate.self, TargetCommand.self, PolicyCommand.self, ModelCommand.self, Estop.self, Reset.self,
-            Config.self, LogLevel.self, Hello.self, Call.self,
+            Config.self, LogLevel.self, Hello.self, Call.self, RecordCommand.self, DatasetCommand.self,
         ]
     )
 }

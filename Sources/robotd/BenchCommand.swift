@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print JSON.",
-        subcommands: [Dynamics.self, Loop.self, Socket.self, ILQRBench.self, PolicyBench.self, TrainBench.self, AdaptBench.self, BusBench.self]
+        subcommands: [Dynamics.self, Loop.self, Socket.self, ILQRBench.self, PolicyBench.self, TrainBench.self, AdaptBench.self, BusBench.self, RecordBench.self]
     )
 
     struct Loop: ParsableCommand {

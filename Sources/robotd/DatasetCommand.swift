@@ -90,14 +90,10 @@ struct DatasetCommand: ParsableCommand {
     }
 }
 
-/// The seam to `EpisodeStore`'s read-only reader (the STORE helper's branch). Wiring, checked
-/// against that branch's commit 834c627 (export, list and the StoreCLITests end-to-end test pass):
-/// the body below becomes
-/// `try EpisodeStore(path: EpisodeStore.path(dataDirectory: dataDirectory), access: .reader)`, and
-/// DatasetExport gains `extension EpisodeStore: EpisodeSource { public func episodeSummaries()
-/// throws -> [EpisodeSummary] { try list() } }` (`episode(id:)` already matches).
+/// The configuration's episode store, opened read-only: it works beside a running daemon (WAL
+/// readers never block its writer) and changes nothing (no crash recovery from here).
 enum EpisodeStoreReader {
     static func open(dataDirectory: String) throws -> any EpisodeSource {
-        throw CLIError("this robotd has no episode store reader yet (issue 16: EpisodeStore's read-only API is not wired into robotd dataset)")
+        try EpisodeStore(path: EpisodeStore.path(dataDirectory: dataDirectory), access: .reader)
     }
 }

@@ -1,0 +1,5 @@
+import EpisodeStore
+
+extension EpisodeStore: EpisodeSource {
+    public func episodeSummaries() throws -> [EpisodeSummary] { try list() }
+}
