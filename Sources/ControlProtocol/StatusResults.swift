@@ -191,11 +191,14 @@ public struct StatusResult: ControlResult {
     public var policyVersion: Int?
     /// The servo bus behind a servo driver; nil for the simulated arm (and older daemons).
     public var bus: BusStatus?
+    /// The teleop source and its stream; nil when the daemon offers no teleop (and older daemons).
+    public var teleop: TeleopStatus?
 
     public init(mode: String, fault: String?, rateHz: Int, tickCount: Int, overruns: Int, stalls: Int?, stalledS: Double?, staleStates: Int?,
                 uptimeS: Double, loopTimeS: Double, joints: Joints, endEffector: EndEffector, faults: [Fault], lastFallback: Fallback?,
-                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil) {
+                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil, teleop: TeleopStatus? = nil) {
         self.bus = bus
+        self.teleop = teleop
         self.mode = mode
         self.fault = fault
         self.rateHz = rateHz
@@ -228,6 +231,7 @@ public struct StatusResult: ControlResult {
         if let stalledS { o["stalled_s"] = .number(stalledS) }
         if let staleStates { o["stale_states"] = JSONValue(staleStates) }
         if let bus { o["bus"] = bus.json }
+        if let teleop { o["teleop"] = teleop.json }
         return .object(o)
     }
 
@@ -241,7 +245,8 @@ public struct StatusResult: ControlResult {
                   lastFallback: try r.optionalObject("last_fallback").map { (f) throws(RPCError) in try Fallback(f) },
                   mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
                   policy: try r.optionalString("policy"), policyVersion: try r.optionalInt("policy_version"),
-                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) })
+                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) },
+                  teleop: try r.optionalObject("teleop").map { (t) throws(RPCError) in try TeleopStatus(t) })
     }
 }
 

@@ -56,7 +56,7 @@ extension ControlService {
             endEffector: .init(frame: info.endEffectorFrame, position: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]],
                                rotation: (0 ..< 3).map { i in (0 ..< 3).map { j in r[3 * i + j] } }),
             faults: faults, lastFallback: fallback, mpc: access.planner?.status(loopTime: t.time),
-            policy: policy?.name, policyVersion: policy.map { Int($0.version) }, bus: bus)
+            policy: policy?.name, policyVersion: policy.map { Int($0.version) }, bus: bus, teleop: teleopStatus())
     }
 
     func timing() -> TimingResult {

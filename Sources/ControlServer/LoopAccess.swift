@@ -109,13 +109,16 @@ public struct LoopAccess: @unchecked Sendable {
     public var bus: (@Sendable () -> BusStatus)?
     /// Calibration while running (`calibration.*`); nil for the simulated arm.
     public var calibration: CalibrationControl?
+    /// The teleop source's stream (`teleop.stream`, `status.teleop`); nil without mode `teleop`.
+    public var teleop: TeleopControl?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
                 configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
                 models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil, bus: (@Sendable () -> BusStatus)? = nil,
-                calibration: CalibrationControl? = nil) {
+                calibration: CalibrationControl? = nil, teleop: TeleopControl? = nil) {
+        self.teleop = teleop
         self.bus = bus
         self.calibration = calibration
         self.models = models
