@@ -183,6 +183,7 @@ public enum DaemonAssembly {
         var c = StreamedTeleop.Configuration()
         c.timeout = config.teleop.timeout
         c.maxVelocity = config.teleop.maxVelocity
+        c.maxAcceleration = config.teleop.maxAcceleration
         c.period = config.loop.period
         let slot = PolicySlot(dof: limits.dof, actionKind: commandMode)
         slot.install(StreamedTeleop(controller: controller, limits: limits, actionKind: commandMode, configuration: c,

@@ -95,7 +95,7 @@ public enum ConfigJSON {
             "policy": ["max_inference_fraction": .number(c.policy.maxInferenceFraction)],
             "teleop": [
                 "source": .string(c.teleop.source.rawValue), "timeout": .number(c.teleop.timeout),
-                "max_velocity": .number(c.teleop.maxVelocity),
+                "max_velocity": .number(c.teleop.maxVelocity), "max_acceleration": .number(c.teleop.maxAcceleration),
             ],
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),

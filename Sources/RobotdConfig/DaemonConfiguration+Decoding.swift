@@ -297,6 +297,7 @@ extension DaemonConfiguration.Teleop {
         source = try r.enumeration("source", default: source)
         timeout = try r.double("timeout", default: timeout, .above(0, atMost: 10), unit: "s")
         maxVelocity = try r.double("max_velocity", default: maxVelocity, .above(0, atMost: 100), unit: "rad/s")
+        maxAcceleration = try r.double("max_acceleration", default: maxAcceleration, .above(0, atMost: 1000), unit: "rad/s²")
         try r.finish()
     }
 }

@@ -449,6 +449,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Fastest a joint's teleop reference moves towards a target (rad/s or m/s), capped by
         /// the joint's limiter velocity: the per-tick step limit of streamed targets. 0 < x ≤ 100.
         public var maxVelocity = 1.0
+        /// Fastest the teleop reference's speed changes (rad/s² or m/s²): it starts and stops
+        /// smoothly, so the arm's tracking does not overshoot. 0 < x ≤ 1000.
+        public var maxAcceleration = 10.0
         public init() {}
     }
 

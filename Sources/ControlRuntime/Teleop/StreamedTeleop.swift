@@ -38,8 +38,11 @@ public struct TeleopStatistics: Sendable, BitwiseCopyable {
 /// - engage (the first action, or the first after a tick without one): the reference r starts at
 ///   the measured q, so entering the mode or a resumed stream never jumps;
 /// - r_i ← r_i + clamp(clamp(q*_i, lower_i + m_i, upper_i − m_i) − r_i, ±s_i), the per-tick step
-///   limit s_i = min(maxVelocity, v_max,i) · period (m_i = min(0.01, range_i / 4): a target at a
-///   limit never parks the joint on it, which would fault the loop);
+///   limit s_i = min(maxVelocity, v_max,i) · period (m_i = min(`limitMargin`, range_i / 4): a target
+///   at a limit never parks the joint on it, which would fault the loop); within that, r's speed
+///   ṙ changes by at most a · period per tick and follows the braking curve √(2 a |e|) (a =
+///   `maxAcceleration`, e = target − r), so r starts and stops smoothly and a torque arm's PD
+///   tracking does not overshoot onto a limit when the reference stops;
 /// - the action: position servos get r as goal (the loop adds gravity's feedforward); a torque
 ///   arm gets the PD law of `JointPDController` towards r with ṙ = Δr / period:
 ///   τ = g(q) + K_p (r − q) + K_d (ṙ − q̇).
@@ -53,6 +56,8 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
         /// Fastest the reference moves towards a target (rad/s or m/s, `teleop.max_velocity`);
         /// each joint's limiter velocity caps it too.
         public var maxVelocity = 1.0
+        /// Fastest the reference's speed changes (rad/s² or m/s², `teleop.max_acceleration`).
+        public var maxAcceleration = 10.0
         /// The loop's tick period (s).
         public var period = 0.001
         public init() {}
@@ -79,7 +84,7 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
     private var lastRefusedSequence: UInt64 = 0
     private var acting = false
     private var lastActionTime = 0.0
-    /// The reference r and its previous value (dof each).
+    /// The reference r, its previous value and its speed ṙ (dof each).
     private var reference: [Double]
     private var previousReference: [Double]
     private var referenceVelocity: [Double]
@@ -91,6 +96,11 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
     private var command: JointCommand
     private var state: JointState
 
+    /// How far inside its limits a target is kept (rad or m; at most a quarter of the range): a
+    /// torque arm's tracking error (gravity, the other joints' motion) must not reach the limit
+    /// when the reference stops at the target, or the loop faults.
+    public static var limitMargin: Double { 0.05 }
+
     /// - Parameters:
     ///   - controller: the PD + gravity law a torque (or velocity) arm tracks the reference with.
     ///   - limits: the loop's limiter bounds (positions clamp targets; velocities cap the step).
@@ -101,8 +111,8 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
                 configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> UInt64) {
         let n = limits.dof
         precondition(n == controller.model.dof && n <= transitionMaxJoints, "one limit per joint, at most \(transitionMaxJoints)")
-        precondition(configuration.timeout > 0 && configuration.maxVelocity > 0 && configuration.period > 0,
-                     "positive timeout, velocity and period")
+        precondition(configuration.timeout > 0 && configuration.maxVelocity > 0 && configuration.maxAcceleration > 0 && configuration.period > 0,
+                     "positive timeout, velocity, acceleration and period")
         dof = n
         self.actionKind = actionKind
         self.configuration = configuration
@@ -114,7 +124,7 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
         previousReference = reference
         referenceVelocity = reference
         maxStep = (0 ..< n).map { min(configuration.maxVelocity, limits.velocity[$0]) * configuration.period }
-        let margins = (0 ..< n).map { min(0.01, 0.25 * (limits.upper[$0] - limits.lower[$0])) }
+        let margins = (0 ..< n).map { min(Self.limitMargin, 0.25 * (limits.upper[$0] - limits.lower[$0])) }
         lowerTarget = (0 ..< n).map { limits.lower[$0] + margins[$0] }
         upperTarget = (0 ..< n).map { limits.upper[$0] - margins[$0] }
         command = JointCommand(mode: actionKind, dof: n)
@@ -170,12 +180,18 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
         }
         let period = configuration.period
         let engaged = acting && observation.time - lastActionTime <= 1.5 * period
+        let dv = configuration.maxAcceleration * period
         for i in 0 ..< dof {
-            if !engaged { reference[i] = observation.position[i] }
+            if !engaged {
+                reference[i] = observation.position[i]
+                referenceVelocity[i] = 0
+            }
             previousReference[i] = reference[i]
-            let target = min(max(latest.q[i], lowerTarget[i]), upperTarget[i])
-            reference[i] += min(max(target - reference[i], -maxStep[i]), maxStep[i])
-            referenceVelocity[i] = engaged ? (reference[i] - previousReference[i]) / period : 0
+            let e = min(max(latest.q[i], lowerTarget[i]), upperTarget[i]) - reference[i]
+            let speed = min(maxStep[i], (2 * configuration.maxAcceleration * abs(e)).squareRoot() * period, abs(e))
+            let step = min(max(e < 0 ? -speed : speed, referenceVelocity[i] * period - dv * period), referenceVelocity[i] * period + dv * period)
+            reference[i] = min(max(reference[i] + step, lowerTarget[i]), upperTarget[i])
+            referenceVelocity[i] = (reference[i] - previousReference[i]) / period
         }
         if actionKind == .position {
             for i in 0 ..< dof { action[i] = reference[i] }
