@@ -103,7 +103,7 @@ def main():
         return list(client.call("status")["end_effector"]["position"])
 
     target = measured()
-    print(__doc__.split("\n\n")[1])
+    print(__doc__.split("\n\n")[2])
     old = termios.tcgetattr(sys.stdin)
     tty.setcbreak(sys.stdin.fileno())
     period = 1.0 / args.rate

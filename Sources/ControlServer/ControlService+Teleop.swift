@@ -35,8 +35,8 @@ extension ControlService {
         guard access.teleop != nil, info.modes.contains(.teleop) else { throw .wrongMode("this daemon offers no teleop mode", mode: currentMode) }
         let from = access.telemetry().mode
         guard from == .policy || from == .mpc else {
-            throw .wrongMode("teleop.takeover takes the arm from policy or mpc; in \(from) enter teleop with mode.set {\"mode\": \"teleop\"}",
-                             mode: "\(from)")
+            let hint = from == .teleop ? "the arm is already in teleop" : "in \(from) enter teleop with mode.set {\"mode\": \"teleop\"}"
+            throw .wrongMode("teleop.takeover takes the arm from policy or mpc; \(hint)", mode: "\(from)")
         }
         try checkTorqueAllowed("teleop.takeover")
         return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.map { mode in
@@ -51,8 +51,9 @@ extension ControlService {
         let mode = access.telemetry().mode
         guard let back = takeoverFrom, mode == .teleop else {
             takeoverFrom = nil
-            throw .wrongMode("no takeover to hand back: teleop.handback follows teleop.takeover while the arm is in teleop (it is in \(mode))",
-                             mode: "\(mode)")
+            let why = mode == .teleop ? "teleop was entered with mode.set, or a mode.set came after the takeover"
+                : "the arm is in \(mode), not in teleop"
+            throw .wrongMode("no takeover to hand back (\(why)); teleop.handback returns to the mode teleop.takeover left", mode: "\(mode)")
         }
         try checkTorqueAllowed("teleop.handback")
         return commandMode { LoopCommand(id: $0, kind: .setMode, mode: back) }.map { after in

@@ -65,12 +65,14 @@ import Testing
         c.timeout = timeout
         c.maxVelocity = maxVelocity
         c.period = period
-        let source = StreamedTeleop(controller: JointPDController(model: model), limits: limits, actionKind: commandMode, configuration: c,
+        // One controller value for the loop and the source, as the daemon passes its move gains.
+        let controller = JointPDController(model: model)
+        let source = StreamedTeleop(controller: controller, limits: limits, actionKind: commandMode, configuration: c,
                                     clock: { clock.now })
         let slot = PolicySlot(dof: 6, actionKind: commandMode)
         slot.install(source)
         let loop = ControlLoop(model: model, driver: try SimulatedArm(model: model, configuration: sim),
-                               holdController: JointPDController(model: model), limits: limits, configuration: config,
+                               holdController: controller, limits: limits, configuration: config,
                                recordingRingCapacity: 64, teleop: slot)
         try loop.start()
         return Rig(loop: loop, source: source, clock: clock, limits: limits)
@@ -92,7 +94,14 @@ import Testing
 
         var target = Self.start
         target[0] += 0.2; target[1] -= 0.15; target[3] += 0.1
-        for _ in 0 ..< 1500 {
+        // The first ticks that act (engage, first latency sample, first statistics) allocate
+        // nothing either.
+        rig.source.post(target)
+        AllocationCounter_start()
+        rig.tick(10)
+        let allocations = AllocationCounter_stop()
+        if BuildConfiguration.isOptimized { #expect(allocations == 0, "\(allocations) allocations engaging") }
+        for _ in 0 ..< 1499 {
             rig.source.post(target)
             rig.tick(10)
         }

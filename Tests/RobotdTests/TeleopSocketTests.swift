@@ -72,6 +72,10 @@ import Testing
         try Self.stream(c, { _ in ["position": goal] }, seconds: 1.5)
         let reached = Self.endEffector(try c.result("status"))
         #expect(Self.maxAbsDiff(reached, goal) < 0.005, "\(reached) vs \(goal)")
+        // The control thread allocated nothing while it engaged, followed and held (a copy of the
+        // loop's PD controller shared its workspace with the source's and was copied on first use).
+        let allocations = try c.result("timing")["allocations"] as? Int
+        #expect(allocations == 0, "\(String(describing: allocations)) allocations on the control thread")
 
         // Refusals name what is wrong; none moves the arm or stops the daemon.
         let refusals: [([String: Any], String)] = [

@@ -102,7 +102,8 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
     public static var limitMargin: Double { 0.05 }
 
     /// - Parameters:
-    ///   - controller: the PD + gravity law a torque (or velocity) arm tracks the reference with.
+    ///   - controller: the PD + gravity law a torque (or velocity) arm tracks the reference with
+    ///     (its gains; the source makes its own workspace).
     ///   - limits: the loop's limiter bounds (positions clamp targets; velocities cap the step).
     ///   - actionKind: the loop's command mode.
     ///   - clock: now (ns), the clock posts are stamped with; called once per tick and per post.
@@ -117,12 +118,16 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
         self.actionKind = actionKind
         self.configuration = configuration
         self.limits = limits
-        self.controller = controller
+        // A controller of its own: a copy of the caller's would share its workspace's buffers with
+        // the loop's controllers, and the first tick that writes them would copy (allocate).
+        self.controller = JointPDController(model: controller.model, kp: controller.kp, kd: controller.kd,
+                                            gravityCompensation: controller.gravityCompensation)
         self.clock = clock
         timeoutNanoseconds = UInt64(min(configuration.timeout, 1e6) * 1e9)
+        // Three buffers, not copies of one: a shared buffer would be copied on the tick's first write.
         reference = Array(repeating: 0, count: n)
-        previousReference = reference
-        referenceVelocity = reference
+        previousReference = Array(repeating: 0, count: n)
+        referenceVelocity = Array(repeating: 0, count: n)
         maxStep = (0 ..< n).map { min(configuration.maxVelocity, limits.velocity[$0]) * configuration.period }
         let margins = (0 ..< n).map { min(Self.limitMargin, 0.25 * (limits.upper[$0] - limits.lower[$0])) }
         lowerTarget = (0 ..< n).map { limits.lower[$0] + margins[$0] }
