@@ -177,6 +177,31 @@ import Testing
         #expect(sent.status == 0 && sent.stdout.contains("sent (mode teleop)"), "\(sent.stdout)\(sent.stderr)")
         let handed = try ControlSocketTests.robotctl(["teleop", "handback"], socket: daemon.socketPath)
         #expect(handed.status == 0 && handed.stdout.contains("mode: policy"), "\(handed.stdout)\(handed.stderr)")
+
+        // From mpc: handback needs a valid plan again; withdrawn (target.clear) it is refused and
+        // the arm stays in teleop until a target makes one.
+        #expect(try c.result("mode.set", ["mode": "hold"])["mode"] as? String == "hold")
+        let here = Self.endEffector(try c.result("status"))
+        #expect(try c.result("target.set", ["position": here])["accepted"] as? Bool == true)
+        var entered = false
+        for _ in 0 ..< 50 where !entered {
+            entered = (try c.reply("mode.set", ["mode": "mpc"]))["result"] != nil
+            if !entered { usleep(20_000) }
+        }
+        #expect(entered, "mpc never had a plan")
+        #expect(try c.result("teleop.takeover")["from"] as? String == "mpc")
+        #expect(try c.result("target.clear")["target"] is NSNull)
+        usleep(300_000)
+        let noPlan = try c.reply("teleop.handback")
+        #expect(SocketReply.code(noPlan) == -32002 && SocketReply.message(noPlan).contains("no valid plan"), "\(noPlan)")
+        #expect(try c.result("status")["mode"] as? String == "teleop")
+        #expect(try c.result("target.set", ["position": here])["accepted"] as? Bool == true)
+        var toMPC: [String: Any] = [:]
+        for _ in 0 ..< 50 where toMPC["mode"] as? String != "mpc" {
+            toMPC = (try c.reply("teleop.handback"))["result"] as? [String: Any] ?? [:]
+            if toMPC["mode"] as? String != "mpc" { usleep(20_000) }
+        }
+        #expect(toMPC["mode"] as? String == "mpc" && toMPC["from"] as? String == "teleop", "\(toMPC)")
         c.close()
         #expect(daemon.stop() == 0, "\(daemon.stderr)")
     }
