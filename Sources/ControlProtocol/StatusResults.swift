@@ -193,12 +193,16 @@ public struct StatusResult: ControlResult {
     public var bus: BusStatus?
     /// The episode recorder (`record.*`); nil when the daemon does not record (and older daemons).
     public var recording: RecordingStatusResult?
+    /// The teleop source and its stream; nil when the daemon offers no teleop (and older daemons).
+    public var teleop: TeleopStatus?
 
     public init(mode: String, fault: String?, rateHz: Int, tickCount: Int, overruns: Int, stalls: Int?, stalledS: Double?, staleStates: Int?,
                 uptimeS: Double, loopTimeS: Double, joints: Joints, endEffector: EndEffector, faults: [Fault], lastFallback: Fallback?,
-                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil, recording: RecordingStatusResult? = nil) {
+                mpc: PlannerStatus?, policy: String?, policyVersion: Int?, bus: BusStatus? = nil, recording: RecordingStatusResult? = nil,
+                teleop: TeleopStatus? = nil) {
         self.bus = bus
         self.recording = recording
+        self.teleop = teleop
         self.mode = mode
         self.fault = fault
         self.rateHz = rateHz
@@ -232,6 +236,7 @@ public struct StatusResult: ControlResult {
         if let staleStates { o["stale_states"] = JSONValue(staleStates) }
         if let bus { o["bus"] = bus.json }
         if let recording { o["recording"] = recording.json }
+        if let teleop { o["teleop"] = teleop.json }
         return .object(o)
     }
 
@@ -246,7 +251,8 @@ public struct StatusResult: ControlResult {
                   mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
                   policy: try r.optionalString("policy"), policyVersion: try r.optionalInt("policy_version"),
                   bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) },
-                  recording: try r.optionalObject("recording").map { (x) throws(RPCError) in try RecordingStatusResult(x) })
+                  recording: try r.optionalObject("recording").map { (x) throws(RPCError) in try RecordingStatusResult(x) },
+                  teleop: try r.optionalObject("teleop").map { (t) throws(RPCError) in try TeleopStatus(t) })
     }
 }
 

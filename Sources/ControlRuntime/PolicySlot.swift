@@ -31,6 +31,8 @@ public final class PolicySlot: @unchecked Sendable {
     private var current: UnsafeMutableRawPointer?
     /// The newest install's name and version, and the last version handed out.
     private let newest = Mutex<(name: String?, version: UInt32)>((nil, 0))
+    /// The newest installed policy itself, for whoever feeds it (a teleop source's poster).
+    private let newestPolicy = Mutex<(any Policy)?>(nil)
     private let targets = SeqLock(PolicyTarget())
     /// Serialises target writers (the seqlock has one writer at a time).
     private let targetWriter = Mutex<Void>(())
@@ -61,6 +63,7 @@ public final class PolicySlot: @unchecked Sendable {
             n.name = policy.name
             return n.version
         }
+        newestPolicy.withLock { $0 = policy }
         let p = Unmanaged.passRetained(Installed(policy, version: version)).toOpaque()
         if let old = pending.exchange(p, ordering: .acquiringAndReleasing) {
             Unmanaged<Installed>.fromOpaque(old).release()
@@ -75,6 +78,9 @@ public final class PolicySlot: @unchecked Sendable {
 
     /// Name of the newest installed policy (any thread).
     public var installedName: String? { newest.withLock { $0.name } }
+
+    /// The newest installed policy, nil before the first (any thread).
+    public var installedPolicy: (any Policy)? { newestPolicy.withLock { $0 } }
 
     /// Version of the newest installed policy, 0 before the first (any thread).
     public var installedVersion: UInt32 { newest.withLock { $0.version } }

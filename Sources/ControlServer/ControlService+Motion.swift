@@ -43,6 +43,7 @@ extension ControlService {
             throw .wrongMode("mode \(name) is not available in this build (available: \(info.modes.map(\.description).joined(separator: ", ")); use move for joint moves)",
                              mode: currentMode)
         }
+        takeoverFrom = nil
         return command { LoopCommand(id: $0, kind: mode == .estop ? .estop : .setMode, mode: mode) }
     }
 

@@ -57,7 +57,7 @@ extension ControlService {
                                rotation: (0 ..< 3).map { i in (0 ..< 3).map { j in r[3 * i + j] } }),
             faults: faults, lastFallback: fallback, mpc: access.planner?.status(loopTime: t.time),
             policy: policy?.name, policyVersion: policy.map { Int($0.version) }, bus: bus,
-            recording: access.recording?.status())
+            recording: access.recording?.status(), teleop: teleopStatus())
     }
 
     func timing() -> TimingResult {

@@ -55,6 +55,8 @@ final class ControlService {
     let files: NIOThreadPool
     private var methods: [String: Method] = [:]
     var nextSubscription = 1
+    /// The mode `teleop.takeover` left, which `teleop.handback` returns to; any `mode.set` forgets it.
+    var takeoverFrom: Mode?
 
     /// The methods that read or write a file; they take `{"fd": true}` (the descriptor comes over
     /// the socket, docs/protocol.md "Files") or a `"path"` inside data_directory.
@@ -109,6 +111,7 @@ final class ControlService {
         registerModelMethods()
         registerCalibrationMethods()
         registerRecordingMethods()
+        registerTeleopMethods()
     }
 
     /// Sends a command and turns the loop's answer into the mode after it (`ModeResult` for

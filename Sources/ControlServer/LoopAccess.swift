@@ -111,14 +111,17 @@ public struct LoopAccess: @unchecked Sendable {
     public var calibration: CalibrationControl?
     /// Demonstration recording (`record.*`, `dataset.*`); nil when the daemon does not record.
     public var recording: RecordingControl?
+    /// The teleop source's stream (`teleop.stream`, `status.teleop`); nil without mode `teleop`.
+    public var teleop: TeleopControl?
 
     public init(telemetry: @escaping () -> TelemetrySnapshot, statistics: @escaping () -> LoopStatistics,
                 send: @escaping (LoopCommand) -> Bool, nextResult: @escaping () -> LoopCommandResult?,
                 achieved: RealtimeThread.Achieved, faults: FaultLog, configuration: DaemonConfiguration,
                 configPath: String, startedAt: Double, planner: TargetPlanner? = nil, policies: PolicySlot? = nil,
                 models: ModelControl? = nil, gravityTorque: (() -> [Double])? = nil, bus: (@Sendable () -> BusStatus)? = nil,
-                calibration: CalibrationControl? = nil, recording: RecordingControl? = nil) {
+                calibration: CalibrationControl? = nil, recording: RecordingControl? = nil, teleop: TeleopControl? = nil) {
         self.recording = recording
+        self.teleop = teleop
         self.bus = bus
         self.calibration = calibration
         self.models = models

@@ -72,7 +72,7 @@ public enum Daemon {
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
                 policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus,
-                calibration: calibration, recording: recording
+                calibration: calibration, recording: recording, teleop: teleopService(loop)
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -80,10 +80,20 @@ public enum Daemon {
                 endEffectorFrame: loop.model.frames[loop.configuration.endEffectorFrame].name,
                 lowerLimits: limits.lower, upperLimits: limits.upper, effortLimits: loop.model.joints.map(\.effortLimit),
                 velocityLimits: limits.velocity,
-                modes: [.idle, .hold, .move] + (planner == nil ? [] : [.mpc]) + (loop.policies == nil ? [] : [.policy]) + [.estop]
+                modes: [.idle, .hold, .move] + (loop.teleop == nil ? [] : [.teleop]) + (planner == nil ? [] : [.mpc])
+                    + (loop.policies == nil ? [] : [.policy]) + [.estop]
             ),
             policy: policy, logger: logger
         )
+    }
+
+    /// `teleop.stream` over the loop's streamed teleop source (nil when its teleop slot holds
+    /// another source, or none), with poses for the loop's end-effector frame.
+    static func teleopService<Driver>(_ loop: ControlLoop<Driver>) -> TeleopStreamService? {
+        guard let source = loop.teleop?.installedPolicy as? StreamedTeleop else { return nil }
+        let n = loop.model.dof
+        return TeleopStreamService(source: source, model: loop.model, frame: loop.configuration.endEffectorFrame,
+                                   measured: { let t = loop.telemetry.read(); return (0 ..< n).map { t.position[$0] } })
     }
 
     /// Gravity torque at the loop's measured pose: the rigid-body model's RNEA with v = a = 0.

@@ -168,11 +168,28 @@ public enum DaemonAssembly {
             loopConfig.endEffectorFrame = f
         }
         let plans = config.mpc.enabled ? MPCPlanner.makePlanSlot(dof: model.dof, configuration: config.mpc) : nil
+        let limits = try given ?? limits(config, model: model)
         return ControlLoop(model: model, driver: driver, holdController: hold, moveController: move,
-                           limits: try given ?? limits(config, model: model), configuration: loopConfig,
+                           limits: limits, configuration: loopConfig,
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil,
                            recordingRingCapacity: recordingRingCapacity, plans: plans,
-                           policies: PolicySlot(dof: model.dof, actionKind: commandMode))
+                           policies: PolicySlot(dof: model.dof, actionKind: commandMode),
+                           teleop: teleopSlot(config, controller: move, limits: limits, commandMode: commandMode))
+    }
+
+    /// Mode `teleop`'s slot with the configured source installed (`teleop.source`): streamed
+    /// targets, tracked with the move gains, aged on the monotonic clock.
+    static func teleopSlot(_ config: DaemonConfiguration, controller: JointPDController, limits: JointLimits,
+                           commandMode: CommandMode) -> PolicySlot {
+        var c = StreamedTeleop.Configuration()
+        c.timeout = config.teleop.timeout
+        c.maxVelocity = config.teleop.maxVelocity
+        c.maxAcceleration = config.teleop.maxAcceleration
+        c.period = config.loop.period
+        let slot = PolicySlot(dof: limits.dof, actionKind: commandMode)
+        slot.install(StreamedTeleop(controller: controller, limits: limits, actionKind: commandMode, configuration: c,
+                                    clock: { MonotonicClock.now() }))
+        return slot
     }
 
     /// What `robotd run` builds before anything starts: the loop over the configured driver, the

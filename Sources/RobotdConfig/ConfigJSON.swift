@@ -93,6 +93,10 @@ public enum ConfigJSON {
                 "control_input": .bool(l.controlInput), "derivatives": .string(l.derivatives.rawValue),
             ],
             "policy": ["max_inference_fraction": .number(c.policy.maxInferenceFraction)],
+            "teleop": [
+                "source": .string(c.teleop.source.rawValue), "timeout": .number(c.teleop.timeout),
+                "max_velocity": .number(c.teleop.maxVelocity), "max_acceleration": .number(c.teleop.maxAcceleration),
+            ],
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),
                 "mode": .string("0" + String(c.socket.mode, radix: 8)),

@@ -29,6 +29,8 @@ extension DaemonConfiguration {
         }
         var policy = try r.section("policy")
         self.policy = try Policy(reading: &policy)
+        var teleop = try r.section("teleop")
+        self.teleop = try Teleop(reading: &teleop)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -285,6 +287,17 @@ extension DaemonConfiguration.Policy {
     init(reading r: inout ConfigReader) throws(ConfigError) {
         self.init()
         maxInferenceFraction = try r.double("max_inference_fraction", default: maxInferenceFraction, .above(0, atMost: 1))
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Teleop {
+    init(reading r: inout ConfigReader) throws(ConfigError) {
+        self.init()
+        source = try r.enumeration("source", default: source)
+        timeout = try r.double("timeout", default: timeout, .above(0, atMost: 10), unit: "s")
+        maxVelocity = try r.double("max_velocity", default: maxVelocity, .above(0, atMost: 100), unit: "rad/s")
+        maxAcceleration = try r.double("max_acceleration", default: maxAcceleration, .above(0, atMost: 1000), unit: "rad/s²")
         try r.finish()
     }
 }

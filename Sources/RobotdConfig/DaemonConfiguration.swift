@@ -26,6 +26,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var learning = Learning()
     /// Learned policies (`policy:`).
     public var policy = Policy()
+    /// Teleoperation (`teleop:`).
+    public var teleop = Teleop()
     /// The control socket (`socket:`).
     public var socket = Socket()
     /// Directory for datasets, models and flight-recorder dumps (`data_directory:`). A relative
@@ -428,6 +430,28 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Largest median CPU time of one forward pass, as a fraction of the loop period, for a
         /// policy to be accepted at load, 0 < x ≤ 1.
         public var maxInferenceFraction = 0.25
+        public init() {}
+    }
+
+    // MARK: teleop
+
+    /// Teleoperation in mode `teleop` (`teleop:`).
+    public struct Teleop: Sendable, Equatable {
+        /// Where the operator's targets come from.
+        public enum Source: String, Sendable, Equatable, CaseIterable {
+            /// Targets streamed over the socket (`teleop.stream`).
+            case stream
+        }
+
+        public var source = Source.stream
+        /// Oldest input the arm still follows (s); older, it holds where it is. 0 < x ≤ 10.
+        public var timeout = 0.25
+        /// Fastest a joint's teleop reference moves towards a target (rad/s or m/s), capped by
+        /// the joint's limiter velocity: the per-tick step limit of streamed targets. 0 < x ≤ 100.
+        public var maxVelocity = 1.0
+        /// Fastest the teleop reference's speed changes (rad/s² or m/s²): it starts and stops
+        /// smoothly, so the arm's tracking does not overshoot. 0 < x ≤ 1000.
+        public var maxAcceleration = 10.0
         public init() {}
     }
 

@@ -97,6 +97,12 @@ enum Format {
         let ee = r.endEffector
         lines.append("end effector (\(ee.frame)) position [m]  \(xyz(ee.position))")
         if let policy = r.policy { lines.append("policy  \(policy)" + (r.policyVersion.map { " (version \($0))" } ?? "")) }
+        if let t = r.teleop, r.mode == "teleop" || t.received > 0 || t.takeoverFrom != nil {
+            let age = t.inputAgeS.map { "newest input \(fixed($0 * 1000, 1)) ms old" } ?? "no input yet"
+            lines.append("teleop  \(t.source), \(t.acting ? "following" : "holding"), \(age); latency p50 \(fixed(t.latencyP50Ms, 2)) ms, "
+                + "p99 \(fixed(t.latencyP99Ms, 2)) ms; inputs \(t.received) received, \(t.refused) refused"
+                + (t.takeoverFrom.map { "; taken over from \($0)" } ?? ""))
+        }
 
         if let mpc = r.mpc {
             lines.append("")

@@ -33,7 +33,7 @@ struct Robotctl: ParsableCommand {
             """,
         version: ReleaseVersion.string,
         subcommands: [
-            Status.self, Watch.self, Timing.self, Mode.self, Move.self, Calibrate.self, TargetCommand.self, PolicyCommand.self, ModelCommand.self, Estop.self, Reset.self,
+            Status.self, Watch.self, Timing.self, Mode.self, Move.self, Calibrate.self, TargetCommand.self, PolicyCommand.self, TeleopCommand.self, ModelCommand.self, Estop.self, Reset.self,
             Config.self, LogLevel.self, Hello.self, Call.self, RecordCommand.self, DatasetCommand.self,
         ]
     )

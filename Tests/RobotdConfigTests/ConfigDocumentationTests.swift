@@ -23,6 +23,7 @@ import Testing
         ("mpc.weights", "mpc: {weights: {__probe: 1}}"),
         ("learning", "learning: {__probe: 1}"),
         ("policy", "policy: {__probe: 1}"),
+        ("teleop", "teleop: {__probe: 1}"),
         ("limits.joints.<joint>", "limits: {joints: {elbow: {__probe: 1}}}"),
         ("socket", "socket: {__probe: 1}"),
         ("logging", "logging: {__probe: 1}"),
@@ -66,6 +67,7 @@ import Testing
             + DaemonConfiguration.Logging.Level.allCases.map(\.rawValue)
             + DaemonConfiguration.Logging.Target.allCases.map(\.rawValue)
             + DaemonConfiguration.ResidualDerivatives.allCases.map(\.rawValue)
+            + DaemonConfiguration.Teleop.Source.allCases.map(\.rawValue)
         for choice in choices {
             #expect(readme.contains("`\(choice)`"), "configs/README.md lacks \(choice)")
         }

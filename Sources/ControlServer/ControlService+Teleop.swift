@@ -1,0 +1,71 @@
+import ControlPorts
+import ControlProtocol
+import ControlRuntime
+import NIOCore
+
+/// `teleop.stream`, `teleop.takeover`, `teleop.handback`: the operator's targets and the
+/// operator taking the arm from `policy` or `mpc` and handing it back. All move the arm:
+/// operators only. Ticks in `teleop` are recorded as interventions (the loop flags them).
+extension ControlService {
+    func registerTeleopMethods() {
+        register(ControlMethod.teleopStream, role: .operator, sync: { (s, p, _) throws(RPCError) in try s.teleopStream(p) })
+        register(ControlMethod.teleopTakeover, role: .operator) { (s, p, _) throws(RPCError) in try s.teleopTakeover(p) }
+        register(ControlMethod.teleopHandback, role: .operator) { (s, p, _) throws(RPCError) in try s.teleopHandback(p) }
+    }
+
+    /// Posts a target in any mode (the arm follows it only in `teleop`, so a client may start
+    /// streaming before it takes over); the result names the mode.
+    func teleopStream(_ p: Params) throws(RPCError) -> JSONValue {
+        guard let teleop = access.teleop else { throw .wrongMode("this daemon offers no teleop mode", mode: currentMode) }
+        let params: TeleopStreamParams
+        do {
+            params = try TeleopStreamParams(p)
+        } catch {
+            teleop.countRefused()
+            throw error
+        }
+        var result = try teleop.stream(params)
+        result.mode = currentMode
+        return result.json
+    }
+
+    /// From `policy` or `mpc` to `teleop`; `teleop.handback` returns to the mode it left.
+    func teleopTakeover(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        try p.allowOnly([])
+        guard access.teleop != nil, info.modes.contains(.teleop) else { throw .wrongMode("this daemon offers no teleop mode", mode: currentMode) }
+        let from = access.telemetry().mode
+        guard from == .policy || from == .mpc else {
+            let hint = from == .teleop ? "the arm is already in teleop" : "in \(from) enter teleop with mode.set {\"mode\": \"teleop\"}"
+            throw .wrongMode("teleop.takeover takes the arm from policy or mpc; \(hint)", mode: "\(from)")
+        }
+        try checkTorqueAllowed("teleop.takeover")
+        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.map { mode in
+            self.takeoverFrom = from
+            return TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json
+        }
+    }
+
+    /// From `teleop` back to the mode `teleop.takeover` left (`mpc` needs a valid plan again).
+    func teleopHandback(_ p: Params) throws(RPCError) -> EventLoopFuture<JSONValue> {
+        try p.allowOnly([])
+        let mode = access.telemetry().mode
+        guard let back = takeoverFrom, mode == .teleop else {
+            takeoverFrom = nil
+            let why = mode == .teleop ? "teleop was entered with mode.set, or a mode.set came after the takeover"
+                : "the arm is in \(mode), not in teleop"
+            throw .wrongMode("no takeover to hand back (\(why)); teleop.handback returns to the mode teleop.takeover left", mode: "\(mode)")
+        }
+        try checkTorqueAllowed("teleop.handback")
+        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: back) }.map { after in
+            self.takeoverFrom = nil
+            return TeleopSwitchResult(mode: "\(after)", from: "\(mode)").json
+        }
+    }
+
+    /// `status.teleop`, with the pending takeover.
+    func teleopStatus() -> TeleopStatus? {
+        guard var s = access.teleop?.status() else { return nil }
+        s.takeoverFrom = takeoverFrom.map(\.description)
+        return s
+    }
+}
