@@ -160,7 +160,7 @@ let package = Package(
         // thread, calibration (robotd's files and LeRobot imports), bus health for status.
         .target(
             name: "ServoDriver",
-            dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest", "Control"]
+            dependencies: ["ServoBus", "ServoProtocol", "RobotInterface", "Platform", "CLinuxRT", "Digest", "Control", "ControlRuntime"]
         ),
 
         // Recorded episodes in SQLite (WAL) under `data_directory`: the schema, crash recovery

@@ -9,6 +9,7 @@ import Logging
 import Platform
 import RobotInterface
 import RobotdConfig
+import ServoDriver
 import SimulationDriver
 import Synchronization
 
@@ -89,7 +90,8 @@ public enum Daemon {
 
     /// `teleop.stream` over the loop's streamed teleop source (nil when its teleop slot holds
     /// another source, or none), with poses for the loop's end-effector frame.
-    static func teleopService<Driver>(_ loop: ControlLoop<Driver>) -> TeleopStreamService? {
+    static func teleopService<Driver>(_ loop: ControlLoop<Driver>) -> (any TeleopControl)? {
+        if let leader = loop.teleop?.installedPolicy as? LeaderArmSource { return LeaderTeleopService(source: leader) }
         guard let source = loop.teleop?.installedPolicy as? StreamedTeleop else { return nil }
         let n = loop.model.dof
         return TeleopStreamService(source: source, model: loop.model, frame: loop.configuration.endEffectorFrame,
@@ -253,6 +255,8 @@ public enum Daemon {
         runner.join()
         logger.notice("arm safe: held for \(runner.rampTicks) ticks, driver deactivated")
         planner?.stop()
+        // A leader arm's bus: its thread stops and its port closes (its torque was never on).
+        (runner.loop.teleop?.installedPolicy as? LeaderArmSource)?.driver.cleanup()
         // After the loop stopped: every tick it pushed is in the ring; the episode ends complete.
         recording.recorder?.shutdown()
         if let learnerService {

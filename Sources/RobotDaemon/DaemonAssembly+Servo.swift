@@ -3,6 +3,7 @@ import ControlProtocol
 import ControlRuntime
 import Foundation
 import Logging
+import Platform
 import RigidBody
 import RobotInterface
 import RobotdConfig
@@ -153,5 +154,62 @@ extension DaemonAssembly {
         } catch {
             throw Failure("\(kind).calibration: \(error)")
         }
+    }
+}
+
+extension DaemonAssembly {
+    /// A leader arm's calibration file: `teleop.leader.*.calibration`, else
+    /// `<data_directory>/calibration/<arm_id>.json` with `arm_id` defaulting to "<robot>-leader"
+    /// (what `robotd calibrate --leader` writes).
+    public static func leaderCalibrationPath(_ config: DaemonConfiguration, leader: DaemonConfiguration.Teleop.Leader, model: RobotModel,
+                                             armID chosen: String? = nil) -> String {
+        if chosen == nil, let path = leader.bus.calibration { return path }
+        return CalibrationFile.path(dataDirectory: config.dataDirectory, arm: chosen ?? leaderArmID(config, leader: leader, model: model))
+    }
+
+    public static func leaderArmID(_ config: DaemonConfiguration, leader: DaemonConfiguration.Teleop.Leader, model: RobotModel) -> String {
+        leader.bus.armID ?? "\((config.robot.name ?? model.name))-leader"
+    }
+
+    /// The leader arm (`teleop.source: leader`): its calibration, its bus connected and its I/O
+    /// thread started with torque off (never enabled), and the source that maps its joints onto
+    /// the follower's `limits`.
+    /// - Throws: `Failure` for a calibration or mapping problem, `DriverUnavailable` when the
+    ///   leader's bus cannot be opened or its servos do not answer, each naming `teleop.leader`.
+    static func leaderSource(_ config: DaemonConfiguration, model: RobotModel, limits: JointLimits) throws -> LeaderArmSource {
+        guard let leader = config.teleop.leader else { throw Failure("teleop.source is leader but teleop.leader is missing") }
+        let section = "teleop.leader.\(leader.kind.rawValue)"
+        let unknown = leader.rangeMapped.filter { name in !model.joints.contains { $0.name == name } }
+        guard unknown.isEmpty else {
+            throw Failure("teleop.leader.range_mapped: \(unknown.joined(separator: ", ")) is not a joint of the robot (\(model.joints.map(\.name).joined(separator: ", ")))")
+        }
+        let path = leaderCalibrationPath(config, leader: leader, model: model)
+        let loaded = try loadCalibration(path, config: config, bus: leader.bus, model: model, busKind: leader.kind, section: section,
+                                         arm: leaderArmID(config, leader: leader, model: model))
+        var options = try servoOptions(config, bus: leader.bus, model: model, calibration: loaded.calibration, busKind: leader.kind,
+                                       section: section)
+        options.robotName = "\(options.robotName) leader"
+        let driver: ServoArmDriver
+        do throws(ServoArmError) {
+            driver = try ServoArmDriver.connect(options)
+        } catch {
+            throw DriverUnavailable(description: "\(section).port: \(error)")
+        }
+        do {
+            try driver.configure()
+        } catch {
+            let detail = driver.lastError.map { "\($0)" } ?? "\(error)"
+            throw DriverUnavailable(description: "\(section): \(detail)")
+        }
+        let mappings: [LeaderArmSource.Mapping]
+        do throws(LeaderArmError) {
+            mappings = try LeaderArmSource.mappings(leader: loaded.calibration, leaderJointNames: model.joints.map(\.name),
+                                                    followerJointNames: model.joints.map(\.name), followerLower: limits.lower,
+                                                    followerUpper: limits.upper, rangeMapped: Set(leader.rangeMapped))
+        } catch {
+            driver.cleanup()
+            throw Failure("teleop.leader: \(error)")
+        }
+        return LeaderArmSource(driver: driver, mappings: mappings, timeout: config.teleop.timeout, clock: { MonotonicClock.now() })
     }
 }

@@ -174,19 +174,27 @@ public enum DaemonAssembly {
                            transitionRingCapacity: config.learning.enabled && plans != nil ? 16_384 : nil,
                            recordingRingCapacity: recordingRingCapacity, plans: plans,
                            policies: PolicySlot(dof: model.dof, actionKind: commandMode),
-                           teleop: teleopSlot(config, controller: move, limits: limits, commandMode: commandMode))
+                           teleop: try teleopSlot(config, model: model, controller: move, limits: limits, commandMode: commandMode))
     }
 
     /// Mode `teleop`'s slot with the configured source installed (`teleop.source`): streamed
-    /// targets, tracked with the move gains, aged on the monotonic clock.
-    static func teleopSlot(_ config: DaemonConfiguration, controller: JointPDController, limits: JointLimits,
-                           commandMode: CommandMode) -> PolicySlot {
+    /// targets, tracked with the move gains, aged on the monotonic clock; or a leader arm on its
+    /// own bus (connected here: its start-up errors are `DriverUnavailable` naming `teleop.leader`).
+    static func teleopSlot(_ config: DaemonConfiguration, model: RobotModel, controller: JointPDController, limits: JointLimits,
+                           commandMode: CommandMode) throws -> PolicySlot {
+        let slot = PolicySlot(dof: limits.dof, actionKind: commandMode)
+        if config.teleop.source == .leader {
+            guard commandMode == .position else {
+                throw Failure("teleop.source leader: the follower must take position goals (a servo arm, or driver.simulation.command_mode: position); this one takes \(commandMode)")
+            }
+            slot.install(try leaderSource(config, model: model, limits: limits))
+            return slot
+        }
         var c = StreamedTeleop.Configuration()
         c.timeout = config.teleop.timeout
         c.maxVelocity = config.teleop.maxVelocity
         c.maxAcceleration = config.teleop.maxAcceleration
         c.period = config.loop.period
-        let slot = PolicySlot(dof: limits.dof, actionKind: commandMode)
         slot.install(StreamedTeleop(controller: controller, limits: limits, actionKind: commandMode, configuration: c,
                                     clock: { MonotonicClock.now() }))
         return slot

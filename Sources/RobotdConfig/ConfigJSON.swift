@@ -13,6 +13,19 @@ public enum ConfigJSON {
         }
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         func optional(_ x: Double?) -> JSONValue { x.map { .number($0) } ?? .null }
+        func busJSON(_ bus: DaemonConfiguration.SerialBus) -> JSONValue {
+            [
+                "port": .string(bus.port), "baud": JSONValue(bus.baud), "ids": .array(bus.ids.map { JSONValue($0) }),
+                "bus_rate_hz": .number(bus.busRateHz), "position_mode": .string(bus.positionMode.rawValue),
+                "profile_velocity": optional(bus.profileVelocity), "profile_acceleration": optional(bus.profileAcceleration),
+                "position_p": bus.positionP.map(values) ?? .null, "position_d": bus.positionD.map(values) ?? .null,
+                "torque_limit": bus.torqueLimit.map(values) ?? .null, "max_goal_step": .number(bus.maxGoalStep),
+                "feedforward_stiffness": bus.feedforwardStiffness.map(values) ?? .null,
+                "soft_limit_margin": .number(bus.softLimitMargin), "failed_cycles_to_fault": JSONValue(bus.failedCyclesToFault),
+                "retries": JSONValue(bus.retries), "safe_state": .string(bus.safeState.rawValue),
+                "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration), "arm_id": optional(bus.armID),
+            ]
+        }
 
         var driver: [String: JSONValue] = ["kind": .string(c.driver.kind.rawValue)]
         switch c.driver {
@@ -30,16 +43,16 @@ public enum ConfigJSON {
                 ],
             ]
         case let .dynamixel(bus), let .feetech(bus):
-            driver[c.driver.kind.rawValue] = [
-                "port": .string(bus.port), "baud": JSONValue(bus.baud), "ids": .array(bus.ids.map { JSONValue($0) }),
-                "bus_rate_hz": .number(bus.busRateHz), "position_mode": .string(bus.positionMode.rawValue),
-                "profile_velocity": optional(bus.profileVelocity), "profile_acceleration": optional(bus.profileAcceleration),
-                "position_p": bus.positionP.map(values) ?? .null, "position_d": bus.positionD.map(values) ?? .null,
-                "torque_limit": bus.torqueLimit.map(values) ?? .null, "max_goal_step": .number(bus.maxGoalStep),
-                "feedforward_stiffness": bus.feedforwardStiffness.map(values) ?? .null,
-                "soft_limit_margin": .number(bus.softLimitMargin), "failed_cycles_to_fault": JSONValue(bus.failedCyclesToFault),
-                "retries": JSONValue(bus.retries), "safe_state": .string(bus.safeState.rawValue),
-                "diagnostics_hz": .number(bus.diagnosticsHz), "calibration": optional(bus.calibration), "arm_id": optional(bus.armID),
+            driver[c.driver.kind.rawValue] = busJSON(bus)
+        }
+        var teleop: [String: JSONValue] = [
+            "source": .string(c.teleop.source.rawValue), "timeout": .number(c.teleop.timeout),
+            "max_velocity": .number(c.teleop.maxVelocity), "max_acceleration": .number(c.teleop.maxAcceleration),
+        ]
+        if let leader = c.teleop.leader {
+            teleop["leader"] = [
+                "kind": .string(leader.kind.rawValue), leader.kind.rawValue: busJSON(leader.bus),
+                "range_mapped": .array(leader.rangeMapped.map { .string($0) }),
             ]
         }
         let w = c.mpc.weights, l = c.learning
@@ -93,10 +106,7 @@ public enum ConfigJSON {
                 "control_input": .bool(l.controlInput), "derivatives": .string(l.derivatives.rawValue),
             ],
             "policy": ["max_inference_fraction": .number(c.policy.maxInferenceFraction)],
-            "teleop": [
-                "source": .string(c.teleop.source.rawValue), "timeout": .number(c.teleop.timeout),
-                "max_velocity": .number(c.teleop.maxVelocity), "max_acceleration": .number(c.teleop.maxAcceleration),
-            ],
+            "teleop": .object(teleop),
             "socket": [
                 "path": optional(c.socket.path), "group": optional(c.socket.group),
                 "mode": .string("0" + String(c.socket.mode, radix: 8)),

@@ -30,7 +30,7 @@ extension DaemonConfiguration {
         var policy = try r.section("policy")
         self.policy = try Policy(reading: &policy)
         var teleop = try r.section("teleop")
-        self.teleop = try Teleop(reading: &teleop)
+        self.teleop = try Teleop(reading: &teleop, baseDirectory: baseDirectory)
         var socket = try r.section("socket")
         self.socket = try Socket(reading: &socket)
         dataDirectory = try r.string("data_directory", default: dataDirectory)
@@ -117,8 +117,9 @@ extension DaemonConfiguration.Simulation.Servo {
 }
 
 extension DaemonConfiguration.SerialBus {
-    init(reading r: inout ConfigReader, kind: String, baseDirectory: String?) throws(ConfigError) {
-        let reason = "when driver.kind is \(kind)"
+    /// - Parameter reason: why the required keys are required, for their errors.
+    init(reading r: inout ConfigReader, kind: String, baseDirectory: String?, reason: String? = nil) throws(ConfigError) {
+        let reason = reason ?? "when driver.kind is \(kind)"
         let port = try r.requiredString("port", because: reason)
         let baud = try r.int("baud", default: 1_000_000, .closed(1, 4_000_000), unit: "baud")
         guard Self.standardBaudRates.contains(baud) else {
@@ -292,12 +293,51 @@ extension DaemonConfiguration.Policy {
 }
 
 extension DaemonConfiguration.Teleop {
-    init(reading r: inout ConfigReader) throws(ConfigError) {
+    init(reading r: inout ConfigReader, baseDirectory: String?) throws(ConfigError) {
         self.init()
         source = try r.enumeration("source", default: source)
         timeout = try r.double("timeout", default: timeout, .above(0, atMost: 10), unit: "s")
         maxVelocity = try r.double("max_velocity", default: maxVelocity, .above(0, atMost: 100), unit: "rad/s")
         maxAcceleration = try r.double("max_acceleration", default: maxAcceleration, .above(0, atMost: 1000), unit: "rad/s²")
+        if r.contains("leader") {
+            var l = try r.section("leader")
+            leader = try Leader(reading: &l, baseDirectory: baseDirectory)
+            guard source == .leader else {
+                throw r.error(.invalidValue, "leader", at: r.node("leader"), "a leader arm is set but teleop.source is \(source.rawValue); set source: leader or remove it")
+            }
+        } else if source == .leader {
+            throw r.error(.missingKey, "leader", at: nil, "missing; required when teleop.source is leader (the leader arm's bus: kind and its settings)")
+        }
+        try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Teleop.Leader {
+    init(reading r: inout ConfigReader, baseDirectory: String?) throws(ConfigError) {
+        guard let kindText = try r.optionalString("kind") else {
+            throw r.error(.missingKey, "kind", at: nil, "missing; the leader's servo family: feetech or dynamixel")
+        }
+        guard let kind = DaemonConfiguration.Driver.Kind(rawValue: kindText), kind != .simulation else {
+            throw r.error(.invalidValue, "kind", at: r.node("kind"), "\"\(kindText)\" is not a servo bus; use feetech or dynamixel")
+        }
+        for other in [DaemonConfiguration.Driver.Kind.feetech, .dynamixel] where other != kind && r.contains(other.rawValue) {
+            throw r.error(.invalidValue, other.rawValue, at: nil, "settings for \(other.rawValue), but the leader's kind is \(kind.rawValue)")
+        }
+        var settings = try r.section(kind.rawValue)
+        let bus = try DaemonConfiguration.SerialBus(reading: &settings, kind: kind.rawValue, baseDirectory: baseDirectory,
+                                                    reason: "for a \(kind.rawValue) leader arm")
+        self.init(kind: kind, bus: bus)
+        if let nodes = try r.list("range_mapped") {
+            var names: [String] = []
+            for (i, node) in nodes.enumerated() {
+                guard let name = node.string, !name.isEmpty else {
+                    throw ConfigError(.invalidValue, keyPath: "\(r.keyPath("range_mapped"))[\(i)]", file: r.file, line: node.mark?.line,
+                                      message: "expected a joint name")
+                }
+                names.append(name)
+            }
+            rangeMapped = names
+        }
         try r.finish()
     }
 }

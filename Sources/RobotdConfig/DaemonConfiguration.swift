@@ -441,9 +441,30 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public enum Source: String, Sendable, Equatable, CaseIterable {
             /// Targets streamed over the socket (`teleop.stream`).
             case stream
+            /// A leader arm on a second servo bus (`teleop.leader`), its torque off.
+            case leader
+        }
+
+        /// A leader arm (`teleop.leader`): its bus, and how its joints map onto the follower's.
+        public struct Leader: Sendable, Equatable {
+            /// The leader's servo family: `feetech` or `dynamixel`.
+            public var kind: Driver.Kind
+            /// Its bus, with the same keys as `driver.feetech`/`driver.dynamixel`; the calibration
+            /// defaults to `<data_directory>/calibration/<arm_id>.json`, `arm_id` to
+            /// "<robot>-leader" (`robotd calibrate --leader` writes it).
+            public var bus: SerialBus
+            /// Joints mapped by the fraction of their calibrated range rather than by angle (a
+            /// gripper's handle and jaw travel differently).
+            public var rangeMapped = ["gripper"]
+            public init(kind: Driver.Kind, bus: SerialBus) {
+                self.kind = kind
+                self.bus = bus
+            }
         }
 
         public var source = Source.stream
+        /// Required when `source` is `leader`.
+        public var leader: Leader?
         /// Oldest input the arm still follows (s); older, it holds where it is. 0 < x ≤ 10.
         public var timeout = 0.25
         /// Fastest a joint's teleop reference moves towards a target (rad/s or m/s), capped by

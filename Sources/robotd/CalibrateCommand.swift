@@ -32,6 +32,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .customLong("import-lerobot"), help: "Convert this LeRobot calibration file instead of calibrating by hand.") var importLeRobot: String?
     @Flag(name: .customLong("no-bus"), help: "With --import-lerobot: write only the file, do not touch the servos.") var noBus = false
     @Flag(help: "Overwrite an existing calibration file without asking.") var yes = false
+    @Flag(help: "Calibrate the leader arm of teleop.leader (teleop.source: leader) instead of the follower.") var leader = false
     @Option(parsing: .singleValue, help: "A joint whose servo counts against the URDF angle: drive mode 1 (repeatable).") var reverse: [String] = []
     @Option(name: .customLong("full-turn"), parsing: .singleValue, help: "A joint without end stops: range 0…4095 (repeatable; default wrist_roll).") var fullTurn: [String] = []
 
@@ -49,7 +50,7 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let arm = try Self.arm(configPath: config, armID: armID)
+        let arm = try Self.arm(configPath: config, armID: armID, leader: leader)
         if FileManager.default.fileExists(atPath: arm.path) && !yes {
             Console.say("\(arm.path) exists. Overwrite it? [y/N]")
             guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
@@ -63,29 +64,42 @@ struct CalibrateCommand: ParsableCommand {
         }
     }
 
-    static func arm(configPath: String, armID: String?) throws -> Arm {
+    static func arm(configPath: String, armID: String?, leader: Bool = false) throws -> Arm {
         let configuration: DaemonConfiguration
         do { configuration = try ConfigLoader.load(path: configPath) } catch {
             throw CLIError("\(error)")
         }
         let bus: DaemonConfiguration.SerialBus
         let busProtocol: String
-        switch configuration.driver {
-        case let .feetech(b): bus = b; busProtocol = "feetech"
-        case let .dynamixel(b): bus = b; busProtocol = "dynamixel"
-        case .simulation:
-            throw CLIError("\(configPath): driver.kind is simulation; calibrate needs a servo bus (driver.kind feetech or dynamixel)")
+        var leaderSettings: DaemonConfiguration.Teleop.Leader?
+        if leader {
+            guard let l = configuration.teleop.leader else {
+                throw CLIError("\(configPath): no teleop.leader to calibrate (set teleop.source: leader and the leader's bus, configs/README.md)")
+            }
+            bus = l.bus
+            busProtocol = l.kind.rawValue
+            leaderSettings = l
+        } else {
+            switch configuration.driver {
+            case let .feetech(b): bus = b; busProtocol = "feetech"
+            case let .dynamixel(b): bus = b; busProtocol = "dynamixel"
+            case .simulation:
+                throw CLIError("\(configPath): driver.kind is simulation; calibrate needs a servo bus (driver.kind feetech or dynamixel)")
+            }
         }
         let model = try RobotLoading.load(urdfPath: configuration.robot.urdf)
         let joints = model.joints.map(\.name)
+        let section = leader ? "teleop.leader.\(busProtocol)" : "driver.\(busProtocol)"
         guard bus.ids.count == joints.count else {
-            throw CLIError("\(configPath): driver.\(busProtocol).ids has \(bus.ids.count) servos but \(configuration.robot.urdf) has \(joints.count) joints (\(joints.joined(separator: ", ")))")
+            throw CLIError("\(configPath): \(section).ids has \(bus.ids.count) servos but \(configuration.robot.urdf) has \(joints.count) joints (\(joints.joined(separator: ", ")))")
         }
-        let id = armID ?? DaemonAssembly.armID(configuration, bus: bus, model: model)
+        let id = armID ?? leaderSettings.map { DaemonAssembly.leaderArmID(configuration, leader: $0, model: model) }
+            ?? DaemonAssembly.armID(configuration, bus: bus, model: model)
         do throws(CalibrationError) { try CalibrationFile.checkArmID(id) } catch { throw CLIError("\(error)") }
         let readme = ((configuration.robot.urdf as NSString).deletingLastPathComponent as NSString).appendingPathComponent("README.md")
         return Arm(target: CalibrationTarget(arm: id, busProtocol: busProtocol, joints: joints, ids: bus.ids), bus: bus,
-                   path: DaemonAssembly.calibrationPath(configuration, bus: bus, model: model, armID: armID), robotREADME: readme)
+                   path: leaderSettings.map { DaemonAssembly.leaderCalibrationPath(configuration, leader: $0, model: model, armID: armID) }
+                       ?? DaemonAssembly.calibrationPath(configuration, bus: bus, model: model, armID: armID), robotREADME: readme)
     }
 
     /// Opens the bus and finds every servo; the client is closed when `body` returns.

@@ -219,7 +219,8 @@ final class So101SimDaemon: @unchecked Sendable {
     let socketPath: String
     let process: DaemonProcess
 
-    init() throws {
+    /// - Parameter extra: YAML appended to the configuration (sections the shipped file lacks).
+    init(extra: String = "") throws {
         directory = try SocketTempDirectory.make()
         socketPath = directory + "/s.sock"
         let shipped = try String(contentsOf: TestSupport.repoRoot.appendingPathComponent("configs/so101-sim.yaml"), encoding: .utf8)
@@ -234,7 +235,7 @@ final class So101SimDaemon: @unchecked Sendable {
                 .replacingOccurrences(of: "lock_memory: true", with: "lock_memory: false")
                 .replacingOccurrences(of: "overrun_fault_threshold: 10 ", with: "overrun_fault_threshold: 1000 "))
         }
-        lines += ["socket: {path: \(socketPath)}", "data_directory: \(directory)/data", ""]
+        lines += ["socket: {path: \(socketPath)}", "data_directory: \(directory)/data", extra, ""]
         let text = lines.joined(separator: "\n")
         precondition(text.contains(TestSupport.urdfPath("so101")) && text.contains("overrun_fault_threshold: 1000"), "so101-sim.yaml changed shape")
         let configPath = directory + "/robotd.yaml"

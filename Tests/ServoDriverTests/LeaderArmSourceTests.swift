@@ -38,7 +38,7 @@ import Testing
         let names = rig.model.joints.map(\.name)
         let mappings = try LeaderArmSource.mappings(leader: options.calibration, leaderJointNames: options.jointNames,
                                                     followerJointNames: names, followerLower: lower, followerUpper: upper)
-        return (LeaderArmSource(driver: driver, mappings: mappings, timeout: timeout), driver)
+        return (LeaderArmSource(driver: driver, mappings: mappings, timeout: timeout, clock: { MonotonicClock.now() }), driver)
     }
 
     static func place(_ rig: ServoArmDriverTests.Rig, _ joint: String, _ angle: Double) throws {

@@ -1,4 +1,5 @@
 import Control
+import ControlRuntime
 import RobotInterface
 import ServoProtocol
 
@@ -14,9 +15,11 @@ import ServoProtocol
 /// jaw, so it maps by the fraction of its calibrated range (`Mapping.range`), as LeRobot maps
 /// grippers in its 0–100 range mode.
 ///
-/// Freshness: a sample is the leader's newest when its timestamp advanced; one that has not for
-/// `timeout` seconds of loop time (a stalled or unplugged leader bus), an invalid or non-finite
-/// one, or a driver fault gives no action, and the loop holds the follower where it is.
+/// Freshness: the bus thread stamps each sample with CLOCK_MONOTONIC, the clock the tick reads
+/// (`clock`), so a sample older than `timeout` (a stalled or unplugged leader bus), an invalid or
+/// non-finite one, or a driver fault gives no action, and the loop holds the follower where it is.
+/// `statistics` (any thread) reports the newest sample used, the latency from its bus read to the
+/// first tick that commanded it, and whether the source is acting, as a streamed source does.
 ///
 /// The leader's torque is never enabled: `connect` and `configure` write settings with torque
 /// off, and nothing here activates it.
@@ -52,24 +55,28 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
     /// Seconds of loop time without a new leader sample before the source has no action.
     public let timeout: Double
 
+    /// What the tick reports (`TeleopStatistics`: sequence = samples used, postedAt = the newest
+    /// sample's bus timestamp, refused = non-finite samples).
+    public let statistics = SeqLock(TeleopStatistics())
+
+    private let clock: @Sendable () -> UInt64
+    private let timeoutNanoseconds: UInt64
     private var sample: JointState
-    private var newestStamp: UInt64 = 0
-    private var hasStamp = false
-    private var newestSeenAt = 0.0
-    /// Loop time between the two newest leader samples (s): the leader's rate as the tick sees
-    /// it (the leader bus's clock is not the loop's, so a sample's age cannot be measured).
-    public private(set) var lastSampleInterval = 0.0
+    private var stats = TeleopStatistics()
 
     /// - Parameters:
     ///   - driver: the leader's driver, connected and configured (its I/O thread running), never
     ///     activated.
     ///   - mappings: one per joint, in the follower's joint order (the leader's must match).
-    public init(driver: ServoArmDriver, mappings: [Mapping], timeout: Double) {
+    ///   - clock: now (ns) on CLOCK_MONOTONIC, the bus thread's stamping clock (tests may skew it).
+    public init(driver: ServoArmDriver, mappings: [Mapping], timeout: Double, clock: @escaping @Sendable () -> UInt64) {
         precondition(mappings.count == driver.options.dof, "one mapping per leader joint")
         precondition(timeout > 0, "a positive timeout")
         self.driver = driver
         self.mappings = mappings
         self.timeout = timeout
+        self.clock = clock
+        timeoutNanoseconds = UInt64(timeout * 1e9)
         dof = driver.options.dof
         name = "leader \(driver.options.robotName) on \(driver.options.port)"
         sample = JointState(dof: driver.options.dof)
@@ -97,26 +104,51 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
         return out
     }
 
-    /// - Note: Real-time safe: the driver's read is a seqlocked copy; no allocation, no locks.
+    /// - Note: Real-time safe: the driver's read is a seqlocked copy, the clock a vDSO read; no
+    ///   allocation, no locks.
     public func action(into action: UnsafeMutableBufferPointer<Double>, observation: borrowing PolicyObservation) -> Bool {
+        let acted = leaderPose(into: action)
+        if acted != stats.acting {
+            stats.acting = acted
+            statistics.write(stats)
+        }
+        return acted
+    }
+
+    private func leaderPose(into action: UnsafeMutableBufferPointer<Double>) -> Bool {
         do {
             try driver.read(into: &sample)
         } catch {
             return false
         }
         guard sample.isValid else { return false }
-        for i in 0 ..< dof where !sample.position[i].isFinite { return false }
-        let time = observation.time
-        if !hasStamp || sample.timestampNanoseconds > newestStamp {
-            if hasStamp { lastSampleInterval = time - newestSeenAt }
-            hasStamp = true
-            newestStamp = sample.timestampNanoseconds
-            newestSeenAt = time
-        } else if sample.timestampNanoseconds < newestStamp || time - newestSeenAt > timeout {
+        let now = clock(), stamp = sample.timestampNanoseconds
+        guard stamp <= now ? now - stamp <= timeoutNanoseconds : true else { return false }
+        for i in 0 ..< dof where !sample.position[i].isFinite {
+            if stamp != stats.newestPostedAt {
+                stats.newestPostedAt = stamp
+                stats.refused &+= 1
+                statistics.write(stats)
+            }
             return false
+        }
+        if stamp != stats.newestPostedAt {
+            stats.newestPostedAt = stamp
+            stats.newestSequence &+= 1
+            stats.latency.record(now > stamp ? now - stamp : 0)
+            statistics.write(stats)
         }
         for i in 0 ..< dof { action[i] = mappings[i].map(sample.position[i]) }
         return true
+    }
+
+    /// The leader's newest joint positions as the follower's goals, from any thread (a seqlocked
+    /// read of the bus thread's slot; nil while the leader has no valid sample): what a takeover
+    /// watcher compares with where the leader rested.
+    public func peekGoals() -> [Double]? {
+        var state = JointState(dof: dof)
+        guard driver.slot.read(into: &state) != nil, state.isValid, state.isFinite else { return nil }
+        return (0 ..< dof).map { mappings[$0].map(state.position[$0]) }
     }
 }
 

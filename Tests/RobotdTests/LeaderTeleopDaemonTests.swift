@@ -1,0 +1,80 @@
+import ControlProtocol
+import ControlSocket
+import Foundation
+import Glibc
+import Testing
+
+/// `robotd run` on configs/so101-sim.yaml with `teleop.source: leader`: the leader is `robotd
+/// emulate --arm so101 --hand` (a second process, its servos limp, placed by a "hand" on stdin).
+/// In `teleop` the simulated follower goes where the leader is put, inside its limits; `status`
+/// shows the leader as the source; `teleop.stream` is refused; the leader killed → the arm holds
+/// where it is (no fault, no jump); the daemon refuses to start when the leader's port is missing.
+@Suite(.serialized) struct LeaderTeleopDaemonTests {
+    static func leaderSection(port: String) -> String {
+        // The emulator's factory calibration (2048 counts = 0 rad); arm_id names that file's arm.
+        let calibration = TestSupport.repoRoot.appendingPathComponent("configs/calibration/so101-emulated.json").path
+        return """
+            teleop:
+              source: leader
+              timeout: 0.25
+              leader:
+                kind: feetech
+                feetech: {port: \(port), ids: [1, 2, 3, 4, 5, 6], calibration: \(calibration), arm_id: so101, failed_cycles_to_fault: 25}
+            """
+    }
+
+    @Test func theFollowerGoesWhereTheLeaderIsPut() throws {
+        let rig = try ServoRig(.so101)
+        defer { rig.finish() }
+        let leader = try rig.startEmulator(["--hand"])
+        let daemon = try So101SimDaemon(extra: Self.leaderSection(port: rig.link))
+        defer { _ = daemon.stop() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let c = try daemon.connect()
+        defer { c.close() }
+        #expect((try c.result("hello")["modes"] as? [String] ?? []).contains("teleop"))
+        let placed: [(String, Double)] = [("shoulder_pan", 0.3), ("shoulder_lift", -0.4), ("elbow_flex", 0.5), ("wrist_flex", 0.2)]
+        for (joint, angle) in placed {
+            #expect(try leader.hand("move \(joint) \(angle)").hasPrefix("ok move \(joint)"))
+        }
+        #expect(try c.result("mode.set", ["mode": "teleop"])["mode"] as? String == "teleop")
+        let expected = [0.3, -0.4, 0.5, 0.2, 0, 0]
+        var worst = 0.0
+        let followed = try So101SimDaemonTests.poll(c, seconds: 30) { s in
+            let q = So101SimDaemonTests.q(s)
+            worst = zip(q, expected).prefix(5).map { abs($0.0 - $0.1) }.max() ?? .infinity
+            return s["mode"] as? String != "teleop" || worst < 0.01
+        }
+        #expect(followed["mode"] as? String == "teleop", "\(followed["mode"] ?? "?") \(followed["fault"] ?? "")")
+        #expect(worst < 0.01, "the follower is \(worst) rad from the leader's pose: \(So101SimDaemonTests.q(followed))")
+        let teleop = try #require(followed["teleop"] as? [String: Any], "status has no teleop: \(followed)")
+        #expect(teleop["source"] as? String == "leader" && teleop["acting"] as? Bool == true, "\(teleop)")
+        // The leader drives: a streamed target is refused, naming why.
+        do {
+            _ = try c.result("teleop.stream", ["q": [0, 0, 0, 0, 0, 0]])
+            Issue.record("teleop.stream accepted with a leader arm")
+        } catch {
+            #expect("\(error)".contains("leader"), "\(error)")
+        }
+        // The leader's bus goes away: the follower holds where it is, without a fault or a jump.
+        let before = So101SimDaemonTests.q(try c.result("status"))
+        leader.kill()
+        let quiet = try So101SimDaemonTests.poll(c, seconds: 30) { s in (s["teleop"] as? [String: Any])?["acting"] as? Bool == false }
+        for _ in 0 ..< 25 { usleep(20_000) }
+        let held = try c.result("status")
+        #expect((quiet["teleop"] as? [String: Any])?["acting"] as? Bool == false)
+        #expect(held["mode"] as? String == "teleop", "\(held["mode"] ?? "?") \(held["fault"] ?? "")")
+        for (i, (a, b)) in zip(So101SimDaemonTests.q(held), before).enumerated() {
+            #expect(abs(a - b) < 0.02, "joint \(i) moved from \(b) to \(a) after the leader went away")
+        }
+    }
+
+    /// A leader whose port does not exist stops the daemon at start-up, naming the key and the port.
+    @Test func aMissingLeaderPortIsAClearStartUpError() throws {
+        let missing = "/tmp/robotd-no-such-leader-\(getpid()).tty"
+        let daemon = try So101SimDaemon(extra: Self.leaderSection(port: missing))
+        let status = daemon.process.wait()
+        #expect(status != 0)
+        #expect(daemon.stderr.contains("teleop.leader.feetech.port") && daemon.stderr.contains(missing), "\(daemon.stderr)")
+    }
+}
