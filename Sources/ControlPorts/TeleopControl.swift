@@ -15,4 +15,15 @@ public protocol TeleopControl: AnyObject, Sendable {
     func countRefused()
     /// The source and its stream (`takeover_from` left nil for the server to fill).
     func status() -> TeleopStatus
+    /// Whether this source watches for an operator taking the arm (a leader arm moved by hand).
+    var watchesTakeover: Bool { get }
+    /// Called every 20 ms on the event loop: `autonomous` says whether the loop is in `policy` or
+    /// `mpc`. True once the operator took the arm (the server then switches to `teleop`, as
+    /// `teleop.takeover` does); the source re-arms when the loop is autonomous again.
+    func operatorTookOver(autonomous: Bool) -> Bool
+}
+
+extension TeleopControl {
+    public var watchesTakeover: Bool { false }
+    public func operatorTookOver(autonomous: Bool) -> Bool { false }
 }

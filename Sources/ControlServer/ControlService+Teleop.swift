@@ -11,6 +11,23 @@ extension ControlService {
         register(ControlMethod.teleopStream, role: .operator, sync: { (s, p, _) throws(RPCError) in try s.teleopStream(p) })
         register(ControlMethod.teleopTakeover, role: .operator) { (s, p, _) throws(RPCError) in try s.teleopTakeover(p) }
         register(ControlMethod.teleopHandback, role: .operator) { (s, p, _) throws(RPCError) in try s.teleopHandback(p) }
+        if access.teleop?.watchesTakeover == true { watchForTakeover() }
+    }
+
+    /// Every 20 ms: the source says whether the operator took the arm (a leader moved by hand in
+    /// `policy` or `mpc`); if so, the same switch as `teleop.takeover`, remembering the mode.
+    private func watchForTakeover() {
+        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(20)) { [self] in
+            defer { watchForTakeover() }
+            guard let teleop = access.teleop, !takeoverInFlight else { return }
+            let from = access.telemetry().mode
+            guard teleop.operatorTookOver(autonomous: from == .policy || from == .mpc) else { return }
+            takeoverInFlight = true
+            commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().whenComplete { result in
+                self.takeoverInFlight = false
+                if case .success = result { self.takeoverFrom = from }
+            }
+        }
     }
 
     /// Posts a target in any mode (the arm follows it only in `teleop`, so a client may start

@@ -57,6 +57,8 @@ final class ControlService {
     var nextSubscription = 1
     /// The mode `teleop.takeover` left, which `teleop.handback` returns to; any `mode.set` forgets it.
     var takeoverFrom: Mode?
+    /// A leader-arm takeover's mode switch is on its way (`watchForTakeover`).
+    var takeoverInFlight = false
 
     /// The methods that read or write a file; they take `{"fd": true}` (the descriptor comes over
     /// the socket, docs/protocol.md "Files") or a `"path"` inside data_directory.

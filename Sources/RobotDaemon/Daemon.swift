@@ -73,7 +73,7 @@ public enum Daemon {
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,
                 configuration: config, configPath: configPath, startedAt: MonotonicClock.seconds(), planner: planner,
                 policies: loop.policies, models: models, gravityTorque: gravityTorque(loop), bus: bus,
-                calibration: calibration, recording: recording, teleop: teleopService(loop)
+                calibration: calibration, recording: recording, teleop: teleopService(loop, takeoverThreshold: config.teleop.leader?.takeoverThreshold ?? 0)
             ),
             info: DaemonInfo(
                 version: version, robot: config.robot.name ?? loop.model.name, jointNames: loop.model.joints.map(\.name),
@@ -90,8 +90,10 @@ public enum Daemon {
 
     /// `teleop.stream` over the loop's streamed teleop source (nil when its teleop slot holds
     /// another source, or none), with poses for the loop's end-effector frame.
-    static func teleopService<Driver>(_ loop: ControlLoop<Driver>) -> (any TeleopControl)? {
-        if let leader = loop.teleop?.installedPolicy as? LeaderArmSource { return LeaderTeleopService(source: leader) }
+    static func teleopService<Driver>(_ loop: ControlLoop<Driver>, takeoverThreshold: Double = 0) -> (any TeleopControl)? {
+        if let leader = loop.teleop?.installedPolicy as? LeaderArmSource {
+            return LeaderTeleopService(source: leader, takeoverThreshold: takeoverThreshold)
+        }
         guard let source = loop.teleop?.installedPolicy as? StreamedTeleop else { return nil }
         let n = loop.model.dof
         return TeleopStreamService(source: source, model: loop.model, frame: loop.configuration.endEffectorFrame,

@@ -52,7 +52,7 @@ public enum ConfigJSON {
         if let leader = c.teleop.leader {
             teleop["leader"] = [
                 "kind": .string(leader.kind.rawValue), leader.kind.rawValue: busJSON(leader.bus),
-                "range_mapped": .array(leader.rangeMapped.map { .string($0) }),
+                "range_mapped": .array(leader.rangeMapped.map { .string($0) }), "takeover_threshold": .number(leader.takeoverThreshold),
             ]
         }
         let w = c.mpc.weights, l = c.learning

@@ -338,6 +338,7 @@ extension DaemonConfiguration.Teleop.Leader {
             }
             rangeMapped = names
         }
+        takeoverThreshold = try r.double("takeover_threshold", default: takeoverThreshold, .closed(0, 3.2), unit: "rad")
         try r.finish()
     }
 }

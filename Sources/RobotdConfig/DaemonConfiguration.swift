@@ -456,6 +456,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             /// Joints mapped by the fraction of their calibrated range rather than by angle (a
             /// gripper's handle and jaw travel differently).
             public var rangeMapped = ["gripper"]
+            /// In `policy` or `mpc`, a person moving the leader more than this (rad, on any joint)
+            /// from where it rested takes the arm over (as `teleop.takeover`); 0 = never.
+            public var takeoverThreshold = 0.1
             public init(kind: Driver.Kind, bus: SerialBus) {
                 self.kind = kind
                 self.bus = bus

@@ -69,6 +69,42 @@ import Testing
         }
     }
 
+    /// In `policy`, a person moving the leader past `teleop.leader.takeover_threshold` takes the
+    /// arm: the loop switches to `teleop` remembering `policy`, the follower goes to the leader, and
+    /// `teleop.handback` returns to the policy. Resting (or moved less), the leader takes nothing.
+    @Test func movingTheLeaderInPolicyTakesTheArmOver() throws {
+        let rig = try ServoRig(.so101)
+        defer { rig.finish() }
+        let leader = try rig.startEmulator(["--hand"])
+        let daemon = try So101SimDaemon(extra: Self.leaderSection(port: rig.link))
+        defer { _ = daemon.stop() }
+        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
+        let c = try daemon.connect()
+        defer { c.close() }
+        // The hand holds every leader joint still (limp servos under gravity would sag, which is
+        // a person moving them as far as the threshold can tell).
+        for joint in ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"] {
+            #expect(try leader.hand("move \(joint) 0").hasPrefix("ok"))
+        }
+        let action: [Float] = [0.2, -0.3, 0.3, 0.1, 0, 0.4]
+        let path = daemon.directory + "/goal.safetensors"
+        try ServoArmDaemonTests.writePolicy(action, robot: "so101", to: path)
+        let run = try RobotctlDaemonTests.robotctl(["policy", "--go", path], socket: daemon.socketPath)
+        #expect(run.status == 0 && run.stdout.contains("mode: policy"), "\(run.stdout) \(run.stderr)")
+        // A nudge below the threshold (0.1 rad) leaves the policy in charge.
+        #expect(try leader.hand("move wrist_roll 0.05").hasPrefix("ok"))
+        for _ in 0 ..< 25 { usleep(20_000) }
+        #expect(try c.result("status")["mode"] as? String == "policy")
+        // The operator grabs the leader.
+        #expect(try leader.hand("move shoulder_pan -0.3").hasPrefix("ok"))
+        let taken = try So101SimDaemonTests.poll(c, seconds: 30) { $0["mode"] as? String != "policy" }
+        #expect(taken["mode"] as? String == "teleop", "\(taken["mode"] ?? "?") \(taken["fault"] ?? "")")
+        #expect((taken["teleop"] as? [String: Any])?["takeover_from"] as? String == "policy", "\(taken["teleop"] ?? "none")")
+        let followed = try So101SimDaemonTests.poll(c, seconds: 30) { s in abs(So101SimDaemonTests.q(s)[0] + 0.3) < 0.01 }
+        #expect(abs(So101SimDaemonTests.q(followed)[0] + 0.3) < 0.01, "shoulder_pan at \(So101SimDaemonTests.q(followed)[0]), leader at -0.3")
+        #expect(try c.result("teleop.handback")["mode"] as? String == "policy")
+    }
+
     /// A leader whose port does not exist stops the daemon at start-up, naming the key and the port.
     @Test func aMissingLeaderPortIsAClearStartUpError() throws {
         let missing = "/tmp/robotd-no-such-leader-\(getpid()).tty"

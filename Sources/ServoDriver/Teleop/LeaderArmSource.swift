@@ -147,7 +147,7 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
     /// watcher compares with where the leader rested.
     public func peekGoals() -> [Double]? {
         var state = JointState(dof: dof)
-        guard driver.slot.read(into: &state) != nil, state.isValid, state.isFinite else { return nil }
+        guard let header = driver.slot.read(into: &state), header.isValid, header.fault == .none, state.isFinite else { return nil }
         return (0 ..< dof).map { mappings[$0].map(state.position[$0]) }
     }
 }
