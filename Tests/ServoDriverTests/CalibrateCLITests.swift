@@ -333,6 +333,22 @@ import Testing
         let old = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", rig.config, "--import-lerobot", legacy, "--no-bus", "--yes"])
         #expect(old.status == 1)
         #expect(old.stderr.contains("\(legacy): this is LeRobot's legacy calibration format"))
+
+        // --leader: the leader arm of teleop.leader gets its own file, for arm id <robot>-leader
+        // under data_directory, which is where the daemon looks for it; the follower's is untouched.
+        let leaderConfig = rig.dir.appendingPathComponent("leader.yaml").path
+        try (yaml + "\nteleop:\n  source: leader\n  leader:\n    kind: feetech\n    feetech: {port: \(rig.link), ids: [1, 2, 3, 4, 5, 6]}\n")
+            .write(toFile: leaderConfig, atomically: true, encoding: .utf8)
+        let followerBefore = try Data(contentsOf: URL(fileURLWithPath: rig.data + "/calibration/so101-test.json"))
+        let leader = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", leaderConfig, "--leader", "--import-lerobot", file, "--no-bus"])
+        #expect(leader.status == 0, "\(leader.stderr)")
+        let leaderTarget = CalibrationTarget(arm: "so101-leader", busProtocol: "feetech", joints: Self.joints, ids: [1, 2, 3, 4, 5, 6])
+        #expect(try CalibrationFile.load(path: rig.data + "/calibration/so101-leader.json", target: leaderTarget).calibration.joints.map(\.zero)
+                == c.joints.map(\.zero))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: rig.data + "/calibration/so101-test.json")) == followerBefore)
+        // Without a teleop.leader, --leader is a clear error.
+        let none = try ChildProcess.run(Self.robotdPath, ["calibrate", "--config", rig.config, "--leader", "--import-lerobot", file, "--no-bus"])
+        #expect(none.status == 1 && none.stderr.contains("no teleop.leader"), "\(none.stderr)")
     }
 
     @Test func aBusyPortIsAClearErrorAndTheHandMovesOnlyLimpJoints() throws {
