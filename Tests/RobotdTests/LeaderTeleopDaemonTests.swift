@@ -23,15 +23,18 @@ import Testing
             """
     }
 
-    @Test func theFollowerGoesWhereTheLeaderIsPut() throws {
+    /// The emulated leader (with its hand), the daemon on it, a client.
+    static func start() throws -> (ServoRig, EmulatorProcess, So101SimDaemon, ControlClient) {
         let rig = try ServoRig(.so101)
-        defer { rig.finish() }
         let leader = try rig.startEmulator(["--hand"])
-        let daemon = try So101SimDaemon(extra: Self.leaderSection(port: rig.link))
-        defer { _ = daemon.stop() }
+        let daemon = try So101SimDaemon(extra: leaderSection(port: rig.link))
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
-        let c = try daemon.connect()
-        defer { c.close() }
+        return (rig, leader, daemon, try daemon.connect())
+    }
+
+    @Test func theFollowerGoesWhereTheLeaderIsPut() throws {
+        let (rig, leader, daemon, c) = try Self.start()
+        defer { c.close(); _ = daemon.stop(); rig.finish() }
         #expect((try c.result("hello")["modes"] as? [String] ?? []).contains("teleop"))
         let placed: [(String, Double)] = [("shoulder_pan", 0.3), ("shoulder_lift", -0.4), ("elbow_flex", 0.5), ("wrist_flex", 0.2)]
         for (joint, angle) in placed {
@@ -73,14 +76,8 @@ import Testing
     /// arm: the loop switches to `teleop` remembering `policy`, the follower goes to the leader, and
     /// `teleop.handback` returns to the policy. Resting (or moved less), the leader takes nothing.
     @Test func movingTheLeaderInPolicyTakesTheArmOver() throws {
-        let rig = try ServoRig(.so101)
-        defer { rig.finish() }
-        let leader = try rig.startEmulator(["--hand"])
-        let daemon = try So101SimDaemon(extra: Self.leaderSection(port: rig.link))
-        defer { _ = daemon.stop() }
-        #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
-        let c = try daemon.connect()
-        defer { c.close() }
+        let (rig, leader, daemon, c) = try Self.start()
+        defer { c.close(); _ = daemon.stop(); rig.finish() }
         // The hand holds every leader joint still (limp servos under gravity would sag, which is
         // a person moving them as far as the threshold can tell).
         for joint in ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"] {
