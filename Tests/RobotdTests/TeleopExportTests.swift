@@ -12,7 +12,8 @@ import Testing
 /// `loop_time`) and waits are polls with bounded deadlines; nothing asserts the test's wall clock.
 @Suite(.serialized) struct TeleopExportTests {
     /// The servos' steady-state error we accept at a held target (rad): the simulated STS3215's PD
-    /// with the model's gravity feedforward settles far closer; the encoder step is 0.0015 rad.
+    /// with the model's gravity feedforward settles within about 0.004 rad (the encoder step is
+    /// 0.0015 rad); the margin is for a loaded machine, not for the physics.
     static let servoTolerance = 0.02
     static let fps = 25
 
