@@ -217,6 +217,8 @@ import Testing
 final class So101SimDaemon: @unchecked Sendable {
     let directory: String
     let socketPath: String
+    /// The written configuration (for `robotd dataset export --config` beside the daemon).
+    let configPath: String
     let process: DaemonProcess
 
     /// - Parameter extra: YAML appended to the configuration (sections the shipped file lacks).
@@ -238,7 +240,7 @@ final class So101SimDaemon: @unchecked Sendable {
         lines += ["socket: {path: \(socketPath)}", "data_directory: \(directory)/data", extra, ""]
         let text = lines.joined(separator: "\n")
         precondition(text.contains(TestSupport.urdfPath("so101")) && text.contains("overrun_fault_threshold: 1000"), "so101-sim.yaml changed shape")
-        let configPath = directory + "/robotd.yaml"
+        configPath = directory + "/robotd.yaml"
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         process = try DaemonProcess(arguments: ["run", "--config", configPath])
