@@ -210,6 +210,8 @@ extension DaemonAssembly {
             driver.cleanup()
             throw Failure("teleop.leader: \(error)")
         }
-        return LeaderArmSource(driver: driver, mappings: mappings, timeout: config.teleop.timeout, clock: { MonotonicClock.now() })
+        return LeaderArmSource(driver: driver, mappings: mappings, timeout: config.teleop.timeout, limits: limits,
+                               maxVelocity: config.teleop.maxVelocity, maxAcceleration: config.teleop.maxAcceleration,
+                               period: config.loop.period, clock: { MonotonicClock.now() })
     }
 }

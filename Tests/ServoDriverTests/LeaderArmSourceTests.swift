@@ -38,7 +38,10 @@ import Testing
         let names = rig.model.joints.map(\.name)
         let mappings = try LeaderArmSource.mappings(leader: options.calibration, leaderJointNames: options.jointNames,
                                                     followerJointNames: names, followerLower: lower, followerUpper: upper)
-        return (LeaderArmSource(driver: driver, mappings: mappings, timeout: timeout, clock: { MonotonicClock.now() }), driver)
+        let limits = JointLimits(lower: lower, upper: upper, velocity: rig.model.joints.map(\.velocityLimit),
+                                 effort: rig.model.joints.map(\.effortLimit), slewRate: 1000)
+        return (LeaderArmSource(driver: driver, mappings: mappings, timeout: timeout, limits: limits, maxVelocity: 1, maxAcceleration: 10,
+                                period: 0.004, clock: { MonotonicClock.now() }), driver)
     }
 
     static func place(_ rig: ServoArmDriverTests.Rig, _ joint: String, _ angle: Double) throws {
@@ -49,14 +52,12 @@ import Testing
         #expect(reply == joint, "the hand could not place \(joint): \(reply ?? "emulator stopped")")
     }
 
-    /// Polls the source with loop time = the monotonic clock until `done` (bounded, 10 s).
+    /// Polls the leader's mapped goals until `done` (bounded, 10 s).
     static func poll(_ source: LeaderArmSource, _ done: ([Double]?) -> Bool) -> Bool {
-        var observation = PolicyObservation(dof: source.dof)
         var action = [Double](repeating: .nan, count: source.dof)
         let start = MonotonicClock.seconds()
         while MonotonicClock.seconds() - start < 10 {
-            observation.time = MonotonicClock.seconds()
-            let acted = action.withUnsafeMutableBufferPointer { source.action(into: $0, observation: observation) }
+            let acted = action.withUnsafeMutableBufferPointer { source.leaderGoals(into: $0) }
             if done(acted ? action : nil) { return true }
             usleep(2000)
         }
@@ -106,8 +107,8 @@ import Testing
         var acted = 0
         var observation = PolicyObservation(dof: source.dof)
         var action = [Double](repeating: 0, count: source.dof)
-        for _ in 0 ..< 50 {
-            observation.time = MonotonicClock.seconds()
+        for k in 0 ..< 50 {
+            observation.time = Double(k) * 0.004
             if action.withUnsafeMutableBufferPointer({ source.action(into: $0, observation: observation) }) { acted += 1 }
             usleep(2000)
         }
@@ -127,8 +128,8 @@ import Testing
     }
 
     /// The loop in `teleop` over a simulated SO-101 follower (position servos) with the emulated
-    /// leader as its source: goals are the leader's pose, clamped into the follower's limits when
-    /// the leader is placed past them, the follower gets there, and every commanded tick in
+    /// leader as its source: goals approach the leader's pose (kept the teleop margin inside the
+    /// follower's limits when the leader is placed past them), the follower gets there, and every commanded tick in
     /// `teleop` is an intervention. Ticks at the loop period on the monotonic clock.
     @Test func theLoopInTeleopFollowsTheLeaderInsideTheFollowersLimits() throws {
         let rig = try ServoArmDriverTests.Rig("so101")
@@ -175,22 +176,33 @@ import Testing
         var worstGoal = -Double.infinity
         let lift = try #require(names.firstIndex(of: "shoulder_lift"))
         var s = loop.telemetry.read()
+        // Engaging with the leader far away: goals leave the follower's pose and move at most
+        // teleop.max_velocity (1 rad/s here) × the period per tick.
+        var worstStep = 0.0
+        var previous = (0 ..< model.dof).map { s.command[$0] }
         while MonotonicClock.seconds() - t0 < 15 {
             usleep(4000)
             tick()
             s = loop.telemetry.read()
+            if s.mode == .teleop {
+                for i in 0 ..< model.dof { worstStep = max(worstStep, abs(s.command[i] - previous[i])) }
+            }
+            previous = (0 ..< model.dof).map { s.command[$0] }
             for i in 0 ..< model.dof { worstGoal = max(worstGoal, s.command[i] - limits.upper[i], limits.lower[i] - s.command[i]) }
             while let t = loop.recordings?.pop() {
                 guard t.commandMode != nil, t.mode == .teleop else { continue }
                 commanded += 1
                 if t.flags & Transition.Flags.intervention != 0 { interventions += 1 }
             }
-            if abs(s.position[lift] + 0.4) < 0.02 && abs(s.position[elbow] - limits.upper[elbow]) < 0.02 { break }
+            if abs(s.position[lift] + 0.4) < 0.02 && abs(s.position[elbow] - (limits.upper[elbow] - TeleopReference.limitMargin)) < 0.02 { break }
         }
         #expect(s.mode == .teleop, "\(s.mode), fault \(s.hasFault ? "\(s.fault)" : "none")")
         #expect(abs(s.position[lift] + 0.4) < 0.02, "shoulder_lift at \(s.position[lift]), leader at -0.4")
-        #expect(abs(s.command[elbow] - limits.upper[elbow]) < 1e-9, "elbow goal \(s.command[elbow]), limit \(limits.upper[elbow]), leader at \(beyond)")
+        // The teleop reference keeps targets `TeleopReference.limitMargin` inside the limits.
+        let elbowGoal = limits.upper[elbow] - TeleopReference.limitMargin
+        #expect(abs(s.command[elbow] - elbowGoal) < 1e-9, "elbow goal \(s.command[elbow]), limit \(limits.upper[elbow]), leader at \(beyond)")
         #expect(worstGoal <= 0, "a goal outside the limits by \(worstGoal) rad")
+        #expect(worstStep <= 1.0 * 0.004 + 1e-9, "a goal stepped \(worstStep) rad in one tick")
         #expect(commanded > 0 && interventions == commanded, "\(interventions) of \(commanded) commanded teleop ticks marked as interventions")
     }
 }

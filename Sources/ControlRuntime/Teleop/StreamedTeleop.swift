@@ -35,14 +35,8 @@ public struct TeleopStatistics: Sendable, BitwiseCopyable {
 /// Per tick, with the newest input q* (joint positions) posted at t_post, on the source's clock:
 /// - no input yet, older than `timeout` (now − t_post), or not finite → no action: the loop
 ///   holds where the arm is (ControlLoop: a source that stops acting);
-/// - engage (the first action, or the first after a tick without one): the reference r starts at
-///   the measured q, so entering the mode or a resumed stream never jumps;
-/// - r_i ← r_i + clamp(clamp(q*_i, lower_i + m_i, upper_i − m_i) − r_i, ±s_i), the per-tick step
-///   limit s_i = min(maxVelocity, v_max,i) · period (m_i = min(`limitMargin`, range_i / 4): a target
-///   at a limit never parks the joint on it, which would fault the loop); within that, r's speed
-///   ṙ changes by at most a · period per tick and follows the braking curve √(2 a |e|) (a =
-///   `maxAcceleration`, e = target − r), so r starts and stops smoothly and a torque arm's PD
-///   tracking does not overshoot onto a limit when the reference stops;
+/// - otherwise the reference r moves towards q* as `TeleopReference` says (engage from the measured
+///   q, a per-tick step limit, bounded acceleration, targets kept inside the limits);
 /// - the action: position servos get r as goal (the loop adds gravity's feedforward); a torque
 ///   arm gets the PD law of `JointPDController` towards r with ṙ = Δr / period:
 ///   τ = g(q) + K_p (r − q) + K_d (ṙ − q̇).
@@ -84,22 +78,14 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
     private var lastRefusedSequence: UInt64 = 0
     private var acting = false
     private var lastActionTime = 0.0
-    /// The reference r, its previous value and its speed ṙ (dof each).
-    private var reference: [Double]
-    private var previousReference: [Double]
-    private var referenceVelocity: [Double]
-    /// Per-tick step s_i and the clamp bounds [lower + m, upper − m] (dof each).
-    private let maxStep: [Double]
-    private let lowerTarget: [Double]
-    private let upperTarget: [Double]
+    /// The reference r and its speed ṙ.
+    private var reference: TeleopReference
     private var controller: JointPDController
     private var command: JointCommand
     private var state: JointState
 
-    /// How far inside its limits a target is kept (rad or m; at most a quarter of the range): a
-    /// torque arm's tracking error (gravity, the other joints' motion) must not reach the limit
-    /// when the reference stops at the target, or the loop faults.
-    public static var limitMargin: Double { 0.05 }
+    /// How far inside its limits a target is kept (`TeleopReference.limitMargin`).
+    public static var limitMargin: Double { TeleopReference.limitMargin }
 
     /// - Parameters:
     ///   - controller: the PD + gravity law a torque (or velocity) arm tracks the reference with
@@ -124,14 +110,8 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
                                             gravityCompensation: controller.gravityCompensation)
         self.clock = clock
         timeoutNanoseconds = UInt64(min(configuration.timeout, 1e6) * 1e9)
-        // Three buffers, not copies of one: a shared buffer would be copied on the tick's first write.
-        reference = Array(repeating: 0, count: n)
-        previousReference = Array(repeating: 0, count: n)
-        referenceVelocity = Array(repeating: 0, count: n)
-        maxStep = (0 ..< n).map { min(configuration.maxVelocity, limits.velocity[$0]) * configuration.period }
-        let margins = (0 ..< n).map { min(Self.limitMargin, 0.25 * (limits.upper[$0] - limits.lower[$0])) }
-        lowerTarget = (0 ..< n).map { limits.lower[$0] + margins[$0] }
-        upperTarget = (0 ..< n).map { limits.upper[$0] - margins[$0] }
+        reference = TeleopReference(limits: limits, maxVelocity: configuration.maxVelocity, maxAcceleration: configuration.maxAcceleration,
+                                    period: configuration.period)
         command = JointCommand(mode: actionKind, dof: n)
         state = JointState(dof: n)
     }
@@ -183,30 +163,18 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
             stats.latency.record(now > latest.postedAt ? now - latest.postedAt : 0)
             changed = true
         }
-        let period = configuration.period
-        let engaged = acting && observation.time - lastActionTime <= 1.5 * period
-        let dv = configuration.maxAcceleration * period
-        for i in 0 ..< dof {
-            if !engaged {
-                reference[i] = observation.position[i]
-                referenceVelocity[i] = 0
-            }
-            previousReference[i] = reference[i]
-            let e = min(max(latest.q[i], lowerTarget[i]), upperTarget[i]) - reference[i]
-            let speed = min(maxStep[i], (2 * configuration.maxAcceleration * abs(e)).squareRoot() * period, abs(e))
-            let step = min(max(e < 0 ? -speed : speed, referenceVelocity[i] * period - dv * period), referenceVelocity[i] * period + dv * period)
-            reference[i] = min(max(reference[i] + step, lowerTarget[i]), upperTarget[i])
-            referenceVelocity[i] = (reference[i] - previousReference[i]) / period
-        }
+        let engaged = acting && observation.time - lastActionTime <= 1.5 * configuration.period
+        let target = latest.q
+        reference.step(toward: { target[$0] }, measured: observation, engage: !engaged)
         if actionKind == .position {
-            for i in 0 ..< dof { action[i] = reference[i] }
+            for i in 0 ..< dof { action[i] = reference.position[i] }
         } else {
             for i in 0 ..< dof {
                 state.position[i] = observation.position[i]
                 state.velocity[i] = observation.velocity[i]
                 state.effort[i] = observation.effort[i]
             }
-            controller.compute(&command, desiredPosition: reference, desiredVelocity: referenceVelocity, state: state)
+            controller.compute(&command, desiredPosition: reference.position, desiredVelocity: reference.velocity, state: state)
             for i in 0 ..< dof { action[i] = command.values[i] }
         }
         lastActionTime = observation.time
@@ -227,5 +195,67 @@ public final class StreamedTeleop: Policy, @unchecked Sendable {
             statistics.write(stats)
         }
         return false
+    }
+}
+
+/// A teleop source's reference r: where the arm is commanded on its way to the operator's newest
+/// target (streamed, or a leader arm's pose). Per tick, towards target q*:
+/// - engage (the first action, or the first after a tick without one): r starts at the measured q,
+///   so entering the mode, a resumed stream or a takeover never jumps;
+/// - r_i ← r_i + clamp(clamp(q*_i, lower_i + m_i, upper_i − m_i) − r_i, ±s_i), the per-tick step
+///   limit s_i = min(maxVelocity, v_max,i) · period (m_i = min(`limitMargin`, range_i / 4): a target
+///   at a limit never parks the joint on it, which would fault the loop); within that, r's speed
+///   ṙ changes by at most a · period per tick and follows the braking curve √(2 a |e|) (a =
+///   maxAcceleration, e = target − r), so r starts and stops smoothly.
+public struct TeleopReference {
+    public let dof: Int
+    public let period: Double
+    public let maxAcceleration: Double
+    /// r and ṙ (dof each).
+    public private(set) var position: [Double]
+    public private(set) var velocity: [Double]
+    private var previous: [Double]
+    /// Per-tick step s_i and the clamp bounds [lower + m, upper − m] (dof each).
+    private let maxStep: [Double]
+    private let lowerTarget: [Double]
+    private let upperTarget: [Double]
+
+    /// How far inside its limits a target is kept (rad or m; at most a quarter of the range): a
+    /// torque arm's tracking error (gravity, the other joints' motion) must not reach the limit
+    /// when the reference stops at the target, or the loop faults.
+    public static var limitMargin: Double { 0.05 }
+
+    /// - Warning: Not real-time safe (allocates).
+    public init(limits: JointLimits, maxVelocity: Double, maxAcceleration: Double, period: Double) {
+        let n = limits.dof
+        dof = n
+        self.period = period
+        self.maxAcceleration = maxAcceleration
+        // Three buffers, not copies of one: a shared buffer would be copied on the tick's first write.
+        position = Array(repeating: 0, count: n)
+        velocity = Array(repeating: 0, count: n)
+        previous = Array(repeating: 0, count: n)
+        maxStep = (0 ..< n).map { min(maxVelocity, limits.velocity[$0]) * period }
+        let margins = (0 ..< n).map { min(Self.limitMargin, 0.25 * (limits.upper[$0] - limits.lower[$0])) }
+        lowerTarget = (0 ..< n).map { limits.lower[$0] + margins[$0] }
+        upperTarget = (0 ..< n).map { limits.upper[$0] - margins[$0] }
+    }
+
+    /// One tick towards `target(i)` (finite values), from the measured pose when `engage`.
+    /// - Note: Real-time safe: no allocation, no locks.
+    public mutating func step(toward target: (Int) -> Double, measured observation: borrowing PolicyObservation, engage: Bool) {
+        let dv = maxAcceleration * period
+        for i in 0 ..< dof {
+            if engage {
+                position[i] = observation.position[i]
+                velocity[i] = 0
+            }
+            previous[i] = position[i]
+            let e = min(max(target(i), lowerTarget[i]), upperTarget[i]) - position[i]
+            let speed = min(maxStep[i], (2 * maxAcceleration * abs(e)).squareRoot() * period, abs(e))
+            let step = min(max(e < 0 ? -speed : speed, velocity[i] * period - dv * period), velocity[i] * period + dv * period)
+            position[i] = min(max(position[i] + step, lowerTarget[i]), upperTarget[i])
+            velocity[i] = (position[i] - previous[i]) / period
+        }
     }
 }

@@ -21,6 +21,11 @@ import ServoProtocol
 /// `statistics` (any thread) reports the newest sample used, the latency from its bus read to the
 /// first tick that commanded it, and whether the source is acting, as a streamed source does.
 ///
+/// Continuity as for streamed targets (`TeleopReference`): the follower's goal is a reference that
+/// starts at the measured pose when the source engages (entering `teleop`, a takeover, the leader
+/// back after a pause) and moves towards the leader's pose with a per-tick step limit and bounded
+/// acceleration, so a leader far from the follower never makes it jump or slew at full speed.
+///
 /// The leader's torque is never enabled: `connect` and `configure` write settings with torque
 /// off, and nothing here activates it.
 public final class LeaderArmSource: Policy, @unchecked Sendable {
@@ -63,14 +68,21 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
     private let timeoutNanoseconds: UInt64
     private var sample: JointState
     private var stats = TeleopStatistics()
+    /// The follower's reference and the leader's mapped pose (control thread).
+    private var reference: TeleopReference
+    private var goals: [Double]
+    private var lastActionTime = 0.0
 
     /// - Parameters:
     ///   - driver: the leader's driver, connected and configured (its I/O thread running), never
     ///     activated.
     ///   - mappings: one per joint, in the follower's joint order (the leader's must match).
     ///   - clock: now (ns) on CLOCK_MONOTONIC, the bus thread's stamping clock (tests may skew it).
-    public init(driver: ServoArmDriver, mappings: [Mapping], timeout: Double, clock: @escaping @Sendable () -> UInt64) {
-        precondition(mappings.count == driver.options.dof, "one mapping per leader joint")
+    ///   - limits: the follower's limiter bounds; `maxVelocity`, `maxAcceleration` and `period` shape
+    ///     the reference (`teleop.max_velocity`, `teleop.max_acceleration`, the loop's period).
+    public init(driver: ServoArmDriver, mappings: [Mapping], timeout: Double, limits: JointLimits, maxVelocity: Double,
+                maxAcceleration: Double, period: Double, clock: @escaping @Sendable () -> UInt64) {
+        precondition(mappings.count == driver.options.dof && limits.dof == driver.options.dof, "one mapping and one limit per leader joint")
         precondition(timeout > 0, "a positive timeout")
         self.driver = driver
         self.mappings = mappings
@@ -80,6 +92,8 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
         dof = driver.options.dof
         name = "leader \(driver.options.robotName) on \(driver.options.port)"
         sample = JointState(dof: driver.options.dof)
+        reference = TeleopReference(limits: limits, maxVelocity: maxVelocity, maxAcceleration: maxAcceleration, period: period)
+        goals = Array(repeating: 0, count: driver.options.dof)
     }
 
     /// The mappings for a leader and a follower of the same arm family: `direct` for every joint
@@ -107,7 +121,13 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
     /// - Note: Real-time safe: the driver's read is a seqlocked copy, the clock a vDSO read; no
     ///   allocation, no locks.
     public func action(into action: UnsafeMutableBufferPointer<Double>, observation: borrowing PolicyObservation) -> Bool {
-        let acted = leaderPose(into: action)
+        let acted = goals.withUnsafeMutableBufferPointer { leaderGoals(into: $0) }
+        if acted {
+            let engaged = stats.acting && observation.time - lastActionTime <= 1.5 * reference.period
+            reference.step(toward: { goals[$0] }, measured: observation, engage: !engaged)
+            for i in 0 ..< dof { action[i] = reference.position[i] }
+            lastActionTime = observation.time
+        }
         if acted != stats.acting {
             stats.acting = acted
             statistics.write(stats)
@@ -115,7 +135,10 @@ public final class LeaderArmSource: Policy, @unchecked Sendable {
         return acted
     }
 
-    private func leaderPose(into action: UnsafeMutableBufferPointer<Double>) -> Bool {
+    /// The leader's newest pose as the follower's goals (mapped, before the reference shapes
+    /// them); false when the leader has no fresh, valid, finite sample.
+    /// - Note: Real-time safe (the tick's read of the leader).
+    public func leaderGoals(into action: UnsafeMutableBufferPointer<Double>) -> Bool {
         do {
             try driver.read(into: &sample)
         } catch {
