@@ -56,10 +56,10 @@ extension ControlService {
             throw .wrongMode("teleop.takeover takes the arm from policy or mpc; \(hint)", mode: "\(from)")
         }
         try checkTorqueAllowed("teleop.takeover")
-        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.map { mode in
+        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().map { mode in
             self.takeoverFrom = from
             return TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json
-        }
+        }.nonisolated()
     }
 
     /// From `teleop` back to the mode `teleop.takeover` left (`mpc` needs a valid plan again).
@@ -73,10 +73,10 @@ extension ControlService {
             throw .wrongMode("no takeover to hand back (\(why)); teleop.handback returns to the mode teleop.takeover left", mode: "\(mode)")
         }
         try checkTorqueAllowed("teleop.handback")
-        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: back) }.map { after in
+        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: back) }.assumeIsolated().map { after in
             self.takeoverFrom = nil
             return TeleopSwitchResult(mode: "\(after)", from: "\(mode)").json
-        }
+        }.nonisolated()
     }
 
     /// `status.teleop`, with the pending takeover.
