@@ -102,6 +102,51 @@ import Testing
         #expect(try c.result("teleop.handback")["mode"] as? String == "policy")
     }
 
+    /// The daemon stopped mid-motion in `teleop` on the leader (0.3 s, then 1.2 s, longer than
+    /// loop.max_stall) and continued: every telemetry sample of the unfaulted loop has each joint
+    /// and goal inside the limits; the long stop faults with the stall and `reset` recovers.
+    @Test func aSIGSTOPMidTeleopNeverTakesAJointPastItsLimit() throws {
+        let (rig, leader, daemon, c) = try Self.start()
+        defer { c.close(); _ = daemon.stop(); rig.finish() }
+        let arm = ServoArmUnderTest.so101
+        let watcher = try daemon.connect()
+        defer { watcher.close() }
+        #expect(try watcher.result("telemetry.subscribe", ["rate_hz": 250])["rate_hz"] as? Int == 250)
+        #expect(try c.result("mode.set", ["mode": "teleop"])["mode"] as? String == "teleop")
+        let pid = daemon.process.process.processIdentifier
+        var samples = 0, teleopSamples = 0
+        for (pause, pose) in [(300_000, 0.8), (1_200_000, -0.8)] as [(UInt32, Double)] {
+            // The leader swings the shoulder; the daemon stops while the follower is on its way.
+            #expect(try leader.hand("move shoulder_pan \(pose)").hasPrefix("ok"))
+            let stopAt = Date().addingTimeInterval(0.3), end = Date().addingTimeInterval(3)
+            var stopped = false
+            while Date() < end {
+                if !stopped, Date() >= stopAt {
+                    kill(pid, SIGSTOP)
+                    usleep(pause)
+                    kill(pid, SIGCONT)
+                    stopped = true
+                }
+                guard let m = try watcher.readObject(timeout: 0.2), let p = m["params"] as? [String: Any],
+                      let q = SocketReply.numbers(p["q"]), let goal = SocketReply.numbers(p["command"]), q.count == 6, goal.count == 6 else { continue }
+                samples += 1
+                let mode = p["mode"] as? String ?? ""
+                if mode == "faulted" { continue }
+                if mode == "teleop" { teleopSamples += 1 }
+                #expect(arm.limitExcess(q) < 0, "tick \(p["tick"] ?? "?") in \(mode): q \(q)")
+                #expect(arm.limitExcess(goal) <= 0, "tick \(p["tick"] ?? "?") in \(mode): goal \(goal)")
+            }
+            let s = try c.result("status")
+            if pause > 1_000_000 {
+                #expect(s["mode"] as? String == "faulted" && s["fault"] as? String == "control loop stalled", "\(s["mode"] ?? "?") \(s["fault"] ?? "")")
+                #expect(try c.result("reset")["mode"] as? String == "hold")
+            } else if s["mode"] as? String == "faulted" {
+                #expect(s["fault"] as? String == "control loop stalled", "\(s["fault"] ?? "")")
+            }
+        }
+        #expect(samples > 200 && teleopSamples > 50, "\(samples) telemetry samples, \(teleopSamples) in teleop")
+    }
+
     /// A leader whose port does not exist stops the daemon at start-up, naming the key and the port.
     @Test func aMissingLeaderPortIsAClearStartUpError() throws {
         let missing = "/tmp/robotd-no-such-leader-\(getpid()).tty"

@@ -327,12 +327,13 @@ import Testing
 
     // MARK: 6. SIGSTOP of the daemon
 
-    /// The daemon stopped for a second in the middle of a move on the SO-101 (its bus thread
-    /// too), then continued: either it faults with the stall or it resumes the move; in every
-    /// telemetry sample and flight-recorder tick before the fault each joint and goal is
-    /// inside the joint's limits, and goals never jump.
-    @Test func aSIGSTOPMidMoveFaultsWithTheStallAndNoJointPassesItsLimit() throws {
-        let arm = ServoArmUnderTest.so101
+    /// The daemon stopped for a second in the middle of a motion (its bus thread too), then
+    /// continued: either it faults with the stall or it resumes; in every telemetry sample and
+    /// flight-recorder tick before the fault each joint and goal is inside the joint's limits, and
+    /// goals never jump. A move on the SO-101; MPC on the Koch, whose warm-started plans must
+    /// survive the gap (the planner re-plans from the state measured after it).
+    @Test(arguments: [(ServoArmUnderTest.so101, "move"), (ServoArmUnderTest.koch, "mpc")])
+    func aSIGSTOPMidMotionFaultsWithTheStallAndNoJointPassesItsLimit(_ arm: ServoArmUnderTest, _ motion: String) throws {
         let rig = try ServoRig(arm)
         defer { rig.finish() }
         _ = try rig.startEmulator()
@@ -343,7 +344,12 @@ import Testing
         let watcher = try rig.connect()
         defer { watcher.close() }
         #expect(try watcher.result("telemetry.subscribe", ["rate_hz": 250])["rate_hz"] as? Int == 250)
-        #expect(try c.result("move", ["q": arm.moveGoal, "duration": 2])["accepted"] as? Bool == true)
+        if motion == "move" {
+            #expect(try c.result("move", ["q": arm.moveGoal, "duration": 2])["accepted"] as? Bool == true)
+        } else {
+            let go = try RobotctlDaemonTests.robotctl(["target", "--go", arm.mpcTarget.map { "\($0)" }.joined(separator: ",")], socket: rig.socketPath)
+            #expect(go.status == 0, "\(go.stdout) \(go.stderr)")
+        }
         let pid = daemon.process.processIdentifier
         var samples = 0, moving = 0, faultedSamples = 0
         let stopAt = Date().addingTimeInterval(0.6), end = Date().addingTimeInterval(6)
@@ -360,12 +366,12 @@ import Testing
             samples += 1
             let mode = p["mode"] as? String ?? ""
             if mode == "faulted" { faultedSamples += 1; continue }
-            if mode == "move" { moving += 1 }
+            if mode == motion { moving += 1 }
             // Unfaulted, the loop drives the arm: no joint at or past a limit, no goal outside one.
             #expect(arm.limitExcess(q) < 0, "tick \(p["tick"] ?? "?") in \(mode): q \(q)")
             #expect(arm.limitExcess(goal) <= 0, "tick \(p["tick"] ?? "?") in \(mode): goal \(goal)")
         }
-        #expect(samples > 200 && moving > 50, "\(samples) telemetry samples, \(moving) in move")
+        #expect(samples > 200 && moving > 50, "\(samples) telemetry samples, \(moving) in \(motion)")
         let s = try c.result("status")
         if s["mode"] as? String == "faulted" {
             #expect(s["fault"] as? String == "control loop stalled", "\(s["fault"] ?? "")")
@@ -383,12 +389,18 @@ import Testing
             }
             #expect(held["mode"] as? String == "hold", "after reset: \(held["mode"] ?? "?") \(held["fault"] ?? "")")
             #expect(arm.limitExcess(So101SimDaemonTests.q(held)) < 0, "after reset: q \(So101SimDaemonTests.q(held))")
-        } else {
+        } else if motion == "move" {
             // Absorbed: the move resumed and ended at its goal.
             let done = try Self.poll(c, seconds: 20) { s in
                 s["mode"] as? String != "move" && zip(So101SimDaemonTests.q(s), arm.moveGoal).allSatisfy { abs($0.0 - $0.1) < 5e-3 }
             }
             #expect(done["mode"] as? String == "hold", "\(done["mode"] ?? "?") \(done["fault"] ?? "")")
+        } else {
+            // Absorbed: MPC re-planned from where the arm was and still reaches the target.
+            let done = try Self.poll(c, seconds: 30) { s in
+                s["mode"] as? String != "mpc" || So101SimDaemonTests.distance(So101SimDaemonTests.endEffector(s), arm.mpcTarget) < arm.mpcTolerance
+            }
+            #expect(done["mode"] as? String == "mpc", "\(done["mode"] ?? "?") \(done["fault"] ?? "")")
         }
         #expect(((s["stalls"] as? Int) ?? 0) >= 1, "\(s)")
         watcher.close()
