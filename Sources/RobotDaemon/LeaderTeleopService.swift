@@ -51,8 +51,7 @@ final class LeaderTeleopService: TeleopControl, @unchecked Sendable {
         let stats = source.statistics.read()
         let now = MonotonicClock.now()
         let age = stats.newestSequence == 0 ? nil : Double(now > stats.newestPostedAt ? now - stats.newestPostedAt : 0) * 1e-9
-        func ms(_ q: Double) -> Double { stats.latency.total == 0 ? 0 : Double(stats.latency.value(atQuantile: q)) * 1e-6 }
-        return TeleopStatus(source: "leader", acting: stats.acting, inputAgeS: age, latencyP50Ms: ms(0.5), latencyP99Ms: ms(0.99),
+        return TeleopStatus(source: "leader", acting: stats.acting, inputAgeS: age, latencyP50Ms: stats.latencyMilliseconds(atQuantile: 0.5), latencyP99Ms: stats.latencyMilliseconds(atQuantile: 0.99),
                             received: Int(clamping: stats.newestSequence), refused: Int(clamping: stats.refused))
     }
 }

@@ -90,8 +90,7 @@ final class TeleopStreamService: TeleopControl, @unchecked Sendable {
         let input = source.newestInput
         let now = source.now()
         let age = input.sequence == 0 ? nil : Double(now > input.postedAt ? now - input.postedAt : 0) * 1e-9
-        func ms(_ q: Double) -> Double { stats.latency.total == 0 ? 0 : Double(stats.latency.value(atQuantile: q)) * 1e-6 }
-        return TeleopStatus(source: source.name, acting: stats.acting, inputAgeS: age, latencyP50Ms: ms(0.5), latencyP99Ms: ms(0.99),
+        return TeleopStatus(source: source.name, acting: stats.acting, inputAgeS: age, latencyP50Ms: stats.latencyMilliseconds(atQuantile: 0.5), latencyP99Ms: stats.latencyMilliseconds(atQuantile: 0.99),
                             received: Int(clamping: input.sequence), refused: Int(clamping: refused.load(ordering: .relaxed) &+ stats.refused))
     }
 

@@ -26,6 +26,11 @@ public struct TeleopStatistics: Sendable, BitwiseCopyable {
     /// Inputs the tick would not use: a non-finite joint target (the socket refuses those first).
     public var refused: UInt64 = 0
     public init() {}
+
+    /// The latency at quantile `q` in ms (0 before the first input), for `status.teleop`.
+    public func latencyMilliseconds(atQuantile q: Double) -> Double {
+        latency.total == 0 ? 0 : Double(latency.value(atQuantile: q)) * 1e-6
+    }
 }
 
 /// The streamed-target teleop source (`teleop.source: stream`): a client thread posts joint
