@@ -24,6 +24,10 @@ int CLinuxRT_setTimerSlack(unsigned long nanoseconds) {
     return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0) == 0 ? 0 : errno;
 }
 
+long CLinuxRT_timerSlack(void) {
+    return (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+}
+
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>

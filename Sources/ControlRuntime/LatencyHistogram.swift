@@ -51,6 +51,17 @@ public struct LatencyHistogram: Sendable, BitwiseCopyable {
 
     public mutating func reset() { self = LatencyHistogram() }
 
+    /// Adds every sample of `other` (the histogram of the union of the two sample sets).
+    public mutating func merge(_ other: LatencyHistogram) {
+        for b in 0 ..< Self.bucketCount { counts[b] &+= other.counts[b] }
+        total &+= other.total
+        if other.total > 0 {
+            max = Swift.max(max, other.max)
+            min = Swift.min(min, other.min)
+        }
+        sum += other.sum
+    }
+
     public var mean: Double { total == 0 ? 0 : sum / Double(total) }
 
     /// Samples recorded at or above `nanoseconds`, to bucket resolution (the bucket holding the

@@ -24,4 +24,19 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     public var ringDrops: UInt64 = 0
 
     public init() {}
+
+    /// Adds a later run's statistics (another session of the same loop): counts add, histograms
+    /// merge, the worst streak is the worse of the two.
+    public mutating func merge(_ other: LoopStatistics) {
+        ticks &+= other.ticks
+        overruns &+= other.overruns
+        worstOverrunStreak = Swift.max(worstOverrunStreak, other.worstOverrunStreak)
+        wakeLatency.merge(other.wakeLatency)
+        computeTime.merge(other.computeTime)
+        computeCPUTime.merge(other.computeCPUTime)
+        preemptedTicks &+= other.preemptedTicks
+        allocations &+= other.allocations
+        allocationCountedTicks &+= other.allocationCountedTicks
+        ringDrops &+= other.ringDrops
+    }
 }

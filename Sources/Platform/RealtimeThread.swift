@@ -4,7 +4,8 @@ import Glibc
 /// A dedicated OS thread for the control loop (not a Swift task: the cooperative pool must
 /// never run the tick). On start it asks for SCHED_FIFO at `priority`, locks memory and pins
 /// itself to a CPU as configured; what the kernel refused is reported, not fatal: without
-/// CAP_SYS_NICE it runs SCHED_OTHER with 1 ns timer slack.
+/// CAP_SYS_NICE it runs SCHED_OTHER. Its timer slack is 1 ns either way (a SCHED_FIFO thread's
+/// sleeps have none; a SCHED_OTHER thread's default 50 µs would be added to every wake-up).
 public final class RealtimeThread: @unchecked Sendable {
     public struct Options: Sendable, Equatable {
         /// SCHED_FIFO priority 1…99; nil = stay SCHED_OTHER.
@@ -28,8 +29,13 @@ public final class RealtimeThread: @unchecked Sendable {
         public var scheduler: Scheduler = .other
         public var memoryLocked = false
         public var cpu: Int? = nil
+        /// The thread's timer slack once set up (ns; `prctl(PR_GET_TIMERSLACK)`): 1, or 0 where
+        /// the kernel zeroes it for SCHED_FIFO threads; nil if it could not be read.
+        public var timerSlackNanoseconds: Int? = nil
         /// Human-readable reasons for anything not granted, for the caller to log.
         public var warnings: [String] = []
+
+        public init() {}
 
         public var schedulerName: String {
             if case .fifo = scheduler { return "fifo" }
@@ -93,6 +99,9 @@ public final class RealtimeThread: @unchecked Sendable {
                 a.warnings.append("mlockall failed: \(String(cString: strerror(e))) (raise LimitMEMLOCK or grant CAP_IPC_LOCK)")
             }
         }
+        // Before the scheduler change: kernels that zero a SCHED_FIFO thread's slack ignore
+        // PR_SET_TIMERSLACK from it afterwards; if SCHED_FIFO is refused, the 1 ns stays.
+        if CLinuxRT_setTimerSlack(1) != 0 { a.warnings.append("timer slack 1 ns refused") }
         if let priority = options.priority {
             var param = sched_param(sched_priority: priority)
             let rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
@@ -102,9 +111,8 @@ public final class RealtimeThread: @unchecked Sendable {
                 a.warnings.append("SCHED_FIFO priority \(priority) refused: \(String(cString: strerror(rc))); running SCHED_OTHER with 1 ns timer slack (raise LimitRTPRIO or grant CAP_SYS_NICE)")
             }
         }
-        if case .other = a.scheduler {
-            _ = CLinuxRT_setTimerSlack(1)
-        }
+        let slack = CLinuxRT_timerSlack()
+        a.timerSlackNanoseconds = slack >= 0 ? slack : nil
         achieved = a
         started.signal()
         body(a)

@@ -37,10 +37,14 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
     /// Ticks run so far (any thread).
     public var tickCount: UInt64 { ticks.load(ordering: .relaxed) }
 
-    /// Starts the control thread; returns what the scheduler granted.
+    /// Starts the control thread; returns what the scheduler granted. After `join()` it may be
+    /// started again (a benchmark alternating the loop with its anchor does): the loop must have
+    /// been `start()`ed again, and the statistics start again from zero.
     /// - Warning: Not real-time safe.
     @discardableResult
     public func start(options: RealtimeThread.Options) -> RealtimeThread.Achieved {
+        precondition(thread == nil, "the control thread is already running")
+        stopRequested.store(false, ordering: .releasing)
         let t = RealtimeThread.start(options: options) { [self] _ in run() }
         thread = t
         return t.result

@@ -12,15 +12,23 @@ struct BenchCommand: ParsableCommand {
 
     struct Loop: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The daemon's control loop on its configured driver: latency, compute time, overruns, allocations.",
+            abstract: "The daemon's control loop on its configured driver beside cyclictest: latency, compute time, overruns, allocations.",
             discussion: """
                 Builds the loop from --config exactly as `robotd run` does (rate from --rate), runs it on \
-                its real-time thread for --seconds while commanding a joint move every second, and prints \
-                wake-up latency and compute-time quantiles (µs), overruns, the scheduler granted, and \
-                the heap allocations the control thread made while ticking (target: 0 per tick). \
-                With --learning the daemon's learner thread runs beside it (nice 19, off the loop's CPU; pin \
-                the loop with --cpu), training one round after another on the loop's transitions: compare \
-                the two runs for the cost of online learning to the control thread. \
+                its real-time thread while commanding a joint move every second, and prints wake-up \
+                latency and compute-time quantiles (µs), overruns, the scheduler granted, and the heap \
+                allocations the control thread made while ticking (target: 0 per tick). \
+                Side by side with cyclictest (Debian rt-tests) when it is installed and may run (root): \
+                --rounds times the loop for --seconds/--rounds, then cyclictest as long with the loop's CPU, \
+                SCHED_FIFO priority, period and memory locking (never both at once), and prints `anchor`, \
+                `time_ratio_to_anchor` (wake_p50/p99/p99_9/max, loop ÷ cyclictest: < 1 = the loop woke \
+                earlier) and `overruns_vs_anchor` (the loop's overruns beside cyclictest's wake-ups a \
+                period or more late). \
+                --with mpc,learning,socket (any subset) keeps load running through both halves: the MPC \
+                planner re-planning with the loop in `mpc` and a new target every second; the learner \
+                thread training round after round (nice 19, off the loop's CPU; pin the loop with --cpu; \
+                --learning is the same as --with learning); 64 socket clients (telemetry at 100 Hz, \
+                status at 50 Hz each) on the benchmark daemon's socket. \
                 On a servo-bus configuration the report adds the bus's cycle timing (`bus`); when its port \
                 does not exist and robot.name is an arm the emulator knows (configs/so101-emulated.yaml, \
                 koch-emulated.yaml), the bus emulator is started in-process at that port (`emulator`).
@@ -28,15 +36,31 @@ struct BenchCommand: ParsableCommand {
 
         @Option(help: "The YAML configuration file.") var config = "configs/sim.yaml"
         @Option(parsing: .unconditional, help: "Loop rate (Hz); default the configuration's.") var rate: Int?
-        @Option(parsing: .unconditional, help: "Seconds to run.") var seconds = 20.0
-        @Option(parsing: .unconditional, help: "Pin the control thread to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
-        @Flag(help: "Also run the learner thread, training round after round (learning on).") var learning = false
+        @Option(parsing: .unconditional, help: "Seconds of loop (cyclictest runs as long again).") var seconds = 20.0
+        @Option(parsing: .unconditional, help: "Pin the control thread (and cyclictest) to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
+        @Option(help: "Load beside the loop through the whole run: any of mpc, learning, socket, comma-separated.") var with: String?
+        @Option(parsing: .unconditional, help: "Alternations of the loop and cyclictest.") var rounds = 2
+        @Flag(inversion: .prefixedNo, help: "Run cyclictest side by side (when installed).") var anchor = true
+        @Flag(help: "Same as --with learning.") var learning = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
+
+        func loads() throws -> Set<LoopBenchmark.Load> {
+            var set: Set<LoopBenchmark.Load> = learning ? [.learning] : []
+            for name in (with ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                guard let load = LoopBenchmark.Load(rawValue: name) else {
+                    throw ValidationError("--with: unknown load '\(name)' (mpc, learning, socket)")
+                }
+                set.insert(load)
+            }
+            return set
+        }
 
         func validate() throws {
             guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
             if let cpu, cpu < 0 { throw ValidationError("--cpu must be ≥ 0") }
             if let r = rate, !(1 ... 10_000).contains(r) { throw ValidationError("--rate must be in 1…10000 Hz") }
+            guard (1 ... 100).contains(rounds) else { throw ValidationError("--rounds must be in 1…100") }
+            _ = try loads()
         }
 
         func run() throws {
@@ -44,7 +68,12 @@ struct BenchCommand: ParsableCommand {
             var c = try BenchConfiguration.load(config)
             if let rate { c.loop.rateHz = rate }
             if let cpu { c.loop.cpuAffinity = cpu }
-            let report = try LoopBenchmark.run(config: c, seconds: seconds, learning: learning)
+            var o = LoopBenchmark.Options()
+            o.seconds = seconds
+            o.rounds = rounds
+            o.with = try loads()
+            o.anchor = anchor
+            let report = try LoopBenchmark.run(config: c, options: o)
             try JSONOutput.print(report.json)
         }
     }

@@ -27,6 +27,31 @@ import Testing
         #expect(abs(h.mean - mean) / mean < 1e-9)
     }
 
+    /// Merging two histograms is recording both sample sets into one (the loop benchmark
+    /// merges its alternating rounds); an empty side changes nothing.
+    @Test func mergeEqualsRecordingBothSampleSets() {
+        var a = LatencyHistogram(), b = LatencyHistogram(), both = LatencyHistogram()
+        for k in 0 ..< 3000 {
+            let x = UInt64(17 &+ (k &* 7919) % 2_000_000)
+            if k % 3 == 0 { a.record(x) } else { b.record(x) }
+            both.record(x)
+        }
+        var merged = a
+        merged.merge(b)
+        #expect(merged.total == both.total && merged.max == both.max && merged.min == both.min)
+        #expect(abs(merged.mean - both.mean) <= 1e-9 * both.mean)
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1] {
+            #expect(merged.value(atQuantile: q) == both.value(atQuantile: q))
+        }
+        #expect(merged.count(atLeast: 1_000_000) == both.count(atLeast: 1_000_000))
+        var unchanged = a
+        unchanged.merge(LatencyHistogram())
+        #expect(unchanged.min == a.min && unchanged.max == a.max && unchanged.total == a.total)
+        var fromEmpty = LatencyHistogram()
+        fromEmpty.merge(a)
+        #expect(fromEmpty.min == a.min && fromEmpty.value(atQuantile: 0.5) == a.value(atQuantile: 0.5))
+    }
+
     @Test func emptyHistogramReportsZero() {
         #expect(LatencyHistogram().value(atQuantile: 0.99) == 0)
     }

@@ -81,6 +81,25 @@ import Testing
         if t.result.cpu == 0 { #expect(cpu == 0) }
     }
 
+    /// The control thread's timer slack is 1 ns whatever the scheduler (0 where the kernel
+    /// zeroes a SCHED_FIFO thread's), and the report says what the thread itself reads.
+    @Test func setsOneNanosecondTimerSlack() {
+        for priority in [Int32?.none, 50] {
+            var options = RealtimeThread.Options()
+            options.priority = priority
+            options.lockMemory = false
+            let observed = Observed()
+            let t = RealtimeThread.start(options: options) { _ in
+                observed.set(policy: sched_getscheduler(0), cpu: Int32(CLinuxRT_timerSlack()))
+            }
+            t.join()
+            let (_, slack) = observed.get()
+            #expect(slack == 0 || slack == 1, "timer slack \(slack) ns")
+            #expect(t.result.timerSlackNanoseconds == Int(slack))
+            if priority == nil { #expect(slack == 1) }
+        }
+    }
+
     final class Observed: @unchecked Sendable {
         private let lock = NSLock()
         private var policy: Int32 = -1, cpu: Int32 = -1

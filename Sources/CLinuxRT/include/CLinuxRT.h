@@ -17,6 +17,9 @@ int CLinuxRT_cpuCount(const cpu_set_t *set);
 /// Sets the calling thread's timer slack (ns); returns 0 or an errno value.
 /// The corresponding C call is `prctl(PR_SET_TIMERSLACK, ns)` (variadic, so not importable).
 int CLinuxRT_setTimerSlack(unsigned long nanoseconds);
+/// The calling thread's timer slack (ns), or -1 with errno set.
+/// The corresponding C call is `prctl(PR_GET_TIMERSLACK)` (variadic, so not importable).
+long CLinuxRT_timerSlack(void);
 /// Pins the calling thread to one CPU; returns 0 or an errno value.
 /// The corresponding C function is `pthread_setaffinity_np`.
 int CLinuxRT_pinCurrentThread(int cpu);
