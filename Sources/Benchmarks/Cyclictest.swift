@@ -7,8 +7,12 @@ import Foundation
 ///
 /// It needs root (or RLIMIT_RTPRIO and RLIMIT_MEMLOCK) even for its SCHED_OTHER policy: without,
 /// it exits with "Unable to change scheduling policy!" and the anchor is reported unavailable
-/// with that reason. While it runs it holds /dev/cpu_dma_latency at 0 µs (its default), which it
-/// releases on exit.
+/// with that reason.
+///
+/// By default cyclictest holds /dev/cpu_dma_latency at 0 µs while it runs, which the loop does
+/// not: on a KVM guest with cpuidle-haltpoll an idle vCPU then polls instead of halting, so
+/// cyclictest would be measured under another power-management regime than the loop.
+/// `--default-system` (`holdsLatencyTarget` false, the default here) leaves it as the loop finds it.
 public enum Cyclictest {
     /// What cyclictest is asked to do: the loop's own settings.
     public struct Settings: Sendable, Equatable {
@@ -24,6 +28,8 @@ public enum Cyclictest {
         public var lockMemory: Bool
         /// Latencies at or above this (µs) are counted as histogram overflows (`-h`).
         public var histogramMicroseconds: Int
+        /// Let cyclictest hold /dev/cpu_dma_latency at 0 (its default); false = `--default-system`.
+        public var holdsLatencyTarget = false
 
         public init(cpu: Int?, priority: Int32?, intervalMicroseconds: Int, loops: Int, lockMemory: Bool,
                     histogramMicroseconds: Int? = nil) {
@@ -32,14 +38,15 @@ public enum Cyclictest {
             self.intervalMicroseconds = intervalMicroseconds
             self.loops = loops
             self.lockMemory = lockMemory
-            // Beyond a few periods only the count matters, and it is what the overflow count gives.
-            self.histogramMicroseconds = histogramMicroseconds ?? max(2000, 4 * intervalMicroseconds)
+            // Wide enough that stalls of many periods are still binned (`periodsMissed`).
+            self.histogramMicroseconds = histogramMicroseconds ?? max(2000, 20 * intervalMicroseconds)
         }
 
         /// The command line (quiet, histogram on standard output, one thread).
         public var arguments: [String] {
             var a: [String] = []
             if lockMemory { a.append("-m") }
+            if !holdsLatencyTarget { a.append("--default-system") }
             if let priority { a += ["-p", "\(priority)"] } else { a.append("--policy=other") }
             if let cpu { a += ["-a", "\(cpu)"] }
             a += ["-i", "\(intervalMicroseconds)", "-l", "\(loops)", "-q", "-h", "\(histogramMicroseconds)"]
@@ -83,6 +90,14 @@ public enum Cyclictest {
         /// Samples that woke `microseconds` or more late (overflows count: the limit is above it).
         public func samples(atLeast microseconds: Int) -> UInt64 {
             counts.reduce(overflows) { $1.key >= microseconds ? $0 &+ $1.value : $0 }
+        }
+
+        /// Deadlines a fixed-rate loop would have missed behind these wake-ups: Σ ⌊latency / period⌋
+        /// (cyclictest, like the loop's `skip` policy, drops the periods a late wake-up overran;
+        /// the loop counts each as an overrun). Overflows count as ⌊limit / period⌋, a lower bound.
+        public func periodsMissed(periodMicroseconds p: Int, limitMicroseconds: Int) -> UInt64 {
+            precondition(p > 0)
+            return counts.reduce(overflows &* UInt64(limitMicroseconds / p)) { $0 &+ $1.value &* UInt64($1.key / p) }
         }
 
         /// The histogram of both runs' samples.

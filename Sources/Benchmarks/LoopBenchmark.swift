@@ -42,8 +42,8 @@ public enum LoopBenchmark {
     public struct Options: Sendable {
         /// Seconds of loop (and as many of cyclictest when it runs).
         public var seconds = 20.0
-        /// Loop/cyclictest alternations.
-        public var rounds = 2
+        /// Loop/cyclictest alternations: the finer, the more alike the noise both see.
+        public var rounds = 4
         public var with: Set<Load> = []
         /// Run cyclictest side by side (when installed and permitted).
         public var anchor = true
@@ -101,6 +101,7 @@ public enum LoopBenchmark {
                 "ticks": s.ticks,
                 "expected_ticks": Int(seconds * Double(rateHz)),
                 "overruns": s.overruns,
+                "late_ticks": s.lateTicks,
                 "worst_overrun_streak": s.worstOverrunStreak,
                 "wake_latency_us": [
                     "p50": us(s.wakeLatency, 0.5), "p99": us(s.wakeLatency, 0.99),
@@ -169,20 +170,33 @@ public enum LoopBenchmark {
                     ratios[key] = Anchor.ratio(us(s.wakeLatency, q), h.quantile(q)) ?? NSNull()
                 }
                 ratios["wake_max"] = Anchor.ratio(Double(s.wakeLatency.max) / 1000, Double(h.maxMicroseconds)) ?? NSNull()
+                // The rounds' own ratios, median: less swayed by one round's burst of host noise.
+                let perRound = rounds.compactMap { r in r.anchor.flatMap { Anchor.ratio(us(r.loop.wakeLatency, 0.99), $0.quantile(0.99)) } }.sorted()
+                if !perRound.isEmpty {
+                    let m = perRound.count
+                    ratios["wake_p99_median_of_rounds"] = m % 2 == 1 ? perRound[m / 2] : (perRound[m / 2 - 1] + perRound[m / 2]) / 2
+                }
                 out["time_ratio_to_anchor"] = ratios
                 let overPeriod = h.samples(atLeast: periodUs)
+                let missed = h.periodsMissed(periodMicroseconds: periodUs, limitMicroseconds: settings.histogramMicroseconds)
                 let p99Ratio = Anchor.ratio(us(s.wakeLatency, 0.99), h.quantile(0.99))
+                // Events against events: a stall of n periods is one late tick and one cyclictest
+                // sample over the period, but n loop overruns (the skipped periods count) — compare
+                // those with the deadlines cyclictest's late wake-ups would have missed.
                 out["overruns_vs_anchor"] = [
-                    "loop_overruns": s.overruns, "anchor_samples_over_period": overPeriod,
+                    "loop_late_ticks": s.lateTicks, "anchor_samples_over_period": overPeriod,
+                    "loop_overruns": s.overruns, "anchor_periods_missed": missed,
                 ]
                 out["target"] = [
-                    "wake_p99_ratio_at_most": 1.0, "overruns_at_most_anchor_samples_over_period": true,
-                    "met": (p99Ratio ?? .infinity) <= 1.0 && s.overruns <= overPeriod,
+                    "wake_p99_ratio_at_most": 1.0,
+                    "late_ticks_at_most_anchor_samples_over_period": s.lateTicks <= overPeriod,
+                    "overruns_at_most_anchor_periods_missed": s.overruns <= missed,
+                    "met": (p99Ratio ?? .infinity) <= 1.0 && s.lateTicks <= overPeriod,
                 ] as [String: Any]
             }
             out["per_round"] = rounds.map { r -> [String: Any] in
                 var e: [String: Any] = ["loop_wake_p99_us": us(r.loop.wakeLatency, 0.99), "loop_overruns": r.loop.overruns,
-                                        "loop_ticks": r.loop.ticks]
+                                        "loop_late_ticks": r.loop.lateTicks, "loop_ticks": r.loop.ticks]
                 if let a = r.anchor {
                     e["anchor_wake_p99_us"] = a.quantile(0.99)
                     e["anchor_samples_over_period"] = a.samples(atLeast: periodUs)

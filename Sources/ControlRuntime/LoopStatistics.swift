@@ -4,6 +4,9 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     public var ticks: UInt64 = 0
     /// Ticks that finished after the next deadline, plus periods skipped to catch up.
     public var overruns: UInt64 = 0
+    /// Ticks that ended after the next deadline (a stall of n periods counts 1 here, n in
+    /// `overruns`): comparable with a timer benchmark's samples over one period.
+    public var lateTicks: UInt64 = 0
     /// Longest run of consecutive overrunning ticks.
     public var worstOverrunStreak: UInt64 = 0
     public var wakeLatency = LatencyHistogram()
@@ -30,6 +33,7 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     public mutating func merge(_ other: LoopStatistics) {
         ticks &+= other.ticks
         overruns &+= other.overruns
+        lateTicks &+= other.lateTicks
         worstOverrunStreak = Swift.max(worstOverrunStreak, other.worstOverrunStreak)
         wakeLatency.merge(other.wakeLatency)
         computeTime.merge(other.computeTime)

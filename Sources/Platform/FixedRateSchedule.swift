@@ -16,8 +16,12 @@ public struct FixedRateSchedule: Sendable, Equatable {
     public let catchUp: CatchUp
     /// Deadline of the tick about to run (ns).
     public private(set) var deadline: UInt64
-    /// Ticks that ended after the following deadline, plus skipped periods.
+    /// Ticks that ended after the following deadline, plus skipped periods: every deadline
+    /// missed (a stall of n periods counts n).
     public private(set) var overruns: UInt64 = 0
+    /// Ticks that ended after the following deadline (a stall of n periods counts 1): the events
+    /// a timer benchmark such as cyclictest counts as samples over one period.
+    public private(set) var lateTicks: UInt64 = 0
     /// Whether the last finished tick overran.
     public private(set) var lastOverran = false
 
@@ -35,6 +39,7 @@ public struct FixedRateSchedule: Sendable, Equatable {
         lastOverran = end > deadline
         if lastOverran {
             overruns &+= 1
+            lateTicks &+= 1
             if catchUp == .skip {
                 let missed = (end - deadline) / periodNanoseconds
                 overruns &+= missed

@@ -91,6 +91,7 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
                 streak = 0
             }
             stats.overruns = schedule.overruns
+            stats.lateTicks = schedule.lateTicks
             if rampLeft < 0, stats.ticks > Self.warmUpTicks {
                 stats.allocations = AllocationCounter_count()
                 stats.allocationCountedTicks = stats.ticks - Self.warmUpTicks

@@ -20,10 +20,13 @@ struct BenchCommand: ParsableCommand {
                 allocations the control thread made while ticking (target: 0 per tick). \
                 Side by side with cyclictest (Debian rt-tests) when it is installed and may run (root): \
                 --rounds times the loop for --seconds/--rounds, then cyclictest as long with the loop's CPU, \
-                SCHED_FIFO priority, period and memory locking (never both at once), and prints `anchor`, \
-                `time_ratio_to_anchor` (wake_p50/p99/p99_9/max, loop ÷ cyclictest: < 1 = the loop woke \
-                earlier) and `overruns_vs_anchor` (the loop's overruns beside cyclictest's wake-ups a \
-                period or more late). \
+                SCHED_FIFO priority, period and memory locking (never both at once; --default-system, so \
+                it runs under the power management the loop has), and prints `anchor`, \
+                `time_ratio_to_anchor` (wake_p50/p99/p99_9/max and the median of the rounds' p99 ratios, \
+                loop ÷ cyclictest: < 1 = the loop woke earlier) and `overruns_vs_anchor`: the loop's late \
+                ticks beside cyclictest's wake-ups a period or more late (one per stall each), and its \
+                overruns (a stall of n periods counts n) beside the periods cyclictest's late wake-ups \
+                spanned. \
                 --with mpc,learning,socket (any subset) keeps load running through both halves: the MPC \
                 planner re-planning with the loop in `mpc` and a new target every second; the learner \
                 thread training round after round (nice 19, off the loop's CPU; pin the loop with --cpu; \
@@ -39,7 +42,7 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Seconds of loop (cyclictest runs as long again).") var seconds = 20.0
         @Option(parsing: .unconditional, help: "Pin the control thread (and cyclictest) to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
         @Option(help: "Load beside the loop through the whole run: any of mpc, learning, socket, comma-separated.") var with: String?
-        @Option(parsing: .unconditional, help: "Alternations of the loop and cyclictest.") var rounds = 2
+        @Option(parsing: .unconditional, help: "Alternations of the loop and cyclictest.") var rounds = 4
         @Flag(inversion: .prefixedNo, help: "Run cyclictest side by side (when installed).") var anchor = true
         @Flag(help: "Same as --with learning.") var learning = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false

@@ -23,13 +23,16 @@ import Testing
         let d4_500 = skip.next(afterTickEndingAt: 4_500)
         #expect(d4_500 == 5_000)
         #expect(skip.lastOverran && skip.overruns == 4)
+        #expect(skip.lateTicks == 1, "one late tick, however many periods it missed")
         var burst = FixedRateSchedule(periodNanoseconds: 1_000, start: 0, catchUp: .burst)
         let b4_500 = burst.next(afterTickEndingAt: 4_500)
         #expect(b4_500 == 1_000)
         #expect(burst.lastOverran && burst.overruns == 1)
         let d4_600 = burst.next(afterTickEndingAt: 4_600)
         #expect(d4_600 == 2_000)
-        #expect(burst.overruns == 2)
+        #expect(burst.overruns == 2 && burst.lateTicks == 2)
+        let onTime = burst.next(afterTickEndingAt: 2_100)
+        #expect(onTime == 3_000 && !burst.lastOverran && burst.lateTicks == 2)
     }
 }
 

@@ -241,5 +241,102 @@ final class DaemonProcess: @unchecked Sendable {
             #expect(json["allocations_per_tick"] as? Double == 0)
         }
     }
+
+    /// A stand-in cyclictest (ROBOTD_CYCLICTEST) that records its arguments and prints a known
+    /// histogram: the anchor's figures are that histogram's, merged over the rounds, and it was
+    /// asked for the loop's period, length, priority and memory locking.
+    @Test func cyclictestAnchorIsParsedAndGetsTheLoopsSettings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-fake-cyclictest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("cyclictest").path
+        // 100 samples a run: 50 at 10 µs, 45 at 20 µs, 3 at 2.5 ms, 1 at 4.1 ms, 1 over the limit.
+        try """
+            #!/bin/sh
+            if [ "$1" = "--help" ]; then echo "cyclictest V 9.99"; exit 0; fi
+            echo "$*" >> "$0.args"
+            echo "# Histogram"
+            echo "000010 000050"; echo "000020 000045"; echo "002500 000003"; echo "004100 000001"
+            echo "# Total: 000000099"; echo "# Min Latencies: 00010"; echo "# Avg Latencies: 00100"
+            echo "# Max Latencies: 50000"; echo "# Histogram Overflows: 00001"
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let r = try TestSupport.run("/usr/bin/env", ["ROBOTD_CYCLICTEST=\(fake)", TestSupport.robotdPath,
+                                                     "bench", "loop", "--rate", "500", "--seconds", "1", "--rounds", "2", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        let anchor = try #require(json["anchor"] as? [String: Any])
+        #expect(anchor["available"] as? Bool == true, "\(anchor)")
+        #expect(anchor["version"] as? String == "9.99")
+        #expect(anchor["samples"] as? Int == 200)
+        let wake = try #require(anchor["wake_latency_us"] as? [String: Double])
+        #expect(wake["p50"] == 10.5 && wake["p99"] == 4100.5 && wake["max"] == 50000)
+        // Over one period (2 ms): 3 + 1 + 1 a run. Periods spanned: 3·1 + 1·2 + 1·⌊40 000 / 2000⌋.
+        #expect(anchor["samples_over_period"] as? Int == 10)
+        let versus = try #require(json["overruns_vs_anchor"] as? [String: Any])
+        #expect(versus["anchor_samples_over_period"] as? Int == 10)
+        #expect(versus["anchor_periods_missed"] as? Int == 50)
+        #expect(versus["loop_late_ticks"] as? Int == json["late_ticks"] as? Int)
+        let ratios = try #require(json["time_ratio_to_anchor"] as? [String: Any])
+        for key in ["wake_p50", "wake_p99", "wake_p99_9", "wake_max", "wake_p99_median_of_rounds"] {
+            #expect((ratios[key] as? Double ?? 0) > 0, "\(key)")
+        }
+        #expect((json["per_round"] as? [[String: Any]])?.count == 2)
+        let runs = try String(contentsOfFile: fake + ".args", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(runs.count == 2)
+        for args in runs {
+            let words = args.split(separator: " ").map(String.init)
+            #expect(args.contains("-i 2000") && args.contains("-l 250") && args.contains("-q") && words.contains("--default-system"), "\(args)")
+            #expect(words.contains("-m") == (json["memory_locked"] as? Bool == true), "\(args)")
+            if json["scheduler"] as? String == "fifo" { #expect(args.contains("-p 80"), "\(args)") } else { #expect(words.contains("--policy=other"), "\(args)") }
+        }
+    }
+
+    /// cyclictest refusing to run (as it does without root) is not an error: the loop's figures
+    /// stand and the anchor says why it is missing.
+    @Test func cyclictestRefusedIsReportedNotFatal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-fake-cyclictest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("cyclictest").path
+        try """
+            #!/bin/sh
+            echo "Unable to change scheduling policy!" >&2
+            exit 1
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let r = try TestSupport.run("/usr/bin/env", ["ROBOTD_CYCLICTEST=\(fake)", TestSupport.robotdPath,
+                                                     "bench", "loop", "--rate", "500", "--seconds", "0.5", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        let anchor = try #require(json["anchor"] as? [String: Any])
+        #expect(anchor["available"] as? Bool == false)
+        #expect((anchor["reason"] as? String ?? "").contains("Unable to change scheduling policy"), "\(anchor)")
+        #expect(json["time_ratio_to_anchor"] == nil)
+        #expect(json["ticks"] as? Int ?? 0 > 100)
+    }
+
+    @Test func rejectsAnUnknownLoad() throws {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "loop", "--with", "mpc,bogus", "--seconds", "1", "--json"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bogus"), "\(r.stderr)")
+    }
+
+    /// The loop with the planner in mode `mpc`, the learner and socket clients beside it: each
+    /// load reports that it ran, and the tick still allocates nothing.
+    @Test func runsWithMPCLearningAndSocketLoad() throws {
+        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "loop", "--rate", "500", "--seconds", "2", "--rounds", "1",
+                                                           "--no-anchor", "--with", "mpc,learning,socket", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        #expect(json["with"] as? [String] == ["mpc", "learning", "socket"])
+        let mpc = try #require(json["mpc"] as? [String: Any])
+        #expect(mpc["solves"] as? Int ?? 0 > 0 && mpc["ticks_in_mpc"] as? Int ?? 0 > 0, "\(mpc)")
+        #expect(json["learning"] is [String: Any])
+        let socket = try #require(json["socket"] as? [String: Any])
+        #expect(socket["clients"] as? Int == 64 && socket["requests"] as? Int ?? 0 > 0, "\(socket)")
+        #expect((json["anchor"] as? [String: Any])?["available"] as? Bool == false)
+        if BuildConfiguration.isOptimized { #expect(json["allocations"] as? Int == 0, "\(r.stdout)") }
+    }
 }
 
