@@ -41,14 +41,19 @@ public enum SocketBenchmark {
 
     /// Runs against the daemon listening on `socket`; `executable` is the robotd binary that
     /// runs the load and the probe as child processes.
-    public static func run(socket: String, settings: Settings, executable: String) throws -> [String: Any] {
+    /// `daemonCPU` (seconds of CPU the daemon's process has used), when the daemon is this
+    /// process, adds the CPU each window cost it.
+    public static func run(socket: String, settings: Settings, executable: String, daemonCPU: (() -> Double)? = nil) throws -> [String: Any] {
         func probeArgs() -> [String] {
             ["bench", "socket-probe", "--socket", socket, "--seconds", "\(settings.seconds)", "--telemetry-hz", "\(settings.telemetryHz)",
              "--request-hz", "\(settings.probeHz)"]
         }
         let timeout = settings.seconds * 3 + 60
+        var cpu: [Double] = []
         let t0 = try timing(socket)
+        cpu.append(daemonCPU?() ?? 0)
         let alone = Anchor.run(executable, probeArgs(), timeout: timeout)
+        cpu.append(daemonCPU?() ?? 0)
         let t1 = try timing(socket)
         let loadClients = max(0, settings.clients - 1)
         let loadOutcome = Box<Anchor.Outcome>()
@@ -62,7 +67,9 @@ public enum SocketBenchmark {
         loadThread.start()
         usleep(UInt32(settings.warmUp * 1e6))
         let t2 = try timing(socket)
+        cpu.append(daemonCPU?() ?? 0)
         let loaded = Anchor.run(executable, probeArgs(), timeout: timeout)
+        cpu.append(daemonCPU?() ?? 0)
         let t3 = try timing(socket)
         while !loadThread.isFinished { usleep(10_000) }
 
@@ -94,6 +101,10 @@ public enum SocketBenchmark {
             "loop_ticks_without_load": delta("ticks", t0, t1),
             "measured_from": "separate processes: daemon, load (robotd bench socket-load), measuring client (robotd bench socket-probe)",
         ]
+        if daemonCPU != nil {
+            out["daemon_cpu_s_during"] = cpu[3] - cpu[2]
+            out["daemon_cpu_s_without_load"] = cpu[1] - cpu[0]
+        }
         return out
     }
 
@@ -125,7 +136,13 @@ public enum SocketBenchmark {
             runner.join()
         }
         usleep(200_000)
-        var out = try run(socket: path, settings: settings, executable: executable)
+        // The daemon's CPU (every thread of this process: loop, event loop; the main thread waits).
+        let cpuClock = { () -> Double in
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+        }
+        var out = try run(socket: path, settings: settings, executable: executable, daemonCPU: cpuClock)
         out["daemon"] = "in-process"
         out["scheduler"] = achieved.schedulerName
         out["loop_cpu"] = achieved.cpu.map { $0 as Any } ?? "any"
