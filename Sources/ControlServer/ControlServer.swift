@@ -27,12 +27,18 @@ public final class ControlServer: @unchecked Sendable {
         /// no telemetry subscription is closed (after a final `closing` notification).
         public var idleTimeout = 300.0
         public var maxRequestsPerSecond: Int
+        /// The control thread's CPU when it is pinned (`loop.cpu_affinity`): the event loop then
+        /// runs on every other CPU the process may use, so serving the socket never takes the
+        /// tick's CPU (whatever the scheduler granted the control thread).
+        public var loopCPU: Int?
         /// Longest request line (bytes, without the newline).
         /// 1 MiB: the documented 10 000-waypoint `target.set` path must fit in one line.
         public var maxLineLength = 1024 * 1024
 
         public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000,
-                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300) {
+                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300,
+                    loopCPU: Int? = nil) {
+            self.loopCPU = loopCPU
             self.path = path
             self.mode = mode
             self.group = group
@@ -75,8 +81,12 @@ public final class ControlServer: @unchecked Sendable {
         files.start()
         let eventLoop = group.next()
         let state = try eventLoop.submit { [access, info, policy, logger, options, files] in
-            NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
-                                     eventLoop: eventLoop, files: files), eventLoop: eventLoop)
+            if let cpus = Self.serverCPUs(loopCPU: options.loopCPU, allowed: RealtimeThread.currentThreadCPUs()),
+               let refused = RealtimeThread.setCurrentThreadCPUs(cpus) {
+                logger.warning("control socket: CPU affinity \(cpus) (off the control thread's) refused: \(refused)")
+            }
+            return NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
+                                            eventLoop: eventLoop, files: files), eventLoop: eventLoop)
         }.wait()
         let listening: Int32
         if let fd = listenDescriptor {
@@ -110,6 +120,14 @@ public final class ControlServer: @unchecked Sendable {
         } else {
             logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
         }
+    }
+
+    /// The CPUs the event loop runs on: every allowed CPU but the control thread's; nil (leave
+    /// the mask alone) when the loop is not pinned or no other CPU is left.
+    static func serverCPUs(loopCPU: Int?, allowed: [Int]) -> [Int]? {
+        guard let loopCPU else { return nil }
+        let others = allowed.filter { $0 != loopCPU }
+        return others.isEmpty ? nil : others
     }
 
     /// A listening Unix stream socket at `path` (checked by `SocketFile.prepare`).

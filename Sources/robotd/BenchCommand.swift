@@ -70,12 +70,14 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Telemetry rate per client (Hz); 0 = none.") var telemetryHz = 100
         @Option(parsing: .unconditional, help: "status requests per second per load client.") var requestHz = 50.0
         @Option(parsing: .unconditional, help: "status requests per second of the measuring client; 0 = closed loop.") var probeHz = 100.0
+        @Option(parsing: .unconditional, help: "Pin the in-process daemon's control thread to this CPU (loop.cpu_affinity); the event loop then runs off it.") var cpu: Int?
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {
             guard (1 ... 1000).contains(clients) else { throw ValidationError("--clients must be in 1…1000") }
             guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
             guard telemetryHz >= 0, requestHz >= 0, probeHz >= 0 else { throw ValidationError("rates must be ≥ 0") }
+            if let cpu, cpu < 0 { throw ValidationError("--cpu must be ≥ 0") }
         }
 
         func run() throws {
@@ -91,7 +93,8 @@ struct BenchCommand: ParsableCommand {
             if let socket {
                 report = try SocketBenchmark.run(socket: socket, settings: settings, executable: executable)
             } else {
-                let c = try BenchConfiguration.load(config)
+                var c = try BenchConfiguration.load(config)
+                if let cpu { c.loop.cpuAffinity = cpu }
                 report = try SocketBenchmark.runInProcess(config: c, configPath: config, settings: settings, executable: executable)
             }
             try JSONOutput.print(report)

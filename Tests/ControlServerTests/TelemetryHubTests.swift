@@ -137,4 +137,11 @@ import Testing
         loop.advanceTime(by: .milliseconds(10))
         #expect(stuck.params.last?["dropped"] as? Int == 50, "the next sample carries the cumulative count")
     }
+
+    @Test func theEventLoopStaysOffAPinnedControlThreadsCPU() {
+        #expect(ControlServer.serverCPUs(loopCPU: nil, allowed: [0, 1]) == nil, "loop not pinned: mask left alone")
+        #expect(ControlServer.serverCPUs(loopCPU: 1, allowed: [0, 1, 2]) == [0, 2])
+        #expect(ControlServer.serverCPUs(loopCPU: 0, allowed: [0]) == nil, "no other CPU: shares it")
+        #expect(ControlServer.serverCPUs(loopCPU: 3, allowed: [0, 1]) == [0, 1])
+    }
 }
