@@ -28,14 +28,6 @@ extension ControlService {
         return TelemetrySubscribeResult(subscription: c.subscriptionID, rateHz: rate).json
     }
 
-    /// One telemetry notification's params (the shape `TelemetryLine` encodes for a stream).
-    func telemetrySample(subscription: Int, dropped: UInt64) -> JSONValue {
-        var s = telemetrySample(from: access.telemetry())
-        s.subscription = subscription
-        s.dropped = Int(clamping: dropped)
-        return s.json
-    }
-
     /// The sample every subscriber of snapshot `t` receives (`subscription` and `dropped` are
     /// each connection's and left 0).
     func telemetrySample(from t: TelemetrySnapshot) -> TelemetrySample {
