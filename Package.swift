@@ -216,7 +216,9 @@ let package = Package(
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "ControlSocketUnitTests", dependencies: ["ControlSocket", "ControlProtocol"]),
         .testTarget(name: "RobotctlTests", dependencies: ["ControlProtocol", "ControlSocket", "TestProcess"]),
-        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlSocket", "ControlServer"]),
+        .testTarget(name: "ControlServerTests", dependencies: ["ControlProtocol", "ControlSocket", "ControlServer", "ControlRuntime",
+                                                              .product(name: "NIOCore", package: "swift-nio"),
+                                                              .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "LinearAlgebra", "CVectorMath", "AllocationCounter", "BuildInfo"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["TestProcess", "ModelFiles", "Learning"]),
         .testTarget(

@@ -8,21 +8,30 @@ import Platform
 import RobotDaemon
 import RobotdConfig
 
-/// `robotd bench socket`: many clients on the control socket at once, each subscribed to
-/// telemetry and issuing `status` requests; reports the `status` round-trip time, throughput,
-/// and whether the control loop missed deadlines because of the load.
+/// `robotd bench socket`: the `status` round trip as a user sees it, from a client in a process of
+/// its own, while other clients (in another process) each subscribe to telemetry and send `status`;
+/// and whether the control loop missed deadlines because of that load.
 ///
-/// Against a running daemon (`socket`), or against one built in-process from `config` (the same
-/// loop, runner and server as `robotd run`, on a private socket).
+/// Three processes: the daemon (built in-process from `config`, the same loop, runner and server
+/// as `robotd run`, on a private socket; or a running daemon at `socket`), the load
+/// (`robotd bench socket-load`, `SocketLoad`: `clients − 1` connections) and the measuring client
+/// (`robotd bench socket-probe`: one connection, subscribed like the others). The probe runs twice
+/// for `seconds` each: alone (`unloaded`), then under the load; the loop's overruns are read from
+/// `timing` around each window (`overruns_without_load`, `overruns_during`).
 public enum SocketBenchmark {
     public struct Settings: Sendable {
+        /// Connections under load: `clients − 1` load connections plus the measuring client.
         public var clients = 64
         public var seconds = 10.0
         /// Telemetry rate every client subscribes to (Hz); 0 = no subscription.
         public var telemetryHz = 100
-        /// `status` requests per second per client; 0 = closed loop (next request as soon as
-        /// the reply arrives: maximum throughput, RTT then includes queueing behind the others).
+        /// `status` requests per second per load client.
         public var requestHz = 50.0
+        /// `status` requests per second of the measuring client (more samples for its tail); 0 =
+        /// closed loop (next request as soon as the reply arrives).
+        public var probeHz = 100.0
+        /// Seconds the load runs before the measured window opens (connections, subscriptions).
+        public var warmUp = 1.0
         public init() {}
     }
 
@@ -30,22 +39,82 @@ public enum SocketBenchmark {
         public var description: String
     }
 
-    /// Runs against the daemon listening on `socket`.
-    public static func run(socket: String, settings: Settings) throws -> [String: Any] {
-        let before = try timing(socket)
-        let clients = runClients(socket: socket, settings: settings)
-        let after = try timing(socket)
-        return report(settings: settings, clients: clients, before: before, after: after, target: socket)
+    /// Runs against the daemon listening on `socket`; `executable` is the robotd binary that
+    /// runs the load and the probe as child processes.
+    /// `daemonCPU` (seconds of CPU the daemon's process has used), when the daemon is this
+    /// process, adds the CPU each window cost it.
+    public static func run(socket: String, settings: Settings, executable: String, daemonCPU: (() -> Double)? = nil) throws -> [String: Any] {
+        func probeArgs() -> [String] {
+            ["bench", "socket-probe", "--socket", socket, "--seconds", "\(settings.seconds)", "--telemetry-hz", "\(settings.telemetryHz)",
+             "--request-hz", "\(settings.probeHz)"]
+        }
+        let timeout = settings.seconds * 3 + 60
+        var cpu: [Double] = []
+        let t0 = try timing(socket)
+        cpu.append(daemonCPU?() ?? 0)
+        let alone = Anchor.run(executable, probeArgs(), timeout: timeout)
+        cpu.append(daemonCPU?() ?? 0)
+        let t1 = try timing(socket)
+        let loadClients = max(0, settings.clients - 1)
+        let loadOutcome = Box<Anchor.Outcome>()
+        let loadThread = Thread {
+            guard loadClients > 0 else { loadOutcome.value = .ran([:]); return }
+            loadOutcome.value = Anchor.run(executable, [
+                "bench", "socket-load", "--socket", socket, "--clients", "\(loadClients)", "--telemetry-hz", "\(settings.telemetryHz)",
+                "--request-hz", "\(settings.requestHz)", "--seconds", "\(settings.warmUp + settings.seconds + 1.5)",
+            ], timeout: timeout)
+        }
+        loadThread.start()
+        usleep(UInt32(settings.warmUp * 1e6))
+        let t2 = try timing(socket)
+        cpu.append(daemonCPU?() ?? 0)
+        let loaded = Anchor.run(executable, probeArgs(), timeout: timeout)
+        cpu.append(daemonCPU?() ?? 0)
+        let t3 = try timing(socket)
+        while !loadThread.isFinished { usleep(10_000) }
+
+        func figures(_ o: Anchor.Outcome?) -> [String: Any] {
+            switch o {
+            case let .ran(d)?: return d
+            case let .unavailable(why)?: return ["failed": why]
+            case nil: return ["failed": "did not run"]
+            }
+        }
+        func delta(_ key: String, _ a: JSONValue, _ b: JSONValue) -> Int { (b[key]?.intValue ?? 0) - (a[key]?.intValue ?? 0) }
+        let probe = figures(loaded), load = figures(loadOutcome.value)
+        var out: [String: Any] = [
+            "socket": socket,
+            "clients": settings.clients,
+            "load_clients": loadClients,
+            "seconds": settings.seconds,
+            "telemetry_hz_per_client": settings.telemetryHz,
+            "request_hz_per_client": settings.requestHz,
+            "probe_request_hz": settings.probeHz,
+            "status_rtt_us": probe["status_rtt_us"] ?? [:],
+            "status_rtt_us_unloaded": figures(alone)["status_rtt_us"] ?? [:],
+            "probe": probe,
+            "probe_unloaded": figures(alone),
+            "load": load,
+            "overruns_during": delta("overruns", t2, t3),
+            "overruns_without_load": delta("overruns", t0, t1),
+            "loop_ticks_during": delta("ticks", t2, t3),
+            "loop_ticks_without_load": delta("ticks", t0, t1),
+            "measured_from": "separate processes: daemon, load (robotd bench socket-load), measuring client (robotd bench socket-probe)",
+        ]
+        if daemonCPU != nil {
+            out["daemon_cpu_s_during"] = cpu[3] - cpu[2]
+            out["daemon_cpu_s_without_load"] = cpu[1] - cpu[0]
+        }
+        return out
     }
 
     /// Builds the daemon from `config` in this process, serves on a private socket, runs the
-    /// clients, stops it.
-    public static func runInProcess(config: DaemonConfiguration, configPath: String, settings: Settings) throws -> [String: Any] {
+    /// load and the probe against it (child processes of `executable`), stops it.
+    public static func runInProcess(config: DaemonConfiguration, configPath: String, settings: Settings, executable: String) throws -> [String: Any] {
         var config = config
         config.loop.overrunFaultThreshold = 1000
-        config.socket.maxConnections = max(config.socket.maxConnections, settings.clients + 4)
-        // The benchmark measures the server, not its rate limiter.
-        config.socket.maxRequestsPerSecond = 100_000
+        config.socket.maxConnections = max(config.socket.maxConnections, settings.clients)
+        config.socket.maxConnectionsPerUID = max(config.socket.maxConnectionsPerUID, settings.clients)
         var logger = Logger(label: "robotd-bench")
         logger.logLevel = .warning
         let parts = try DaemonAssembly.parts(config, logger: logger)
@@ -67,41 +136,51 @@ public enum SocketBenchmark {
             runner.join()
         }
         usleep(200_000)
-        var out = try run(socket: path, settings: settings)
+        // The daemon's CPU (every thread of this process: loop, event loop; the main thread waits).
+        let cpuClock = { () -> Double in
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+        }
+        var out = try run(socket: path, settings: settings, executable: executable, daemonCPU: cpuClock)
         out["daemon"] = "in-process"
         out["scheduler"] = achieved.schedulerName
+        out["loop_cpu"] = achieved.cpu.map { $0 as Any } ?? "any"
+        out["memory_locked"] = achieved.memoryLocked
+        out["socket_limits"] = ["max_connections": config.socket.maxConnections, "max_requests_per_second": config.socket.maxRequestsPerSecond,
+                                "telemetry_max_hz": config.socket.telemetryMaxHz]
         return out
+    }
+
+    /// `robotd bench socket-probe`: one client (this process) subscribed at `telemetryHz`, sending
+    /// `status` at `probeHz` for `seconds`; its round trips.
+    public static func probe(socket: String, settings: Settings) -> [String: Any] {
+        var s = settings
+        s.requestHz = settings.probeHz
+        s.clients = 1
+        let r = client(socket: socket, settings: s, start: MonotonicClock.seconds() + 0.3, end: MonotonicClock.seconds() + 0.3 + settings.seconds, index: 0)
+        return [
+            "requests": r.rtts.count, "status_rtt_us": RTTSummary(r.rtts).json, "telemetry_delivered": r.notifications,
+            "telemetry_expected": Int(settings.seconds * Double(settings.telemetryHz)),
+            "errors": r.errors.count, "first_errors": Array(r.errors.prefix(5)),
+        ]
+    }
+
+    /// `robotd bench socket-load`: `SocketLoad` with `clients` connections for `seconds`.
+    public static func load(socket: String, settings: Settings) throws -> [String: Any] {
+        let load = try SocketLoad.start(socket: socket, clients: settings.clients, telemetryHz: settings.telemetryHz, requestHz: settings.requestHz)
+        usleep(UInt32(settings.seconds * 1e6))
+        return load.stop().json
+    }
+
+    final class Box<T>: @unchecked Sendable {
+        var value: T?
     }
 
     struct ClientResult {
         var rtts: [UInt64] = []
         var notifications = 0
         var errors: [String] = []
-    }
-
-    static func runClients(socket: String, settings: Settings) -> [ClientResult] {
-        let results = ResultBox(count: settings.clients)
-        let start = MonotonicClock.seconds() + 0.3
-        let end = start + settings.seconds
-        var threads: [Thread] = []
-        for k in 0 ..< settings.clients {
-            let t = Thread {
-                results.set(k, client(socket: socket, settings: settings, start: start, end: end, index: k))
-            }
-            t.stackSize = 256 * 1024
-            threads.append(t)
-            t.start()
-        }
-        while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
-        return results.all
-    }
-
-    final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var values: [ClientResult]
-        init(count: Int) { values = Array(repeating: ClientResult(), count: count) }
-        func set(_ i: Int, _ r: ClientResult) { lock.lock(); values[i] = r; lock.unlock() }
-        var all: [ClientResult] { lock.lock(); defer { lock.unlock() }; return values }
     }
 
     static func client(socket: String, settings: Settings, start: Double, end: Double, index: Int) -> ClientResult {
@@ -123,7 +202,8 @@ public enum SocketBenchmark {
                 return r
             }
         }
-        while MonotonicClock.seconds() < start { usleep(1000) }
+        while MonotonicClock.seconds() < start { c.drain(until: min(start, MonotonicClock.seconds() + 0.01), notifications: &r.notifications) }
+        r.notifications = 0
         // Stagger paced clients over one period so their requests do not arrive in lockstep.
         var next = start + (settings.requestHz > 0 ? Double(index) / Double(settings.clients) / settings.requestHz : 0)
         while true {
@@ -145,7 +225,7 @@ public enum SocketBenchmark {
                 r.errors.append("\(error)")
                 return r
             }
-            if settings.requestHz > 0 { next += 1 / settings.requestHz }
+            if settings.requestHz > 0 { next = max(next + 1 / settings.requestHz, MonotonicClock.seconds()) }
         }
         return r
     }
@@ -156,37 +236,6 @@ public enum SocketBenchmark {
         let result = try c.call(ControlMethod.timing)
         guard case .object = result else { throw Failure(description: "timing: unexpected reply") }
         return result
-    }
-
-    static func report(settings: Settings, clients: [ClientResult], before: JSONValue, after: JSONValue, target: String) -> [String: Any] {
-        var rtts = clients.flatMap(\.rtts)
-        rtts.sort()
-        func q(_ p: Double) -> Double {
-            guard !rtts.isEmpty else { return 0 }
-            return Double(rtts[min(rtts.count - 1, Int((p * Double(rtts.count)).rounded(.up)) - 1)]) / 1000
-        }
-        let errors = clients.flatMap(\.errors)
-        let overrunsBefore = before["overruns"]?.intValue ?? 0
-        let overrunsAfter = after["overruns"]?.intValue ?? 0
-        let ticksBefore = before["ticks"]?.intValue ?? 0
-        let ticksAfter = after["ticks"]?.intValue ?? 0
-        return [
-            "socket": target,
-            "clients": settings.clients,
-            "seconds": settings.seconds,
-            "telemetry_hz_per_client": settings.telemetryHz,
-            "request_hz_per_client": settings.requestHz,
-            "requests": rtts.count,
-            "requests_per_s": Double(rtts.count) / settings.seconds,
-            "status_rtt_us": ["p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": rtts.isEmpty ? 0 : Double(rtts.last!) / 1000],
-            "telemetry_notifications": clients.reduce(0) { $0 + $1.notifications },
-            "telemetry_per_s": Double(clients.reduce(0) { $0 + $1.notifications }) / settings.seconds,
-            "errors": errors.count,
-            "first_errors": Array(errors.prefix(5)),
-            "overruns_before": overrunsBefore,
-            "overruns_during": overrunsAfter - overrunsBefore,
-            "loop_ticks_during": ticksAfter - ticksBefore,
-        ]
     }
 }
 

@@ -168,15 +168,19 @@ public enum RPCResponse {
     /// A reply whose id is the request's numeric lexeme, keys sorted as `serializedBytes` sorts
     /// them ("error" < "id" < "jsonrpc" < "result").
     private static func reply(idLexeme: [UInt8], member: String, _ value: JSONValue) -> [UInt8] {
-        var out: [UInt8] = Array("{".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        out.append(UInt8(ascii: "{"))
         if member == "error" {
-            out += Array("\"error\":".utf8)
+            JSONValue.append(#""error":"#, to: &out)
             value.write(to: &out)
             out.append(UInt8(ascii: ","))
         }
-        out += Array("\"id\":".utf8) + idLexeme + Array(",\"jsonrpc\":\"2.0\"".utf8)
+        JSONValue.append(#""id":"#, to: &out)
+        out.append(contentsOf: idLexeme)
+        JSONValue.append(#","jsonrpc":"2.0""#, to: &out)
         if member == "result" {
-            out += Array(",\"result\":".utf8)
+            JSONValue.append(#","result":"#, to: &out)
             value.write(to: &out)
         }
         out.append(UInt8(ascii: "}"))

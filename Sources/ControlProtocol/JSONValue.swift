@@ -112,7 +112,7 @@ extension JSONValue {
         case .null: Self.append("null", to: &out)
         case let .bool(b): Self.append(b ? "true" : "false", to: &out)
         case let .number(x): Self.writeNumber(x, to: &out)
-        case let .integer(i): out.append(contentsOf: String(i).utf8)
+        case let .integer(i): Self.writeInteger(i, to: &out)
         case let .string(s): Self.writeString(s, to: &out)
         case let .array(a):
             out.append(UInt8(ascii: "["))
@@ -123,7 +123,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case let .object(o):
             out.append(UInt8(ascii: "{"))
-            for (i, member) in o.sorted(by: { $0.key < $1.key }).enumerated() {
+            for (i, member) in o.sorted(by: Self.keyOrder).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -176,6 +176,30 @@ extension JSONValue {
         }
     }
 
+    /// `String`'s `<` order. ASCII keys (all the protocol's) compare byte by byte, which is the
+    /// same order without `String`'s Unicode comparison on each of the n log n comparisons.
+    static func keyOrder(_ a: (key: String, value: JSONValue), _ b: (key: String, value: JSONValue)) -> Bool {
+        var x = a.key, y = b.key
+        let ascii: Bool? = x.withUTF8 { p in
+            y.withUTF8 { q in
+                let n = min(p.count, q.count)
+                for i in 0 ..< n {
+                    if p[i] >= 0x80 || q[i] >= 0x80 { return nil }
+                    if p[i] != q[i] { return p[i] < q[i] }
+                }
+                for i in n ..< p.count where p[i] >= 0x80 { return nil }
+                for i in n ..< q.count where q[i] >= 0x80 { return nil }
+                return p.count < q.count
+            }
+        }
+        return ascii ?? (a.key < b.key)
+    }
+
+    /// Decimal, as `String(i)` prints it, with no temporary string.
+    static func writeInteger(_ i: Int64, to out: inout [UInt8]) {
+        TelemetryLine.withDigits(of: Int(i)) { out.append(contentsOf: $0) }
+    }
+
     @inline(__always)
     static func append(_ s: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
@@ -208,6 +232,17 @@ extension JSONValue {
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings (every key, mode names) need no escape: one bulk copy instead of a
+        // branch and an append per byte.
+        let plain: Bool? = s.utf8.withContiguousStorageIfAvailable { bytes in
+            for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)

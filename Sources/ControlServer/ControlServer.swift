@@ -27,12 +27,18 @@ public final class ControlServer: @unchecked Sendable {
         /// no telemetry subscription is closed (after a final `closing` notification).
         public var idleTimeout = 300.0
         public var maxRequestsPerSecond: Int
+        /// The control thread's CPU when it is pinned (`loop.cpu_affinity`): the event loop then
+        /// runs on every other CPU the process may use, so serving the socket never takes the
+        /// tick's CPU (whatever the scheduler granted the control thread).
+        public var loopCPU: Int?
         /// Longest request line (bytes, without the newline).
         /// 1 MiB: the documented 10 000-waypoint `target.set` path must fit in one line.
         public var maxLineLength = 1024 * 1024
 
         public init(path: String, mode: Int = 0o660, group: String? = nil, maxConnections: Int = 64, maxRequestsPerSecond: Int = 1000,
-                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300) {
+                    maxConnectionsPerUID: Int = 16, operatorReservedConnections: Int = 8, idleTimeout: Double = 300,
+                    loopCPU: Int? = nil) {
+            self.loopCPU = loopCPU
             self.path = path
             self.mode = mode
             self.group = group
@@ -75,8 +81,12 @@ public final class ControlServer: @unchecked Sendable {
         files.start()
         let eventLoop = group.next()
         let state = try eventLoop.submit { [access, info, policy, logger, options, files] in
-            NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
-                                     eventLoop: eventLoop, files: files), eventLoop: eventLoop)
+            if let cpus = Self.serverCPUs(loopCPU: options.loopCPU, allowed: RealtimeThread.currentThreadCPUs()),
+               let refused = RealtimeThread.setCurrentThreadCPUs(cpus) {
+                logger.warning("control socket: CPU affinity \(cpus) (off the control thread's) refused: \(refused)")
+            }
+            return NIOLoopBound(ServerState(access: access, info: info, policy: policy, logger: logger, options: options,
+                                            eventLoop: eventLoop, files: files), eventLoop: eventLoop)
         }.wait()
         let listening: Int32
         if let fd = listenDescriptor {
@@ -110,6 +120,14 @@ public final class ControlServer: @unchecked Sendable {
         } else {
             logger.info("control socket listening", metadata: ["path": "\(options.path)", "socket_mode": "0\(String(options.mode, radix: 8))"])
         }
+    }
+
+    /// The CPUs the event loop runs on: every allowed CPU but the control thread's; nil (leave
+    /// the mask alone) when the loop is not pinned or no other CPU is left.
+    static func serverCPUs(loopCPU: Int?, allowed: [Int]) -> [Int]? {
+        guard let loopCPU else { return nil }
+        let others = allowed.filter { $0 != loopCPU }
+        return others.isEmpty ? nil : others
     }
 
     /// A listening Unix stream socket at `path` (checked by `SocketFile.prepare`).
@@ -254,7 +272,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
 }
 
 /// One client: requests in order (one in flight at a time), rate limit, telemetry stream.
-final class ConnectionHandler: ChannelInboundHandler {
+final class ConnectionHandler: ChannelInboundHandler, TelemetryReceiver {
     typealias InboundIn = Frame
     typealias OutboundOut = ByteBuffer
 
@@ -268,9 +286,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var lastRefill = NIODeadline.now()
     private var refused = false
     private var readingPaused = false
-    private var telemetryTask: Scheduled<Void>?
-    private var telemetryGeneration = 0
+    /// Owned by `state.telemetry`.
+    var telemetrySlot: TelemetryHub.Slot?
     private var dropped: UInt64 = 0
+    /// Inside a read burst (`channelRead` … `channelReadComplete`): replies are written and
+    /// flushed together at its end, one write per wake-up instead of one per reply.
+    private var reading = false
+    private var unflushed = false
     /// Lines queued while a request is in flight before reading from the socket pauses.
     static let maxQueued = 64
     /// The pool this connection was admitted to, released when it closes.
@@ -337,8 +359,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         admission = nil
         idleTask?.cancel()
         idleTask = nil
-        telemetryTask?.cancel()
-        telemetryTask = nil
+        state.telemetry.unsubscribe(self)
         connection?.onSubscriptionChange = { _ in }
         connection?.receivedFile = nil
         connection = nil
@@ -350,9 +371,19 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
+        reading = true
         queue.append(unwrapInboundIn(data))
         if queue.count >= Self.maxQueued { pauseReading() }
         processQueue()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -512,34 +543,43 @@ final class ConnectionHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: line.count + 1)
         buffer.writeBytes(line)
         buffer.writeInteger(UInt8(ascii: "\n"))
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        send(buffer, context: context)
+    }
+
+    private func send(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if reading {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            unflushed = true
+        } else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
     }
 
     // MARK: Telemetry
 
     private func subscriptionChanged(_ c: ControlService.Connection) {
-        telemetryTask?.cancel()
-        telemetryTask = nil
-        telemetryGeneration += 1
-        guard let rate = c.subscriptionRate, let context else { return }
-        let period = TimeAmount.nanoseconds(Int64(1e9 / Double(rate)))
-        scheduleSample(at: .now() + period, period: period, subscription: c.subscriptionID,
-                       generation: telemetryGeneration, eventLoop: context.eventLoop)
+        if let rate = c.subscriptionRate, context != nil {
+            state.telemetry.subscribe(self, rateHz: rate)
+        } else {
+            state.telemetry.unsubscribe(self)
+        }
     }
 
-    private func scheduleSample(at deadline: NIODeadline, period: TimeAmount, subscription: Int, generation: Int, eventLoop: EventLoop) {
-        telemetryTask = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard generation == telemetryGeneration, let context else { return }
-            if context.channel.isWritable {
-                write(RPCResponse.notification(method: ControlMethod.telemetry, params: state.service.telemetrySample(subscription: subscription, dropped: dropped)))
-            } else {
-                dropped += 1
-            }
-            // Absolute schedule; a late wake-up skips to the next period instead of bursting.
-            var next = deadline + period
-            let now = NIODeadline.now()
-            if next < now { next = now + period }
-            scheduleSample(at: next, period: period, subscription: subscription, generation: generation, eventLoop: eventLoop)
+    /// One sample: the shared line with this connection's `dropped` and `subscription` spliced in,
+    /// copied once into its send buffer. A connection whose buffer is full skips it (`dropped`).
+    func receive(_ line: TelemetryLine) {
+        guard let context, let connection else { return }
+        guard context.channel.isWritable else {
+            dropped += 1
+            return
         }
+        var buffer = context.channel.allocator.buffer(capacity: line.maximumLength + 1)
+        buffer.writeBytes(line.head)
+        TelemetryLine.withDigits(of: Int(clamping: dropped)) { _ = buffer.writeBytes($0) }
+        buffer.writeBytes(line.middle)
+        TelemetryLine.withDigits(of: connection.subscriptionID) { _ = buffer.writeBytes($0) }
+        buffer.writeBytes(line.tail)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        send(buffer, context: context)
     }
 }

@@ -28,16 +28,16 @@ extension ControlService {
         return TelemetrySubscribeResult(subscription: c.subscriptionID, rateHz: rate).json
     }
 
-    /// One telemetry notification's params.
-    func telemetrySample(subscription: Int, dropped: UInt64) -> JSONValue {
-        let t = access.telemetry()
+    /// The sample every subscriber of snapshot `t` receives (`subscription` and `dropped` are
+    /// each connection's and left 0).
+    func telemetrySample(from t: TelemetrySnapshot) -> TelemetrySample {
         let n = Int(t.dof)
         func vec(_ a: InlineArray<8, Double>) -> [Double] { (0 ..< n).map { a[$0] } }
         return TelemetrySample(
-            subscription: subscription, tick: Int(clamping: t.tick), loopTimeS: t.time, mode: "\(t.mode)",
+            subscription: 0, tick: Int(clamping: t.tick), loopTimeS: t.time, mode: "\(t.mode)",
             q: vec(t.position), v: vec(t.velocity), effort: vec(t.effort), command: vec(t.command),
-            endEffector: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]], dropped: Int(clamping: dropped),
+            endEffector: [t.endEffectorPosition[0], t.endEffectorPosition[1], t.endEffectorPosition[2]], dropped: 0,
             disagreement: access.planner?.planDisagreement, modelVersion: access.planner?.modelVersion
-        ).json
+        )
     }
 }

@@ -58,11 +58,15 @@ final class ServerState {
     }
 
     let files: NIOThreadPool
+    /// Every connection's telemetry stream.
+    let telemetry: TelemetryHub
 
     init(access: LoopAccess, info: DaemonInfo, policy: AccessPolicy, logger: Logger, options: ControlServer.Options, eventLoop: EventLoop,
          files: NIOThreadPool) {
         self.files = files
-        service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared, files: files)
+        let service = ControlService(access: access, info: info, eventLoop: eventLoop, logLevel: LogLevelControl.shared, files: files)
+        self.service = service
+        telemetry = TelemetryHub(eventLoop: eventLoop, snapshot: access.telemetry, sample: { [unowned service] in service.telemetrySample(from: $0) })
         self.policy = policy
         self.logger = logger
         self.options = options

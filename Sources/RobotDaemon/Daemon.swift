@@ -67,7 +67,7 @@ public enum Daemon {
                            maxConnections: config.socket.maxConnections, maxRequestsPerSecond: config.socket.maxRequestsPerSecond,
                            maxConnectionsPerUID: config.socket.maxConnectionsPerUID,
                            operatorReservedConnections: config.socket.operatorReservedConnections,
-                           idleTimeout: config.socket.idleTimeout),
+                           idleTimeout: config.socket.idleTimeout, loopCPU: achieved.cpu),
             access: LoopAccess(
                 telemetry: { loop.telemetry.read() }, statistics: { runner.statistics.read() },
                 send: { loop.commands.send($0) }, nextResult: { loop.results.pop() }, achieved: achieved, faults: faults,

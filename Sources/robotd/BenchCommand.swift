@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print JSON.",
-        subcommands: [Dynamics.self, Loop.self, Socket.self, ILQRBench.self, PolicyBench.self, TrainBench.self, AdaptBench.self, BusBench.self, RecordBench.self]
+        subcommands: [Dynamics.self, Loop.self, Socket.self, SocketLoadBench.self, SocketProbeBench.self, ILQRBench.self, PolicyBench.self, TrainBench.self, AdaptBench.self, BusBench.self, RecordBench.self]
     )
 
     struct Loop: ParsableCommand {
@@ -83,27 +83,33 @@ struct BenchCommand: ParsableCommand {
 
     struct Socket: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Load on the control socket: status round-trip time and throughput, loop overruns.",
+            abstract: "Load on the control socket: the status round trip from a separate client process, loop overruns.",
             discussion: """
-                Every client connects, subscribes to telemetry at --telemetry-hz and sends `status` at \
-                --request-hz (0: closed loop, as fast as replies come). Against --socket PATH (a running \
-                daemon), or else a daemon built in-process from --config on a private socket. Prints \
-                {"clients", "status_rtt_us": {"p50", "p90", "p99", "max"}, "requests_per_s", \
-                "overruns_during", …}; overruns are read from the daemon's `timing` before and after.
+                Three processes: the daemon (in-process from --config on a private socket, or a running one \
+                at --socket PATH), the load (--clients − 1 connections, each subscribed to telemetry at \
+                --telemetry-hz and sending `status` at --request-hz) and the measuring client (one \
+                connection, subscribed likewise, `status` at --probe-hz). The measuring client runs \
+                --seconds alone, then --seconds under the load. Prints {"status_rtt_us": {"p50", "p90", \
+                "p99", "max"} (under load), "status_rtt_us_unloaded", "load": {its own round trips, \
+                "telemetry_delivered", "telemetry_expected"}, "overruns_during", "overruns_without_load", …}; \
+                overruns are read from the daemon's `timing` around each window.
                 """)
 
         @Option(help: "The YAML configuration for the in-process daemon.") var config = "configs/sim.yaml"
         @Option(help: "Socket of a running daemon; default: start one in-process.") var socket: String?
-        @Option(parsing: .unconditional, help: "Concurrent clients.") var clients = 64
-        @Option(parsing: .unconditional, help: "Seconds of load.") var seconds = 10.0
+        @Option(parsing: .unconditional, help: "Connections under load: the load's (clients − 1) and the measuring client.") var clients = 64
+        @Option(parsing: .unconditional, help: "Seconds of each measured window.") var seconds = 10.0
         @Option(parsing: .unconditional, help: "Telemetry rate per client (Hz); 0 = none.") var telemetryHz = 100
-        @Option(parsing: .unconditional, help: "status requests per second per client; 0 = closed loop.") var requestHz = 50.0
+        @Option(parsing: .unconditional, help: "status requests per second per load client.") var requestHz = 50.0
+        @Option(parsing: .unconditional, help: "status requests per second of the measuring client; 0 = closed loop.") var probeHz = 100.0
+        @Option(parsing: .unconditional, help: "Pin the in-process daemon's control thread to this CPU (loop.cpu_affinity); the event loop then runs off it.") var cpu: Int?
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {
             guard (1 ... 1000).contains(clients) else { throw ValidationError("--clients must be in 1…1000") }
             guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
-            guard telemetryHz >= 0, requestHz >= 0 else { throw ValidationError("rates must be ≥ 0") }
+            guard telemetryHz >= 0, requestHz >= 0, probeHz >= 0 else { throw ValidationError("rates must be ≥ 0") }
+            if let cpu, cpu < 0 { throw ValidationError("--cpu must be ≥ 0") }
         }
 
         func run() throws {
@@ -113,14 +119,50 @@ struct BenchCommand: ParsableCommand {
             settings.seconds = seconds
             settings.telemetryHz = telemetryHz
             settings.requestHz = requestHz
+            settings.probeHz = probeHz
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let report: [String: Any]
             if let socket {
-                report = try SocketBenchmark.run(socket: socket, settings: settings)
+                report = try SocketBenchmark.run(socket: socket, settings: settings, executable: executable)
             } else {
-                let c = try BenchConfiguration.load(config)
-                report = try SocketBenchmark.runInProcess(config: c, configPath: config, settings: settings)
+                var c = try BenchConfiguration.load(config)
+                if let cpu { c.loop.cpuAffinity = cpu }
+                report = try SocketBenchmark.runInProcess(config: c, configPath: config, settings: settings, executable: executable)
             }
             try JSONOutput.print(report)
+        }
+    }
+
+    /// `bench socket`'s load, in a process of its own (`SocketLoad`).
+    struct SocketLoadBench: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "socket-load", abstract: "The load of `bench socket` (internal).",
+                                                        shouldDisplay: false)
+        @Option var socket: String
+        @Option(parsing: .unconditional) var clients = 63
+        @Option(parsing: .unconditional) var seconds = 10.0
+        @Option(parsing: .unconditional) var telemetryHz = 100
+        @Option(parsing: .unconditional) var requestHz = 50.0
+
+        func run() throws {
+            var s = SocketBenchmark.Settings()
+            (s.clients, s.seconds, s.telemetryHz, s.requestHz) = (clients, seconds, telemetryHz, requestHz)
+            try JSONOutput.print(SocketBenchmark.load(socket: socket, settings: s), lines: true)
+        }
+    }
+
+    /// `bench socket`'s measuring client, in a process of its own.
+    struct SocketProbeBench: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "socket-probe", abstract: "The measuring client of `bench socket` (internal).",
+                                                        shouldDisplay: false)
+        @Option var socket: String
+        @Option(parsing: .unconditional) var seconds = 10.0
+        @Option(parsing: .unconditional) var telemetryHz = 100
+        @Option(parsing: .unconditional) var requestHz = 100.0
+
+        func run() throws {
+            var s = SocketBenchmark.Settings()
+            (s.seconds, s.telemetryHz, s.probeHz) = (seconds, telemetryHz, requestHz)
+            try JSONOutput.print(SocketBenchmark.probe(socket: socket, settings: s), lines: true)
         }
     }
 
