@@ -398,15 +398,13 @@ public enum LoopBenchmark {
     }
 
     /// The socket load of `--with socket`: the daemon's server on a private socket over the
-    /// benchmark's loop, and `SocketBenchmark.run` against it on a background thread for the
-    /// whole benchmark (its clients are threads of this process, as a client process's would be
-    /// threads of that one).
+    /// benchmark's loop, loaded by `SocketLoad` (the generator `robotd bench socket` runs) for the
+    /// whole benchmark, every loop half and every cyclictest half.
     final class SocketLoadThread: @unchecked Sendable {
         private let server: ControlServer
         private let directory: String
-        private let done = NSCondition()
-        private var result: [String: Any]?
-        private var finished = false
+        private let load: SocketLoad
+        private var stats: SocketLoad.Stats?
 
         init<Driver: RobotDriver>(parts: DaemonAssembly.Parts<Driver>, config: DaemonConfiguration, runner: ControlLoopRunner<Driver>,
                                   options: Options, logger: Logger) throws {
@@ -417,31 +415,21 @@ public enum LoopBenchmark {
                                        achieved: RealtimeThread.Achieved(), limits: parts.limits, faults: FaultLog(),
                                        policy: AccessPolicy(operators: [], observers: []), logger: logger, planner: parts.planner)
             try server.start()
-            var settings = options.socket
-            // Through every loop half and every cyclictest half (their start-up included).
-            settings.seconds = 2 * options.seconds + Double(options.rounds) * 0.5 + 1
-            let load = settings
-            let thread = Thread { [self] in
-                let r: [String: Any]
-                do { r = try SocketBenchmark.run(socket: path, settings: load) } catch { r = ["error": "\(error)"] }
-                done.lock()
-                result = r
-                finished = true
-                done.broadcast()
-                done.unlock()
+            let settings = options.socket
+            do {
+                load = try SocketLoad.start(socket: path, clients: settings.clients, telemetryHz: settings.telemetryHz,
+                                            requestHz: settings.requestHz)
+            } catch {
+                server.shutdown()
+                try? FileManager.default.removeItem(atPath: directory)
+                throw error
             }
-            thread.name = "bench-socket"
-            thread.start()
-            // The clients connect and subscribe before the first round.
-            usleep(1_000_000)
         }
 
-        /// Waits for the clients to finish; their report.
+        /// Stops the clients (once); their report.
         func finish() -> [String: Any]? {
-            done.lock()
-            while !finished { done.wait() }
-            defer { done.unlock() }
-            return result
+            if stats == nil { stats = load.stop() }
+            return stats?.json
         }
 
         func stop() {
