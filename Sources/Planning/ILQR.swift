@@ -52,6 +52,11 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var nanoseconds: UInt64
         /// Time spent linearising dynamics and cost.
         public var derivativeNanoseconds: UInt64
+        /// Time spent in backward passes (Riccati recursion, gains), retries after a failed
+        /// factorisation included.
+        public var backwardPassNanoseconds: UInt64 = 0
+        /// Time spent in the line search (rollouts of the new policy and their cost).
+        public var lineSearchNanoseconds: UInt64 = 0
     }
 
     public let dynamics: Dynamics
@@ -262,6 +267,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 break
             }
             derivativeTime &+= (now?() ?? 0) &- d0
+            let b0 = now?() ?? 0
             var dV1 = 0.0, dV2 = 0.0
             var backwardOK = false
             while !backwardOK {
@@ -275,6 +281,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                     if mu > options.maxRegularization { break }
                 }
             }
+            result.backwardPassNanoseconds &+= (now?() ?? 0) &- b0
             if !backwardOK {
                 result.status = .regularizationLimit
                 break
@@ -286,6 +293,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 decreaseRegularization()
                 break
             }
+            let s0 = now?() ?? 0
+            defer { result.lineSearchNanoseconds &+= (now?() ?? 0) &- s0 }
             var accepted = false
             var alpha = 1.0
             while alpha >= 1e-4 {
@@ -464,128 +473,169 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// Returns (ΔV₁, ΔV₂) = (Σ kᵀQ_u, ½ Σ kᵀQ_uu k) — for a feasible iterate the predicted change
     /// is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu (regularised) is not positive definite on the
     /// free controls.
+    ///
+    /// At n = 6 (nx = 12, nu = 6) every product here is a few hundred multiply-adds, so the
+    /// kernels are plain loops, not BLAS calls (whose per-call overhead would dominate). Each is
+    /// written in row-axpy form, `out_row += a · in_row`, with the innermost loop running along
+    /// contiguous rows, and every buffer is read through a local copy of its pointer: a store
+    /// through one `UnsafeMutablePointer` would otherwise make the compiler reload the others
+    /// from `self` and keep it from vectorising the rows. Symmetric results (Q_xx, Q_uu, V_xx)
+    /// are computed on and above the diagonal and mirrored.
     private func backwardPass() -> (Double, Double)? {
-        let T = horizon
+        let T = horizon, nx = self.nx, nu = self.nu, mu = self.mu, feasible = self.feasible
+        let fx = self.fx, fu = self.fu, lx = self.lx, lu = self.lu, lxx = self.lxx, luu = self.luu, lux = self.lux
+        let vx = self.vx, vxx = self.vxx, qx = self.qx, qu = self.qu, qxx = self.qxx, quu = self.quu, qux = self.qux
+        let quuTrue = self.quuTrue, quxTrue = self.quxTrue, gaps = self.gaps, vnext = self.vnext
+        // vA = V_xx·A (nx × nx), vB = V_xx·B (nx × nu); vB is then reused for Q_uu·K + Q_ux (nu × nx).
+        let vA = self.vxxFx, vB = self.vxxFu
+        let kff = self.kff, gains = self.gains, qpStep = self.qpStep
         for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
         for i in 0 ..< nx * nx { vxx[i] = lxx[T * nx * nx + i] }
         var dV1 = 0.0, dV2 = 0.0
         for k in stride(from: T - 1, through: 0, by: -1) {
             let A = fx + k * nx * nx, B = fu + k * nx * nu
-            // vxxFx = Vxx·A (nx × nx), vxxFu = Vxx·B (nx × nu). Loops ordered so the innermost
-            // runs along contiguous rows (row-major axpy form), which the compiler vectorises.
             for r in 0 ..< nx {
-                let outA = vxxFx + r * nx, outB = vxxFu + r * nu
+                let outA = vA + r * nx, outB = vB + r * nu, v = vxx + r * nx
                 for c in 0 ..< nx { outA[c] = 0 }
                 for c in 0 ..< nu { outB[c] = 0 }
                 for m in 0 ..< nx {
-                    let v = vxx[r * nx + m]
-                    let rowA = A + m * nx, rowB = B + m * nu
-                    for c in 0 ..< nx { outA[c] += v * rowA[c] }
-                    for c in 0 ..< nu { outB[c] += v * rowB[c] }
+                    let a = v[m], rowA = A + m * nx, rowB = B + m * nu
+                    for c in 0 ..< nx { outA[c] += a * rowA[c] }
+                    for c in 0 ..< nu { outB[c] += a * rowB[c] }
                 }
             }
             // v' = V_x + V_xx·gap_{k+1}: the next value's gradient where the linearised step lands.
-            for i in 0 ..< nx {
-                var s = vx[i]
-                if !feasible { for m in 0 ..< nx { s += vxx[i * nx + m] * gaps[(k + 1) * nx + m] } }
-                vnext[i] = s
+            for i in 0 ..< nx { vnext[i] = vx[i] }
+            if !feasible {
+                let gap = gaps + (k + 1) * nx
+                for m in 0 ..< nx {
+                    let g = gap[m], row = vxx + m * nx
+                    for i in 0 ..< nx { vnext[i] += g * row[i] }
+                }
             }
-            for i in 0 ..< nx {
-                var s = lx[k * nx + i]
-                for m in 0 ..< nx { s += A[m * nx + i] * vnext[m] }
-                qx[i] = s
-            }
-            for i in 0 ..< nu {
-                var s = lu[k * nu + i]
-                for m in 0 ..< nx { s += B[m * nu + i] * vnext[m] }
-                qu[i] = s
-            }
-            // Q_xx = l_xx + Aᵀ(V_xx A), accumulated row by row (axpy over contiguous rows).
-            for i in 0 ..< nx * nx { qxx[i] = lxx[k * nx * nx + i] }
+            // Q_x = l_x + Aᵀv', Q_u = l_u + Bᵀv'.
+            for i in 0 ..< nx { qx[i] = lx[k * nx + i] }
+            for i in 0 ..< nu { qu[i] = lu[k * nu + i] }
             for m in 0 ..< nx {
-                let rowA = A + m * nx, rowV = vxxFx + m * nx
+                let g = vnext[m], rowA = A + m * nx, rowB = B + m * nu
+                for i in 0 ..< nx { qx[i] += g * rowA[i] }
+                for i in 0 ..< nu { qu[i] += g * rowB[i] }
+            }
+            // Q_xx = l_xx + Aᵀ(V_xx A), upper triangle, then mirrored.
+            let Lxx = lxx + k * nx * nx
+            for i in 0 ..< nx * nx { qxx[i] = Lxx[i] }
+            for m in 0 ..< nx {
+                let rowA = A + m * nx, rowV = vA + m * nx
                 for r in 0 ..< nx {
-                    let a = rowA[r]
-                    if a == 0 { continue }
-                    let out = qxx + r * nx
-                    for c in 0 ..< nx { out[c] += a * rowV[c] }
+                    let a = rowA[r], out = qxx + r * nx
+                    for c in r ..< nx { out[c] += a * rowV[c] }
                 }
             }
             for r in 0 ..< nx {
-                for c in (r + 1) ..< nx {
-                    let sym = 0.5 * (qxx[r * nx + c] + qxx[c * nx + r])
-                    qxx[r * nx + c] = sym
-                    qxx[c * nx + r] = sym
+                for c in (r + 1) ..< nx { qxx[c * nx + r] = qxx[r * nx + c] }
+            }
+            // Q_uu = l_uu + Bᵀ(V_xx B) and Q_ux = l_ux + Bᵀ(V_xx A); regularisation on the state
+            // (Tassa, Erez & Todorov 2012): the step is solved with Q̃_uu = Q_uu + μ BᵀB and
+            // Q̃_ux = Q_ux + μ BᵀA, i.e. V_xx + μI, which damps the change of the next state rather
+            // than of the controls (better scaled when B spans orders of magnitude, as dt·M⁻¹
+            // does). BᵀB and BᵀA accumulate in `quu`/`qux` first.
+            for i in 0 ..< nu * nu { quuTrue[i] = luu[k * nu * nu + i]; quu[i] = 0 }
+            for i in 0 ..< nu * nx { quxTrue[i] = lux[k * nu * nx + i]; qux[i] = 0 }
+            for m in 0 ..< nx {
+                let rowA = A + m * nx, rowB = B + m * nu, rowVA = vA + m * nx, rowVB = vB + m * nu
+                for r in 0 ..< nu {
+                    let b = rowB[r]
+                    let tuu = quuTrue + r * nu, ruu = quu + r * nu, tux = quxTrue + r * nx, rux = qux + r * nx
+                    for c in 0 ..< nu {
+                        tuu[c] += b * rowVB[c]
+                        ruu[c] += b * rowB[c]
+                    }
+                    for c in 0 ..< nx {
+                        tux[c] += b * rowVA[c]
+                        rux[c] += b * rowA[c]
+                    }
                 }
             }
-            // Regularisation on the state (Tassa, Erez & Todorov 2012): the step is solved with
-            // Q̃_uu = Q_uu + μ f_uᵀf_u and Q̃_ux = Q_ux + μ f_uᵀf_x, i.e. V_xx + μI, which damps
-            // the change of the next state rather than of the controls (better scaled when f_u
-            // spans orders of magnitude, as dt·M⁻¹ does).
             for r in 0 ..< nu {
                 for c in r ..< nu {
-                    var s = luu[k * nu * nu + r * nu + c]
-                    var bb = 0.0
-                    for m in 0 ..< nx {
-                        s += B[m * nu + r] * vxxFu[m * nu + c]
-                        bb += B[m * nu + r] * B[m * nu + c]
-                    }
-                    quuTrue[r * nu + c] = s
-                    quuTrue[c * nu + r] = s
-                    quu[r * nu + c] = s + mu * bb
-                    quu[c * nu + r] = s + mu * bb
-                }
-                for c in 0 ..< nx {
-                    var s = lux[k * nu * nx + r * nx + c]
-                    var ba = 0.0
-                    for m in 0 ..< nx {
-                        s += B[m * nu + r] * vxxFx[m * nx + c]
-                        ba += B[m * nu + r] * A[m * nx + c]
-                    }
-                    quxTrue[r * nx + c] = s
-                    qux[r * nx + c] = s + mu * ba
+                    let t = quuTrue[r * nu + c], reg = t + mu * quu[r * nu + c]
+                    quuTrue[c * nu + r] = t
+                    quu[r * nu + c] = reg
+                    quu[c * nu + r] = reg
                 }
             }
+            for i in 0 ..< nu * nx { qux[i] = quxTrue[i] + mu * qux[i] }
 
             let kk = kff + k * nu, K = gains + k * nu * nx
             guard solveBoxQP(k: k, into: kk) else { return nil }
-            // K = −Q_uu,ff⁻¹ Q_ux,f on the free rows (factor holds the free block's Cholesky).
-            for c in 0 ..< nx {
-                for r in 0 ..< nu { qpTrial[r] = free[r] ? -qux[r * nx + c] : 0 }
-                choleskySolveFree(qpTrial)
-                for r in 0 ..< nu { K[r * nx + c] = free[r] ? qpTrial[r] : 0 }
-            }
-            // quuK = Q_uu·K (nu × nx) and quuk = Q_uu·k once: they serve the predicted change and
-            // the value-function update (Tassa's form, valid with clamping), O(nx²·nu).
+            solveGains(K)
+            // Q_uu·k and M = Q_uu·K + Q_ux (true Q) serve the predicted change and the
+            // value-function update (Tassa's form, valid with clamping):
+            //   V_x = Q_x + Kᵀ(Q_uu k + Q_u) + Q_uxᵀ k,   V_xx = Q_xx + Kᵀ M + Q_uxᵀ K.
+            let M = vB
             for r in 0 ..< nu {
+                let quuRow = quuTrue + r * nu, mRow = M + r * nx, quxRow = quxTrue + r * nx
                 var sk = 0.0
-                for c in 0 ..< nu { sk += quuTrue[r * nu + c] * kk[c] }
+                for c in 0 ..< nu { sk += quuRow[c] * kk[c] }
                 qpStep[r] = sk
                 dV1 += kk[r] * qu[r]
                 dV2 += 0.5 * kk[r] * sk
-                for j in 0 ..< nx {
-                    var sK = 0.0
-                    for c in 0 ..< nu { sK += quuTrue[r * nu + c] * K[c * nx + j] }
-                    vxxFu[r * nx + j] = sK
+                for j in 0 ..< nx { mRow[j] = quxRow[j] }
+                for c in 0 ..< nu {
+                    let a = quuRow[c], kRow = K + c * nx
+                    for j in 0 ..< nx { mRow[j] += a * kRow[j] }
+                }
+            }
+            for i in 0 ..< nx { vx[i] = qx[i] }
+            for r in 0 ..< nu {
+                let a = qpStep[r] + qu[r], b = kk[r], kRow = K + r * nx, quxRow = quxTrue + r * nx
+                for i in 0 ..< nx { vx[i] += a * kRow[i] + b * quxRow[i] }
+            }
+            for i in 0 ..< nx * nx { vxx[i] = qxx[i] }
+            for r in 0 ..< nu {
+                let kRow = K + r * nx, mRow = M + r * nx, quxRow = quxTrue + r * nx
+                for i in 0 ..< nx {
+                    let a = kRow[i], b = quxRow[i], out = vxx + i * nx
+                    for j in i ..< nx { out[j] += a * mRow[j] + b * kRow[j] }
                 }
             }
             for i in 0 ..< nx {
-                var s = qx[i]
-                for r in 0 ..< nu { s += K[r * nx + i] * (qpStep[r] + qu[r]) + quxTrue[r * nx + i] * kk[r] }
-                vx[i] = s
-            }
-            for i in 0 ..< nx {
-                for j in i ..< nx {
-                    var s = qxx[i * nx + j]
-                    for r in 0 ..< nu {
-                        s += K[r * nx + i] * (vxxFu[r * nx + j] + quxTrue[r * nx + j]) + quxTrue[r * nx + i] * K[r * nx + j]
-                    }
-                    vxx[i * nx + j] = s
-                    vxx[j * nx + i] = s
-                }
+                for j in (i + 1) ..< nx { vxx[j * nx + i] = vxx[i * nx + j] }
             }
         }
         return (dV1, dV2)
+    }
+
+    /// K = −Q̃_uu,ff⁻¹ Q̃_ux,f on the free rows, zero on the clamped ones (`factor` holds the free
+    /// block's Cholesky factor L): forward then back substitution a whole row of K at a time,
+    ///   Y_i = (−Q̃_ux,i − Σ_{m<i} L_im Y_m) / L_ii,   K_i = (Y_i − Σ_{m>i} L_mi K_m) / L_ii,
+    /// in place in K.
+    private func solveGains(_ K: UnsafeMutablePointer<Double>) {
+        let nx = self.nx, nu = self.nu, factor = self.factor, qux = self.qux, free = self.free
+        for i in 0 ..< nu {
+            let row = K + i * nx
+            guard free[i] else {
+                for j in 0 ..< nx { row[j] = 0 }
+                continue
+            }
+            let q = qux + i * nx
+            for j in 0 ..< nx { row[j] = -q[j] }
+            for m in 0 ..< i where free[m] {
+                let l = factor[i * nu + m], other = K + m * nx
+                for j in 0 ..< nx { row[j] -= l * other[j] }
+            }
+            let d = factor[i * nu + i]
+            for j in 0 ..< nx { row[j] /= d }
+        }
+        for i in stride(from: nu - 1, through: 0, by: -1) where free[i] {
+            let row = K + i * nx
+            for m in (i + 1) ..< nu where free[m] {
+                let l = factor[m * nu + i], other = K + m * nx
+                for j in 0 ..< nx { row[j] -= l * other[j] }
+            }
+            let d = factor[i * nu + i]
+            for j in 0 ..< nx { row[j] /= d }
+        }
     }
 
     /// min ½ δuᵀQ_uu δu + Q_uᵀ δu over lower − ū ≤ δu ≤ upper − ū, warm-started from the previous
