@@ -1,3 +1,5 @@
+import CRiccati
+
 /// Box-constrained iterative LQR (DDP with Gauss–Newton dynamics), anytime and allocation-free
 /// after construction.
 ///
@@ -26,6 +28,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var maxRegularization = 1e10
         /// Box bounds on the controls; unbounded by default.
         public var bounds = ControlBounds()
+        /// The widest build of the backward pass's kernels to use (0 baseline, 1 AVX2+FMA,
+        /// 2 AVX-512F); nil = the widest the CPU supports. The builds round differently in the
+        /// last bits (the wider ones fuse multiply-adds); tests run each through this.
+        public var kernelBuild: Int? = nil
         public init() {}
     }
 
@@ -83,6 +89,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     private var statesGiven = false
     private var feasible = true
     private let free: UnsafeMutablePointer<Bool>
+    /// The widest build of the CRiccati kernels the CPU supports (`Options.kernelBuild` caps it).
+    private let widestKernelBuild: Int
     private var mu: Double
     private var muFactor = 1.0
     private var currentCost = Double.infinity
@@ -132,6 +140,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         dynamicsWorkspace = dynamics.makeWorkspace()
         costWorkspace = cost.makeWorkspace()
         mu = options.initialRegularization
+        widestKernelBuild = Int(CRiccati_selectedBuild())
     }
 
     deinit {
@@ -474,36 +483,26 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu (regularised) is not positive definite on the
     /// free controls.
     ///
-    /// At n = 6 (nx = 12, nu = 6) every product here is a few hundred multiply-adds, so the
-    /// kernels are plain loops, not BLAS calls (whose per-call overhead would dominate). Each is
-    /// written in row-axpy form, `out_row += a · in_row`, with the innermost loop running along
-    /// contiguous rows, and every buffer is read through a local copy of its pointer: a store
-    /// through one `UnsafeMutablePointer` would otherwise make the compiler reload the others
-    /// from `self` and keep it from vectorising the rows. Symmetric results (Q_xx, Q_uu, V_xx)
-    /// are computed on and above the diagonal and mirrored.
+    /// At n = 6 (nx = 12, nu = 6) every product here is a few hundred multiply-adds, so they are
+    /// fused loops, not BLAS calls (whose per-call overhead would dominate): the O(nx³) ones in
+    /// CRiccati (built for baseline, AVX2+FMA and AVX-512F, `kernelBuild` picked at load time),
+    /// the O(nx·nu) ones here in row-axpy form, `out_row += a · in_row`, over local copies of the
+    /// buffers' pointers (a store through one `UnsafeMutablePointer` would otherwise make the
+    /// compiler reload the others from `self`).
     private func backwardPass() -> (Double, Double)? {
         let T = horizon, nx = self.nx, nu = self.nu, mu = self.mu, feasible = self.feasible
         let fx = self.fx, fu = self.fu, lx = self.lx, lu = self.lu, lxx = self.lxx, luu = self.luu, lux = self.lux
         let vx = self.vx, vxx = self.vxx, qx = self.qx, qu = self.qu, qxx = self.qxx, quu = self.quu, qux = self.qux
         let quuTrue = self.quuTrue, quxTrue = self.quxTrue, gaps = self.gaps, vnext = self.vnext
-        // vA = V_xx·A (nx × nx), vB = V_xx·B (nx × nu); vB is then reused for Q_uu·K + Q_ux (nu × nx).
+        // Scratch of the kernels: vA = V_xx·A (nx × nx), vB = V_xx·B (nx × nu), then M (nu × nx).
         let vA = self.vxxFx, vB = self.vxxFu
+        let kernelBuild = Int32(min(max(options.kernelBuild ?? widestKernelBuild, 0), widestKernelBuild))
         let kff = self.kff, gains = self.gains, qpStep = self.qpStep
         for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
         for i in 0 ..< nx * nx { vxx[i] = lxx[T * nx * nx + i] }
         var dV1 = 0.0, dV2 = 0.0
         for k in stride(from: T - 1, through: 0, by: -1) {
             let A = fx + k * nx * nx, B = fu + k * nx * nu
-            for r in 0 ..< nx {
-                let outA = vA + r * nx, outB = vB + r * nu, v = vxx + r * nx
-                for c in 0 ..< nx { outA[c] = 0 }
-                for c in 0 ..< nu { outB[c] = 0 }
-                for m in 0 ..< nx {
-                    let a = v[m], rowA = A + m * nx, rowB = B + m * nu
-                    for c in 0 ..< nx { outA[c] += a * rowA[c] }
-                    for c in 0 ..< nu { outB[c] += a * rowB[c] }
-                }
-            }
             // v' = V_x + V_xx·gap_{k+1}: the next value's gradient where the linearised step lands.
             for i in 0 ..< nx { vnext[i] = vx[i] }
             if !feasible {
@@ -521,87 +520,34 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 for i in 0 ..< nx { qx[i] += g * rowA[i] }
                 for i in 0 ..< nu { qu[i] += g * rowB[i] }
             }
-            // Q_xx = l_xx + Aᵀ(V_xx A), upper triangle, then mirrored.
-            let Lxx = lxx + k * nx * nx
-            for i in 0 ..< nx * nx { qxx[i] = Lxx[i] }
-            for m in 0 ..< nx {
-                let rowA = A + m * nx, rowV = vA + m * nx
-                for r in 0 ..< nx {
-                    let a = rowA[r], out = qxx + r * nx
-                    for c in r ..< nx { out[c] += a * rowV[c] }
-                }
-            }
-            for r in 0 ..< nx {
-                for c in (r + 1) ..< nx { qxx[c * nx + r] = qxx[r * nx + c] }
-            }
-            // Q_uu = l_uu + Bᵀ(V_xx B) and Q_ux = l_ux + Bᵀ(V_xx A); regularisation on the state
-            // (Tassa, Erez & Todorov 2012): the step is solved with Q̃_uu = Q_uu + μ BᵀB and
-            // Q̃_ux = Q_ux + μ BᵀA, i.e. V_xx + μI, which damps the change of the next state rather
-            // than of the controls (better scaled when B spans orders of magnitude, as dt·M⁻¹
-            // does). BᵀB and BᵀA accumulate in `quu`/`qux` first.
-            for i in 0 ..< nu * nu { quuTrue[i] = luu[k * nu * nu + i]; quu[i] = 0 }
-            for i in 0 ..< nu * nx { quxTrue[i] = lux[k * nu * nx + i]; qux[i] = 0 }
-            for m in 0 ..< nx {
-                let rowA = A + m * nx, rowB = B + m * nu, rowVA = vA + m * nx, rowVB = vB + m * nu
-                for r in 0 ..< nu {
-                    let b = rowB[r]
-                    let tuu = quuTrue + r * nu, ruu = quu + r * nu, tux = quxTrue + r * nx, rux = qux + r * nx
-                    for c in 0 ..< nu {
-                        tuu[c] += b * rowVB[c]
-                        ruu[c] += b * rowB[c]
-                    }
-                    for c in 0 ..< nx {
-                        tux[c] += b * rowVA[c]
-                        rux[c] += b * rowA[c]
-                    }
-                }
-            }
-            for r in 0 ..< nu {
-                for c in r ..< nu {
-                    let t = quuTrue[r * nu + c], reg = t + mu * quu[r * nu + c]
-                    quuTrue[c * nu + r] = t
-                    quu[r * nu + c] = reg
-                    quu[c * nu + r] = reg
-                }
-            }
-            for i in 0 ..< nu * nx { qux[i] = quxTrue[i] + mu * qux[i] }
+            // Q_xx = l_xx + Aᵀ(V_xx A), Q_uu = l_uu + Bᵀ(V_xx B), Q_ux = l_ux + Bᵀ(V_xx A) and the
+            // regularised Q̃_uu = Q_uu + μ BᵀB, Q̃_ux = Q_ux + μ BᵀA: regularisation on the state
+            // (Tassa, Erez & Todorov 2012), i.e. V_xx + μI, which damps the change of the next
+            // state rather than of the controls (better scaled when B spans orders of magnitude,
+            // as dt·M⁻¹ does).
+            CRiccati_qBlocks(kernelBuild, nx, nu, vxx, A, B, lxx + k * nx * nx, luu + k * nu * nu, lux + k * nu * nx, mu,
+                             vA, vB, qxx, quuTrue, quxTrue, quu, qux)
 
             let kk = kff + k * nu, K = gains + k * nu * nx
             guard solveBoxQP(k: k, into: kk) else { return nil }
             solveGains(K)
-            // Q_uu·k and M = Q_uu·K + Q_ux (true Q) serve the predicted change and the
+            // Q_uu·k serves the predicted change and, with M = Q_uu·K + Q_ux (true Q), the
             // value-function update (Tassa's form, valid with clamping):
             //   V_x = Q_x + Kᵀ(Q_uu k + Q_u) + Q_uxᵀ k,   V_xx = Q_xx + Kᵀ M + Q_uxᵀ K.
-            let M = vB
             for r in 0 ..< nu {
-                let quuRow = quuTrue + r * nu, mRow = M + r * nx, quxRow = quxTrue + r * nx
+                let quuRow = quuTrue + r * nu
                 var sk = 0.0
                 for c in 0 ..< nu { sk += quuRow[c] * kk[c] }
                 qpStep[r] = sk
                 dV1 += kk[r] * qu[r]
                 dV2 += 0.5 * kk[r] * sk
-                for j in 0 ..< nx { mRow[j] = quxRow[j] }
-                for c in 0 ..< nu {
-                    let a = quuRow[c], kRow = K + c * nx
-                    for j in 0 ..< nx { mRow[j] += a * kRow[j] }
-                }
             }
             for i in 0 ..< nx { vx[i] = qx[i] }
             for r in 0 ..< nu {
                 let a = qpStep[r] + qu[r], b = kk[r], kRow = K + r * nx, quxRow = quxTrue + r * nx
                 for i in 0 ..< nx { vx[i] += a * kRow[i] + b * quxRow[i] }
             }
-            for i in 0 ..< nx * nx { vxx[i] = qxx[i] }
-            for r in 0 ..< nu {
-                let kRow = K + r * nx, mRow = M + r * nx, quxRow = quxTrue + r * nx
-                for i in 0 ..< nx {
-                    let a = kRow[i], b = quxRow[i], out = vxx + i * nx
-                    for j in i ..< nx { out[j] += a * mRow[j] + b * kRow[j] }
-                }
-            }
-            for i in 0 ..< nx {
-                for j in (i + 1) ..< nx { vxx[j * nx + i] = vxx[i * nx + j] }
-            }
+            CRiccati_valueHessian(kernelBuild, nx, nu, qxx, quuTrue, quxTrue, K, vB, vxx)
         }
         return (dV1, dV2)
     }
