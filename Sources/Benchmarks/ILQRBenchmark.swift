@@ -33,6 +33,9 @@ public enum ILQRBenchmark {
         public var initZero: Bool
         /// The file it was read from (the anchor reads the same file); nil when built in code.
         public var path: String? = nil
+        /// The build of the backward pass's kernels (`ILQRSolver.Options.kernelBuild`); nil = the
+        /// solver's default.
+        public var kernelBuild: Int? = nil
     }
 
     /// Reads the problem file at `path`.
@@ -103,6 +106,7 @@ public enum ILQRBenchmark {
         var options = ILQRSolver<RigidBodyDynamics, CostModelSum>.Options()
         options.maxIterations = p.maxIterations
         options.tolerance = p.tolerance
+        options.kernelBuild = p.kernelBuild
         if p.torqueLimits {
             options.bounds = .symmetric(model.joints.map(\.effortLimit))
         }
@@ -198,7 +202,7 @@ public enum ILQRBenchmark {
             "solve_ms": ["median": median(times), "min": sorted.first!, "max": sorted.last!],
             "ms_per_iteration": median(times) / Double(max(1, result.iterations)),
             "derivatives_ms": Double(result.derivativeNanoseconds) / 1e6, "u0": Array(solver.controls.prefix(n)),
-            "repeat": p.repeats, "rounds": rounds,
+            "repeat": p.repeats, "rounds": rounds, "kernel_build": solver.kernelBuild,
             // Where a solve's time goes, medians over the solves (derivatives: dynamics and cost
             // linearised along the trajectory; backward pass: Riccati recursion and gains; line
             // search: rollouts of the new policy; the rest: the first rollout, bookkeeping).

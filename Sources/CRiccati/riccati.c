@@ -1,9 +1,8 @@
 #include "CRiccati.h"
-#include <string.h>
 
 // Each kernel's body is an always-inline function compiled once per build: baseline, and, on
-// x86-64, inside wrappers with target("avx2,fma") and target("avx512f,…"). `selected` is set
-// from cpuid (`__builtin_cpu_supports`) when the library loads; no ifunc. The builds round
+// x86-64, inside wrappers with target("avx2,fma") and target("avx512f,…"). `selected` and
+// `widest` are set from cpuid (`__builtin_cpu_supports`) when the library loads; no ifunc. The builds round
 // differently in the last bits (the wider ones fuse multiply-adds): each is tested against a
 // plain reference through the explicit `build` argument.
 #define KERNEL static inline __attribute__((always_inline))
@@ -12,89 +11,96 @@
 // would cost as much as the loop.
 #define VECTOR _Pragma("clang loop vectorize(assume_safety)")
 
+// Each output row accumulates in a local array over the whole inner sum and is stored once: at
+// the unrolled sizes the array lives in vector registers, where an update of the row in memory
+// per term would put a store and a reload on every multiply-add's dependency chain.
+
 KERNEL void q_blocks_kernel(long nx, long nu, const double *V, const double *A, const double *B,
                             const double *lxx, const double *luu, const double *lux, double mu,
                             double *vA, double *vB, double *Qxx, double *QuuTrue, double *QuxTrue,
                             double *Quu, double *Qux) {
-    // vA = V A, vB = V B, row r = Σ_m V_rm (row m of A, of B).
+    // vA = V A, vB = V B: row r = Σ_m V_rm (row m of A, of B).
     for (long r = 0; r < nx; r++) {
-        double *oa = vA + r * nx, *ob = vB + r * nu;
-        const double *v = V + r * nx;
-        VECTOR for (long c = 0; c < nx; c++) oa[c] = 0;
-        VECTOR for (long c = 0; c < nu; c++) ob[c] = 0;
+        double accA[nx], accB[nu];
+        VECTOR for (long c = 0; c < nx; c++) accA[c] = 0;
+        VECTOR for (long c = 0; c < nu; c++) accB[c] = 0;
         for (long m = 0; m < nx; m++) {
-            const double a = v[m];
-            const double *ra = A + m * nx, *rb = B + m * nu;
-            VECTOR for (long c = 0; c < nx; c++) oa[c] += a * ra[c];
-            VECTOR for (long c = 0; c < nu; c++) ob[c] += a * rb[c];
+            const double a = V[r * nx + m];
+            VECTOR for (long c = 0; c < nx; c++) accA[c] += a * A[m * nx + c];
+            VECTOR for (long c = 0; c < nu; c++) accB[c] += a * B[m * nu + c];
+        }
+        VECTOR for (long c = 0; c < nx; c++) vA[r * nx + c] = accA[c];
+        VECTOR for (long c = 0; c < nu; c++) vB[r * nu + c] = accB[c];
+    }
+    // Qxx = l_xx + Aᵀ vA: row r = l_xx,r + Σ_m A_mr (row m of vA); the entries on and above the
+    // diagonal are kept and mirrored, so Qxx is symmetric to the bit.
+    for (long r = 0; r < nx; r++) {
+        double acc[nx];
+        VECTOR for (long c = 0; c < nx; c++) acc[c] = lxx[r * nx + c];
+        for (long m = 0; m < nx; m++) {
+            const double a = A[m * nx + r];
+            VECTOR for (long c = 0; c < nx; c++) acc[c] += a * vA[m * nx + c];
+        }
+        for (long c = r; c < nx; c++) {
+            Qxx[r * nx + c] = acc[c];
+            Qxx[c * nx + r] = acc[c];
         }
     }
-    // Qxx = l_xx + Aᵀ vA on and above the diagonal (row r += A_mr · row m of vA), mirrored.
-    memcpy(Qxx, lxx, (size_t)(nx * nx) * sizeof(double));
-    for (long m = 0; m < nx; m++) {
-        const double *ra = A + m * nx, *rv = vA + m * nx;
-        for (long r = 0; r < nx; r++) {
-            const double a = ra[r];
-            double *out = Qxx + r * nx;
-            VECTOR for (long c = r; c < nx; c++) out[c] += a * rv[c];
-        }
-    }
-    for (long r = 0; r < nx; r++)
-        for (long c = r + 1; c < nx; c++) Qxx[c * nx + r] = Qxx[r * nx + c];
-    // Bᵀ vB, BᵀB, Bᵀ vA, BᵀA in one sweep over the rows m of B; BᵀB and BᵀA go into Quu, Qux.
-    memcpy(QuuTrue, luu, (size_t)(nu * nu) * sizeof(double));
-    memcpy(QuxTrue, lux, (size_t)(nu * nx) * sizeof(double));
-    memset(Quu, 0, (size_t)(nu * nu) * sizeof(double));
-    memset(Qux, 0, (size_t)(nu * nx) * sizeof(double));
-    for (long m = 0; m < nx; m++) {
-        const double *ra = A + m * nx, *rb = B + m * nu, *rva = vA + m * nx, *rvb = vB + m * nu;
-        for (long r = 0; r < nu; r++) {
-            const double b = rb[r];
-            double *tuu = QuuTrue + r * nu, *ruu = Quu + r * nu, *tux = QuxTrue + r * nx, *rux = Qux + r * nx;
+    // Row r of Bᵀ vB, BᵀB, Bᵀ vA, BᵀA = Σ_m B_mr (row m of vB, B, vA, A).
+    for (long r = 0; r < nu; r++) {
+        double tuu[nu], ruu[nu], tux[nx], rux[nx];
+        VECTOR for (long c = 0; c < nu; c++) { tuu[c] = luu[r * nu + c]; ruu[c] = 0; }
+        VECTOR for (long c = 0; c < nx; c++) { tux[c] = lux[r * nx + c]; rux[c] = 0; }
+        for (long m = 0; m < nx; m++) {
+            const double b = B[m * nu + r];
             VECTOR for (long c = 0; c < nu; c++) {
-                tuu[c] += b * rvb[c];
-                ruu[c] += b * rb[c];
+                tuu[c] += b * vB[m * nu + c];
+                ruu[c] += b * B[m * nu + c];
             }
             VECTOR for (long c = 0; c < nx; c++) {
-                tux[c] += b * rva[c];
-                rux[c] += b * ra[c];
+                tux[c] += b * vA[m * nx + c];
+                rux[c] += b * A[m * nx + c];
             }
         }
-    }
-    for (long r = 0; r < nu; r++) {
         for (long c = r; c < nu; c++) {
-            const double t = QuuTrue[r * nu + c], reg = t + mu * Quu[r * nu + c];
+            const double t = tuu[c], reg = t + mu * ruu[c];
+            QuuTrue[r * nu + c] = t;
             QuuTrue[c * nu + r] = t;
             Quu[r * nu + c] = reg;
             Quu[c * nu + r] = reg;
         }
+        VECTOR for (long c = 0; c < nx; c++) {
+            QuxTrue[r * nx + c] = tux[c];
+            Qux[r * nx + c] = tux[c] + mu * rux[c];
+        }
     }
-    VECTOR for (long i = 0; i < nu * nx; i++) Qux[i] = QuxTrue[i] + mu * Qux[i];
 }
 
 KERNEL void value_hessian_kernel(long nx, long nu, const double *Qxx, const double *QuuTrue,
                                  const double *QuxTrue, const double *K, double *M, double *V) {
+    // M row r = QuxTrue,r + Σ_c QuuTrue_rc (row c of K).
     for (long r = 0; r < nu; r++) {
-        double *mr = M + r * nx;
-        const double *qr = QuxTrue + r * nx, *quu = QuuTrue + r * nu;
-        VECTOR for (long j = 0; j < nx; j++) mr[j] = qr[j];
+        double acc[nx];
+        VECTOR for (long j = 0; j < nx; j++) acc[j] = QuxTrue[r * nx + j];
         for (long c = 0; c < nu; c++) {
-            const double a = quu[c];
-            const double *kc = K + c * nx;
-            VECTOR for (long j = 0; j < nx; j++) mr[j] += a * kc[j];
+            const double a = QuuTrue[r * nu + c];
+            VECTOR for (long j = 0; j < nx; j++) acc[j] += a * K[c * nx + j];
+        }
+        VECTOR for (long j = 0; j < nx; j++) M[r * nx + j] = acc[j];
+    }
+    // V row i = Qxx,i + Σ_r (K_ri (row r of M) + QuxTrue_ri (row r of K)); upper part mirrored.
+    for (long i = 0; i < nx; i++) {
+        double acc[nx];
+        VECTOR for (long j = 0; j < nx; j++) acc[j] = Qxx[i * nx + j];
+        for (long r = 0; r < nu; r++) {
+            const double a = K[r * nx + i], b = QuxTrue[r * nx + i];
+            VECTOR for (long j = 0; j < nx; j++) acc[j] += a * M[r * nx + j] + b * K[r * nx + j];
+        }
+        for (long j = i; j < nx; j++) {
+            V[i * nx + j] = acc[j];
+            V[j * nx + i] = acc[j];
         }
     }
-    memcpy(V, Qxx, (size_t)(nx * nx) * sizeof(double));
-    for (long r = 0; r < nu; r++) {
-        const double *kr = K + r * nx, *mr = M + r * nx, *qr = QuxTrue + r * nx;
-        for (long i = 0; i < nx; i++) {
-            const double a = kr[i], b = qr[i];
-            double *out = V + i * nx;
-            VECTOR for (long j = i; j < nx; j++) out[j] += a * mr[j] + b * kr[j];
-        }
-    }
-    for (long i = 0; i < nx; i++)
-        for (long j = i + 1; j < nx; j++) V[j * nx + i] = V[i * nx + j];
 }
 
 #define Q_BLOCKS_ARGS long nx, long nu, const double *V, const double *A, const double *B, const double *lxx, \
@@ -131,7 +137,7 @@ AVX512 static void q_blocks_avx512(Q_BLOCKS_ARGS) { SIZED(q_blocks_kernel, Q_BLO
 AVX512 static void value_hessian_avx512(VALUE_ARGS) { SIZED(value_hessian_kernel, VALUE_REST); }
 #endif
 
-static int selected = CRiccati_buildBaseline;
+static int selected = CRiccati_buildBaseline, widest = CRiccati_buildBaseline;
 
 int CRiccati_buildAvailable(int build) {
     switch (build) {
@@ -146,20 +152,26 @@ int CRiccati_buildAvailable(int build) {
     }
 }
 
+// AVX2+FMA is the default even where AVX-512F exists: at rows of 10–14 doubles the 512-bit build
+// measured no faster on Zen 4 (backward pass 0.55 against 0.51 ms, reach.json T = 50), and
+// 512-bit instructions can lower the clock of the core on Intel parts, which the control loop
+// shares. The AVX-512 build stays selectable (and tested) through the `build` argument.
 __attribute__((constructor)) static void select_build(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
 #endif
-    selected = CRiccati_buildAvailable(CRiccati_buildAVX512) ? CRiccati_buildAVX512
-             : CRiccati_buildAvailable(CRiccati_buildAVX2)   ? CRiccati_buildAVX2
-                                                              : CRiccati_buildBaseline;
+    widest = CRiccati_buildAvailable(CRiccati_buildAVX512) ? CRiccati_buildAVX512
+           : CRiccati_buildAvailable(CRiccati_buildAVX2)   ? CRiccati_buildAVX2
+                                                            : CRiccati_buildBaseline;
+    selected = widest > CRiccati_buildAVX2 ? CRiccati_buildAVX2 : widest;
 }
 
 int CRiccati_selectedBuild(void) { return selected; }
+int CRiccati_widestBuild(void) { return widest; }
 
 // A build this CPU lacks runs as the widest it has (builds are ordered: each implies those below).
 void CRiccati_qBlocks(int build, Q_BLOCKS_ARGS) {
-    switch (build > selected ? selected : build) {
+    switch (build > widest ? widest : build) {
 #if defined(__x86_64__)
     case CRiccati_buildAVX512: q_blocks_avx512(Q_BLOCKS_CALL); return;
     case CRiccati_buildAVX2: q_blocks_avx2(Q_BLOCKS_CALL); return;
@@ -169,7 +181,7 @@ void CRiccati_qBlocks(int build, Q_BLOCKS_ARGS) {
 }
 
 void CRiccati_valueHessian(int build, VALUE_ARGS) {
-    switch (build > selected ? selected : build) {
+    switch (build > widest ? widest : build) {
 #if defined(__x86_64__)
     case CRiccati_buildAVX512: value_hessian_avx512(VALUE_CALL); return;
     case CRiccati_buildAVX2: value_hessian_avx2(VALUE_CALL); return;

@@ -28,9 +28,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var maxRegularization = 1e10
         /// Box bounds on the controls; unbounded by default.
         public var bounds = ControlBounds()
-        /// The widest build of the backward pass's kernels to use (0 baseline, 1 AVX2+FMA,
-        /// 2 AVX-512F); nil = the widest the CPU supports. The builds round differently in the
-        /// last bits (the wider ones fuse multiply-adds); tests run each through this.
+        /// The build of the backward pass's kernels (0 baseline, 1 AVX2+FMA, 2 AVX-512F), capped
+        /// to what the CPU supports; nil = AVX2+FMA where the CPU has it, else baseline. The
+        /// builds round differently in the last bits (the wider ones fuse multiply-adds); tests
+        /// run each through this.
         public var kernelBuild: Int? = nil
         public init() {}
     }
@@ -89,8 +90,13 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     private var statesGiven = false
     private var feasible = true
     private let free: UnsafeMutablePointer<Bool>
-    /// The widest build of the CRiccati kernels the CPU supports (`Options.kernelBuild` caps it).
-    private let widestKernelBuild: Int
+    /// The CRiccati kernels' default build on this CPU and the widest it supports.
+    private let defaultKernelBuild: Int, widestKernelBuild: Int
+
+    /// The build of the backward pass's kernels the next solve runs (0 baseline, 1 AVX2+FMA,
+    /// 2 AVX-512F): `options.kernelBuild` capped to what the CPU supports, else the default
+    /// (AVX2+FMA where the CPU has it).
+    public var kernelBuild: Int { options.kernelBuild.map { min(max($0, 0), widestKernelBuild) } ?? defaultKernelBuild }
     private var mu: Double
     private var muFactor = 1.0
     private var currentCost = Double.infinity
@@ -140,7 +146,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         dynamicsWorkspace = dynamics.makeWorkspace()
         costWorkspace = cost.makeWorkspace()
         mu = options.initialRegularization
-        widestKernelBuild = Int(CRiccati_selectedBuild())
+        defaultKernelBuild = Int(CRiccati_selectedBuild())
+        widestKernelBuild = Int(CRiccati_widestBuild())
     }
 
     deinit {
@@ -496,7 +503,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         let quuTrue = self.quuTrue, quxTrue = self.quxTrue, gaps = self.gaps, vnext = self.vnext
         // Scratch of the kernels: vA = V_xx·A (nx × nx), vB = V_xx·B (nx × nu), then M (nu × nx).
         let vA = self.vxxFx, vB = self.vxxFu
-        let kernelBuild = Int32(min(max(options.kernelBuild ?? widestKernelBuild, 0), widestKernelBuild))
+        let kernelBuild = Int32(self.kernelBuild)
         let kff = self.kff, gains = self.gains, qpStep = self.qpStep
         for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
         for i in 0 ..< nx * nx { vxx[i] = lxx[T * nx * nx + i] }

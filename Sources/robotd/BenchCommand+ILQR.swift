@@ -31,6 +31,8 @@ struct ILQRBench: ParsableCommand {
     @Flag(help: "The four cases T = 50, 100 × init zero, x0_gravity (ignores --horizon).") var all = false
     @Option(parsing: .unconditional, help: "Alternating blocks of ours and Crocoddyl's solves.") var rounds = 3
     @Flag(inversion: .prefixedNo, help: "Run Crocoddyl side by side (when installed).") var anchor = true
+    @Option(parsing: .unconditional, help: "The backward pass's kernels: 0 baseline, 1 AVX2+FMA, 2 AVX-512F (default: AVX2+FMA where the CPU has it).")
+    var kernelBuild: Int?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
     func run() throws {
@@ -39,6 +41,7 @@ struct ILQRBench: ParsableCommand {
             var p = try ILQRBenchmark.parse(problem)
             if let horizon { p.horizon = horizon }
             if let repeatCount { p.repeats = repeatCount }
+            p.kernelBuild = kernelBuild
             if all {
                 guard mpc == nil else { throw ValidationError("--mpc runs with one case, not with --all") }
                 try JSONOutput.print(try ILQRBenchmark.runAll(p, anchor: anchor, rounds: rounds, loadModel: RobotLoading.load(urdfPath:)))

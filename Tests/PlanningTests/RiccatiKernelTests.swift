@@ -61,7 +61,8 @@ import Testing
         let kTm = Self.product(K, m, rows: nx, inner: nu, cols: nx, transposeA: true)
         let quxTK = Self.product(quxTrue, K, rows: nx, inner: nu, cols: nx, transposeA: true)
         let v = (0 ..< nx * nx).map { qxx[$0] + kTm[$0] + quxTK[$0] }
-        #expect(Self.builds.contains(Int32(CRiccati_buildBaseline)) && Self.builds.contains(CRiccati_selectedBuild()))
+        #expect(Self.builds.contains(Int32(CRiccati_buildBaseline)) && Self.builds.contains(CRiccati_selectedBuild())
+                && Self.builds.last == CRiccati_widestBuild())
         for build in Self.builds {
             var outVA = [Double](repeating: .nan, count: nx * nx), outVB = [Double](repeating: .nan, count: nx * nu)
             var outQxx = outVA, outQuuTrue = [Double](repeating: .nan, count: nu * nu), outQuxTrue = [Double](repeating: .nan, count: nu * nx)

@@ -4,14 +4,17 @@
 // The dense products of one node of an iLQR/DDP backward pass (Planning's `ILQRSolver`), for
 // the small matrices of an arm (nx = 12, nu = 6 for six joints): there BLAS's per-call overhead
 // is larger than the work, so these are fused loops, compiled for baseline x86-64 (or the host's
-// baseline elsewhere), AVX2+FMA and AVX-512F, one build picked at load time from cpuid.
+// baseline elsewhere), AVX2+FMA and AVX-512F; the default build is picked at load time from cpuid.
 // Matrices are row-major and dense; no argument may alias another.
 
 /// The builds: 0 baseline, 1 AVX2+FMA (x86-64), 2 AVX-512F (x86-64).
 enum { CRiccati_buildBaseline = 0, CRiccati_buildAVX2 = 1, CRiccati_buildAVX512 = 2 };
 
-/// The build the CPU runs best (the widest it supports).
+/// The default build: AVX2+FMA where the CPU has it (also on AVX-512 CPUs: see riccati.c), else
+/// baseline.
 int CRiccati_selectedBuild(void);
+/// The widest build the CPU supports; a larger `build` argument runs as this one.
+int CRiccati_widestBuild(void);
 /// 1 when `build` runs on this CPU (0 always does).
 int CRiccati_buildAvailable(int build);
 
