@@ -88,6 +88,12 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// gaps[k+1] = f(x_k, u_k) − x_{k+1}. Zero for a rolled-out (feasible) trajectory.
     private let gaps, vnext, zs, zsNext: UnsafeMutablePointer<Double>
     private var statesGiven = false
+    /// What each rollout step left for `linearize` at its (x_k, u_k) (T × `recordCount`, e.g. the
+    /// arm's accelerations), for `us`/`xs` and for the candidate; valid while `xs`/`us` are a
+    /// rollout's (FDDP's reuse of the forward pass: no second ABA when linearising).
+    private let records, recordsNew: UnsafeMutablePointer<Double>
+    private let recordCount: Int
+    private var recordsValid = false
     private var feasible = true
     private let free: UnsafeMutablePointer<Bool>
     /// The CRiccati kernels' default build on this CPU and the widest it supports.
@@ -122,6 +128,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             (T + 1) * nx, T * nu, (T + 1) * nx * nx, T * nu * nu, T * nu * nx,
             nx, nx * nx, nx, nu, nx * nx, nu * nu, nu * nx, nx * nx, nx * nu, nu * nu, nu, nu, nu, nu, nu, nx,
             nu * nu, nu * nx, (T + 1) * nx, nx, nx, nx,
+            T * dynamics.stepRecordCount, T * dynamics.stepRecordCount,
         ]
         let count = sizes.reduce(0, +)
         let base = UnsafeMutablePointer<Double>.allocate(capacity: count)
@@ -141,6 +148,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         vxxFx = next(21); vxxFu = next(22); factor = next(23); qpGrad = next(24); qpStep = next(25); qpTrial = next(26)
         lower = next(27); upper = next(28); dx = next(29); quuTrue = next(30); quxTrue = next(31)
         gaps = next(32); vnext = next(33); zs = next(34); zsNext = next(35)
+        records = next(36); recordsNew = next(37)
+        recordCount = dynamics.stepRecordCount
         free = .allocate(capacity: nu)
         free.initialize(repeating: true, count: nu)
         dynamicsWorkspace = dynamics.makeWorkspace()
@@ -165,6 +174,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         hasTrajectory = false
         statesGiven = false
         warmPolicy = false
+        recordsValid = false
     }
 
     /// Sets an initial state guess ((T+1)·nx values) that need not be dynamically consistent
@@ -176,6 +186,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for i in 0 ..< (horizon + 1) * nx { xs[i] = states[i] }
         statesGiven = true
         warmPolicy = false
+        recordsValid = false
     }
 
     /// Warm start for MPC: drops the first `steps` nodes and repeats the last one at the end.
@@ -206,6 +217,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             warmPolicy = true
         }
         hasTrajectory = false
+        recordsValid = false
     }
 
     /// State of node k (0 … T) into `out` (nx values).
@@ -391,7 +403,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 for r in 0 ..< nu { u[r] = us[k * nu + r] }
             }
             total += cost.value(&costWorkspace, node: k, horizon: horizon, x: x, u: u)
-            guard dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx) else { return nil }
+            let stepped = recordCount > 0
+                ? dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx, record: recordsNew + k * recordCount)
+                : dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx)
+            guard stepped else { return nil }
             if open != 0 {
                 for i in 0 ..< nx { xsNew[(k + 1) * nx + i] -= open * gaps[(k + 1) * nx + i] }
             }
@@ -455,9 +470,12 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         return (d1, d2)
     }
 
+    /// The candidate (a rollout's) becomes the iterate, with its steps' records.
     private func swapCandidate() {
         for i in 0 ..< (horizon + 1) * nx { xs[i] = xsNew[i] }
         for i in 0 ..< horizon * nu { us[i] = usNew[i] }
+        for i in 0 ..< horizon * recordCount { records[i] = recordsNew[i] }
+        recordsValid = true
     }
 
     private func linearizeAll() -> Bool {
@@ -471,8 +489,12 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for k in 0 ... T {
             let x = xs + k * nx
             if k < T {
-                guard dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
-                                         fx: fx + k * nx * nx, fu: fu + k * nx * nu) else { return false }
+                let linearized = recordsValid && recordCount > 0
+                    ? dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, record: records + k * recordCount,
+                                         next: xsNew + (k + 1) * nx, fx: fx + k * nx * nx, fu: fu + k * nx * nu)
+                    : dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
+                                         fx: fx + k * nx * nx, fu: fu + k * nx * nu)
+                guard linearized else { return false }
                 if !feasible {
                     for i in 0 ..< nx { gaps[(k + 1) * nx + i] = xsNew[(k + 1) * nx + i] - xs[(k + 1) * nx + i] }
                 }

@@ -103,3 +103,32 @@ import Testing
         }
     }
 }
+
+/// `RigidBodyDynamics.linearize(record:)` (derivatives from the step's acceleration: RNEA
+/// derivatives, CRBA and a Cholesky solve, no second ABA) against the plain `linearize`
+/// (`abaDerivatives`) at the same points.
+@Suite struct RecordedStepLinearizationTests {
+    @Test func matchesThePlainLinearization() throws {
+        let model = try PlanningDerivativeTests.sim6()
+        let dynamics = RigidBodyDynamics(model: model, dt: 0.01)
+        #expect(dynamics.stepRecordCount == model.dof)
+        var ws = dynamics.makeWorkspace()
+        let n = model.dof, nx = 2 * n
+        var g = RiccatiKernelTests.Numbers(state: 7)
+        for _ in 0 ..< 5 {
+            let x = (0 ..< nx).map { _ in 1.5 * g.next() }, u = (0 ..< n).map { _ in 20 * g.next() }
+            var record = [Double](repeating: .nan, count: n), stepped = [Double](repeating: .nan, count: nx)
+            #expect(dynamics.step(&ws, x: x, u: u, next: &stepped, record: &record))
+            var next1 = stepped, fx1 = [Double](repeating: .nan, count: nx * nx), fu1 = [Double](repeating: .nan, count: nx * n)
+            var next2 = stepped, fx2 = fx1, fu2 = fu1
+            #expect(dynamics.linearize(&ws, x: x, u: u, next: &next1, fx: &fx1, fu: &fu1))
+            #expect(dynamics.linearize(&ws, x: x, u: u, record: record, next: &next2, fx: &fx2, fu: &fu2))
+            RiccatiKernelTests.expectClose(next2, next1, "next", build: -1)
+            RiccatiKernelTests.expectClose(next2, stepped, "next vs step", build: -1)
+            // Both are the analytic derivatives; they differ only in rounding (M⁻¹ by another route).
+            let scale = max(1, fx1.map(abs).max()!, fu1.map(abs).max()!)
+            #expect(zip(fx1, fx2).allSatisfy { abs($0 - $1) <= 1e-10 * scale }, "fx")
+            #expect(zip(fu1, fu2).allSatisfy { abs($0 - $1) <= 1e-10 * scale }, "fu")
+        }
+    }
+}
