@@ -52,7 +52,7 @@ let package = Package(
         // Jacobian), built for baseline x86-64 and AVX2+FMA, one set picked at load time.
         .target(name: "CVectorMath"),
         // The dense products of an iLQR backward-pass node (Q blocks, value Hessian) for arm-sized
-        // matrices, built for baseline, AVX2+FMA and AVX-512F, one picked at load time.
+        // matrices, built for baseline, AVX2+FMA (the default where the CPU has it) and AVX-512F.
         .target(name: "CRiccati"),
         // Interposes malloc (thread-local counts) in robotd and the test executables, so that
         // "the tick allocates nothing" is measured in the daemon itself, not assumed.
