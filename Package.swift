@@ -51,6 +51,9 @@ let package = Package(
         // Single-input inference kernels: SiLU and its gradient, W x + b, W diag(d) X (the input
         // Jacobian), built for baseline x86-64 and AVX2+FMA, one set picked at load time.
         .target(name: "CVectorMath"),
+        // The dense products of an iLQR backward-pass node (Q blocks, value Hessian) for arm-sized
+        // matrices, built for baseline, AVX2+FMA (the default where the CPU has it) and AVX-512F.
+        .target(name: "CRiccati"),
         // Interposes malloc (thread-local counts) in robotd and the test executables, so that
         // "the tick allocates nothing" is measured in the daemon itself, not assumed.
         .target(name: "AllocationCounter"),
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "Planning",
             dependencies: [
-                "RigidBody", "LinearAlgebra", "Learning", "ControlRuntime",
+                "RigidBody", "LinearAlgebra", "Learning", "ControlRuntime", "CRiccati",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
@@ -224,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "PlanningTests",
             dependencies: [
-                "Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo",
+                "Planning", "RigidBody", "LinearAlgebra", "Learning", "AllocationCounter", "BuildInfo", "CRiccati",
                 // ResidualLearnerTests: transitions of the simulated arm under a PD controller.
                 "ControlRuntime", "Control", "RobotInterface", "SimulationDriver",
             ]

@@ -1,3 +1,5 @@
+import CRiccati
+
 /// Box-constrained iterative LQR (DDP with Gauss–Newton dynamics), anytime and allocation-free
 /// after construction.
 ///
@@ -26,6 +28,11 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var maxRegularization = 1e10
         /// Box bounds on the controls; unbounded by default.
         public var bounds = ControlBounds()
+        /// The build of the backward pass's kernels (0 baseline, 1 AVX2+FMA, 2 AVX-512F), capped
+        /// to what the CPU supports; nil = AVX2+FMA where the CPU has it, else baseline. The
+        /// builds round differently in the last bits (the wider ones fuse multiply-adds); tests
+        /// run each through this.
+        public var kernelBuild: Int? = nil
         public init() {}
     }
 
@@ -52,6 +59,11 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         public var nanoseconds: UInt64
         /// Time spent linearising dynamics and cost.
         public var derivativeNanoseconds: UInt64
+        /// Time spent in backward passes (Riccati recursion, gains), retries after a failed
+        /// factorisation included.
+        public var backwardPassNanoseconds: UInt64 = 0
+        /// Time spent in the line search (rollouts of the new policy and their cost).
+        public var lineSearchNanoseconds: UInt64 = 0
     }
 
     public let dynamics: Dynamics
@@ -76,8 +88,21 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// gaps[k+1] = f(x_k, u_k) − x_{k+1}. Zero for a rolled-out (feasible) trajectory.
     private let gaps, vnext, zs, zsNext: UnsafeMutablePointer<Double>
     private var statesGiven = false
+    /// What each rollout step left for `linearize` at its (x_k, u_k) (T × `recordCount`, e.g. the
+    /// arm's accelerations), for `us`/`xs` and for the candidate; valid while `xs`/`us` are a
+    /// rollout's (FDDP's reuse of the forward pass: no second ABA when linearising).
+    private let records, recordsNew: UnsafeMutablePointer<Double>
+    private let recordCount: Int
+    private var recordsValid = false
     private var feasible = true
     private let free: UnsafeMutablePointer<Bool>
+    /// The CRiccati kernels' default build on this CPU and the widest it supports.
+    private let defaultKernelBuild: Int, widestKernelBuild: Int
+
+    /// The build of the backward pass's kernels the next solve runs (0 baseline, 1 AVX2+FMA,
+    /// 2 AVX-512F): `options.kernelBuild` capped to what the CPU supports, else the default
+    /// (AVX2+FMA where the CPU has it).
+    public var kernelBuild: Int { options.kernelBuild.map { min(max($0, 0), widestKernelBuild) } ?? defaultKernelBuild }
     private var mu: Double
     private var muFactor = 1.0
     private var currentCost = Double.infinity
@@ -103,6 +128,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             (T + 1) * nx, T * nu, (T + 1) * nx * nx, T * nu * nu, T * nu * nx,
             nx, nx * nx, nx, nu, nx * nx, nu * nu, nu * nx, nx * nx, nx * nu, nu * nu, nu, nu, nu, nu, nu, nx,
             nu * nu, nu * nx, (T + 1) * nx, nx, nx, nx,
+            T * dynamics.stepRecordCount, T * dynamics.stepRecordCount,
         ]
         let count = sizes.reduce(0, +)
         let base = UnsafeMutablePointer<Double>.allocate(capacity: count)
@@ -122,11 +148,15 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         vxxFx = next(21); vxxFu = next(22); factor = next(23); qpGrad = next(24); qpStep = next(25); qpTrial = next(26)
         lower = next(27); upper = next(28); dx = next(29); quuTrue = next(30); quxTrue = next(31)
         gaps = next(32); vnext = next(33); zs = next(34); zsNext = next(35)
+        records = next(36); recordsNew = next(37)
+        recordCount = dynamics.stepRecordCount
         free = .allocate(capacity: nu)
         free.initialize(repeating: true, count: nu)
         dynamicsWorkspace = dynamics.makeWorkspace()
         costWorkspace = cost.makeWorkspace()
         mu = options.initialRegularization
+        defaultKernelBuild = Int(CRiccati_selectedBuild())
+        widestKernelBuild = Int(CRiccati_widestBuild())
     }
 
     deinit {
@@ -144,6 +174,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         hasTrajectory = false
         statesGiven = false
         warmPolicy = false
+        recordsValid = false
     }
 
     /// Sets an initial state guess ((T+1)·nx values) that need not be dynamically consistent
@@ -155,6 +186,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for i in 0 ..< (horizon + 1) * nx { xs[i] = states[i] }
         statesGiven = true
         warmPolicy = false
+        recordsValid = false
     }
 
     /// Warm start for MPC: drops the first `steps` nodes and repeats the last one at the end.
@@ -185,6 +217,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
             warmPolicy = true
         }
         hasTrajectory = false
+        recordsValid = false
     }
 
     /// State of node k (0 … T) into `out` (nx values).
@@ -262,6 +295,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 break
             }
             derivativeTime &+= (now?() ?? 0) &- d0
+            let b0 = now?() ?? 0
             var dV1 = 0.0, dV2 = 0.0
             var backwardOK = false
             while !backwardOK {
@@ -275,6 +309,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                     if mu > options.maxRegularization { break }
                 }
             }
+            result.backwardPassNanoseconds &+= (now?() ?? 0) &- b0
             if !backwardOK {
                 result.status = .regularizationLimit
                 break
@@ -286,6 +321,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 decreaseRegularization()
                 break
             }
+            let s0 = now?() ?? 0
+            defer { result.lineSearchNanoseconds &+= (now?() ?? 0) &- s0 }
             var accepted = false
             var alpha = 1.0
             while alpha >= 1e-4 {
@@ -366,7 +403,10 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 for r in 0 ..< nu { u[r] = us[k * nu + r] }
             }
             total += cost.value(&costWorkspace, node: k, horizon: horizon, x: x, u: u)
-            guard dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx) else { return nil }
+            let stepped = recordCount > 0
+                ? dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx, record: recordsNew + k * recordCount)
+                : dynamics.step(&dynamicsWorkspace, x: x, u: u, next: xsNew + (k + 1) * nx)
+            guard stepped else { return nil }
             if open != 0 {
                 for i in 0 ..< nx { xsNew[(k + 1) * nx + i] -= open * gaps[(k + 1) * nx + i] }
             }
@@ -430,9 +470,12 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         return (d1, d2)
     }
 
+    /// The candidate (a rollout's) becomes the iterate, with its steps' records.
     private func swapCandidate() {
         for i in 0 ..< (horizon + 1) * nx { xs[i] = xsNew[i] }
         for i in 0 ..< horizon * nu { us[i] = usNew[i] }
+        for i in 0 ..< horizon * recordCount { records[i] = recordsNew[i] }
+        recordsValid = true
     }
 
     private func linearizeAll() -> Bool {
@@ -446,8 +489,12 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
         for k in 0 ... T {
             let x = xs + k * nx
             if k < T {
-                guard dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
-                                         fx: fx + k * nx * nx, fu: fu + k * nx * nu) else { return false }
+                let linearized = recordsValid && recordCount > 0
+                    ? dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, record: records + k * recordCount,
+                                         next: xsNew + (k + 1) * nx, fx: fx + k * nx * nx, fu: fu + k * nx * nu)
+                    : dynamics.linearize(&dynamicsWorkspace, x: x, u: us + k * nu, next: xsNew + (k + 1) * nx,
+                                         fx: fx + k * nx * nx, fu: fu + k * nx * nu)
+                guard linearized else { return false }
                 if !feasible {
                     for i in 0 ..< nx { gaps[(k + 1) * nx + i] = xsNew[(k + 1) * nx + i] - xs[(k + 1) * nx + i] }
                 }
@@ -464,128 +511,106 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
     /// Returns (ΔV₁, ΔV₂) = (Σ kᵀQ_u, ½ Σ kᵀQ_uu k) — for a feasible iterate the predicted change
     /// is α·ΔV₁ + α²·ΔV₂ — or nil when some Q_uu (regularised) is not positive definite on the
     /// free controls.
+    ///
+    /// At n = 6 (nx = 12, nu = 6) every product here is a few hundred multiply-adds, so they are
+    /// fused loops, not BLAS calls (whose per-call overhead would dominate): the O(nx³) ones in
+    /// CRiccati (built for baseline, AVX2+FMA and AVX-512F, `kernelBuild` picked at load time),
+    /// the O(nx·nu) ones here in row-axpy form, `out_row += a · in_row`, over local copies of the
+    /// buffers' pointers (a store through one `UnsafeMutablePointer` would otherwise make the
+    /// compiler reload the others from `self`).
     private func backwardPass() -> (Double, Double)? {
-        let T = horizon
+        let T = horizon, nx = self.nx, nu = self.nu, mu = self.mu, feasible = self.feasible
+        let fx = self.fx, fu = self.fu, lx = self.lx, lu = self.lu, lxx = self.lxx, luu = self.luu, lux = self.lux
+        let vx = self.vx, vxx = self.vxx, qx = self.qx, qu = self.qu, qxx = self.qxx, quu = self.quu, qux = self.qux
+        let quuTrue = self.quuTrue, quxTrue = self.quxTrue, gaps = self.gaps, vnext = self.vnext
+        // Scratch of the kernels: vA = V_xx·A (nx × nx), vB = V_xx·B (nx × nu), then M (nu × nx).
+        let vA = self.vxxFx, vB = self.vxxFu
+        let kernelBuild = Int32(self.kernelBuild)
+        let kff = self.kff, gains = self.gains, qpStep = self.qpStep
         for i in 0 ..< nx { vx[i] = lx[T * nx + i] }
         for i in 0 ..< nx * nx { vxx[i] = lxx[T * nx * nx + i] }
         var dV1 = 0.0, dV2 = 0.0
         for k in stride(from: T - 1, through: 0, by: -1) {
             let A = fx + k * nx * nx, B = fu + k * nx * nu
-            // vxxFx = Vxx·A (nx × nx), vxxFu = Vxx·B (nx × nu). Loops ordered so the innermost
-            // runs along contiguous rows (row-major axpy form), which the compiler vectorises.
-            for r in 0 ..< nx {
-                let outA = vxxFx + r * nx, outB = vxxFu + r * nu
-                for c in 0 ..< nx { outA[c] = 0 }
-                for c in 0 ..< nu { outB[c] = 0 }
-                for m in 0 ..< nx {
-                    let v = vxx[r * nx + m]
-                    let rowA = A + m * nx, rowB = B + m * nu
-                    for c in 0 ..< nx { outA[c] += v * rowA[c] }
-                    for c in 0 ..< nu { outB[c] += v * rowB[c] }
-                }
-            }
             // v' = V_x + V_xx·gap_{k+1}: the next value's gradient where the linearised step lands.
-            for i in 0 ..< nx {
-                var s = vx[i]
-                if !feasible { for m in 0 ..< nx { s += vxx[i * nx + m] * gaps[(k + 1) * nx + m] } }
-                vnext[i] = s
+            for i in 0 ..< nx { vnext[i] = vx[i] }
+            if !feasible {
+                let gap = gaps + (k + 1) * nx
+                for m in 0 ..< nx {
+                    let g = gap[m], row = vxx + m * nx
+                    for i in 0 ..< nx { vnext[i] += g * row[i] }
+                }
             }
-            for i in 0 ..< nx {
-                var s = lx[k * nx + i]
-                for m in 0 ..< nx { s += A[m * nx + i] * vnext[m] }
-                qx[i] = s
-            }
-            for i in 0 ..< nu {
-                var s = lu[k * nu + i]
-                for m in 0 ..< nx { s += B[m * nu + i] * vnext[m] }
-                qu[i] = s
-            }
-            // Q_xx = l_xx + Aᵀ(V_xx A), accumulated row by row (axpy over contiguous rows).
-            for i in 0 ..< nx * nx { qxx[i] = lxx[k * nx * nx + i] }
+            // Q_x = l_x + Aᵀv', Q_u = l_u + Bᵀv'.
+            for i in 0 ..< nx { qx[i] = lx[k * nx + i] }
+            for i in 0 ..< nu { qu[i] = lu[k * nu + i] }
             for m in 0 ..< nx {
-                let rowA = A + m * nx, rowV = vxxFx + m * nx
-                for r in 0 ..< nx {
-                    let a = rowA[r]
-                    if a == 0 { continue }
-                    let out = qxx + r * nx
-                    for c in 0 ..< nx { out[c] += a * rowV[c] }
-                }
+                let g = vnext[m], rowA = A + m * nx, rowB = B + m * nu
+                for i in 0 ..< nx { qx[i] += g * rowA[i] }
+                for i in 0 ..< nu { qu[i] += g * rowB[i] }
             }
-            for r in 0 ..< nx {
-                for c in (r + 1) ..< nx {
-                    let sym = 0.5 * (qxx[r * nx + c] + qxx[c * nx + r])
-                    qxx[r * nx + c] = sym
-                    qxx[c * nx + r] = sym
-                }
-            }
-            // Regularisation on the state (Tassa, Erez & Todorov 2012): the step is solved with
-            // Q̃_uu = Q_uu + μ f_uᵀf_u and Q̃_ux = Q_ux + μ f_uᵀf_x, i.e. V_xx + μI, which damps
-            // the change of the next state rather than of the controls (better scaled when f_u
-            // spans orders of magnitude, as dt·M⁻¹ does).
-            for r in 0 ..< nu {
-                for c in r ..< nu {
-                    var s = luu[k * nu * nu + r * nu + c]
-                    var bb = 0.0
-                    for m in 0 ..< nx {
-                        s += B[m * nu + r] * vxxFu[m * nu + c]
-                        bb += B[m * nu + r] * B[m * nu + c]
-                    }
-                    quuTrue[r * nu + c] = s
-                    quuTrue[c * nu + r] = s
-                    quu[r * nu + c] = s + mu * bb
-                    quu[c * nu + r] = s + mu * bb
-                }
-                for c in 0 ..< nx {
-                    var s = lux[k * nu * nx + r * nx + c]
-                    var ba = 0.0
-                    for m in 0 ..< nx {
-                        s += B[m * nu + r] * vxxFx[m * nx + c]
-                        ba += B[m * nu + r] * A[m * nx + c]
-                    }
-                    quxTrue[r * nx + c] = s
-                    qux[r * nx + c] = s + mu * ba
-                }
-            }
+            // Q_xx = l_xx + Aᵀ(V_xx A), Q_uu = l_uu + Bᵀ(V_xx B), Q_ux = l_ux + Bᵀ(V_xx A) and the
+            // regularised Q̃_uu = Q_uu + μ BᵀB, Q̃_ux = Q_ux + μ BᵀA: regularisation on the state
+            // (Tassa, Erez & Todorov 2012), i.e. V_xx + μI, which damps the change of the next
+            // state rather than of the controls (better scaled when B spans orders of magnitude,
+            // as dt·M⁻¹ does).
+            CRiccati_qBlocks(kernelBuild, nx, nu, vxx, A, B, lxx + k * nx * nx, luu + k * nu * nu, lux + k * nu * nx, mu,
+                             vA, vB, qxx, quuTrue, quxTrue, quu, qux)
 
             let kk = kff + k * nu, K = gains + k * nu * nx
             guard solveBoxQP(k: k, into: kk) else { return nil }
-            // K = −Q_uu,ff⁻¹ Q_ux,f on the free rows (factor holds the free block's Cholesky).
-            for c in 0 ..< nx {
-                for r in 0 ..< nu { qpTrial[r] = free[r] ? -qux[r * nx + c] : 0 }
-                choleskySolveFree(qpTrial)
-                for r in 0 ..< nu { K[r * nx + c] = free[r] ? qpTrial[r] : 0 }
-            }
-            // quuK = Q_uu·K (nu × nx) and quuk = Q_uu·k once: they serve the predicted change and
-            // the value-function update (Tassa's form, valid with clamping), O(nx²·nu).
+            solveGains(K)
+            // Q_uu·k serves the predicted change and, with M = Q_uu·K + Q_ux (true Q), the
+            // value-function update (Tassa's form, valid with clamping):
+            //   V_x = Q_x + Kᵀ(Q_uu k + Q_u) + Q_uxᵀ k,   V_xx = Q_xx + Kᵀ M + Q_uxᵀ K.
             for r in 0 ..< nu {
+                let quuRow = quuTrue + r * nu
                 var sk = 0.0
-                for c in 0 ..< nu { sk += quuTrue[r * nu + c] * kk[c] }
+                for c in 0 ..< nu { sk += quuRow[c] * kk[c] }
                 qpStep[r] = sk
                 dV1 += kk[r] * qu[r]
                 dV2 += 0.5 * kk[r] * sk
-                for j in 0 ..< nx {
-                    var sK = 0.0
-                    for c in 0 ..< nu { sK += quuTrue[r * nu + c] * K[c * nx + j] }
-                    vxxFu[r * nx + j] = sK
-                }
             }
-            for i in 0 ..< nx {
-                var s = qx[i]
-                for r in 0 ..< nu { s += K[r * nx + i] * (qpStep[r] + qu[r]) + quxTrue[r * nx + i] * kk[r] }
-                vx[i] = s
+            for i in 0 ..< nx { vx[i] = qx[i] }
+            for r in 0 ..< nu {
+                let a = qpStep[r] + qu[r], b = kk[r], kRow = K + r * nx, quxRow = quxTrue + r * nx
+                for i in 0 ..< nx { vx[i] += a * kRow[i] + b * quxRow[i] }
             }
-            for i in 0 ..< nx {
-                for j in i ..< nx {
-                    var s = qxx[i * nx + j]
-                    for r in 0 ..< nu {
-                        s += K[r * nx + i] * (vxxFu[r * nx + j] + quxTrue[r * nx + j]) + quxTrue[r * nx + i] * K[r * nx + j]
-                    }
-                    vxx[i * nx + j] = s
-                    vxx[j * nx + i] = s
-                }
-            }
+            CRiccati_valueHessian(kernelBuild, nx, nu, qxx, quuTrue, quxTrue, K, vB, vxx)
         }
         return (dV1, dV2)
+    }
+
+    /// K = −Q̃_uu,ff⁻¹ Q̃_ux,f on the free rows, zero on the clamped ones (`factor` holds the free
+    /// block's Cholesky factor L): forward then back substitution a whole row of K at a time,
+    ///   Y_i = (−Q̃_ux,i − Σ_{m<i} L_im Y_m) / L_ii,   K_i = (Y_i − Σ_{m>i} L_mi K_m) / L_ii,
+    /// in place in K.
+    private func solveGains(_ K: UnsafeMutablePointer<Double>) {
+        let nx = self.nx, nu = self.nu, factor = self.factor, qux = self.qux, free = self.free
+        for i in 0 ..< nu {
+            let row = K + i * nx
+            guard free[i] else {
+                for j in 0 ..< nx { row[j] = 0 }
+                continue
+            }
+            let q = qux + i * nx
+            for j in 0 ..< nx { row[j] = -q[j] }
+            for m in 0 ..< i where free[m] {
+                let l = factor[i * nu + m], other = K + m * nx
+                for j in 0 ..< nx { row[j] -= l * other[j] }
+            }
+            let d = factor[i * nu + i]
+            for j in 0 ..< nx { row[j] /= d }
+        }
+        for i in stride(from: nu - 1, through: 0, by: -1) where free[i] {
+            let row = K + i * nx
+            for m in (i + 1) ..< nu where free[m] {
+                let l = factor[m * nu + i], other = K + m * nx
+                for j in 0 ..< nx { row[j] -= l * other[j] }
+            }
+            let d = factor[i * nu + i]
+            for j in 0 ..< nx { row[j] /= d }
+        }
     }
 
     /// min ½ δuᵀQ_uu δu + Q_uᵀ δu over lower − ū ≤ δu ≤ upper − ū, warm-started from the previous

@@ -14,6 +14,13 @@ struct ILQRBench: ParsableCommand {
             gaps the solver closes, as FDDP does), "x0_gravity" from xs = x0, us = gravity torque at q0 \
             (rolled out). --mpc N re-solves N consecutive steps warm-started with 1 and 3 \
             iterations and reports per-step times.
+
+            Crocoddyl's FDDP (Benchmarks/anchors/crocoddyl_reach.py, one thread) solves the same \
+            problem side by side when it is installed: --rounds R alternates R blocks of --repeat \
+            solves of ours with as many of Crocoddyl's (each in one process), and the report gives \
+            "time_ratio_to_anchor" (ours/Crocoddyl, median and min over the pooled solves, < 1 = \
+            robotd faster) and whether both reached the same optimum in as many iterations. --all \
+            runs the four cases T = 50, 100 × init zero, x0_gravity.
             """
     )
 
@@ -21,6 +28,11 @@ struct ILQRBench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Override the problem's horizon.") var horizon: Int?
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Override the problem's repeat count.") var repeatCount: Int?
     @Option(parsing: .unconditional, help: "Also run N warm-started MPC steps.") var mpc: Int?
+    @Flag(help: "The four cases T = 50, 100 × init zero, x0_gravity (ignores --horizon).") var all = false
+    @Option(parsing: .unconditional, help: "Alternating blocks of ours and Crocoddyl's solves.") var rounds = 3
+    @Flag(inversion: .prefixedNo, help: "Run Crocoddyl side by side (when installed).") var anchor = true
+    @Option(parsing: .unconditional, help: "The backward pass's kernels: 0 baseline, 1 AVX2+FMA, 2 AVX-512F (default: AVX2+FMA where the CPU has it).")
+    var kernelBuild: Int?
     @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
     func run() throws {
@@ -29,7 +41,14 @@ struct ILQRBench: ParsableCommand {
             var p = try ILQRBenchmark.parse(problem)
             if let horizon { p.horizon = horizon }
             if let repeatCount { p.repeats = repeatCount }
-            try JSONOutput.print(try ILQRBenchmark.run(p, mpc: mpc, loadModel: RobotLoading.load(urdfPath:)))
+            p.kernelBuild = kernelBuild
+            if all {
+                guard mpc == nil else { throw ValidationError("--mpc runs with one case, not with --all") }
+                try JSONOutput.print(try ILQRBenchmark.runAll(p, anchor: anchor, rounds: rounds, loadModel: RobotLoading.load(urdfPath:)))
+            } else {
+                try JSONOutput.print(try ILQRBenchmark.run(p, mpc: mpc, anchor: anchor, rounds: rounds,
+                                                           loadModel: RobotLoading.load(urdfPath:)))
+            }
         } catch let error as BenchmarkError {
             throw ValidationError(error.description)
         }

@@ -7,7 +7,9 @@ import Testing
 /// must reach the same optimal cost.
 @Suite struct ILQRCrocoddylTests {
     static func ours(_ problem: String, _ extra: [String]) throws -> [String: Any] {
-        let r = try TestSupport.run(TestSupport.robotdPath, ["bench", "ilqr", "--problem", problem, "--repeat", "1", "--json"] + extra)
+        // The oracle runs separately below (`crocoddyl`), so the bench's own anchor is off.
+        let arguments = ["bench", "ilqr", "--problem", problem, "--repeat", "1", "--rounds", "1", "--no-anchor", "--json"]
+        let r = try TestSupport.run(TestSupport.robotdPath, arguments + extra)
         try #require(r.status == 0, "\(r.stderr)")
         return try #require(try TestSupport.json(r.stdout) as? [String: Any])
     }
@@ -35,6 +37,32 @@ import Testing
         // From the same start the two take the same path: the same number of iterations, ±1.
         let ia = try #require(a["iterations"] as? Int), ib = try #require(b["iterations_run"] as? Int)
         #expect(abs(ia - ib) <= 1, "iLQR \(ia) iterations vs Crocoddyl \(ib)")
+    }
+
+    /// `bench ilqr --all`: the four cases with Crocoddyl run side by side by the benchmark itself
+    /// (Benchmarks/anchors/crocoddyl_reach.py), each with its time ratio and the verdict that both
+    /// reached the same optimum in as many iterations.
+    @Test func benchRunsCrocoddylSideBySideOnAllFourCases() throws {
+        let problem = TestSupport.repoRoot.appendingPathComponent("hardware/robots/sim6/reach.json").path
+        let r = try TestSupport.run(TestSupport.robotdPath,
+                                    ["bench", "ilqr", "--problem", problem, "--all", "--repeat", "2", "--rounds", "2", "--json"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let json = try #require(try TestSupport.json(r.stdout) as? [String: Any])
+        let cases = try #require(json["cases"] as? [[String: Any]])
+        #expect(cases.map { "T\($0["horizon"] as? Int ?? 0)_\($0["init"] as? String ?? "")" }
+                == ["T50_zero", "T50_x0_gravity", "T100_zero", "T100_x0_gravity"])
+        for c in cases {
+            let anchor = try #require(c["anchor"] as? [String: Any])
+            try #require(anchor["available"] as? Bool == true, "crocoddyl anchor (run scripts/setup.sh --test): \(anchor)")
+            #expect(anchor["repeat"] as? Int == 4, "two rounds of two solves: \(anchor)")
+            let ratio = try #require(c["time_ratio_to_anchor"] as? [String: Any])
+            #expect((ratio["median"] as? Double ?? 0) > 0 && (ratio["rounds"] as? [Double])?.count == 2, "\(ratio)")
+            #expect(c["same_optimum_as_anchor"] as? Bool == true, "\(c["cost_relative_difference_to_anchor"] ?? "")")
+            #expect(c["same_iterations_as_anchor"] as? Bool == true, "\(c["iterations"] ?? "") vs \(anchor["iterations_run"] ?? "")")
+        }
+        let ratios = try #require(json["time_ratio_to_anchor"] as? [String: Double])
+        #expect(Set(ratios.keys) == ["T50_zero", "T50_x0_gravity", "T100_zero", "T100_x0_gravity"])
+        #expect(json["same_optimum_as_anchor"] as? Bool == true && json["same_iterations_as_anchor"] as? Bool == true)
     }
 }
 
