@@ -32,6 +32,12 @@ enum OpenBLASCoreSelection {
     /// Re-executes this process with `OPENBLAS_CORETYPE` set when that gives it a stronger core;
     /// returns (doing nothing) otherwise, or when `execv` fails. Call first thing in `main`.
     static func reexecIfWeakerCore() {
+        if let previous = environment(markerVariable), let core = environment("OPENBLAS_CORETYPE") {
+            // The re-executed process: one line for the journal, the CPU was misdetected.
+            let line = "robotd: OpenBLAS chose its \(previous) kernels on this CPU; running with OPENBLAS_CORETYPE=\(core) (set OPENBLAS_CORETYPE to choose)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            return
+        }
         guard environment("OPENBLAS_CORETYPE") == nil, environment(markerVariable) == nil else { return }
         let chosen = environment(testVariable) ?? OpenBLAS.coreName
         guard let core = OpenBLAS.coreTypeToForce(features: .current, chosenCore: chosen) else { return }
