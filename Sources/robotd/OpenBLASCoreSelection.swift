@@ -34,7 +34,10 @@ enum OpenBLASCoreSelection {
     static func reexecIfWeakerCore() {
         if let previous = environment(markerVariable), let core = environment("OPENBLAS_CORETYPE") {
             // The re-executed process: one line for the journal, the CPU was misdetected.
-            let line = "robotd: OpenBLAS chose its \(previous) kernels on this CPU; running with OPENBLAS_CORETYPE=\(core) (set OPENBLAS_CORETYPE to choose)\n"
+            // A build without DYNAMIC_ARCH ignores the variable: the line then names both cores.
+            let running = OpenBLAS.coreName
+            let result = running.lowercased() == core.lowercased() ? "" : " (OpenBLAS ignored it: running \(running))"
+            let line = "robotd: OpenBLAS chose its \(previous) kernels on this CPU; re-executed with OPENBLAS_CORETYPE=\(core)\(result) (set OPENBLAS_CORETYPE to choose)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
             return
         }
