@@ -18,6 +18,46 @@ public enum PolicyBenchmark {
         return MLP(widths: widths, activation: .relu, seed: 3)
     }
 
+    /// Rounds of (ours: `run(mlp:calls:)`, PyTorch's `Benchmarks/anchors/torch_policy.py` on the same
+    /// widths and activation, 1 thread, inference mode), alternating so that load on a shared
+    /// machine falls on both alike; medians of each side's p50 and p99 over the rounds, and
+    /// `"time_ratio_to_anchor"` = ours / PyTorch's (< 1: robotd's forward pass is faster).
+    /// The weights differ (each side its own random ones): a dense pass's time does not depend on them.
+    public static func runAgainstAnchor(mlp: MLP, calls: Int, rounds: Int, anchor: Bool) -> [String: Any] {
+        var report: [String: Any] = [:]
+        var ours: [String: [Double]] = [:], theirs: [String: [Double]] = [:]
+        let script = anchor ? Anchor.file("torch_policy.py") : nil
+        let python = Anchor.python()
+        var outcome: Anchor.Outcome = .unavailable(anchor ? (script == nil ? "Benchmarks/anchors/torch_policy.py not found" : "no python3 on PATH (or $ROBOTD_PYTHON)") : "--no-anchor")
+        for _ in 0 ..< max(1, rounds) {
+            report = run(mlp: mlp, calls: calls)
+            if let f = report["forward_us"] as? [String: Double] {
+                for (k, v) in f where k != "max" { ours[k, default: []].append(v) }
+            }
+            guard let script, let python else { continue }
+            let ran = Anchor.run(python, [script, "--widths", mlp.widths.map(String.init).joined(separator: ","),
+                                          "--activation", mlp.activation.rawValue, "--calls", "\(calls)"])
+            if case .ran(let figures) = ran, let f = figures["forward_us"] as? [String: Any] {
+                for (k, v) in f { if let x = (v as? NSNumber)?.doubleValue { theirs[k, default: []].append(x) } }
+                var kept = figures
+                kept["forward_us"] = theirs.mapValues(TrainBenchmark.median)
+                kept["rounds"] = theirs.values.map(\.count).max() ?? 0
+                outcome = .ran(kept)
+            } else if theirs.isEmpty {
+                outcome = ran
+                break
+            }
+        }
+        if rounds > 1 { report["forward_us_median_of_rounds"] = ours.mapValues(TrainBenchmark.median) }
+        report["rounds"] = max(1, rounds)
+        report["anchor"] = Anchor.report(name: "pytorch", outcome)
+        var ratios: [String: Double] = [:]
+        for (k, v) in ours { if let r = Anchor.ratio(TrainBenchmark.median(v), theirs[k].map(TrainBenchmark.median)) { ratios[k] = r } }
+        if !ratios.isEmpty { report["time_ratio_to_anchor"] = ratios }
+        report.merge(OpenBLASFacts.report) { a, _ in a }
+        return report
+    }
+
     /// Times `calls` forward passes of `mlp` after 1000 untimed ones; returns the JSON object the
     /// command prints.
     public static func run(mlp: MLP, calls: Int) -> [String: Any] {

@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import LinearAlgebra
 import Platform
 import Synchronization
 
@@ -16,16 +17,17 @@ public enum TrainBenchmark {
         public var epochs = 1
         /// Measure prediction on one core only (no split across two).
         public var singleCore = false
+        /// Run PyTorch's `Benchmarks/anchors/torch_train.py` side by side (when installed).
+        public var anchor = true
+        /// Rounds of (ours at 1 and 2 threads, the anchor's); the figures are medians over them.
+        public var rounds = 3
         public init() {}
     }
 
-    final class Box: @unchecked Sendable {
-        let ensemble: MLPEnsemble
-        init(_ e: MLPEnsemble) { ensemble = e }
-    }
-
     /// Trains an ensemble of `options.members` members one epoch per thread setting (1 and 2
-    /// threads), then times single-input prediction; returns the JSON object the command prints.
+    /// threads, the members' mini-batches shared out by `EnsembleTrainingRun`), alternating with
+    /// PyTorch's anchor for `options.rounds` rounds, then times single-input prediction; returns
+    /// the JSON object the command prints.
     public static func run(_ options: Options) -> [String: Any] {
         let (samples, members, widths, epochs, singleCore) = (options.samples, options.members, options.widths, options.epochs, options.singleCore)
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 } && samples > 0 && members > 0 && epochs > 0,
@@ -41,24 +43,58 @@ public enum TrainBenchmark {
             for i in 0 ..< nIn { inputs[s * nIn + i] = uniform() }
             for o in 0 ..< nOut { outputs[s * nOut + o] = sin(inputs[s * nIn + o % nIn]) + 0.1 * inputs[s * nIn + (o + 6) % nIn] }
         }
-        var results: [String: Double] = [:]
-        for threads in [1, 2] {
-            let box = Box(MLPEnsemble(widths: widths, activation: .silu, members: members))
-            box.ensemble.fitNormalisers(inputs: inputs, outputs: outputs, count: samples)
-            let groups = (0 ..< threads).map { t in Array(stride(from: t, to: members, by: threads)) }
+        /// One epoch per member on `threads` workers sharing one `EnsembleTrainingRun`; member-samples/s.
+        func trainingRate(threads: Int) -> Double {
+            let ensemble = MLPEnsemble(widths: widths, activation: .silu, members: members)
+            ensemble.fitNormalisers(inputs: inputs, outputs: outputs, count: samples)
+            let run = EnsembleTrainingRun(ensemble: ensemble, members: Array(0 ..< members), inputs: inputs, outputs: outputs,
+                                          count: samples, epochs: epochs, seed: 1)
             let t0 = MonotonicClock.seconds()
             let done = DispatchGroup()
-            for group in groups {
+            for _ in 1 ..< threads {
                 done.enter()
-                Thread { [inputs, outputs, samples, epochs] in
-                    _ = box.ensemble.train(members: group, inputs: inputs, outputs: outputs, count: samples, epochs: epochs, seed: 1)
-                    done.leave()
-                }.start()
+                Thread { run.work(); done.leave() }.start()
             }
+            run.work()
             done.wait()
-            let seconds = MonotonicClock.seconds() - t0
-            results["threads_\(threads)"] = Double(members * samples * epochs) / seconds
+            return Double(members * samples * epochs) / (MonotonicClock.seconds() - t0)
         }
+        // Rounds of ours (1 thread, 2 threads) then the anchor's, so that load which comes and goes
+        // on a shared machine falls on both sides alike; medians over the rounds.
+        let anchorScript = options.anchor ? Anchor.file("torch_train.py") : nil
+        let python = Anchor.python()
+        var ours: [String: [Double]] = [:], theirs: [String: [Double]] = [:]
+        var anchorOutcome: Anchor.Outcome = .unavailable(options.anchor ? "Benchmarks/anchors/torch_train.py not found" : "--no-anchor")
+        if options.anchor, anchorScript != nil, python == nil { anchorOutcome = .unavailable("no python3 on PATH (or $ROBOTD_PYTHON)") }
+        var roundRatios: [String: [Double]] = [:]
+        for _ in 0 ..< options.rounds {
+            var mine: [String: Double] = [:]
+            for threads in [1, 2] {
+                let rate = trainingRate(threads: threads)
+                mine["threads_\(threads)"] = rate
+                ours["threads_\(threads)", default: []].append(rate)
+            }
+            guard let anchorScript, let python else { continue }
+            let outcome = Anchor.run(python, [anchorScript, "--members", "\(members)", "--widths", widths.map(String.init).joined(separator: ","),
+                                              "--samples", "\(samples)", "--batch", "256", "--threads", "1,2"])
+            if case .ran(let figures) = outcome, let rates = figures["member_samples_per_s"] as? [String: Any] {
+                for (key, value) in rates {
+                    guard let rate = (value as? NSNumber)?.doubleValue else { continue }
+                    theirs[key, default: []].append(rate)
+                    if let ratio = Anchor.ratio(mine[key], rate) { roundRatios[key, default: []].append(ratio) }
+                }
+                var kept = figures
+                kept["member_samples_per_s"] = theirs.mapValues(median)
+                kept["rounds"] = theirs.values.map(\.count).max() ?? 0
+                anchorOutcome = .ran(kept)
+            } else if theirs.isEmpty {
+                anchorOutcome = outcome
+                break
+            }
+        }
+        let results = ours.mapValues(median)
+        var ratios: [String: Double] = [:]
+        for (key, rate) in results { if let r = Anchor.ratio(rate, theirs[key].map(median)) { ratios[key] = r } }
         let ensemble = MLPEnsemble(widths: widths, activation: .silu, members: members)
         ensemble.prepareForPrediction()
         let x = UnsafeMutablePointer<Float>.allocate(capacity: nIn)
@@ -114,10 +150,25 @@ public enum TrainBenchmark {
             predict["helper_took_part"] = Double(helped) / Double(warmUp + timed)
             predict["pinned"] = pinned
         }
-        return [
+        var report: [String: Any] = [
             "members": members, "widths": widths, "batch": 256, "samples": samples, "epochs": epochs,
-            "member_samples_per_s": results,
+            "member_samples_per_s": results, "rounds": options.rounds,
+            "member_samples_per_s_rounds": ours,
+            "anchor": Anchor.report(name: "pytorch", anchorOutcome),
             "ensemble_predict_us": predict,
         ]
+        report.merge(OpenBLASFacts.report) { a, _ in a }
+        if !ratios.isEmpty {
+            // ours / PyTorch's member-samples/s from the medians (> 1: robotd trains faster), and
+            // the same ratio round by round (its spread says how much the machine's load moved it).
+            report["rate_ratio_to_anchor"] = ratios
+            report["rate_ratio_to_anchor_rounds"] = roundRatios
+        }
+        return report
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.isEmpty ? .nan : (v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2)
     }
 }

@@ -163,6 +163,67 @@ KERNEL void gemm_scaled_rows_kernel(const float *w, const float *d, const float 
     }
 }
 
+
+// MARK: training kernels (elementwise work around the GEMMs of a mini-batch step)
+
+// A plain loop does not vectorise: sqrtf may set errno (-fmath-errno), so each element would be a
+// scalar sqrt with a libm call on the error path. Eight lanes at a time with an elementwise sqrt
+// (sqrtps) instead; v/c₂ ≥ 0 always, so nothing is lost.
+#if __has_builtin(__builtin_elementwise_sqrt)
+#define SQRT8(v) __builtin_elementwise_sqrt(v)
+#else
+#define SQRT8(v) ((f32x8){__builtin_sqrtf((v)[0]), __builtin_sqrtf((v)[1]), __builtin_sqrtf((v)[2]), __builtin_sqrtf((v)[3]), \
+                          __builtin_sqrtf((v)[4]), __builtin_sqrtf((v)[5]), __builtin_sqrtf((v)[6]), __builtin_sqrtf((v)[7])})
+#endif
+
+KERNEL void adamw_kernel(float *restrict w, const float *restrict g, float *restrict m1, float *restrict m2, long n,
+                         float scale, float b1, float b2, float c1, float c2, float lr, float eps, float wd) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        f32x8 gi = scale * *(const f32x8u *)(g + i);
+        f32x8 a = b1 * *(f32x8u *)(m1 + i) + (1.0f - b1) * gi;
+        f32x8 v = b2 * *(f32x8u *)(m2 + i) + (1.0f - b2) * gi * gi;
+        *(f32x8u *)(m1 + i) = a;
+        *(f32x8u *)(m2 + i) = v;
+        f32x8 wi = *(f32x8u *)(w + i);
+        *(f32x8u *)(w + i) = wi - lr * ((a / c1) / (SQRT8(v / c2) + eps) + wd * wi);
+    }
+    for (; i < n; i++) {
+        float gi = scale * g[i];
+        float a = b1 * m1[i] + (1.0f - b1) * gi;
+        float v = b2 * m2[i] + (1.0f - b2) * gi * gi;
+        m1[i] = a;
+        m2[i] = v;
+        w[i] -= lr * ((a / c1) / (__builtin_sqrtf(v / c2) + eps) + wd * w[i]);
+    }
+}
+
+KERNEL float sum_squares_kernel(const float *x, long n) {
+    f32x8 a0 = {0}, a1 = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f32x8 v0 = *(const f32x8u *)(x + i), v1 = *(const f32x8u *)(x + i + 8);
+        a0 += v0 * v0;
+        a1 += v1 * v1;
+    }
+    a0 += a1;
+    float s = LANE_SUM(a0);
+    for (; i < n; i++) s += x[i] * x[i];
+    return s;
+}
+
+KERNEL void column_sums_kernel(const float *restrict g, float *restrict out, long rows, long cols) {
+    for (long j = 0; j < cols; j++) out[j] = 0;
+    for (long r = 0; r < rows; r++) {
+        const float *row = g + r * cols;
+        for (long j = 0; j < cols; j++) out[j] += row[j];
+    }
+}
+
+KERNEL void bias_rows_kernel(const float *restrict b, float *restrict z, long rows, long cols) {
+    for (long r = 0; r < rows; r++) memcpy(z + r * cols, b, (size_t)cols * sizeof(float));
+}
+
 // MARK: the two builds and the dispatch
 
 #define DEFINE_SET(suffix, attributes)                                                              \
@@ -177,6 +238,14 @@ KERNEL void gemm_scaled_rows_kernel(const float *w, const float *d, const float 
     attributes static void gemm_scaled_rows_##suffix(const float *w, const float *d, const float *x, float *y, long m, \
                                                      long k, long ld) {                             \
         gemm_scaled_rows_kernel(w, d, x, y, m, k, ld);                                              \
+    }                                                                                               \
+    attributes static void adamw_##suffix(float *w, const float *g, float *m1, float *m2, long n, float scale, \
+                                          float b1, float b2, float c1, float c2, float lr, float eps, float wd) { \
+        adamw_kernel(w, g, m1, m2, n, scale, b1, b2, c1, c2, lr, eps, wd);                          \
+    }                                                                                               \
+    attributes static float sum_squares_##suffix(const float *x, long n) { return sum_squares_kernel(x, n); } \
+    attributes static void column_sums_##suffix(const float *g, float *out, long rows, long cols) { \
+        column_sums_kernel(g, out, rows, cols);                                                     \
     }
 
 DEFINE_SET(baseline, )
@@ -189,11 +258,16 @@ typedef struct {
     void (*silu_gradient)(const float *, float *, long);
     void (*gemv_bias)(const float *, const float *, const float *, float *, long, long);
     void (*gemm_scaled_rows)(const float *, const float *, const float *, float *, long, long, long);
+    void (*adamw)(float *, const float *, float *, float *, long, float, float, float, float, float, float, float, float);
+    float (*sum_squares)(const float *, long);
+    void (*column_sums)(const float *, float *, long, long);
 } KernelSet;
 
-static const KernelSet baseline_set = {silu_baseline, silu_gradient_baseline, gemv_bias_baseline, gemm_scaled_rows_baseline};
+static const KernelSet baseline_set = {silu_baseline, silu_gradient_baseline, gemv_bias_baseline, gemm_scaled_rows_baseline,
+                                     adamw_baseline, sum_squares_baseline, column_sums_baseline};
 #if defined(__x86_64__)
-static const KernelSet avx2_set = {silu_avx2, silu_gradient_avx2, gemv_bias_avx2, gemm_scaled_rows_avx2};
+static const KernelSet avx2_set = {silu_avx2, silu_gradient_avx2, gemv_bias_avx2, gemm_scaled_rows_avx2,
+                                 adamw_avx2, sum_squares_avx2, column_sums_avx2};
 #endif
 
 static int avx2_available(void) {
@@ -228,6 +302,27 @@ void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float 
 }
 void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld) {
     selected->gemm_scaled_rows(w, d, x, y, m, k, ld);
+}
+
+void CVectorMath_adamw(float *w, const float *g, float *m1, float *m2, long n, float gradientScale, float beta1,
+                       float beta2, float correction1, float correction2, float learningRate, float epsilon,
+                       float weightDecay) {
+    selected->adamw(w, g, m1, m2, n, gradientScale, beta1, beta2, correction1, correction2, learningRate, epsilon,
+                    weightDecay);
+}
+float CVectorMath_sumSquares(const float *x, long n) { return selected->sum_squares(x, n); }
+void CVectorMath_columnSums(const float *g, float *out, long rows, long cols) { selected->column_sums(g, out, rows, cols); }
+void CVectorMath_broadcastRows(const float *b, float *z, long rows, long cols) { bias_rows_kernel(b, z, rows, cols); }
+
+void CVectorMath_adamwIn(int build, float *w, const float *g, float *m1, float *m2, long n, float gradientScale,
+                         float beta1, float beta2, float correction1, float correction2, float learningRate,
+                         float epsilon, float weightDecay) {
+    set_for(build)->adamw(w, g, m1, m2, n, gradientScale, beta1, beta2, correction1, correction2, learningRate, epsilon,
+                          weightDecay);
+}
+float CVectorMath_sumSquaresIn(int build, const float *x, long n) { return set_for(build)->sum_squares(x, n); }
+void CVectorMath_columnSumsIn(int build, const float *g, float *out, long rows, long cols) {
+    set_for(build)->column_sums(g, out, rows, cols);
 }
 
 int CVectorMath_selectedBuild(void) { return selected == &baseline_set ? 0 : 1; }

@@ -1,3 +1,4 @@
+import CVectorMath
 import LinearAlgebra
 import RealModule
 
@@ -186,7 +187,7 @@ public final class MLPTrainer {
             let nIn = widths[l], nOut = widths[l + 1]
             let src = l == 0 ? UnsafePointer(input) : UnsafePointer(h[l - 1])
             mlp.withLayer(l) { w, b in
-                for r in 0 ..< B { (z[l] + r * nOut).update(from: b.baseAddress!, count: nOut) }
+                CVectorMath_broadcastRows(b.baseAddress!, z[l], B, nOut)
                 SBLAS.gemm(m: B, n: nOut, k: nIn, a: src, b: w.baseAddress!, transB: true, beta: 1, c: z[l])
             }
             let act = mlp.activation, zl = z[l], hl = h[l]
@@ -224,9 +225,7 @@ public final class MLPTrainer {
             let nIn = widths[l], nOut = widths[l + 1]
             let src = l == 0 ? UnsafePointer(input) : UnsafePointer(h[l - 1])
             SBLAS.gemm(m: nOut, n: nIn, k: B, a: g[l], transA: true, b: src, c: gradW[l])
-            let gb = gradB[l], gl = g[l]
-            for j in 0 ..< nOut { gb[j] = 0 }
-            for r in 0 ..< B { for j in 0 ..< nOut { gb[j] += gl[r * nOut + j] } }
+            CVectorMath_columnSums(g[l], gradB[l], B, nOut)
             if l > 0 {
                 let prev = g[l - 1], zp = z[l - 1], act = mlp.activation
                 mlp.withLayer(l) { w, _ in
@@ -235,12 +234,10 @@ public final class MLPTrainer {
                 act.multiplyDerivative(prev, at: zp, count: B * nIn)
             }
         }
-        // Clip and AdamW.
+        // Clip and AdamW, one vectorised pass per parameter block (CVectorMath).
         var norm2: Float = 0
         for l in 0 ..< L {
-            let nIn = widths[l], nOut = widths[l + 1]
-            for i in 0 ..< nIn * nOut { norm2 += gradW[l][i] * gradW[l][i] }
-            for i in 0 ..< nOut { norm2 += gradB[l][i] * gradB[l][i] }
+            norm2 += CVectorMath_sumSquares(gradW[l], widths[l] * widths[l + 1]) + CVectorMath_sumSquares(gradB[l], widths[l + 1])
         }
         let clip: Float = options.clipNorm > 0 && norm2.squareRoot() > options.clipNorm ? options.clipNorm / norm2.squareRoot() : 1
         step += 1
@@ -251,18 +248,8 @@ public final class MLPTrainer {
             let nIn = widths[l], nOut = widths[l + 1]
             let gw = gradW[l], m1 = m1W[l], m2 = m2W[l], gbv = gradB[l], mb1 = m1B[l], mb2 = m2B[l]
             mlp.withMutableLayer(l) { w, b in
-                for i in 0 ..< nIn * nOut {
-                    let gi = clip * gw[i]
-                    m1[i] = b1 * m1[i] + (1 - b1) * gi
-                    m2[i] = b2 * m2[i] + (1 - b2) * gi * gi
-                    w[i] -= lr * ((m1[i] / c1) / ((m2[i] / c2).squareRoot() + eps) + wd * w[i])
-                }
-                for i in 0 ..< nOut {
-                    let gi = clip * gbv[i]
-                    mb1[i] = b1 * mb1[i] + (1 - b1) * gi
-                    mb2[i] = b2 * mb2[i] + (1 - b2) * gi * gi
-                    b[i] -= lr * (mb1[i] / c1) / ((mb2[i] / c2).squareRoot() + eps)
-                }
+                CVectorMath_adamw(w.baseAddress!, gw, m1, m2, nIn * nOut, clip, b1, b2, c1, c2, lr, eps, wd)
+                CVectorMath_adamw(b.baseAddress!, gbv, mb1, mb2, nOut, clip, b1, b2, c1, c2, lr, eps, 0)
             }
         }
         return loss
@@ -323,36 +310,17 @@ public final class MLPEnsemble {
         return last / Float(members.count)
     }
 
-    /// Trains only `members` (indices), with their own bootstrap draws from `seed`; callers may
-    /// run disjoint member sets on different threads (normalisers must already be fitted).
-    /// Returns the sum of their final batch losses.
+    /// Trains only `members` (indices) on the calling thread, each with its own bootstrap draws
+    /// from `seed` (`EnsembleTrainingRun`: the same members whichever threads train them); callers
+    /// may run disjoint member sets on different threads, or share one `EnsembleTrainingRun`
+    /// between threads (normalisers must already be fitted). Returns the sum of their final batch losses.
     /// - Warning: Not real-time safe.
     public func train(members chosen: [Int], inputs: [Float], outputs: [Float], count: Int, epochs: Int, seed: UInt64,
                       shouldStop: () -> Bool = { false }) -> Float {
-        var rng = SplitMix64(seed: seed &+ UInt64(chosen.first ?? 0) &* 0x9E37_79B9)
-        func draw(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
-        var last: Float = 0
-        let B = members[0].options.batchSize
-        var batch = [Int](repeating: 0, count: B)
-        inputs.withUnsafeBufferPointer { x in
-            outputs.withUnsafeBufferPointer { y in
-                for m in chosen.map({ members[$0] }) {
-                    var loss: Float = 0
-                    for _ in 0 ..< epochs {
-                        var done = 0
-                        while done < count {
-                            if shouldStop() { return }
-                            let n = min(B, count - done)
-                            for i in 0 ..< n { batch[i] = draw(count) }
-                            loss = batch.withUnsafeBufferPointer { m.step(inputs: x.baseAddress!, outputs: y.baseAddress!, indices: UnsafeBufferPointer(rebasing: $0[0 ..< n])) }
-                            done += n
-                        }
-                    }
-                    last += loss
-                }
-            }
-        }
-        return last
+        let run = EnsembleTrainingRun(ensemble: self, members: chosen, inputs: inputs, outputs: outputs, count: count,
+                                      epochs: epochs, seed: seed)
+        run.work(shouldStop: shouldStop)
+        return run.lastLossSum
     }
 
     /// Fits every member's normalisers to the data. - Warning: Not real-time safe.

@@ -10,6 +10,13 @@ struct Robotd: ParsableCommand {
         version: RobotdVersion.string,
         subcommands: [RunCommand.self, CheckConfigCommand.self, ModelCommand.self, BenchCommand.self, SimCommand.self, BusCommand.self, EmulateCommand.self, CalibrateCommand.self, DatasetCommand.self]
     )
+
+    /// Before anything else: the OpenBLAS kernels this CPU supports (may re-execute the process,
+    /// keeping its pid, environment and inherited descriptors; `OpenBLASCoreSelection`).
+    static func main() {
+        OpenBLASCoreSelection.reexecIfWeakerCore()
+        main(nil)
+    }
 }
 
 enum RobotdVersion {

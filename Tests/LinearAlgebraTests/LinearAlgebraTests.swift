@@ -191,3 +191,48 @@ func maxAbsDiff(_ a: Matrix, _ b: Matrix) -> Double {
         #expect(abs(w.y - 1) < 1e-14, "120° about (1,1,1) cycles x → y")
     }
 }
+
+/// Which OpenBLAS core robotd forces (`OPENBLAS_CORETYPE`) for a CPU's features and the core
+/// OpenBLAS chose on its own: only ever a stronger one than OpenBLAS's, never one the CPU lacks.
+@Suite struct OpenBLASCoreTypeTests {
+    typealias F = OpenBLAS.CPUFeatures
+    static let avx512: F = [.avx2, .fma, .avx512f, .avx512bw, .avx512vl, .avx512dq]
+
+    @Test(arguments: [
+        // The Xeon: AVX-512 without BF16, OpenBLAS 0.3.21 fell back to Prescott.
+        (avx512, "Prescott", "SkylakeX"),
+        (avx512.union(.avx512bf16), "Prescott", "Cooperlake"),
+        (avx512.union([.avx512bf16, .amd]), "Prescott", "Cooperlake"),  // Zen 4
+        (avx512.union(.amd), "Zen", "SkylakeX"),
+        (avx512, "Haswell", "SkylakeX"),
+        (avx512, "Sandybridge", "SkylakeX"),
+        (F([.avx2, .fma]), "Prescott", "Haswell"),
+        (F([.avx2, .fma, .amd]), "Prescott", "Zen"),
+        (F([.avx2, .fma]), "Nehalem", "Haswell"),
+    ] as [(F, String, String)])
+    func forcesTheCoreTheCPURunsWhenOpenBLASChoseAWeakerOne(_ features: F, _ chosen: String, _ expected: String) {
+        #expect(OpenBLAS.coreTypeToForce(features: features, chosenCore: chosen) == expected)
+    }
+
+    @Test(arguments: [
+        (avx512.union(.avx512bf16), "Cooperlake"),  // this machine: OpenBLAS knows it
+        (avx512, "SkylakeX"),
+        (avx512, "SapphireRapids"),  // stronger than what we would force: keep it
+        (avx512, "cooperlake"),  // names compare case-insensitively
+        (F([.avx2, .fma]), "Haswell"),
+        (F([.avx2, .fma, .amd]), "Zen"),
+        (F([.avx2, .fma]), "SkylakeX"),  // never downgrade
+        (F([.avx2]), "Prescott"),  // AVX2 without FMA: no core to force
+        (F([.avx512f, .avx2, .fma]).subtracting(.fma), "Prescott"),
+        (F(), "Prescott"),  // baseline x86-64, or another architecture
+        (F(), "armv8"),
+    ] as [(F, String)])
+    func leavesOpenBLASsChoiceOtherwise(_ features: F, _ chosen: String) {
+        #expect(OpenBLAS.coreTypeToForce(features: features, chosenCore: chosen) == nil)
+    }
+
+    /// `openblas_get_corename` answers with a name.
+    @Test func theCoreNameIsReported() {
+        #expect(!OpenBLAS.coreName.isEmpty && OpenBLAS.coreName != "unknown")
+    }
+}

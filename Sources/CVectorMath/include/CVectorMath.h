@@ -32,6 +32,30 @@ void CVectorMath_gemvBias(const float *w, const float *x, const float *b, float 
 /// linearising every node of every re-plan must not. Real-time safe.
 void CVectorMath_gemmScaledRows(const float *w, const float *d, const float *x, float *y, long m, long k, long ld);
 
+// Training kernels: the elementwise work around the GEMMs of a mini-batch step (MLPTrainer), one
+// vectorised pass each instead of Swift loops the compiler leaves scalar (a float reduction keeps
+// its order; sqrt and division per element).
+
+/// One AdamW step (decoupled weight decay) over n parameters, with g̃ = s·g (s the clip factor):
+///   m₁ ← β₁m₁ + (1 − β₁)g̃,  m₂ ← β₂m₂ + (1 − β₂)g̃²,
+///   w ← w − lr·((m₁/c₁)/(√(m₂/c₂) + ε) + λw),   c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ (bias corrections).
+/// λ = 0 for biases. No two of the arrays overlap. Each element depends on its own values alone,
+/// so the result does not depend on the build beyond FMA rounding.
+void CVectorMath_adamw(float *w, const float *g, float *m1, float *m2, long n, float gradientScale, float beta1,
+                       float beta2, float correction1, float correction2, float learningRate, float epsilon,
+                       float weightDecay);
+
+/// Σ x[i]² over i < n, in 16 interleaved partial sums (not the sequential order).
+float CVectorMath_sumSquares(const float *x, long n);
+
+/// out[j] = Σ_r g[r·cols + j] (the bias gradient 1ᵀG of a rows × cols row-major G), summed over r
+/// in order. `out` does not overlap `g`.
+void CVectorMath_columnSums(const float *g, float *out, long rows, long cols);
+
+/// Every one of `rows` rows of z (rows × cols, row-major) set to b (cols values): the bias term of
+/// Z = 1bᵀ + X Wᵀ before a GEMM with β = 1.
+void CVectorMath_broadcastRows(const float *b, float *z, long rows, long cols);
+
 /// `bytes` of zeroed memory on a 2 MB boundary, advised for transparent huge pages (Linux
 /// `MADV_HUGEPAGE`; ignored where unsupported): weights read every call then sit in physically
 /// contiguous memory, which a cache indexes evenly (4 kB pages land in cache sets at random, and
@@ -51,6 +75,11 @@ void CVectorMath_siluIn(int build, const float *z, float *h, long n);
 void CVectorMath_siluGradientIn(int build, const float *z, float *g, long n);
 void CVectorMath_gemvBiasIn(int build, const float *w, const float *x, const float *b, float *y, long rows, long cols);
 void CVectorMath_gemmScaledRowsIn(int build, const float *w, const float *d, const float *x, float *y, long m, long k, long ld);
+void CVectorMath_adamwIn(int build, float *w, const float *g, float *m1, float *m2, long n, float gradientScale,
+                         float beta1, float beta2, float correction1, float correction2, float learningRate,
+                         float epsilon, float weightDecay);
+float CVectorMath_sumSquaresIn(int build, const float *x, long n);
+void CVectorMath_columnSumsIn(int build, const float *g, float *out, long rows, long cols);
 
 /// A spin-wait hint (x86 `pause`, Arm `yield`): lets the core idle between polls of a flag
 /// another core will set. Real-time safe.
