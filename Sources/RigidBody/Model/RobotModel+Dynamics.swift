@@ -92,9 +92,16 @@ extension RobotModel {
         crbaFromPoses(&ws)
     }
 
-    /// CRBA on the poses already in `ws.parentPoses`: M_tree into `ws.treeMassMatrix`, then
-    /// M = Gᵀ M_tree G into `ws.massMatrix`.
+    /// CRBA on the poses already in `ws.poses`: M_tree into `ws.treeMassMatrix` (in the base
+    /// frame, `crbaWorldKernel`), then M = Gᵀ M_tree G into `ws.massMatrix`.
     func crbaFromPoses(_ ws: inout RobotWorkspace) {
+        crbaWorldKernel(&ws)
+        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
+    }
+
+    /// The joint-frame CRBA (each column carried up the chain by ^λX_j) on `ws.parentPoses`, into
+    /// `ws.treeMassMatrix`: the reference the world-frame kernel is tested against.
+    func crbaLocalKernel(_ ws: inout RobotWorkspace) {
         let n = treeCount
         for i in 0 ..< n { ws.compositeInertias[i] = inertias[i] }
         for i in stride(from: n - 1, through: 0, by: -1) {
@@ -119,7 +126,6 @@ extension RobotModel {
                 ws.treeMassMatrix[j * n + i] = 0
             }
         }
-        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
     }
 
     /// Whether joint `a` is an ancestor of joint `b` (subtrees are contiguous in DFS order).
