@@ -3,9 +3,9 @@ import LinearAlgebra
 @testable import RigidBody
 import Testing
 
-/// The world-frame kernels (RobotModel+WorldFrame.swift: CRBA and the one-sweep RNEA
+/// The world-frame kernels (RobotModel+WorldFrame.swift: CRBA, ABA and the one-sweep RNEA
 /// derivatives) against the joint-frame recursions they replaced, kept as references
-/// (`crbaLocalKernel`, `rneaKernel` + `rneaTreeDerivatives`), on the tree's coordinates of each
+/// (`crbaLocalKernel`, `abaLocalKernel`, `rneaKernel` + `rneaTreeDerivatives`), on the tree's coordinates of each
 /// test robot (a chain with unaligned axes and prismatic joints, a branched tree, a mimic
 /// gripper's tree) and on the three arms.
 ///
@@ -58,6 +58,28 @@ import Testing
             }
             model.crbaWorldKernel(&world)
             Self.expectClose(world.treeMassMatrix, local.treeMassMatrix, "\(name) M from CRBA")
+        }
+    }
+
+    /// ABA applies without mimic joints (the tree's coordinates are q's own).
+    @Test(arguments: cases.filter { $0 != "mimic_gripper" })
+    func worldABAMatchesJointFrameABA(_ name: String) throws {
+        let model = try Self.model(name)
+        #expect(model.treeCount == model.dof)
+        let n = model.dof
+        var world = model.makeWorkspace(), local = model.makeWorkspace()
+        var rng = SplitMix64(seed: 301)
+        for _ in 0 ..< 8 {
+            let q = rng.vector(n, -2, 2), v = rng.vector(n, -2, 2), tau = rng.vector(n, -10, 10)
+            q.withUnsafeBufferPointer { q in
+                v.withUnsafeBufferPointer { v in
+                    tau.withUnsafeBufferPointer { tau in
+                        model.abaWorldKernel(&world, q: q, v: v, tau: tau)
+                        model.abaLocalKernel(&local, q: q, v: v, tau: tau)
+                    }
+                }
+            }
+            Self.expectClose(world.ddq, local.ddq, "\(name) ddq")
         }
     }
 }

@@ -153,18 +153,26 @@ extension RobotModel {
                     reduceMatrix(&ws.tauDv, ws.treeTauDv)
                     reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
                     guard invertMassMatrix(&ws) else { return false }
-                    for c in 0 ..< n {
-                        for r in 0 ..< n {
-                            var sq = 0.0, sv = 0.0
-                            for k in 0 ..< n {
-                                let minv = ws.massMatrixInverse[k * n + r]
-                                sq += minv * ws.tauDq[c * n + k]
-                                sv += minv * ws.tauDv[c * n + k]
+                    // ∂ddq/∂q = −M⁻¹ ∂τ/∂q and ∂ddq/∂v = −M⁻¹ ∂τ/∂v, column-major, on raw
+                    // pointers (the inputs are local references: no copy, no uniqueness checks).
+                    let minv = ws.massMatrixInverse
+                    func product(_ source: [Double], into out: inout [Double]) {
+                        minv.withUnsafeBufferPointer { minv in
+                            source.withUnsafeBufferPointer { source in
+                                out.withUnsafeMutableBufferPointer { out in
+                                    for c in 0 ..< n {
+                                        for r in 0 ..< n {
+                                            var s = 0.0
+                                            for k in 0 ..< n { s += minv[k * n + r] * source[c * n + k] }
+                                            out[c * n + r] = -s
+                                        }
+                                    }
+                                }
                             }
-                            ws.ddqDq[c * n + r] = -sq
-                            ws.ddqDv[c * n + r] = -sv
                         }
                     }
+                    product(ws.tauDq, into: &ws.ddqDq)
+                    product(ws.tauDv, into: &ws.ddqDv)
                     return true
                 }
             }

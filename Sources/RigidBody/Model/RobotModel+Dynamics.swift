@@ -188,8 +188,20 @@ extension RobotModel {
         }
     }
 
-    /// ABA proper, for models without mimic joints (treeCount = dof).
+    /// ABA proper, for models without mimic joints (treeCount = dof): in the base frame
+    /// (`abaWorldKernel`), which spares the per-joint transform of the articulated inertia.
+    @inline(__always)
     func abaKernel(
+        _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        tau: UnsafeBufferPointer<Double>
+    ) {
+        abaWorldKernel(&ws, q: q, v: v, tau: tau)
+    }
+
+    /// ABA in joint frames (each articulated inertia carried to its parent by ^λX_i): the
+    /// reference `abaWorldKernel` is tested against. Also leaves joint-frame twists and
+    /// accelerations in `ws.velocities` and `ws.accelerations`.
+    func abaLocalKernel(
         _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
         tau: UnsafeBufferPointer<Double>
     ) {

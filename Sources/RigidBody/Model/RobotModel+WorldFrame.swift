@@ -44,6 +44,12 @@ struct OriginInertia {
               linear: y.mass * m.linear - y.moment.cross(m.angular))
     }
 
+    /// The 6×6 form: [[I_O, ĥ], [−ĥ, m 1]] as a `SpatialMatrix` (B = ĥ, so Bᵀ = −ĥ).
+    @inline(__always)
+    var matrix: SpatialMatrix {
+        SpatialMatrix(a: inertia, b: .skew(moment), c: .diagonal(Vector3(mass, mass, mass)))
+    }
+
     @inline(__always)
     static func += (a: inout OriginInertia, b: OriginInertia) {
         a.mass += b.mass
@@ -200,6 +206,63 @@ extension RobotModel {
                 ws.variationMomenta[p] += hl
                 ws.worldForces[p] += fc
             }
+        }
+    }
+
+    /// ABA in the base frame (Featherstone's three passes with every quantity at the base origin,
+    /// as Pinocchio's aba(…, WORLD)): no spatial transform per joint in the backward pass, the
+    /// articulated inertias and bias forces add into the parent as they are. For models without
+    /// mimic joints (treeCount = dof); ddq into `ws.ddq`, poses into `ws`.
+    ///   pass 1: S_i = ⁰X_i S_i, v_i = v_λ + S_i q̇_i, c_i = v_i × S_i q̇_i,
+    ///           I^A_i = ⁰Y_i, p^A_i = v_i ×* ⁰Y_i v_i
+    ///   pass 2: U_i = I^A_i S_i, D_i = S_iᵀ U_i + armature_i, u_i = τ_i − S_iᵀ p^A_i;
+    ///           I^A_λ += I^A_i − U_i U_iᵀ / D_i, p^A_λ += p^A_i + I^a_i c_i + U_i u_i / D_i
+    ///   pass 3: a' = a_λ + c_i (a_base = −g), ddq_i = (u_i − U_iᵀ a') / D_i, a_i = a' + S_i ddq_i
+    func abaWorldKernel(
+        _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        tau: UnsafeBufferPointer<Double>
+    ) {
+        let n = dof
+        for i in 0 ..< n {
+            let m = jointPose(i, q[i])
+            ws.parentPoses[i] = m
+            let p = parents[i]
+            let pose = p < 0 ? m : ws.poses[p] * m
+            ws.poses[i] = pose
+            let s = worldSubspace(i, pose)
+            let sqd = v[i] * s
+            let vi = p < 0 ? sqd : ws.worldVelocities[p] + sqd
+            ws.worldSubspaces[i] = s
+            ws.worldVelocities[i] = vi
+            ws.biasAccelerations[i] = vi.cross(sqd)
+            let y = OriginInertia(inertias[i], in: pose)
+            ws.articulatedInertias[i] = y.matrix
+            ws.biasForces[i] = vi.cross(y * vi)
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let s = ws.worldSubspaces[i]
+            let ia = ws.articulatedInertias[i]
+            let ui = ia * s
+            let di = s.dot(ui) + armatures[i]
+            let uTau = tau[i] - s.dot(ws.biasForces[i])
+            ws.u[i] = ui
+            ws.d[i] = di
+            ws.uTau[i] = uTau
+            let p = parents[i]
+            if p >= 0 {
+                let invD = 1 / di
+                let ya = ia.subtractingOuterProduct(ui, scale: invD)
+                ws.articulatedInertias[p] += ya
+                ws.biasForces[p] += ws.biasForces[i] + ya * ws.biasAccelerations[i] + (uTau * invD) * ui
+            }
+        }
+        let a0 = baseAcceleration
+        for i in 0 ..< n {
+            let p = parents[i]
+            let ap = (p < 0 ? a0 : ws.worldAccelerations[p]) + ws.biasAccelerations[i]
+            let qdd = (ws.uTau[i] - ws.u[i].dot(ap)) / ws.d[i]
+            ws.ddq[i] = qdd
+            ws.worldAccelerations[i] = ap + qdd * ws.worldSubspaces[i]
         }
     }
 }

@@ -17,9 +17,9 @@ public struct RobotWorkspace: Sendable {
     public internal(set) var parentPoses: [Transform]
     /// ^0M_i: tree joint i's frame in the base frame.
     public internal(set) var poses: [Transform]
-    /// Body twists in joint frames.
+    /// Body twists in joint frames (after `rnea`, `bias` or the energy functions).
     public internal(set) var velocities: [Motion]
-    /// Body spatial accelerations (including the gravity offset) in joint frames.
+    /// Body spatial accelerations (including the gravity offset) in joint frames (after `rnea`).
     public internal(set) var accelerations: [Motion]
     /// RNEA: total force transmitted by joint i (body plus subtree), in joint frame i.
     public internal(set) var forces: [Force]
