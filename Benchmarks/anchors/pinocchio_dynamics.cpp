@@ -24,8 +24,9 @@
 //                   forwardKinematics + frameJacobian, same matrix)
 //   rnea            rnea(q, v, a = τ of the state) with armature
 //   crba            crba(q) with armature, then the strictly lower triangle copied from the upper
-//                   one (robotd fills both)
-//   aba             aba(q, v, τ) with armature (no damping or friction on either side)
+//                   one (robotd fills both); the faster of Convention::WORLD and LOCAL
+//   aba             aba(q, v, τ) with armature (no damping or friction on either side); the
+//                   faster of Convention::LOCAL and WORLD (both in "conventions_ns_per_call")
 //   aba_derivatives computeABADerivatives(q, v, τ): ddq, ∂ddq/∂q, ∂ddq/∂v and M⁻¹ (Pinocchio
 //                   fills M⁻¹'s upper triangle; robotd fills both)
 #include <pinocchio/algorithm/aba-derivatives.hpp>
@@ -209,15 +210,27 @@ int main(int argc, char ** argv) {
     pinocchio::rnea(model, data, states[s].q, states[s].v, states[s].tau);
     sink = sink + data.tau[0];
   });
-  crba = measure(calls, batches, [&](int s) {
+  // crba and aba in both of Pinocchio's conventions; the faster one is the figure.
+  const double crbaWorld = measure(calls, batches, [&](int s) {
     pinocchio::crba(model, data, states[s].q, pinocchio::Convention::WORLD);
     data.M.triangularView<Eigen::StrictlyLower>() = data.M.transpose().triangularView<Eigen::StrictlyLower>();
     sink = sink + data.M(0, 0);
   });
-  aba = measure(calls, batches, [&](int s) {
+  const double crbaLocal = measure(calls, batches, [&](int s) {
+    pinocchio::crba(model, data, states[s].q, pinocchio::Convention::LOCAL);
+    data.M.triangularView<Eigen::StrictlyLower>() = data.M.transpose().triangularView<Eigen::StrictlyLower>();
+    sink = sink + data.M(0, 0);
+  });
+  crba = std::min(crbaWorld, crbaLocal);
+  const double abaLocal = measure(calls, batches, [&](int s) {
     pinocchio::aba(model, data, states[s].q, states[s].v, states[s].tau, pinocchio::Convention::LOCAL);
     sink = sink + data.ddq[0];
   });
+  const double abaWorld = measure(calls, batches, [&](int s) {
+    pinocchio::aba(model, data, states[s].q, states[s].v, states[s].tau, pinocchio::Convention::WORLD);
+    sink = sink + data.ddq[0];
+  });
+  aba = std::min(abaLocal, abaWorld);
   abaDerivatives = measure(calls, batches, [&](int s) {
     pinocchio::computeABADerivatives(model, data, states[s].q, states[s].v, states[s].tau);
     sink = sink + data.ddq_dq(0, 0);
@@ -250,7 +263,9 @@ int main(int argc, char ** argv) {
   json << "{\"version\":\"" << PINOCCHIO_VERSION << "\",\"compiler\":\"g++ " << __VERSION__
        << " -O3 -march=native -DNDEBUG\",\"nv\":" << model.nv << ",\"ns_per_call\":{\"fk\":" << fk
        << ",\"jacobian\":" << jac << ",\"rnea\":" << rnea << ",\"crba\":" << crba << ",\"aba\":" << aba
-       << ",\"aba_derivatives\":" << abaDerivatives << "},\"state0\":{\"rnea\":" << list(tau)
+       << ",\"aba_derivatives\":" << abaDerivatives << "},\"conventions_ns_per_call\":{\"crba_world\":" << crbaWorld
+       << ",\"crba_local\":" << crbaLocal << ",\"aba_local\":" << abaLocal << ",\"aba_world\":" << abaWorld
+       << "},\"state0\":{\"rnea\":" << list(tau)
        << ",\"crba\":" << list(mass) << ",\"aba\":" << list(ddq) << ",\"ddq_dq\":" << list(ddqDq)
        << ",\"ddq_dv\":" << list(ddqDv) << ",\"jacobian\":" << list(jacobian) << "}}";
   std::cout << json.str() << std::endl;

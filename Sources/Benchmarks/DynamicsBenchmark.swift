@@ -83,7 +83,8 @@ public struct DynamicsBenchmark: Sendable {
         out["rounds"] = ours.count
         var anchor: [String: Any] = ["ns_per_call": theirsMedian]
         for key in ["version", "compiler"] { anchor[key] = last[key] }
-        anchor["computes"] = "forwardKinematics; computeFrameJacobian (LOCAL_WORLD_ALIGNED, last URDF link); rnea; crba (WORLD, lower triangle copied); aba (LOCAL); computeABADerivatives — armature as robotd's, no damping or friction"
+        anchor["computes"] = "forwardKinematics; computeFrameJacobian (LOCAL_WORLD_ALIGNED, last URDF link); rnea; crba (lower triangle copied) and aba: the faster of the WORLD and LOCAL conventions; computeABADerivatives — armature as robotd's, no damping or friction"
+        if let conventions = last["conventions_ns_per_call"] { anchor["conventions_ns_per_call"] = conventions }
         out["anchor"] = Anchor.report(name: "pinocchio", .ran(anchor))
         out["time_ratio_to_anchor"] = ratios
         out["time_ratio_to_anchor_range"] = ratioRange
