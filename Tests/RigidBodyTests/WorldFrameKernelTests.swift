@@ -80,6 +80,11 @@ import Testing
                 }
             }
             Self.expectClose(world.ddq, local.ddq, "\(name) ddq")
+            // The public CRBA (fused kinematics and world-frame sweep) against the joint-frame one.
+            model.crba(&world, q: q)
+            model.forwardKinematics(&local, q: q)
+            model.crbaLocalKernel(&local)
+            Self.expectClose(world.massMatrix, local.treeMassMatrix, "\(name) M")
         }
     }
 }

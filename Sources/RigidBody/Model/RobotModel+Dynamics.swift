@@ -88,8 +88,13 @@ extension RobotModel {
     ///   M_ij = M_ji = S_jᵀ (X ancestors… F) for every ancestor j of i.
     /// - Note: Real-time safe: no allocation, no locks.
     public func crba(_ ws: inout RobotWorkspace, q: [Double]) {
-        forwardKinematics(&ws, q: q)
-        crbaFromPoses(&ws)
+        guard !hasMimic else {
+            forwardKinematics(&ws, q: q)
+            crbaFromPoses(&ws)
+            return
+        }
+        precondition(q.count == dof, "q has \(q.count) entries, the model has \(dof) joints")
+        q.withUnsafeBufferPointer { q in crbaFusedKernel(&ws, q: q) }
     }
 
     /// CRBA on the poses already in `ws.poses`: M_tree into `ws.treeMassMatrix` (in the base

@@ -18,15 +18,20 @@ struct OriginInertia {
     init(_ y: SpatialInertia, in t: Transform) {
         let c = t.act(point: y.centerOfMass)
         let r = t.rotation
-        let ic = r * y.rotationalInertia * r.transposed
+        // R I_c Rᵀ is symmetric: (R I_c) times Rᵀ for the upper triangle only.
+        let ri = r * y.rotationalInertia
+        let r0 = r.row0, r1 = r.row1, r2 = r.row2
+        let i00 = ri.row0.dot(r0), i01 = ri.row0.dot(r1), i02 = ri.row0.dot(r2)
+        let i11 = ri.row1.dot(r1), i12 = ri.row1.dot(r2), i22 = ri.row2.dot(r2)
         let m = y.mass
         let cc = c.dot(c)
+        let x01 = i01 - m * c.x * c.y, x02 = i02 - m * c.x * c.z, x12 = i12 - m * c.y * c.z
         mass = m
         moment = m * c
         inertia = Matrix3(
-            ic.m00 + m * (cc - c.x * c.x), ic.m01 - m * c.x * c.y, ic.m02 - m * c.x * c.z,
-            ic.m10 - m * c.y * c.x, ic.m11 + m * (cc - c.y * c.y), ic.m12 - m * c.y * c.z,
-            ic.m20 - m * c.z * c.x, ic.m21 - m * c.z * c.y, ic.m22 + m * (cc - c.z * c.z)
+            i00 + m * (cc - c.x * c.x), x01, x02,
+            x01, i11 + m * (cc - c.y * c.y), x12,
+            x02, x12, i22 + m * (cc - c.z * c.z)
         )
     }
 
@@ -89,6 +94,37 @@ extension RobotModel {
                 let mki = ws.worldSubspaces[k].dot(f)
                 ws.treeMassMatrix[i * n + k] = mki
                 ws.treeMassMatrix[k * n + i] = mki
+                k = parents[k]
+            }
+            let p = parents[i]
+            if p >= 0 { ws.worldComposites[p] += yc }
+        }
+    }
+
+    /// CRBA for models without mimic joints (treeCount = dof) in one pass over q: forward
+    /// kinematics, S_i and ⁰Y_i together, then `crbaWorldKernel`'s backward sweep straight into
+    /// `ws.massMatrix`.
+    func crbaFusedKernel(_ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>) {
+        let n = dof
+        for i in 0 ..< n {
+            let m = jointPose(i, q[i])
+            ws.parentPoses[i] = m
+            let p = parents[i]
+            let pose = p < 0 ? m : ws.poses[p] * m
+            ws.poses[i] = pose
+            ws.worldSubspaces[i] = worldSubspace(i, pose)
+            ws.worldComposites[i] = OriginInertia(inertias[i], in: pose)
+        }
+        for k in 0 ..< n * n { ws.massMatrix[k] = 0 }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let yc = ws.worldComposites[i]
+            let f = yc * ws.worldSubspaces[i]
+            ws.massMatrix[i * n + i] = ws.worldSubspaces[i].dot(f) + armatures[i]
+            var k = parents[i]
+            while k >= 0 {
+                let mki = ws.worldSubspaces[k].dot(f)
+                ws.massMatrix[i * n + k] = mki
+                ws.massMatrix[k * n + i] = mki
                 k = parents[k]
             }
             let p = parents[i]
