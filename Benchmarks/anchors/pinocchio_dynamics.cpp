@@ -27,8 +27,8 @@
 //                   one (robotd fills both); the faster of Convention::WORLD and LOCAL
 //   aba             aba(q, v, τ) with armature (no damping or friction on either side); the
 //                   faster of Convention::LOCAL and WORLD (both in "conventions_ns_per_call")
-//   aba_derivatives computeABADerivatives(q, v, τ): ddq, ∂ddq/∂q, ∂ddq/∂v and M⁻¹ (Pinocchio
-//                   fills M⁻¹'s upper triangle; robotd fills both)
+//   aba_derivatives computeABADerivatives(q, v, τ): ddq, ∂ddq/∂q, ∂ddq/∂v and M⁻¹ (both
+//                   triangles on both sides)
 #include <pinocchio/algorithm/aba-derivatives.hpp>
 #include <pinocchio/algorithm/aba.hpp>
 #include <pinocchio/algorithm/crba.hpp>
