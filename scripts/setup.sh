@@ -3,14 +3,17 @@
 # installed. As root it runs apt-get itself; otherwise it prints the exact command to run.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also the Python reference tools the test suite uses as oracles,
-#                             systemd (systemd-analyze) for the unit-file checks, and rt-tests
-#                             (cyclictest, the anchor `robotd bench loop` runs side by side)
+#                             systemd (systemd-analyze) for the unit-file checks, rt-tests
+#                             (cyclictest, the anchor `robotd bench loop` runs side by side) and
+#                             g++ with Eigen for the Pinocchio anchor of `robotd bench dynamics`
 set -euo pipefail
 
 debs=(pkg-config libopenblas-dev liblapacke-dev libserialport-dev libsystemd-dev libsqlite3-dev python3 python3-pip)
 # The test suite checks the systemd units offline (systemd-analyze verify, systemd-sysusers,
 # systemd-tmpfiles --root): only --test needs the systemd package. It does not boot anything.
-if [ "${1:-}" = "--test" ]; then debs+=(systemd rt-tests); fi
+# `robotd bench dynamics` compiles its Pinocchio anchor (Benchmarks/anchors/pinocchio_dynamics.cpp)
+# against pin's headers, which need Eigen's: the cmeel packages do not ship them.
+if [ "${1:-}" = "--test" ]; then debs+=(systemd rt-tests g++ libeigen3-dev); fi
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -172,23 +172,29 @@ struct BenchCommand: ParsableCommand {
             discussion: """
                 Each algorithm runs in batches of --calls calls over a fixed set of random states; \
                 the reported figure is the median over --batches batches of (batch time / calls), \
-                single-threaded, after a warm-up.
+                single-threaded, after a warm-up. Pinocchio (pip pin, its headers compiled once with \
+                g++ -O3 -march=native into $TMPDIR/robotd-anchors) does the same on the same states, \
+                alternating with robotd over --rounds rounds: "anchor" and "time_ratio_to_anchor" \
+                (robotd / Pinocchio, < 1 = robotd faster, median over rounds).
                 """
         )
 
         @Option(help: "Path to the robot's URDF.") var urdf: String
         @Option(parsing: .unconditional, help: "Calls per timed batch.") var calls = 2000
         @Option(parsing: .unconditional, help: "Timed batches (the median is reported).") var batches = 101
+        @Option(parsing: .unconditional, help: "Rounds of robotd then Pinocchio (the medians over rounds are reported).") var rounds = 3
+        @Flag(help: "Skip the Pinocchio anchor.") var noAnchor = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
 
         func validate() throws {
-            guard calls > 0, batches > 0 else { throw ValidationError("--calls and --batches must be positive") }
+            guard calls > 0, batches > 0, rounds > 0 else { throw ValidationError("--calls, --batches and --rounds must be positive") }
         }
 
         func run() throws {
             Startup.configureMath()
             let model = try RobotLoading.load(urdfPath: urdf)
-            try JSONOutput.print(DynamicsBenchmark(model: model, calls: calls, batches: batches).report())
+            let benchmark = DynamicsBenchmark(model: model, calls: calls, batches: batches)
+            try JSONOutput.print(benchmark.report(urdfPath: noAnchor ? nil : urdf, rounds: rounds))
         }
     }
 }

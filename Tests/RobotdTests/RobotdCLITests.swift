@@ -99,13 +99,41 @@ import Testing
     }
 
     @Test func benchDynamicsPrintsEveryAlgorithm() throws {
-        let run = try TestSupport.run(TestSupport.robotdPath, ["bench", "dynamics", "--urdf", TestSupport.urdfPath("sim6"), "--calls", "20", "--batches", "3", "--json"])
+        let run = try TestSupport.run(TestSupport.robotdPath, ["bench", "dynamics", "--urdf", TestSupport.urdfPath("sim6"), "--calls", "20", "--batches", "3", "--no-anchor", "--json"])
         try #require(run.status == 0, "\(run.stderr)")
         let out = try #require(try TestSupport.json(run.stdout) as? [String: Any])
         #expect(out["robot"] as? String != nil && out["dof"] as? Int == 6)
         let ns = try #require(out["ns_per_call"] as? [String: Double])
         #expect(Set(ns.keys) == ["fk", "jacobian", "rnea", "crba", "aba", "aba_derivatives"])
         #expect(ns.values.allSatisfy { $0 > 0 })
+        #expect(out["anchor"] == nil)
+    }
+
+    /// With Pinocchio installed (scripts/setup.sh --test) the anchor runs on the same states and
+    /// computes the same results (agreement to rounding at the first state); the first run on a
+    /// machine compiles it (minutes), later ones reuse $TMPDIR/robotd-anchors. Without it the
+    /// report says why and still has robotd's figures.
+    @Test func benchDynamicsRunsPinocchioSideBySide() throws {
+        let run = try TestSupport.run(TestSupport.robotdPath, ["bench", "dynamics", "--urdf", TestSupport.urdfPath("koch"), "--calls", "20", "--batches", "3", "--rounds", "2", "--json"])
+        try #require(run.status == 0, "\(run.stderr)")
+        let out = try #require(try TestSupport.json(run.stdout) as? [String: Any])
+        let functions: Set<String> = ["fk", "jacobian", "rnea", "crba", "aba", "aba_derivatives"]
+        #expect(Set(try #require(out["ns_per_call"] as? [String: Double]).keys) == functions)
+        let anchor = try #require(out["anchor"] as? [String: Any])
+        #expect(anchor["name"] as? String == "pinocchio")
+        guard anchor["available"] as? Bool == true else {
+            #expect(!((anchor["reason"] as? String) ?? "").isEmpty)
+            return
+        }
+        #expect(anchor["version"] as? String == "4.0.0")
+        #expect(Set(try #require(anchor["ns_per_call"] as? [String: Double]).keys) == functions)
+        let ratios = try #require(out["time_ratio_to_anchor"] as? [String: Double])
+        #expect(Set(ratios.keys) == functions && ratios.values.allSatisfy { $0 > 0 && $0.isFinite })
+        #expect(out["rounds"] as? Int == 2)
+        // Same model, same state, same results: both sides are exact algorithms in double precision.
+        let agreement = try #require(out["anchor_agreement"] as? [String: Double])
+        #expect(Set(agreement.keys) == ["rnea", "crba", "aba", "ddq_dq", "ddq_dv", "jacobian"])
+        for (key, difference) in agreement { #expect(difference < 1e-8, "\(key): \(difference)") }
     }
 
     /// A short `bench adapt` (rounds every 2 s of simulated time): the JSON the issue asks for,

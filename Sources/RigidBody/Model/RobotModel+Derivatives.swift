@@ -2,17 +2,15 @@ import LinearAlgebra
 
 extension RobotModel {
     /// Analytic partial derivatives of RNEA, ∂τ/∂q and ∂τ/∂v at (q, v, a), into `ws.tauDq` and
-    /// `ws.tauDv` (column j = derivative with respect to q_j or v_j). Also leaves RNEA's results.
+    /// `ws.tauDv` (column j = derivative with respect to q_j or v_j). Also leaves τ in `ws.tau`
+    /// and the poses.
     ///
-    /// Forward-mode differentiation of the recursion, one joint direction at a time. Perturbing
-    /// q_j rotates (or shifts) frame j by exp(δ S_j), so d(X_j m)/dq_j = −S_j × (X_j m) and
-    /// d(X_jᵀ f)/dq_j = X_jᵀ (S_j ×* f). Only j's subtree moves; its ancestors see the extra force:
-    ///   q_j:  v̇_j = −S_j × v_j,  ȧ_j = −S_j × (X_j a_λ) + v̇_j × S_j q̇_j
-    ///   v_j:  v̇_j = S_j,          ȧ_j = v_j × S_j
-    ///   subtree k ≠ j: v̇_k = X_k v̇_λ, ȧ_k = X_k ȧ_λ + v̇_k × S_k q̇_k
-    ///   ḟ_k = I_k ȧ_k + v̇_k ×* I_k v_k + v_k ×* I_k v̇_k, summed up the tree like f, plus
-    ///   X_jᵀ (S_j ×* f_j) entering j's parent for the q direction; τ̇_k = S_kᵀ ḟ_k.
-    /// Exact to rounding (finite differences are only the test oracle). O(dof²).
+    /// One forward and one backward sweep in the base frame (`rneaDerivativesWorldKernel`,
+    /// Carpentier & Mansard 2018), O(dof · subtree). Exact to rounding (finite differences and
+    /// Pinocchio are the test oracles; `rneaTreeDerivatives`, forward-mode differentiation of
+    /// the joint-frame recursion, is the reference it is tested against).
+    /// With mimic joints it runs on the tree at (G q + c, G v, G a) and returns
+    /// Gᵀ (∂τ_tree/∂q_tree) G: τ = Gᵀ τ_tree(G q + c, G v, G a).
     /// - Note: Real-time safe: no allocation, no locks.
     public func rneaDerivatives(_ ws: inout RobotWorkspace, q: [Double], v: [Double], a: [Double]) {
         precondition(q.count == dof && v.count == dof && a.count == dof, "q, v, a must have \(dof) entries")
@@ -20,29 +18,28 @@ extension RobotModel {
             v.withUnsafeBufferPointer { v in
                 a.withUnsafeBufferPointer { a in
                     if hasMimic {
-                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in
-                            rneaKernel(&ws, q: qt, v: vt!, a: at)
-                            rneaDerivativesAfterRNEA(&ws, v: vt!)
-                        }
+                        withTreeCoordinates(q: q, v: v, a: a) { qt, vt, at in rneaDerivativesWorldKernel(&ws, q: qt, v: vt!, a: at!) }
                     } else {
-                        rneaKernel(&ws, q: q, v: v, a: a)
-                        rneaDerivativesAfterRNEA(&ws, v: v)
+                        rneaDerivativesWorldKernel(&ws, q: q, v: v, a: a)
                     }
                 }
             }
         }
         reduceVector(&ws.tau, ws.treeTau)
-    }
-
-    /// The derivative sweeps on the tree's coordinates; reads what `rneaKernel` left in `ws`.
-    /// Writes ∂τ_tree/∂q_tree into `ws.treeTauDq` (and ∂/∂v) and their reductions
-    /// Gᵀ (∂τ_tree/∂q_tree) G into `ws.tauDq` (and `ws.tauDv`): τ = Gᵀ τ_tree(G q + c, G v, G a).
-    func rneaDerivativesAfterRNEA(_ ws: inout RobotWorkspace, v: UnsafeBufferPointer<Double>) {
-        rneaTreeDerivatives(&ws, v: v)
         reduceMatrix(&ws.tauDq, ws.treeTauDq)
         reduceMatrix(&ws.tauDv, ws.treeTauDv)
     }
 
+    /// The joint-frame derivative sweeps (forward mode, one joint direction at a time) on the
+    /// tree's coordinates; reads what `rneaKernel` left in `ws`, writes `ws.treeTauDq` and
+    /// `ws.treeTauDv`. The reference for `rneaDerivativesWorldKernel` in the tests:
+    ///   perturbing q_j rotates (or shifts) frame j by exp(δ S_j), so d(X_j m)/dq_j = −S_j × (X_j m)
+    ///   and d(X_jᵀ f)/dq_j = X_jᵀ (S_j ×* f). Only j's subtree moves; its ancestors see the extra force:
+    ///   q_j:  v̇_j = −S_j × v_j,  ȧ_j = −S_j × (X_j a_λ) + v̇_j × S_j q̇_j
+    ///   v_j:  v̇_j = S_j,          ȧ_j = v_j × S_j
+    ///   subtree k ≠ j: v̇_k = X_k v̇_λ, ȧ_k = X_k ȧ_λ + v̇_k × S_k q̇_k
+    ///   ḟ_k = I_k ȧ_k + v̇_k ×* I_k v_k + v_k ×* I_k v̇_k, summed up the tree like f, plus
+    ///   X_jᵀ (S_j ×* f_j) entering j's parent for the q direction; τ̇_k = S_kᵀ ḟ_k.
     func rneaTreeDerivatives(_ ws: inout RobotWorkspace, v: UnsafeBufferPointer<Double>) {
         let n = treeCount
         let a0 = baseAcceleration
@@ -122,8 +119,10 @@ extension RobotModel {
     /// Forward dynamics and its analytic derivatives at (q, v, τ):
     /// `ws.ddq` = ABA(q, v, τ); differentiating RNEA(q, v, ddq(q, v, τ)) = τ gives
     ///   ∂ddq/∂q = −M⁻¹ ∂τ/∂q|ₐ₌ddq,  ∂ddq/∂v = −M⁻¹ ∂τ/∂v|ₐ₌ddq,  ∂ddq/∂τ = M⁻¹,
-    /// written to `ws.ddqDq`, `ws.ddqDv` and `ws.massMatrixInverse` (M from CRBA, inverted through
-    /// its Cholesky factor). Rigid-body terms only.
+    /// written to `ws.ddqDq`, `ws.ddqDv` and `ws.massMatrixInverse`: ddq by ABA, then one
+    /// world-frame sweep (`rneaDerivativesWorldKernel`) gives ∂τ/∂q, ∂τ/∂v at a = ddq and M
+    /// (left in `ws.massMatrix`), M⁻¹ through its Cholesky factor. Pinocchio's
+    /// computeABADerivatives computes the same four results. Rigid-body terms only.
     /// - Returns: `false` if M is not numerically positive definite (then the derivatives are not
     ///   valid); `true` otherwise.
     /// - Note: Real-time safe: no allocation, no locks.
@@ -142,29 +141,38 @@ extension RobotModel {
                 }
                 return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { ddq in
                     for i in 0 ..< n { ddq[i] = ws.ddq[i] }
+                    // One sweep gives ∂τ/∂q, ∂τ/∂v at a = ddq and M (= ∂τ/∂a).
                     if hasMimic {
                         withTreeCoordinates(q: q, v: v, a: UnsafeBufferPointer(ddq)) { qt, vt, at in
-                            rneaKernel(&ws, q: qt, v: vt!, a: at)
-                            rneaDerivativesAfterRNEA(&ws, v: vt!)
+                            rneaDerivativesWorldKernel(&ws, q: qt, v: vt!, a: at!)
                         }
                     } else {
-                        rneaKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
-                        rneaDerivativesAfterRNEA(&ws, v: v)
+                        rneaDerivativesWorldKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
                     }
-                    crbaFromPoses(&ws)
+                    reduceMatrix(&ws.tauDq, ws.treeTauDq)
+                    reduceMatrix(&ws.tauDv, ws.treeTauDv)
+                    reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
                     guard invertMassMatrix(&ws) else { return false }
-                    for c in 0 ..< n {
-                        for r in 0 ..< n {
-                            var sq = 0.0, sv = 0.0
-                            for k in 0 ..< n {
-                                let minv = ws.massMatrixInverse[k * n + r]
-                                sq += minv * ws.tauDq[c * n + k]
-                                sv += minv * ws.tauDv[c * n + k]
+                    // ∂ddq/∂q = −M⁻¹ ∂τ/∂q and ∂ddq/∂v = −M⁻¹ ∂τ/∂v, column-major, on raw
+                    // pointers (the inputs are local references: no copy, no uniqueness checks).
+                    let minv = ws.massMatrixInverse
+                    func product(_ source: [Double], into out: inout [Double]) {
+                        minv.withUnsafeBufferPointer { minv in
+                            source.withUnsafeBufferPointer { source in
+                                out.withUnsafeMutableBufferPointer { out in
+                                    for c in 0 ..< n {
+                                        for r in 0 ..< n {
+                                            var s = 0.0
+                                            for k in 0 ..< n { s += minv[k * n + r] * source[c * n + k] }
+                                            out[c * n + r] = -s
+                                        }
+                                    }
+                                }
                             }
-                            ws.ddqDq[c * n + r] = -sq
-                            ws.ddqDv[c * n + r] = -sv
                         }
                     }
+                    product(ws.tauDq, into: &ws.ddqDq)
+                    product(ws.tauDv, into: &ws.ddqDv)
                     return true
                 }
             }

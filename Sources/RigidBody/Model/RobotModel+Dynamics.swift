@@ -88,13 +88,25 @@ extension RobotModel {
     ///   M_ij = M_ji = S_jᵀ (X ancestors… F) for every ancestor j of i.
     /// - Note: Real-time safe: no allocation, no locks.
     public func crba(_ ws: inout RobotWorkspace, q: [Double]) {
-        forwardKinematics(&ws, q: q)
-        crbaFromPoses(&ws)
+        guard !hasMimic else {
+            forwardKinematics(&ws, q: q)
+            crbaFromPoses(&ws)
+            return
+        }
+        precondition(q.count == dof, "q has \(q.count) entries, the model has \(dof) joints")
+        q.withUnsafeBufferPointer { q in crbaFusedKernel(&ws, q: q) }
     }
 
-    /// CRBA on the poses already in `ws.parentPoses`: M_tree into `ws.treeMassMatrix`, then
-    /// M = Gᵀ M_tree G into `ws.massMatrix`.
+    /// CRBA on the poses already in `ws.poses`: M_tree into `ws.treeMassMatrix` (in the base
+    /// frame, `crbaWorldKernel`), then M = Gᵀ M_tree G into `ws.massMatrix`.
     func crbaFromPoses(_ ws: inout RobotWorkspace) {
+        crbaWorldKernel(&ws)
+        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
+    }
+
+    /// The joint-frame CRBA (each column carried up the chain by ^λX_j) on `ws.parentPoses`, into
+    /// `ws.treeMassMatrix`: the reference the world-frame kernel is tested against.
+    func crbaLocalKernel(_ ws: inout RobotWorkspace) {
         let n = treeCount
         for i in 0 ..< n { ws.compositeInertias[i] = inertias[i] }
         for i in stride(from: n - 1, through: 0, by: -1) {
@@ -119,7 +131,6 @@ extension RobotModel {
                 ws.treeMassMatrix[j * n + i] = 0
             }
         }
-        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
     }
 
     /// Whether joint `a` is an ancestor of joint `b` (subtrees are contiguous in DFS order).
@@ -182,8 +193,20 @@ extension RobotModel {
         }
     }
 
-    /// ABA proper, for models without mimic joints (treeCount = dof).
+    /// ABA proper, for models without mimic joints (treeCount = dof): in the base frame
+    /// (`abaWorldKernel`), which spares the per-joint transform of the articulated inertia.
+    @inline(__always)
     func abaKernel(
+        _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+        tau: UnsafeBufferPointer<Double>
+    ) {
+        abaWorldKernel(&ws, q: q, v: v, tau: tau)
+    }
+
+    /// ABA in joint frames (each articulated inertia carried to its parent by ^λX_i): the
+    /// reference `abaWorldKernel` is tested against. Also leaves joint-frame twists and
+    /// accelerations in `ws.velocities` and `ws.accelerations`.
+    func abaLocalKernel(
         _ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
         tau: UnsafeBufferPointer<Double>
     ) {

@@ -46,14 +46,27 @@ extension RobotModel {
     /// - Note: Real-time safe: no allocation.
     @inline(__always)
     func reduceVector(_ out: inout [Double], _ tree: [Double]) {
+        guard hasMimic else {
+            for j in 0 ..< dof { out[j] = tree[j] }
+            return
+        }
         for j in 0 ..< dof { out[j] = 0 }
         for t in 0 ..< treeCount { out[coordinates[t]] += multipliers[t] * tree[t] }
     }
 
-    /// out = Gᵀ tree G, both column-major: (dof × dof) ← (treeCount × treeCount).
+    /// out = Gᵀ tree G, both column-major: (dof × dof) ← (treeCount × treeCount). Without mimic
+    /// joints a copy.
     /// - Note: Real-time safe: no allocation.
     @inline(__always)
     func reduceMatrix(_ out: inout [Double], _ tree: [Double]) {
+        guard hasMimic else {
+            out.withUnsafeMutableBufferPointer { o in
+                tree.withUnsafeBufferPointer { t in
+                    for k in 0 ..< o.count { o[k] = t[k] }
+                }
+            }
+            return
+        }
         let n = dof, nt = treeCount
         for k in 0 ..< n * n { out[k] = 0 }
         for c in 0 ..< nt {

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import RealModule
 
 /// An immutable kinematic tree built from a URDF: the moving joints in depth-first order (parents
 /// before children, every subtree contiguous), their bodies (links merged across fixed joints) and
@@ -106,6 +107,9 @@ public struct RobotModel: Sendable {
     /// Unit joint axis in the joint frame.
     @usableFromInline let axes: [Vector3]
     @usableFromInline let isPrismatic: [Bool]
+    /// Revolute joints about exactly +x, +y or +z (1, 2, 3; 0 otherwise): `jointPose` rotates
+    /// two columns of the placement instead of forming and multiplying a general rotation.
+    @usableFromInline let principalAxes: [UInt8]
     /// Motion subspace S_i in the joint frame: (axis, 0) revolute, (0, axis) prismatic.
     @usableFromInline let subspaces: [Motion]
     /// Body inertia of joint i (links merged across fixed joints), in joint i's frame.
@@ -287,6 +291,15 @@ public struct RobotModel: Sendable {
         self.placements = placements
         self.axes = axes
         self.isPrismatic = prismatic
+        self.principalAxes = zip(axes, prismatic).map { a, p in
+            guard !p else { return 0 }
+            switch (a.x, a.y, a.z) {
+            case (1, 0, 0): return 1
+            case (0, 1, 0): return 2
+            case (0, 0, 1): return 3
+            default: return 0
+            }
+        }
         self.subspaces = zip(axes, prismatic).map { a, p in
             p ? Motion(angular: .zero, linear: a) : Motion(angular: a, linear: .zero)
         }
@@ -457,12 +470,39 @@ public struct RobotModel: Sendable {
 
     /// Pose of tree joint `i`'s frame relative to its parent for joint position `qi`:
     /// ^λM_i = placement_i · M_J(q_i), with M_J a rotation about (or a translation along) the axis.
+    /// About a principal axis, R · R_z(q) (say) only mixes R's first two columns:
+    /// (c r₀ + s r₁, −s r₀ + c r₁, r₂), likewise for x (columns 1, 2) and y (columns 2, 0).
     @inline(__always)
     func jointPose(_ i: Int, _ qi: Double) -> Transform {
         let t = placements[i]
         if isPrismatic[i] {
             return Transform(rotation: t.rotation, translation: t.translation + t.rotation * (qi * axes[i]))
         }
-        return Transform(rotation: t.rotation * Matrix3.rotation(axis: axes[i], angle: qi), translation: t.translation)
+        let r = t.rotation
+        switch principalAxes[i] {
+        case 3:
+            let s = Double.sin(qi), c = Double.cos(qi)
+            return Transform(rotation: Matrix3(
+                c * r.m00 + s * r.m01, c * r.m01 - s * r.m00, r.m02,
+                c * r.m10 + s * r.m11, c * r.m11 - s * r.m10, r.m12,
+                c * r.m20 + s * r.m21, c * r.m21 - s * r.m20, r.m22
+            ), translation: t.translation)
+        case 2:
+            let s = Double.sin(qi), c = Double.cos(qi)
+            return Transform(rotation: Matrix3(
+                c * r.m00 - s * r.m02, r.m01, s * r.m00 + c * r.m02,
+                c * r.m10 - s * r.m12, r.m11, s * r.m10 + c * r.m12,
+                c * r.m20 - s * r.m22, r.m21, s * r.m20 + c * r.m22
+            ), translation: t.translation)
+        case 1:
+            let s = Double.sin(qi), c = Double.cos(qi)
+            return Transform(rotation: Matrix3(
+                r.m00, c * r.m01 + s * r.m02, c * r.m02 - s * r.m01,
+                r.m10, c * r.m11 + s * r.m12, c * r.m12 - s * r.m11,
+                r.m20, c * r.m21 + s * r.m22, c * r.m22 - s * r.m21
+            ), translation: t.translation)
+        default:
+            return Transform(rotation: r * Matrix3.rotation(axis: axes[i], angle: qi), translation: t.translation)
+        }
     }
 }

@@ -17,9 +17,9 @@ public struct RobotWorkspace: Sendable {
     public internal(set) var parentPoses: [Transform]
     /// ^0M_i: tree joint i's frame in the base frame.
     public internal(set) var poses: [Transform]
-    /// Body twists in joint frames.
+    /// Body twists in joint frames (after `rnea`, `bias` or the energy functions).
     public internal(set) var velocities: [Motion]
-    /// Body spatial accelerations (including the gravity offset) in joint frames.
+    /// Body spatial accelerations (including the gravity offset) in joint frames (after `rnea`).
     public internal(set) var accelerations: [Motion]
     /// RNEA: total force transmitted by joint i (body plus subtree), in joint frame i.
     public internal(set) var forces: [Force]
@@ -62,6 +62,23 @@ public struct RobotWorkspace: Sendable {
     @usableFromInline var dvV: [Motion]
     @usableFromInline var daV: [Motion]
     @usableFromInline var dfV: [Force]
+    // World-frame sweeps (RobotModel+WorldFrame.swift), per tree joint: S_i, twist, acceleration
+    // (with −g), inertia (composite after the backward sweep), force, ∂v/∂q, ∂a/∂q, ∂a/∂v
+    // directions, B's 3×3 block and momentum, F = Y^c S, ∂f/∂q, ∂f/∂v, B^cᵀ S.
+    var worldSubspaces: [Motion]
+    var worldVelocities: [Motion]
+    var worldAccelerations: [Motion]
+    var worldComposites: [OriginInertia]
+    var worldForces: [Force]
+    var dVdq: [Motion]
+    var dAdq: [Motion]
+    var dAdv: [Motion]
+    var variationBlocks: [Matrix3]
+    var variationMomenta: [Vector3]
+    var dFda: [Force]
+    var dFdq: [Force]
+    var dFdv: [Force]
+    var dYtJ: [Vector3]
     // Cholesky factor scratch, (dof × dof).
     @usableFromInline var factor: [Double]
     // Integrator scratch.
@@ -103,6 +120,20 @@ public struct RobotWorkspace: Sendable {
         dvV = Array(repeating: .zero, count: nt)
         daV = Array(repeating: .zero, count: nt)
         dfV = Array(repeating: .zero, count: nt)
+        worldSubspaces = Array(repeating: .zero, count: nt)
+        worldVelocities = Array(repeating: .zero, count: nt)
+        worldAccelerations = Array(repeating: .zero, count: nt)
+        worldComposites = Array(repeating: .zero, count: nt)
+        worldForces = Array(repeating: .zero, count: nt)
+        dVdq = Array(repeating: .zero, count: nt)
+        dAdq = Array(repeating: .zero, count: nt)
+        dAdv = Array(repeating: .zero, count: nt)
+        variationBlocks = Array(repeating: .zero, count: nt)
+        variationMomenta = Array(repeating: .zero, count: nt)
+        dFda = Array(repeating: .zero, count: nt)
+        dFdq = Array(repeating: .zero, count: nt)
+        dFdv = Array(repeating: .zero, count: nt)
+        dYtJ = Array(repeating: .zero, count: nt)
         factor = Array(repeating: 0, count: n * n)
         scratchQ = Array(repeating: 0, count: n)
         scratchV = Array(repeating: 0, count: n)
