@@ -16,6 +16,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLapack", path: "Sources/CLapack", pkgConfig: "lapacke"),
         .target(name: "CVectorMath"),
+        .target(name: "CRiccati"),
         .target(name: "LinearAlgebra", dependencies: ["CLapack", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "RigidBody", dependencies: ["LinearAlgebra", .product(name: "RealModule", package: "swift-numerics")]),
         .target(
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "ControlRuntime", dependencies: ["Control", "RigidBody", "RobotInterface"]),
         .target(
             name: "Planning",
-            dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ControlRuntime", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["RigidBody", "LinearAlgebra", "Learning", "ControlRuntime", "CRiccati", .product(name: "RealModule", package: "swift-numerics")]
         ),
         .target(name: "ModelFiles", dependencies: ["Learning"]),
         .target(name: "CLinuxRT"),
