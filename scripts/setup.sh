@@ -55,7 +55,7 @@ if [ "${1:-}" = "--test" ]; then
     # the servo vendors' SDKs (dynamixel-sdk, feetech-servo-sdk: servo-bus packets), pyarrow (Parquet
     # files). Crocoddyl 3.2.1 only works with Pinocchio 4.0.0 (4.1.0 imports but computes garbage),
     # hence the version check.
-    if ! python3 -c "import pinocchio, mujoco, numpy, crocoddyl, safetensors, dynamixel_sdk, scservo_sdk, pyarrow; assert pinocchio.__version__ == '4.0.0'" >/dev/null 2>&1; then
+    if ! python3 -c "import os, cmeel, pinocchio, mujoco, numpy, crocoddyl, safetensors, dynamixel_sdk, scservo_sdk, pyarrow; assert pinocchio.__version__ == '4.0.0'; assert os.path.exists(os.path.join(os.path.dirname(list(cmeel.__path__)[0]), 'cmeel.prefix/include/urdfdom_headers/urdf_model/model.h'))" >/dev/null 2>&1; then
         echo "setup: installing Python test oracles (scripts/requirements-test.txt)"
         pip_install -r "$(dirname "$0")/requirements-test.txt"
     fi
