@@ -23,9 +23,13 @@ extension ControlService {
             let from = access.telemetry().mode
             guard teleop.operatorTookOver(autonomous: from == .policy || from == .mpc) else { return }
             takeoverInFlight = true
+            // Set before the loop acknowledges: its telemetry shows `teleop` a tick before the
+            // acknowledgement reaches this event loop, and a `status` or `teleop.handback` in
+            // between must already see where the takeover came from.
+            takeoverFrom = from
             commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().whenComplete { result in
                 self.takeoverInFlight = false
-                if case .success = result { self.takeoverFrom = from }
+                if case .failure = result, self.takeoverFrom == from { self.takeoverFrom = nil }
             }
         }
     }
@@ -56,9 +60,13 @@ extension ControlService {
             throw .wrongMode("teleop.takeover takes the arm from policy or mpc; \(hint)", mode: "\(from)")
         }
         try checkTorqueAllowed("teleop.takeover")
+        // Set before the acknowledgement, as in `watchForTakeover`.
+        takeoverFrom = from
         return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().map { mode in
-            self.takeoverFrom = from
-            return TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json
+            TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json
+        }.flatMapErrorThrowing { error in
+            if self.takeoverFrom == from { self.takeoverFrom = nil }
+            throw error
         }.nonisolated()
     }
 

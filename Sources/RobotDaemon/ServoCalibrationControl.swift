@@ -103,7 +103,8 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             }
             procedure = box.procedure
             session.withLock { $0?.procedure = procedure }
-            startPolling()
+            // The job's own bus cycles published counts read before every offset was written.
+            startPolling(after: driver.presentCounts()?.sample ?? 0)
             logger.notice("calibration: zero pose captured, homing offsets \(procedure.homingOffsets)")
             return status()
         }
@@ -137,7 +138,7 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             do throws(CalibrationError) {
                 try driver.calibrate(adopting: calibration) { (bus) throws(CalibrationError) in try bus.apply(calibration) }
             } catch {
-                startPolling()
+                startPolling(after: driver.presentCounts()?.sample ?? 0)
                 throw Self.rpc(error)
             }
             let file = record.current.file
@@ -174,7 +175,7 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             do throws(CalibrationError) {
                 try driver.calibrate { (bus) throws(CalibrationError) in try bus.apply(previous) }
             } catch {
-                if s.procedure.phase == .sweep { startPolling() }
+                if s.procedure.phase == .sweep { startPolling(after: driver.presentCounts()?.sample ?? 0) }
                 throw .fault("calibration.cancel could not restore the servos' registers (\(error)); torque stays off: retry calibration.cancel",
                              fault: "bus")
             }
@@ -187,12 +188,14 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
 
     // MARK: sweep
 
-    /// Records the driver's newest counts at about 100 Hz while the sweep runs.
-    private func startPolling() {
+    /// Records the driver's newest counts at about 100 Hz while the sweep runs, from samples
+    /// numbered above `first` only (those the bus read after the last calibration job: a job's
+    /// half-written homing offsets would widen a range by the offsets' change).
+    private func startPolling(after first: UInt64) {
         guard !polling.exchange(true, ordering: .sequentiallyConsistent) else { return }
         let t = Thread { [self] in
             while polling.load(ordering: .sequentiallyConsistent) {
-                if let (counts, valid) = driver.presentCounts(), valid {
+                if let (counts, valid, sample) = driver.presentCounts(), valid, sample > first {
                     session.withLock { s in
                         if s?.procedure.phase == .sweep { s?.procedure.record(counts.map { Optional($0) }) }
                     }

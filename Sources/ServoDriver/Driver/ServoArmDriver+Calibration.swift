@@ -37,11 +37,16 @@ extension ServoArmDriver {
     public func endCalibration() { torqueBlock.withLock { $0 = nil } }
 
     /// The present-position counts of the newest state the bus delivered (valid or not), with
-    /// whether that state is fresh; nil before the first state.
+    /// whether that state is fresh and its sample number (counts up from 1, one per bus cycle);
+    /// nil before the first state.
+    ///
+    /// A calibration job's bus cycles publish states between its writes (some servos with the
+    /// new homing offset, some with the old): a caller that wants counts under the job's result
+    /// takes only samples numbered above `presentCounts()?.sample` read after the job returned.
     /// - Warning: Not real-time safe.
-    public func presentCounts() -> (counts: [Int], isValid: Bool)? {
+    public func presentCounts() -> (counts: [Int], isValid: Bool, sample: UInt64)? {
         guard let (h, counts) = slot.readCounts(), h.samples > 0 else { return nil }
-        return (counts, h.isValid)
+        return (counts, h.isValid, h.samples)
     }
 
     /// Runs `body` on the bus I/O thread between cycles, with torque off on every servo; when
