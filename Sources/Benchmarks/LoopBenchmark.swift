@@ -88,6 +88,8 @@ public enum LoopBenchmark {
         public var planner: (solves: UInt64, targets: Int, mpcTicks: Int, ticks: Int)? = nil
         /// With `socket`: what the clients measured (`SocketBenchmark.run`'s report).
         public var socket: [String: Any]? = nil
+        /// `loop.early_wake` (ns) the runner spun before each deadline.
+        public var earlyWakeNanoseconds: UInt64 = 0
 
         var periodNanoseconds: UInt64 { UInt64((1e9 / Double(rateHz)).rounded()) }
 
@@ -130,6 +132,10 @@ public enum LoopBenchmark {
                 "memory_locked": achieved.memoryLocked,
                 "timer_slack_ns": achieved.timerSlackNanoseconds ?? -1,
                 "cpu": achieved.cpu ?? -1,
+                "threads_moved_off_cpu": achieved.threadsMovedOff,
+                // loop.early_wake, and the share of the loop's CPU its spinning took.
+                "early_wake_us": Double(earlyWakeNanoseconds) / 1000,
+                "spin_cpu_fraction": seconds > 0 ? Double(s.spinTime) / (seconds * 1e9) : 0,
                 "warnings": achieved.warnings,
                 "moves": moves,
                 "final_mode": "\(finalMode)",
@@ -389,6 +395,7 @@ public enum LoopBenchmark {
                                 achieved: achieved, moves: moves, finalMode: loop.telemetry.read().mode,
                                 counterVerified: counterVerified, learning: learner.map { ($0.status.rounds, $0.status.cpus) }, bus: bus)
             report.with = options.with
+            report.earlyWakeNanoseconds = runner.earlyWakeNanoseconds
             report.rounds = rounds
             report.anchor = options.anchor ? anchor : .off
             report.planner = planner.map { ($0.statistics.solves, targets, mpcTicks, sampledTicks) }

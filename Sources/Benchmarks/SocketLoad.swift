@@ -180,8 +180,17 @@ public final class SocketLoad: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             var notifications = 0
             var closed = Set<Int>()
+            // The load stands for other processes, which may run on any CPU: a daemon in this
+            // process that reserves its loop's CPU (RealtimeThread.Options.reserveCPU) moves this
+            // thread off it too, so it takes back the mask it started with once a second.
+            let cpus = RealtimeThread.currentThreadCPUs()
+            var nextWiden = start + 1
             while !stop.isSet {
                 var now = MonotonicClock.seconds()
+                if now >= nextWiden, !cpus.isEmpty {
+                    _ = RealtimeThread.setCurrentThreadCPUs(cpus)
+                    nextWiden = now + 1
+                }
                 var wake = now + 0.005
                 for k in connections.indices where !closed.contains(k) && !connections[k].inFlight {
                     if now >= connections[k].nextSend {

@@ -71,6 +71,37 @@ int CLinuxRT_setCurrentThreadNice(int nice) {
     return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : errno;
 }
 
+#include <dirent.h>
+#include <stdlib.h>
+
+int CLinuxRT_moveOtherThreadsOffCPU(int cpu, int *moved) {
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int first_error = 0;
+    *moved = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *dir = opendir("/proc/self/task");
+        if (dir == NULL) return errno;
+        struct dirent *entry;
+        while ((entry = readdir(dir)) != NULL) {
+            char *end = NULL;
+            long tid = strtol(entry->d_name, &end, 10);
+            if (end == entry->d_name || *end != '\0' || tid <= 0 || (pid_t)tid == self) continue;
+            cpu_set_t set;
+            // A thread that exited since readdir: nothing to move.
+            if (sched_getaffinity((pid_t)tid, sizeof(set), &set) != 0) continue;
+            if (!CPU_ISSET(cpu, &set) || CPU_COUNT(&set) < 2) continue;
+            CPU_CLR(cpu, &set);
+            if (sched_setaffinity((pid_t)tid, sizeof(set), &set) == 0) {
+                *moved += 1;
+            } else if (errno != ESRCH && first_error == 0) {
+                first_error = errno;
+            }
+        }
+        closedir(dir);
+    }
+    return first_error;
+}
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>

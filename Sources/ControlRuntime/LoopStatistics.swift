@@ -25,6 +25,8 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
     public var allocationCountedTicks: UInt64 = 0
     /// Transitions the rings refused because their consumer fell behind.
     public var ringDrops: UInt64 = 0
+    /// Time spent spinning before deadlines (`loop.early_wake`), ns: the CPU that costs.
+    public var spinTime: UInt64 = 0
 
     public init() {}
 
@@ -41,6 +43,7 @@ public struct LoopStatistics: Sendable, BitwiseCopyable {
         preemptedTicks &+= other.preemptedTicks
         allocations &+= other.allocations
         allocationCountedTicks &+= other.allocationCountedTicks
+        spinTime &+= other.spinTime
         ringDrops &+= other.ringDrops
     }
 }

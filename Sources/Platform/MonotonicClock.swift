@@ -1,4 +1,5 @@
 import Glibc
+import CLinuxRT
 
 /// CLOCK_MONOTONIC in nanoseconds, and absolute sleeps on it.
 public enum MonotonicClock {
@@ -22,6 +23,20 @@ public enum MonotonicClock {
     public static func sleep(untilNanoseconds deadline: UInt64) {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+    }
+
+    /// Spins until `deadline` on the monotonic clock (`loop.early_wake`: the last stretch before
+    /// a deadline, after a sleep that ended early on purpose); returns the time spun (ns), 0 when
+    /// already past it.
+    /// - Note: Real-time safe: no allocation, no locks, no system call where the vDSO reads the clock.
+    public static func spin(untilNanoseconds deadline: UInt64) -> UInt64 {
+        let start = now()
+        var t = start
+        while t < deadline {
+            CLinuxRT_cpuRelax()
+            t = now()
+        }
+        return t &- start
     }
 
     /// CPU time consumed by the calling thread (ns): what a tick's own work costs, excluding the

@@ -12,6 +12,11 @@ public final class RealtimeThread: @unchecked Sendable {
         public var priority: Int32? = 80
         /// CPU to pin the thread to.
         public var cpu: Int? = nil
+        /// With `cpu`: move every other thread of the process off that CPU (those that may run
+        /// elsewhere), so that no thread of ours shares it with the loop; threads started later
+        /// inherit their creators' narrower masks. For the daemon's process only: a test runner
+        /// starting a control thread in-process keeps its threads where they are.
+        public var reserveCPU = false
         /// mlockall(MCL_CURRENT | MCL_FUTURE) so that page faults cannot stall the loop.
         public var lockMemory = true
         /// Thread name (≤ 15 bytes), shown by ps/top.
@@ -29,6 +34,8 @@ public final class RealtimeThread: @unchecked Sendable {
         public var scheduler: Scheduler = .other
         public var memoryLocked = false
         public var cpu: Int? = nil
+        /// Threads of the process moved off `cpu` (`Options.reserveCPU`).
+        public var threadsMovedOff = 0
         /// The thread's timer slack once set up (ns; `prctl(PR_GET_TIMERSLACK)`): 1, or 0 where
         /// the kernel zeroes it for SCHED_FIFO threads; nil if it could not be read.
         public var timerSlackNanoseconds: Int? = nil
@@ -90,6 +97,14 @@ public final class RealtimeThread: @unchecked Sendable {
         if let cpu = options.cpu {
             let rc = CLinuxRT_pinCurrentThread(Int32(cpu))
             if rc == 0 { a.cpu = cpu } else { a.warnings.append("CPU affinity \(cpu) refused: \(String(cString: strerror(rc)))") }
+            if rc == 0, options.reserveCPU {
+                var moved: Int32 = 0
+                let refused = CLinuxRT_moveOtherThreadsOffCPU(Int32(cpu), &moved)
+                a.threadsMovedOff = Int(moved)
+                if refused != 0 {
+                    a.warnings.append("could not move every other thread off CPU \(cpu): \(String(cString: strerror(refused)))")
+                }
+            }
         }
         if options.lockMemory {
             if mlockall(MCL_CURRENT | MCL_FUTURE) == 0 {

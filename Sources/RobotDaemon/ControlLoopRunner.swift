@@ -17,6 +17,10 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
     /// Ticks run after a stop request, holding the arm, before the driver is deactivated.
     public let rampTicks: Int
     public let publishEvery: UInt64
+    /// `loop.early_wake` (ns): the thread sleeps until this long before each deadline and spins
+    /// the rest, so that a wake-up delayed by less than this (timer interrupt, a halted virtual
+    /// CPU resumed, the scheduler) still starts the tick on time. 0 = sleep to the deadline.
+    public let earlyWakeNanoseconds: UInt64
     public let statistics = SeqLock(LoopStatistics())
     /// Ticks before allocation counting starts.
     public static var warmUpTicks: UInt64 { 10 }
@@ -26,12 +30,13 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
     private var thread: RealtimeThread?
 
     public init(loop: ControlLoop<Driver>, periodNanoseconds: UInt64, catchUp: FixedRateSchedule.CatchUp = .skip,
-                rampTicks: Int = 200, publishEvery: UInt64 = 50) {
+                rampTicks: Int = 200, publishEvery: UInt64 = 50, earlyWakeNanoseconds: UInt64 = 0) {
         self.loop = loop
         self.periodNanoseconds = periodNanoseconds
         self.catchUp = catchUp
         self.rampTicks = rampTicks
         self.publishEvery = max(1, publishEvery)
+        self.earlyWakeNanoseconds = min(earlyWakeNanoseconds, periodNanoseconds / 2)
     }
 
     /// Ticks run so far (any thread).
@@ -71,7 +76,12 @@ public final class ControlLoopRunner<Driver: RobotDriver>: @unchecked Sendable {
         while true {
             if stats.ticks == Self.warmUpTicks { AllocationCounter_start() }
             let deadline = schedule.deadline
-            MonotonicClock.sleep(untilNanoseconds: deadline)
+            if earlyWakeNanoseconds > 0 {
+                MonotonicClock.sleep(untilNanoseconds: deadline &- earlyWakeNanoseconds)
+                stats.spinTime &+= MonotonicClock.spin(untilNanoseconds: deadline)
+            } else {
+                MonotonicClock.sleep(untilNanoseconds: deadline)
+            }
             let wake = MonotonicClock.now()
             let cpuStart = MonotonicClock.threadCPUTime()
             let time = Double(deadline &- start) * 1e-9

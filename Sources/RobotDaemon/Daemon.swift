@@ -194,7 +194,7 @@ public enum Daemon {
             "robot": "\(config.robot.name ?? loop.model.name)", "dof": "\(loop.model.dof)",
             "rate_hz": "\(config.loop.rateHz)", "scheduler": "\(achieved.schedulerName)",
             "memory_locked": "\(achieved.memoryLocked)", "cpu": "\(achieved.cpu.map(String.init) ?? "any")",
-            "driver": "\(config.driver.kind.rawValue)",
+            "threads_moved_off_cpu": "\(achieved.threadsMovedOff)", "driver": "\(config.driver.kind.rawValue)",
         ])
 
         let faults = FaultLog()

@@ -259,14 +259,18 @@ public enum DaemonAssembly {
     /// The runner for a loop at `loop.rate_hz` with the configured catch-up policy.
     public static func runner<Driver>(_ config: DaemonConfiguration, loop: ControlLoop<Driver>, rampTicks: Int) -> ControlLoopRunner<Driver> {
         ControlLoopRunner(loop: loop, periodNanoseconds: UInt64((1e9 / Double(config.loop.rateHz)).rounded()),
-                          catchUp: config.loop.catchUp == .burst ? .burst : .skip, rampTicks: rampTicks)
+                          catchUp: config.loop.catchUp == .burst ? .burst : .skip, rampTicks: rampTicks,
+                          earlyWakeNanoseconds: UInt64((config.loop.earlyWake * 1e9).rounded()))
     }
 
-    /// The control thread's scheduling requests (`loop.rt_priority`, `cpu_affinity`, `lock_memory`).
+    /// The control thread's scheduling requests (`loop.rt_priority`, `cpu_affinity`, `lock_memory`)
+    /// for robotd's own process: a pinned loop has its CPU to itself (`RealtimeThread.Options.
+    /// reserveCPU`), the server, planner, learner and file threads run on the others.
     public static func threadOptions(_ config: DaemonConfiguration) -> RealtimeThread.Options {
         var o = RealtimeThread.Options()
         o.priority = Int32(config.loop.rtPriority)
         o.cpu = config.loop.cpuAffinity
+        o.reserveCPU = true
         o.lockMemory = config.loop.lockMemory
         return o
     }

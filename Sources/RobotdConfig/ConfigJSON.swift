@@ -69,6 +69,7 @@ public enum ConfigJSON {
                 "overrun_fault_threshold": JSONValue(c.loop.overrunFaultThreshold), "catch_up": .string(c.loop.catchUp.rawValue),
                 "flight_recorder_seconds": .number(c.loop.flightRecorderSeconds), "max_stall": .number(c.loop.maxStall),
                 "max_state_age": .number(c.loop.maxStateAge), "stale_state_fault_ticks": JSONValue(c.loop.staleStateFaultTicks),
+                "early_wake": .number(c.loop.earlyWake),
             ],
             "control": [
                 "hold": ["kp": values(c.control.hold.kp), "kd": values(c.control.hold.kd)],

@@ -21,6 +21,16 @@ extension ConfigReader {
         return cpu
     }
 
+    /// `cpu(key)`, or `auto` (plain or quoted): the caller then chooses a CPU with
+    /// `DaemonConfiguration.Loop.automaticCPU`.
+    mutating func cpuOrAuto(_ key: String) throws(ConfigError) -> (cpu: Int?, isAuto: Bool) {
+        if let n = node(key), case let .scalar(scalar) = n, scalar.string == "auto" { return (nil, true) }
+        if let n = node(key), Self.plainText(n).map({ Self.isDecimalDigits(Self.unsigned($0)) }) != true {
+            throw typeError(n, keyPath: keyPath(key), expected: "a CPU number or auto")
+        }
+        return (try cpu(key), false)
+    }
+
     /// The CPUs in the process's affinity mask (`sched_getaffinity`); empty if it cannot be read.
     static func allowedCPUs() -> [Int] {
         var set = cpu_set_t()

@@ -23,6 +23,9 @@ extension DaemonConfiguration {
         self.mpc = try MPC(reading: &mpc)
         var learning = try r.section("learning")
         self.learning = try Learning(reading: &learning)
+        if self.loop.cpuAffinityIsAuto {
+            self.loop.cpuAffinity = Loop.automaticCPU(allowed: ConfigReader.allowedCPUs(), avoiding: self.learning.cpuAffinity)
+        }
         if let cpu = self.learning.cpuAffinity, cpu == self.loop.cpuAffinity {
             throw learning.error(.invalidValue, "cpu_affinity", at: nil,
                                  "CPU \(cpu) is loop.cpu_affinity's: the learner must train away from the control thread")
@@ -180,7 +183,7 @@ extension DaemonConfiguration.Loop {
         self.init()
         rateHz = try r.int("rate_hz", default: rateHz, .closed(1, 10_000), unit: "Hz")
         rtPriority = try r.int("rt_priority", default: rtPriority, .closed(1, 99))
-        cpuAffinity = try r.cpu("cpu_affinity")
+        (cpuAffinity, cpuAffinityIsAuto) = try r.cpuOrAuto("cpu_affinity")
         lockMemory = try r.bool("lock_memory", default: lockMemory)
         overrunFaultThreshold = try r.int("overrun_fault_threshold", default: overrunFaultThreshold, .closed(1, 1000), unit: "ticks")
         catchUp = try r.enumeration("catch_up", default: catchUp)
@@ -188,6 +191,11 @@ extension DaemonConfiguration.Loop {
         maxStall = try r.double("max_stall", default: maxStall, .closed(0.005, 10), unit: "s")
         maxStateAge = try r.double("max_state_age", default: maxStateAge, .closed(0.0001, 10), unit: "s")
         staleStateFaultTicks = try r.int("stale_state_fault_ticks", default: staleStateFaultTicks, .closed(1, 10_000), unit: "ticks")
+        earlyWake = try r.double("early_wake", default: earlyWake, .closed(0, 0.001), unit: "s")
+        if earlyWake >= period / 2 {
+            throw r.error(.outOfRange, "early_wake", at: r.node("early_wake"),
+                          "\(earlyWake) s is not under half of the \(rateHz) Hz period (\(period / 2) s): the thread would spin more than it sleeps")
+        }
         try r.finish()
     }
 }
@@ -436,5 +444,16 @@ extension DaemonConfiguration.Logging {
         level = try r.enumeration("level", default: level)
         target = try r.enumeration("target", default: target)
         try r.finish()
+    }
+}
+
+extension DaemonConfiguration.Loop {
+    /// `loop.cpu_affinity: auto`: the highest-numbered CPU of `allowed` (the process's affinity
+    /// mask) other than `avoiding` (`learning.cpu_affinity`), when the mask has two CPUs or more;
+    /// nil (unpinned) on one CPU, where a reserved CPU would leave nothing for the server, the
+    /// planner and the learner. The highest, because the kernel and most processes start low.
+    public static func automaticCPU(allowed: [Int], avoiding: Int?) -> Int? {
+        guard Set(allowed).count >= 2 else { return nil }
+        return allowed.filter { $0 != avoiding }.max()
     }
 }

@@ -246,8 +246,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var rateHz = 1000
         /// SCHED_FIFO priority of the control thread, 1…99; used when the process may set it.
         public var rtPriority = 80
-        /// CPU the control thread is pinned to, ≥ 0; nil = no pinning.
+        /// CPU the control thread is pinned to, ≥ 0; nil = no pinning. With `cpu_affinity: auto`
+        /// the CPU `automaticCPU` chose when the file was read.
         public var cpuAffinity: Int? = nil
+        /// Whether the file said `auto` (check-config shows the choice as such).
+        public var cpuAffinityIsAuto = false
         /// Lock all memory (`mlockall`) so the loop never page-faults.
         public var lockMemory = true
         /// Consecutive missed deadlines before the loop faults, 1…1000.
@@ -266,6 +269,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var maxStateAge = 0.05
         /// Consecutive ticks with an invalid or stale sample before the loop faults, 1…10000.
         public var staleStateFaultTicks = 10
+        /// How long before each deadline the control thread stops sleeping and spins to it (s),
+        /// 0…0.001 and under half a period; 0 = sleep to the deadline. A wake-up delayed by less
+        /// than this still starts the tick on time, for this fraction of a period of CPU.
+        public var earlyWake = 0.0
 
         /// The default loop: 1 kHz, priority 80, memory locked.
         public init() {}

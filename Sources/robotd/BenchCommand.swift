@@ -19,7 +19,8 @@ struct BenchCommand: ParsableCommand {
                 latency and compute-time quantiles (µs), overruns, the scheduler granted, and the heap \
                 allocations the control thread made while ticking (target: 0 per tick). \
                 Side by side with cyclictest (Debian rt-tests) when it is installed and may run (root): \
-                --rounds times the loop for --seconds/--rounds, then cyclictest as long with the loop's CPU, \
+                --rounds times (default one per second) the loop for --seconds/--rounds, then cyclictest as \
+                long with the loop's CPU, \
                 SCHED_FIFO priority, period and memory locking (never both at once; --default-system, so \
                 it runs under the power management the loop has), and prints `anchor`, \
                 `time_ratio_to_anchor` (wake_p50/p99/p99_9/max and the median of the rounds' p99 ratios, \
@@ -42,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Seconds of loop (cyclictest runs as long again).") var seconds = 20.0
         @Option(parsing: .unconditional, help: "Pin the control thread (and cyclictest) to this CPU (loop.cpu_affinity); default the configuration's.") var cpu: Int?
         @Option(help: "Load beside the loop through the whole run: any of mpc, learning, socket, comma-separated.") var with: String?
-        @Option(parsing: .unconditional, help: "Alternations of the loop and cyclictest.") var rounds = 4
+        @Option(parsing: .unconditional, help: "Alternations of the loop and cyclictest; default one per second of --seconds (1…100): host noise comes in bursts of seconds, and short halves share them.") var rounds: Int?
         @Flag(inversion: .prefixedNo, help: "Run cyclictest side by side (when installed).") var anchor = true
         @Flag(help: "Same as --with learning.") var learning = false
         @Flag(help: "Print JSON (the only format; accepted for symmetry).") var json = false
@@ -62,7 +63,7 @@ struct BenchCommand: ParsableCommand {
             guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
             if let cpu, cpu < 0 { throw ValidationError("--cpu must be ≥ 0") }
             if let r = rate, !(1 ... 10_000).contains(r) { throw ValidationError("--rate must be in 1…10000 Hz") }
-            guard (1 ... 100).contains(rounds) else { throw ValidationError("--rounds must be in 1…100") }
+            if let rounds, !(1 ... 100).contains(rounds) { throw ValidationError("--rounds must be in 1…100") }
             _ = try loads()
         }
 
@@ -73,7 +74,7 @@ struct BenchCommand: ParsableCommand {
             if let cpu { c.loop.cpuAffinity = cpu }
             var o = LoopBenchmark.Options()
             o.seconds = seconds
-            o.rounds = rounds
+            o.rounds = rounds ?? min(100, max(1, Int(seconds)))
             o.with = try loads()
             o.anchor = anchor
             let report = try LoopBenchmark.run(config: c, options: o)

@@ -39,7 +39,8 @@ struct CheckConfigCommand: ParsableCommand {
             driver += ", bus \(bus.busRateHz.formatted()) Hz"
         }
         var loop = "\(config.loop.rateHz) Hz loop (priority \(config.loop.rtPriority)"
-        if let cpu = config.loop.cpuAffinity { loop += ", cpu \(cpu)" }
+        if let cpu = config.loop.cpuAffinity { loop += ", cpu \(cpu)\(config.loop.cpuAffinityIsAuto ? " (auto)" : "")" }
+        else if config.loop.cpuAffinityIsAuto { loop += ", unpinned (auto: one CPU)" }
         loop += ")"
         return "\(robot), \(driver), \(loop), log \(config.logging.level.rawValue) to \(config.logging.target.rawValue)"
     }

@@ -59,6 +59,23 @@ import Testing
         MonotonicClock.sleep(untilNanoseconds: t0 - 1_000)
         #expect(MonotonicClock.now() - t0 < 100_000_000, "a past deadline returns at once")
     }
+
+    /// `loop.early_wake`'s spin: never returns before the deadline, reports the time it spun
+    /// (from its own first clock reading to the deadline or later), and 0 for a past deadline.
+    @Test func spinsToTheDeadlineNotBeforeAndReportsTheTimeSpun() {
+        for _ in 0 ..< 20 {
+            let before = MonotonicClock.now()
+            let deadline = before + 200_000
+            let spun = MonotonicClock.spin(untilNanoseconds: deadline)
+            let after = MonotonicClock.now()
+            #expect(after >= deadline)
+            // The spin's first reading is at or after `before`: it spun at most after − before,
+            // and from that reading to the deadline at least.
+            #expect(spun <= after - before)
+            #expect(spun + (after - before) >= deadline - before)
+        }
+        #expect(MonotonicClock.spin(untilNanoseconds: MonotonicClock.now() - 1_000) == 0)
+    }
 }
 
 @Suite struct RealtimeThreadTests {

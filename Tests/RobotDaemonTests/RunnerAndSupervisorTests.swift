@@ -119,6 +119,30 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(stats.wakeLatency.total == after && stats.computeTime.total == after)
     }
 
+    /// `loop.early_wake`: the runner sleeps to 200 µs before each deadline and spins the rest;
+    /// the time spun is counted (none without it), and the tick still allocates nothing.
+    @Test(.enabled(if: BuildConfiguration.isOptimized, "needs an optimised build (make test)"))
+    func earlyWakeSpinsBeforeEachDeadlineAndAllocatesNothing() throws {
+        for early in [UInt64(0), 200_000] {
+            let (loop, _) = try Fixtures.loop()
+            let runner = ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, rampTicks: 0, publishEvery: 1,
+                                           earlyWakeNanoseconds: early)
+            #expect(runner.earlyWakeNanoseconds == early)
+            runner.start(options: testThreadOptions())
+            #expect(waitUntil(seconds: 10) { runner.statistics.read().allocationCountedTicks >= 200 })
+            runner.requestStop()
+            runner.join()
+            let s = runner.statistics.read()
+            #expect(s.allocations == 0, "\(s.allocations) allocations in \(s.allocationCountedTicks) ticks")
+            // Every tick that woke before its deadline spun; a stalled test machine may make some
+            // wake late, never all of them.
+            #expect(early == 0 ? s.spinTime == 0 : s.spinTime > 0, "spun \(s.spinTime) ns with early wake \(early) ns")
+        }
+        // At most half a period.
+        let (loop, _) = try Fixtures.loop()
+        #expect(ControlLoopRunner(loop: loop, periodNanoseconds: 1_000_000, earlyWakeNanoseconds: 900_000).earlyWakeNanoseconds == 500_000)
+    }
+
     /// The counter is live in the runner: a driver that allocates on every read is caught.
     @Test func countsAllocationsOnTheControlThread() throws {
         let (loop, _) = try Fixtures.loop { $0.allocateOnRead = true }

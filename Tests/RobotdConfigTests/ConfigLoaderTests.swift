@@ -40,7 +40,12 @@ import Testing
         #expect(config.robot.urdf == Self.repoRoot.appendingPathComponent("configs").path + "/../hardware/robots/sim6/robot.urdf")
         #expect(config.robot.name == "sim6")
         #expect(config.driver == .simulation(DaemonConfiguration.Simulation()))
-        #expect(config.loop == DaemonConfiguration.Loop())
+        // The shipped loop is pinned (auto) with a 50 µs early wake; the rest are the defaults.
+        var loop = config.loop
+        #expect(loop.cpuAffinityIsAuto && loop.earlyWake == 0.00005)
+        #expect(loop.cpuAffinity == DaemonConfiguration.Loop.automaticCPU(allowed: ConfigReader.allowedCPUs(), avoiding: nil))
+        (loop.cpuAffinity, loop.cpuAffinityIsAuto, loop.earlyWake) = (nil, false, 0)
+        #expect(loop == DaemonConfiguration.Loop())
         #expect(config.loop.rateHz == 1000)
         #expect(config.loop.period == 0.001)
         #expect(config.control == DaemonConfiguration.Control())
@@ -51,11 +56,14 @@ import Testing
         #expect(config.logging == DaemonConfiguration.Logging())
     }
 
-    /// sim.yaml spells out the defaults; if a default changes, the shipped file must follow.
+    /// sim.yaml spells out the defaults; if a default changes, the shipped file must follow. It
+    /// differs in the robot and in the loop's CPU placement (pinned, `auto`, with a 50 µs early
+    /// wake: a deployment's choice, not a default that would pin every configuration's loop).
     @Test func shippedSimConfigEqualsDefaultsExceptRobot() throws {
         let path = Self.repoRoot.appendingPathComponent("configs/sim.yaml").path
         var config = try ConfigLoader.load(path: path)
         config.robot = DaemonConfiguration.Robot()
+        (config.loop.cpuAffinity, config.loop.cpuAffinityIsAuto, config.loop.earlyWake) = (nil, false, 0)
         #expect(config == DaemonConfiguration())
     }
 
@@ -450,5 +458,41 @@ extension ConfigLoaderTests {
         expectError("learning:\n  derivatives: some\n", .invalidValue, keyPath: "learning.derivatives", line: 2, messageContains: "position")
         expectError("loop: {cpu_affinity: 1}\nlearning:\n  cpu_affinity: 1\n", .invalidValue, keyPath: "learning.cpu_affinity", line: 3,
                     messageContains: "away from the control thread")
+    }
+
+    /// `auto`: the highest CPU of the mask other than the learner's, on two CPUs or more; none on one.
+    @Test func automaticLoopCPU() {
+        typealias Loop = DaemonConfiguration.Loop
+        #expect(Loop.automaticCPU(allowed: [0, 1], avoiding: nil) == 1)
+        #expect(Loop.automaticCPU(allowed: [0, 1, 2, 3], avoiding: nil) == 3)
+        #expect(Loop.automaticCPU(allowed: [0, 1, 2, 3], avoiding: 3) == 2)
+        #expect(Loop.automaticCPU(allowed: [2, 5, 9], avoiding: 0) == 9)
+        #expect(Loop.automaticCPU(allowed: [4], avoiding: nil) == nil)
+        #expect(Loop.automaticCPU(allowed: [0, 1], avoiding: 1) == 0)
+        #expect(Loop.automaticCPU(allowed: [], avoiding: nil) == nil)
+    }
+
+    @Test func cpuAffinityAutoResolvesAgainstThisProcessAndTheLearner() throws {
+        let allowed = ConfigReader.allowedCPUs()
+        for yaml in ["loop: {cpu_affinity: auto}", "loop:\n  cpu_affinity: \"auto\"\n"] {
+            let c = try ConfigLoader.parse(yaml, file: nil, baseDirectory: nil)
+            #expect(c.loop.cpuAffinityIsAuto)
+            #expect(c.loop.cpuAffinity == (allowed.count >= 2 ? allowed.max() : nil))
+        }
+        if allowed.count >= 2, let last = allowed.max() {
+            let c = try ConfigLoader.parse("loop: {cpu_affinity: auto}\nlearning: {cpu_affinity: \(last)}", file: nil, baseDirectory: nil)
+            #expect(c.loop.cpuAffinity != last && c.loop.cpuAffinity.map(allowed.contains) == true)
+        }
+        expectError("loop:\n  cpu_affinity: last\n", .wrongType, keyPath: "loop.cpu_affinity", line: 2, messageContains: "a CPU number or auto")
+        expectError("loop:\n  cpu_affinity: 1.5\n", .wrongType, keyPath: "loop.cpu_affinity", line: 2, messageContains: "a CPU number or auto")
+    }
+
+    @Test func earlyWakeIsBoundedAndUnderHalfAPeriod() throws {
+        #expect(try ConfigLoader.parse("loop: {early_wake: 0.0001}", file: nil, baseDirectory: nil).loop.earlyWake == 0.0001)
+        #expect(DaemonConfiguration.Loop().earlyWake == 0)
+        expectError("loop:\n  early_wake: 0.002\n", .outOfRange, keyPath: "loop.early_wake", line: 2, messageContains: "0.001")
+        expectError("loop:\n  early_wake: -0.0001\n", .outOfRange, keyPath: "loop.early_wake", line: 2)
+        expectError("loop:\n  rate_hz: 2000\n  early_wake: 0.0003\n", .outOfRange, keyPath: "loop.early_wake", line: 3,
+                    messageContains: "half of the 2000 Hz period")
     }
 }

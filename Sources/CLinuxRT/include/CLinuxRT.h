@@ -20,9 +20,23 @@ int CLinuxRT_setTimerSlack(unsigned long nanoseconds);
 /// The calling thread's timer slack (ns), or -1 with errno set.
 /// The corresponding C call is `prctl(PR_GET_TIMERSLACK)` (variadic, so not importable).
 long CLinuxRT_timerSlack(void);
+/// A spin-wait hint (x86 `pause`; nothing elsewhere): spinning this way yields the core's
+/// resources to its sibling hyper-thread and costs the hypervisor less.
+static inline void CLinuxRT_cpuRelax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 /// Pins the calling thread to one CPU; returns 0 or an errno value.
 /// The corresponding C function is `pthread_setaffinity_np`.
 int CLinuxRT_pinCurrentThread(int cpu);
+/// Removes `cpu` from the affinity mask of every other thread of the process that may run
+/// elsewhere too (a thread pinned to `cpu` alone is left), so that the calling thread, pinned
+/// there, has it to itself within the process; threads those threads start later inherit the
+/// narrower mask. Two passes over `/proc/self/task` catch a thread started during the first.
+/// Returns 0 or the errno of the first refusal; `*moved` counts the threads moved.
+/// The corresponding C calls are `sched_getaffinity`/`sched_setaffinity` on each thread id.
+int CLinuxRT_moveOtherThreadsOffCPU(int cpu, int *moved);
 /// Routes `signal` to a pipe: installs a handler (SA_RESTART) that writes the signal number as
 /// one byte to `writeFd`, whichever thread the kernel picks (libraries such as OpenBLAS start
 /// threads before `main` that cannot be made to block it). Returns 0 or an errno value.
