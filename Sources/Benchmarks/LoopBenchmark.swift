@@ -326,6 +326,8 @@ public enum LoopBenchmark {
             var rounds: [Round] = []
             var merged = LoopStatistics()
             var achieved = RealtimeThread.Achieved()
+            // Each round's control thread reserves its CPU again: the threads moved, all rounds.
+            var movedOff = 0
             var moves = 0, targets = 0, mpcTicks = 0, sampledTicks = 0
             var anchorHistogram: Cyclictest.Histogram?
             var anchorVersion: String?
@@ -333,6 +335,7 @@ public enum LoopBenchmark {
             for round in 0 ..< options.rounds {
                 if round > 0 { try loop.start() }
                 achieved = runner.start(options: threadOptions)
+                movedOff += achieved.threadsMovedOff
                 let start = MonotonicClock.seconds()
                 var nextMove = start
                 var nextModeRequest = start
@@ -396,6 +399,7 @@ public enum LoopBenchmark {
                                 counterVerified: counterVerified, learning: learner.map { ($0.status.rounds, $0.status.cpus) }, bus: bus)
             report.with = options.with
             report.earlyWakeNanoseconds = runner.earlyWakeNanoseconds
+            report.achieved.threadsMovedOff = movedOff
             report.rounds = rounds
             report.anchor = options.anchor ? anchor : .off
             report.planner = planner.map { ($0.statistics.solves, targets, mpcTicks, sampledTicks) }
