@@ -120,12 +120,13 @@ final class SocketTestDaemon: @unchecked Sendable {
 
     /// `socketSettings` goes inside the config's `socket:` flow mapping after `path:`; `sections`
     /// is more YAML (other top-level sections, e.g. `driver:` or `learning:`).
-    init(socketSettings: String = "", sections: String = "", directory: String? = nil, socketPath: String? = nil) throws {
+    /// `loop` goes inside the config's `loop:` flow mapping (e.g. `early_wake: 0.0002`).
+    init(socketSettings: String = "", sections: String = "", loop: String = "", directory: String? = nil, socketPath: String? = nil) throws {
         ownsDirectory = directory == nil
         self.directory = try directory ?? SocketTempDirectory.make()
         self.socketPath = socketPath ?? self.directory + "/s.sock"
         let extra = socketSettings.isEmpty ? "" : ", " + socketSettings
-        configPath = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(self.socketPath)\(extra)}\n\(sections)", in: self.directory)
+        configPath = try DaemonProcessTests.writeConfig(extra: "socket: {path: \(self.socketPath)\(extra)}\n\(sections)", loop: loop, in: self.directory)
         process = try DaemonProcess(arguments: ["run", "--config", configPath])
     }
 

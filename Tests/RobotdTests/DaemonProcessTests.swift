@@ -99,12 +99,12 @@ final class DaemonProcess: @unchecked Sendable {
 @Suite struct DaemonProcessTests {
     /// A configuration for tests: the shipped sim6 arm, no RT privileges needed, tolerant of a
     /// busy test machine (it must not fault on missed deadlines while tests run in parallel).
-    static func writeConfig(extra: String = "", in directory: String) throws -> String {
+    static func writeConfig(extra: String = "", loop: String = "", in directory: String) throws -> String {
         // Each daemon gets its own control socket (the default ./run/robotd.sock is shared).
         let socket = extra.contains("socket:") ? "" : "socket: {path: \(directory)/robotd.sock}"
         let yaml = """
             robot: {urdf: \(TestSupport.urdfPath("sim6"))}
-            loop: {rate_hz: 500, lock_memory: false, overrun_fault_threshold: 1000}
+            loop: {rate_hz: 500, lock_memory: false, overrun_fault_threshold: 1000\(loop.isEmpty ? "" : ", " + loop)}
             data_directory: \(directory)/data
             \(socket)
             \(extra)

@@ -40,12 +40,8 @@ import Testing
         let mine = Self.myCPUs()
         let dir = try DaemonProcessTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try DaemonProcessTests.writeConfig(
-            extra: "learning: {enabled: true, interval: 1}", in: dir)
-        // writeConfig's loop line, with auto placement and an early wake.
-        var yaml = try String(contentsOfFile: config, encoding: .utf8)
-        yaml = yaml.replacingOccurrences(of: "loop: {rate_hz: 500,", with: "loop: {rate_hz: 500, cpu_affinity: auto, early_wake: 0.0001,")
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try DaemonProcessTests.writeConfig(extra: "learning: {enabled: true, interval: 1}",
+                                                        loop: "cpu_affinity: auto, early_wake: 0.0001", in: dir)
         let daemon = try DaemonProcess(arguments: ["run", "--config", config])
         defer { daemon.signal(SIGTERM); _ = daemon.wait() }
         let pid = daemon.process.processIdentifier

@@ -28,8 +28,11 @@ import Testing
     /// neither it nor the state afterwards shows a joint faster than the move itself needs
     /// (the defect: the arm stepped to the goal at 5.9 rad/s, limit 3.15, with no fault). A
     /// shorter stop (0.2 s) is absorbed: the move resumes where it stopped and ends at its goal.
-    @Test func aSIGSTOPMidMoveFaultsOrResumesButNeverJumps() throws {
-        let daemon = try SocketTestDaemon()
+    /// Also with the shipped configurations' placement: the loop on a reserved CPU, woken early
+    /// and spinning to each deadline (a stop mid-spin must not turn into a jump either).
+    @Test(arguments: ["", "cpu_affinity: auto, early_wake: 0.0002"])
+    func aSIGSTOPMidMoveFaultsOrResumesButNeverJumps(loop: String) throws {
+        let daemon = try SocketTestDaemon(loop: loop)
         defer { daemon.finish() }
         #expect(daemon.waitUntilListening(), "\(daemon.stderr)")
         let client = try daemon.connect()
