@@ -97,6 +97,9 @@ public enum SocketBenchmark {
             "load": load,
             "overruns_during": delta("overruns", t2, t3),
             "overruns_without_load": delta("overruns", t0, t1),
+            // One per stall, however many periods it spanned (overruns count every period).
+            "late_ticks_during": delta("late_ticks", t2, t3),
+            "late_ticks_without_load": delta("late_ticks", t0, t1),
             "loop_ticks_during": delta("ticks", t2, t3),
             "loop_ticks_without_load": delta("ticks", t0, t1),
             "measured_from": "separate processes: daemon, load (robotd bench socket-load), measuring client (robotd bench socket-probe)",

@@ -306,6 +306,12 @@ public struct TimingResult: ControlResult {
     public var memoryLocked: Bool
     /// The CPU the control thread is pinned to; nil when it may run on any.
     public var cpu: Int?
+    /// Ticks that ended after the next deadline, one per stall however many periods it spanned
+    /// (`overruns` counts every skipped period): what cyclictest counts as samples over a
+    /// period. Nil from an older daemon.
+    public var lateTicks: Int?
+    /// `loop.early_wake` (µs); nil from an older daemon.
+    public var earlyWakeUs: Double?
     /// The planner's state; nil when the daemon runs none.
     public var mpc: PlannerStatus?
     /// The servo bus's cycle timing and health; nil for the simulated arm (and older daemons).
@@ -313,8 +319,10 @@ public struct TimingResult: ControlResult {
 
     public init(ticks: Int, overruns: Int, worstOverrunStreak: Int, wakeLatencyUs: Latency, computeUs: Latency, computeCPUUs: Latency?,
                 preemptedTicks: Int?, allocations: Int, scheduler: String, rtPriority: Int?, memoryLocked: Bool, cpu: Int?, mpc: PlannerStatus?,
-                bus: BusStatus? = nil) {
+                bus: BusStatus? = nil, lateTicks: Int? = nil, earlyWakeUs: Double? = nil) {
         self.bus = bus
+        self.lateTicks = lateTicks
+        self.earlyWakeUs = earlyWakeUs
         self.ticks = ticks
         self.overruns = overruns
         self.worstOverrunStreak = worstOverrunStreak
@@ -340,6 +348,8 @@ public struct TimingResult: ControlResult {
         if let computeCPUUs { o["compute_cpu_us"] = computeCPUUs.json }
         if let preemptedTicks { o["preempted_ticks"] = JSONValue(preemptedTicks) }
         if let bus { o["bus"] = bus.json }
+        if let lateTicks { o["late_ticks"] = JSONValue(lateTicks) }
+        if let earlyWakeUs { o["early_wake_us"] = .number(earlyWakeUs) }
         return .object(o)
     }
 
@@ -350,6 +360,7 @@ public struct TimingResult: ControlResult {
                   preemptedTicks: try r.optionalInt("preempted_ticks"), allocations: try r.int("allocations"),
                   scheduler: try r.string("scheduler"), rtPriority: try r.optionalInt("rt_priority"), memoryLocked: try r.bool("memory_locked"),
                   cpu: try r.optionalInt("cpu"), mpc: try r.optionalObject("mpc").map { (p) throws(RPCError) in try PlannerStatus(p) },
-                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) })
+                  bus: try r.optionalObject("bus").map { (b) throws(RPCError) in try BusStatus(b) },
+                  lateTicks: try r.optionalInt("late_ticks"), earlyWakeUs: try r.optionalNumber("early_wake_us"))
     }
 }

@@ -75,6 +75,7 @@ extension ControlService {
             wakeLatencyUs: us(s.wakeLatency), computeUs: us(s.computeTime), computeCPUUs: us(s.computeCPUTime),
             preemptedTicks: Int(clamping: s.preemptedTicks), allocations: Int(clamping: s.allocations),
             scheduler: a.schedulerName, rtPriority: priority, memoryLocked: a.memoryLocked, cpu: a.cpu,
-            mpc: access.planner?.status(loopTime: access.telemetry().time), bus: access.bus?())
+            mpc: access.planner?.status(loopTime: access.telemetry().time), bus: access.bus?(), lateTicks: Int(clamping: s.lateTicks),
+            earlyWakeUs: access.configuration.loop.earlyWake * 1e6)
     }
 }

@@ -186,9 +186,11 @@ enum Format {
         lines += keyValues([
             ("ticks", String(r.ticks)),
             ("overruns", "\(r.overruns)  (worst streak \(r.worstOverrunStreak))"),
+            ("late ticks", r.lateTicks.map { "\($0)  (one per stall, as cyclictest counts)" } ?? "-"),
             ("scheduler", scheduler),
             ("memory locked", r.memoryLocked ? "yes" : "no"),
             ("cpu", r.cpu.map(String.init) ?? "any"),
+            ("early wake", r.earlyWakeUs.map { $0 > 0 ? "\(fixed($0, 0)) µs" : "off" } ?? "-"),
             ("allocations", String(r.allocations)),
         ])
         if let mpc = r.mpc {
