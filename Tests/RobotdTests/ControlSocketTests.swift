@@ -249,6 +249,10 @@ final class SocketTestDaemon: @unchecked Sendable {
         }
         #expect(timing["scheduler"] is String)
         #expect(timing["memory_locked"] as? Bool == false)
+        // A stall of n periods is n overruns and one late tick.
+        let late = try #require(timing["late_ticks"] as? Int, "\(timing)")
+        #expect(late >= 0 && late <= (timing["overruns"] as? Int ?? -1), "\(timing)")
+        #expect((timing["early_wake_us"] as? NSNumber)?.doubleValue == 0, "the test configuration sleeps to each deadline: \(timing)")
 
         // config.get
         let config = try c.result("config.get")

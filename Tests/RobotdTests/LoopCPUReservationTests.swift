@@ -70,6 +70,10 @@ import Testing
         #expect(status.status == 0, "\(status.stderr)")
         let s = try #require(try TestSupport.json(status.stdout) as? [String: Any])
         #expect(s["mode"] as? String == "hold", "\(s)")
+        let timing = try RobotctlDaemonTests.robotctl(["timing", "--json"], socket: dir + "/robotd.sock")
+        let t = try #require(try TestSupport.json(timing.stdout) as? [String: Any], "\(timing.stderr)")
+        #expect((t["early_wake_us"] as? NSNumber)?.doubleValue == 100, "\(t)")
+        if mine.count >= 2 { #expect(t["cpu"] as? Int == mine.max(), "\(t)") }
     }
 
     /// One CPU in the mask (the daemon started under `taskset`): `auto` is "unpinned", said so.
