@@ -44,6 +44,25 @@ import Testing
         #expect(error?.description.contains("another process") == true)
     }
 
+    /// A port whose previous owner lets go moments later (its lock held on by a forked child
+    /// until exec) is taken, not refused as busy; one held on stays busy.
+    @Test func aLockReleasedMomentsLaterIsTakenOneHeldStaysBusy() throws {
+        let path = "/tmp/robotd-lock-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let holder = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let taker = open(path, O_RDWR | O_CLOEXEC)
+        defer { close(holder); close(taker); unlink(path) }
+        #expect(holder >= 0 && taker >= 0)
+        #expect(flock(holder, LOCK_EX | LOCK_NB) == 0)
+        #expect(SerialPortLock.acquire(taker, attempts: 3, pauseMicroseconds: 1_000) == EWOULDBLOCK)
+        // Released by another thread after the taker's first refusal: the retries take it.
+        var plain = RealtimeThread.Options()
+        (plain.priority, plain.lockMemory, plain.name) = (nil, false, "test-unlock")
+        let released = RealtimeThread.start(options: plain) { _ in usleep(20_000); _ = flock(holder, LOCK_UN) }
+        #expect(SerialPortLock.acquire(taker, attempts: 10_000, pauseMicroseconds: 1_000) == 0)
+        released.join()
+        #expect(flock(holder, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK, "the taker holds it now")
+    }
+
     @Test func aFileThatIsNotATtyIsRefused() throws {
         let error = #expect(throws: SerialTransportError.self) { _ = try PosixTTYTransport(path: "/dev/null", baud: 1_000_000) }
         #expect(error?.code == .configuration)

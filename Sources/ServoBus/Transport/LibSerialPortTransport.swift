@@ -42,8 +42,7 @@ public final class LibSerialPortTransport: SerialTransport {
         self.port = port
         var fd: Int32 = -1
         if sp_get_port_handle(port, &fd) == SP_OK, fd >= 0 {
-            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                let e = errno
+            if case let e = SerialPortLock.acquire(fd), e != 0 {
                 close()
                 throw .opening(path, errno: e, operation: "lock")
             }

@@ -38,8 +38,7 @@ public final class PosixTTYTransport: SerialTransport {
             Glibc.close(fd)
             throw SerialTransportError(.configuration, path: path, message: "\(path) is not a serial port (not a tty)")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
+        if case let e = SerialPortLock.acquire(fd), e != 0 {
             Glibc.close(fd)
             throw .opening(path, errno: e, operation: "lock")
         }

@@ -120,3 +120,23 @@ public enum SerialPorts {
         return Opened(transport: transport, device: device, warnings: device.latencyWarning.map { [$0] } ?? [])
     }
 }
+
+/// The advisory lock that makes a port one process's (`flock(LOCK_EX | LOCK_NB)`), retried for a
+/// short while: a lock can outlive its holder's `close` by the time another thread of that
+/// process takes to `exec` a child it just forked (the child holds a copy of the descriptor until
+/// `O_CLOEXEC` closes it), and a port released a moment ago is not "busy".
+enum SerialPortLock {
+    /// 0, or the errno of the last refusal after `attempts` tries `pauseMicroseconds` apart
+    /// (about 0.25 s by default; EINTR is retried without counting).
+    static func acquire(_ fd: Int32, attempts: Int = 50, pauseMicroseconds: UInt32 = 5_000) -> Int32 {
+        var left = attempts
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
+            let e = errno
+            if e == EINTR { continue }
+            left -= 1
+            guard e == EWOULDBLOCK, left > 0 else { return e }
+            usleep(pauseMicroseconds)
+        }
+    }
+}
