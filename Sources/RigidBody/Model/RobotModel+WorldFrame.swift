@@ -85,24 +85,32 @@ extension RobotModel {
             ws.worldSubspaces[i] = worldSubspace(i, pose)
             ws.worldComposites[i] = OriginInertia(inertias[i], in: pose)
         }
+        crbaBackwardSweep(n, subspaces: ws.worldSubspaces, composites: &ws.worldComposites, into: &ws.treeMassMatrix)
+    }
+
+    /// CRBA's backward sweep in the base frame over `n` bodies: ⁰Y_i accumulates into the parent's
+    /// composite, M_ii = S_iᵀ ⁰Y_i S_i + armature_i, M_ki = M_ik = S_kᵀ ⁰Y_i S_i for every ancestor k
+    /// (`m` row-major n × n, zeroed by the caller; `composites` holds ⁰Y_i on entry and is consumed).
+    @inline(__always)
+    func crbaBackwardSweep(_ n: Int, subspaces: [Motion], composites: inout [OriginInertia], into m: inout [Double]) {
         for i in stride(from: n - 1, through: 0, by: -1) {
-            let yc = ws.worldComposites[i]
-            let f = yc * ws.worldSubspaces[i]
-            ws.treeMassMatrix[i * n + i] = ws.worldSubspaces[i].dot(f) + armatures[i]
+            let yc = composites[i]
+            let f = yc * subspaces[i]
+            m[i * n + i] = subspaces[i].dot(f) + armatures[i]
             var k = parents[i]
             while k >= 0 {
-                let mki = ws.worldSubspaces[k].dot(f)
-                ws.treeMassMatrix[i * n + k] = mki
-                ws.treeMassMatrix[k * n + i] = mki
+                let mki = subspaces[k].dot(f)
+                m[i * n + k] = mki
+                m[k * n + i] = mki
                 k = parents[k]
             }
             let p = parents[i]
-            if p >= 0 { ws.worldComposites[p] += yc }
+            if p >= 0 { composites[p] += yc }
         }
     }
 
     /// CRBA for models without mimic joints (treeCount = dof) in one pass over q: forward
-    /// kinematics, S_i and ⁰Y_i together, then `crbaWorldKernel`'s backward sweep straight into
+    /// kinematics, S_i and ⁰Y_i together, then `crbaBackwardSweep` straight into
     /// `ws.massMatrix`.
     func crbaFusedKernel(_ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>) {
         let n = dof
@@ -116,20 +124,7 @@ extension RobotModel {
             ws.worldComposites[i] = OriginInertia(inertias[i], in: pose)
         }
         for k in 0 ..< n * n { ws.massMatrix[k] = 0 }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            let yc = ws.worldComposites[i]
-            let f = yc * ws.worldSubspaces[i]
-            ws.massMatrix[i * n + i] = ws.worldSubspaces[i].dot(f) + armatures[i]
-            var k = parents[i]
-            while k >= 0 {
-                let mki = ws.worldSubspaces[k].dot(f)
-                ws.massMatrix[i * n + k] = mki
-                ws.massMatrix[k * n + i] = mki
-                k = parents[k]
-            }
-            let p = parents[i]
-            if p >= 0 { ws.worldComposites[p] += yc }
-        }
+        crbaBackwardSweep(n, subspaces: ws.worldSubspaces, composites: &ws.worldComposites, into: &ws.massMatrix)
     }
 
     /// RNEA and its analytic derivatives in one forward and one backward sweep in the base frame
