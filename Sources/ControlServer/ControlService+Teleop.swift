@@ -23,15 +23,20 @@ extension ControlService {
             let from = access.telemetry().mode
             guard teleop.operatorTookOver(autonomous: from == .policy || from == .mpc) else { return }
             takeoverInFlight = true
-            // Set before the loop acknowledges: its telemetry shows `teleop` a tick before the
-            // acknowledgement reaches this event loop, and a `status` or `teleop.handback` in
-            // between must already see where the takeover came from.
-            takeoverFrom = from
-            commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().whenComplete { result in
-                self.takeoverInFlight = false
-                if case .failure = result, self.takeoverFrom == from { self.takeoverFrom = nil }
-            }
+            takeOver(from: from).assumeIsolated().whenComplete { _ in self.takeoverInFlight = false }
         }
+    }
+
+    /// The switch to `teleop` of a takeover from `from`, remembered for `teleop.handback`. The
+    /// origin is set before the loop acknowledges (its telemetry shows `teleop` a tick before the
+    /// acknowledgement reaches this event loop, and a `status` or `teleop.handback` in between
+    /// must already see it) and forgotten if the loop refuses.
+    private func takeOver(from: Mode) -> EventLoopFuture<Mode> {
+        takeoverFrom = from
+        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().flatMapErrorThrowing { error in
+            if self.takeoverFrom == from { self.takeoverFrom = nil }
+            throw error
+        }.nonisolated()
     }
 
     /// Posts a target in any mode (the arm follows it only in `teleop`, so a client may start
@@ -60,14 +65,7 @@ extension ControlService {
             throw .wrongMode("teleop.takeover takes the arm from policy or mpc; \(hint)", mode: "\(from)")
         }
         try checkTorqueAllowed("teleop.takeover")
-        // Set before the acknowledgement, as in `watchForTakeover`.
-        takeoverFrom = from
-        return commandMode { LoopCommand(id: $0, kind: .setMode, mode: .teleop) }.assumeIsolated().map { mode in
-            TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json
-        }.flatMapErrorThrowing { error in
-            if self.takeoverFrom == from { self.takeoverFrom = nil }
-            throw error
-        }.nonisolated()
+        return takeOver(from: from).assumeIsolated().map { mode in TeleopSwitchResult(mode: "\(mode)", from: "\(from)").json }.nonisolated()
     }
 
     /// From `teleop` back to the mode `teleop.takeover` left (`mpc` needs a valid plan again).

@@ -103,8 +103,7 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             }
             procedure = box.procedure
             session.withLock { $0?.procedure = procedure }
-            // The job's own bus cycles published counts read before every offset was written.
-            startPolling(after: driver.presentCounts()?.sample ?? 0)
+            startPolling()
             logger.notice("calibration: zero pose captured, homing offsets \(procedure.homingOffsets)")
             return status()
         }
@@ -138,7 +137,7 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             do throws(CalibrationError) {
                 try driver.calibrate(adopting: calibration) { (bus) throws(CalibrationError) in try bus.apply(calibration) }
             } catch {
-                startPolling(after: driver.presentCounts()?.sample ?? 0)
+                startPolling()
                 throw Self.rpc(error)
             }
             let file = record.current.file
@@ -175,7 +174,7 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
             do throws(CalibrationError) {
                 try driver.calibrate { (bus) throws(CalibrationError) in try bus.apply(previous) }
             } catch {
-                if s.procedure.phase == .sweep { startPolling(after: driver.presentCounts()?.sample ?? 0) }
+                if s.procedure.phase == .sweep { startPolling() }
                 throw .fault("calibration.cancel could not restore the servos' registers (\(error)); torque stays off: retry calibration.cancel",
                              fault: "bus")
             }
@@ -188,10 +187,12 @@ final class ServoCalibrationControl: CalibrationControl, @unchecked Sendable {
 
     // MARK: sweep
 
-    /// Records the driver's newest counts at about 100 Hz while the sweep runs, from samples
-    /// numbered above `first` only (those the bus read after the last calibration job: a job's
-    /// half-written homing offsets would widen a range by the offsets' change).
-    private func startPolling(after first: UInt64) {
+    /// Records the driver's newest counts at about 100 Hz while the sweep runs. Called after a
+    /// calibration job returned: only samples numbered above the newest one now are recorded (the
+    /// job's own bus cycles published counts read between its homing-offset writes, which would
+    /// widen a range by the offsets' change).
+    private func startPolling() {
+        let first = driver.presentCounts()?.sample ?? 0
         guard !polling.exchange(true, ordering: .sequentiallyConsistent) else { return }
         let t = Thread { [self] in
             while polling.load(ordering: .sequentiallyConsistent) {

@@ -242,16 +242,22 @@ final class DaemonProcess: @unchecked Sendable {
         }
     }
 
+    /// An executable `cyclictest` running `script`, in a fresh directory (the caller removes it).
+    static func fakeCyclictest(_ script: String) throws -> (directory: URL, path: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-fake-cyclictest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let fake = dir.appendingPathComponent("cyclictest").path
+        try script.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        return (dir, fake)
+    }
+
     /// A stand-in cyclictest (ROBOTD_CYCLICTEST) that records its arguments and prints a known
     /// histogram: the anchor's figures are that histogram's, merged over the rounds, and it was
     /// asked for the loop's period, length, priority and memory locking.
     @Test func cyclictestAnchorIsParsedAndGetsTheLoopsSettings() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-fake-cyclictest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fake = dir.appendingPathComponent("cyclictest").path
         // 100 samples a run: 50 at 10 µs, 45 at 20 µs, 3 at 2.5 ms, 1 at 4.1 ms, 1 over the limit.
-        try """
+        let (dir, fake) = try Self.fakeCyclictest("""
             #!/bin/sh
             if [ "$1" = "--help" ]; then echo "cyclictest V 9.99"; exit 0; fi
             echo "$*" >> "$0.args"
@@ -259,8 +265,8 @@ final class DaemonProcess: @unchecked Sendable {
             echo "000010 000050"; echo "000020 000045"; echo "002500 000003"; echo "004100 000001"
             echo "# Total: 000000099"; echo "# Min Latencies: 00010"; echo "# Avg Latencies: 00100"
             echo "# Max Latencies: 50000"; echo "# Histogram Overflows: 00001"
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
-        chmod(fake, 0o755)
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let r = try TestSupport.run("/usr/bin/env", ["ROBOTD_CYCLICTEST=\(fake)", TestSupport.robotdPath,
                                                      "bench", "loop", "--rate", "500", "--seconds", "1", "--rounds", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -295,16 +301,12 @@ final class DaemonProcess: @unchecked Sendable {
     /// cyclictest refusing to run (as it does without root) is not an error: the loop's figures
     /// stand and the anchor says why it is missing.
     @Test func cyclictestRefusedIsReportedNotFatal() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robotd-fake-cyclictest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fake = dir.appendingPathComponent("cyclictest").path
-        try """
+        let (dir, fake) = try Self.fakeCyclictest("""
             #!/bin/sh
             echo "Unable to change scheduling policy!" >&2
             exit 1
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
-        chmod(fake, 0o755)
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let r = try TestSupport.run("/usr/bin/env", ["ROBOTD_CYCLICTEST=\(fake)", TestSupport.robotdPath,
                                                      "bench", "loop", "--rate", "500", "--seconds", "0.5", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
