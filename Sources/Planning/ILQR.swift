@@ -285,17 +285,19 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
 
         var it = 0
         while it < iterations {
-            if let budget, let now, now() &- start >= budget {
+            // One clock reading per phase boundary: the budget check's is the derivatives' start,
+            // each phase's end the next one's start.
+            let t0 = now?() ?? 0
+            if let budget, now != nil, t0 &- start >= budget {
                 result.status = .budgetExhausted
                 break
             }
-            let d0 = now?() ?? 0
             guard linearizeAll() else {
                 result.status = .invalidDynamics
                 break
             }
-            derivativeTime &+= (now?() ?? 0) &- d0
-            let b0 = now?() ?? 0
+            let t1 = now?() ?? 0
+            derivativeTime &+= t1 &- t0
             var dV1 = 0.0, dV2 = 0.0
             var backwardOK = false
             while !backwardOK {
@@ -309,7 +311,8 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                     if mu > options.maxRegularization { break }
                 }
             }
-            result.backwardPassNanoseconds &+= (now?() ?? 0) &- b0
+            let t2 = now?() ?? 0
+            result.backwardPassNanoseconds &+= t2 &- t1
             if !backwardOK {
                 result.status = .regularizationLimit
                 break
@@ -321,8 +324,7 @@ public final class ILQRSolver<Dynamics: DynamicsModel, Cost: TrajectoryCost> {
                 decreaseRegularization()
                 break
             }
-            let s0 = now?() ?? 0
-            defer { result.lineSearchNanoseconds &+= (now?() ?? 0) &- s0 }
+            defer { result.lineSearchNanoseconds &+= (now?() ?? 0) &- t2 }
             var accepted = false
             var alpha = 1.0
             while alpha >= 1e-4 {
