@@ -74,21 +74,12 @@ public struct RigidBodyDynamics: DynamicsModel {
         var q: [Double]
         var v: [Double]
         var tau: [Double]
-        /// a = ddq of a recorded step (n).
-        var a: [Double]
-        /// L of M = L Lᵀ (n × n, row-major lower triangle), then ∂a/∂q, ∂a/∂v and M⁻¹ (n × n each,
-        /// column-major like the rigid-body workspace's).
-        var factor: [Double]
-        var aq: [Double]
-        var av: [Double]
-        var minv: [Double]
     }
 
     public func makeWorkspace() -> Workspace {
         let n = model.dof
         func zeros(_ count: Int) -> [Double] { Array(repeating: 0, count: count) }
-        return Workspace(rigid: model.makeWorkspace(), q: zeros(n), v: zeros(n), tau: zeros(n), a: zeros(n), factor: zeros(n * n),
-                         aq: zeros(n * n), av: zeros(n * n), minv: zeros(n * n))
+        return Workspace(rigid: model.makeWorkspace(), q: zeros(n), v: zeros(n), tau: zeros(n))
     }
 
     @inline(__always)
@@ -129,13 +120,7 @@ public struct RigidBodyDynamics: DynamicsModel {
                           fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) -> Bool {
         load(&ws, x: x, u: u)
         guard model.abaDerivatives(&ws.rigid, q: ws.q, v: ws.v, tau: ws.tau) else { return false }
-        ws.rigid.ddqDq.withUnsafeBufferPointer { aq in
-            ws.rigid.ddqDv.withUnsafeBufferPointer { av in
-                ws.rigid.massMatrixInverse.withUnsafeBufferPointer { minv in
-                    assemble(aq: aq.baseAddress!, av: av.baseAddress!, minv: minv.baseAddress!, fx: fx, fu: fu)
-                }
-            }
-        }
+        assemble(ws, fx: fx, fu: fu)
         return integrate(ws, next: next)
     }
 
@@ -149,80 +134,26 @@ public struct RigidBodyDynamics: DynamicsModel {
         return true
     }
 
-    /// With a = ABA(q, v, τ) known from the step, the derivatives need no second ABA:
-    /// differentiating RNEA(q, v, a(q, v, τ)) = τ gives ∂a/∂q = −M⁻¹ ∂τ/∂q|ₐ, ∂a/∂v = −M⁻¹ ∂τ/∂v|ₐ,
-    /// ∂a/∂τ = M⁻¹ (RNEA derivatives at a, CRBA, and M's Cholesky factor here: the same
-    /// quantities as `abaDerivatives`, less its ABA pass).
+    /// With a = ABA(q, v, τ) known from the step, the derivatives need no second ABA
+    /// (`RobotModel.abaDerivatives(_:q:v:ddq:)`).
     public func linearize(_ ws: inout Workspace, x: UnsafePointer<Double>, u: UnsafePointer<Double>, record: UnsafePointer<Double>,
                           next: UnsafeMutablePointer<Double>, fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) -> Bool {
         load(&ws, x: x, u: u)
-        let n = model.dof
-        for i in 0 ..< n { ws.a[i] = record[i] }
-        model.rneaDerivatives(&ws.rigid, q: ws.q, v: ws.v, a: ws.a)
-        model.crba(&ws.rigid, q: ws.q)
-        let M = ws.rigid.massMatrix, tauDq = ws.rigid.tauDq, tauDv = ws.rigid.tauDv
-        // M = L Lᵀ, L row-major lower.
-        let factored = ws.factor.withUnsafeMutableBufferPointer { L -> Bool in
-            for j in 0 ..< n {
-                var d = M[j * n + j]
-                for k in 0 ..< j { d -= L[j * n + k] * L[j * n + k] }
-                guard d > 0, d.isFinite else { return false }
-                let l = d.squareRoot()
-                L[j * n + j] = l
-                for i in (j + 1) ..< n {
-                    var s = M[j * n + i]
-                    for k in 0 ..< j { s -= L[i * n + k] * L[j * n + k] }
-                    L[i * n + j] = s / l
-                }
-            }
-            return true
-        }
-        guard factored else { return false }
-        let L = ws.factor
-        // Column c of ∂a/∂q, ∂a/∂v and M⁻¹ solves M y = −∂τ/∂q_c, −∂τ/∂v_c, e_c: forward and back
-        // substitution with L, the three right-hand sides together (column-major n × n, as the
-        // rigid-body workspace's).
-        L.withUnsafeBufferPointer { L in
-            tauDq.withUnsafeBufferPointer { tq in
-                tauDv.withUnsafeBufferPointer { tv in
-                    ws.aq.withUnsafeMutableBufferPointer { aq in
-                        ws.av.withUnsafeMutableBufferPointer { av in
-                            ws.minv.withUnsafeMutableBufferPointer { mi in
-                                for c in 0 ..< n {
-                                    let yq = aq.baseAddress! + c * n, yv = av.baseAddress! + c * n, ym = mi.baseAddress! + c * n
-                                    for i in 0 ..< n {
-                                        var sq = -tq[c * n + i], sv = -tv[c * n + i], sm = i == c ? 1.0 : 0.0
-                                        for k in 0 ..< i {
-                                            let l = L[i * n + k]
-                                            sq -= l * yq[k]; sv -= l * yv[k]; sm -= l * ym[k]
-                                        }
-                                        let d = L[i * n + i]
-                                        yq[i] = sq / d; yv[i] = sv / d; ym[i] = sm / d
-                                    }
-                                    for i in stride(from: n - 1, through: 0, by: -1) {
-                                        var sq = yq[i], sv = yv[i], sm = ym[i]
-                                        for k in (i + 1) ..< n {
-                                            let l = L[k * n + i]
-                                            sq -= l * yq[k]; sv -= l * yv[k]; sm -= l * ym[k]
-                                        }
-                                        let d = L[i * n + i]
-                                        yq[i] = sq / d; yv[i] = sv / d; ym[i] = sm / d
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        ws.aq.withUnsafeBufferPointer { aq in
-            ws.av.withUnsafeBufferPointer { av in
-                ws.minv.withUnsafeBufferPointer { minv in
+        guard model.abaDerivatives(&ws.rigid, q: ws.q, v: ws.v, ddq: record) else { return false }
+        assemble(ws, fx: fx, fu: fu)
+        return integrate(ws, a: record, next: next)
+    }
+
+    /// fx, fu from the rigid-body workspace's ∂a/∂q, ∂a/∂v and M⁻¹.
+    @inline(__always)
+    private func assemble(_ ws: Workspace, fx: UnsafeMutablePointer<Double>, fu: UnsafeMutablePointer<Double>) {
+        ws.rigid.ddqDq.withUnsafeBufferPointer { aq in
+            ws.rigid.ddqDv.withUnsafeBufferPointer { av in
+                ws.rigid.massMatrixInverse.withUnsafeBufferPointer { minv in
                     assemble(aq: aq.baseAddress!, av: av.baseAddress!, minv: minv.baseAddress!, fx: fx, fu: fu)
                 }
             }
         }
-        return integrate(ws, a: record, next: next)
     }
 
     /// fx, fu of the semi-implicit Euler step from ∂a/∂q, ∂a/∂v and M⁻¹ (column-major n × n).

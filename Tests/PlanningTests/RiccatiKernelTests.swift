@@ -104,9 +104,9 @@ import Testing
     }
 }
 
-/// `RigidBodyDynamics.linearize(record:)` (derivatives from the step's acceleration: RNEA
-/// derivatives, CRBA and a Cholesky solve, no second ABA) against the plain `linearize`
-/// (`abaDerivatives`) at the same points.
+/// `RigidBodyDynamics.linearize(record:)` (derivatives from the step's acceleration,
+/// `abaDerivatives(ddq:)`: no second ABA) against the plain `linearize` (`abaDerivatives(tau:)`)
+/// at the same points.
 @Suite struct RecordedStepLinearizationTests {
     @Test func matchesThePlainLinearization() throws {
         let model = try PlanningDerivativeTests.sim6()

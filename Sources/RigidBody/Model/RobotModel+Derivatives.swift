@@ -141,42 +141,66 @@ extension RobotModel {
                 }
                 return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { ddq in
                     for i in 0 ..< n { ddq[i] = ws.ddq[i] }
-                    // One sweep gives ∂τ/∂q, ∂τ/∂v at a = ddq and M (= ∂τ/∂a).
-                    if hasMimic {
-                        withTreeCoordinates(q: q, v: v, a: UnsafeBufferPointer(ddq)) { qt, vt, at in
-                            rneaDerivativesWorldKernel(&ws, q: qt, v: vt!, a: at!)
-                        }
-                    } else {
-                        rneaDerivativesWorldKernel(&ws, q: q, v: v, a: UnsafeBufferPointer(ddq))
-                    }
-                    reduceMatrix(&ws.tauDq, ws.treeTauDq)
-                    reduceMatrix(&ws.tauDv, ws.treeTauDv)
-                    reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
-                    guard invertMassMatrix(&ws) else { return false }
-                    // ∂ddq/∂q = −M⁻¹ ∂τ/∂q and ∂ddq/∂v = −M⁻¹ ∂τ/∂v, column-major, on raw
-                    // pointers (the inputs are local references: no copy, no uniqueness checks).
-                    let minv = ws.massMatrixInverse
-                    func product(_ source: [Double], into out: inout [Double]) {
-                        minv.withUnsafeBufferPointer { minv in
-                            source.withUnsafeBufferPointer { source in
-                                out.withUnsafeMutableBufferPointer { out in
-                                    for c in 0 ..< n {
-                                        for r in 0 ..< n {
-                                            var s = 0.0
-                                            for k in 0 ..< n { s += minv[k * n + r] * source[c * n + k] }
-                                            out[c * n + r] = -s
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    product(ws.tauDq, into: &ws.ddqDq)
-                    product(ws.tauDv, into: &ws.ddqDv)
-                    return true
+                    return forwardDynamicsDerivatives(&ws, q: q, v: v, ddq: UnsafeBufferPointer(ddq))
                 }
             }
         }
+    }
+
+    /// `abaDerivatives` for a ddq = ABA(q, v, τ) already known (the step that produced it, as an
+    /// iLQR rollout has): the same four results without the ABA pass; `ws.ddq` is set to `ddq`.
+    /// - Returns: `false` if M is not numerically positive definite.
+    /// - Note: Real-time safe: no allocation, no locks.
+    @discardableResult
+    public func abaDerivatives(_ ws: inout RobotWorkspace, q: [Double], v: [Double], ddq: UnsafePointer<Double>) -> Bool {
+        precondition(q.count == dof && v.count == dof, "q, v must have \(dof) entries")
+        let n = dof
+        for i in 0 ..< n { ws.ddq[i] = ddq[i] }
+        return q.withUnsafeBufferPointer { q in
+            v.withUnsafeBufferPointer { v in
+                forwardDynamicsDerivatives(&ws, q: q, v: v, ddq: UnsafeBufferPointer(start: ddq, count: n))
+            }
+        }
+    }
+
+    /// ∂ddq/∂q, ∂ddq/∂v and M⁻¹ at (q, v, ddq) into `ws.ddqDq`, `ws.ddqDv`, `ws.massMatrixInverse`:
+    /// one sweep gives ∂τ/∂q, ∂τ/∂v at a = ddq and M (= ∂τ/∂a), then M⁻¹ by Cholesky and
+    /// ∂ddq/∂x = −M⁻¹ ∂τ/∂x. `ddq` must not point into `ws`.
+    private func forwardDynamicsDerivatives(_ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>, v: UnsafeBufferPointer<Double>,
+                                            ddq: UnsafeBufferPointer<Double>) -> Bool {
+        let n = dof
+        if hasMimic {
+            withTreeCoordinates(q: q, v: v, a: ddq) { qt, vt, at in
+                rneaDerivativesWorldKernel(&ws, q: qt, v: vt!, a: at!)
+            }
+        } else {
+            rneaDerivativesWorldKernel(&ws, q: q, v: v, a: ddq)
+        }
+        reduceMatrix(&ws.tauDq, ws.treeTauDq)
+        reduceMatrix(&ws.tauDv, ws.treeTauDv)
+        reduceMatrix(&ws.massMatrix, ws.treeMassMatrix)
+        guard invertMassMatrix(&ws) else { return false }
+        // ∂ddq/∂q = −M⁻¹ ∂τ/∂q and ∂ddq/∂v = −M⁻¹ ∂τ/∂v, column-major, on raw pointers (the
+        // inputs are local references: no copy, no uniqueness checks).
+        let minv = ws.massMatrixInverse
+        func product(_ source: [Double], into out: inout [Double]) {
+            minv.withUnsafeBufferPointer { minv in
+                source.withUnsafeBufferPointer { source in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for c in 0 ..< n {
+                            for r in 0 ..< n {
+                                var s = 0.0
+                                for k in 0 ..< n { s += minv[k * n + r] * source[c * n + k] }
+                                out[c * n + r] = -s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        product(ws.tauDq, into: &ws.ddqDq)
+        product(ws.tauDv, into: &ws.ddqDv)
+        return true
     }
 
     /// M = L Lᵀ from `ws.massMatrix`, L into `ws.factor` (column-major, lower triangle).
