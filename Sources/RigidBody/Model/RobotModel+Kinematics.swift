@@ -18,10 +18,7 @@ extension RobotModel {
     /// Forward kinematics on the tree's coordinates (treeCount entries).
     func forwardKinematicsKernel(_ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>) {
         for i in 0 ..< treeCount {
-            let m = jointPose(i, q[i])
-            ws.parentPoses[i] = m
-            let p = parents[i]
-            ws.poses[i] = p < 0 ? m : ws.poses[p] * m
+            _ = placeBody(&ws, i, q[i])
         }
     }
 

@@ -67,6 +67,18 @@ struct OriginInertia {
 /// `crba(…, WORLD)` and `computeRNEADerivatives` have them): a joint's axis is S_i = ⁰X_i S_i once,
 /// and every entry of M or of ∂τ is one 6-dot product, no transform up the chain per entry.
 extension RobotModel {
+    /// Forward kinematics of body i (parents first): its joint's pose ᵖM_i into `ws.parentPoses`,
+    /// ⁰M_i = ⁰M_p ᵖM_i into `ws.poses`; returns ⁰M_i and the parent p (−1 for the base).
+    @inline(__always)
+    func placeBody(_ ws: inout RobotWorkspace, _ i: Int, _ qi: Double) -> (pose: Transform, parent: Int) {
+        let m = jointPose(i, qi)
+        ws.parentPoses[i] = m
+        let p = parents[i]
+        let pose = p < 0 ? m : ws.poses[p] * m
+        ws.poses[i] = pose
+        return (pose, p)
+    }
+
     /// S_i in the base frame from the pose ⁰M_i: revolute (R a, p × R a), prismatic (0, R a).
     @inline(__always)
     func worldSubspace(_ i: Int, _ pose: Transform) -> Motion {
@@ -115,11 +127,7 @@ extension RobotModel {
     func crbaFusedKernel(_ ws: inout RobotWorkspace, q: UnsafeBufferPointer<Double>) {
         let n = dof
         for i in 0 ..< n {
-            let m = jointPose(i, q[i])
-            ws.parentPoses[i] = m
-            let p = parents[i]
-            let pose = p < 0 ? m : ws.poses[p] * m
-            ws.poses[i] = pose
+            let (pose, _) = placeBody(&ws, i, q[i])
             ws.worldSubspaces[i] = worldSubspace(i, pose)
             ws.worldComposites[i] = OriginInertia(inertias[i], in: pose)
         }
@@ -158,11 +166,7 @@ extension RobotModel {
         }
         let a0 = baseAcceleration
         for i in 0 ..< n {
-            let m = jointPose(i, q[i])
-            ws.parentPoses[i] = m
-            let p = parents[i]
-            let pose = p < 0 ? m : ws.poses[p] * m
-            ws.poses[i] = pose
+            let (pose, p) = placeBody(&ws, i, q[i])
             let s = worldSubspace(i, pose)
             let vp = p < 0 ? Motion.zero : ws.worldVelocities[p]
             let ap = p < 0 ? a0 : ws.worldAccelerations[p]
@@ -255,11 +259,7 @@ extension RobotModel {
     ) {
         let n = dof
         for i in 0 ..< n {
-            let m = jointPose(i, q[i])
-            ws.parentPoses[i] = m
-            let p = parents[i]
-            let pose = p < 0 ? m : ws.poses[p] * m
-            ws.poses[i] = pose
+            let (pose, p) = placeBody(&ws, i, q[i])
             let s = worldSubspace(i, pose)
             let sqd = v[i] * s
             let vi = p < 0 ? sqd : ws.worldVelocities[p] + sqd
